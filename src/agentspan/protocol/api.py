@@ -1,0 +1,197 @@
+"""Request and response bodies of the REST API (``/api``)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from agentspan.protocol._base import WireModel
+from agentspan.protocol.spec import AgentConfig
+
+ExecutionStatus = Literal["RUNNING", "PAUSED", "COMPLETED", "FAILED", "TERMINATED", "TIMED_OUT"]
+TERMINAL_STATUSES: frozenset[str] = frozenset({"COMPLETED", "FAILED", "TERMINATED", "TIMED_OUT"})
+
+
+# --- executions -------------------------------------------------------------------------
+
+
+class StartRequest(WireModel):
+    agent_config: AgentConfig
+    prompt: str = ""
+    session_id: str = ""
+    media: list[str] = Field(default_factory=list)
+    context: dict[str, Any] = Field(default_factory=dict)
+    idempotency_key: str | None = None
+    timeout_seconds: float | None = None
+    credentials: list[str] = Field(default_factory=list)
+    run_id: str | None = None
+
+
+class StartResponse(WireModel):
+    execution_id: str
+    agent_name: str
+    required_workers: list[str] = Field(default_factory=list)
+    created: bool = True
+    """False when ``idempotencyKey`` matched an existing execution."""
+
+
+class PendingTool(WireModel):
+    """What a waiting execution waits for (wire names follow the reference product)."""
+
+    task_ref_name: str = Field(serialization_alias="taskRefName")
+    tool_name: str = Field(serialization_alias="tool_name", validation_alias="tool_name")
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    kind: str = "approval"
+
+
+class TokenUsageWire(WireModel):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+
+class StatusResponse(WireModel):
+    execution_id: str
+    agent_name: str = ""
+    status: ExecutionStatus
+    is_complete: bool
+    is_running: bool
+    is_waiting: bool = False
+    output: Any = None
+    reason_for_incompletion: str | None = None
+    finish_reason: str | None = None
+    pending_tool: dict[str, Any] | None = None
+    waiting_reason: str | None = None
+    current_turn: int = 0
+    token_usage: TokenUsageWire | None = None
+    parent_execution_id: str | None = None
+
+
+class ToolCallRecord(WireModel):
+    call_id: str
+    name: str
+    args: dict[str, Any] = Field(default_factory=dict)
+    result: Any = None
+    status: str = "pending"
+    attempts: int = 0
+    error: str | None = None
+    approval: dict[str, Any] | None = None
+
+
+class ExecutionDetail(WireModel):
+    execution_id: str
+    agent_name: str
+    status: ExecutionStatus
+    parent_execution_id: str | None = None
+    root_execution_id: str | None = None
+    spec_hash: str
+    input: dict[str, Any] = Field(default_factory=dict)
+    output: Any = None
+    finish_reason: str | None = None
+    error: str | None = None
+    token_usage: TokenUsageWire = Field(default_factory=TokenUsageWire)
+    tool_calls: list[ToolCallRecord] = Field(default_factory=list)
+    messages: list[dict[str, Any]] = Field(default_factory=list)
+    sub_results: dict[str, Any] | None = None
+    children: list[str] = Field(default_factory=list)
+    created_at: float
+    updated_at: float
+
+
+class ExecutionSummary(WireModel):
+    execution_id: str
+    agent_name: str
+    status: ExecutionStatus
+    parent_execution_id: str | None = None
+    created_at: float
+    updated_at: float
+    waiting_reason: str | None = None
+
+
+class ExecutionList(WireModel):
+    total_hits: int
+    results: list[ExecutionSummary]
+
+
+class RespondResult(WireModel):
+    execution_id: str
+    accepted: bool = True
+    decided_by: str | None = None
+
+
+# --- events -----------------------------------------------------------------------------
+
+
+class StreamEvent(WireModel):
+    """One entry of an execution's event log, as sent over SSE."""
+
+    id: int
+    type: str
+    execution_id: str
+    timestamp: int
+    content: str | None = None
+    tool_name: str | None = None
+    args: dict[str, Any] | None = None
+    result: Any = None
+    target: str | None = None
+    output: Any = None
+    guardrail_name: str | None = None
+    pending_tool: dict[str, Any] | None = None
+    call_id: str | None = None
+    data: dict[str, Any] | None = None
+
+
+# --- worker tasks -----------------------------------------------------------------------
+
+
+class PollRequest(WireModel):
+    names: list[str]
+    worker_id: str = "worker"
+    count: int = Field(default=1, ge=1, le=100)
+    wait_ms: int = Field(default=20_000, ge=0, le=60_000)
+
+
+class TaskContextWire(WireModel):
+    execution_id: str
+    agent_name: str
+    session_id: str = ""
+    state: dict[str, Any] = Field(default_factory=dict)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class TaskAssignment(WireModel):
+    task_id: str
+    name: str
+    execution_id: str
+    input: dict[str, Any]
+    lease_id: str
+    attempt: int
+    lease_ttl_ms: int
+    idempotency_key: str
+    timeout_seconds: float | None = None
+    context: TaskContextWire
+
+
+class PollResponse(WireModel):
+    tasks: list[TaskAssignment]
+
+
+class HeartbeatRequest(WireModel):
+    lease_id: str
+
+
+class HeartbeatResponse(WireModel):
+    lease_ttl_ms: int
+
+
+class CompleteRequest(WireModel):
+    lease_id: str
+    output: Any = None
+    state_updates: dict[str, Any] | None = None
+
+
+class FailRequest(WireModel):
+    lease_id: str
+    error: str
+    retryable: bool = True

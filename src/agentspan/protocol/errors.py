@@ -1,0 +1,35 @@
+"""Stable error codes and the problem document every API error is returned as."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel
+
+
+class ErrorCode(StrEnum):
+    """Machine-readable error codes. They are part of the API and never change meaning."""
+
+    INVALID_JSON = "invalid_json"
+    VALIDATION_FAILED = "validation_failed"
+    INVALID_AGENT = "invalid_agent"
+    EXECUTION_NOT_FOUND = "execution_not_found"
+    TASK_NOT_FOUND = "task_not_found"
+    LEASE_LOST = "lease_lost"
+    NOT_WAITING = "not_waiting"
+    ALREADY_DECIDED = "already_decided"
+    INVALID_STATE = "invalid_state"
+    CONFLICT = "conflict"
+    NOT_FOUND = "not_found"
+    UNAUTHORIZED = "unauthorized"
+    INTERNAL = "internal_error"
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document with our stable ``code``."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str = ""
+    code: ErrorCode

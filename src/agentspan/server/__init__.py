@@ -1,0 +1,1 @@
+"""The Agentspan server: REST API, engine, executors, providers and stores."""

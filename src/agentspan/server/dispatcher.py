@@ -1,0 +1,209 @@
+"""Server-side work: model calls, timers and the no-worker watchdog.
+
+Model calls go through the same durable task queue as tools, leased by this server, so a
+server killed mid-call leaves a task that is simply claimed again on restart. The result
+is recorded (and the task deleted) in one transaction, so a recorded reply is never
+requested twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+import uuid
+
+from agentspan.protocol.spec import AgentConfig
+from agentspan.server.driver import Driver, _Effects
+from agentspan.server.engine.model import LlmFailed, LlmResult, TimedOut, ToolCallIn, WorkerMissing
+from agentspan.server.providers import LlmRequest, LlmResponse, LlmToolSpec, ProviderError, ProviderRegistry
+from agentspan.server.settings import Settings
+from agentspan.server.store.base import TaskRow
+
+log = logging.getLogger("agentspan.server")
+
+
+class Dispatcher:
+    def __init__(self, driver: Driver, settings: Settings, providers: ProviderRegistry) -> None:
+        self.driver = driver
+        self.store = driver.store
+        self.hub = driver.hub
+        self.settings = settings
+        self.providers = providers
+        self.instance_id = f"server-{uuid.uuid4().hex[:8]}"
+        self._running: set[asyncio.Task[None]] = set()
+        self._loops: list[asyncio.Task[None]] = []
+        self._stopping = False
+
+    async def start(self) -> None:
+        self._loops = [
+            asyncio.create_task(self._dispatch_loop(), name="agentspan-dispatch"),
+            asyncio.create_task(self._watchdog_loop(), name="agentspan-watchdog"),
+        ]
+
+    async def stop(self) -> None:
+        self._stopping = True
+        for task in [*self._loops, *self._running]:
+            task.cancel()
+        for task in [*self._loops, *self._running]:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    # --- the dispatch loop --------------------------------------------------------------
+
+    async def _dispatch_loop(self) -> None:
+        while not self._stopping:
+            try:
+                await self._dispatch_once()
+                next_due = min(
+                    (t for t in [await self.store.next_due("llm", None), await self.store.next_due("timer", None)]
+                     if t is not None),
+                    default=None,
+                )
+                timeout = 30.0 if next_due is None else max(next_due - time.time(), 0.0) + 0.001
+                if len(self._running) >= self.settings.llm_concurrency:
+                    timeout = max(timeout, 0.05)
+                await self.hub.wait(["internal"], min(timeout, 30.0))
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("dispatch loop error; retrying in 1s")
+                await asyncio.sleep(1.0)
+
+    async def _dispatch_once(self) -> None:
+        now = time.time()
+        free = self.settings.llm_concurrency - len(self._running)
+        async with self.store.transaction() as tx:
+            llm = await tx.claim_tasks("llm", None, now, free, self.settings.llm_lease_seconds, self.instance_id) if free > 0 else []
+            timers = await tx.claim_tasks("timer", None, now, 100, 60.0, self.instance_id)
+        for task in llm:
+            job = asyncio.create_task(self._run_llm(task))
+            self._running.add(job)
+            job.add_done_callback(self._job_done)
+        for task in timers:
+            await self._fire_timer(task)
+
+    def _job_done(self, job: asyncio.Task[None]) -> None:
+        self._running.discard(job)
+        self.hub.notify("internal")  # a slot is free again
+
+    async def _fire_timer(self, task: TaskRow) -> None:
+        effects = _Effects()
+        async with self.store.transaction() as tx:
+            current = await tx.get_task(task.id)
+            if current is None or current.lease_id != task.lease_id:
+                return
+            await tx.delete_task(task.id)
+            row = await tx.get_execution(task.execution_id)
+            if row is not None:
+                await self.driver.apply_in(tx, row, TimedOut(), effects)
+        self.hub.notify_all(effects.keys)
+
+    # --- model calls --------------------------------------------------------------------
+
+    async def _run_llm(self, task: TaskRow) -> None:
+        heartbeat = asyncio.create_task(self._keep_lease(task))
+        try:
+            row = await self.store.get_execution(task.execution_id)
+            if row is None:
+                return
+            spec = await self.driver.spec_of(row)
+            messages = await self.store.list_messages(row.id)
+            try:
+                reply = await self._call_with_retries(spec, messages)
+                result: LlmResult | LlmFailed = _to_result(reply)
+            except ProviderError as exc:
+                result = LlmFailed(error=str(exc))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a bug must fail the execution visibly, not hang it
+            log.exception("model call for %s crashed", task.execution_id)
+            result = LlmFailed(error=f"internal error: {exc!r}")
+        finally:
+            heartbeat.cancel()
+        await self._record(task, result)
+
+    async def _record(self, task: TaskRow, result: LlmResult | LlmFailed) -> None:
+        effects = _Effects()
+        async with self.store.transaction() as tx:
+            current = await tx.get_task(task.id)
+            if current is None or current.lease_id != task.lease_id:
+                return  # another server took over this call; its result wins
+            await tx.delete_task(task.id)
+            row = await tx.get_execution(task.execution_id)
+            if row is not None:
+                await self.driver.apply_in(tx, row, result, effects)
+        self.hub.notify_all(effects.keys)
+
+    async def _keep_lease(self, task: TaskRow) -> None:
+        ttl = self.settings.llm_lease_seconds
+        while True:
+            await asyncio.sleep(ttl / 3)
+            async with self.store.transaction() as tx:
+                if not await tx.extend_lease(task.id, task.lease_id or "", time.time() + ttl):
+                    return
+
+    async def _call_with_retries(self, spec: AgentConfig, messages: list[dict[str, object]]) -> LlmResponse:
+        provider, model_name = self.providers.resolve(spec.model or "")
+        request = LlmRequest(
+            model=model_name,
+            messages=messages,
+            tools=[LlmToolSpec(t.name, t.description, t.input_schema) for t in spec.tools],
+            instructions=spec.instructions if isinstance(spec.instructions, str) else None,
+            temperature=spec.temperature,
+            max_tokens=spec.max_tokens,
+            base_url=spec.base_url,
+            output_schema=(spec.output_type or {}).get("schema"),
+        )
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await provider.complete(request)
+            except ProviderError as exc:
+                if not exc.retryable or attempt >= self.settings.llm_max_attempts:
+                    raise
+                delay = exc.retry_after if exc.retry_after is not None else min(2 ** (attempt - 1), 30)
+                delay = delay * (1 + random.random() * 0.1)  # jitter spreads out retry storms
+                log.warning("model call failed (%s); retry %d in %.1fs", exc, attempt, delay)
+                await asyncio.sleep(delay)
+
+    # --- the no-worker watchdog ---------------------------------------------------------
+
+    async def _watchdog_loop(self) -> None:
+        while not self._stopping:
+            await asyncio.sleep(self.settings.watchdog_interval_seconds)
+            try:
+                await self._watch_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("watchdog error")
+
+    async def _watch_once(self) -> None:
+        now = time.time()
+        window = self.settings.no_worker_after_seconds
+        candidates = await self.store.stalled_candidates(now - window, now - window)
+        for task in candidates:
+            effects = _Effects()
+            async with self.store.transaction() as tx:
+                await tx.mark_stalled([task.id])
+                row = await tx.get_execution(task.execution_id)
+                if row is not None:
+                    waited = now - task.available_at
+                    await self.driver.apply_in(
+                        tx, row, WorkerMissing(tool_name=task.name, waited_seconds=waited), effects
+                    )
+            self.hub.notify_all(effects.keys)
+
+
+def _to_result(reply: LlmResponse) -> LlmResult:
+    return LlmResult(
+        content=reply.content,
+        tool_calls=[ToolCallIn(id=tc.id, name=tc.name, arguments=tc.arguments) for tc in reply.tool_calls],
+        prompt_tokens=reply.usage.prompt_tokens,
+        completion_tokens=reply.usage.completion_tokens,
+        finish_reason=reply.finish_reason,
+    )

@@ -1,0 +1,317 @@
+"""The driver: applies inputs to executions, one transaction per step.
+
+For every input it loads the execution, runs the pure ``decide``, and writes the new
+state, its events, its messages and the commands' tasks (a transactional outbox) in the
+same transaction. Children start, and parents hear about finished children, inside that
+same transaction too, so a crash can never leave a parent and child disagreeing.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from agentspan.protocol.api import StartRequest, StartResponse
+from agentspan.protocol.errors import ErrorCode
+from agentspan.protocol.spec import AgentConfig
+from agentspan.server.engine import decide
+from agentspan.server.engine.decide import is_pipeline, link_child
+from agentspan.server.engine.model import (
+    CallLlm,
+    Cancel,
+    CancelChild,
+    ChildFinished,
+    DropTasks,
+    ExecState,
+    Input,
+    Rejected,
+    RunTool,
+    SetTimer,
+    Start,
+    StartChild,
+)
+from agentspan.server.errors import ApiError, not_found
+from agentspan.server.hub import Hub
+from agentspan.server.store.base import EventRow, ExecutionRow, Store, TaskRow, Tx
+
+_REJECTION_CODES = {
+    "not_waiting": ErrorCode.NOT_WAITING,
+    "invalid_state": ErrorCode.INVALID_STATE,
+    "already_decided": ErrorCode.ALREADY_DECIDED,
+}
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), default=str)
+
+
+@dataclass(slots=True)
+class _Effects:
+    """What to wake up once the transaction has committed."""
+
+    keys: set[str] = field(default_factory=set)
+
+
+class Driver:
+    def __init__(self, store: Store, hub: Hub) -> None:
+        self.store = store
+        self.hub = hub
+        self._specs: dict[str, AgentConfig] = {}
+
+    # --- specs --------------------------------------------------------------------------
+
+    async def _spec(self, tx: Tx | None, spec_hash: str) -> AgentConfig:
+        spec = self._specs.get(spec_hash)
+        if spec is None:
+            raw = await (tx.get_spec(spec_hash) if tx is not None else self.store.get_spec(spec_hash))
+            if raw is None:
+                raise ApiError(500, ErrorCode.INTERNAL, f"agent spec {spec_hash} is missing")
+            spec = AgentConfig.model_validate_json(raw)
+            self._specs[spec_hash] = spec
+        return spec
+
+    async def spec_of(self, row: ExecutionRow) -> AgentConfig:
+        return await self._spec(None, row.spec_hash)
+
+    async def _put_spec(self, tx: Tx, spec: AgentConfig) -> str:
+        spec_hash = spec.content_hash()
+        if spec_hash not in self._specs:
+            await tx.put_spec(spec_hash, spec.canonical_json())
+            self._specs[spec_hash] = spec
+        return spec_hash
+
+    # --- starting -----------------------------------------------------------------------
+
+    async def start(self, req: StartRequest) -> StartResponse:
+        spec = req.agent_config
+        validate_tree(spec)
+        if not (req.prompt or req.context or any(m.strip() for m in req.media)):
+            raise ApiError(400, ErrorCode.VALIDATION_FAILED, "give a prompt, a media item or a context")
+        effects = _Effects()
+        now = time.time()
+        async with self.store.transaction() as tx:
+            if req.idempotency_key:
+                existing = await tx.find_by_idempotency_key(spec.name, req.idempotency_key)
+                if existing is not None:
+                    return StartResponse(
+                        execution_id=existing.id,
+                        agent_name=existing.agent_name,
+                        required_workers=spec.worker_task_names(),
+                        created=False,
+                    )
+            row = await self._create(
+                tx, spec, req.prompt, None, None, now, effects, req=req
+            )
+        self.hub.notify_all(effects.keys)
+        return StartResponse(
+            execution_id=row.id, agent_name=spec.name, required_workers=spec.worker_task_names()
+        )
+
+    async def _create(
+        self,
+        tx: Tx,
+        spec: AgentConfig,
+        prompt: str,
+        parent: ExecutionRow | None,
+        link: str | None,
+        now: float,
+        effects: _Effects,
+        req: StartRequest | None = None,
+    ) -> ExecutionRow:
+        spec_hash = await self._put_spec(tx, spec)
+        execution_id = str(uuid.uuid4())
+        state = ExecState()
+        if req is not None:
+            state.tool_state = dict(req.context)
+        inp: dict[str, Any] = {"prompt": prompt}
+        if req is not None:
+            inp.update({"sessionId": req.session_id, "media": req.media, "context": req.context})
+        if link is not None:
+            inp["link"] = link
+        row = ExecutionRow(
+            id=execution_id,
+            parent_id=parent.id if parent else None,
+            root_id=parent.root_id if parent else execution_id,
+            agent_name=spec.name,
+            spec_hash=spec_hash,
+            status="RUNNING",
+            state=state.model_dump_json(),
+            version=0,
+            event_seq=0,
+            created_at=now,
+            updated_at=now,
+            input=_dumps(inp),
+            idempotency_key=req.idempotency_key if req else None,
+            session_id=req.session_id if req else "",
+        )
+        await tx.insert_execution(row)
+        timeout = req.timeout_seconds if req is not None else None
+        await self._step(tx, row, Start(prompt=prompt, now=now, timeout_seconds=timeout), now, effects)
+        return row
+
+    # --- applying inputs ----------------------------------------------------------------
+
+    async def apply(self, execution_id: str, inp: Input) -> ExecutionRow:
+        """Apply one input from outside (an API call, a timer, the watchdog)."""
+        effects = _Effects()
+        now = time.time()
+        async with self.store.transaction() as tx:
+            row = await tx.get_execution(execution_id)
+            if row is None:
+                raise not_found(execution_id)
+            await self._step(tx, row, inp, now, effects)
+        self.hub.notify_all(effects.keys)
+        return row
+
+    async def apply_in(self, tx: Tx, row: ExecutionRow, inp: Input, effects: _Effects) -> None:
+        await self._step(tx, row, inp, time.time(), effects)
+
+    async def _step(
+        self,
+        tx: Tx,
+        row: ExecutionRow,
+        inp: Input,
+        now: float,
+        effects: _Effects,
+        *,
+        notify_parent: bool = True,
+    ) -> None:
+        spec = await self._spec(tx, row.spec_hash)
+        state = ExecState.model_validate_json(row.state)
+        was_terminal = state.terminal
+        try:
+            d = decide(spec, state, inp)
+        except Rejected as exc:
+            code = _REJECTION_CODES.get(exc.code, ErrorCode.INVALID_STATE)
+            raise ApiError(409, code, str(exc)) from None
+        if d.state is state:
+            return  # nothing changed (a late or duplicate input)
+        new = d.state
+        messages_start = state.message_count
+        pending_children: list[tuple[StartChild, ExecutionRow | None]] = []
+        for cmd in d.commands:
+            match cmd:
+                case RunTool():
+                    await tx.upsert_task(self._tool_task(row, new, cmd, now))
+                    effects.keys.add(f"task:{cmd.name}")
+                case CallLlm():
+                    await tx.upsert_task(self._internal_task(row, "llm", f"turn{new.turn + 1}", now))
+                    effects.keys.add("internal")
+                case SetTimer():
+                    await tx.upsert_task(self._internal_task(row, "timer", "deadline", cmd.at))
+                    effects.keys.add("internal")
+                case StartChild():
+                    pending_children.append((cmd, None))
+                case CancelChild():
+                    child = await tx.get_execution(cmd.child_id)
+                    if child is not None:
+                        # The parent is mid-step and already terminal: it must not be
+                        # told about this child again (its row is not written yet).
+                        await self._step(
+                            tx, child, Cancel(reason=cmd.reason), now, effects, notify_parent=False
+                        )
+                case DropTasks():
+                    await tx.delete_tasks_of(row.id)
+        if d.messages:
+            await tx.append_messages(row.id, messages_start, [_dumps(m) for m in d.messages])
+        events = []
+        for draft in d.events:
+            row.event_seq += 1
+            events.append(EventRow(row.id, row.event_seq, draft.type, _dumps(draft.fields), now))
+        if events:
+            await tx.append_events(events)
+            effects.keys.add(f"exec:{row.id}")
+        # Children are created after this row's events so the parent's log shows the
+        # handoff before anything the child does.
+        for cmd, _ in pending_children:
+            child_spec = AgentConfig.model_validate(cmd.spec)
+            child = await self._create(tx, child_spec, cmd.prompt, row, cmd.link, now, effects)
+            link_child(new, cmd.link, child.id)
+        expected = row.version
+        row.version += 1
+        row.status = new.status
+        row.state = new.model_dump_json()
+        row.updated_at = now
+        await tx.update_execution(row, expected)
+        if new.terminal and not was_terminal and row.parent_id and notify_parent:
+            parent = await tx.get_execution(row.parent_id)
+            if parent is not None:
+                finished = ChildFinished(
+                    child_id=row.id,
+                    agent_name=row.agent_name,
+                    status=new.status,
+                    output=new.output,
+                    error=new.error,
+                )
+                await self._step(tx, parent, finished, now, effects)
+
+    def _tool_task(self, row: ExecutionRow, state: ExecState, cmd: RunTool, now: float) -> TaskRow:
+        task_input = {
+            "args": cmd.args,
+            "context": {
+                "executionId": row.id,
+                "agentName": row.agent_name,
+                "sessionId": row.session_id,
+                "state": state.tool_state,
+            },
+        }
+        key = f"{row.id}:{cmd.call_id}"
+        return TaskRow(
+            id=key,
+            execution_id=row.id,
+            kind="worker",
+            name=cmd.name,
+            call_id=cmd.call_id,
+            input=_dumps(task_input),
+            status="pending",
+            attempt=0,
+            lease_id=None,
+            lease_expires_at=None,
+            available_at=now + cmd.delay_seconds,
+            created_at=now,
+            idempotency_key=key,
+            timeout_seconds=cmd.timeout_seconds,
+        )
+
+    @staticmethod
+    def _internal_task(row: ExecutionRow, kind: str, call_id: str, available_at: float) -> TaskRow:
+        key = f"{row.id}:{kind}"
+        return TaskRow(
+            id=key,
+            execution_id=row.id,
+            kind=kind,
+            name=kind,
+            call_id=call_id,
+            input="{}",
+            status="pending",
+            attempt=0,
+            lease_id=None,
+            lease_expires_at=None,
+            available_at=available_at,
+            created_at=available_at,
+            idempotency_key=f"{row.id}:{call_id}",
+        )
+
+
+def validate_tree(spec: AgentConfig, path: str = "") -> None:
+    """Reject agent trees this server cannot run, with a message naming the agent."""
+    where = f"{path}{spec.name}"
+    if spec.agents and not is_pipeline(spec):
+        strategy = spec.strategy or "handoff"
+        raise ApiError(
+            400,
+            ErrorCode.INVALID_AGENT,
+            f"agent '{where}': strategy '{strategy}' is not supported by this server yet "
+            "(supported: sequential pipelines and agent_tool)",
+        )
+    if not spec.agents and not spec.model:
+        raise ApiError(400, ErrorCode.INVALID_AGENT, f"agent '{where}' has no model")
+    for sub in spec.agents:
+        validate_tree(sub, f"{where}/")
+    for tool in spec.tools:
+        child = tool.config.get("agentConfig") if tool.tool_type == "agent_tool" else None
+        if isinstance(child, dict):
+            validate_tree(AgentConfig.model_validate(child), f"{where}/")

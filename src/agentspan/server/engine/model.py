@@ -1,0 +1,286 @@
+"""Typed state, inputs and commands of the engine.
+
+Inputs and commands are tagged unions (``kind`` discriminator) so that the driver can
+persist them and dispatch on them exhaustively.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+STATE_SCHEMA_VERSION = 1
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+# --- state ------------------------------------------------------------------------------
+
+CallStatus = Literal["awaiting_approval", "running", "child_running", "done"]
+
+
+class CallState(_Model):
+    """One tool call requested by the model in the current turn."""
+
+    call_id: str
+    name: str
+    args: dict[str, Any] = Field(default_factory=dict)
+    status: CallStatus = "running"
+    attempt: int = 0
+    """Attempts started so far (the first run is attempt 1)."""
+    result: Any = None
+    error: str | None = None
+    rejected: bool = False
+    child_id: str | None = None
+    llm_id: str = ""
+    """The id the model gave this call (tool messages must echo it)."""
+    wait_kind: Literal["approval", "outcome_unknown"] | None = None
+    approval: dict[str, Any] | None = None
+
+
+class Usage(_Model):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+
+class ExecState(_Model):
+    """The compact, versioned state document of one execution.
+
+    Messages are not stored here (they live in their own table, once each); the state only
+    counts them, so the cost of a step does not grow with the conversation.
+    """
+
+    schema_version: int = STATE_SCHEMA_VERSION
+    status: Literal["RUNNING", "PAUSED", "COMPLETED", "FAILED", "TERMINATED", "TIMED_OUT"] = "RUNNING"
+    paused: bool = False
+    turn: int = 0
+    """Model calls completed so far."""
+    awaiting_llm: bool = False
+    llm_due: bool = False
+    """The next model call is due but held back (the execution is paused)."""
+    calls: dict[str, CallState] = Field(default_factory=dict)
+    call_order: list[str] = Field(default_factory=list)
+    call_counter: int = 0
+    turn_had_rejection: bool = False
+    message_count: int = 0
+    usage: Usage = Field(default_factory=Usage)
+    last_text: str | None = None
+    output: Any = None
+    finish_reason: str | None = None
+    error: str | None = None
+    tool_state: dict[str, Any] = Field(default_factory=dict)
+    stop_requested: bool = False
+    missing_workers: list[str] = Field(default_factory=list)
+    deadline: float | None = None
+    # sequential pipelines
+    step: int = 0
+    step_child: str | None = None
+    sub_results: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in ("COMPLETED", "FAILED", "TERMINATED", "TIMED_OUT")
+
+    def awaiting_approval(self) -> list[CallState]:
+        return [c for c in (self.calls[i] for i in self.call_order) if c.status == "awaiting_approval"]
+
+
+# --- inputs -----------------------------------------------------------------------------
+
+
+class Start(_Model):
+    kind: Literal["start"] = "start"
+    prompt: str
+    now: float
+    timeout_seconds: float | None = None
+
+
+class ToolCallIn(_Model):
+    id: str
+    name: str
+    arguments: str
+
+
+class LlmResult(_Model):
+    kind: Literal["llm_result"] = "llm_result"
+    content: str | None = None
+    tool_calls: list[ToolCallIn] = Field(default_factory=list)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    finish_reason: str | None = None
+
+
+class LlmFailed(_Model):
+    kind: Literal["llm_failed"] = "llm_failed"
+    error: str
+
+
+class ToolSucceeded(_Model):
+    kind: Literal["tool_succeeded"] = "tool_succeeded"
+    call_id: str
+    output: Any = None
+    state_updates: dict[str, Any] | None = None
+
+
+class ToolFailed(_Model):
+    kind: Literal["tool_failed"] = "tool_failed"
+    call_id: str
+    error: str
+    retryable: bool = True
+    lease_lost: bool = False
+    """The attempt was lost (its lease expired) rather than reported as failed."""
+
+
+class ApprovalDecided(_Model):
+    kind: Literal["approval"] = "approval"
+    approved: bool
+    reason: str = ""
+    decided_by: str = "unknown"
+    decided_at: float
+    call_id: str | None = None
+    """Which waiting call; ``None`` = the first one waiting."""
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+
+class ChildFinished(_Model):
+    kind: Literal["child_finished"] = "child_finished"
+    child_id: str
+    agent_name: str
+    status: str
+    output: Any = None
+    error: str | None = None
+
+
+class Cancel(_Model):
+    kind: Literal["cancel"] = "cancel"
+    reason: str = ""
+
+
+class Pause(_Model):
+    kind: Literal["pause"] = "pause"
+
+
+class Resume(_Model):
+    kind: Literal["resume"] = "resume"
+
+
+class Stop(_Model):
+    kind: Literal["stop"] = "stop"
+
+
+class TimedOut(_Model):
+    kind: Literal["timed_out"] = "timed_out"
+
+
+class WorkerMissing(_Model):
+    kind: Literal["worker_missing"] = "worker_missing"
+    tool_name: str
+    waited_seconds: float
+
+
+class WorkerFound(_Model):
+    kind: Literal["worker_found"] = "worker_found"
+    tool_name: str
+
+
+Input = Annotated[
+    Start
+    | LlmResult
+    | LlmFailed
+    | ToolSucceeded
+    | ToolFailed
+    | ApprovalDecided
+    | ChildFinished
+    | Cancel
+    | Pause
+    | Resume
+    | Stop
+    | TimedOut
+    | WorkerMissing
+    | WorkerFound,
+    Field(discriminator="kind"),
+]
+
+
+# --- commands ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CallLlm:
+    kind: Literal["call_llm"] = "call_llm"
+
+
+@dataclass(frozen=True, slots=True)
+class RunTool:
+    call_id: str
+    name: str
+    args: dict[str, Any]
+    delay_seconds: float = 0.0
+    timeout_seconds: float | None = None
+    kind: Literal["run_tool"] = "run_tool"
+
+
+@dataclass(frozen=True, slots=True)
+class StartChild:
+    """Start a child execution of ``spec`` (a sub-agent's AgentConfig as JSON)."""
+
+    spec: dict[str, Any]
+    prompt: str
+    link: str
+    """What the child is for: a call id (``agent_tool``) or ``step:<n>`` (pipeline)."""
+    kind: Literal["start_child"] = "start_child"
+
+
+@dataclass(frozen=True, slots=True)
+class CancelChild:
+    child_id: str
+    reason: str
+    kind: Literal["cancel_child"] = "cancel_child"
+
+
+@dataclass(frozen=True, slots=True)
+class SetTimer:
+    at: float
+    kind: Literal["set_timer"] = "set_timer"
+
+
+@dataclass(frozen=True, slots=True)
+class DropTasks:
+    """Withdraw every outstanding task of this execution (it ended)."""
+
+    kind: Literal["drop_tasks"] = "drop_tasks"
+
+
+Command = CallLlm | RunTool | StartChild | CancelChild | SetTimer | DropTasks
+
+
+@dataclass(slots=True)
+class EventDraft:
+    """An event to append to the execution's log (the driver assigns id and time)."""
+
+    type: str
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+class Rejected(Exception):
+    """The input does not apply to the current state (e.g. approving a run not waiting).
+
+    The driver turns it into an API error; the state is left unchanged.
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(slots=True)
+class Decision:
+    state: ExecState
+    events: list[EventDraft] = field(default_factory=list)
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    commands: list[Command] = field(default_factory=list)

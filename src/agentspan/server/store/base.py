@@ -1,0 +1,172 @@
+"""The store interface used by the engine driver and the API.
+
+Everything an execution needs to continue after a crash lives behind this interface:
+executions (state document + optimistic version), their event logs, their messages,
+agent specs by hash, and the task queue with leases. The engine never sees SQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+class StoreError(Exception):
+    """The database cannot be used (wrong file, newer schema, locked by another server)."""
+
+
+class ConflictError(StoreError):
+    """An optimistic version check failed: another writer changed the execution first."""
+
+
+@dataclass(slots=True)
+class ExecutionRow:
+    id: str
+    parent_id: str | None
+    root_id: str
+    agent_name: str
+    spec_hash: str
+    status: str
+    state: str
+    """The state document, JSON."""
+    version: int
+    event_seq: int
+    created_at: float
+    updated_at: float
+    input: str
+    """The start request's prompt/context, JSON."""
+    idempotency_key: str | None = None
+    session_id: str = ""
+
+
+@dataclass(slots=True)
+class TaskRow:
+    id: str
+    execution_id: str
+    kind: str
+    """``worker`` (user code, polled over HTTP), ``llm`` or ``timer`` (run by the server)."""
+    name: str
+    call_id: str
+    input: str
+    status: str
+    """``pending`` or ``leased``; finished tasks are deleted."""
+    attempt: int
+    lease_id: str | None
+    lease_expires_at: float | None
+    available_at: float
+    created_at: float
+    idempotency_key: str
+    timeout_seconds: float | None = None
+    stalled: bool = False
+    worker_id: str | None = None
+
+
+@dataclass(slots=True)
+class EventRow:
+    execution_id: str
+    seq: int
+    type: str
+    payload: str
+    """The event's fields, JSON."""
+    ts: float
+
+
+class Tx(Protocol):
+    """Operations inside one transaction. All-or-nothing."""
+
+    async def get_execution(self, execution_id: str) -> ExecutionRow | None: ...
+
+    async def insert_execution(self, row: ExecutionRow) -> None: ...
+
+    async def update_execution(self, row: ExecutionRow, expected_version: int) -> None:
+        """Write status/state/event_seq/updated_at; raise ConflictError on a version mismatch."""
+        ...
+
+    async def find_by_idempotency_key(self, agent_name: str, key: str) -> ExecutionRow | None: ...
+
+    async def put_spec(self, spec_hash: str, spec_json: str) -> None: ...
+
+    async def get_spec(self, spec_hash: str) -> str | None: ...
+
+    async def append_events(self, events: Sequence[EventRow]) -> None: ...
+
+    async def append_messages(self, execution_id: str, start: int, messages: Sequence[str]) -> None: ...
+
+    async def upsert_task(self, task: TaskRow) -> None:
+        """Insert a task, or reset an existing one (same id) to pending for a retry."""
+        ...
+
+    async def get_task(self, task_id: str) -> TaskRow | None: ...
+
+    async def delete_task(self, task_id: str) -> None: ...
+
+    async def delete_tasks_of(self, execution_id: str) -> list[TaskRow]:
+        """Drop every task of an execution; return what was dropped."""
+        ...
+
+    async def claim_tasks(
+        self,
+        kind: str,
+        names: Sequence[str] | None,
+        now: float,
+        count: int,
+        lease_seconds: float,
+        worker_id: str,
+    ) -> list[TaskRow]:
+        """Lease up to ``count`` due tasks (pending, or leased with an expired lease)."""
+        ...
+
+    async def extend_lease(self, task_id: str, lease_id: str, until: float) -> bool: ...
+
+    async def mark_stalled(self, task_ids: Sequence[str]) -> None: ...
+
+
+class Store(Protocol):
+    """A database holding executions. Implementations: SQLite (embedded default)."""
+
+    url: str
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    def transaction(self) -> AbstractAsyncContextManager[Tx]: ...
+
+    # Reads that need no transaction.
+    async def get_execution(self, execution_id: str) -> ExecutionRow | None: ...
+
+    async def get_spec(self, spec_hash: str) -> str | None: ...
+
+    async def list_messages(self, execution_id: str) -> list[dict[str, Any]]: ...
+
+    async def list_events(self, execution_id: str, after: int, limit: int) -> list[EventRow]: ...
+
+    async def list_executions(
+        self,
+        *,
+        status: str | None,
+        agent_name: str | None,
+        parent_id: str | None,
+        roots_only: bool,
+        limit: int,
+        offset: int,
+    ) -> tuple[int, list[ExecutionRow]]: ...
+
+    async def children_of(self, execution_id: str) -> list[ExecutionRow]: ...
+
+    async def next_due(self, kind: str, names: Sequence[str] | None) -> float | None:
+        """Earliest time a task of this kind becomes claimable (due or lease expiry)."""
+        ...
+
+    async def record_poll(self, names: Sequence[str], worker_id: str, now: float) -> None: ...
+
+    async def stalled_candidates(self, older_than: float, poll_since: float) -> list[TaskRow]:
+        """Pending worker tasks waiting since before ``older_than`` whose name nobody polled
+        after ``poll_since``, not yet marked stalled."""
+        ...
+
+    async def release_server_leases(self, kinds: Sequence[str]) -> int:
+        """Make leased server-side tasks claimable now (after a restart of the only server)."""
+        ...

@@ -1,0 +1,156 @@
+"""The worker side of the task queue: long-poll, heartbeat, complete, fail.
+
+Fencing: each claim gets a fresh ``lease_id``; only the holder of the current lease can
+heartbeat, complete or fail the task. A worker whose lease expired and was handed to
+another worker gets ``409 lease_lost`` and its result is discarded.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from agentspan.protocol.api import TaskAssignment, TaskContextWire
+from agentspan.protocol.errors import ErrorCode
+from agentspan.server.driver import Driver, _Effects
+from agentspan.server.engine.model import ToolFailed, ToolSucceeded, WorkerFound
+from agentspan.server.errors import ApiError
+from agentspan.server.settings import Settings
+from agentspan.server.store.base import TaskRow, Tx
+
+_POLL_RECORD_INTERVAL = 2.0
+
+
+class TaskService:
+    def __init__(self, driver: Driver, settings: Settings) -> None:
+        self.driver = driver
+        self.store = driver.store
+        self.hub = driver.hub
+        self.settings = settings
+        self._last_recorded: dict[str, float] = {}
+
+    async def _record_poll(self, names: list[str], worker_id: str, now: float) -> None:
+        # Liveness is written at most every few seconds per name: it only has to beat
+        # the no-worker timeout, and a write per poll would cost a transaction each.
+        due = [n for n in names if now - self._last_recorded.get(n, 0.0) >= _POLL_RECORD_INTERVAL]
+        if due:
+            await self.store.record_poll(due, worker_id, now)
+            for name in due:
+                self._last_recorded[name] = now
+
+    async def poll(self, names: list[str], worker_id: str, count: int, wait_ms: int) -> list[TaskAssignment]:
+        deadline = time.monotonic() + wait_ms / 1000
+        keys = [f"task:{n}" for n in names]
+        while True:
+            now = time.time()
+            await self._record_poll(names, worker_id, now)
+            assignments = await self._claim(names, worker_id, count, now)
+            if assignments:
+                return assignments
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return []
+            next_due = await self.store.next_due("worker", names)
+            if next_due is not None:
+                # Wake for a delayed retry or an expiring lease, whichever is first.
+                remaining = min(remaining, max(next_due - time.time(), 0.0) + 0.001)
+            await self.hub.wait(keys, remaining)
+
+    async def _claim(self, names: list[str], worker_id: str, count: int, now: float) -> list[TaskAssignment]:
+        effects = _Effects()
+        ttl = self.settings.worker_lease_seconds
+        out: list[TaskAssignment] = []
+        async with self.store.transaction() as tx:
+            claimed = await tx.claim_tasks("worker", names, now, count, ttl, worker_id)
+            for task in claimed:
+                if await self._lost_non_retryable(tx, task, effects):
+                    continue
+                if task.stalled:
+                    row = await tx.get_execution(task.execution_id)
+                    if row is not None:
+                        await self.driver.apply_in(tx, row, WorkerFound(tool_name=task.name), effects)
+                out.append(_assignment(task, ttl))
+        self.hub.notify_all(effects.keys)
+        return out
+
+    async def _lost_non_retryable(self, tx: Tx, task: TaskRow, effects: _Effects) -> bool:
+        """A non-retryable tool whose previous attempt was lost mid-run is not re-run blindly."""
+        if task.attempt <= 1 or task.status != "leased":
+            return False
+        row = await tx.get_execution(task.execution_id)
+        if row is None:
+            return False
+        spec = await self.driver._spec(tx, row.spec_hash)
+        tool = spec.tool(task.name)
+        if tool is None or tool.retryable:
+            return False
+        await tx.delete_task(task.id)
+        lost = ToolFailed(call_id=task.call_id, error="worker lost during the call", lease_lost=True)
+        await self.driver.apply_in(tx, row, lost, effects)
+        return True
+
+    async def heartbeat(self, task_id: str, lease_id: str) -> int:
+        ttl = self.settings.worker_lease_seconds
+        async with self.store.transaction() as tx:
+            ok = await tx.extend_lease(task_id, lease_id, time.time() + ttl)
+        if not ok:
+            raise _lease_lost(task_id)
+        return int(ttl * 1000)
+
+    async def complete(
+        self, task_id: str, lease_id: str, output: Any, state_updates: dict[str, Any] | None
+    ) -> None:
+        await self._finish(task_id, lease_id, lambda t: ToolSucceeded(
+            call_id=t.call_id, output=output, state_updates=state_updates
+        ))
+
+    async def fail(self, task_id: str, lease_id: str, error: str, retryable: bool) -> None:
+        await self._finish(task_id, lease_id, lambda t: ToolFailed(
+            call_id=t.call_id, error=error, retryable=retryable
+        ))
+
+    async def _finish(self, task_id: str, lease_id: str, make: Any) -> None:
+        effects = _Effects()
+        async with self.store.transaction() as tx:
+            task = await tx.get_task(task_id)
+            # A lease that merely expired, with nobody else holding the task yet, still
+            # fences correctly: the lease id only changes when someone re-claims it.
+            if task is None or task.status != "leased" or task.lease_id != lease_id:
+                raise _lease_lost(task_id)
+            await tx.delete_task(task_id)
+            row = await tx.get_execution(task.execution_id)
+            if row is not None:
+                await self.driver.apply_in(tx, row, make(task), effects)
+        self.hub.notify_all(effects.keys)
+
+
+def _lease_lost(task_id: str) -> ApiError:
+    return ApiError(
+        409,
+        ErrorCode.LEASE_LOST,
+        f"task {task_id!r} is no longer leased to you (the lease expired and moved, "
+        "or the task was withdrawn); drop the result",
+    )
+
+
+def _assignment(task: TaskRow, ttl: float) -> TaskAssignment:
+    body = json.loads(task.input)
+    ctx = body.get("context", {})
+    return TaskAssignment(
+        task_id=task.id,
+        name=task.name,
+        execution_id=task.execution_id,
+        input=body.get("args", {}),
+        lease_id=task.lease_id or "",
+        attempt=task.attempt,
+        lease_ttl_ms=int(ttl * 1000),
+        idempotency_key=task.idempotency_key,
+        timeout_seconds=task.timeout_seconds,
+        context=TaskContextWire(
+            execution_id=task.execution_id,
+            agent_name=ctx.get("agentName", ""),
+            session_id=ctx.get("sessionId", ""),
+            state=ctx.get("state", {}),
+        ),
+    )

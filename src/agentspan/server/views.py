@@ -1,0 +1,130 @@
+"""Read models: status, detail and list views built from stored rows."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from agentspan.protocol.api import (
+    TERMINAL_STATUSES,
+    ExecutionDetail,
+    ExecutionSummary,
+    StatusResponse,
+    StreamEvent,
+    TokenUsageWire,
+    ToolCallRecord,
+)
+from agentspan.server.engine.decide import pending_tool, waiting_reason
+from agentspan.server.engine.model import ExecState
+from agentspan.server.store.base import EventRow, ExecutionRow
+
+
+def state_of(row: ExecutionRow) -> ExecState:
+    return ExecState.model_validate_json(row.state)
+
+
+def status_view(row: ExecutionRow) -> StatusResponse:
+    state = state_of(row)
+    terminal = row.status in TERMINAL_STATUSES
+    waiting = state.awaiting_approval()
+    return StatusResponse(
+        execution_id=row.id,
+        agent_name=row.agent_name,
+        status=state.status,
+        is_complete=terminal,
+        is_running=not terminal,
+        is_waiting=bool(waiting),
+        output=state.output if terminal else None,
+        reason_for_incompletion=state.error if terminal else None,
+        finish_reason=state.finish_reason,
+        pending_tool=pending_tool(waiting[0]) if waiting else None,
+        waiting_reason=waiting_reason(state),
+        current_turn=state.turn,
+        token_usage=TokenUsageWire(**state.usage.model_dump()),
+        parent_execution_id=row.parent_id,
+    )
+
+
+def summary_view(row: ExecutionRow) -> ExecutionSummary:
+    return ExecutionSummary(
+        execution_id=row.id,
+        agent_name=row.agent_name,
+        status=row.status,  # type: ignore[arg-type]
+        parent_execution_id=row.parent_id,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        waiting_reason=waiting_reason(state_of(row)),
+    )
+
+
+def event_view(event: EventRow) -> StreamEvent:
+    fields: dict[str, Any] = json.loads(event.payload)
+    return StreamEvent(
+        id=event.seq,
+        type=event.type,
+        execution_id=event.execution_id,
+        timestamp=int(event.ts * 1000),
+        **fields,
+    )
+
+
+def tool_calls_from(events: list[EventRow]) -> list[ToolCallRecord]:
+    """Pair ``tool_call``/``tool_result``/``approval`` events into one record per call."""
+    calls: dict[str, ToolCallRecord] = {}
+    for event in events:
+        fields = json.loads(event.payload)
+        call_id = fields.get("call_id")
+        if not call_id:
+            continue
+        if event.type == "tool_call":
+            calls[call_id] = ToolCallRecord(
+                call_id=call_id, name=fields.get("tool_name", ""), args=fields.get("args") or {}
+            )
+            continue
+        record = calls.get(call_id)
+        if record is None:
+            continue
+        if event.type == "tool_result":
+            result = fields.get("result")
+            record.result = result
+            record.status = "completed"
+            if isinstance(result, dict) and set(result) == {"error"}:
+                record.status = "failed"
+                record.error = str(result["error"])
+        elif event.type == "approval":
+            record.approval = fields.get("data")
+            if record.approval and not record.approval.get("approved"):
+                record.status = "rejected"
+        elif event.type == "tool_retry":
+            record.attempts += 1
+    for record in calls.values():
+        record.attempts += 1 if record.status != "pending" or record.attempts else 0
+    return list(calls.values())
+
+
+def detail_view(
+    row: ExecutionRow,
+    events: list[EventRow],
+    messages: list[dict[str, Any]],
+    children: list[ExecutionRow],
+) -> ExecutionDetail:
+    state = state_of(row)
+    return ExecutionDetail(
+        execution_id=row.id,
+        agent_name=row.agent_name,
+        status=state.status,
+        parent_execution_id=row.parent_id,
+        root_execution_id=row.root_id,
+        spec_hash=row.spec_hash,
+        input=json.loads(row.input),
+        output=state.output,
+        finish_reason=state.finish_reason,
+        error=state.error,
+        token_usage=TokenUsageWire(**state.usage.model_dump()),
+        tool_calls=tool_calls_from(events),
+        messages=messages,
+        sub_results=state.sub_results or None,
+        children=[c.id for c in children],
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
