@@ -1,0 +1,80 @@
+"""The public Agentspan API: define agents and tools, run them durably.
+
+Everything importable here is listed in ``__all__`` and pinned by a test; the modules
+behind it are private.
+"""
+
+from agentspan.agents._agent import Agent, PromptTemplate, Strategy
+from agentspan.agents._config import AgentConfig
+from agentspan.agents._errors import (
+    AgentAPIError,
+    AgentNotFoundError,
+    AgentspanError,
+    ConfigurationError,
+    TerminalToolError,
+)
+from agentspan.agents._handle import AgentHandle
+from agentspan.agents._result import (
+    AgentEvent,
+    AgentResult,
+    AgentStatus,
+    DeploymentInfo,
+    EventType,
+    FinishReason,
+    Status,
+    TokenUsage,
+)
+from agentspan.agents._run import (
+    configure,
+    run,
+    run_async,
+    serve,
+    shutdown,
+    start,
+    start_async,
+    stream,
+    stream_async,
+)
+from agentspan.agents._runtime import AgentRuntime
+from agentspan.agents._stream import AgentStream, AsyncAgentStream
+from agentspan.agents._tool import ToolContext, ToolDef, agent_tool, tool
+
+function_tool = tool
+
+__all__ = [
+    "Agent",
+    "AgentAPIError",
+    "AgentConfig",
+    "AgentEvent",
+    "AgentHandle",
+    "AgentNotFoundError",
+    "AgentResult",
+    "AgentRuntime",
+    "AgentStatus",
+    "AgentStream",
+    "AgentspanError",
+    "AsyncAgentStream",
+    "ConfigurationError",
+    "DeploymentInfo",
+    "EventType",
+    "FinishReason",
+    "PromptTemplate",
+    "Status",
+    "Strategy",
+    "TerminalToolError",
+    "TokenUsage",
+    "ToolContext",
+    "ToolDef",
+    "agent_tool",
+    "configure",
+    "function_tool",
+    "run",
+    "run_async",
+    "serve",
+    "shutdown",
+    "start",
+    "start_async",
+    "stream",
+    "stream_async",
+    "tool",
+]

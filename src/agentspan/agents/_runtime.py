@@ -1,0 +1,419 @@
+"""``AgentRuntime``: connects to a server, starts executions, runs local workers.
+
+One async implementation (the ``*_core`` coroutines) runs on the runtime's private loop;
+the public sync and ``_async`` methods are thin facades over it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import signal
+import threading
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from agentspan.agents._agent import Agent
+from agentspan.agents._config import AgentConfig
+from agentspan.agents._errors import ConfigurationError
+from agentspan.agents._handle import AgentHandle
+from agentspan.agents._result import AgentEvent, AgentResult, AgentStatus, result_from_detail
+from agentspan.agents._serialize import collect_tool_functions, serialize_agent
+from agentspan.agents._stream import AgentStream, AsyncAgentStream
+from agentspan.client._autostart import ensure_server
+from agentspan.client._http import ApiClient
+from agentspan.client._loop import LoopThread
+from agentspan.client._worker import WorkerPool
+
+log = logging.getLogger("agentspan")
+
+EventCallback = Callable[[AgentEvent], None]
+
+
+class AgentRuntime:
+    """A connection to an Agentspan server plus this process's tool workers.
+
+    Use it as a context manager (``with AgentRuntime() as runtime:``); on exit the
+    workers stop. Executions keep running on the server either way.
+    """
+
+    def __init__(
+        self,
+        *,
+        server_url: str | None = None,
+        api_key: str | None = None,
+        api_secret: str | None = None,
+        config: AgentConfig | None = None,
+    ) -> None:
+        base = config or AgentConfig.from_env()
+        overrides: dict[str, Any] = {}
+        if server_url is not None:
+            overrides["server_url"] = server_url
+        if api_key is not None:
+            overrides["api_key"] = api_key
+        if api_secret is not None:
+            overrides["auth_secret"] = api_secret
+        self.config = dataclasses.replace(base, **overrides)
+        logging.getLogger("agentspan").setLevel(self.config.log_level.upper())
+        ensure_server(self.config.root_url, auto_start=self.config.auto_start_server)
+        self._loop = LoopThread()
+        self._client, self._workers = self._loop.run(self._make_clients())
+        self._output_types: dict[str, type] = {}
+        self._closed = False
+        self._close_lock = threading.Lock()
+
+    async def _make_clients(self) -> tuple[ApiClient, WorkerPool]:
+        client = ApiClient(self.config.server_url, api_key=self.config.api_key or self.config.auth_key)
+        return client, WorkerPool(client, max_concurrency=max(1, self.config.worker_thread_count))
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    def __enter__(self) -> AgentRuntime:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+
+    async def __aenter__(self) -> AgentRuntime:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.shutdown_async()
+
+    def shutdown(self) -> None:
+        """Stop this process's workers and close the connection (idempotent)."""
+        with self._close_lock:
+            if self._closed:
+                return
+            self._closed = True
+        try:
+            self._loop.run(self._close_core(), timeout=15)
+        finally:
+            self._loop.stop()
+
+    async def shutdown_async(self) -> None:
+        await asyncio.to_thread(self.shutdown)
+
+    async def _close_core(self) -> None:
+        await self._workers.stop()
+        await self._client.aclose()
+
+    # --- core (runs on the runtime loop) --------------------------------------------------
+
+    async def _start_core(
+        self,
+        agent: Agent | str,
+        prompt: str | None,
+        *,
+        session_id: str | None = None,
+        idempotency_key: str | None = None,
+        media: list[str] | None = None,
+        context: dict[str, Any] | None = None,
+        timeout_seconds: float | None = None,
+        credentials: list[str] | None = None,
+    ) -> AgentHandle:
+        if isinstance(agent, str):
+            raise ConfigurationError(
+                f"running a deployed agent by name ({agent!r}) is not supported yet; pass the Agent object"
+            )
+        if not isinstance(agent, Agent):
+            raise TypeError(f"expected an Agent, got {type(agent).__name__}")
+        spec = serialize_agent(agent)
+        if self.config.auto_start_workers:
+            self._workers.register(collect_tool_functions(agent).values())
+        body: dict[str, Any] = {
+            "agentConfig": spec.wire(),
+            "prompt": prompt or "",
+            "sessionId": session_id or "",
+            "media": list(media or []),
+        }
+        if context:
+            body["context"] = context
+        if idempotency_key:
+            body["idempotencyKey"] = idempotency_key
+        if timeout_seconds:
+            body["timeoutSeconds"] = timeout_seconds
+        if credentials:
+            body["credentials"] = list(credentials)
+        started = await self._client.start(body)
+        execution_id = str(started["executionId"])
+        if isinstance(agent.output_type, type):
+            self._output_types[execution_id] = agent.output_type
+        return AgentHandle(execution_id, self, correlation_id=str(uuid.uuid4()))
+
+    async def _wait_core(
+        self, execution_id: str, timeout: float | None, on_event: EventCallback | None = None
+    ) -> AgentResult:
+        events: list[AgentEvent] = []
+
+        async def follow() -> None:
+            async for message in self._client.events(execution_id):
+                event = AgentEvent.from_wire(message.event, message.data)
+                events.append(event)
+                if on_event is not None:
+                    on_event(event)
+
+        try:
+            await asyncio.wait_for(follow(), timeout)
+        except TimeoutError:
+            raise TimeoutError(
+                f"execution {execution_id} did not finish within {timeout}s; it keeps running on the "
+                "server (AgentHandle(execution_id=..., runtime=...).join() to wait again)"
+            ) from None
+        return await self._result_core(execution_id, events)
+
+    async def _result_core(self, execution_id: str, events: list[AgentEvent]) -> AgentResult:
+        detail = await self._client.detail(execution_id)
+        return result_from_detail(detail, output_type=self._output_types.get(execution_id), events=events)
+
+    def _result_of(self, execution_id: str, events: list[AgentEvent]) -> AgentResult:
+        return self._loop.run(self._result_core(execution_id, events))
+
+    async def _run_core(self, agent: Agent | str, prompt: str | None, **kwargs: Any) -> AgentResult:
+        timeout = kwargs.pop("timeout", None)
+        on_event = kwargs.pop("on_event", None)
+        handle = await self._start_core(agent, prompt, **kwargs)
+        if timeout is None and isinstance(agent, Agent) and agent.timeout_seconds:
+            timeout = agent.timeout_seconds + 30  # the server times the run out first
+        result = await self._wait_core(handle.execution_id, timeout, on_event)
+        result.correlation_id = handle.correlation_id
+        return result
+
+    # --- running agents -------------------------------------------------------------------
+
+    def run(
+        self,
+        agent: Agent | str,
+        prompt: str | None = None,
+        *,
+        version: int | None = None,
+        media: list[str] | None = None,
+        session_id: str | None = None,
+        idempotency_key: str | None = None,
+        on_event: EventCallback | None = None,
+        timeout: float | None = None,
+        credentials: list[str] | None = None,
+        context: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> AgentResult:
+        """Run ``agent`` on ``prompt`` and wait for the result (``TimeoutError`` after ``timeout``)."""
+        _warn_unknown(kwargs)
+        return self._loop.run(
+            self._run_core(
+                agent,
+                prompt,
+                media=media,
+                session_id=session_id,
+                idempotency_key=idempotency_key,
+                on_event=on_event,
+                timeout=timeout,
+                credentials=credentials,
+                context=context,
+            )
+        )
+
+    async def run_async(
+        self,
+        agent: Agent | str,
+        prompt: str | None = None,
+        *,
+        version: int | None = None,
+        media: list[str] | None = None,
+        session_id: str | None = None,
+        idempotency_key: str | None = None,
+        on_event: EventCallback | None = None,
+        timeout: float | None = None,
+        credentials: list[str] | None = None,
+        context: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> AgentResult:
+        _warn_unknown(kwargs)
+        return await self._loop.run_async(
+            self._run_core(
+                agent,
+                prompt,
+                media=media,
+                session_id=session_id,
+                idempotency_key=idempotency_key,
+                on_event=on_event,
+                timeout=timeout,
+                credentials=credentials,
+                context=context,
+            )
+        )
+
+    def start(
+        self,
+        agent: Agent | str,
+        prompt: str | None = None,
+        *,
+        version: int | None = None,
+        media: list[str] | None = None,
+        session_id: str | None = None,
+        idempotency_key: str | None = None,
+        context: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> AgentHandle:
+        """Start ``agent`` and return at once with a handle to the execution."""
+        _warn_unknown(kwargs)
+        return self._loop.run(
+            self._start_core(
+                agent, prompt, session_id=session_id, idempotency_key=idempotency_key, media=media, context=context
+            )
+        )
+
+    async def start_async(
+        self,
+        agent: Agent | str,
+        prompt: str | None = None,
+        *,
+        version: int | None = None,
+        media: list[str] | None = None,
+        session_id: str | None = None,
+        idempotency_key: str | None = None,
+        context: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> AgentHandle:
+        _warn_unknown(kwargs)
+        return await self._loop.run_async(
+            self._start_core(
+                agent, prompt, session_id=session_id, idempotency_key=idempotency_key, media=media, context=context
+            )
+        )
+
+    def stream(
+        self,
+        agent: Agent | str | None = None,
+        prompt: str | None = None,
+        *,
+        version: int | None = None,
+        handle: AgentHandle | None = None,
+        media: list[str] | None = None,
+        session_id: str | None = None,
+        **kwargs: Any,
+    ) -> AgentStream:
+        """Start ``agent`` (or follow ``handle``) and iterate its events."""
+        if handle is None:
+            if agent is None or prompt is None:
+                raise ValueError("stream() needs an agent and a prompt, or handle=")
+            handle = self.start(agent, prompt, media=media, session_id=session_id, **kwargs)
+        return AgentStream(handle, self)
+
+    async def stream_async(
+        self,
+        agent: Agent | str | None = None,
+        prompt: str | None = None,
+        *,
+        version: int | None = None,
+        handle: AgentHandle | None = None,
+        media: list[str] | None = None,
+        session_id: str | None = None,
+        **kwargs: Any,
+    ) -> AsyncAgentStream:
+        if handle is None:
+            if agent is None or prompt is None:
+                raise ValueError("stream_async() needs an agent and a prompt, or handle=")
+            handle = await self.start_async(agent, prompt, media=media, session_id=session_id, **kwargs)
+        return AsyncAgentStream(handle, self)
+
+    def _join(self, execution_id: str, timeout: float | None) -> AgentResult:
+        return self._loop.run(self._wait_core(execution_id, timeout))
+
+    async def _join_async(self, execution_id: str, timeout: float | None) -> AgentResult:
+        return await self._loop.run_async(self._wait_core(execution_id, timeout))
+
+    # --- workers --------------------------------------------------------------------------
+
+    def serve(self, *agents: Agent, packages: list[str] | None = None, blocking: bool = True) -> None:
+        """Serve the tools of ``agents`` for executions started anywhere.
+
+        With ``blocking=True`` (the default) this waits until SIGINT/SIGTERM, then shuts
+        the runtime down.
+        """
+        if packages:
+            raise ConfigurationError("serve(packages=...) discovery is not supported yet; pass the agents")
+        if not agents:
+            raise ValueError("serve() needs at least one agent")
+        tools = {}
+        for agent in agents:
+            tools.update(collect_tool_functions(agent))
+        self._loop.run(self._register(list(tools.values())))
+        log.info("serving tools: %s", ", ".join(sorted(tools)) or "(none)")
+        if not blocking:
+            return
+        stop = threading.Event()
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, lambda *_: stop.set())
+        try:
+            while not stop.wait(0.5):
+                pass
+        finally:
+            self.shutdown()
+
+    async def _register(self, tools: list[Any]) -> None:
+        self._workers.register(tools)
+
+    # --- control --------------------------------------------------------------------------
+
+    def get_status(self, execution_id: str) -> AgentStatus:
+        return self._loop.run(self._status_core(execution_id))
+
+    async def get_status_async(self, execution_id: str) -> AgentStatus:
+        return await self._loop.run_async(self._status_core(execution_id))
+
+    async def _status_core(self, execution_id: str) -> AgentStatus:
+        return AgentStatus.from_wire(await self._client.status(execution_id))
+
+    def respond(self, execution_id: str, output: Any) -> None:
+        self._loop.run(self._client.respond(execution_id, _as_body(output)))
+
+    async def respond_async(self, execution_id: str, output: Any) -> None:
+        await self._loop.run_async(self._client.respond(execution_id, _as_body(output)))
+
+    def approve(self, execution_id: str) -> None:
+        self.respond(execution_id, {"approved": True})
+
+    async def approve_async(self, execution_id: str) -> None:
+        await self.respond_async(execution_id, {"approved": True})
+
+    def reject(self, execution_id: str, reason: str = "") -> None:
+        self.respond(execution_id, {"approved": False, "reason": reason})
+
+    async def reject_async(self, execution_id: str, reason: str = "") -> None:
+        await self.respond_async(execution_id, {"approved": False, "reason": reason})
+
+    def pause(self, execution_id: str) -> None:
+        self._loop.run(self._client.pause(execution_id))
+
+    async def pause_async(self, execution_id: str) -> None:
+        await self._loop.run_async(self._client.pause(execution_id))
+
+    def resume(self, execution_id: str) -> None:
+        self._loop.run(self._client.resume(execution_id))
+
+    async def resume_async(self, execution_id: str) -> None:
+        await self._loop.run_async(self._client.resume(execution_id))
+
+    def cancel(self, execution_id: str, reason: str = "") -> None:
+        self._loop.run(self._client.cancel(execution_id, reason))
+
+    async def cancel_async(self, execution_id: str, reason: str = "") -> None:
+        await self._loop.run_async(self._client.cancel(execution_id, reason))
+
+    def stop(self, execution_id: str) -> None:
+        self._loop.run(self._client.stop(execution_id))
+
+    async def stop_async(self, execution_id: str) -> None:
+        await self._loop.run_async(self._client.stop(execution_id))
+
+
+def _as_body(output: Any) -> dict[str, Any]:
+    return output if isinstance(output, dict) else {"output": output}
+
+
+def _warn_unknown(kwargs: dict[str, Any]) -> None:
+    if kwargs:
+        log.warning("ignoring unrecognised arguments: %s", ", ".join(sorted(kwargs)))

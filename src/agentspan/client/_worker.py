@@ -1,0 +1,207 @@
+"""Workers: long-poll the server for tool tasks, run them, heartbeat, report.
+
+Tools run in the user's process with no pickling: sync functions in a thread pool, async
+functions on the runtime's loop. While a tool runs its lease is extended every third of
+the lease time, so slow tools live as long as they need and dead workers are noticed
+within one lease.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from agentspan.agents._errors import AgentAPIError, TerminalToolError, ToolSerializationError
+from agentspan.agents._schema import coerce_arguments
+from agentspan.agents._tool import ToolContext, ToolDef, encode_tool_result
+from agentspan.client._http import ApiClient
+
+log = logging.getLogger("agentspan.worker")
+
+
+def context_parameter(func: Callable[..., Any]) -> str | None:
+    """The parameter that receives the ``ToolContext``, if the function wants one."""
+    for name, param in inspect.signature(func).parameters.items():
+        annotation = param.annotation
+        if name == "context" or annotation is ToolContext or annotation == "ToolContext":
+            return name
+    return None
+
+
+class WorkerPool:
+    """Serves a growing set of tools for one runtime."""
+
+    def __init__(self, client: ApiClient, *, max_concurrency: int = 16, poll_wait_ms: int = 20_000) -> None:
+        self.client = client
+        self.max_concurrency = max_concurrency
+        self.poll_wait_ms = poll_wait_ms
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self._tools: dict[str, ToolDef] = {}
+        self._slots = asyncio.Semaphore(max_concurrency)
+        self._threads = ThreadPoolExecutor(max_concurrency, thread_name_prefix="agentspan-tool")
+        self._loops: list[asyncio.Task[None]] = []
+        self._running: set[asyncio.Task[None]] = set()
+        self._closed = False
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._tools)
+
+    def register(self, tools: Iterable[ToolDef]) -> list[str]:
+        """Serve these tools (must run on the runtime loop). Returns the names added."""
+        added: list[str] = []
+        for tool in tools:
+            if tool.func is None:
+                continue
+            existing = self._tools.get(tool.name)
+            if existing is not None:
+                if existing.func is not tool.func:
+                    # Another function under the same name: the newest definition wins,
+                    # as after a code reload.
+                    self._tools[tool.name] = tool
+                continue
+            self._tools[tool.name] = tool
+            added.append(tool.name)
+        if added and not self._closed:
+            loop_task = asyncio.create_task(self._poll_loop(added), name=f"agentspan-poll-{added[0]}")
+            self._loops.append(loop_task)
+        return added
+
+    async def _poll_loop(self, names: list[str]) -> None:
+        backoff = 0.1
+        while not self._closed:
+            try:
+                await self._slots.acquire()
+                self._slots.release()
+                free = max(1, min(self._free_slots(), 32))
+                tasks = await self.client.poll(names, self.worker_id, free, self.poll_wait_ms)
+                backoff = 0.1
+            except asyncio.CancelledError:
+                raise
+            except AgentAPIError as exc:
+                log.warning("poll for %s failed: %s; retrying in %.1fs", names, exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            for task in tasks:
+                await self._slots.acquire()
+                job = asyncio.create_task(self._execute(task))
+                self._running.add(job)
+                job.add_done_callback(self._job_done)
+
+    def _free_slots(self) -> int:
+        return self.max_concurrency - len(self._running)
+
+    def _job_done(self, job: asyncio.Task[None]) -> None:
+        self._running.discard(job)
+        self._slots.release()
+
+    async def _execute(self, task: dict[str, Any]) -> None:
+        tool = self._tools.get(task["name"])
+        task_id, lease_id = task["taskId"], task["leaseId"]
+        if tool is None or tool.func is None:
+            await self._report(lambda: self.client.fail(task_id, lease_id, f"no local function for {task['name']}", True))
+            return
+        heartbeat = asyncio.create_task(self._heartbeat(task_id, lease_id, task["leaseTtlMs"] / 1000))
+        try:
+            output, state = await self._invoke(tool, task)
+        except TerminalToolError as exc:
+            await self._report(lambda: self.client.fail(task_id, lease_id, str(exc) or type(exc).__name__, False))
+        except (ToolSerializationError, _BadArguments) as exc:
+            await self._report(lambda: self.client.fail(task_id, lease_id, str(exc), False))
+        except TimeoutError:
+            message = f"tool '{tool.name}' timed out after {tool.timeout_seconds}s"
+            await self._report(lambda: self.client.fail(task_id, lease_id, message, True))
+        except Exception as exc:  # the tool's own failure: reported, then retried by policy
+            await self._report(lambda: self.client.fail(task_id, lease_id, f"{type(exc).__name__}: {exc}", True))
+        else:
+            await self._report(lambda: self.client.complete(task_id, lease_id, output, state))
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+
+    async def _invoke(self, tool: ToolDef, task: dict[str, Any]) -> tuple[Any, dict[str, Any] | None]:
+        func = tool.func
+        assert func is not None
+        raw_ctx = task.get("context") or {}
+        before = dict(raw_ctx.get("state") or {})
+        ctx = ToolContext(
+            session_id=raw_ctx.get("sessionId", ""),
+            execution_id=task["executionId"],
+            agent_name=raw_ctx.get("agentName", ""),
+            metadata=dict(raw_ctx.get("metadata") or {}),
+            state=dict(before),
+            idempotency_key=task["idempotencyKey"],
+            task_id=task["taskId"],
+            attempt=task["attempt"],
+        )
+        try:
+            kwargs = coerce_arguments(func, task.get("input") or {})
+        except ValueError as exc:
+            raise _BadArguments(f"invalid arguments for tool '{tool.name}': {exc}") from exc
+        ctx_name = context_parameter(func)
+        if ctx_name is not None:
+            kwargs[ctx_name] = ctx
+        timeout = task.get("timeoutSeconds") or tool.timeout_seconds
+        if inspect.iscoroutinefunction(func):
+            result = await asyncio.wait_for(func(**kwargs), timeout)
+        else:
+            loop = asyncio.get_running_loop()
+            result = await asyncio.wait_for(loop.run_in_executor(self._threads, lambda: func(**kwargs)), timeout)
+        if inspect.isawaitable(result):
+            result = await asyncio.wait_for(result, timeout)
+        output = encode_tool_result(result)
+        state = ctx.state if ctx.state != before else None
+        return output, state
+
+    async def _heartbeat(self, task_id: str, lease_id: str, ttl: float) -> None:
+        while True:
+            await asyncio.sleep(max(ttl / 3, 0.05))
+            try:
+                await self.client.heartbeat(task_id, lease_id)
+            except AgentAPIError as exc:
+                if exc.status_code == 409:
+                    log.warning("lost the lease on %s; its result will be dropped", task_id)
+                    return
+                log.debug("heartbeat for %s failed: %s", task_id, exc)
+
+    async def _report(self, call: Callable[[], Awaitable[None]]) -> None:
+        """Deliver a result; retry transport errors, drop it if the lease moved on."""
+        for attempt in range(5):
+            try:
+                await call()
+                return
+            except AgentAPIError as exc:
+                if exc.status_code == 409:
+                    log.warning("result dropped: %s", exc.message)
+                    return
+                if exc.status_code and exc.status_code < 500:
+                    log.error("result rejected: %s", exc)
+                    return
+                log.warning("reporting a result failed (%s); attempt %d", exc, attempt + 1)
+            await asyncio.sleep(0.2 * 2**attempt)
+        # Undeliverable: the lease will expire and the task will run again elsewhere.
+
+    async def stop(self) -> None:
+        self._closed = True
+        for loop_task in self._loops:
+            loop_task.cancel()
+        for loop_task in self._loops:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await loop_task
+        if self._running:
+            await asyncio.wait(list(self._running), timeout=5.0)
+        self._threads.shutdown(wait=False, cancel_futures=True)
+
+
+class _BadArguments(ValueError):
+    """The model's arguments do not fit the function (reported, not retried)."""

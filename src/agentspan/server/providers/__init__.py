@@ -1,0 +1,23 @@
+"""LLM providers: one adapter per wire protocol, normalised to :mod:`.base` types."""
+
+from agentspan.server.providers.base import (
+    LlmRequest,
+    LlmResponse,
+    LlmToolCall,
+    LlmToolSpec,
+    LlmUsage,
+    Provider,
+    ProviderError,
+)
+from agentspan.server.providers.registry import ProviderRegistry
+
+__all__ = [
+    "LlmRequest",
+    "LlmResponse",
+    "LlmToolCall",
+    "LlmToolSpec",
+    "LlmUsage",
+    "Provider",
+    "ProviderError",
+    "ProviderRegistry",
+]
