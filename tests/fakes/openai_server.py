@@ -137,6 +137,13 @@ class FakeOpenAI:
 
     # -- scripting and inspection ---------------------------------------------------------
 
+    def reset(self) -> None:
+        """Forget queued replies and recorded requests (between tests)."""
+        with self._lock:
+            self._queue.clear()
+            self._requests.clear()
+            self._headers.clear()
+
     def script(self, *replies: FakeReply) -> None:
         """Queue replies; each request consumes the next one."""
         with self._lock:

@@ -208,7 +208,9 @@ class AgentResult:
             )
         else:
             print("Tokens: —")
-        reason = self.finish_reason.value if isinstance(self.finish_reason, FinishReason) else self.finish_reason
+        reason = (
+            self.finish_reason.value if isinstance(self.finish_reason, FinishReason) else self.finish_reason
+        )
         print(f"Finish reason: {reason}")
         print(f"Execution ID: {self.execution_id}")
 

@@ -24,7 +24,9 @@ def configure(config: AgentConfig | None = None, **kwargs: Any) -> None:
     global _config
     with _lock:
         if _default is not None:
-            raise RuntimeError("configure() must be called before the default runtime is used (or after shutdown())")
+            raise RuntimeError(
+                "configure() must be called before the default runtime is used (or after shutdown())"
+            )
         unknown = set(kwargs) - AgentConfig.field_names()
         if unknown:
             raise TypeError(f"unknown AgentConfig field(s): {', '.join(sorted(unknown))}")
@@ -54,7 +56,9 @@ def shutdown() -> None:
 atexit.register(shutdown)
 
 
-def run(agent: Agent | str, prompt: str | None = None, *, runtime: AgentRuntime | None = None, **kwargs: Any) -> AgentResult:
+def run(
+    agent: Agent | str, prompt: str | None = None, *, runtime: AgentRuntime | None = None, **kwargs: Any
+) -> AgentResult:
     return _runtime(runtime).run(agent, prompt, **kwargs)
 
 
@@ -64,7 +68,9 @@ async def run_async(
     return await _runtime(runtime).run_async(agent, prompt, **kwargs)
 
 
-def start(agent: Agent | str, prompt: str | None = None, *, runtime: AgentRuntime | None = None, **kwargs: Any) -> AgentHandle:
+def start(
+    agent: Agent | str, prompt: str | None = None, *, runtime: AgentRuntime | None = None, **kwargs: Any
+) -> AgentHandle:
     return _runtime(runtime).start(agent, prompt, **kwargs)
 
 

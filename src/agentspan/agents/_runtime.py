@@ -260,7 +260,12 @@ class AgentRuntime:
         _warn_unknown(kwargs)
         return self._loop.run(
             self._start_core(
-                agent, prompt, session_id=session_id, idempotency_key=idempotency_key, media=media, context=context
+                agent,
+                prompt,
+                session_id=session_id,
+                idempotency_key=idempotency_key,
+                media=media,
+                context=context,
             )
         )
 
@@ -279,7 +284,12 @@ class AgentRuntime:
         _warn_unknown(kwargs)
         return await self._loop.run_async(
             self._start_core(
-                agent, prompt, session_id=session_id, idempotency_key=idempotency_key, media=media, context=context
+                agent,
+                prompt,
+                session_id=session_id,
+                idempotency_key=idempotency_key,
+                media=media,
+                context=context,
             )
         )
 

@@ -61,7 +61,9 @@ class ApiClient:
                 timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout,
             )
         except httpx.TransportError as exc:
-            raise AgentAPIError(0, f"cannot reach the Agentspan server: {exc!r}", self.base_url + path) from exc
+            raise AgentAPIError(
+                0, f"cannot reach the Agentspan server: {exc!r}", self.base_url + path
+            ) from exc
         if response.status_code >= 400:
             raise _api_error(response)
         if response.status_code == 204 or not response.content:
@@ -109,7 +111,9 @@ class ApiClient:
     async def heartbeat(self, task_id: str, lease_id: str) -> None:
         await self.request("POST", f"/tasks/{task_id}/heartbeat", json={"leaseId": lease_id})
 
-    async def complete(self, task_id: str, lease_id: str, output: Any, state_updates: dict[str, Any] | None) -> None:
+    async def complete(
+        self, task_id: str, lease_id: str, output: Any, state_updates: dict[str, Any] | None
+    ) -> None:
         body: dict[str, Any] = {"leaseId": lease_id, "output": output}
         if state_updates is not None:
             body["stateUpdates"] = state_updates

@@ -17,23 +17,15 @@ import socket
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from agentspan.agents._errors import AgentAPIError, TerminalToolError, ToolSerializationError
-from agentspan.agents._schema import coerce_arguments
+from agentspan.agents._schema import coerce_arguments, context_parameter
 from agentspan.agents._tool import ToolContext, ToolDef, encode_tool_result
 from agentspan.client._http import ApiClient
 
 log = logging.getLogger("agentspan.worker")
-
-
-def context_parameter(func: Callable[..., Any]) -> str | None:
-    """The parameter that receives the ``ToolContext``, if the function wants one."""
-    for name, param in inspect.signature(func).parameters.items():
-        annotation = param.annotation
-        if name == "context" or annotation is ToolContext or annotation == "ToolContext":
-            return name
-    return None
 
 
 class WorkerPool:
@@ -108,26 +100,37 @@ class WorkerPool:
         tool = self._tools.get(task["name"])
         task_id, lease_id = task["taskId"], task["leaseId"]
         if tool is None or tool.func is None:
-            await self._report(lambda: self.client.fail(task_id, lease_id, f"no local function for {task['name']}", True))
+            await self._report(
+                lambda: self.client.fail(task_id, lease_id, f"no local function for {task['name']}", True)
+            )
             return
         heartbeat = asyncio.create_task(self._heartbeat(task_id, lease_id, task["leaseTtlMs"] / 1000))
         try:
-            output, state = await self._invoke(tool, task)
-        except TerminalToolError as exc:
-            await self._report(lambda: self.client.fail(task_id, lease_id, str(exc) or type(exc).__name__, False))
-        except (ToolSerializationError, _BadArguments) as exc:
-            await self._report(lambda: self.client.fail(task_id, lease_id, str(exc), False))
-        except TimeoutError:
-            message = f"tool '{tool.name}' timed out after {tool.timeout_seconds}s"
-            await self._report(lambda: self.client.fail(task_id, lease_id, message, True))
-        except Exception as exc:  # the tool's own failure: reported, then retried by policy
-            await self._report(lambda: self.client.fail(task_id, lease_id, f"{type(exc).__name__}: {exc}", True))
-        else:
-            await self._report(lambda: self.client.complete(task_id, lease_id, output, state))
+            outcome = await self._outcome(tool, task)
         finally:
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat
+        if isinstance(outcome, _Failure):
+            await self._report(lambda: self.client.fail(task_id, lease_id, outcome.error, outcome.retryable))
+        else:
+            output, state = outcome
+            await self._report(lambda: self.client.complete(task_id, lease_id, output, state))
+
+    async def _outcome(
+        self, tool: ToolDef, task: dict[str, Any]
+    ) -> tuple[Any, dict[str, Any] | None] | _Failure:
+        """Run the tool; classify a failure as retryable (transient) or not."""
+        try:
+            return await self._invoke(tool, task)
+        except TerminalToolError as exc:
+            return _Failure(str(exc) or type(exc).__name__, retryable=False)
+        except (ToolSerializationError, _BadArguments) as exc:
+            return _Failure(str(exc), retryable=False)
+        except TimeoutError:
+            return _Failure(f"tool '{tool.name}' timed out after {tool.timeout_seconds}s", retryable=True)
+        except Exception as exc:  # noqa: BLE001 - the tool's own failure, retried by policy
+            return _Failure(f"{type(exc).__name__}: {exc}", retryable=True)
 
     async def _invoke(self, tool: ToolDef, task: dict[str, Any]) -> tuple[Any, dict[str, Any] | None]:
         func = tool.func
@@ -156,7 +159,9 @@ class WorkerPool:
             result = await asyncio.wait_for(func(**kwargs), timeout)
         else:
             loop = asyncio.get_running_loop()
-            result = await asyncio.wait_for(loop.run_in_executor(self._threads, lambda: func(**kwargs)), timeout)
+            result = await asyncio.wait_for(
+                loop.run_in_executor(self._threads, lambda: func(**kwargs)), timeout
+            )
         if inspect.isawaitable(result):
             result = await asyncio.wait_for(result, timeout)
         output = encode_tool_result(result)
@@ -201,6 +206,12 @@ class WorkerPool:
         if self._running:
             await asyncio.wait(list(self._running), timeout=5.0)
         self._threads.shutdown(wait=False, cancel_futures=True)
+
+
+@dataclass(frozen=True, slots=True)
+class _Failure:
+    error: str
+    retryable: bool
 
 
 class _BadArguments(ValueError):

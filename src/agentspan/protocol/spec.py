@@ -21,9 +21,7 @@ SPEC_SCHEMA_VERSION = 1
 
 NAME_PATTERN = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_-]*$")
 
-Strategy = Literal[
-    "handoff", "sequential", "parallel", "router", "round_robin", "random", "swarm", "manual"
-]
+Strategy = Literal["handoff", "sequential", "parallel", "router", "round_robin", "random", "swarm", "manual"]
 
 DEFAULT_TOOL_RETRIES = 2
 DEFAULT_TOOL_RETRY_DELAY_SECONDS = 1.0
@@ -53,9 +51,7 @@ class ToolConfig(WireModel):
     @classmethod
     def _valid_name(cls, value: str) -> str:
         if not value or not re.match(r"^[a-zA-Z0-9_.-]{1,128}$", value):
-            raise ValueError(
-                f"invalid tool name {value!r}: use 1-128 letters, digits, '_', '-' or '.'"
-            )
+            raise ValueError(f"invalid tool name {value!r}: use 1-128 letters, digits, '_', '-' or '.'")
         return value
 
 
@@ -85,9 +81,7 @@ class AgentConfig(WireModel):
     @classmethod
     def _valid_name(cls, value: str) -> str:
         if not NAME_PATTERN.match(value):
-            raise ValueError(
-                f"invalid agent name {value!r}: it must match {NAME_PATTERN.pattern}"
-            )
+            raise ValueError(f"invalid agent name {value!r}: it must match {NAME_PATTERN.pattern}")
         return value
 
     @field_validator("max_turns")

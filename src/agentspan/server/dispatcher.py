@@ -58,8 +58,14 @@ class Dispatcher:
             try:
                 await self._dispatch_once()
                 next_due = min(
-                    (t for t in [await self.store.next_due("llm", None), await self.store.next_due("timer", None)]
-                     if t is not None),
+                    (
+                        t
+                        for t in [
+                            await self.store.next_due("llm", None),
+                            await self.store.next_due("timer", None),
+                        ]
+                        if t is not None
+                    ),
                     default=None,
                 )
                 timeout = 30.0 if next_due is None else max(next_due - time.time(), 0.0) + 0.001
@@ -76,7 +82,13 @@ class Dispatcher:
         now = time.time()
         free = self.settings.llm_concurrency - len(self._running)
         async with self.store.transaction() as tx:
-            llm = await tx.claim_tasks("llm", None, now, free, self.settings.llm_lease_seconds, self.instance_id) if free > 0 else []
+            llm = (
+                await tx.claim_tasks(
+                    "llm", None, now, free, self.settings.llm_lease_seconds, self.instance_id
+                )
+                if free > 0
+                else []
+            )
             timers = await tx.claim_tasks("timer", None, now, 100, 60.0, self.instance_id)
         for task in llm:
             job = asyncio.create_task(self._run_llm(task))
@@ -123,7 +135,11 @@ class Dispatcher:
             result = LlmFailed(error=f"internal error: {exc!r}")
         finally:
             heartbeat.cancel()
-        await self._record(task, result)
+        try:
+            await self._record(task, result)
+        except Exception:
+            # Rolled back: the task stays leased and is retried after its lease expires.
+            log.exception("recording the model reply for %s failed", task.execution_id)
 
     async def _record(self, task: TaskRow, result: LlmResult | LlmFailed) -> None:
         effects = _Effects()

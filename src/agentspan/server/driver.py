@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from agentspan.protocol.api import StartRequest, StartResponse
+from agentspan.protocol.api import TERMINAL_STATUSES, StartRequest, StartResponse
 from agentspan.protocol.errors import ErrorCode
 from agentspan.protocol.spec import AgentConfig
 from agentspan.server.engine import decide
@@ -24,6 +24,7 @@ from agentspan.server.engine.model import (
     Cancel,
     CancelChild,
     ChildFinished,
+    Command,
     DropTasks,
     ExecState,
     Input,
@@ -102,9 +103,7 @@ class Driver:
                         required_workers=spec.worker_task_names(),
                         created=False,
                     )
-            row = await self._create(
-                tx, spec, req.prompt, None, None, now, effects, req=req
-            )
+            row = await self._create(tx, spec, req.prompt, None, None, now, effects, req=req)
         self.hub.notify_all(effects.keys)
         return StartResponse(
             execution_id=row.id, agent_name=spec.name, required_workers=spec.worker_task_names()
@@ -191,30 +190,7 @@ class Driver:
             return  # nothing changed (a late or duplicate input)
         new = d.state
         messages_start = state.message_count
-        pending_children: list[tuple[StartChild, ExecutionRow | None]] = []
-        for cmd in d.commands:
-            match cmd:
-                case RunTool():
-                    await tx.upsert_task(self._tool_task(row, new, cmd, now))
-                    effects.keys.add(f"task:{cmd.name}")
-                case CallLlm():
-                    await tx.upsert_task(self._internal_task(row, "llm", f"turn{new.turn + 1}", now))
-                    effects.keys.add("internal")
-                case SetTimer():
-                    await tx.upsert_task(self._internal_task(row, "timer", "deadline", cmd.at))
-                    effects.keys.add("internal")
-                case StartChild():
-                    pending_children.append((cmd, None))
-                case CancelChild():
-                    child = await tx.get_execution(cmd.child_id)
-                    if child is not None:
-                        # The parent is mid-step and already terminal: it must not be
-                        # told about this child again (its row is not written yet).
-                        await self._step(
-                            tx, child, Cancel(reason=cmd.reason), now, effects, notify_parent=False
-                        )
-                case DropTasks():
-                    await tx.delete_tasks_of(row.id)
+        children = await self._run_commands(tx, row, new, d.commands, now, effects)
         if d.messages:
             await tx.append_messages(row.id, messages_start, [_dumps(m) for m in d.messages])
         events = []
@@ -226,7 +202,7 @@ class Driver:
             effects.keys.add(f"exec:{row.id}")
         # Children are created after this row's events so the parent's log shows the
         # handoff before anything the child does.
-        for cmd, _ in pending_children:
+        for cmd in children:
             child_spec = AgentConfig.model_validate(cmd.spec)
             child = await self._create(tx, child_spec, cmd.prompt, row, cmd.link, now, effects)
             link_child(new, cmd.link, child.id)
@@ -247,6 +223,42 @@ class Driver:
                     error=new.error,
                 )
                 await self._step(tx, parent, finished, now, effects)
+
+    async def _run_commands(
+        self,
+        tx: Tx,
+        row: ExecutionRow,
+        new: ExecState,
+        commands: list[Command],
+        now: float,
+        effects: _Effects,
+    ) -> list[StartChild]:
+        """Turn commands into task rows (the outbox); return the children to create."""
+        children: list[StartChild] = []
+        for cmd in commands:
+            match cmd:
+                case RunTool():
+                    await tx.upsert_task(self._tool_task(row, new, cmd, now))
+                    effects.keys.add(f"task:{cmd.name}")
+                case CallLlm():
+                    await tx.upsert_task(self._internal_task(row, "llm", f"turn{new.turn + 1}", now))
+                    effects.keys.add("internal")
+                case SetTimer():
+                    await tx.upsert_task(self._internal_task(row, "timer", "deadline", cmd.at))
+                    effects.keys.add("internal")
+                case StartChild():
+                    children.append(cmd)
+                case CancelChild():
+                    child = await tx.get_execution(cmd.child_id)
+                    if child is not None and child.status not in TERMINAL_STATUSES:
+                        # The parent is mid-step and already terminal: it must not be
+                        # told about this child again (its row is not written yet).
+                        await self._step(
+                            tx, child, Cancel(reason=cmd.reason), now, effects, notify_parent=False
+                        )
+                case DropTasks():
+                    await tx.delete_tasks_of(row.id)
+        return children
 
     def _tool_task(self, row: ExecutionRow, state: ExecState, cmd: RunTool, now: float) -> TaskRow:
         task_input = {

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from agentspan.protocol.api import TaskAssignment, TaskContextWire
@@ -39,10 +40,24 @@ class TaskService:
             for name in due:
                 self._last_recorded[name] = now
 
-    async def poll(self, names: list[str], worker_id: str, count: int, wait_ms: int) -> list[TaskAssignment]:
+    async def poll(
+        self,
+        names: list[str],
+        worker_id: str,
+        count: int,
+        wait_ms: int,
+        gone: Callable[[], Awaitable[bool]] | None = None,
+    ) -> list[TaskAssignment]:
+        """Claim up to ``count`` tasks, waiting up to ``wait_ms`` for one to appear.
+
+        ``gone`` reports a disconnected client: a poller that went away must not be
+        handed tasks it will never run (they would sit out a whole lease).
+        """
         deadline = time.monotonic() + wait_ms / 1000
         keys = [f"task:{n}" for n in names]
         while True:
+            if gone is not None and await gone():
+                return []
             now = time.time()
             await self._record_poll(names, worker_id, now)
             assignments = await self._claim(names, worker_id, count, now)
@@ -101,14 +116,16 @@ class TaskService:
     async def complete(
         self, task_id: str, lease_id: str, output: Any, state_updates: dict[str, Any] | None
     ) -> None:
-        await self._finish(task_id, lease_id, lambda t: ToolSucceeded(
-            call_id=t.call_id, output=output, state_updates=state_updates
-        ))
+        await self._finish(
+            task_id,
+            lease_id,
+            lambda t: ToolSucceeded(call_id=t.call_id, output=output, state_updates=state_updates),
+        )
 
     async def fail(self, task_id: str, lease_id: str, error: str, retryable: bool) -> None:
-        await self._finish(task_id, lease_id, lambda t: ToolFailed(
-            call_id=t.call_id, error=error, retryable=retryable
-        ))
+        await self._finish(
+            task_id, lease_id, lambda t: ToolFailed(call_id=t.call_id, error=error, retryable=retryable)
+        )
 
     async def _finish(self, task_id: str, lease_id: str, make: Any) -> None:
         effects = _Effects()

@@ -87,7 +87,8 @@ def tool_calls_from(events: list[EventRow]) -> list[ToolCallRecord]:
         if event.type == "tool_result":
             result = fields.get("result")
             record.result = result
-            record.status = "completed"
+            if record.status != "rejected":
+                record.status = "completed"
             if isinstance(result, dict) and set(result) == {"error"}:
                 record.status = "failed"
                 record.error = str(result["error"])

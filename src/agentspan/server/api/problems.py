@@ -28,7 +28,9 @@ _TITLES = {
 
 def problem_response(status: int, code: ErrorCode, detail: str) -> JSONResponse:
     body = Problem(title=_TITLES.get(status, "Error"), status=status, detail=detail, code=code)
-    return JSONResponse(body.model_dump(mode="json"), status_code=status, media_type="application/problem+json")
+    return JSONResponse(
+        body.model_dump(mode="json"), status_code=status, media_type="application/problem+json"
+    )
 
 
 def _describe(errors: list[dict[str, object]]) -> tuple[ErrorCode, str]:

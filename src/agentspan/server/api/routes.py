@@ -54,7 +54,9 @@ async def status(request: Request, execution_id: str) -> StatusResponse:
     return status_view(row)
 
 
-@router.get("/agent/execution/{execution_id}", response_model=ExecutionDetail, response_model_exclude_none=True)
+@router.get(
+    "/agent/execution/{execution_id}", response_model=ExecutionDetail, response_model_exclude_none=True
+)
 async def detail(request: Request, execution_id: str) -> ExecutionDetail:
     svc = services(request)
     row = await svc.store.get_execution(execution_id)
@@ -103,7 +105,11 @@ async def list_executions(
     return ExecutionList(total_hits=total, results=[summary_view(r) for r in rows])
 
 
-@router.get("/agent/executions/{execution_id}/events", response_model=list[StreamEvent], response_model_exclude_none=True)
+@router.get(
+    "/agent/executions/{execution_id}/events",
+    response_model=list[StreamEvent],
+    response_model_exclude_none=True,
+)
 async def list_events(
     request: Request,
     execution_id: str,
@@ -134,7 +140,9 @@ def _approval_from(body: dict[str, Any], actor: str) -> ApprovalDecided:
         )
     reason = body.get("reason") or ""
     call_id = body.get("taskRefName") or body.get("callId")
-    extra = {k: v for k, v in body.items() if k not in ("approved", "reason", "taskRefName", "callId", "decidedBy")}
+    extra = {
+        k: v for k, v in body.items() if k not in ("approved", "reason", "taskRefName", "callId", "decidedBy")
+    }
     return ApprovalDecided(
         approved=approved,
         reason=str(reason),
@@ -185,7 +193,9 @@ async def stop(request: Request, execution_id: str) -> None:
 async def poll(request: Request, body: PollRequest) -> PollResponse:
     if not body.names:
         raise ApiError(400, ErrorCode.VALIDATION_FAILED, "names: give at least one task name")
-    tasks = await services(request).tasks.poll(body.names, body.worker_id, body.count, body.wait_ms)
+    tasks = await services(request).tasks.poll(
+        body.names, body.worker_id, body.count, body.wait_ms, gone=request.is_disconnected
+    )
     return PollResponse(tasks=tasks)
 
 

@@ -8,6 +8,7 @@ commands out; their results come back as new inputs.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from agentspan.protocol.spec import (
@@ -72,36 +73,20 @@ def decide(spec: AgentConfig, state: ExecState, inp: Input) -> Decision:
             return Decision(state=state)
         raise Rejected("invalid_state", f"the execution already ended ({state.status})")
     d = Decision(state=state.model_copy(deep=True))
-    match inp:
-        case Start():
-            _start(spec, d, inp)
-        case LlmResult():
-            _on_llm_result(spec, d, inp)
-        case LlmFailed():
-            _finish(d, "FAILED", error=f"model call failed: {inp.error}", finish_reason="error")
-        case ToolSucceeded():
-            _on_tool_succeeded(spec, d, inp)
-        case ToolFailed():
-            _on_tool_failed(spec, d, inp)
-        case ApprovalDecided():
-            _on_approval(spec, d, inp)
-        case ChildFinished():
-            _on_child_finished(spec, d, inp)
-        case Cancel():
-            _finish(d, "TERMINATED", error=inp.reason or "Cancelled by user", finish_reason="cancelled")
-        case Pause():
-            _on_pause(d)
-        case Resume():
-            _on_resume(spec, d)
-        case Stop():
-            _on_stop(spec, d)
-        case TimedOut():
-            _finish(d, "TIMED_OUT", error="the execution exceeded its timeout", finish_reason="timeout")
-        case WorkerMissing():
-            _on_worker_missing(d, inp)
-        case WorkerFound():
-            _on_worker_found(d, inp)
+    _HANDLERS[type(inp)](spec, d, inp)
     return d
+
+
+def _on_llm_failed(spec: AgentConfig, d: Decision, inp: LlmFailed) -> None:
+    _finish(d, "FAILED", error=f"model call failed: {inp.error}", finish_reason="error")
+
+
+def _on_cancel(spec: AgentConfig, d: Decision, inp: Cancel) -> None:
+    _finish(d, "TERMINATED", error=inp.reason or "Cancelled by user", finish_reason="cancelled")
+
+
+def _on_timed_out(spec: AgentConfig, d: Decision, inp: TimedOut) -> None:
+    _finish(d, "TIMED_OUT", error="the execution exceeded its timeout", finish_reason="timeout")
 
 
 # --- start and the model loop -----------------------------------------------------------
@@ -201,7 +186,9 @@ def _dispatch_call(spec: AgentConfig, d: Decision, call: CallState, raw_args: st
     )
     tool = spec.tool(call.name)
     if problem is not None:
-        _resolve(d, call, error=f"Invalid call to tool '{call.name}': {problem}. Call it again with a JSON object.")
+        _resolve(
+            d, call, error=f"Invalid call to tool '{call.name}': {problem}. Call it again with a JSON object."
+        )
     elif tool is None:
         names = ", ".join(t.name for t in spec.tools) or "none"
         _resolve(d, call, error=f"Unknown tool '{call.name}'. Available tools: {names}.")
@@ -218,6 +205,7 @@ def _dispatch_call(spec: AgentConfig, d: Decision, call: CallState, raw_args: st
 def _await_human(d: Decision, call: CallState, kind: str) -> None:
     call.status = "awaiting_approval"
     call.wait_kind = "approval" if kind == "approval" else "outcome_unknown"
+    call.approval = None  # a new question: earlier answers stay in the event log
     d.events.append(
         EventDraft(
             "waiting",
@@ -412,9 +400,12 @@ def _on_child_finished(spec: AgentConfig, d: Decision, inp: ChildFinished) -> No
     if is_pipeline(spec):
         if s.step_child != inp.child_id:
             return
+        s.step_child = None
         s.sub_results[inp.agent_name] = inp.output
         if inp.status != "COMPLETED":
-            _finish(d, "FAILED", error=f"step '{inp.agent_name}' {inp.status}: {inp.error}", finish_reason="error")
+            _finish(
+                d, "FAILED", error=f"step '{inp.agent_name}' {inp.status}: {inp.error}", finish_reason="error"
+            )
             return
         text = inp.output if isinstance(inp.output, str) else json.dumps(inp.output, default=str)
         s.last_text = text
@@ -451,7 +442,7 @@ def _running_children(s: ExecState) -> list[str]:
 # --- control ----------------------------------------------------------------------------
 
 
-def _on_pause(d: Decision) -> None:
+def _on_pause(spec: AgentConfig, d: Decision, inp: Pause) -> None:
     s = d.state
     if s.paused:
         return
@@ -460,7 +451,7 @@ def _on_pause(d: Decision) -> None:
     d.events.append(EventDraft("paused", {"content": "paused; no model call is made until resumed"}))
 
 
-def _on_resume(spec: AgentConfig, d: Decision) -> None:
+def _on_resume(spec: AgentConfig, d: Decision, inp: Resume) -> None:
     s = d.state
     if not s.paused:
         raise Rejected("invalid_state", "the execution is not paused")
@@ -471,7 +462,7 @@ def _on_resume(spec: AgentConfig, d: Decision) -> None:
         _call_llm(spec, d)
 
 
-def _on_stop(spec: AgentConfig, d: Decision) -> None:
+def _on_stop(spec: AgentConfig, d: Decision, inp: Stop) -> None:
     s = d.state
     s.stop_requested = True
     busy = s.awaiting_llm or any(c.status in ("running", "child_running") for c in s.calls.values())
@@ -479,7 +470,7 @@ def _on_stop(spec: AgentConfig, d: Decision) -> None:
         _finish(d, "COMPLETED", output=s.last_text, finish_reason="stopped")
 
 
-def _on_worker_missing(d: Decision, inp: WorkerMissing) -> None:
+def _on_worker_missing(spec: AgentConfig, d: Decision, inp: WorkerMissing) -> None:
     s = d.state
     if inp.tool_name in s.missing_workers:
         return
@@ -499,7 +490,7 @@ def _on_worker_missing(d: Decision, inp: WorkerMissing) -> None:
     )
 
 
-def _on_worker_found(d: Decision, inp: WorkerFound) -> None:
+def _on_worker_found(spec: AgentConfig, d: Decision, inp: WorkerFound) -> None:
     s = d.state
     if inp.tool_name in s.missing_workers:
         s.missing_workers.remove(inp.tool_name)
@@ -533,6 +524,25 @@ def _finish(
                 {"content": error, "data": {"status": status, "finishReason": finish_reason}},
             )
         )
+
+
+# One handler per input kind; each takes (spec, decision, input).
+_HANDLERS: dict[type[Any], Callable[[AgentConfig, Decision, Any], None]] = {
+    Start: _start,
+    LlmResult: _on_llm_result,
+    LlmFailed: _on_llm_failed,
+    ToolSucceeded: _on_tool_succeeded,
+    ToolFailed: _on_tool_failed,
+    ApprovalDecided: _on_approval,
+    ChildFinished: _on_child_finished,
+    Cancel: _on_cancel,
+    Pause: _on_pause,
+    Resume: _on_resume,
+    Stop: _on_stop,
+    TimedOut: _on_timed_out,
+    WorkerMissing: _on_worker_missing,
+    WorkerFound: _on_worker_found,
+}
 
 
 def waiting_reason(state: ExecState) -> str | None:

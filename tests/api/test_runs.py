@@ -1,0 +1,401 @@
+"""The SDK against a real server over HTTP: the agent loop, tools, approvals, control."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import BaseModel
+
+from agentspan.agents import (
+    Agent,
+    AgentAPIError,
+    AgentHandle,
+    AgentNotFoundError,
+    AgentRuntime,
+    ToolContext,
+    agent_tool,
+    tool,
+)
+from fakes.openai_server import FakeOpenAI
+from support.servers import ThreadServer
+
+
+@pytest.fixture
+def fake(fake_openai: FakeOpenAI) -> Iterator[FakeOpenAI]:
+    fake_openai.reset()
+    yield fake_openai
+    fake_openai.reset()
+
+
+def wait_for(predicate: Any, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.02)
+    raise AssertionError("condition not met in time")
+
+
+@tool
+def get_weather(city: str) -> str:
+    """Get current weather for a city."""
+    return f"72F and sunny in {city}"
+
+
+def test_offline_model_calls_tool_and_answers(runtime: AgentRuntime) -> None:
+    agent = Agent(name="weatherbot", model="offline/basic", tools=[get_weather])
+    result = runtime.run(agent, "What's the weather in NYC?")
+    assert result.status == "COMPLETED"
+    assert result.output == "Here is what I found:\n- get_weather: 72F and sunny in NYC"
+    assert [c["name"] for c in result.tool_calls] == ["get_weather"]
+    assert result.tool_calls[0]["args"] == {"city": "NYC"}
+    assert result.finish_reason == "stop"
+    assert result.token_usage is not None and result.token_usage.total_tokens > 0
+    types = [e.type for e in result.events]
+    assert types == ["thinking", "tool_call", "tool_result", "thinking", "done"]
+    assert [m["role"] for m in result.messages] == ["user", "assistant", "tool", "assistant"]
+
+
+def test_openai_provider_round_trip(runtime: AgentRuntime, fake: FakeOpenAI) -> None:
+    fake.script(FakeOpenAI.tool_calls([("get_weather", {"city": "Paris"})]), FakeOpenAI.text("It is sunny."))
+    agent = Agent(name="weatherbot", model="openai/gpt-4o", tools=[get_weather], instructions="Be brief.")
+    result = runtime.run(agent, "Weather in Paris?")
+    assert result.output == "It is sunny."
+    assert fake.request_count == 2
+    first, second = fake.requests
+    assert first["model"] == "gpt-4o"
+    assert first["messages"][0] == {"role": "system", "content": "Be brief."}
+    assert first["tools"][0]["function"]["name"] == "get_weather"
+    tool_message = second["messages"][-1]
+    assert tool_message["role"] == "tool" and tool_message["content"] == "72F and sunny in Paris"
+
+
+def test_malformed_tool_arguments_are_fed_back(runtime: AgentRuntime, fake: FakeOpenAI) -> None:
+    fake.script(
+        FakeOpenAI.tool_calls([("get_weather", '{"city": "Par')]),
+        FakeOpenAI.tool_calls([("get_weather", {"city": "Paris"})]),
+        FakeOpenAI.text("done"),
+    )
+    agent = Agent(name="fixer", model="openai/gpt-4o", tools=[get_weather])
+    result = runtime.run(agent, "Weather in Paris?")
+    assert result.status == "COMPLETED" and result.output == "done"
+    feedback = fake.requests[1]["messages"][-1]
+    assert feedback["role"] == "tool" and "not valid JSON" in feedback["content"]
+    assert fake.requests[2]["messages"][-1]["content"] == "72F and sunny in Paris"
+
+
+def test_parallel_tool_calls_run_concurrently(runtime: AgentRuntime, fake: FakeOpenAI) -> None:
+    barrier = threading.Barrier(3, timeout=5)
+
+    @tool
+    def slow_lookup(key: str) -> str:
+        """Look something up slowly."""
+        barrier.wait()  # all three calls must be running at once to get past this
+        return key.upper()
+
+    fake.script(
+        FakeOpenAI.tool_calls([("slow_lookup", {"key": k}) for k in ("a", "b", "c")]),
+        FakeOpenAI.text("ABC"),
+    )
+    result = runtime.run(Agent(name="par", model="openai/gpt-4o", tools=[slow_lookup]), "go")
+    assert result.output == "ABC"
+    tool_messages = [m for m in fake.requests[1]["messages"] if m["role"] == "tool"]
+    assert [m["content"] for m in tool_messages] == ["A", "B", "C"]
+
+
+def test_tool_failures_are_retried_then_given_to_the_model(runtime: AgentRuntime, fake: FakeOpenAI) -> None:
+    attempts: list[str] = []
+
+    @tool(retry_count=2, retry_delay_seconds=0.05)
+    def flaky(context: ToolContext) -> str:
+        """Always fails."""
+        attempts.append(context.idempotency_key)
+        raise RuntimeError(f"boom {len(attempts)}")
+
+    fake.script(FakeOpenAI.tool_calls([("flaky", {})]), FakeOpenAI.text("gave up"))
+    result = runtime.run(Agent(name="retrier", model="openai/gpt-4o", tools=[flaky]), "go")
+    assert result.status == "COMPLETED" and result.output == "gave up"
+    assert len(attempts) == 3 and len(set(attempts)) == 1  # same idempotency key every attempt
+    assert "RuntimeError: boom 3" in fake.requests[1]["messages"][-1]["content"]
+    retries = [e for e in result.events if e.type == "tool_retry"]
+    assert [e.data["attempt"] for e in retries if e.data] == [1, 2]
+
+
+def test_tool_returning_non_json_value_is_reported(runtime: AgentRuntime, fake: FakeOpenAI) -> None:
+    @tool
+    def weird() -> Any:
+        """Returns something JSON cannot hold."""
+        return object()
+
+    fake.script(FakeOpenAI.tool_calls([("weird", {})]), FakeOpenAI.text("ok"))
+    result = runtime.run(Agent(name="weird_agent", model="openai/gpt-4o", tools=[weird]), "go")
+    assert result.status == "COMPLETED"
+    content = fake.requests[1]["messages"][-1]["content"]
+    assert content.startswith("Error:") and "object" in content
+
+
+def test_tool_context_state_and_identity(runtime: AgentRuntime, fake: FakeOpenAI) -> None:
+    seen: list[dict[str, Any]] = []
+
+    @tool
+    def counter(context: ToolContext) -> int:
+        """Count calls in this execution."""
+        context.state["n"] = context.state.get("n", 0) + 1
+        seen.append({"id": context.execution_id, "agent": context.agent_name, "session": context.session_id})
+        return int(context.state["n"])
+
+    fake.script(
+        FakeOpenAI.tool_calls([("counter", {})]),
+        FakeOpenAI.tool_calls([("counter", {})]),
+        FakeOpenAI.text("counted"),
+    )
+    agent = Agent(name="counting", model="openai/gpt-4o", tools=[counter])
+    result = runtime.run(agent, "count", session_id="s-1")
+    assert [c["result"] for c in result.tool_calls] == [1, 2]
+    assert seen[0] == {"id": result.execution_id, "agent": "counting", "session": "s-1"}
+
+
+def test_approval_then_result(runtime: AgentRuntime, fake: FakeOpenAI) -> None:
+    ran: list[float] = []
+
+    @tool(approval_required=True)
+    def transfer_funds(amount: float) -> dict[str, Any]:
+        """Move money."""
+        ran.append(amount)
+        return {"status": "completed", "amount": amount}
+
+    fake.script(
+        FakeOpenAI.tool_calls([("transfer_funds", {"amount": 5000})]), FakeOpenAI.text("Transferred.")
+    )
+    handle = runtime.start(Agent(name="banker", model="openai/gpt-4o", tools=[transfer_funds]), "Transfer")
+    wait_for(lambda: handle.get_status().is_waiting)
+    status = handle.get_status()
+    assert status.pending_tool is not None and status.pending_tool["tool_name"] == "transfer_funds"
+    assert status.pending_tool["parameters"] == {"amount": 5000}
+    assert ran == []  # nothing runs before the decision
+    handle.approve()
+    result = handle.join(timeout=10)
+    assert result.output == "Transferred." and ran == [5000.0]
+    approval = result.tool_calls[0]["approval"]
+    assert approval["approved"] is True and approval["decidedBy"].startswith("sdk:")
+    with pytest.raises(AgentAPIError) as err:
+        handle.approve()
+    assert err.value.status_code == 409
+
+
+def test_rejection_never_runs_the_tool(runtime: AgentRuntime, fake: FakeOpenAI) -> None:
+    ran: list[str] = []
+
+    @tool(approval_required=True)
+    def delete_everything() -> str:
+        """Dangerous."""
+        ran.append("ran")
+        return "deleted"
+
+    fake.script(
+        FakeOpenAI.tool_calls([("delete_everything", {})]), FakeOpenAI.text("Understood, not deleting.")
+    )
+    handle = runtime.start(
+        Agent(name="janitor", model="openai/gpt-4o", tools=[delete_everything]), "clean up"
+    )
+    wait_for(lambda: handle.get_status().is_waiting)
+    handle.reject("too risky")
+    result = handle.join(timeout=10)
+    assert ran == []
+    assert result.is_rejected and result.finish_reason == "rejected"
+    assert "too risky" in fake.requests[1]["messages"][-1]["content"]
+    assert result.tool_calls[0]["status"] == "rejected"
+
+
+def test_double_approval_exactly_one_wins(
+    runtime: AgentRuntime, server: ThreadServer, fake: FakeOpenAI
+) -> None:
+    @tool(approval_required=True)
+    def launch() -> str:
+        """Launch."""
+        return "launched"
+
+    fake.script(FakeOpenAI.tool_calls([("launch", {})]), FakeOpenAI.text("ok"))
+    handle = runtime.start(Agent(name="launcher", model="openai/gpt-4o", tools=[launch]), "go")
+    wait_for(lambda: handle.get_status().is_waiting)
+    url = f"{server.api_url}/agent/{handle.execution_id}/respond"
+    codes: list[int] = []
+
+    def approve(who: str) -> None:
+        response = httpx.post(url, json={"approved": True, "decidedBy": who}, timeout=10)
+        codes.append(response.status_code)
+
+    threads = [threading.Thread(target=approve, args=(f"user{i}",)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(codes) == [200] + [409] * 7
+    result = handle.join(timeout=10)
+    assert result.output == "ok"
+    assert [e.type for e in result.events].count("approval") == 1
+
+
+def test_unknown_execution_is_a_clear_error(runtime: AgentRuntime) -> None:
+    with pytest.raises(AgentNotFoundError):
+        runtime.get_status("does-not-exist")
+    start = time.monotonic()
+    with pytest.raises(AgentNotFoundError):
+        list(runtime.stream(handle=AgentHandle("does-not-exist", runtime)))
+    assert time.monotonic() - start < 5
+
+
+def test_stream_yields_events_then_result(runtime: AgentRuntime) -> None:
+    agent = Agent(name="streamer", model="offline/basic", tools=[get_weather])
+    stream = runtime.stream(agent, "weather in NYC")
+    types = [event.type for event in stream]
+    assert types[-1] == "done" and "tool_call" in types
+    assert stream.result is not None and stream.result.status == "COMPLETED"
+    ids = [e.id for e in stream.events]
+    assert ids == list(range(1, len(ids) + 1))  # gap-free
+
+
+def test_stream_resumes_after_last_event_id(runtime: AgentRuntime, server: ThreadServer) -> None:
+    result = runtime.run(Agent(name="resumer", model="offline/basic", tools=[get_weather]), "weather in NYC")
+    with httpx.stream(
+        "GET",
+        f"{server.api_url}/agent/stream/{result.execution_id}",
+        headers={"Last-Event-ID": "3"},
+        timeout=10,
+    ) as response:
+        body = response.read().decode()
+    ids = [int(line[3:]) for line in body.splitlines() if line.startswith("id:")]
+    assert ids == [4, 5]
+
+
+def test_pause_holds_the_next_model_call(runtime: AgentRuntime, fake: FakeOpenAI) -> None:
+    gate = threading.Event()
+
+    @tool
+    def wait_gate() -> str:
+        """Blocks until released."""
+        gate.wait(10)
+        return "released"
+
+    fake.script(FakeOpenAI.tool_calls([("wait_gate", {})]), FakeOpenAI.text("finished"))
+    handle = runtime.start(Agent(name="pausable", model="openai/gpt-4o", tools=[wait_gate]), "go")
+    wait_for(lambda: fake.request_count == 1)
+    handle.pause()
+    gate.set()
+    wait_for(
+        lambda: any(
+            c["status"] == "completed"
+            for c in runtime._loop.run(runtime._client.detail(handle.execution_id))["toolCalls"]
+        )
+    )
+    time.sleep(0.2)
+    assert handle.get_status().status == "PAUSED" and fake.request_count == 1
+    handle.resume()
+    assert handle.join(timeout=10).output == "finished"
+
+
+def test_cancel_terminates(runtime: AgentRuntime, fake: FakeOpenAI) -> None:
+    @tool(approval_required=True)
+    def never() -> str:
+        """Never approved."""
+        return "x"
+
+    fake.script(FakeOpenAI.tool_calls([("never", {})]))
+    handle = runtime.start(Agent(name="cancellable", model="openai/gpt-4o", tools=[never]), "go")
+    wait_for(lambda: handle.get_status().is_waiting)
+    handle.cancel("changed my mind")
+    result = handle.join(timeout=10)
+    assert result.status == "TERMINATED" and result.finish_reason == "cancelled"
+    assert result.error == "changed my mind"
+
+
+def test_timeout_ends_the_run(runtime: AgentRuntime, fake: FakeOpenAI) -> None:
+    @tool(approval_required=True)
+    def slow() -> str:
+        """Waits for approval forever."""
+        return "x"
+
+    fake.script(FakeOpenAI.tool_calls([("slow", {})]))
+    agent = Agent(name="timed", model="openai/gpt-4o", tools=[slow], timeout_seconds=1)
+    result = runtime.run(agent, "go")
+    assert result.status == "TIMED_OUT" and result.finish_reason == "timeout"
+
+
+def test_max_turns_stops_the_loop(runtime: AgentRuntime, fake: FakeOpenAI) -> None:
+    fake.script(
+        *[FakeOpenAI.tool_calls([("get_weather", {"city": "X"})], content=f"turn {i}") for i in range(5)]
+    )
+    agent = Agent(name="looper", model="openai/gpt-4o", tools=[get_weather], max_turns=2)
+    result = runtime.run(agent, "loop")
+    assert result.finish_reason == "max_turns" and fake.request_count == 2
+    assert result.output == "turn 1"
+
+
+def test_agent_tool_runs_a_child_execution(runtime: AgentRuntime, server: ThreadServer) -> None:
+    researcher = Agent(name="researcher", model="offline/basic", tools=[get_weather])
+    lead = Agent(name="lead", model="offline/basic", tools=[agent_tool(researcher)])
+    result = runtime.run(lead, "Find the weather in NYC")
+    assert result.status == "COMPLETED"
+    assert result.tool_calls[0]["name"] == "researcher"
+    assert "72F and sunny in NYC" in str(result.tool_calls[0]["result"])
+    children = httpx.get(
+        f"{server.api_url}/agent/executions", params={"parentId": result.execution_id}, timeout=5
+    ).json()["results"]
+    assert [c["agentName"] for c in children] == ["researcher"]
+    assert children[0]["parentExecutionId"] == result.execution_id
+
+
+def test_sequential_pipeline(runtime: AgentRuntime, fake: FakeOpenAI) -> None:
+    fake.script(FakeOpenAI.text("facts about X"), FakeOpenAI.text("article from facts"))
+    researcher = Agent(name="researcher", model="openai/gpt-4o")
+    writer = Agent(name="writer", model="openai/gpt-4o")
+    result = runtime.run(researcher >> writer, "X")
+    assert result.output == "article from facts"
+    assert result.sub_results == {"researcher": "facts about X", "writer": "article from facts"}
+    assert fake.requests[1]["messages"][-1] == {"role": "user", "content": "facts about X"}
+    assert result.token_usage is not None and result.token_usage.total_tokens == 30
+
+
+def test_missing_worker_is_reported(runtime: AgentRuntime, server: ThreadServer, fake: FakeOpenAI) -> None:
+    @tool(external=True)
+    def remote_only(x: str) -> str:
+        """Served by some other process."""
+        raise AssertionError("never called locally")
+
+    fake.script(FakeOpenAI.tool_calls([("remote_only", {"x": "1"})]), FakeOpenAI.text("done"))
+    handle = runtime.start(Agent(name="orphan", model="openai/gpt-4o", tools=[remote_only]), "go")
+    wait_for(lambda: handle.get_status().waiting_reason is not None, timeout=10)
+    assert "remote_only" in (handle.get_status().waiting_reason or "")
+    events = httpx.get(f"{server.api_url}/agent/executions/{handle.execution_id}/events", timeout=5).json()
+    missing = [e for e in events if e["type"] == "worker_missing"]
+    assert len(missing) == 1 and missing[0]["toolName"] == "remote_only"
+    # A worker appears: the task is picked up and the run completes.
+    poll = httpx.post(
+        f"{server.api_url}/tasks/poll", json={"names": ["remote_only"], "waitMs": 2000}, timeout=10
+    )
+    task = poll.json()["tasks"][0]
+    httpx.post(
+        f"{server.api_url}/tasks/{task['taskId']}/complete",
+        json={"leaseId": task["leaseId"], "output": "remote result"},
+        timeout=5,
+    ).raise_for_status()
+    result = handle.join(timeout=10)
+    assert result.output == "done"
+    assert "worker_found" in [e.type for e in result.events] or handle.get_status().waiting_reason is None
+
+
+def test_structured_output_is_parsed(runtime: AgentRuntime, fake: FakeOpenAI) -> None:
+    class Report(BaseModel):
+        city: str
+        temperature: float
+
+    fake.script(FakeOpenAI.text(json.dumps({"city": "NYC", "temperature": 72})))
+    result = runtime.run(Agent(name="reporter", model="openai/gpt-4o", output_type=Report), "report")
+    assert isinstance(result.output, Report) and result.output.temperature == 72
+    assert fake.requests[0]["response_format"]["type"] == "json_schema"
