@@ -299,7 +299,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
     _check_port(args.host, args.port)
     app = create_app(settings)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, loop="auto", http="auto")
+    # Long-polls and event streams would hold a graceful shutdown open for their whole
+    # wait; nothing is lost by cutting them (clients resume), so cap the wait.
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        loop="auto",
+        http="auto",
+        timeout_graceful_shutdown=2,
+    )
     return 0
 
 

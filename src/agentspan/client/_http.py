@@ -166,9 +166,14 @@ class ApiClient:
             # The server closed the stream without a terminal event (e.g. a restart):
             # resume after a short pause.
             await asyncio.sleep(min(0.1 * (2**failures), 2.0))
-            status = await self.status(execution_id)
-            if status.get("isComplete") and not await self._has_events_after(execution_id, last):
-                return
+            try:
+                status = await self.status(execution_id)
+                if status.get("isComplete") and not await self._has_events_after(execution_id, last):
+                    return
+            except AgentAPIError as exc:
+                if exc.status_code != 0:
+                    raise
+                failures += 1  # the server is still down; keep trying
 
     async def _has_events_after(self, execution_id: str, last: int) -> bool:
         events = await self.request(

@@ -293,6 +293,11 @@ def _maybe_finish_turn(spec: AgentConfig, d: Decision) -> None:
 def _tool_content(call: CallState) -> str:
     if call.rejected:
         reason = (call.approval or {}).get("reason") or "no reason given"
+        if call.attempt > 0:  # an "outcome unknown" call: it may have run before the loss
+            return (
+                f"The call to '{call.name}' was interrupted and may or may not have taken effect; "
+                f"the user chose not to run it again. Reason: {reason}"
+            )
         return f"The user rejected this call to '{call.name}'; it was not run. Reason: {reason}"
     if call.error is not None:
         return f"Error: {call.error}"
@@ -412,7 +417,8 @@ def _on_child_finished(spec: AgentConfig, d: Decision, inp: ChildFinished) -> No
         if s.step + 1 < len(spec.agents) and not s.stop_requested:
             _start_step(spec, d, s.step + 1, text)
         else:
-            _finish(d, "COMPLETED", output=inp.output, finish_reason="stop")
+            reason = "stopped" if s.stop_requested else "stop"
+            _finish(d, "COMPLETED", output=inp.output, finish_reason=reason)
         return
     for call in s.calls.values():
         if call.child_id == inp.child_id and call.status == "child_running":

@@ -222,27 +222,33 @@ class SqliteStore:
     # --- lifecycle ----------------------------------------------------------------------
 
     async def open(self) -> None:
+        sync = os.environ.get("AGENTSPAN_SQLITE_SYNCHRONOUS", "NORMAL").upper()
+        if sync not in ("NORMAL", "FULL", "EXTRA"):
+            raise StoreError(f"AGENTSPAN_SQLITE_SYNCHRONOUS must be NORMAL, FULL or EXTRA, not {sync!r}")
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             self._take_file_lock()
+        conn: sqlite3.Connection | None = None
         try:
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")
-        except sqlite3.DatabaseError as exc:
-            self._release_file_lock()
-            raise StoreError(f"{self.path} is not an Agentspan database (SQLite says: {exc})") from exc
-        sync = os.environ.get("AGENTSPAN_SQLITE_SYNCHRONOUS", "NORMAL").upper()
-        if sync not in ("OFF", "NORMAL", "FULL", "EXTRA"):
-            raise StoreError(f"AGENTSPAN_SQLITE_SYNCHRONOUS must be NORMAL or FULL, not {sync!r}")
-        conn.execute(f"PRAGMA synchronous={sync}")
-        conn.execute("PRAGMA foreign_keys=ON")
-        conn.execute("PRAGMA busy_timeout=5000")
-        self._conn = conn
-        try:
+            conn.execute(f"PRAGMA synchronous={sync}")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA busy_timeout=5000")
+            self._conn = conn
             self._migrate()
+        except sqlite3.DatabaseError as exc:
+            await self._abort_open(conn)
+            raise StoreError(f"{self.path} is not an Agentspan database (SQLite says: {exc})") from exc
         except BaseException:
-            await self.close()
+            await self._abort_open(conn)
             raise
+
+    async def _abort_open(self, conn: sqlite3.Connection | None) -> None:
+        if conn is not None:
+            conn.close()
+        self._conn = None
+        self._release_file_lock()
 
     def _take_file_lock(self) -> None:
         lock_path = self.path + ".lock"

@@ -1,0 +1,47 @@
+"""Agents shared by the chaos tests and the worker processes they kill.
+
+Both sides import this file, so the tool names match; only the worker process serves.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from agentspan.agents import Agent, ToolContext, tool
+
+
+@tool(retry_count=0)
+def slow_step(n: int, context: ToolContext) -> str:
+    """A step that records each run, then is slow when CHAOS_SLOW=1."""
+    log = Path(os.environ["CHAOS_LOG"])
+    with log.open("a") as fh:
+        fh.write(f"{os.getpid()} {context.idempotency_key} {context.attempt}\n")
+    if os.environ.get("CHAOS_SLOW") == "1":
+        time.sleep(120)
+    return f"step {n} done by {os.getpid()}"
+
+
+@tool
+def gated_step(name: str) -> str:
+    """Blocks until the gate file exists (so a server can be killed meanwhile)."""
+    gate = Path(os.environ["CHAOS_GATE"])
+    deadline = time.monotonic() + 60
+    while not gate.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return f"gated {name}"
+
+
+@tool(approval_required=True)
+def risky_step(name: str) -> str:
+    """Needs a human."""
+    return f"risky {name}"
+
+
+def worker_agent() -> Agent:
+    return Agent(name="chaos_worker", model="openai/gpt-4o", tools=[slow_step])
+
+
+def mixed_agent() -> Agent:
+    return Agent(name="chaos_mixed", model="openai/gpt-4o", tools=[gated_step, risky_step, slow_step])

@@ -1,0 +1,13 @@
+"""A standalone worker process: ``runtime.serve(agent)`` until killed."""
+
+from __future__ import annotations
+
+from chaos_agents import mixed_agent, worker_agent
+
+from agentspan.agents import AgentConfig, AgentRuntime
+
+if __name__ == "__main__":
+    config = AgentConfig.from_env()
+    config.auto_start_server = False
+    with AgentRuntime(config=config) as runtime:
+        runtime.serve(worker_agent(), mixed_agent())

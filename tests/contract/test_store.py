@@ -1,0 +1,741 @@
+"""The store contract: what the driver, the task queue and the API rely on, per backend.
+
+Every test that takes the ``store`` fixture runs against each backend in
+``conftest.BACKENDS``. The SQLite section at the end covers what only the embedded
+store does (its file, its lock, its migrations table).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from agentspan.server.store import ConflictError, EventRow, ExecutionRow, Store, StoreError, TaskRow
+from agentspan.server.store.migrations import SQLITE_MIGRATIONS
+from agentspan.server.store.sqlite import SqliteStore
+
+pytestmark = pytest.mark.anyio
+
+SPEC_HASH = "a" * 64
+LEASE = 30.0
+
+# What appending an event with a sequence number already taken raises. The interface
+# names no error for it; add each backend's driver error here.
+DUPLICATE_KEY_ERRORS: tuple[type[BaseException], ...] = (StoreError, sqlite3.IntegrityError)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def execution(
+    execution_id: str,
+    *,
+    parent_id: str | None = None,
+    agent_name: str = "assistant",
+    status: str = "RUNNING",
+    created_at: float = 1.0,
+    idempotency_key: str | None = None,
+) -> ExecutionRow:
+    return ExecutionRow(
+        id=execution_id,
+        parent_id=parent_id,
+        root_id=parent_id or execution_id,
+        agent_name=agent_name,
+        spec_hash=SPEC_HASH,
+        status=status,
+        state=json.dumps({"turn": 0}),
+        version=0,
+        event_seq=0,
+        created_at=created_at,
+        updated_at=created_at,
+        input=json.dumps({"prompt": "hello"}),
+        idempotency_key=idempotency_key,
+        session_id="s1",
+    )
+
+
+def task(
+    task_id: str,
+    *,
+    execution_id: str = "e1",
+    kind: str = "worker",
+    name: str = "lookup",
+    available_at: float = 0.0,
+    timeout_seconds: float | None = None,
+) -> TaskRow:
+    return TaskRow(
+        id=task_id,
+        execution_id=execution_id,
+        kind=kind,
+        name=name,
+        call_id=f"call-{task_id}",
+        input=json.dumps({"args": {"q": task_id}}),
+        status="pending",
+        attempt=0,
+        lease_id=None,
+        lease_expires_at=None,
+        available_at=available_at,
+        created_at=available_at,
+        idempotency_key=f"{execution_id}:{task_id}",
+        timeout_seconds=timeout_seconds,
+    )
+
+
+def event(execution_id: str, seq: int, type_: str = "thinking") -> EventRow:
+    return EventRow(execution_id, seq, type_, json.dumps({"n": seq}), 100.0 + seq)
+
+
+async def add_executions(store: Store, *rows: ExecutionRow) -> None:
+    async with store.transaction() as tx:
+        await tx.put_spec(SPEC_HASH, '{"name":"assistant"}')
+        for row in rows:
+            await tx.insert_execution(row)
+
+
+async def add_tasks(store: Store, *tasks: TaskRow) -> None:
+    async with store.transaction() as tx:
+        for t in tasks:
+            await tx.upsert_task(t)
+
+
+async def claim(
+    store: Store,
+    now: float,
+    *,
+    kind: str = "worker",
+    names: list[str] | None = None,
+    count: int = 10,
+    worker_id: str = "w1",
+) -> list[TaskRow]:
+    async with store.transaction() as tx:
+        return await tx.claim_tasks(kind, names, now, count, LEASE, worker_id)
+
+
+async def get_task(store: Store, task_id: str) -> TaskRow | None:
+    async with store.transaction() as tx:
+        return await tx.get_task(task_id)
+
+
+class Boom(Exception):
+    pass
+
+
+# --------------------------------------------------------------------------- schema and lifecycle
+
+
+async def test_a_new_store_is_ready_to_use(store: Store) -> None:
+    assert await store.get_execution("nope") is None
+    assert await store.get_spec(SPEC_HASH) is None
+    assert await store.list_events("nope", 0, 100) == []
+    assert await store.list_messages("nope") == []
+    assert await store.list_executions(
+        status=None, agent_name=None, parent_id=None, roots_only=False, limit=10, offset=0
+    ) == (0, [])
+    assert await store.next_due("worker", None) is None
+    await add_executions(store, execution("e1"))
+    assert await store.get_execution("e1") == execution("e1")
+
+
+async def test_reopening_keeps_the_data(reopenable: Callable[[], Store]) -> None:
+    first = reopenable()
+    await first.open()
+    try:
+        await add_executions(first, execution("e1"))
+        await add_tasks(first, task("t1"))
+        async with first.transaction() as tx:
+            await tx.append_events([event("e1", 1)])
+            await tx.append_messages("e1", 0, ['{"role":"user","content":"hi"}'])
+    finally:
+        await first.close()
+
+    second = reopenable()
+    await second.open()
+    try:
+        assert await second.get_execution("e1") == execution("e1")
+        assert [e.seq for e in await second.list_events("e1", 0, 10)] == [1]
+        assert await second.list_messages("e1") == [{"role": "user", "content": "hi"}]
+        assert await get_task(second, "t1") == task("t1")
+        assert await second.get_spec(SPEC_HASH) == '{"name":"assistant"}'
+    finally:
+        await second.close()
+
+
+# --------------------------------------------------------------------------- executions
+
+
+async def test_an_execution_round_trips(store: Store) -> None:
+    row = execution("e1", idempotency_key="k1")
+    await add_executions(store, row)
+    got = await store.get_execution("e1")
+    assert got == row
+    async with store.transaction() as tx:
+        assert await tx.get_execution("e1") == row
+        assert await tx.get_spec(SPEC_HASH) == '{"name":"assistant"}'
+
+
+async def test_update_checks_the_version(store: Store) -> None:
+    await add_executions(store, execution("e1"))
+    row = await store.get_execution("e1")
+    assert row is not None
+    stale = await store.get_execution("e1")
+    assert stale is not None
+
+    row.version = 1
+    row.status = "COMPLETED"
+    row.state = '{"turn": 1}'
+    row.event_seq = 4
+    row.updated_at = 9.0
+    async with store.transaction() as tx:
+        await tx.update_execution(row, expected_version=0)
+    saved = await store.get_execution("e1")
+    assert saved is not None
+    assert (saved.version, saved.status, saved.state, saved.event_seq, saved.updated_at) == (
+        1,
+        "COMPLETED",
+        '{"turn": 1}',
+        4,
+        9.0,
+    )
+
+    # a writer that read version 0 loses
+    stale.version = 1
+    stale.status = "FAILED"
+    with pytest.raises(ConflictError):
+        async with store.transaction() as tx:
+            await tx.update_execution(stale, expected_version=0)
+    after = await store.get_execution("e1")
+    assert after is not None
+    assert after.status == "COMPLETED"
+    assert after.version == 1
+
+
+async def test_updating_a_missing_execution_is_a_conflict(store: Store) -> None:
+    with pytest.raises(ConflictError):
+        async with store.transaction() as tx:
+            await tx.update_execution(execution("ghost"), expected_version=0)
+
+
+async def test_a_conflict_rolls_back_the_whole_step(store: Store) -> None:
+    await add_executions(store, execution("e1"))
+    with pytest.raises(ConflictError):
+        async with store.transaction() as tx:
+            await tx.append_events([event("e1", 1)])
+            await tx.upsert_task(task("t1"))
+            row = execution("e1")
+            row.version = 6
+            await tx.update_execution(row, expected_version=5)
+    assert await store.list_events("e1", 0, 10) == []
+    assert await get_task(store, "t1") is None
+
+
+async def test_a_failed_transaction_leaves_no_trace(store: Store) -> None:
+    await add_executions(store, execution("e1"))
+    with pytest.raises(Boom):
+        async with store.transaction() as tx:
+            await tx.put_spec("b" * 64, "{}")
+            await tx.insert_execution(execution("e2"))
+            row = execution("e1")
+            row.version, row.status = 1, "COMPLETED"
+            await tx.update_execution(row, expected_version=0)
+            await tx.append_events([event("e1", 1), event("e1", 2)])
+            await tx.append_messages("e1", 0, ['{"role":"user"}'])
+            await tx.upsert_task(task("t1"))
+            assert await tx.get_execution("e2") is not None  # visible inside the transaction
+            raise Boom
+    assert await store.get_execution("e2") is None
+    e1 = await store.get_execution("e1")
+    assert e1 is not None and e1.status == "RUNNING" and e1.version == 0
+    assert await store.get_spec("b" * 64) is None
+    assert await store.list_events("e1", 0, 10) == []
+    assert await store.list_messages("e1") == []
+    assert await get_task(store, "t1") is None
+    # and the store is still usable
+    await add_tasks(store, task("t2"))
+    assert await get_task(store, "t2") is not None
+
+
+async def test_find_by_idempotency_key_ignores_failed_runs(store: Store) -> None:
+    await add_executions(
+        store,
+        execution("old", idempotency_key="k", status="FAILED", created_at=1),
+        execution("live", idempotency_key="k", status="RUNNING", created_at=2),
+        execution("other", idempotency_key="k", agent_name="someone_else", created_at=3),
+    )
+    async with store.transaction() as tx:
+        found = await tx.find_by_idempotency_key("assistant", "k")
+        assert found is not None and found.id == "live"
+        assert await tx.find_by_idempotency_key("assistant", "nope") is None
+    async with store.transaction() as tx:
+        live = await tx.get_execution("live")
+        assert live is not None
+        live.version, live.status = 1, "TERMINATED"
+        await tx.update_execution(live, expected_version=0)
+        assert await tx.find_by_idempotency_key("assistant", "k") is None
+
+
+# --------------------------------------------------------------------------- events, messages, specs
+
+
+async def test_events_list_in_order_after_a_sequence_number(store: Store) -> None:
+    await add_executions(store, execution("e1"), execution("e2"))
+    async with store.transaction() as tx:
+        await tx.append_events([event("e1", 1, "thinking"), event("e1", 2, "tool_call"), event("e2", 1)])
+    async with store.transaction() as tx:
+        await tx.append_events([event("e1", 3, "tool_result"), event("e1", 4), event("e1", 5, "done")])
+
+    all_events = await store.list_events("e1", 0, 100)
+    assert [e.seq for e in all_events] == [1, 2, 3, 4, 5]
+    assert all_events[0] == event("e1", 1, "thinking")
+    assert [e.type for e in all_events] == ["thinking", "tool_call", "tool_result", "thinking", "done"]
+    assert json.loads(all_events[2].payload) == {"n": 3}
+    assert [e.seq for e in await store.list_events("e1", 2, 100)] == [3, 4, 5]
+    assert [e.seq for e in await store.list_events("e1", 2, 2)] == [3, 4]
+    assert await store.list_events("e1", 5, 100) == []
+    assert [(e.execution_id, e.seq) for e in await store.list_events("e2", 0, 100)] == [("e2", 1)]
+
+
+async def test_a_taken_event_sequence_number_cannot_be_reused(store: Store) -> None:
+    await add_executions(store, execution("e1"))
+    async with store.transaction() as tx:
+        await tx.append_events([event("e1", 1, "thinking")])
+    with pytest.raises(DUPLICATE_KEY_ERRORS):
+        async with store.transaction() as tx:
+            await tx.append_events([event("e1", 2), event("e1", 1, "impostor")])
+    assert [(e.seq, e.type) for e in await store.list_events("e1", 0, 10)] == [(1, "thinking")]
+
+
+async def test_messages_round_trip_in_order(store: Store) -> None:
+    await add_executions(store, execution("e1"), execution("e2"))
+    first = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": None, "tool_calls": []}]
+    second = [{"role": "tool", "tool_call_id": "A", "name": "lookup", "content": "ü ✓"}]
+    async with store.transaction() as tx:
+        await tx.append_messages("e1", 0, [json.dumps(m) for m in first])
+        await tx.append_messages("e2", 0, [json.dumps({"role": "user", "content": "other"})])
+    async with store.transaction() as tx:
+        await tx.append_messages("e1", 2, [json.dumps(m) for m in second])
+    assert await store.list_messages("e1") == first + second
+    assert await store.list_messages("e2") == [{"role": "user", "content": "other"}]
+
+
+async def test_putting_a_spec_twice_keeps_the_first(store: Store) -> None:
+    async with store.transaction() as tx:
+        await tx.put_spec(SPEC_HASH, '{"v":1}')
+    async with store.transaction() as tx:
+        await tx.put_spec(SPEC_HASH, '{"v":1}')
+        await tx.put_spec(SPEC_HASH, '{"v":"other"}')
+    assert await store.get_spec(SPEC_HASH) == '{"v":1}'
+    assert await store.get_spec("b" * 64) is None
+
+
+# --------------------------------------------------------------------------- tasks and leases
+
+
+async def test_a_pending_task_is_claimable_only_when_due(store: Store) -> None:
+    await add_tasks(store, task("t1", available_at=10.0, timeout_seconds=5.0))
+    assert await claim(store, now=9.99) == []
+
+    (claimed,) = await claim(store, now=10.0, worker_id="w1")
+    assert claimed.id == "t1"
+    assert claimed.attempt == 1
+    assert claimed.lease_id
+    assert claimed.lease_expires_at == 10.0 + LEASE
+    assert claimed.worker_id == "w1"
+    assert claimed.call_id == "call-t1"
+    assert claimed.idempotency_key == "e1:t1"
+    assert claimed.timeout_seconds == 5.0
+    assert json.loads(claimed.input) == {"args": {"q": "t1"}}
+
+    stored = await get_task(store, "t1")
+    assert stored is not None
+    assert stored.status == "leased"
+    assert (stored.attempt, stored.lease_id, stored.lease_expires_at, stored.worker_id) == (
+        1,
+        claimed.lease_id,
+        10.0 + LEASE,
+        "w1",
+    )
+
+
+async def test_a_leased_task_is_claimable_again_only_after_its_lease_expires(store: Store) -> None:
+    await add_tasks(store, task("t1"))
+    (first,) = await claim(store, now=100.0, worker_id="w1")
+    assert await claim(store, now=100.0 + LEASE - 0.01, worker_id="w2") == []
+
+    (second,) = await claim(store, now=100.0 + LEASE, worker_id="w2")
+    assert second.id == "t1"
+    assert second.attempt == 2
+    assert second.lease_id and second.lease_id != first.lease_id
+    assert second.worker_id == "w2"
+    assert second.status == "leased"  # the row as it was: a lease was lost
+    stored = await get_task(store, "t1")
+    assert stored is not None and stored.lease_id == second.lease_id
+
+
+async def test_lease_ids_are_unique_across_claims(store: Store) -> None:
+    await add_tasks(store, *(task(f"t{i}") for i in range(20)))
+    claimed = await claim(store, now=1.0, count=20)
+    assert len({t.lease_id for t in claimed}) == 20
+
+
+async def test_only_the_current_lease_can_be_extended(store: Store) -> None:
+    await add_tasks(store, task("t1"))
+    (first,) = await claim(store, now=0.0)
+    assert first.lease_id is not None
+    async with store.transaction() as tx:
+        assert await tx.extend_lease("t1", first.lease_id, 50.0) is True
+    stored = await get_task(store, "t1")
+    assert stored is not None and stored.lease_expires_at == 50.0
+    assert await claim(store, now=40.0) == []  # the extension holds
+
+    (second,) = await claim(store, now=50.0)
+    async with store.transaction() as tx:
+        assert await tx.extend_lease("t1", first.lease_id, 500.0) is False
+        assert await tx.extend_lease("t1", "not-a-lease", 500.0) is False
+        assert await tx.extend_lease("missing", first.lease_id, 500.0) is False
+    stored = await get_task(store, "t1")
+    assert stored is not None
+    assert stored.lease_id == second.lease_id
+    assert stored.lease_expires_at == 50.0 + LEASE
+
+
+async def test_a_pending_task_has_no_lease_to_extend(store: Store) -> None:
+    await add_tasks(store, task("t1"))
+    (claimed,) = await claim(store, now=0.0)
+    assert claimed.lease_id is not None
+    await add_tasks(store, task("t1", available_at=5.0))  # re-queued for a retry
+    async with store.transaction() as tx:
+        assert await tx.extend_lease("t1", claimed.lease_id, 99.0) is False
+
+
+async def test_upserting_a_task_again_requeues_it(store: Store) -> None:
+    await add_tasks(store, task("t1"))
+    (claimed,) = await claim(store, now=0.0)
+    async with store.transaction() as tx:
+        await tx.mark_stalled(["t1"])
+    retry = task("t1", available_at=7.5)
+    retry.input = json.dumps({"args": {"q": "retry"}})
+    await add_tasks(store, retry)
+
+    stored = await get_task(store, "t1")
+    assert stored is not None
+    assert stored.status == "pending"
+    assert stored.lease_id is None and stored.lease_expires_at is None
+    assert stored.available_at == 7.5
+    assert json.loads(stored.input) == {"args": {"q": "retry"}}
+    assert stored.stalled is False
+    assert stored.attempt == claimed.attempt  # attempts keep counting across retries
+    assert await claim(store, now=7.0) == []
+    (again,) = await claim(store, now=7.5)
+    assert again.attempt == 2
+
+
+async def test_delete_task_and_delete_tasks_of(store: Store) -> None:
+    await add_tasks(
+        store,
+        task("a1", execution_id="A"),
+        task("a2", execution_id="A", kind="llm", name="llm"),
+        task("a3", execution_id="A", kind="timer", name="timer", available_at=99.0),
+        task("b1", execution_id="B"),
+    )
+    await claim(store, now=0.0, kind="llm")
+    async with store.transaction() as tx:
+        removed = await tx.delete_tasks_of("A")
+        assert sorted(t.id for t in removed) == ["a1", "a2", "a3"]
+        assert {t.id: t.status for t in removed}["a2"] == "leased"
+        assert all(t.execution_id == "A" for t in removed)
+        assert await tx.delete_tasks_of("A") == []
+        assert await tx.get_task("b1") is not None
+        await tx.delete_task("b1")
+        assert await tx.get_task("b1") is None
+        await tx.delete_task("b1")  # deleting twice is harmless
+    assert await claim(store, now=1000.0, kind="worker") == []
+    assert await claim(store, now=1000.0, kind="timer") == []
+
+
+async def test_claim_respects_kind_names_and_count(store: Store) -> None:
+    await add_tasks(
+        store,
+        task("a1", name="a", available_at=3.0),
+        task("a2", name="a", available_at=1.0),
+        task("b1", name="b", available_at=2.0),
+        task("c1", name="c", available_at=0.0),
+        task("l1", kind="llm", name="llm", available_at=0.0),
+    )
+    first = await claim(store, now=10.0, names=["a", "b"], count=2)
+    assert [t.id for t in first] == ["a2", "b1"]  # earliest due first
+    second = await claim(store, now=10.0, names=["a", "b"], count=2)
+    assert [t.id for t in second] == ["a1"]
+    assert await claim(store, now=10.0, names=["a", "b"]) == []
+    assert await claim(store, now=10.0, names=[]) == []
+    rest = await claim(store, now=10.0, names=None)
+    assert [t.id for t in rest] == ["c1"]  # workers never get llm tasks
+    (llm,) = await claim(store, now=10.0, kind="llm")
+    assert llm.id == "l1"
+
+
+async def test_next_due_is_the_earliest_due_time_or_lease_expiry(store: Store) -> None:
+    assert await store.next_due("worker", None) is None
+    await add_tasks(
+        store,
+        task("a1", name="a", available_at=50.0),
+        task("a2", name="a", available_at=30.0),
+        task("b1", name="b", available_at=40.0),
+        task("l1", kind="llm", name="llm", available_at=5.0),
+    )
+    assert await store.next_due("worker", None) == 30.0
+    assert await store.next_due("worker", ["b"]) == 40.0
+    assert await store.next_due("worker", ["zzz"]) is None
+    assert await store.next_due("worker", []) is None
+    assert await store.next_due("llm", None) == 5.0
+
+    (leased,) = await claim(store, now=30.0, names=["a"])
+    assert leased.id == "a2"
+    # a2 is leased until 60: the earliest is now b1's due time
+    assert await store.next_due("worker", None) == 40.0
+    assert await store.next_due("worker", ["a"]) == 50.0
+    await claim(store, now=40.0, names=["b"])
+    await claim(store, now=50.0, names=["a"])
+    assert await store.next_due("worker", None) == 30.0 + LEASE  # the first lease to expire
+
+
+async def test_stalled_candidates_are_old_pending_worker_tasks_nobody_polls(store: Store) -> None:
+    await add_tasks(
+        store,
+        task("orphan", name="orphan", available_at=0.0),
+        task("served", name="served", available_at=0.0),
+        task("stale_poll", name="stale_poll", available_at=0.0),
+        task("fresh", name="fresh", available_at=95.0),
+        task("leased", name="leased", available_at=0.0),
+        task("llm", kind="llm", name="llm", available_at=0.0),
+        task("timer", kind="timer", name="timer", available_at=0.0),
+    )
+    await claim(store, now=1.0, names=["leased"])
+    await store.record_poll(["served"], "w1", 85.0)
+    await store.record_poll(["stale_poll"], "w1", 50.0)
+
+    candidates = await store.stalled_candidates(older_than=90.0, poll_since=80.0)
+    assert sorted(t.id for t in candidates) == ["orphan", "stale_poll"]
+    assert all(t.status == "pending" and t.kind == "worker" for t in candidates)
+
+    # a later poll clears a name
+    await store.record_poll(["stale_poll"], "w2", 91.0)
+    candidates = await store.stalled_candidates(older_than=90.0, poll_since=80.0)
+    assert [t.id for t in candidates] == ["orphan"]
+
+    async with store.transaction() as tx:
+        await tx.mark_stalled(["orphan"])
+    assert await store.stalled_candidates(older_than=90.0, poll_since=80.0) == []
+    orphan = await get_task(store, "orphan")
+    assert orphan is not None and orphan.stalled is True
+    # a stalled task is still claimable, and says so
+    (claimed,) = await claim(store, now=100.0, names=["orphan"])
+    assert claimed.stalled is True
+
+
+async def test_release_server_leases_makes_server_tasks_claimable_now(store: Store) -> None:
+    await add_tasks(
+        store,
+        task("llm1", kind="llm", name="llm"),
+        task("timer1", kind="timer", name="timer"),
+        task("llm2", kind="llm", name="llm", available_at=500.0),
+        task("w1", kind="worker"),
+    )
+    (llm,) = await claim(store, now=1.0, kind="llm")
+    (timer,) = await claim(store, now=1.0, kind="timer")
+    (worker,) = await claim(store, now=1.0, kind="worker")
+    assert await claim(store, now=2.0, kind="llm") == []
+
+    assert await store.release_server_leases(["llm", "timer"]) == 2
+
+    (llm_again,) = await claim(store, now=2.0, kind="llm")
+    assert llm_again.id == "llm1"
+    assert llm_again.lease_id != llm.lease_id
+    assert llm_again.attempt == 2
+    (timer_again,) = await claim(store, now=2.0, kind="timer")
+    assert timer_again.id == timer.id
+    assert await claim(store, now=2.0, kind="worker") == []  # worker leases are untouched
+    stored = await get_task(store, "w1")
+    assert stored is not None and stored.lease_id == worker.lease_id
+    pending = await get_task(store, "llm2")
+    assert pending is not None and pending.status == "pending" and pending.available_at == 500.0
+
+
+# --------------------------------------------------------------------------- listing
+
+
+async def seed_listing(store: Store) -> None:
+    await add_executions(
+        store,
+        execution("r1", agent_name="alpha", status="COMPLETED", created_at=1.0),
+        execution("r2", agent_name="beta", status="RUNNING", created_at=2.0),
+        execution("r3", agent_name="alpha", status="RUNNING", created_at=3.0),
+        execution("c1", agent_name="helper", status="RUNNING", created_at=4.0, parent_id="r3"),
+        execution("c2", agent_name="alpha", status="FAILED", created_at=5.0, parent_id="r3"),
+    )
+
+
+async def listed(
+    store: Store,
+    *,
+    status: str | None = None,
+    agent_name: str | None = None,
+    parent_id: str | None = None,
+    roots_only: bool = False,
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[int, list[str]]:
+    total, rows = await store.list_executions(
+        status=status,
+        agent_name=agent_name,
+        parent_id=parent_id,
+        roots_only=roots_only,
+        limit=limit,
+        offset=offset,
+    )
+    return total, [r.id for r in rows]
+
+
+async def test_list_executions_newest_first_with_filters(store: Store) -> None:
+    await seed_listing(store)
+    assert await listed(store) == (5, ["c2", "c1", "r3", "r2", "r1"])
+    assert await listed(store, status="RUNNING") == (3, ["c1", "r3", "r2"])
+    assert await listed(store, agent_name="alpha") == (3, ["c2", "r3", "r1"])
+    assert await listed(store, roots_only=True) == (3, ["r3", "r2", "r1"])
+    assert await listed(store, parent_id="r3") == (2, ["c2", "c1"])
+    assert await listed(store, agent_name="alpha", roots_only=True, status="RUNNING") == (1, ["r3"])
+    assert await listed(store, status="TIMED_OUT") == (0, [])
+
+
+async def test_list_executions_paginates_with_the_full_total(store: Store) -> None:
+    await seed_listing(store)
+    assert await listed(store, limit=2, offset=0) == (5, ["c2", "c1"])
+    assert await listed(store, limit=2, offset=2) == (5, ["r3", "r2"])
+    assert await listed(store, limit=2, offset=4) == (5, ["r1"])
+    assert await listed(store, limit=2, offset=10) == (5, [])
+    assert await listed(store, roots_only=True, limit=1, offset=1) == (3, ["r2"])
+
+
+async def test_children_of_lists_direct_children_oldest_first(store: Store) -> None:
+    await seed_listing(store)
+    assert [r.id for r in await store.children_of("r3")] == ["c1", "c2"]
+    assert await store.children_of("r1") == []
+    (child, _) = await store.children_of("r3")
+    assert child.parent_id == "r3" and child.root_id == "r3"
+
+
+# --------------------------------------------------------------------------- SQLite only
+
+
+async def test_sqlite_migrations_create_the_schema_once(tmp_path: Path) -> None:
+    path = tmp_path / "agentspan.db"
+    store = SqliteStore(path)
+    await store.open()
+    try:
+        tables = {r[0] for r in store.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert tables >= {"agentspan_meta", "specs", "executions", "events", "messages", "tasks", "pollers"}
+        version = store.conn.execute(
+            "SELECT value FROM agentspan_meta WHERE key = 'schema_version'"
+        ).fetchone()
+        assert version == (str(len(SQLITE_MIGRATIONS)),)
+        assert store.conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert store.conn.execute("PRAGMA foreign_keys").fetchone() == (1,)
+        schema = store.conn.execute("SELECT type, name, sql FROM sqlite_master ORDER BY name").fetchall()
+    finally:
+        await store.close()
+
+    again = SqliteStore(path)
+    await again.open()  # must not try to create anything twice
+    try:
+        assert (
+            again.conn.execute("SELECT type, name, sql FROM sqlite_master ORDER BY name").fetchall() == schema
+        )
+        assert again.conn.execute("SELECT COUNT(*) FROM agentspan_meta").fetchone() == (1,)
+    finally:
+        await again.close()
+
+
+async def test_sqlite_refuses_a_file_that_is_not_a_database(tmp_path: Path) -> None:
+    path = tmp_path / "notes.db"
+    path.write_text("these are my notes, not a database\n" * 20)
+    for _ in range(2):  # the failed open let go of the lock: the second fails the same way
+        with pytest.raises(StoreError, match="is not an Agentspan database") as info:
+            await SqliteStore(path).open()
+        assert str(path) in str(info.value)
+    assert path.read_text().startswith("these are my notes")
+
+
+async def test_sqlite_refuses_a_database_of_another_application(tmp_path: Path) -> None:
+    path = tmp_path / "shop.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)")
+        conn.execute("INSERT INTO customers (name) VALUES ('ann')")
+    conn.close()
+
+    with pytest.raises(StoreError, match="not an Agentspan database") as info:
+        await SqliteStore(path).open()
+    assert "customers" in str(info.value)
+
+    with sqlite3.connect(path) as conn:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    conn.close()
+    assert tables == {"customers"}  # untouched
+
+
+async def test_sqlite_refuses_a_newer_schema(tmp_path: Path) -> None:
+    path = tmp_path / "agentspan.db"
+    store = SqliteStore(path)
+    await store.open()
+    store.conn.execute("UPDATE agentspan_meta SET value = '999' WHERE key = 'schema_version'")
+    await store.close()
+    with pytest.raises(StoreError, match="newer than this server"):
+        await SqliteStore(path).open()
+
+
+async def test_sqlite_allows_one_open_store_per_file(tmp_path: Path) -> None:
+    path = tmp_path / "agentspan.db"
+    first = SqliteStore(path)
+    await first.open()
+    try:
+        with pytest.raises(StoreError, match="another Agentspan server is using"):
+            await SqliteStore(path).open()
+        # the first store is unaffected
+        await add_executions(first, execution("e1"))
+        assert await first.get_execution("e1") is not None
+    finally:
+        await first.close()
+
+    second = SqliteStore(path)
+    await second.open()  # free again once the first closed
+    try:
+        assert await second.get_execution("e1") is not None
+    finally:
+        await second.close()
+
+
+async def test_sqlite_in_memory_stores_are_independent() -> None:
+    one, two = SqliteStore(":memory:"), SqliteStore(":memory:")
+    await one.open()
+    await two.open()
+    try:
+        await add_executions(one, execution("e1"))
+        assert await two.get_execution("e1") is None
+    finally:
+        await one.close()
+        await two.close()
+
+
+async def test_sqlite_a_bad_synchronous_setting_does_not_keep_the_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "agentspan.db"
+    monkeypatch.setenv("AGENTSPAN_SQLITE_SYNCHRONOUS", "sometimes")
+    with pytest.raises(StoreError, match="AGENTSPAN_SQLITE_SYNCHRONOUS"):
+        await SqliteStore(path).open()
+    monkeypatch.setenv("AGENTSPAN_SQLITE_SYNCHRONOUS", "FULL")
+    store = SqliteStore(path)
+    await store.open()
+    await store.close()
