@@ -17,15 +17,18 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-DATA_DIR = HERE.parent / ".agentspan-demo"
+DATA_DIR = Path(os.environ.get("DEMO_DATA_DIR", str(HERE.parent / ".agentspan-demo")))
 PORT = os.environ.get("DEMO_PORT", "6790")
-os.environ.setdefault("AGENTSPAN_SERVER_URL", f"http://127.0.0.1:{PORT}/api")
-os.environ.setdefault("AGENTSPAN_DATA_DIR", str(DATA_DIR))
+# The demo runs its own embedded server, separate from any you may have on 6767.
+os.environ["AGENTSPAN_SERVER_URL"] = f"http://127.0.0.1:{PORT}/api"
+os.environ["AGENTSPAN_DATA_DIR"] = str(DATA_DIR)
+# Short leases so the killed worker's task moves on within about two seconds.
+os.environ.setdefault("AGENTSPAN_WORKER_LEASE_SECONDS", "2")
 sys.path.insert(0, str(HERE))
 
-from demo_tools import MODEL, issue_refund, lookup_order, support_agent  # noqa: E402
-
 from agentspan.agents import Agent, AgentConfig, AgentRuntime  # noqa: E402
+
+from demo_tools import MODEL, issue_refund, lookup_order, support_agent  # noqa: E402
 
 MARKER = DATA_DIR / "report-runs.log"
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from demo_tools import generate_report, support_agent
-
 from agentspan.agents import Agent, AgentRuntime
+
+from demo_tools import generate_report, support_agent
 
 if __name__ == "__main__":
     agent = support_agent()

@@ -10,6 +10,7 @@ import pytest
 
 from agentspan.agents import AgentConfig, AgentRuntime
 from agentspan.server.settings import Settings
+
 from fakes.openai_server import FakeOpenAI
 from support.servers import ThreadServer
 

@@ -22,6 +22,7 @@ from agentspan.agents import (
     agent_tool,
     tool,
 )
+
 from fakes.openai_server import FakeOpenAI
 from support.servers import ThreadServer
 

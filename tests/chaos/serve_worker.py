@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from chaos_agents import mixed_agent, worker_agent
-
 from agentspan.agents import AgentConfig, AgentRuntime
+
+from chaos_agents import mixed_agent, worker_agent
 
 if __name__ == "__main__":
     config = AgentConfig.from_env()

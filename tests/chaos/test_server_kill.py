@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from chaos_agents import mixed_agent
 
 from agentspan.agents import AgentConfig, AgentHandle, AgentRuntime
+
+from chaos_agents import mixed_agent
 from fakes.openai_server import FakeOpenAI, FakeReply
 from support.servers import ServerProcess
 

@@ -11,9 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from chaos_agents import worker_agent
 
 from agentspan.agents import AgentConfig, AgentRuntime
+
+from chaos_agents import worker_agent
 from fakes.openai_server import FakeOpenAI
 from support.servers import ServerProcess
 

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from agentspan.agents import Agent, AgentConfig, AgentRuntime, tool
+
 from fakes.openai_server import FakeOpenAI
 from support.servers import ServerProcess, free_port
 

@@ -1,0 +1,62 @@
+"""The public facade is exactly these names; changing it is a deliberate API change."""
+
+from __future__ import annotations
+
+import agentspan.agents as agents
+
+EXPECTED = {
+    "Agent",
+    "AgentAPIError",
+    "AgentConfig",
+    "AgentEvent",
+    "AgentHandle",
+    "AgentNotFoundError",
+    "AgentResult",
+    "AgentRuntime",
+    "AgentStatus",
+    "AgentStream",
+    "AgentspanError",
+    "AsyncAgentStream",
+    "ConfigurationError",
+    "DeploymentInfo",
+    "EventType",
+    "FinishReason",
+    "PromptTemplate",
+    "Status",
+    "Strategy",
+    "TerminalToolError",
+    "TokenUsage",
+    "ToolContext",
+    "ToolDef",
+    "agent_tool",
+    "configure",
+    "function_tool",
+    "run",
+    "run_async",
+    "serve",
+    "shutdown",
+    "start",
+    "start_async",
+    "stream",
+    "stream_async",
+    "tool",
+}
+
+
+def test_all_is_pinned() -> None:
+    assert set(agents.__all__) == EXPECTED
+    assert len(agents.__all__) == len(EXPECTED)
+
+
+def test_every_exported_name_exists() -> None:
+    for name in agents.__all__:
+        assert getattr(agents, name) is not None, name
+
+
+def test_sdk_does_not_import_the_server() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, agentspan.agents; print([m for m in sys.modules if m.startswith('agentspan.server')])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
