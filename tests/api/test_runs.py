@@ -400,3 +400,47 @@ def test_structured_output_is_parsed(runtime: AgentRuntime, fake: FakeOpenAI) ->
     result = runtime.run(Agent(name="reporter", model="openai/gpt-4o", output_type=Report), "report")
     assert isinstance(result.output, Report) and result.output.temperature == 72
     assert fake.requests[0]["response_format"]["type"] == "json_schema"
+
+
+def test_unknown_provider_fails_at_once_with_the_choices(runtime: AgentRuntime) -> None:
+    result = runtime.run(Agent(name="lost", model="nosuch/model-x"), "hi", timeout=20)
+    assert result.status == "FAILED" and result.finish_reason == "error"
+    assert result.error is not None and "nosuch" in result.error and "openai" in result.error
+
+
+def test_transient_model_errors_are_retried(runtime: AgentRuntime, fake: FakeOpenAI) -> None:
+    fake.script(
+        FakeOpenAI.error(429, "slow down", retry_after=0.1),
+        FakeOpenAI.error(503, "overloaded", retry_after=0.1),
+        FakeOpenAI.text("eventually"),
+    )
+    result = runtime.run(Agent(name="patient", model="openai/gpt-4o"), "hi", timeout=30)
+    assert result.output == "eventually" and fake.request_count == 3
+
+
+def test_permanent_model_error_fails_the_run(runtime: AgentRuntime, fake: FakeOpenAI) -> None:
+    fake.script(FakeOpenAI.error(400, "model 'gpt-9' does not exist"))
+    result = runtime.run(Agent(name="doomed", model="openai/gpt-9"), "hi", timeout=30)
+    assert result.status == "FAILED" and "does not exist" in (result.error or "")
+    assert fake.request_count == 1
+
+
+def test_tool_timeout_is_reported_to_the_model(runtime: AgentRuntime, fake: FakeOpenAI) -> None:
+    @tool(timeout_seconds=0.2, retry_count=0)
+    def sleepy() -> str:
+        """Takes too long."""
+        time.sleep(1.0)
+        return "late"
+
+    fake.script(FakeOpenAI.tool_calls([("sleepy", {})]), FakeOpenAI.text("moved on"))
+    result = runtime.run(Agent(name="impatient", model="openai/gpt-4o", tools=[sleepy]), "go", timeout=30)
+    assert result.output == "moved on"
+    assert "timed out after 0.2s" in fake.requests[1]["messages"][-1]["content"]
+
+
+def test_idempotency_key_returns_the_same_execution(runtime: AgentRuntime) -> None:
+    agent = Agent(name="idem", model="offline/basic")
+    first = runtime.start(agent, "once", idempotency_key="order-77")
+    second = runtime.start(agent, "once", idempotency_key="order-77")
+    assert first.execution_id == second.execution_id
+    assert runtime.start(agent, "once", idempotency_key="order-78").execution_id != first.execution_id
