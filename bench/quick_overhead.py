@@ -18,9 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from support.servers import ServerProcess  # noqa: E402
-
 from agentspan.agents import Agent, AgentConfig, AgentRuntime, tool  # noqa: E402
+
+from support.servers import ServerProcess  # noqa: E402
 
 
 @tool
