@@ -13,12 +13,8 @@ if TYPE_CHECKING:
     from agentspan.client._sse import SSEMessage
 
 
-class AgentStream:
-    """Synchronous iterator over an execution's events; ends after ``done``/``error``.
-
-    A dropped connection resumes from the last event id, so no event is missed or
-    repeated. After iteration, ``result`` holds the ``AgentResult``.
-    """
+class _StreamState:
+    """What both stream flavours hold: the handle, the source, the events seen so far."""
 
     def __init__(self, handle: AgentHandle, runtime: AgentRuntime, after: int = 0) -> None:
         self.handle = handle
@@ -31,6 +27,14 @@ class AgentStream:
     @property
     def execution_id(self) -> str:
         return self.handle.execution_id
+
+
+class AgentStream(_StreamState):
+    """Synchronous iterator over an execution's events; ends after ``done``/``error``.
+
+    A dropped connection resumes from the last event id, so no event is missed or
+    repeated. After iteration, ``result`` holds the ``AgentResult``.
+    """
 
     def __iter__(self) -> Iterator[AgentEvent]:
         return self
@@ -67,20 +71,8 @@ class AgentStream:
         self.handle.send(message)
 
 
-class AsyncAgentStream:
+class AsyncAgentStream(_StreamState):
     """``async for`` over an execution's events; then ``await get_result()``."""
-
-    def __init__(self, handle: AgentHandle, runtime: AgentRuntime, after: int = 0) -> None:
-        self.handle = handle
-        self.events: list[AgentEvent] = []
-        self.result: AgentResult | None = None
-        self._runtime = runtime
-        self._source: AsyncIterator[SSEMessage] = runtime._client.events(handle.execution_id, after)
-        self._done = False
-
-    @property
-    def execution_id(self) -> str:
-        return self.handle.execution_id
 
     def __aiter__(self) -> AsyncIterator[AgentEvent]:
         return self
