@@ -2,7 +2,8 @@
 
 Conversation messages use one internal shape (plain dicts, JSON-ready):
 
-* ``{"role": "user", "content": str}``
+* ``{"role": "user", "content": str, "media": [url, ...]}`` (``media`` optional: image or
+  document URLs, including ``data:`` URLs, for models that accept them);
 * ``{"role": "assistant", "content": str | None, "tool_calls": [{"id", "name", "arguments"}]}``
   where ``arguments`` is the raw JSON text the model produced (it may be malformed);
 * ``{"role": "tool", "tool_call_id": str, "name": str, "content": str}``.
@@ -13,6 +14,7 @@ System instructions are not stored in the conversation; they travel in
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -35,6 +37,11 @@ class LlmRequest:
     max_tokens: int | None = None
     base_url: str | None = None
     output_schema: dict[str, Any] | None = None
+    """JSON schema the final answer must satisfy (structured output), if any."""
+    thinking_budget_tokens: int | None = None
+    """Enable extended thinking/reasoning with this token budget, where supported."""
+    options: dict[str, Any] = field(default_factory=dict)
+    """Provider-specific settings from the agent spec (e.g. Azure ``apiVersion``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +56,10 @@ class LlmToolCall:
 class LlmUsage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cached_tokens: int = 0
+    """Prompt tokens served from the provider's cache (included in ``prompt_tokens``)."""
+    reasoning_tokens: int = 0
+    """Thinking/reasoning tokens (included in ``completion_tokens``)."""
 
     @property
     def total_tokens(self) -> int:
@@ -61,6 +72,8 @@ class LlmResponse:
     tool_calls: list[LlmToolCall] = field(default_factory=list)
     usage: LlmUsage = field(default_factory=LlmUsage)
     finish_reason: str | None = None
+    thinking: str | None = None
+    """Reasoning text the provider returned alongside the answer, if any."""
 
 
 class ProviderError(Exception):
@@ -77,9 +90,18 @@ class ProviderError(Exception):
         self.retry_after = retry_after
 
 
-class Provider(Protocol):
-    """One wire protocol. Implementations must be safe to share between executions."""
+DeltaCallback = Callable[[str], None]
+"""Receives partial answer text as the provider streams it (not durable)."""
 
-    async def complete(self, request: LlmRequest) -> LlmResponse: ...
+
+class Provider(Protocol):
+    """One wire protocol. Implementations must be safe to share between executions.
+
+    ``on_delta``: when given and the provider can stream, the adapter streams the reply
+    and calls it with each piece of answer text; the returned ``LlmResponse`` is the
+    complete reply either way.
+    """
+
+    async def complete(self, request: LlmRequest, on_delta: DeltaCallback | None = None) -> LlmResponse: ...
 
     async def aclose(self) -> None: ...

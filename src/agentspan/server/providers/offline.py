@@ -57,7 +57,7 @@ import math
 import re
 from typing import Any
 
-from agentspan.server.providers.base import LlmRequest, LlmResponse, LlmToolCall, LlmUsage
+from agentspan.server.providers.base import DeltaCallback, LlmRequest, LlmResponse, LlmToolCall, LlmUsage
 
 # Properties with these names carry the user's whole request rather than an extracted entity.
 _WHOLE_PROMPT_NAMES = frozenset({"request", "query", "prompt", "question", "text", "message"})
@@ -93,7 +93,7 @@ _FORMAT_EXAMPLES = {
 class OfflineProvider:
     """Deterministic, network-free model; see the module docstring for its exact behaviour."""
 
-    async def complete(self, request: LlmRequest) -> LlmResponse:
+    async def complete(self, request: LlmRequest, on_delta: DeltaCallback | None = None) -> LlmResponse:
         """Produce the next assistant turn for ``request``."""
         return respond(request)
 

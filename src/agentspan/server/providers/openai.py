@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 
 from agentspan.server.providers.base import (
+    DeltaCallback,
     LlmRequest,
     LlmResponse,
     LlmToolCall,
@@ -51,7 +52,7 @@ class OpenAIProvider:
         self._client = client
         self._owns_client = client is None
 
-    async def complete(self, request: LlmRequest) -> LlmResponse:
+    async def complete(self, request: LlmRequest, on_delta: DeltaCallback | None = None) -> LlmResponse:
         """Send one chat completion request and normalise the reply."""
         url = _join_url(request.base_url or self._base_url, "chat/completions")
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
