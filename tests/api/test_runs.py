@@ -59,7 +59,7 @@ def test_offline_model_calls_tool_and_answers(runtime: AgentRuntime) -> None:
     assert result.finish_reason == "stop"
     assert result.token_usage is not None and result.token_usage.total_tokens > 0
     types = [e.type for e in result.events]
-    assert types == ["thinking", "tool_call", "tool_result", "thinking", "done"]
+    assert types == ["thinking", "llm_call", "tool_call", "tool_result", "thinking", "llm_call", "done"]
     assert [m["role"] for m in result.messages] == ["user", "assistant", "tool", "assistant"]
 
 
@@ -258,7 +258,7 @@ def test_stream_yields_events_then_result(runtime: AgentRuntime) -> None:
     types = [event.type for event in stream]
     assert types[-1] == "done" and "tool_call" in types
     assert stream.result is not None and stream.result.status == "COMPLETED"
-    ids = [e.id for e in stream.events]
+    ids = [e.id for e in stream.events if e.id]  # live text deltas carry no id
     assert ids == list(range(1, len(ids) + 1))  # gap-free
 
 
@@ -272,7 +272,7 @@ def test_stream_resumes_after_last_event_id(runtime: AgentRuntime, server: Threa
     ) as response:
         body = response.read().decode()
     ids = [int(line[3:]) for line in body.splitlines() if line.startswith("id:")]
-    assert ids == [4, 5]
+    assert ids == [4, 5, 6, 7]
 
 
 def test_pause_holds_the_next_model_call(runtime: AgentRuntime, fake: FakeOpenAI) -> None:
@@ -444,3 +444,77 @@ def test_idempotency_key_returns_the_same_execution(runtime: AgentRuntime) -> No
     second = runtime.start(agent, "once", idempotency_key="order-77")
     assert first.execution_id == second.execution_id
     assert runtime.start(agent, "once", idempotency_key="order-78").execution_id != first.execution_id
+
+
+def test_cost_and_tokens_add_up_across_parent_and_children(runtime: AgentRuntime, fake: FakeOpenAI) -> None:
+    # Two children on gpt-4o-mini, the parent on gpt-4o: 10 prompt + 5 completion tokens per call.
+    fake.script(
+        FakeOpenAI.tool_calls([("researcher", {"request": "a"}), ("checker", {"request": "b"})]),
+        FakeOpenAI.text("child answer"),
+        FakeOpenAI.text("child answer"),
+        FakeOpenAI.text("combined"),
+    )
+    researcher = Agent(name="researcher", model="openai/gpt-4o-mini")
+    checker = Agent(name="checker", model="openai/gpt-4o-mini")
+    lead = Agent(name="lead", model="openai/gpt-4o", tools=[agent_tool(researcher), agent_tool(checker)])
+    result = runtime.run(lead, "go")
+    assert result.output == "combined"
+    usage = result.token_usage
+    assert usage is not None
+    assert (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens) == (40, 20, 60)
+    parent_cost = 2 * (10 * 2.50 + 5 * 10.00) / 1_000_000
+    child_cost = 2 * (10 * 0.15 + 5 * 0.60) / 1_000_000
+    assert usage.cost_usd == pytest.approx(parent_cost + child_cost)
+    calls = [e for e in result.events if e.type == "llm_call"]
+    assert len(calls) == 2 and all(e.data and e.data["latencyMs"] >= 0 for e in calls)
+    assert calls[0].data is not None and calls[0].data["costUsd"] == pytest.approx(parent_cost / 2)
+
+
+def test_streamed_text_reaches_stream_subscribers(runtime: AgentRuntime) -> None:
+    @tool(approval_required=True)
+    def confirm() -> str:
+        """Ask before answering."""
+        return "confirmed"
+
+    handle = runtime.start(Agent(name="talker", model="offline/basic", tools=[confirm]), "tell me")
+    stream = runtime.stream(handle=handle)
+    seen = []
+    for event in stream:  # subscribed before the final answer exists
+        seen.append(event)
+        if event.type == "waiting":
+            handle.approve()
+    deltas = [e for e in seen if e.type == "message" and e.data and e.data.get("delta")]
+    assert stream.result is not None and stream.result.status == "COMPLETED"
+    final = stream.result.output
+    assert len(deltas) > 3 and "".join(str(e.content) for e in deltas) == final
+    assert all(e.id == 0 for e in deltas)  # live only: not part of the durable log
+    done_index = next(i for i, e in enumerate(seen) if e.type == "done")
+    assert all(seen.index(e) < done_index for e in deltas)
+    assert [m["role"] for m in stream.result.messages].count("assistant") == 2
+
+
+def test_scripted_model_runs_durably_on_the_server(runtime: AgentRuntime) -> None:
+    from agentspan.agents.testing import ScriptedModel, ToolCall, expect
+
+    model = ScriptedModel(
+        [
+            ToolCall("get_weather", '{"city": "Par'),  # malformed: fed back to the model
+            [ToolCall("get_weather", {"city": "Paris"}), ToolCall("get_weather", {"city": "Rome"})],
+            "Sunny in Paris and Rome.",
+        ]
+    )
+    result = runtime.run(Agent(name="scripted_agent", model=model, tools=[get_weather]), "weather?")
+    expect(result).completed().used_tool("get_weather", args={"city": "Rome"}).output_contains("Rome")
+    assert [c["result"] for c in result.tool_calls if c["status"] == "completed"] == [
+        "72F and sunny in Paris",
+        "72F and sunny in Rome",
+    ]
+    assert result.tool_calls[0]["status"] == "failed"
+
+
+def test_scripted_model_that_runs_out_of_turns_fails_clearly(runtime: AgentRuntime) -> None:
+    from agentspan.agents.testing import ScriptedModel, ToolCall
+
+    model = ScriptedModel([ToolCall("get_weather", {"city": "Oslo"})])
+    result = runtime.run(Agent(name="short_script", model=model, tools=[get_weather]), "weather?")
+    assert result.status == "FAILED" and "ran out of turns" in (result.error or "")

@@ -201,6 +201,7 @@ def test_an_approval_from_list_to_cancel(cli_server: Server) -> None:
     assert events.returncode == 0, events
     assert [line.split()[1] for line in events.stdout.splitlines()] == [
         "thinking",
+        "llm_call",
         "tool_call",
         "waiting",
         "approval",
@@ -231,7 +232,7 @@ def _follow_until_cancelled(cli_server: Server, execution_id: str) -> None:
     )
     try:
         assert follower.stdout is not None
-        seen = [follower.stdout.readline() for _ in range(4)]  # the replayed history
+        seen = [follower.stdout.readline() for _ in range(5)]  # the replayed history
         assert seen[-1].split()[1] == "approval", seen
         cancelled = api_cli(cli_server, "cancel", execution_id, "--reason", "no longer needed")
         assert (cancelled.returncode, cancelled.stdout) == (0, f"cancelled {execution_id}\n")
@@ -240,7 +241,7 @@ def _follow_until_cancelled(cli_server: Server, execution_id: str) -> None:
         follower.kill()
         follower.wait()
     assert follower.returncode == 0, err
-    assert rest == "5 error no longer needed\n"
+    assert rest == "6 error no longer needed\n"
 
     shown = api_cli(cli_server, "executions", "show", execution_id)
     assert shown.returncode == 0, shown

@@ -231,7 +231,12 @@ def test_usage_accumulates_over_turns() -> None:
     run.llm(None, call("lookup"), prompt_tokens=5, completion_tokens=2)
     run.ok("c1")
     d = run.llm("done", prompt_tokens=7, completion_tokens=1)
-    assert d.state.usage.model_dump() == {"prompt_tokens": 12, "completion_tokens": 3, "total_tokens": 15}
+    usage = d.state.usage
+    assert (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens) == (12, 3, 15)
+    assert usage.priced is False  # the harness sends no cost: the total is marked unpriced
+    (call_event,) = events(d, "llm_call")
+    assert call_event.fields["data"]["promptTokens"] == 7
+    assert call_event.fields["data"]["completionTokens"] == 1
     assert d.state.turn == 2
 
 
@@ -1407,3 +1412,46 @@ def test_random_input_sequences_keep_the_engine_invariants() -> None:
     # the sequences really reached every kind of end
     assert set(endings) == {"COMPLETED", "FAILED", "TERMINATED", "TIMED_OUT"}
     assert sum(endings.values()) > 200
+
+
+# --------------------------------------------------------------------------- structured output
+
+REPORT_SCHEMA = {
+    "type": "object",
+    "properties": {"city": {"type": "string"}, "temperature": {"type": "number"}},
+    "required": ["city", "temperature"],
+}
+
+
+def structured() -> AgentConfig:
+    return AgentConfig(
+        name="reporter", model="offline/basic", output_type={"schema": REPORT_SCHEMA, "className": "Report"}
+    )
+
+
+def test_a_valid_structured_answer_is_parsed() -> None:
+    d = started(structured()).llm('```json\n{"city": "NYC", "temperature": 72}\n```')
+    assert_finished(d, "COMPLETED", "stop")
+    assert d.state.output == {"city": "NYC", "temperature": 72}
+
+
+def test_an_invalid_structured_answer_is_sent_back_then_accepted() -> None:
+    run = started(structured())
+    d = run.llm('{"city": "NYC"}')
+    assert d.state.status == "RUNNING" and d.state.output_attempts == 1
+    assert [type(c).__name__ for c in d.commands] == ["CallLlm"]
+    feedback = d.messages[-1]
+    assert feedback["role"] == "user" and "missing required field 'temperature'" in feedback["content"]
+    assert events(d, "output_invalid")
+    d = run.llm('{"city": "NYC", "temperature": 70.5}')
+    assert_finished(d, "COMPLETED", "stop")
+    assert d.state.output == {"city": "NYC", "temperature": 70.5}
+
+
+def test_structured_output_gives_up_after_bounded_retries() -> None:
+    run = started(structured())
+    run.llm("not json")
+    run.llm('{"city": 1, "temperature": 2}')
+    d = run.llm("[]")
+    assert_finished(d, "FAILED", "error")
+    assert d.state.error is not None and "after 3 attempts" in d.state.error

@@ -369,10 +369,12 @@ def test_registry_rejects_malformed_model_strings(model: str) -> None:
 
 def test_registry_unknown_provider_lists_valid_names() -> None:
     with pytest.raises(ProviderError) as error:
-        ProviderRegistry(env={}).resolve("anthropic/claude")
+        ProviderRegistry(env={}).resolve("nosuch/claude")
     assert error.value.retryable is False
-    assert "anthropic" in str(error.value)
-    assert "offline, openai" in str(error.value)
+    message = str(error.value)
+    assert "nosuch" in message
+    for name in ("anthropic", "google_gemini", "offline", "openai", "scripted"):
+        assert name in message
 
 
 def test_registry_openai_without_key_names_the_env_var() -> None:
@@ -541,3 +543,13 @@ async def test_offline_is_deterministic() -> None:
     assert json.dumps([c.arguments for c in first.tool_calls]) == json.dumps(
         [c.arguments for c in second.tool_calls]
     )
+
+
+def test_model_requests_can_be_switched_off_for_tests() -> None:
+    registry = ProviderRegistry(env={"AGENTSPAN_ALLOW_MODEL_REQUESTS": "false", "OPENAI_API_KEY": "sk-x"})
+    with pytest.raises(ProviderError, match="AGENTSPAN_ALLOW_MODEL_REQUESTS") as error:
+        registry.resolve("openai/gpt-4o")
+    assert error.value.retryable is False
+    provider, name = registry.resolve("offline/basic")
+    assert name == "basic" and provider is not None
+    assert registry.resolve("scripted/model")[1] == "model"

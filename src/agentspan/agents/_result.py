@@ -45,6 +45,10 @@ class TokenUsage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
+    cached_tokens: int = 0
+    reasoning_tokens: int = 0
+    cost_usd: float | None = None
+    """Estimated from the server's price table; ``None`` if a model used has no price."""
 
 
 @dataclass
@@ -143,10 +147,14 @@ class AgentStatus:
 
 
 def _usage(body: dict[str, Any]) -> TokenUsage:
+    cost = body.get("costUsd")
     return TokenUsage(
         prompt_tokens=int(body.get("promptTokens", 0)),
         completion_tokens=int(body.get("completionTokens", 0)),
         total_tokens=int(body.get("totalTokens", 0)),
+        cached_tokens=int(body.get("cachedTokens", 0)),
+        reasoning_tokens=int(body.get("reasoningTokens", 0)),
+        cost_usd=float(cost) if cost is not None else None,
     )
 
 
@@ -206,6 +214,8 @@ class AgentResult:
                 f"Tokens: {usage.total_tokens} total ({usage.prompt_tokens} prompt, "
                 f"{usage.completion_tokens} completion)"
             )
+            if usage.cost_usd:
+                print(f"Estimated cost: ${usage.cost_usd:.6f}")
         else:
             print("Tokens: —")
         reason = (
@@ -237,7 +247,7 @@ def result_from_detail(
 ) -> AgentResult:
     status = str(detail.get("status", ""))
     output = detail.get("output")
-    if output_type is not None and isinstance(output, str):
+    if output_type is not None and output is not None and status == Status.COMPLETED.value:
         output = _parse_output(output, output_type)
     return AgentResult(
         output=output,
@@ -265,14 +275,17 @@ def result_from_detail(
     )
 
 
-def _parse_output(text: str, output_type: type) -> Any:
-    validate = getattr(output_type, "model_validate_json", None)
-    if validate is None:
-        return text
+def _parse_output(value: Any, output_type: type) -> Any:
+    """The server validated the answer against the type's JSON schema; build the instance."""
+    from pydantic import TypeAdapter, ValidationError
+
     try:
-        return validate(_strip_fences(text))
-    except ValueError:
-        return text
+        adapter: TypeAdapter[Any] = TypeAdapter(output_type)
+        if isinstance(value, str):
+            return adapter.validate_json(_strip_fences(value))
+        return adapter.validate_python(value)
+    except (ValidationError, ValueError, TypeError):
+        return value  # keep the raw answer rather than lose it
 
 
 def _strip_fences(text: str) -> str:

@@ -149,11 +149,14 @@ class AgentRuntime:
         events: list[AgentEvent] = []
 
         async def follow() -> None:
-            async for message in self._client.events(execution_id):
+            # Live text deltas only matter to an on_event callback; the result keeps the
+            # durable events.
+            async for message in self._client.events(execution_id, deltas=on_event is not None):
                 event = AgentEvent.from_wire(message.event, message.data)
-                events.append(event)
                 if on_event is not None:
                     on_event(event)
+                if event.id:
+                    events.append(event)
 
         try:
             await asyncio.wait_for(follow(), timeout)

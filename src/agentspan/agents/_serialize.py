@@ -343,6 +343,8 @@ class _Serializer:
             ("codeExecution", _code_execution),
             ("cliConfig", _cli_config),
             ("credentials", lambda a: _credential_names(a.credentials) or None),
+            # A ScriptedModel carries its replies to the server inside the spec.
+            ("scriptedTurns", lambda a: getattr(a._claude_code_config, "scripted_turns", None)),
         ]
         extras = {key: build(agent) for key, build in builders}
         return {key: value for key, value in extras.items() if value is not None}

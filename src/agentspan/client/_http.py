@@ -125,7 +125,9 @@ class ApiClient:
 
     # --- streaming ------------------------------------------------------------------------
 
-    async def events(self, execution_id: str, last_event_id: int = 0) -> AsyncIterator[SSEMessage]:
+    async def events(
+        self, execution_id: str, last_event_id: int = 0, *, deltas: bool = True
+    ) -> AsyncIterator[SSEMessage]:
         """Follow an execution's events until its terminal event.
 
         A dropped connection is resumed from the last event id, so no event is lost or
@@ -141,6 +143,7 @@ class ApiClient:
                 async with self._http.stream(
                     "GET",
                     f"/agent/stream/{execution_id}",
+                    params={"deltas": "true" if deltas else "false"},
                     headers=headers,
                     timeout=httpx.Timeout(None, connect=5.0),
                 ) as response:

@@ -49,6 +49,10 @@ class TokenUsageWire(WireModel):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
+    cached_tokens: int = 0
+    reasoning_tokens: int = 0
+    cost_usd: float | None = None
+    """Estimated USD; ``None`` when a model used has no price in the table."""
 
 
 class StatusResponse(WireModel):

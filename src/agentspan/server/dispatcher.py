@@ -14,11 +14,14 @@ import logging
 import random
 import time
 import uuid
+from typing import Any
 
 from agentspan.protocol.spec import AgentConfig
 from agentspan.server.driver import Driver, _Effects
 from agentspan.server.engine.model import LlmFailed, LlmResult, TimedOut, ToolCallIn, WorkerMissing
 from agentspan.server.providers import LlmRequest, LlmResponse, LlmToolSpec, ProviderError, ProviderRegistry
+from agentspan.server.providers.base import DeltaCallback
+from agentspan.server.providers.prices import PriceTable
 from agentspan.server.settings import Settings
 from agentspan.server.store.base import TaskRow
 
@@ -32,6 +35,7 @@ class Dispatcher:
         self.hub = driver.hub
         self.settings = settings
         self.providers = providers
+        self.prices = PriceTable.load()
         self.instance_id = f"server-{uuid.uuid4().hex[:8]}"
         self._running: set[asyncio.Task[None]] = set()
         self._loops: list[asyncio.Task[None]] = []
@@ -123,9 +127,10 @@ class Dispatcher:
                 return
             spec = await self.driver.spec_of(row)
             messages = await self.store.list_messages(row.id)
+            started = time.perf_counter()
             try:
-                reply = await self._call_with_retries(spec, messages)
-                result: LlmResult | LlmFailed = _to_result(reply)
+                reply = await self._call_with_retries(spec, messages, self.hub.delta_sink(row.id))
+                result: LlmResult | LlmFailed = self._to_result(spec, reply, time.perf_counter() - started)
             except ProviderError as exc:
                 result = LlmFailed(error=str(exc))
         except asyncio.CancelledError:
@@ -161,23 +166,16 @@ class Dispatcher:
                 if not await tx.extend_lease(task.id, task.lease_id or "", time.time() + ttl):
                     return
 
-    async def _call_with_retries(self, spec: AgentConfig, messages: list[dict[str, object]]) -> LlmResponse:
+    async def _call_with_retries(
+        self, spec: AgentConfig, messages: list[dict[str, Any]], on_delta: DeltaCallback | None
+    ) -> LlmResponse:
         provider, model_name = self.providers.resolve(spec.model or "")
-        request = LlmRequest(
-            model=model_name,
-            messages=messages,
-            tools=[LlmToolSpec(t.name, t.description, t.input_schema) for t in spec.tools],
-            instructions=spec.instructions if isinstance(spec.instructions, str) else None,
-            temperature=spec.temperature,
-            max_tokens=spec.max_tokens,
-            base_url=spec.base_url,
-            output_schema=(spec.output_type or {}).get("schema"),
-        )
+        request = build_request(spec, model_name, messages)
         attempt = 0
         while True:
             attempt += 1
             try:
-                return await provider.complete(request)
+                return await provider.complete(request, on_delta)
             except ProviderError as exc:
                 if not exc.retryable or attempt >= self.settings.llm_max_attempts:
                     raise
@@ -185,6 +183,27 @@ class Dispatcher:
                 delay = delay * (1 + random.random() * 0.1)  # jitter spreads out retry storms
                 log.warning("model call failed (%s); retry %d in %.1fs", exc, attempt, delay)
                 await asyncio.sleep(delay)
+
+    def _to_result(self, spec: AgentConfig, reply: LlmResponse, seconds: float) -> LlmResult:
+        usage = reply.usage
+        model = spec.model or ""
+        return LlmResult(
+            content=reply.content,
+            tool_calls=[
+                ToolCallIn(id=tc.id, name=tc.name, arguments=tc.arguments) for tc in reply.tool_calls
+            ],
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            cached_tokens=usage.cached_tokens,
+            reasoning_tokens=usage.reasoning_tokens,
+            finish_reason=reply.finish_reason,
+            model=model,
+            latency_ms=seconds * 1000,
+            cost_usd=self.prices.cost(
+                model, usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens
+            ),
+            thinking=reply.thinking,
+        )
 
     # --- the no-worker watchdog ---------------------------------------------------------
 
@@ -215,11 +234,25 @@ class Dispatcher:
             self.hub.notify_all(effects.keys)
 
 
-def _to_result(reply: LlmResponse) -> LlmResult:
-    return LlmResult(
-        content=reply.content,
-        tool_calls=[ToolCallIn(id=tc.id, name=tc.name, arguments=tc.arguments) for tc in reply.tool_calls],
-        prompt_tokens=reply.usage.prompt_tokens,
-        completion_tokens=reply.usage.completion_tokens,
-        finish_reason=reply.finish_reason,
+def build_request(spec: AgentConfig, model_name: str, messages: list[dict[str, Any]]) -> LlmRequest:
+    """The provider-neutral request for the next model call of an agent."""
+    extra = spec.model_extra or {}
+    thinking = extra.get("thinkingConfig")
+    budget = thinking.get("budgetTokens") if isinstance(thinking, dict) and thinking.get("enabled") else None
+    options: dict[str, Any] = {}
+    if "scriptedTurns" in extra:
+        options["scriptedTurns"] = extra["scriptedTurns"]
+    if isinstance(extra.get("llmOptions"), dict):
+        options.update(extra["llmOptions"])
+    return LlmRequest(
+        model=model_name,
+        messages=messages,
+        tools=[LlmToolSpec(t.name, t.description, t.input_schema) for t in spec.tools],
+        instructions=spec.instructions if isinstance(spec.instructions, str) else None,
+        temperature=spec.temperature,
+        max_tokens=spec.max_tokens,
+        base_url=spec.base_url,
+        output_schema=(spec.output_type or {}).get("schema"),
+        thinking_budget_tokens=int(budget) if isinstance(budget, int | float) else None,
+        options=options,
     )

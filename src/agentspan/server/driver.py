@@ -147,8 +147,13 @@ class Driver:
             session_id=req.session_id if req else "",
         )
         await tx.insert_execution(row)
-        timeout = req.timeout_seconds if req is not None else None
-        await self._step(tx, row, Start(prompt=prompt, now=now, timeout_seconds=timeout), now, effects)
+        start = Start(
+            prompt=prompt,
+            now=now,
+            timeout_seconds=req.timeout_seconds if req is not None else None,
+            media=[m for m in req.media if m.strip()] if req is not None else [],
+        )
+        await self._step(tx, row, start, now, effects)
         return row
 
     # --- applying inputs ----------------------------------------------------------------

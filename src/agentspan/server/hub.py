@@ -7,12 +7,44 @@ keys that the driver notifies after each commit. No sleep-polling on the hot pat
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections import deque
+from collections.abc import Callable, Iterable
 
 
 class Hub:
     def __init__(self) -> None:
         self._waiters: dict[str, set[asyncio.Future[None]]] = {}
+        self._deltas: dict[str, list[deque[str]]] = {}
+
+    # --- streamed model text (live only; the durable record keeps the final message) -----
+
+    def subscribe_deltas(self, execution_id: str) -> deque[str]:
+        """A buffer that receives live text; its owner drains it when woken on
+        ``exec:<id>`` (the same key the event log uses, so one wait covers both)."""
+        buffer: deque[str] = deque(maxlen=10_000)  # a stalled reader drops old pieces
+        self._deltas.setdefault(execution_id, []).append(buffer)
+        return buffer
+
+    def unsubscribe_deltas(self, execution_id: str, buffer: deque[str]) -> None:
+        buffers = self._deltas.get(execution_id)
+        if buffers is not None:
+            buffers[:] = [b for b in buffers if b is not buffer]
+            if not buffers:
+                del self._deltas[execution_id]
+
+    def delta_sink(self, execution_id: str) -> Callable[[str], None] | None:
+        """A callback that fans text out to live subscribers; ``None`` when nobody listens
+        (then providers need not stream at all)."""
+        if execution_id not in self._deltas:
+            return None
+        key = f"exec:{execution_id}"
+
+        def publish(text: str) -> None:
+            for buffer in self._deltas.get(execution_id, ()):
+                buffer.append(text)
+            self.notify(key)
+
+        return publish
 
     def notify(self, key: str) -> None:
         for fut in self._waiters.pop(key, ()):

@@ -23,6 +23,30 @@ def state_of(row: ExecutionRow) -> ExecState:
     return ExecState.model_validate_json(row.state)
 
 
+def usage_view(state: ExecState) -> TokenUsageWire:
+    usage = state.usage
+    return TokenUsageWire(
+        prompt_tokens=usage.prompt_tokens,
+        completion_tokens=usage.completion_tokens,
+        total_tokens=usage.total_tokens,
+        cached_tokens=usage.cached_tokens,
+        reasoning_tokens=usage.reasoning_tokens,
+        cost_usd=round(usage.cost_usd, 8) if usage.priced else None,
+    )
+
+
+def add_usage(total: TokenUsageWire, more: TokenUsageWire) -> None:
+    total.prompt_tokens += more.prompt_tokens
+    total.completion_tokens += more.completion_tokens
+    total.total_tokens += more.total_tokens
+    total.cached_tokens += more.cached_tokens
+    total.reasoning_tokens += more.reasoning_tokens
+    if total.cost_usd is None or more.cost_usd is None:
+        total.cost_usd = None
+    else:
+        total.cost_usd = round(total.cost_usd + more.cost_usd, 8)
+
+
 def status_view(row: ExecutionRow) -> StatusResponse:
     state = state_of(row)
     terminal = row.status in TERMINAL_STATUSES
@@ -40,7 +64,7 @@ def status_view(row: ExecutionRow) -> StatusResponse:
         pending_tool=pending_tool(waiting[0]) if waiting else None,
         waiting_reason=waiting_reason(state),
         current_turn=state.turn,
-        token_usage=TokenUsageWire(**state.usage.model_dump()),
+        token_usage=usage_view(state),
         parent_execution_id=row.parent_id,
     )
 
@@ -121,7 +145,7 @@ def detail_view(
         output=state.output,
         finish_reason=state.finish_reason,
         error=state.error,
-        token_usage=TokenUsageWire(**state.usage.model_dump()),
+        token_usage=usage_view(state),
         tool_calls=tool_calls_from(events),
         messages=messages,
         sub_results=state.sub_results or None,

@@ -28,7 +28,15 @@ from agentspan.protocol.errors import ErrorCode
 from agentspan.server.engine.model import ApprovalDecided, Cancel, Pause, Resume, Stop
 from agentspan.server.errors import ApiError, not_found
 from agentspan.server.services import Services
-from agentspan.server.views import detail_view, event_view, state_of, status_view, summary_view
+from agentspan.server.views import (
+    add_usage,
+    detail_view,
+    event_view,
+    state_of,
+    status_view,
+    summary_view,
+    usage_view,
+)
 
 router = APIRouter(prefix="/api")
 
@@ -71,15 +79,12 @@ async def detail(request: Request, execution_id: str) -> ExecutionDetail:
 
 
 async def _tree_usage(svc: Services, execution_id: str, own: TokenUsageWire) -> TokenUsageWire:
-    """Token usage of an execution and all its descendants."""
-    total = TokenUsageWire(**own.model_dump())
+    """Token usage and cost of an execution and all its descendants."""
+    total = own.model_copy()
     stack = [execution_id]
     while stack:
         for child in await svc.store.children_of(stack.pop()):
-            usage = state_of(child).usage
-            total.prompt_tokens += usage.prompt_tokens
-            total.completion_tokens += usage.completion_tokens
-            total.total_tokens += usage.total_tokens
+            add_usage(total, usage_view(state_of(child)))
             stack.append(child.id)
     return total
 

@@ -45,8 +45,11 @@ from agentspan.server.engine.model import (
     WorkerFound,
     WorkerMissing,
 )
+from agentspan.server.engine.schema_check import check, parse_json_answer
 
 MAX_RETRY_DELAY_SECONDS = 60.0
+MAX_OUTPUT_RETRIES = 2
+"""Structured answers that fail their schema are sent back this many times, then the run fails."""
 TERMINAL = ("COMPLETED", "FAILED", "TERMINATED", "TIMED_OUT")
 # Inputs that may legitimately arrive after an execution ended (a late tool result, a
 # child finishing after its parent was cancelled): they are dropped, not errors.
@@ -101,7 +104,10 @@ def _start(spec: AgentConfig, d: Decision, inp: Start) -> None:
     if is_pipeline(spec):
         _start_step(spec, d, 0, inp.prompt)
         return
-    _add_messages(d, [{"role": "user", "content": inp.prompt}])
+    message: dict[str, Any] = {"role": "user", "content": inp.prompt}
+    if inp.media:
+        message["media"] = list(inp.media)
+    _add_messages(d, [message])
     _call_llm(spec, d)
 
 
@@ -133,9 +139,7 @@ def _on_llm_result(spec: AgentConfig, d: Decision, inp: LlmResult) -> None:
         return  # a duplicate delivery of a result already recorded
     s.awaiting_llm = False
     s.turn += 1
-    s.usage.prompt_tokens += inp.prompt_tokens
-    s.usage.completion_tokens += inp.completion_tokens
-    s.usage.total_tokens += inp.prompt_tokens + inp.completion_tokens
+    _record_usage(d, inp)
     if inp.content:
         s.last_text = inp.content
     _add_messages(
@@ -149,8 +153,7 @@ def _on_llm_result(spec: AgentConfig, d: Decision, inp: LlmResult) -> None:
         ],
     )
     if not inp.tool_calls:
-        reason = "rejected" if s.turn_had_rejection else "stop"
-        _finish(d, "COMPLETED", output=inp.content or "", finish_reason=reason)
+        _on_final_answer(spec, d, inp.content or "")
         return
     if inp.content:
         d.events.append(EventDraft("message", {"content": inp.content}))
@@ -164,6 +167,72 @@ def _on_llm_result(spec: AgentConfig, d: Decision, inp: LlmResult) -> None:
         s.call_order.append(call.call_id)
         _dispatch_call(spec, d, call, tc.arguments)
     _maybe_finish_turn(spec, d)
+
+
+def _record_usage(d: Decision, inp: LlmResult) -> None:
+    usage = d.state.usage
+    usage.prompt_tokens += inp.prompt_tokens
+    usage.completion_tokens += inp.completion_tokens
+    usage.total_tokens += inp.prompt_tokens + inp.completion_tokens
+    usage.cached_tokens += inp.cached_tokens
+    usage.reasoning_tokens += inp.reasoning_tokens
+    if inp.cost_usd is None:
+        usage.priced = False
+    else:
+        usage.cost_usd += inp.cost_usd
+    data: dict[str, Any] = {
+        "model": inp.model,
+        "promptTokens": inp.prompt_tokens,
+        "completionTokens": inp.completion_tokens,
+        "cachedTokens": inp.cached_tokens,
+        "reasoningTokens": inp.reasoning_tokens,
+        "latencyMs": round(inp.latency_ms, 1),
+        "costUsd": inp.cost_usd,
+        "finishReason": inp.finish_reason,
+    }
+    fields: dict[str, Any] = {"data": data}
+    if inp.thinking:
+        fields["content"] = inp.thinking
+    d.events.append(EventDraft("llm_call", fields))
+
+
+def _on_final_answer(spec: AgentConfig, d: Decision, text: str) -> None:
+    """Finish with the answer, or send a structured answer that fails its schema back."""
+    s = d.state
+    reason = "rejected" if s.turn_had_rejection else "stop"
+    schema = (spec.output_type or {}).get("schema")
+    if not isinstance(schema, dict):
+        _finish(d, "COMPLETED", output=text, finish_reason=reason)
+        return
+    value, problem = parse_json_answer(text)
+    problems = [problem] if problem else check(value, schema)
+    if not problems:
+        _finish(d, "COMPLETED", output=value, finish_reason=reason)
+        return
+    s.output_attempts += 1
+    listed = "; ".join(problems)
+    if s.output_attempts > MAX_OUTPUT_RETRIES or s.turn >= spec.max_turns:
+        _finish(
+            d,
+            "FAILED",
+            error=f"the answer did not match the output schema after {s.output_attempts} attempts: {listed}",
+            finish_reason="error",
+        )
+        return
+    d.events.append(EventDraft("output_invalid", {"content": listed, "data": {"attempt": s.output_attempts}}))
+    _add_messages(
+        d,
+        [
+            {
+                "role": "user",
+                "content": (
+                    f"Your answer does not match the required JSON schema: {listed}. "
+                    "Reply again with only a JSON document that matches the schema."
+                ),
+            }
+        ],
+    )
+    _call_llm(spec, d)
 
 
 def _parse_arguments(raw: str) -> tuple[dict[str, Any] | None, str | None]:

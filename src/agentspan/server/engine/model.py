@@ -46,6 +46,12 @@ class Usage(_Model):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
+    cached_tokens: int = 0
+    reasoning_tokens: int = 0
+    cost_usd: float = 0.0
+    """Estimated from the price table; 0 for models it does not list."""
+    priced: bool = True
+    """False once any call was made with a model the price table does not know."""
 
 
 class ExecState(_Model):
@@ -81,6 +87,8 @@ class ExecState(_Model):
     step: int = 0
     step_child: str | None = None
     sub_results: dict[str, Any] = Field(default_factory=dict)
+    output_attempts: int = 0
+    """Structured-output answers rejected so far (each is sent back with the errors)."""
 
     @property
     def terminal(self) -> bool:
@@ -98,6 +106,7 @@ class Start(_Model):
     prompt: str
     now: float
     timeout_seconds: float | None = None
+    media: list[str] = Field(default_factory=list)
 
 
 class ToolCallIn(_Model):
@@ -112,7 +121,14 @@ class LlmResult(_Model):
     tool_calls: list[ToolCallIn] = Field(default_factory=list)
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cached_tokens: int = 0
+    reasoning_tokens: int = 0
     finish_reason: str | None = None
+    model: str = ""
+    latency_ms: float = 0.0
+    cost_usd: float | None = None
+    """Estimated cost of this call; ``None`` when the model has no price."""
+    thinking: str | None = None
 
 
 class LlmFailed(_Model):

@@ -52,6 +52,7 @@ words in the reply's content, or in the tool calls' argument JSON.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import re
@@ -94,8 +95,17 @@ class OfflineProvider:
     """Deterministic, network-free model; see the module docstring for its exact behaviour."""
 
     async def complete(self, request: LlmRequest, on_delta: DeltaCallback | None = None) -> LlmResponse:
-        """Produce the next assistant turn for ``request``."""
-        return respond(request)
+        """Produce the next assistant turn for ``request``.
+
+        With ``on_delta`` the answer text is also delivered word by word, as a streaming
+        provider would, so streaming can be exercised without a network.
+        """
+        reply = respond(request)
+        if on_delta is not None and reply.content:
+            for piece in re.findall(r"\S+\s*", reply.content):
+                on_delta(piece)
+                await asyncio.sleep(0)  # let subscribers run, as network chunks would
+        return reply
 
     async def aclose(self) -> None:
         """Nothing to release."""

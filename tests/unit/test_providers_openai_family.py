@@ -1,0 +1,1000 @@
+"""The provider layer: OpenAI-compatible family, streaming, and the three SDK-backed extras.
+
+HTTP providers are exercised against the fake OpenAI server (a real HTTP server) or, for the
+public default URLs, an ``httpx.MockTransport`` that records what would have been sent. The
+cloud SDKs (boto3, google-genai, cohere) are not installed here: their mapping functions are
+tested as pure functions, and their adapters against small stand-in SDK modules.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import sys
+from collections.abc import Iterator
+from types import ModuleType, SimpleNamespace
+from typing import Any
+
+import httpx
+import pytest
+
+from agentspan.server.providers import (
+    LlmRequest,
+    LlmResponse,
+    LlmToolCall,
+    LlmToolSpec,
+    LlmUsage,
+    ProviderError,
+    ProviderRegistry,
+)
+from agentspan.server.providers import bedrock as bedrock_mod
+from agentspan.server.providers import cohere as cohere_mod
+from agentspan.server.providers import vertex as vertex_mod
+from agentspan.server.providers.openai import (
+    DEFAULT_AZURE_API_VERSION,
+    OpenAIProvider,
+    StreamAssembler,
+    build_payload,
+    effort_for_budget,
+)
+from agentspan.server.providers.registry import OPENAI_COMPATIBLE
+
+from fakes.openai_server import FakeOpenAI
+
+WEATHER = LlmToolSpec(
+    name="get_weather",
+    description="Current weather for a city.",
+    parameters={"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+)
+PNG_URL = "data:image/png;base64," + base64.b64encode(b"\x89PNG fake").decode()
+PDF_URL = "data:application/pdf;base64," + base64.b64encode(b"%PDF-1.7 fake").decode()
+
+# provider prefix -> (key variable, base-URL variable, default base URL); written out here on
+# purpose rather than read from the registry table, so a typo in the table fails a test.
+COMPATIBLE: dict[str, tuple[str, str, str]] = {
+    "openai": ("OPENAI_API_KEY", "OPENAI_BASE_URL", "https://api.openai.com/v1"),
+    "groq": ("GROQ_API_KEY", "GROQ_BASE_URL", "https://api.groq.com/openai/v1"),
+    "deepseek": ("DEEPSEEK_API_KEY", "DEEPSEEK_BASE_URL", "https://api.deepseek.com/v1"),
+    "mistral": ("MISTRAL_API_KEY", "MISTRAL_BASE_URL", "https://api.mistral.ai/v1"),
+    "grok": ("XAI_API_KEY", "XAI_BASE_URL", "https://api.x.ai/v1"),
+    "xai": ("XAI_API_KEY", "XAI_BASE_URL", "https://api.x.ai/v1"),
+    "perplexity": ("PERPLEXITY_API_KEY", "PERPLEXITY_BASE_URL", "https://api.perplexity.ai"),
+    "together": ("TOGETHER_API_KEY", "TOGETHER_BASE_URL", "https://api.together.xyz/v1"),
+    "openrouter": ("OPENROUTER_API_KEY", "OPENROUTER_BASE_URL", "https://openrouter.ai/api/v1"),
+    "hugging_face": ("HUGGINGFACE_API_KEY", "HUGGINGFACE_BASE_URL", "https://router.huggingface.co/v1"),
+}
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeOpenAI]:
+    with FakeOpenAI() as server:
+        yield server
+
+
+def _user(text: str, media: list[str] | None = None) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "user", "content": text}
+    if media:
+        message["media"] = media
+    return message
+
+
+def _request(model: str = "m", **fields: Any) -> LlmRequest:
+    return LlmRequest(model=model, messages=fields.pop("messages", [_user("hi")]), **fields)
+
+
+class _Recorder:
+    """An httpx mock transport that answers every request with a minimal completion."""
+
+    def __init__(self) -> None:
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        body = {"choices": [{"message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}]}
+        return httpx.Response(200, json=body)
+
+
+async def _call(registry: ProviderRegistry, model: str, **fields: Any) -> LlmResponse:
+    provider, name = registry.resolve(model)
+    return await provider.complete(_request(name, **fields))
+
+
+# -- the OpenAI-compatible family: keys, URLs, headers ------------------------------------------
+
+
+def test_every_compatible_provider_is_in_the_table() -> None:
+    names = {spec.name for spec in OPENAI_COMPATIBLE}
+    assert names == {*COMPATIBLE, "azure_openai", "ollama"}
+    assert set(ProviderRegistry(env={}).provider_names) >= names | {
+        "anthropic",
+        "google_gemini",
+        "google",
+        "google_vertex_ai",
+        "aws_bedrock",
+        "cohere",
+        "offline",
+    }
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("name", sorted(COMPATIBLE))
+async def test_compatible_provider_uses_its_default_url_and_bearer_key(name: str) -> None:
+    key_env, _, default_url = COMPATIBLE[name]
+    recorder = _Recorder()
+    async with httpx.AsyncClient(transport=httpx.MockTransport(recorder)) as client:
+        registry = ProviderRegistry(env={key_env: f"key-for-{name}"}, http_client=client)
+        response = await _call(registry, f"{name}/some-model")
+        await registry.aclose()
+        assert not client.is_closed  # an injected client belongs to its owner
+    assert response.content == "ok"
+    [sent] = recorder.requests
+    assert str(sent.url) == f"{default_url}/chat/completions"
+    assert sent.headers["authorization"] == f"Bearer key-for-{name}"
+    assert json.loads(sent.content)["model"] == "some-model"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("name", sorted(COMPATIBLE))
+async def test_compatible_provider_honours_its_base_url_variable(name: str, fake: FakeOpenAI) -> None:
+    key_env, base_env, _ = COMPATIBLE[name]
+    registry = ProviderRegistry(env={key_env: "k-123", base_env: fake.base_url})
+    try:
+        response = await _call(registry, f"{name}/org/model-7b")
+    finally:
+        await registry.aclose()
+    assert response.content == "fake final answer"
+    assert fake.request_paths == ["/v1/chat/completions"]
+    assert fake.request_headers[0]["authorization"] == "Bearer k-123"
+    assert fake.requests[0]["model"] == "org/model-7b"
+
+
+@pytest.mark.parametrize("name", sorted(COMPATIBLE))
+def test_compatible_provider_without_key_names_the_variable(name: str) -> None:
+    key_env = COMPATIBLE[name][0]
+    with pytest.raises(ProviderError) as error:
+        ProviderRegistry(env={"UNRELATED": "x"}).resolve(f"{name}/m")
+    assert error.value.retryable is False
+    assert key_env in str(error.value)
+    assert str(error.value).startswith(f"{name} models need")
+
+
+def test_hugging_face_accepts_hf_token_and_names_both_variables() -> None:
+    with pytest.raises(ProviderError, match="HUGGINGFACE_API_KEY or HF_TOKEN"):
+        ProviderRegistry(env={}).resolve("hugging_face/meta-llama/Llama-3.3-70B-Instruct")
+    provider, name = ProviderRegistry(env={"HF_TOKEN": "hf_x"}).resolve("hugging_face/meta-llama/Llama-3.3")
+    assert isinstance(provider, OpenAIProvider)
+    assert name == "meta-llama/Llama-3.3"
+
+
+def test_grok_and_xai_share_one_adapter_and_changed_keys_get_a_new_one() -> None:
+    env = {"XAI_API_KEY": "xai-1"}
+    registry = ProviderRegistry(env=env)
+    grok, _ = registry.resolve("grok/grok-4")
+    xai, _ = registry.resolve("xai/grok-4")
+    assert grok is xai
+    env["XAI_API_KEY"] = "xai-2"
+    assert registry.resolve("xai/grok-4")[0] is not grok
+
+
+@pytest.mark.anyio
+async def test_azure_url_api_version_and_api_key_header(fake: FakeOpenAI) -> None:
+    env = {"AZURE_OPENAI_API_KEY": "az-secret", "AZURE_OPENAI_ENDPOINT": fake.endpoint + "/"}
+    registry = ProviderRegistry(env=env)
+    try:
+        await _call(registry, "azure_openai/my-gpt4o")
+        env["AZURE_OPENAI_API_VERSION"] = "2025-01-01-preview"
+        await _call(registry, "azure_openai/my-gpt4o")
+        await _call(registry, "azure_openai/my-gpt4o", options={"apiVersion": "2024-06-01"})
+    finally:
+        await registry.aclose()
+    assert fake.request_paths == [
+        f"/openai/deployments/my-gpt4o/chat/completions?api-version={DEFAULT_AZURE_API_VERSION}",
+        "/openai/deployments/my-gpt4o/chat/completions?api-version=2025-01-01-preview",
+        "/openai/deployments/my-gpt4o/chat/completions?api-version=2024-06-01",
+    ]
+    for headers in fake.request_headers:
+        assert headers["api-key"] == "az-secret"
+        assert "authorization" not in headers
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({}, ["AZURE_OPENAI_API_KEY", "AZURE_OPENAI_ENDPOINT"]),
+        ({"AZURE_OPENAI_API_KEY": "k"}, ["AZURE_OPENAI_ENDPOINT"]),
+        ({"AZURE_OPENAI_ENDPOINT": "https://r.openai.azure.com"}, ["AZURE_OPENAI_API_KEY"]),
+    ],
+)
+def test_azure_missing_settings_are_named(env: dict[str, str], named: list[str]) -> None:
+    with pytest.raises(ProviderError) as error:
+        ProviderRegistry(env=env).resolve("azure_openai/deployment")
+    assert error.value.retryable is False
+    for variable in named:
+        assert variable in str(error.value)
+    assert "k" not in str(error.value).split()  # values are never echoed
+
+
+@pytest.mark.anyio
+async def test_ollama_needs_no_key_and_builds_its_url_from_ollama_host(fake: FakeOpenAI) -> None:
+    bare_host = fake.endpoint.removeprefix("http://")  # Ollama's own convention: host:port
+    for host in (fake.endpoint, bare_host):
+        registry = ProviderRegistry(env={"OLLAMA_HOST": host})
+        try:
+            response = await _call(registry, "ollama/llama3.2")
+        finally:
+            await registry.aclose()
+        assert response.content == "fake final answer"
+    assert fake.request_paths == ["/v1/chat/completions", "/v1/chat/completions"]
+    assert all("authorization" not in headers for headers in fake.request_headers)
+
+
+@pytest.mark.anyio
+async def test_ollama_default_is_localhost() -> None:
+    recorder = _Recorder()
+    async with httpx.AsyncClient(transport=httpx.MockTransport(recorder)) as client:
+        await _call(ProviderRegistry(env={}, http_client=client), "ollama/qwen3")
+    assert str(recorder.requests[0].url) == "http://localhost:11434/v1/chat/completions"
+    assert "authorization" not in recorder.requests[0].headers
+
+
+@pytest.mark.parametrize(
+    ("model", "env", "named"),
+    [
+        ("anthropic/claude-sonnet-4", {}, "ANTHROPIC_API_KEY"),
+        ("google_gemini/gemini-2.5-pro", {}, "GEMINI_API_KEY or GOOGLE_API_KEY"),
+        ("google/gemini-2.5-flash", {}, "GEMINI_API_KEY or GOOGLE_API_KEY"),
+    ],
+)
+def test_native_providers_without_key_name_the_variable(model: str, env: dict[str, str], named: str) -> None:
+    with pytest.raises(ProviderError) as error:
+        ProviderRegistry(env=env).resolve(model)
+    assert error.value.retryable is False
+    assert named in str(error.value)
+
+
+# -- streaming -----------------------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_streaming_round_trip_matches_the_non_streamed_reply(fake: FakeOpenAI) -> None:
+    answer = "The weather in NYC is sunny,\n22 degrees. "
+    fake.script(FakeOpenAI.text(answer), FakeOpenAI.text(answer))
+    provider = OpenAIProvider("sk-test", fake.base_url)
+    deltas: list[str] = []
+    try:
+        plain = await provider.complete(_request())
+        streamed = await provider.complete(_request(), on_delta=deltas.append)
+    finally:
+        await provider.aclose()
+    assert deltas == ["The", " weather", " in", " NYC", " is", " sunny,", "\n22", " degrees.", " "]
+    assert "".join(deltas) == answer
+    assert streamed == plain
+    assert streamed.usage == LlmUsage(prompt_tokens=10, completion_tokens=5)
+    assert "stream" not in fake.requests[0]
+    assert fake.requests[1]["stream"] is True
+    assert fake.requests[1]["stream_options"] == {"include_usage": True}
+    assert fake.request_headers[1]["accept"] == "text/event-stream"
+
+
+@pytest.mark.anyio
+async def test_streaming_assembles_tool_calls_by_index(fake: FakeOpenAI) -> None:
+    long_args = {"city": "San Francisco, California", "days": 3, "units": "metric"}
+    fake.script(
+        FakeOpenAI.tool_calls(
+            [("get_weather", long_args), ("search", '{"query": "oops')], content="Checking."
+        ),
+    )
+    provider = OpenAIProvider("sk-test", fake.base_url)
+    deltas: list[str] = []
+    try:
+        response = await provider.complete(_request(tools=[WEATHER]), on_delta=deltas.append)
+    finally:
+        await provider.aclose()
+    assert deltas == ["Checking."]
+    assert response.content == "Checking."
+    assert response.finish_reason == "tool_calls"
+    assert response.tool_calls == [
+        LlmToolCall(id="call_1", name="get_weather", arguments=json.dumps(long_args)),
+        LlmToolCall(id="call_2", name="search", arguments='{"query": "oops'),
+    ]
+    assert response.usage.total_tokens == 15
+
+
+@pytest.mark.anyio
+async def test_streamed_tool_calls_without_text_have_no_content(fake: FakeOpenAI) -> None:
+    fake.script(FakeOpenAI.tool_calls([("get_weather", {"city": "Oslo"})]))
+    provider = OpenAIProvider(None, fake.base_url)
+    deltas: list[str] = []
+    try:
+        response = await provider.complete(_request(tools=[WEATHER]), on_delta=deltas.append)
+    finally:
+        await provider.aclose()
+    assert deltas == []
+    assert response.content is None
+    assert [c.arguments for c in response.tool_calls] == ['{"city": "Oslo"}']
+
+
+@pytest.mark.anyio
+async def test_mistral_streams_without_stream_options(fake: FakeOpenAI) -> None:
+    registry = ProviderRegistry(env={"MISTRAL_API_KEY": "m", "MISTRAL_BASE_URL": fake.base_url})
+    deltas: list[str] = []
+    try:
+        provider, name = registry.resolve("mistral/mistral-large-latest")
+        await provider.complete(_request(name), on_delta=deltas.append)
+    finally:
+        await registry.aclose()
+    assert fake.requests[0]["stream"] is True
+    assert "stream_options" not in fake.requests[0]
+    assert "".join(deltas) == "fake final answer"
+
+
+@pytest.mark.anyio
+async def test_stream_cut_off_is_retryable_and_http_errors_keep_their_class(fake: FakeOpenAI) -> None:
+    fake.script(
+        FakeOpenAI.text("partial answer", cut_stream=True),
+        FakeOpenAI.error(429, "slow down", retry_after=3),
+        FakeOpenAI.error(401, "bad key sk-leaky"),
+    )
+    provider = OpenAIProvider("sk-leaky", fake.base_url, label="Groq")
+    deltas: list[str] = []
+    try:
+        with pytest.raises(ProviderError) as cut:
+            await provider.complete(_request(), on_delta=deltas.append)
+        with pytest.raises(ProviderError) as limited:
+            await provider.complete(_request(), on_delta=deltas.append)
+        with pytest.raises(ProviderError) as denied:
+            await provider.complete(_request(), on_delta=deltas.append)
+    finally:
+        await provider.aclose()
+    assert deltas == ["partial", " answer"]
+    assert cut.value.retryable is True
+    assert "ended before" in str(cut.value)
+    assert limited.value.retryable is True
+    assert limited.value.retry_after == 3.0
+    assert "Groq returned HTTP 429" in str(limited.value)
+    assert denied.value.retryable is False
+    assert "sk-leaky" not in str(denied.value)
+
+
+@pytest.mark.anyio
+async def test_server_that_ignores_stream_still_delivers_the_answer(fake: FakeOpenAI) -> None:
+    body = {"choices": [{"message": {"role": "assistant", "content": "whole"}, "finish_reason": "stop"}]}
+    fake.script(FakeOpenAI.raw(200, json.dumps(body)))
+    provider = OpenAIProvider("k", fake.base_url)
+    deltas: list[str] = []
+    try:
+        response = await provider.complete(_request(), on_delta=deltas.append)
+    finally:
+        await provider.aclose()
+    assert deltas == ["whole"]
+    assert response.content == "whole"
+
+
+@pytest.mark.anyio
+async def test_malformed_stream_chunk_is_not_retryable_and_callback_errors_pass_through() -> None:
+    def sse(body: str) -> httpx.MockTransport:
+        headers = {"content-type": "text/event-stream"}
+        return httpx.MockTransport(lambda _: httpx.Response(200, headers=headers, content=body.encode()))
+
+    async with httpx.AsyncClient(transport=sse("data: {not json\n\n")) as client:
+        with pytest.raises(ProviderError) as error:
+            await OpenAIProvider("k", client=client).complete(_request(), on_delta=lambda _: None)
+    assert error.value.retryable is False
+    assert "unexpected stream chunk" in str(error.value)
+
+    def explode(_: str) -> None:
+        raise ValueError("consumer failed")
+
+    chunk = {"choices": [{"index": 0, "delta": {"content": "x"}}]}
+    async with httpx.AsyncClient(transport=sse(f"data: {json.dumps(chunk)}\n\n")) as client:
+        with pytest.raises(ValueError, match="consumer failed"):
+            await OpenAIProvider("k", client=client).complete(_request(), on_delta=explode)
+
+
+def test_stream_assembler_handles_reasoning_errors_and_index_less_calls() -> None:
+    assembler = StreamAssembler()
+    lines = [
+        ": keep-alive",
+        "",
+        'data: {"choices":[{"index":0,"delta":{"reasoning_content":"think "}}]}',
+        'data:{"choices":[{"index":0,"delta":{"reasoning_content":"hard"}}]}',
+        'data: {"choices":[{"index":0,"delta":{"tool_calls":[{"id":"a","function":{"name":"f","arguments":"{}"}}]}}]}',
+        'data: {"choices":[{"index":0,"delta":{"tool_calls":[{"id":"b","function":{"name":"g","arguments":"{}"}}]}}]}',
+        'data: {"choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}],'
+        '"usage":{"prompt_tokens":4,"completion_tokens":2}}',
+    ]
+    assert [assembler.feed_line(line) for line in lines] == [None] * len(lines)
+    assert assembler.complete and not assembler.done
+    response = assembler.response()
+    assert response.thinking == "think hard"
+    assert [(c.id, c.name) for c in response.tool_calls] == [("a", "f"), ("b", "g")]
+    assert response.usage == LlmUsage(prompt_tokens=4, completion_tokens=2)
+    with pytest.raises(ProviderError) as error:
+        StreamAssembler().feed_line('data: {"error": {"message": "overloaded", "code": 503}}')
+    assert error.value.retryable is True
+
+
+# -- usage details, media, reasoning effort --------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_cached_and_reasoning_tokens_are_parsed_streamed_or_not(fake: FakeOpenAI) -> None:
+    reply = FakeOpenAI.text("done", cached_tokens=6, reasoning_tokens=3)
+    fake.script(reply, reply)
+    provider = OpenAIProvider("k", fake.base_url)
+    try:
+        plain = await provider.complete(_request())
+        streamed = await provider.complete(_request(), on_delta=lambda _: None)
+    finally:
+        await provider.aclose()
+    expected = LlmUsage(prompt_tokens=10, completion_tokens=5, cached_tokens=6, reasoning_tokens=3)
+    assert plain.usage == expected
+    assert streamed.usage == expected
+
+
+@pytest.mark.anyio
+async def test_user_media_becomes_content_parts(fake: FakeOpenAI) -> None:
+    provider = OpenAIProvider("k", fake.base_url)
+    media = ["https://example.com/cat.jpg", PNG_URL, PDF_URL]
+    try:
+        await provider.complete(_request(messages=[_user("What is this?", media), _user("plain")]))
+    finally:
+        await provider.aclose()
+    sent = fake.requests[0]["messages"]
+    assert sent[0] == {
+        "role": "user",
+        "content": [
+            {"type": "text", "text": "What is this?"},
+            {"type": "image_url", "image_url": {"url": "https://example.com/cat.jpg"}},
+            {"type": "image_url", "image_url": {"url": PNG_URL}},
+            {"type": "file", "file": {"filename": "attachment-3.pdf", "file_data": PDF_URL}},
+        ],
+    }
+    assert sent[1] == {"role": "user", "content": "plain"}
+
+
+@pytest.mark.parametrize(
+    ("budget", "effort"), [(1, "low"), (2047, "low"), (2048, "medium"), (8191, "medium"), (8192, "high")]
+)
+def test_thinking_budget_maps_to_reasoning_effort(budget: int, effort: str) -> None:
+    assert effort_for_budget(budget) == effort
+    payload = build_payload(_request("o4-mini", thinking_budget_tokens=budget, max_tokens=500))
+    assert payload["reasoning_effort"] == effort
+    # OpenAI's reasoning models reject max_tokens.
+    assert payload["max_completion_tokens"] == 500
+    assert "max_tokens" not in payload
+
+
+@pytest.mark.parametrize(
+    ("model", "budget", "options", "expected"),
+    [
+        ("gpt-4o", 4000, {}, None),  # not a reasoning model: the field would be rejected
+        ("o3", None, {}, None),  # no budget set: the provider default applies
+        ("gpt-5-chat-latest", 4000, {}, None),
+        ("openai/gpt-oss-120b", 9000, {}, "high"),  # behind a router prefix
+        ("gpt-5.1", 100, {}, "low"),
+        ("my-azure-deployment", None, {"reasoningEffort": "minimal"}, "minimal"),
+    ],
+)
+def test_reasoning_effort_is_only_sent_when_it_applies(
+    model: str, budget: int | None, options: dict[str, Any], expected: str | None
+) -> None:
+    payload = build_payload(_request(model, thinking_budget_tokens=budget, options=options))
+    assert payload.get("reasoning_effort") == expected
+
+
+def test_router_prefixed_and_classic_models_keep_max_tokens() -> None:
+    assert build_payload(_request("openai/o3-mini", max_tokens=9))["max_tokens"] == 9
+    assert build_payload(_request("gpt-4o", max_tokens=9))["max_tokens"] == 9
+
+
+# -- optional extras: missing libraries ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("model", "module", "command"),
+    [
+        (
+            "aws_bedrock/anthropic.claude-3-5-sonnet-20240620-v1:0",
+            "boto3",
+            "pip install 'agentspan[bedrock]'",
+        ),
+        ("google_vertex_ai/gemini-2.5-pro", "google.genai", "pip install 'agentspan[vertex]'"),
+        ("cohere/command-a-03-2025", "cohere", "pip install 'agentspan[cohere]'"),
+    ],
+)
+def test_extras_without_their_library_name_the_install_command(
+    model: str, module: str, command: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, module, None)  # makes the import fail even if installed
+    with pytest.raises(ProviderError) as error:
+        ProviderRegistry(env={"COHERE_API_KEY": "c", "GOOGLE_CLOUD_PROJECT": "p"}).resolve(model)
+    assert error.value.retryable is False
+    assert command in str(error.value)
+
+
+def _module(name: str, **attributes: Any) -> ModuleType:
+    module = ModuleType(name)
+    for key, value in attributes.items():
+        setattr(module, key, value)
+    return module
+
+
+def test_extras_with_their_library_name_missing_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "cohere", _module("cohere"))
+    monkeypatch.setitem(sys.modules, "google.genai", _module("google.genai"))
+    with pytest.raises(ProviderError, match="COHERE_API_KEY"):
+        ProviderRegistry(env={}).resolve("cohere/command-a-03-2025")
+    with pytest.raises(ProviderError, match="GOOGLE_CLOUD_PROJECT"):
+        ProviderRegistry(env={}).resolve("google_vertex_ai/gemini-2.5-pro")
+
+
+# -- Bedrock (Converse) -------------------------------------------------------------------------
+
+
+def test_bedrock_request_mapping() -> None:
+    request = LlmRequest(
+        model="anthropic.claude-sonnet-4",
+        instructions="Be brief.",
+        messages=[
+            _user("Weather and this chart?", [PNG_URL, "s3://bucket/report.pdf"]),
+            {
+                "role": "assistant",
+                "content": "Looking.",
+                "tool_calls": [
+                    {"id": "t1", "name": "get_weather", "arguments": '{"city": "Oslo"}'},
+                    {"id": "t2", "name": "get_weather", "arguments": "{broken"},
+                ],
+            },
+            {"role": "tool", "tool_call_id": "t1", "name": "get_weather", "content": "Sunny"},
+            {"role": "tool", "tool_call_id": "t2", "name": "get_weather", "content": ""},
+            _user("Thanks"),
+        ],
+        tools=[WEATHER],
+        temperature=0.1,
+        max_tokens=2000,
+        output_schema={"type": "object"},
+        thinking_budget_tokens=1024,
+    )
+    kwargs = bedrock_mod.build_converse_request(request)
+    assert kwargs["modelId"] == "anthropic.claude-sonnet-4"
+    assert kwargs["system"][0] == {"text": "Be brief."}
+    assert '{"type":"object"}' in kwargs["system"][1]["text"]
+    assert kwargs["inferenceConfig"] == {"maxTokens": 2000, "temperature": 0.1}
+    assert kwargs["toolConfig"]["tools"][0]["toolSpec"]["inputSchema"] == {"json": WEATHER.parameters}
+    assert kwargs["additionalModelRequestFields"] == {"thinking": {"type": "enabled", "budget_tokens": 1024}}
+    user, assistant, results = kwargs["messages"]
+    assert user["content"][1] == {"image": {"format": "png", "source": {"bytes": b"\x89PNG fake"}}}
+    assert user["content"][2] == {
+        "document": {
+            "format": "pdf",
+            "name": "document-2",
+            "source": {"s3Location": {"uri": "s3://bucket/report.pdf"}},
+        }
+    }
+    assert assistant["content"][1]["toolUse"] == {
+        "toolUseId": "t1",
+        "name": "get_weather",
+        "input": {"city": "Oslo"},
+    }
+    assert assistant["content"][2]["toolUse"]["input"] == {"raw_arguments": "{broken"}
+    # Both tool results and the next user text share one user turn: roles must alternate.
+    assert results["role"] == "user"
+    assert [list(block) for block in results["content"]] == [["toolResult"], ["toolResult"], ["text"]]
+    assert results["content"][1]["toolResult"]["content"] == [{"text": "(no output)"}]
+
+
+def test_bedrock_rejects_media_it_cannot_fetch_and_skips_thinking_for_other_models() -> None:
+    with pytest.raises(ProviderError, match="data: URL or an s3:// URI") as error:
+        bedrock_mod.build_converse_request(_request(messages=[_user("x", ["https://example.com/a.png"])]))
+    assert error.value.retryable is False
+    kwargs = bedrock_mod.build_converse_request(_request("amazon.nova-pro-v1:0", thinking_budget_tokens=2000))
+    assert "additionalModelRequestFields" not in kwargs
+
+
+def test_bedrock_response_parsing() -> None:
+    body = {
+        "output": {
+            "message": {
+                "role": "assistant",
+                "content": [
+                    {"reasoningContent": {"reasoningText": {"text": "need weather", "signature": "sig"}}},
+                    {"text": "Let me check."},
+                    {"toolUse": {"toolUseId": "tooluse_1", "name": "get_weather", "input": {"city": "Oslo"}}},
+                ],
+            }
+        },
+        "stopReason": "tool_use",
+        "usage": {
+            "inputTokens": 20,
+            "outputTokens": 7,
+            "cacheReadInputTokens": 100,
+            "cacheWriteInputTokens": 5,
+        },
+    }
+    assert bedrock_mod.parse_converse_response(body) == LlmResponse(
+        content="Let me check.",
+        tool_calls=[LlmToolCall(id="tooluse_1", name="get_weather", arguments='{"city": "Oslo"}')],
+        usage=LlmUsage(prompt_tokens=125, completion_tokens=7, cached_tokens=100),
+        finish_reason="tool_calls",
+        thinking="need weather",
+    )
+
+
+class _ClientError(Exception):
+    def __init__(self, code: str, status: int) -> None:
+        super().__init__(code)
+        self.response = {
+            "Error": {"Code": code, "Message": f"{code} happened"},
+            "ResponseMetadata": {"HTTPStatusCode": status},
+        }
+
+
+class NoCredentialsError(Exception):
+    pass
+
+
+class EndpointConnectionError(Exception):
+    pass
+
+
+@pytest.mark.parametrize(
+    ("exc", "retryable", "text"),
+    [
+        (_ClientError("ThrottlingException", 429), True, "ThrottlingException (HTTP 429)"),
+        (_ClientError("ModelNotReadyException", 429), True, "ModelNotReadyException"),
+        (_ClientError("ValidationException", 400), False, "ValidationException happened"),
+        (_ClientError("AccessDeniedException", 403), False, "AccessDeniedException"),
+        (NoCredentialsError("none"), False, "AWS_ACCESS_KEY_ID"),
+        (EndpointConnectionError("down"), True, "could not reach Bedrock"),
+        (RuntimeError("odd"), False, "RuntimeError: odd"),
+    ],
+)
+def test_bedrock_error_classification(exc: Exception, retryable: bool, text: str) -> None:
+    error = bedrock_mod.classify_error(exc)
+    assert error.retryable is retryable
+    assert text in str(error)
+
+
+@pytest.mark.anyio
+async def test_bedrock_adapter_with_a_stand_in_boto3(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[dict[str, Any]] = []
+    clients: list[tuple[str, str | None, Any]] = []
+
+    class Runtime:
+        def converse(self, **kwargs: Any) -> dict[str, Any]:
+            calls.append(kwargs)
+            message = {"role": "assistant", "content": [{"text": "Hello from Bedrock"}]}
+            return {"output": {"message": message}, "stopReason": "end_turn", "usage": {"inputTokens": 3}}
+
+    def client(service: str, region_name: str | None = None, config: Any = None) -> Runtime:
+        clients.append((service, region_name, config))
+        return Runtime()
+
+    monkeypatch.setitem(sys.modules, "boto3", _module("boto3", client=client))
+    monkeypatch.setitem(sys.modules, "botocore.config", _module("botocore.config", Config=SimpleNamespace))
+    registry = ProviderRegistry(env={"AWS_REGION": "eu-west-1"})
+    deltas: list[str] = []
+    provider, name = registry.resolve("aws_bedrock/amazon.nova-pro-v1:0")
+    response = await provider.complete(_request(name), on_delta=deltas.append)
+    await provider.complete(_request(name))
+    await registry.aclose()
+    assert response.content == "Hello from Bedrock"
+    assert response.finish_reason == "stop"
+    assert deltas == ["Hello from Bedrock"]
+    assert len(clients) == 1  # one boto3 client, reused
+    service, region, config = clients[0]
+    assert (service, region) == ("bedrock-runtime", "eu-west-1")
+    assert config.retries == {"total_max_attempts": 1}  # the executor owns retries
+    assert calls[0]["messages"] == [{"role": "user", "content": [{"text": "hi"}]}]
+
+
+# -- Vertex AI (google-genai) ---------------------------------------------------------------------
+
+
+def test_vertex_request_mapping() -> None:
+    request = LlmRequest(
+        model="gemini-2.5-pro",
+        instructions="Be brief.",
+        messages=[
+            _user("Look", [PNG_URL, "gs://bucket/spec.pdf"]),
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {"id": "c1", "name": "get_weather", "arguments": '{"city": "Oslo"}'},
+                    {"id": "c2", "name": "search", "arguments": "not json"},
+                ],
+            },
+            {"role": "tool", "tool_call_id": "c1", "content": "Sunny"},
+            {"role": "tool", "tool_call_id": "c2", "name": "search", "content": "found"},
+        ],
+        tools=[WEATHER],
+        max_tokens=100,
+        thinking_budget_tokens=512,
+        output_schema={"type": "object"},
+    )
+    contents, config = vertex_mod.build_vertex_request(request)
+    assert contents == [
+        {
+            "role": "user",
+            "parts": [
+                {"text": "Look"},
+                {"inline_data": {"data": b"\x89PNG fake", "mime_type": "image/png"}},
+                {"file_data": {"file_uri": "gs://bucket/spec.pdf", "mime_type": "application/pdf"}},
+            ],
+        },
+        {
+            "role": "model",
+            "parts": [
+                {"function_call": {"name": "get_weather", "args": {"city": "Oslo"}}},
+                {"function_call": {"name": "search", "args": {"raw_arguments": "not json"}}},
+            ],
+        },
+        {
+            "role": "user",
+            "parts": [
+                {"function_response": {"name": "get_weather", "response": {"output": "Sunny"}}},
+                {"function_response": {"name": "search", "response": {"output": "found"}}},
+            ],
+        },
+    ]
+    assert config["tools"] == [
+        {
+            "function_declarations": [
+                {
+                    "name": "get_weather",
+                    "description": WEATHER.description,
+                    "parameters_json_schema": WEATHER.parameters,
+                }
+            ]
+        }
+    ]
+    assert config["max_output_tokens"] == 100
+    assert config["thinking_config"] == {"thinking_budget": 512, "include_thoughts": True}
+    # With tools, the schema travels in the instructions rather than as JSON response mode.
+    assert "response_json_schema" not in config
+    assert config["system_instruction"].startswith("Be brief.\n\n")
+    _, no_tools = vertex_mod.build_vertex_request(_request(output_schema={"type": "object"}))
+    assert no_tools["response_json_schema"] == {"type": "object"}
+    assert no_tools["response_mime_type"] == "application/json"
+
+
+def test_vertex_response_parsing() -> None:
+    body = {
+        "candidates": [
+            {
+                "content": {
+                    "role": "model",
+                    "parts": [
+                        {"text": "Hmm, ", "thought": True},
+                        {"text": "It is "},
+                        {"text": "sunny."},
+                    ],
+                },
+                "finish_reason": SimpleNamespace(value="STOP"),  # SDK enums carry .value
+            }
+        ],
+        "usage_metadata": {
+            "prompt_token_count": 12,
+            "candidates_token_count": 4,
+            "thoughts_token_count": 6,
+            "cached_content_token_count": 8,
+        },
+    }
+    assert vertex_mod.parse_vertex_response(body) == LlmResponse(
+        content="It is sunny.",
+        usage=LlmUsage(prompt_tokens=12, completion_tokens=10, cached_tokens=8, reasoning_tokens=6),
+        finish_reason="stop",
+        thinking="Hmm, ",
+    )
+    calls = vertex_mod.parse_vertex_response(
+        {
+            "candidates": [
+                {
+                    "content": {"parts": [{"function_call": {"name": "f", "args": {"a": 1}}}]},
+                    "finish_reason": "STOP",
+                }
+            ]
+        }
+    )
+    assert calls.finish_reason == "tool_calls"
+    assert calls.tool_calls[0].id.startswith("call_")
+    assert calls.tool_calls[0].arguments == '{"a": 1}'
+    assert (
+        vertex_mod.parse_vertex_response({"candidates": [{"finish_reason": "SAFETY"}]}).finish_reason
+        == "content_filter"
+    )
+    with pytest.raises(ProviderError, match="SAFETY"):
+        vertex_mod.parse_vertex_response({"prompt_feedback": {"block_reason": "SAFETY"}})
+
+
+class _ApiError(Exception):
+    def __init__(self, code: int) -> None:
+        super().__init__(f"{code} error")
+        self.code = code
+        self.message = f"status {code}"
+
+
+class DefaultCredentialsError(Exception):
+    pass
+
+
+@pytest.mark.parametrize(
+    ("exc", "retryable", "text"),
+    [
+        (_ApiError(429), True, "HTTP 429: status 429"),
+        (_ApiError(503), True, "HTTP 503"),
+        (_ApiError(400), False, "HTTP 400"),
+        (httpx.ConnectError("refused"), True, "could not reach Vertex AI"),
+        (DefaultCredentialsError("none"), False, "gcloud auth application-default login"),
+    ],
+)
+def test_vertex_error_classification(exc: Exception, retryable: bool, text: str) -> None:
+    error = vertex_mod.classify_error(exc)
+    assert error.retryable is retryable
+    assert text in str(error)
+
+
+@pytest.mark.anyio
+async def test_vertex_adapter_with_a_stand_in_sdk(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: dict[str, Any] = {}
+
+    class Models:
+        async def generate_content(self, *, model: str, contents: Any, config: Any) -> dict[str, Any]:
+            seen.update(model=model, contents=contents, config=config)
+            return {
+                "candidates": [{"content": {"parts": [{"text": "Hi from Vertex"}]}, "finish_reason": "STOP"}]
+            }
+
+    class Client:
+        def __init__(self, **options: Any) -> None:
+            seen["client"] = options
+            self.aio = SimpleNamespace(models=Models())
+
+    monkeypatch.setitem(sys.modules, "google.genai", _module("google.genai", Client=Client))
+    registry = ProviderRegistry(env={"GOOGLE_CLOUD_PROJECT": "proj-1"})
+    provider, name = registry.resolve("google_vertex_ai/gemini-2.5-flash")
+    response = await provider.complete(_request(name, instructions="Be kind."))
+    await registry.aclose()
+    assert response.content == "Hi from Vertex"
+    assert seen["client"]["vertexai"] is True
+    assert (seen["client"]["project"], seen["client"]["location"]) == ("proj-1", "global")
+    assert seen["model"] == "gemini-2.5-flash"
+    assert seen["config"] == {"system_instruction": "Be kind."}
+
+
+# -- Cohere ----------------------------------------------------------------------------------------
+
+
+def test_cohere_request_mapping() -> None:
+    request = LlmRequest(
+        model="command-a-reasoning-08-2025",
+        instructions="Be brief.",
+        messages=[
+            _user("Weather?", [PNG_URL]),
+            {
+                "role": "assistant",
+                "content": "I will look it up.",
+                "tool_calls": [{"id": "c1", "name": "get_weather", "arguments": '{"city": "Oslo"}'}],
+            },
+            {"role": "tool", "tool_call_id": "c1", "name": "get_weather", "content": "Sunny"},
+            {"role": "assistant", "content": "Sunny in Oslo."},
+        ],
+        tools=[WEATHER],
+        temperature=0.3,
+        max_tokens=300,
+        thinking_budget_tokens=2000,
+    )
+    kwargs = cohere_mod.build_cohere_request(request)
+    assert kwargs["messages"] == [
+        {"role": "system", "content": "Be brief."},
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "Weather?"},
+                {"type": "image_url", "image_url": {"url": PNG_URL}},
+            ],
+        },
+        {
+            "role": "assistant",
+            "tool_calls": [
+                {
+                    "id": "c1",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": '{"city": "Oslo"}'},
+                }
+            ],
+            "tool_plan": "I will look it up.",
+        },
+        {"role": "tool", "tool_call_id": "c1", "content": "Sunny"},
+        {"role": "assistant", "content": "Sunny in Oslo."},
+    ]
+    assert kwargs["tools"][0]["function"]["parameters"] == WEATHER.parameters
+    assert kwargs["thinking"] == {"type": "enabled", "token_budget": 2000}
+    assert (kwargs["temperature"], kwargs["max_tokens"]) == (0.3, 300)
+    structured = cohere_mod.build_cohere_request(_request(output_schema={"type": "object"}))
+    assert structured["response_format"] == {"type": "json_object", "json_schema": {"type": "object"}}
+    assert "thinking" not in structured
+
+
+def test_cohere_response_parsing() -> None:
+    body = {
+        "id": "r1",
+        "finish_reason": "TOOL_CALL",
+        "message": {
+            "role": "assistant",
+            "tool_plan": "I will check the weather.",
+            "content": [{"type": "thinking", "thinking": "weather tool"}],
+            "tool_calls": [
+                {
+                    "id": "get_weather_abc",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": '{"city":"Oslo"}'},
+                }
+            ],
+        },
+        "usage": {
+            "billed_units": {"input_tokens": 5},
+            "tokens": {"input_tokens": 40.0, "output_tokens": 12.0},
+            "cached_tokens": 16,
+        },
+    }
+    assert cohere_mod.parse_cohere_response(body) == LlmResponse(
+        content="I will check the weather.",
+        tool_calls=[LlmToolCall(id="get_weather_abc", name="get_weather", arguments='{"city":"Oslo"}')],
+        usage=LlmUsage(prompt_tokens=40, completion_tokens=12, cached_tokens=16),
+        finish_reason="tool_calls",
+        thinking="weather tool",
+    )
+    text = cohere_mod.parse_cohere_response(
+        {"finish_reason": "COMPLETE", "message": {"content": [{"type": "text", "text": "Hi"}]}}
+    )
+    assert (text.content, text.finish_reason, text.tool_calls) == ("Hi", "stop", [])
+
+
+class _CohereApiError(Exception):
+    def __init__(self, status_code: int, body: Any) -> None:
+        super().__init__(f"status {status_code}")
+        self.status_code = status_code
+        self.body = body
+
+
+@pytest.mark.parametrize(("status", "retryable"), [(429, True), (500, True), (400, False), (401, False)])
+def test_cohere_error_classification_redacts_the_key(status: int, retryable: bool) -> None:
+    error = cohere_mod.classify_error(
+        _CohereApiError(status, {"message": "invalid key co-secret"}), "co-secret"
+    )
+    assert error.retryable is retryable
+    assert f"HTTP {status}" in str(error)
+    assert "co-secret" not in str(error)
+    assert cohere_mod.classify_error(httpx.ReadTimeout("slow")).retryable is True
+
+
+@pytest.mark.anyio
+async def test_cohere_adapter_with_a_stand_in_sdk_shares_the_http_client(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: dict[str, Any] = {}
+
+    class AsyncClientV2:
+        def __init__(self, **options: Any) -> None:
+            seen["client"] = options
+
+        async def chat(self, **kwargs: Any) -> dict[str, Any]:
+            seen["chat"] = kwargs
+            return {"finish_reason": "COMPLETE", "message": {"content": [{"type": "text", "text": "Hola"}]}}
+
+    monkeypatch.setitem(sys.modules, "cohere", _module("cohere", AsyncClientV2=AsyncClientV2))
+    async with httpx.AsyncClient() as shared:
+        registry = ProviderRegistry(env={"COHERE_API_KEY": "co-key"}, http_client=shared)
+        provider, name = registry.resolve("cohere/command-a-03-2025")
+        deltas: list[str] = []
+        response = await provider.complete(_request(name), on_delta=deltas.append)
+        await registry.aclose()
+        assert seen["client"]["httpx_client"] is shared
+    assert response.content == "Hola"
+    assert deltas == ["Hola"]
+    assert seen["client"]["api_key"] == "co-key"
+    assert seen["chat"]["request_options"] == {"max_retries": 0}  # the executor owns retries
+    assert seen["chat"]["messages"] == [{"role": "user", "content": "hi"}]
