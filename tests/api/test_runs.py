@@ -518,3 +518,26 @@ def test_scripted_model_that_runs_out_of_turns_fails_clearly(runtime: AgentRunti
     model = ScriptedModel([ToolCall("get_weather", {"city": "Oslo"})])
     result = runtime.run(Agent(name="short_script", model=model, tools=[get_weather]), "weather?")
     assert result.status == "FAILED" and "ran out of turns" in (result.error or "")
+
+
+def test_token_budget_is_shared_with_children_and_stops_the_run(
+    runtime: AgentRuntime, fake: FakeOpenAI
+) -> None:
+    # Every fake call uses 15 tokens; a 40-token budget allows the parent's call and two
+    # child calls, then the parent's next call is refused before it is made.
+    fake.script(
+        FakeOpenAI.tool_calls(
+            [("helper_a", {"request": "x"}), ("helper_b", {"request": "y"})], content="delegating"
+        ),
+        FakeOpenAI.text("a"),
+        FakeOpenAI.text("b"),
+        FakeOpenAI.text("never requested"),
+    )
+    helper_a = Agent(name="helper_a", model="openai/gpt-4o-mini")
+    helper_b = Agent(name="helper_b", model="openai/gpt-4o-mini")
+    lead = Agent(name="budgeted", model="openai/gpt-4o", tools=[agent_tool(helper_a), agent_tool(helper_b)])
+    result = runtime.run(lead, "go", max_tokens_total=40)
+    assert result.status == "COMPLETED" and result.finish_reason == "budget_exceeded"
+    assert fake.request_count == 3
+    assert result.output == "delegating"
+    assert any(e.type == "budget_exceeded" and "40" in (e.content or "") for e in result.events)

@@ -25,6 +25,7 @@ class FinishReason(str, Enum):
     REJECTED = "rejected"
     STOPPED = "stopped"
     MAX_TURNS = "max_turns"
+    BUDGET_EXCEEDED = "budget_exceeded"
 
 
 class EventType(str, Enum):

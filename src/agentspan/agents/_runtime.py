@@ -113,6 +113,8 @@ class AgentRuntime:
         context: dict[str, Any] | None = None,
         timeout_seconds: float | None = None,
         credentials: list[str] | None = None,
+        max_cost_usd: float | None = None,
+        max_tokens_total: int | None = None,
     ) -> AgentHandle:
         if isinstance(agent, str):
             raise ConfigurationError(
@@ -137,6 +139,10 @@ class AgentRuntime:
             body["timeoutSeconds"] = timeout_seconds
         if credentials:
             body["credentials"] = list(credentials)
+        if max_cost_usd is not None:
+            body["maxCostUsd"] = max_cost_usd
+        if max_tokens_total is not None:
+            body["maxTokensTotal"] = max_tokens_total
         started = await self._client.start(body)
         execution_id = str(started["executionId"])
         if isinstance(agent.output_type, type):
@@ -199,6 +205,8 @@ class AgentRuntime:
         timeout: float | None = None,
         credentials: list[str] | None = None,
         context: dict[str, Any] | None = None,
+        max_cost_usd: float | None = None,
+        max_tokens_total: int | None = None,
         **kwargs: Any,
     ) -> AgentResult:
         """Run ``agent`` on ``prompt`` and wait for the result (``TimeoutError`` after ``timeout``)."""
@@ -214,6 +222,8 @@ class AgentRuntime:
                 timeout=timeout,
                 credentials=credentials,
                 context=context,
+                max_cost_usd=max_cost_usd,
+                max_tokens_total=max_tokens_total,
             )
         )
 
@@ -230,6 +240,8 @@ class AgentRuntime:
         timeout: float | None = None,
         credentials: list[str] | None = None,
         context: dict[str, Any] | None = None,
+        max_cost_usd: float | None = None,
+        max_tokens_total: int | None = None,
         **kwargs: Any,
     ) -> AgentResult:
         _warn_unknown(kwargs)
@@ -244,6 +256,8 @@ class AgentRuntime:
                 timeout=timeout,
                 credentials=credentials,
                 context=context,
+                max_cost_usd=max_cost_usd,
+                max_tokens_total=max_tokens_total,
             )
         )
 
@@ -257,6 +271,8 @@ class AgentRuntime:
         session_id: str | None = None,
         idempotency_key: str | None = None,
         context: dict[str, Any] | None = None,
+        max_cost_usd: float | None = None,
+        max_tokens_total: int | None = None,
         **kwargs: Any,
     ) -> AgentHandle:
         """Start ``agent`` and return at once with a handle to the execution."""
@@ -269,6 +285,8 @@ class AgentRuntime:
                 idempotency_key=idempotency_key,
                 media=media,
                 context=context,
+                max_cost_usd=max_cost_usd,
+                max_tokens_total=max_tokens_total,
             )
         )
 
@@ -282,6 +300,8 @@ class AgentRuntime:
         session_id: str | None = None,
         idempotency_key: str | None = None,
         context: dict[str, Any] | None = None,
+        max_cost_usd: float | None = None,
+        max_tokens_total: int | None = None,
         **kwargs: Any,
     ) -> AgentHandle:
         _warn_unknown(kwargs)
@@ -293,6 +313,8 @@ class AgentRuntime:
                 idempotency_key=idempotency_key,
                 media=media,
                 context=context,
+                max_cost_usd=max_cost_usd,
+                max_tokens_total=max_tokens_total,
             )
         )
 

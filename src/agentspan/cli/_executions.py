@@ -254,6 +254,7 @@ def _print_overview(status: StatusResponse, detail: ExecutionDetail) -> None:
             "Tokens",
             f"{usage.total_tokens} (prompt {usage.prompt_tokens}, completion {usage.completion_tokens})",
         ),
+        ("Est. cost", "" if usage.cost_usd is None else f"${usage.cost_usd:.6f}"),
         ("Waiting", status.waiting_reason or ""),
         ("Error", detail.error or ""),
     ]

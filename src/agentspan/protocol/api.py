@@ -26,6 +26,10 @@ class StartRequest(WireModel):
     timeout_seconds: float | None = None
     credentials: list[str] = Field(default_factory=list)
     run_id: str | None = None
+    max_cost_usd: float | None = Field(default=None, gt=0)
+    """Stop making model calls once this execution and its children cost this much."""
+    max_tokens_total: int | None = Field(default=None, gt=0)
+    """Stop making model calls once this execution and its children used this many tokens."""
 
 
 class StartResponse(WireModel):

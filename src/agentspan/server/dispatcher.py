@@ -18,7 +18,14 @@ from typing import Any
 
 from agentspan.protocol.spec import AgentConfig
 from agentspan.server.driver import Driver, _Effects
-from agentspan.server.engine.model import LlmFailed, LlmResult, TimedOut, ToolCallIn, WorkerMissing
+from agentspan.server.engine.model import (
+    BudgetExceeded,
+    LlmFailed,
+    LlmResult,
+    TimedOut,
+    ToolCallIn,
+    WorkerMissing,
+)
 from agentspan.server.providers import LlmRequest, LlmResponse, LlmToolSpec, ProviderError, ProviderRegistry
 from agentspan.server.providers.base import DeltaCallback
 from agentspan.server.providers.prices import PriceTable
@@ -126,6 +133,11 @@ class Dispatcher:
             if row is None:
                 return
             spec = await self.driver.spec_of(row)
+            budget = await self.store.get_budget(row.root_id)
+            over = budget.exceeded() if budget is not None else None
+            if over is not None:
+                await self._record(task, BudgetExceeded(reason=over))
+                return
             messages = await self.store.list_messages(row.id)
             started = time.perf_counter()
             try:
@@ -146,7 +158,7 @@ class Dispatcher:
             # Rolled back: the task stays leased and is retried after its lease expires.
             log.exception("recording the model reply for %s failed", task.execution_id)
 
-    async def _record(self, task: TaskRow, result: LlmResult | LlmFailed) -> None:
+    async def _record(self, task: TaskRow, result: LlmResult | LlmFailed | BudgetExceeded) -> None:
         effects = _Effects()
         async with self.store.transaction() as tx:
             current = await tx.get_task(task.id)

@@ -28,6 +28,7 @@ from agentspan.server.engine.model import (
     DropTasks,
     ExecState,
     Input,
+    LlmResult,
     Rejected,
     RunTool,
     SetTimer,
@@ -147,6 +148,8 @@ class Driver:
             session_id=req.session_id if req else "",
         )
         await tx.insert_execution(row)
+        if parent is None and req is not None and (req.max_cost_usd or req.max_tokens_total):
+            await tx.put_budget(execution_id, req.max_cost_usd, req.max_tokens_total)
         start = Start(
             prompt=prompt,
             now=now,
@@ -194,6 +197,10 @@ class Driver:
         if d.state is state:
             return  # nothing changed (a late or duplicate input)
         new = d.state
+        if isinstance(inp, LlmResult):
+            # The whole tree shares one budget row, kept current in the same transaction.
+            tokens = inp.prompt_tokens + inp.completion_tokens
+            await tx.add_budget_usage(row.root_id, inp.cost_usd or 0.0, tokens)
         messages_start = state.message_count
         children = await self._run_commands(tx, row, new, d.commands, now, effects)
         if d.messages:

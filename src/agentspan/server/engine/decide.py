@@ -19,6 +19,7 @@ from agentspan.protocol.spec import (
 )
 from agentspan.server.engine.model import (
     ApprovalDecided,
+    BudgetExceeded,
     CallLlm,
     CallState,
     Cancel,
@@ -62,6 +63,7 @@ _LATE_INPUTS = (
     "timed_out",
     "worker_missing",
     "worker_found",
+    "budget_exceeded",
 )
 
 
@@ -86,6 +88,12 @@ def _on_llm_failed(spec: AgentConfig, d: Decision, inp: LlmFailed) -> None:
 
 def _on_cancel(spec: AgentConfig, d: Decision, inp: Cancel) -> None:
     _finish(d, "TERMINATED", error=inp.reason or "Cancelled by user", finish_reason="cancelled")
+
+
+def _on_budget_exceeded(spec: AgentConfig, d: Decision, inp: BudgetExceeded) -> None:
+    d.state.awaiting_llm = False
+    d.events.append(EventDraft("budget_exceeded", {"content": inp.reason}))
+    _finish(d, "COMPLETED", output=d.state.last_text, finish_reason="budget_exceeded")
 
 
 def _on_timed_out(spec: AgentConfig, d: Decision, inp: TimedOut) -> None:
@@ -617,6 +625,7 @@ _HANDLERS: dict[type[Any], Callable[[AgentConfig, Decision, Any], None]] = {
     TimedOut: _on_timed_out,
     WorkerMissing: _on_worker_missing,
     WorkerFound: _on_worker_found,
+    BudgetExceeded: _on_budget_exceeded,
 }
 
 

@@ -199,6 +199,11 @@ class WorkerMissing(_Model):
     waited_seconds: float
 
 
+class BudgetExceeded(_Model):
+    kind: Literal["budget_exceeded"] = "budget_exceeded"
+    reason: str
+
+
 class WorkerFound(_Model):
     kind: Literal["worker_found"] = "worker_found"
     tool_name: str
@@ -218,7 +223,8 @@ Input = Annotated[
     | Stop
     | TimedOut
     | WorkerMissing
-    | WorkerFound,
+    | WorkerFound
+    | BudgetExceeded,
     Field(discriminator="kind"),
 ]
 

@@ -73,6 +73,24 @@ class EventRow:
     ts: float
 
 
+@dataclass(slots=True)
+class Budget:
+    """Spending limits of an execution tree and what it has used so far."""
+
+    max_cost_usd: float | None
+    max_tokens: int | None
+    used_cost_usd: float
+    used_tokens: int
+
+    def exceeded(self) -> str | None:
+        """Why no further model call may be made, if that is the case."""
+        if self.max_tokens is not None and self.used_tokens >= self.max_tokens:
+            return f"token budget exhausted ({self.used_tokens} of {self.max_tokens} tokens used)"
+        if self.max_cost_usd is not None and self.used_cost_usd >= self.max_cost_usd:
+            return f"cost budget exhausted (${self.used_cost_usd:.6f} of ${self.max_cost_usd:.6f} used)"
+        return None
+
+
 class Tx(Protocol):
     """Operations inside one transaction. All-or-nothing."""
 
@@ -122,6 +140,12 @@ class Tx(Protocol):
 
     async def mark_stalled(self, task_ids: Sequence[str]) -> None: ...
 
+    async def put_budget(self, root_id: str, max_cost_usd: float | None, max_tokens: int | None) -> None: ...
+
+    async def add_budget_usage(self, root_id: str, cost_usd: float, tokens: int) -> None:
+        """Count a model call against its tree's budget (no-op when there is none)."""
+        ...
+
 
 class Store(Protocol):
     """A database holding executions. Implementations: SQLite (embedded default)."""
@@ -166,6 +190,8 @@ class Store(Protocol):
         """Pending worker tasks waiting since before ``older_than`` whose name nobody polled
         after ``poll_since``, not yet marked stalled."""
         ...
+
+    async def get_budget(self, root_id: str) -> Budget | None: ...
 
     async def release_server_leases(self, kinds: Sequence[str]) -> int:
         """Make leased server-side tasks claimable now (after a restart of the only server)."""

@@ -66,4 +66,14 @@ SQLITE_MIGRATIONS: list[list[str]] = [
             last_poll_at REAL NOT NULL
         )""",
     ],
+    # 2: spending limits shared by an execution and all its children.
+    [
+        """CREATE TABLE budgets (
+            root_id TEXT PRIMARY KEY,
+            max_cost_usd REAL,
+            max_tokens INTEGER,
+            used_cost_usd REAL NOT NULL DEFAULT 0,
+            used_tokens INTEGER NOT NULL DEFAULT 0
+        )""",
+    ],
 ]

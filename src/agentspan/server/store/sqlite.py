@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from agentspan.server.store.base import (
+    Budget,
     ConflictError,
     EventRow,
     ExecutionRow,
@@ -207,6 +208,19 @@ class SqliteTx:
 
     async def mark_stalled(self, task_ids: Sequence[str]) -> None:
         self._c.executemany("UPDATE tasks SET stalled = 1 WHERE id = ?", [(t,) for t in task_ids])
+
+    async def put_budget(self, root_id: str, max_cost_usd: float | None, max_tokens: int | None) -> None:
+        self._c.execute(
+            "INSERT INTO budgets (root_id, max_cost_usd, max_tokens) VALUES (?, ?, ?)",
+            (root_id, max_cost_usd, max_tokens),
+        )
+
+    async def add_budget_usage(self, root_id: str, cost_usd: float, tokens: int) -> None:
+        self._c.execute(
+            "UPDATE budgets SET used_cost_usd = used_cost_usd + ?, used_tokens = used_tokens + ? "
+            "WHERE root_id = ?",
+            (cost_usd, tokens, root_id),
+        )
 
 
 class SqliteStore:
@@ -429,6 +443,14 @@ class SqliteStore:
                 (older_than, poll_since),
             ).fetchall()
         return [_task(r) for r in rows]
+
+    async def get_budget(self, root_id: str) -> Budget | None:
+        async with self._lock:
+            row = self.conn.execute(
+                "SELECT max_cost_usd, max_tokens, used_cost_usd, used_tokens FROM budgets WHERE root_id = ?",
+                (root_id,),
+            ).fetchone()
+        return Budget(*row) if row else None
 
     async def release_server_leases(self, kinds: Sequence[str]) -> int:
         async with self._lock:
