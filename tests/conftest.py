@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +12,8 @@ import pytest
 from agentspan.agents import AgentConfig, AgentRuntime
 from agentspan.server.settings import Settings
 
+from fakes.anthropic_server import FakeAnthropic
+from fakes.gemini_server import FakeGemini
 from fakes.openai_server import FakeOpenAI
 from support.servers import ThreadServer
 
@@ -59,3 +62,29 @@ def runtime(server: ThreadServer) -> Iterator[AgentRuntime]:
     config = AgentConfig(server_url=server.api_url, auto_start_server=False)
     with AgentRuntime(config=config) as rt:
         yield rt
+
+
+@pytest.fixture(scope="session")
+def fake_anthropic() -> Iterator[FakeAnthropic]:
+    with FakeAnthropic() as fake, _env(ANTHROPIC_BASE_URL=fake.base_url, ANTHROPIC_API_KEY="sk-ant-test"):
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def fake_gemini() -> Iterator[FakeGemini]:
+    with FakeGemini() as fake, _env(GEMINI_BASE_URL=fake.base_url, GEMINI_API_KEY="gemini-test"):
+        yield fake
+
+
+@contextlib.contextmanager
+def _env(**values: str) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

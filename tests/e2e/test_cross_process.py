@@ -3,6 +3,7 @@ another process, a standalone worker process."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -164,3 +165,46 @@ def test_approve_from_another_process_and_serve_elsewhere(
 def agent_for_worker() -> Agent:
     """The agent as the standalone worker process defines it."""
     return Agent(name="banker", model="openai/gpt-4o", tools=[wire_money])
+
+
+STRUCTURED_PROGRAM = '''
+from pydantic import BaseModel
+from agentspan.agents import Agent, AgentRuntime, tool
+
+class WeatherReport(BaseModel):
+    city: str
+    temperature: float
+    condition: str
+    recommendation: str
+
+@tool
+def get_weather(city: str) -> dict:
+    """Get weather data for a city."""
+    return {"city": city, "temp_f": 72, "condition": "Sunny", "humidity": 45}
+
+agent = Agent(name="reporter", model="openai/gpt-4o", tools=[get_weather], output_type=WeatherReport)
+
+with AgentRuntime() as runtime:
+    result = runtime.run(agent, "What's the weather in NYC?")
+    report: WeatherReport = result.output  # Fully typed
+    print(f"{report.city}: {report.temperature}F, {report.condition}")
+'''
+
+
+def test_seed_structured_output_example_prints_typed_fields(
+    proc_server: ServerProcess, fake_openai: FakeOpenAI
+) -> None:
+    report = {"city": "NYC", "temperature": 72, "condition": "Sunny", "recommendation": "Wear sunglasses"}
+    fake_openai.script(
+        FakeOpenAI.tool_calls([("get_weather", {"city": "NYC"})]),
+        FakeOpenAI.text(json.dumps(report)),
+    )
+    done = run_python(STRUCTURED_PROGRAM, {"AGENTSPAN_SERVER_URL": proc_server.api_url})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith("NYC: 72.0F, Sunny")
+    assert fake_openai.requests[0]["response_format"]["json_schema"]["schema"]["required"] == [
+        "city",
+        "temperature",
+        "condition",
+        "recommendation",
+    ]
