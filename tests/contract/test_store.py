@@ -418,6 +418,7 @@ async def test_upserting_a_task_again_requeues_it(store: Store) -> None:
         await tx.mark_stalled(["t1"])
     retry = task("t1", available_at=7.5)
     retry.input = json.dumps({"args": {"q": "retry"}})
+    retry.attempt = claimed.attempt  # the engine numbers runs: the next claim is run 2
     await add_tasks(store, retry)
 
     stored = await get_task(store, "t1")
@@ -427,7 +428,7 @@ async def test_upserting_a_task_again_requeues_it(store: Store) -> None:
     assert stored.available_at == 7.5
     assert json.loads(stored.input) == {"args": {"q": "retry"}}
     assert stored.stalled is False
-    assert stored.attempt == claimed.attempt  # attempts keep counting across retries
+    assert stored.attempt == claimed.attempt  # the upsert takes the caller's run count
     assert await claim(store, now=7.0) == []
     (again,) = await claim(store, now=7.5)
     assert again.attempt == 2
@@ -510,16 +511,21 @@ async def test_stalled_candidates_are_old_pending_worker_tasks_nobody_polls(stor
         task("stale_poll", name="stale_poll", available_at=0.0),
         task("fresh", name="fresh", available_at=95.0),
         task("leased", name="leased", available_at=0.0),
+        task("lost", name="lost", available_at=0.0),
         task("llm", kind="llm", name="llm", available_at=0.0),
         task("timer", kind="timer", name="timer", available_at=0.0),
     )
-    await claim(store, now=1.0, names=["leased"])
+    await claim(store, now=89.0, names=["leased"])  # lease still running: not stalled
+    await claim(store, now=1.0, names=["lost"])  # its worker died long ago and nobody polls
     await store.record_poll(["served"], "w1", 85.0)
     await store.record_poll(["stale_poll"], "w1", 50.0)
+    await store.record_poll(["leased"], "w1", 50.0)
 
     candidates = await store.stalled_candidates(older_than=90.0, poll_since=80.0)
-    assert sorted(t.id for t in candidates) == ["orphan", "stale_poll"]
-    assert all(t.status == "pending" and t.kind == "worker" for t in candidates)
+    assert sorted(t.id for t in candidates) == ["lost", "orphan", "stale_poll"]
+    assert all(t.kind == "worker" for t in candidates)
+    async with store.transaction() as tx:
+        await tx.mark_stalled(["lost"])
 
     # a later poll clears a name
     await store.record_poll(["stale_poll"], "w2", 91.0)

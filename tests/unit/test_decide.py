@@ -539,7 +539,7 @@ def test_a_lost_lease_on_a_non_retryable_tool_waits_for_a_human() -> None:
     assert reason is not None and "not retryable" in reason
 
     d = run.apply(approve())
-    assert d.commands == [RunTool(call_id="c1", name="pay", args={"amount": 10})]
+    assert d.commands == [RunTool(call_id="c1", name="pay", args={"amount": 10}, attempt=2)]
     assert d.state.calls["c1"].attempt == 2
     assert d.state.calls["c1"].wait_kind is None
     assert d.state.calls["c1"].status == "running"
@@ -579,7 +579,7 @@ def test_an_unknown_outcome_after_an_approval_can_be_decided_by_call_id() -> Non
     assert d.state.calls["c1"].approval is None  # a new question
     # the UI approves what the waiting event showed it: taskRefName c1
     d = run.apply(approve("c1", reason="I checked: it did not go through"))
-    assert d.commands == [RunTool(call_id="c1", name="pay", args={})]
+    assert d.commands == [RunTool(call_id="c1", name="pay", args={}, attempt=2)]
     assert d.state.calls["c1"].approval is not None
     assert d.state.calls["c1"].approval["reason"] == "I checked: it did not go through"
     with pytest.raises(Rejected) as info:
@@ -1455,3 +1455,24 @@ def test_structured_output_gives_up_after_bounded_retries() -> None:
     d = run.llm("[]")
     assert_finished(d, "FAILED", "error")
     assert d.state.error is not None and "after 3 attempts" in d.state.error
+
+
+def test_a_lost_lease_reruns_at_once_without_using_the_retry_budget() -> None:
+    run = started(agent(tool("fetch", retry_count=0)))
+    run.llm(None, call("fetch"))
+    d = run.fail("c1", "worker lost during the call", lease_lost=True)
+    assert d.commands == [RunTool(call_id="c1", name="fetch", args={}, attempt=2)]
+    (retry,) = events(d, "tool_retry")
+    assert retry.fields["data"]["reason"] == "lease_expired"
+    assert d.state.calls["c1"].lost == 1
+
+
+def test_a_call_that_keeps_losing_its_worker_is_given_up() -> None:
+    run = started(agent(tool("crashy")))
+    run.llm(None, call("crashy"))
+    for _ in range(5):
+        d = run.fail("c1", "worker lost during the call", lease_lost=True)
+        assert [type(c).__name__ for c in d.commands] == ["RunTool"]
+    d = run.fail("c1", "worker lost during the call", lease_lost=True)
+    assert [type(c).__name__ for c in d.commands] == ["CallLlm"]
+    assert "lost 6 times" in (d.state.calls["c1"].error or "")

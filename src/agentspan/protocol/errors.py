@@ -21,6 +21,7 @@ class ErrorCode(StrEnum):
     INVALID_STATE = "invalid_state"
     CONFLICT = "conflict"
     NOT_FOUND = "not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
     UNAUTHORIZED = "unauthorized"
     INTERNAL = "internal_error"
 

@@ -291,7 +291,7 @@ class Driver:
             call_id=cmd.call_id,
             input=_dumps(task_input),
             status="pending",
-            attempt=0,
+            attempt=cmd.attempt - 1,  # the claim makes it cmd.attempt
             lease_id=None,
             lease_expires_at=None,
             available_at=now + cmd.delay_seconds,

@@ -10,6 +10,10 @@ import asyncio
 from collections import deque
 from collections.abc import Callable, Iterable
 
+WAKE_EVERYONE = "*"
+"""A key that wakes every waiter: sent when wake-ups may have been missed (the
+PostgreSQL listener reconnected), so each waiter re-reads the state it waits on."""
+
 
 class Hub:
     def __init__(self) -> None:
@@ -47,9 +51,20 @@ class Hub:
         return publish
 
     def notify(self, key: str) -> None:
+        if key == WAKE_EVERYONE:
+            self.notify_everyone()
+            return
         for fut in self._waiters.pop(key, ()):
             if not fut.done():
                 fut.set_result(None)
+
+    def notify_everyone(self) -> None:
+        """Wake every waiter. Waking is always safe: waiters re-check and wait again."""
+        waiters, self._waiters = self._waiters, {}
+        for futs in waiters.values():
+            for fut in futs:
+                if not fut.done():
+                    fut.set_result(None)
 
     def notify_all(self, keys: Iterable[str]) -> None:
         for key in keys:

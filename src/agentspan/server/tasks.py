@@ -77,33 +77,34 @@ class TaskService:
         ttl = self.settings.worker_lease_seconds
         out: list[TaskAssignment] = []
         async with self.store.transaction() as tx:
-            claimed = await tx.claim_tasks("worker", names, now, count, ttl, worker_id)
-            for task in claimed:
-                if await self._lost_non_retryable(tx, task, effects):
-                    continue
-                if task.stalled:
-                    row = await tx.get_execution(task.execution_id)
-                    if row is not None:
-                        await self.driver.apply_in(tx, row, WorkerFound(tool_name=task.name), effects)
-                out.append(_assignment(task, ttl))
+            # A task whose lease expired goes back through the engine (which records the
+            # loss and re-queues it, or asks a human); then claim again for what is left.
+            for _ in range(3):
+                claimed = await tx.claim_tasks("worker", names, now, count - len(out), ttl, worker_id)
+                requeued = False
+                for task in claimed:
+                    if task.status == "leased":
+                        await self._lease_lost(tx, task, effects)
+                        requeued = True
+                        continue
+                    if task.stalled:
+                        row = await tx.get_execution(task.execution_id)
+                        if row is not None:
+                            await self.driver.apply_in(tx, row, WorkerFound(tool_name=task.name), effects)
+                    out.append(_assignment(task, ttl))
+                if not requeued or len(out) >= count:
+                    break
         self.hub.notify_all(effects.keys)
         return out
 
-    async def _lost_non_retryable(self, tx: Tx, task: TaskRow, effects: _Effects) -> bool:
-        """A non-retryable tool whose previous attempt was lost mid-run is not re-run blindly."""
-        if task.attempt <= 1 or task.status != "leased":
-            return False
-        row = await tx.get_execution(task.execution_id)
-        if row is None:
-            return False
-        spec = await self.driver._spec(tx, row.spec_hash)
-        tool = spec.tool(task.name)
-        if tool is None or tool.retryable:
-            return False
+    async def _lease_lost(self, tx: Tx, task: TaskRow, effects: _Effects) -> None:
         await tx.delete_task(task.id)
-        lost = ToolFailed(call_id=task.call_id, error="worker lost during the call", lease_lost=True)
-        await self.driver.apply_in(tx, row, lost, effects)
-        return True
+        row = await tx.get_execution(task.execution_id)
+        if row is not None:
+            if task.stalled:  # someone polls this tool again
+                await self.driver.apply_in(tx, row, WorkerFound(tool_name=task.name), effects)
+            lost = ToolFailed(call_id=task.call_id, error="worker lost during the call", lease_lost=True)
+            await self.driver.apply_in(tx, row, lost, effects)
 
     async def heartbeat(self, task_id: str, lease_id: str) -> int:
         ttl = self.settings.worker_lease_seconds

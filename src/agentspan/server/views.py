@@ -50,7 +50,7 @@ def add_usage(total: TokenUsageWire, more: TokenUsageWire) -> None:
 def status_view(row: ExecutionRow) -> StatusResponse:
     state = state_of(row)
     terminal = row.status in TERMINAL_STATUSES
-    waiting = state.awaiting_approval()
+    waiting = [] if terminal else state.awaiting_approval()
     return StatusResponse(
         execution_id=row.id,
         agent_name=row.agent_name,

@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from agentspan.protocol.errors import ErrorCode, Problem
 from agentspan.server.errors import ApiError
+from agentspan.server.store.base import ConflictError
 
 log = logging.getLogger("agentspan.server")
 
@@ -61,8 +62,15 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = ErrorCode.NOT_FOUND if exc.status_code == 404 else ErrorCode.VALIDATION_FAILED
+        code = {404: ErrorCode.NOT_FOUND, 405: ErrorCode.METHOD_NOT_ALLOWED}.get(
+            exc.status_code, ErrorCode.VALIDATION_FAILED
+        )
         return problem_response(exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(ConflictError)
+    async def _conflict(_: Request, exc: ConflictError) -> JSONResponse:
+        # Another writer changed the execution first; nothing was written, retrying is safe.
+        return problem_response(409, ErrorCode.CONFLICT, f"{exc}; retry the request")
 
     @app.exception_handler(json.JSONDecodeError)
     async def _json(_: Request, exc: json.JSONDecodeError) -> JSONResponse:

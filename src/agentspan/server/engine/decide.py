@@ -49,6 +49,8 @@ from agentspan.server.engine.model import (
 from agentspan.server.engine.schema_check import check, parse_json_answer
 
 MAX_RETRY_DELAY_SECONDS = 60.0
+MAX_LEASE_LOSSES = 5
+"""A call whose worker is lost more often than this is given up (an error to the model)."""
 MAX_OUTPUT_RETRIES = 2
 """Structured answers that fail their schema are sent back this many times, then the run fails."""
 TERMINAL = ("COMPLETED", "FAILED", "TERMINATED", "TIMED_OUT")
@@ -325,6 +327,7 @@ def _run_tool(d: Decision, call: CallState, tool: ToolConfig, delay: float = 0.0
             args=call.args,
             delay_seconds=delay,
             timeout_seconds=tool.timeout_seconds,
+            attempt=call.attempt,
         )
     )
 
@@ -404,8 +407,8 @@ def _on_tool_failed(spec: AgentConfig, d: Decision, inp: ToolFailed) -> None:
         return
     tool = spec.tool(call.name)
     retries = DEFAULT_TOOL_RETRIES if tool is None or tool.retry_count is None else tool.retry_count
-    if tool is not None and inp.lease_lost and not tool.retryable:
-        _await_human(d, call, "outcome_unknown")
+    if tool is not None and inp.lease_lost:
+        _on_lease_lost(spec, d, call, tool)
         return
     if tool is not None and inp.retryable and call.attempt <= retries:
         base = tool.retry_delay_seconds
@@ -426,6 +429,35 @@ def _on_tool_failed(spec: AgentConfig, d: Decision, inp: ToolFailed) -> None:
         return
     _resolve(d, call, error=inp.error)
     _maybe_finish_turn(spec, d)
+
+
+def _on_lease_lost(spec: AgentConfig, d: Decision, call: CallState, tool: ToolConfig) -> None:
+    """The worker running the call vanished (its lease expired).
+
+    Durability means the call runs again, at once and with the same idempotency key, no
+    matter the failure-retry budget; a tool marked non-retryable waits for a human instead.
+    A call that keeps losing its worker (a crash loop) is given up after a bound.
+    """
+    if not tool.retryable:
+        _await_human(d, call, "outcome_unknown")
+        return
+    call.lost += 1
+    if call.lost > MAX_LEASE_LOSSES:
+        _resolve(d, call, error=f"the worker running '{call.name}' was lost {call.lost} times; giving up")
+        _maybe_finish_turn(spec, d)
+        return
+    d.events.append(
+        EventDraft(
+            "tool_retry",
+            {
+                "tool_name": call.name,
+                "call_id": call.call_id,
+                "content": "the worker was lost (lease expired); running the call again",
+                "data": {"attempt": call.attempt, "reason": "lease_expired", "delaySeconds": 0},
+            },
+        )
+    )
+    _run_tool(d, call, tool)
 
 
 def _on_approval(spec: AgentConfig, d: Decision, inp: ApprovalDecided) -> None:

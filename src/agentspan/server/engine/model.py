@@ -36,6 +36,8 @@ class CallState(_Model):
     error: str | None = None
     rejected: bool = False
     child_id: str | None = None
+    lost: int = 0
+    """Runs lost with their worker (lease expired); re-run at once, up to a bound."""
     llm_id: str = ""
     """The id the model gave this call (tool messages must echo it)."""
     wait_kind: Literal["approval", "outcome_unknown"] | None = None
@@ -244,6 +246,8 @@ class RunTool:
     args: dict[str, Any]
     delay_seconds: float = 0.0
     timeout_seconds: float | None = None
+    attempt: int = 1
+    """Which run of the call this is (1 = first); workers see it as ``ToolContext.attempt``."""
     kind: Literal["run_tool"] = "run_tool"
 
 

@@ -7,7 +7,7 @@ agent specs by hash, and the task queue with leases. The engine never sees SQL.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -146,6 +146,12 @@ class Tx(Protocol):
         """Count a model call against its tree's budget (no-op when there is none)."""
         ...
 
+    async def notify(self, keys: Iterable[str]) -> None:
+        """Wake waiters on these hub keys in *other* server processes once this transaction
+        commits (never if it rolls back). A no-op where one process is the only server
+        (SQLite); the driver still wakes its own process's hub itself after the commit."""
+        ...
+
 
 class Store(Protocol):
     """A database holding executions. Implementations: SQLite (embedded default)."""
@@ -187,8 +193,9 @@ class Store(Protocol):
     async def record_poll(self, names: Sequence[str], worker_id: str, now: float) -> None: ...
 
     async def stalled_candidates(self, older_than: float, poll_since: float) -> list[TaskRow]:
-        """Pending worker tasks waiting since before ``older_than`` whose name nobody polled
-        after ``poll_since``, not yet marked stalled."""
+        """Worker tasks waiting since before ``older_than`` (pending, or leased to a worker
+        whose lease expired) whose name nobody polled after ``poll_since``, not yet marked
+        stalled."""
         ...
 
     async def get_budget(self, root_id: str) -> Budget | None: ...

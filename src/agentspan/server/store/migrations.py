@@ -1,4 +1,7 @@
-"""Versioned schema migrations. Version N is ``MIGRATIONS[N - 1]``; never edit a shipped one."""
+"""Versioned schema migrations, one list per dialect, kept in lockstep.
+
+Version N is ``MIGRATIONS[N - 1]``; never edit a shipped one. A change adds a version to
+both lists (tests/contract/test_postgres.py checks they describe the same tables)."""
 
 from __future__ import annotations
 
@@ -74,6 +77,88 @@ SQLITE_MIGRATIONS: list[list[str]] = [
             max_tokens INTEGER,
             used_cost_usd REAL NOT NULL DEFAULT 0,
             used_tokens INTEGER NOT NULL DEFAULT 0
+        )""",
+    ],
+]
+
+# PostgreSQL, in lockstep with SQLITE_MIGRATIONS: the same versions, tables, columns and
+# indexes, in this dialect's types. JSON documents are ``text``, not ``jsonb``: the store
+# hands back exactly the bytes it was given (spec hashes are computed over canonical
+# JSON, and jsonb would reorder keys and respace it), and nothing queries inside them.
+# Times are ``double precision`` epoch seconds, as in SQLite, so both compare the same.
+# Integers are ``bigint`` because SQLite's INTEGER is 64-bit.
+POSTGRES_MIGRATIONS: list[list[str]] = [
+    [
+        "CREATE TABLE IF NOT EXISTS agentspan_meta (key text PRIMARY KEY, value text NOT NULL)",
+        "CREATE TABLE specs (hash text PRIMARY KEY, spec text NOT NULL)",
+        """CREATE TABLE executions (
+            id text PRIMARY KEY,
+            parent_id text REFERENCES executions(id),
+            root_id text NOT NULL,
+            agent_name text NOT NULL,
+            spec_hash text NOT NULL REFERENCES specs(hash),
+            status text NOT NULL,
+            state text NOT NULL,
+            version bigint NOT NULL,
+            event_seq bigint NOT NULL,
+            created_at double precision NOT NULL,
+            updated_at double precision NOT NULL,
+            input text NOT NULL,
+            idempotency_key text,
+            session_id text NOT NULL DEFAULT ''
+        )""",
+        "CREATE INDEX executions_status ON executions (status, created_at)",
+        "CREATE INDEX executions_created ON executions (created_at)",
+        "CREATE INDEX executions_parent ON executions (parent_id)",
+        "CREATE INDEX executions_idem ON executions (agent_name, idempotency_key)",
+        """CREATE TABLE events (
+            execution_id text NOT NULL,
+            seq bigint NOT NULL,
+            type text NOT NULL,
+            payload text NOT NULL,
+            ts double precision NOT NULL,
+            PRIMARY KEY (execution_id, seq)
+        )""",
+        """CREATE TABLE messages (
+            execution_id text NOT NULL,
+            idx bigint NOT NULL,
+            body text NOT NULL,
+            PRIMARY KEY (execution_id, idx)
+        )""",
+        """CREATE TABLE tasks (
+            id text PRIMARY KEY,
+            execution_id text NOT NULL,
+            kind text NOT NULL,
+            name text NOT NULL,
+            call_id text NOT NULL,
+            input text NOT NULL,
+            status text NOT NULL,
+            attempt bigint NOT NULL,
+            lease_id text,
+            lease_expires_at double precision,
+            available_at double precision NOT NULL,
+            created_at double precision NOT NULL,
+            idempotency_key text NOT NULL,
+            timeout_seconds double precision,
+            stalled boolean NOT NULL DEFAULT false,
+            worker_id text
+        )""",
+        "CREATE INDEX tasks_claim ON tasks (kind, name, status, available_at)",
+        "CREATE INDEX tasks_execution ON tasks (execution_id)",
+        """CREATE TABLE pollers (
+            name text PRIMARY KEY,
+            worker_id text NOT NULL,
+            last_poll_at double precision NOT NULL
+        )""",
+    ],
+    # 2: spending limits shared by an execution and all its children.
+    [
+        """CREATE TABLE budgets (
+            root_id text PRIMARY KEY,
+            max_cost_usd double precision,
+            max_tokens bigint,
+            used_cost_usd double precision NOT NULL DEFAULT 0,
+            used_tokens bigint NOT NULL DEFAULT 0
         )""",
     ],
 ]

@@ -21,7 +21,7 @@ import fcntl
 import json
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -128,7 +128,7 @@ class SqliteTx:
             f"INSERT INTO tasks ({_TASK_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
             "ON CONFLICT(id) DO UPDATE SET status = 'pending', lease_id = NULL, "
             "lease_expires_at = NULL, available_at = excluded.available_at, input = excluded.input, "
-            "stalled = 0",
+            "attempt = excluded.attempt, stalled = 0",
             (
                 task.id,
                 task.execution_id,
@@ -221,6 +221,11 @@ class SqliteTx:
             "WHERE root_id = ?",
             (cost_usd, tokens, root_id),
         )
+
+    async def notify(self, keys: Iterable[str]) -> None:
+        # One server per file (the lock file enforces it): the hub in this process is
+        # the only one, and the driver wakes it after the commit.
+        return None
 
 
 class SqliteStore:
@@ -437,10 +442,10 @@ class SqliteStore:
     async def stalled_candidates(self, older_than: float, poll_since: float) -> list[TaskRow]:
         async with self._lock:
             rows = self.conn.execute(
-                f"SELECT {_TASK_COLS} FROM tasks WHERE kind = 'worker' AND status = 'pending' "
-                "AND stalled = 0 AND available_at <= ? AND name NOT IN "
-                "(SELECT name FROM pollers WHERE last_poll_at >= ?) LIMIT 500",
-                (older_than, poll_since),
+                f"SELECT {_TASK_COLS} FROM tasks WHERE kind = 'worker' AND stalled = 0 "
+                "AND ((status = 'pending' AND available_at <= ?) OR (status = 'leased' AND lease_expires_at <= ?)) "
+                "AND name NOT IN (SELECT name FROM pollers WHERE last_poll_at >= ?) LIMIT 500",
+                (older_than, older_than, poll_since),
             ).fetchall()
         return [_task(r) for r in rows]
 
