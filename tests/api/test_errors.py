@@ -52,9 +52,14 @@ def test_invalid_agent_name(server: ThreadServer) -> None:
 
 def test_missing_prompt_and_unsupported_strategy(server: ThreadServer) -> None:
     problem(post(server, "/agent/start", {"agentConfig": AGENT}), 400, "validation_failed")
-    team = {"name": "team", "model": "offline/basic", "strategy": "parallel", "agents": [AGENT]}
+    team = {"name": "team", "strategy": "handoff", "agents": [AGENT]}
     body = problem(post(server, "/agent/start", {"agentConfig": team, "prompt": "hi"}), 400, "invalid_agent")
-    assert "parallel" in body["detail"]
+    assert "handoff parent needs a model" in body["detail"]
+    routed = {"name": "routed", "strategy": "router", "agents": [AGENT]}
+    body = problem(
+        post(server, "/agent/start", {"agentConfig": routed, "prompt": "hi"}), 400, "invalid_agent"
+    )
+    assert "router" in body["detail"]
     problem(
         post(server, "/agent/start", {"agentConfig": {"name": "nomodel"}, "prompt": "hi"}),
         400,

@@ -22,7 +22,7 @@ from agentspan.protocol.spec import (
     ToolConfig,
 )
 from agentspan.server.engine import decide
-from agentspan.server.engine.decide import MAX_RETRY_DELAY_SECONDS, link_child, waiting_reason
+from agentspan.server.engine.loop import MAX_RETRY_DELAY_SECONDS, link_child, waiting_reason
 from agentspan.server.engine.model import (
     ApprovalDecided,
     CallLlm,

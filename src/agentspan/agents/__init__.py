@@ -36,8 +36,18 @@ from agentspan.agents._run import (
     stream_async,
 )
 from agentspan.agents._runtime import AgentRuntime
+from agentspan.agents._scatter import scatter_gather
 from agentspan.agents._stream import AgentStream, AsyncAgentStream
 from agentspan.agents._tool import ToolContext, ToolDef, agent_tool, tool
+from agentspan.agents.handoff import HandoffCondition, OnCondition, OnTextMention, OnToolResult
+from agentspan.agents.termination import (
+    MaxMessageTermination,
+    StopMessageTermination,
+    TerminationCondition,
+    TerminationResult,
+    TextMentionTermination,
+    TokenUsageTermination,
+)
 
 function_tool = tool
 
@@ -58,11 +68,21 @@ __all__ = [
     "DeploymentInfo",
     "EventType",
     "FinishReason",
+    "HandoffCondition",
+    "MaxMessageTermination",
+    "OnCondition",
+    "OnTextMention",
+    "OnToolResult",
     "PromptTemplate",
     "Status",
+    "StopMessageTermination",
     "Strategy",
     "TerminalToolError",
+    "TerminationCondition",
+    "TerminationResult",
+    "TextMentionTermination",
     "TokenUsage",
+    "TokenUsageTermination",
     "ToolContext",
     "ToolDef",
     "agent_tool",
@@ -70,6 +90,7 @@ __all__ = [
     "function_tool",
     "run",
     "run_async",
+    "scatter_gather",
     "serve",
     "shutdown",
     "start",

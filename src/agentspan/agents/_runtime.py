@@ -22,6 +22,7 @@ from agentspan.agents._handle import AgentHandle
 from agentspan.agents._result import AgentEvent, AgentResult, AgentStatus, result_from_detail
 from agentspan.agents._serialize import collect_tool_functions, serialize_agent
 from agentspan.agents._stream import AgentStream, AsyncAgentStream
+from agentspan.agents._system_functions import collect_system_functions
 from agentspan.client._autostart import ensure_server
 from agentspan.client._http import ApiClient
 from agentspan.client._loop import LoopThread
@@ -125,6 +126,7 @@ class AgentRuntime:
         spec = serialize_agent(agent)
         if self.config.auto_start_workers:
             self._workers.register(collect_tool_functions(agent).values())
+            self._workers.register(collect_system_functions(agent).values())
         body: dict[str, Any] = {
             "agentConfig": spec.wire(),
             "prompt": prompt or "",
@@ -374,6 +376,7 @@ class AgentRuntime:
         tools = {}
         for agent in agents:
             tools.update(collect_tool_functions(agent))
+            tools.update(collect_system_functions(agent))
         self._loop.run(self._register(list(tools.values())))
         log.info("serving tools: %s", ", ".join(sorted(tools)) or "(none)")
         if not blocking:

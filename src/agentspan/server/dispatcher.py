@@ -18,6 +18,7 @@ from typing import Any
 
 from agentspan.protocol.spec import AgentConfig
 from agentspan.server.driver import Driver, _Effects
+from agentspan.server.engine.loop import offered_tools
 from agentspan.server.engine.model import (
     BudgetExceeded,
     LlmFailed,
@@ -259,7 +260,7 @@ def build_request(spec: AgentConfig, model_name: str, messages: list[dict[str, A
     return LlmRequest(
         model=model_name,
         messages=messages,
-        tools=[LlmToolSpec(t.name, t.description, t.input_schema) for t in spec.tools],
+        tools=[LlmToolSpec(t.name, t.description, t.input_schema) for t in offered_tools(spec)],
         instructions=spec.instructions if isinstance(spec.instructions, str) else None,
         temperature=spec.temperature,
         max_tokens=spec.max_tokens,

@@ -9,6 +9,7 @@ same transaction too, so a crash can never leave a parent and child disagreeing.
 from __future__ import annotations
 
 import json
+import random
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -17,8 +18,7 @@ from typing import Any
 from agentspan.protocol.api import TERMINAL_STATUSES, StartRequest, StartResponse
 from agentspan.protocol.errors import ErrorCode
 from agentspan.protocol.spec import AgentConfig
-from agentspan.server.engine import decide
-from agentspan.server.engine.decide import is_pipeline, link_child
+from agentspan.server.engine.loop import decide, link_child
 from agentspan.server.engine.model import (
     CallLlm,
     Cancel,
@@ -151,6 +151,7 @@ class Driver:
         if parent is None and req is not None and (req.max_cost_usd or req.max_tokens_total):
             await tx.put_budget(execution_id, req.max_cost_usd, req.max_tokens_total)
         start = Start(
+            seed=random.getrandbits(31),  # the only randomness a run ever uses, drawn once
             prompt=prompt,
             now=now,
             timeout_seconds=req.timeout_seconds if req is not None else None,
@@ -233,6 +234,7 @@ class Driver:
                     status=new.status,
                     output=new.output,
                     error=new.error,
+                    transfer_to=new.transfer_to if new.finish_reason == "transfer" else None,
                 )
                 await self._step(tx, parent, finished, now, effects)
 
@@ -323,16 +325,16 @@ class Driver:
 def validate_tree(spec: AgentConfig, path: str = "") -> None:
     """Reject agent trees this server cannot run, with a message naming the agent."""
     where = f"{path}{spec.name}"
-    if spec.agents and not is_pipeline(spec):
-        strategy = spec.strategy or "handoff"
-        raise ApiError(
-            400,
-            ErrorCode.INVALID_AGENT,
-            f"agent '{where}': strategy '{strategy}' is not supported by this server yet "
-            "(supported: sequential pipelines and agent_tool)",
-        )
-    if not spec.agents and not spec.model:
-        raise ApiError(400, ErrorCode.INVALID_AGENT, f"agent '{where}' has no model")
+    strategy = spec.strategy or "handoff"
+    needs_model = not spec.agents or strategy == "handoff"
+    if needs_model and not spec.model:
+        what = "a handoff parent needs a model to choose an agent" if spec.agents else "it has no model"
+        raise ApiError(400, ErrorCode.INVALID_AGENT, f"agent '{where}': {what}")
+    router = (spec.model_extra or {}).get("router")
+    if spec.agents and strategy == "router" and not isinstance(router, dict):
+        raise ApiError(400, ErrorCode.INVALID_AGENT, f"agent '{where}': strategy 'router' needs router=")
+    if isinstance(router, dict) and router.get("name"):
+        validate_tree(AgentConfig.model_validate(router), f"{where}/")
     for sub in spec.agents:
         validate_tree(sub, f"{where}/")
     for tool in spec.tools:

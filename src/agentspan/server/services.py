@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from agentspan.server.dispatcher import Dispatcher
 from agentspan.server.driver import Driver
@@ -14,17 +16,38 @@ from agentspan.server.store.base import Store, StoreError
 from agentspan.server.store.sqlite import SqliteStore
 from agentspan.server.tasks import TaskService
 
+if TYPE_CHECKING:
+    from agentspan.server.store.pg_notify import PgNotifier
+
 
 def open_store(url: str) -> Store:
     if url.startswith("sqlite:///"):
         return SqliteStore(Path(url[len("sqlite:///") :]))
     if url == "sqlite://:memory:":
         return SqliteStore(":memory:")
+    if _is_postgres(url):
+        return _postgres_store(url)
     scheme = url.split(":", 1)[0]
     raise StoreError(
         f"unsupported database URL scheme {scheme!r}: use sqlite:///path/to/file.db "
-        "(PostgreSQL support is on the way)"
+        "or postgresql://user@host:5432/database"
     )
+
+
+def _is_postgres(url: str) -> bool:
+    return url.startswith(("postgresql://", "postgres://"))
+
+
+def _postgres_store(url: str) -> Store:
+    # Imported here: asyncpg is an optional extra, and SQLite users never need it.
+    try:
+        from agentspan.server.store.postgres import PostgresStore
+    except ImportError as exc:
+        if exc.name != "asyncpg":
+            raise
+        raise StoreError("PostgreSQL needs the asyncpg driver: pip install 'agentspan[postgres]'") from None
+    # LISTEN needs a session; behind a transaction-mode pooler, give a direct URL for it.
+    return PostgresStore(url, listen_url=os.environ.get("AGENTSPAN_DATABASE_LISTEN_URL") or None)
 
 
 @dataclass
@@ -36,15 +59,23 @@ class Services:
     tasks: TaskService
     dispatcher: Dispatcher
     providers: ProviderRegistry
+    notifier: PgNotifier | None = None
+    """Feeds the hub with other replicas' wake-ups (PostgreSQL only)."""
 
     @classmethod
     async def start(cls, settings: Settings, store: Store | None = None) -> Services:
         store = store or open_store(settings.resolved_database_url())
         await store.open()
-        # SQLite allows one server per file (a lock enforces it), so any lease on
-        # server-side work was held by a previous, dead process of ours.
-        await store.release_server_leases(["llm", "timer"])
         hub = Hub()
+        notifier: PgNotifier | None = None
+        if _is_postgres(store.url):
+            # Several replicas may share the database: a lease may belong to a live
+            # replica, so leases are left to expire, and wake-ups travel by NOTIFY.
+            notifier = await _start_notifier(store, hub)
+        else:
+            # SQLite allows one server per file (a lock enforces it), so any lease on
+            # server-side work was held by a previous, dead process of ours.
+            await store.release_server_leases(["llm", "timer"])
         driver = Driver(store, hub)
         providers = ProviderRegistry()
         services = cls(
@@ -55,11 +86,29 @@ class Services:
             tasks=TaskService(driver, settings),
             dispatcher=Dispatcher(driver, settings, providers),
             providers=providers,
+            notifier=notifier,
         )
         await services.dispatcher.start()
         return services
 
     async def stop(self) -> None:
         await self.dispatcher.stop()
+        if self.notifier is not None:
+            await self.notifier.stop()
         await self.providers.aclose()
         await self.store.close()
+
+
+async def _start_notifier(store: Store, hub: Hub) -> PgNotifier:
+    from agentspan.server.store.pg_notify import PgNotifier
+    from agentspan.server.store.postgres import PostgresStore
+
+    if not isinstance(store, PostgresStore):
+        raise StoreError(f"{type(store).__name__} has a PostgreSQL URL but is not a PostgresStore")
+    notifier = PgNotifier(store.listen_url, hub.notify)
+    try:
+        await notifier.start()
+    except BaseException:
+        await store.close()
+        raise
+    return notifier

@@ -14,7 +14,7 @@ from agentspan.protocol.api import (
     TokenUsageWire,
     ToolCallRecord,
 )
-from agentspan.server.engine.decide import pending_tool, waiting_reason
+from agentspan.server.engine.loop import pending_tool, waiting_reason
 from agentspan.server.engine.model import ExecState
 from agentspan.server.store.base import EventRow, ExecutionRow
 
@@ -51,17 +51,18 @@ def status_view(row: ExecutionRow) -> StatusResponse:
     state = state_of(row)
     terminal = row.status in TERMINAL_STATUSES
     waiting = [] if terminal else state.awaiting_approval()
+    choice = state.pending_choice if state.selecting and not terminal else None
     return StatusResponse(
         execution_id=row.id,
         agent_name=row.agent_name,
         status=state.status,
         is_complete=terminal,
         is_running=not terminal,
-        is_waiting=bool(waiting),
+        is_waiting=bool(waiting) or choice is not None,
         output=state.output if terminal else None,
         reason_for_incompletion=state.error if terminal else None,
         finish_reason=state.finish_reason,
-        pending_tool=pending_tool(waiting[0]) if waiting else None,
+        pending_tool=pending_tool(waiting[0]) if waiting else choice,
         waiting_reason=waiting_reason(state),
         current_turn=state.turn,
         token_usage=usage_view(state),

@@ -25,7 +25,7 @@ from agentspan.protocol.api import (
     TokenUsageWire,
 )
 from agentspan.protocol.errors import ErrorCode
-from agentspan.server.engine.model import ApprovalDecided, Cancel, Pause, Resume, Stop
+from agentspan.server.engine.model import ApprovalDecided, Cancel, Pause, Resume, Selection, Stop
 from agentspan.server.errors import ApiError, not_found
 from agentspan.server.services import Services
 from agentspan.server.views import (
@@ -166,6 +166,16 @@ async def respond(
     actor: Annotated[str | None, Header(alias="X-Agentspan-Actor")] = None,
 ) -> RespondResult:
     who = actor or (f"http:{request.client.host}" if request.client else "unknown")
+    if "selected" in body or "agent" in body:
+        # Manual strategy: a human picks the next agent (null ends the run).
+        chosen = body.get("selected", body.get("agent"))
+        selection = Selection(
+            selected=None if chosen is None else str(chosen),
+            decided_by=str(body.get("decidedBy") or who),
+            decided_at=time.time(),
+        )
+        await services(request).driver.apply(execution_id, selection)
+        return RespondResult(execution_id=execution_id, decided_by=selection.decided_by)
     decision = _approval_from(body, who)
     await services(request).driver.apply(execution_id, decision)
     return RespondResult(execution_id=execution_id, decided_by=decision.decided_by)

@@ -1,6 +1,6 @@
 """The engine: a pure decision function over execution state (no I/O, no clock)."""
 
-from agentspan.server.engine.decide import decide
+from agentspan.server.engine.loop import decide
 from agentspan.server.engine.model import (
     Command,
     Decision,

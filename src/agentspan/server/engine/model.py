@@ -91,6 +91,30 @@ class ExecState(_Model):
     sub_results: dict[str, Any] = Field(default_factory=dict)
     output_attempts: int = 0
     """Structured-output answers rejected so far (each is sent back with the errors)."""
+    # multi-agent strategies
+    prompt: str = ""
+    """The request this execution started with."""
+    transcript: list[dict[str, str]] = Field(default_factory=list)
+    """Group conversation of a team: ``[{"agent", "text"}]``."""
+    team_turn: int = 0
+    active: str | None = None
+    """The sub-agent currently running (team strategies)."""
+    children: dict[str, str] = Field(default_factory=dict)
+    """Running children of a team: child execution id -> sub-agent name."""
+    seed: int = 0
+    """Drawn once at start; every random pick derives from it, so replays pick the same."""
+    pending_fn: str | None = None
+    """Call id of an outstanding local decision function (router, stop_when, gate, ...)."""
+    fn_counter: int = 0
+    selecting: bool = False
+    """Manual strategy: waiting for a human to pick the next agent."""
+    pending_choice: dict[str, Any] | None = None
+    """What the human is asked (``pendingTool`` in status) while ``selecting``."""
+    handed_to: str | None = None
+    """Handoff: the call whose child now owns the run; its answer ends this execution."""
+    transfer_to: str | None = None
+    """Swarm member: the peer to transfer to once the current turn's calls are done."""
+    pending_handoff_checks: list[dict[str, Any]] = Field(default_factory=list)
 
     @property
     def terminal(self) -> bool:
@@ -109,6 +133,7 @@ class Start(_Model):
     now: float
     timeout_seconds: float | None = None
     media: list[str] = Field(default_factory=list)
+    seed: int = 0
 
 
 class ToolCallIn(_Model):
@@ -172,6 +197,17 @@ class ChildFinished(_Model):
     status: str
     output: Any = None
     error: str | None = None
+    transfer_to: str | None = None
+    """A swarm member that ended by transferring control to this peer."""
+
+
+class Selection(_Model):
+    """A human picked the next agent (manual strategy); ``None`` ends the run."""
+
+    kind: Literal["selection"] = "selection"
+    selected: str | None
+    decided_by: str = "unknown"
+    decided_at: float = 0.0
 
 
 class Cancel(_Model):
@@ -226,7 +262,8 @@ Input = Annotated[
     | TimedOut
     | WorkerMissing
     | WorkerFound
-    | BudgetExceeded,
+    | BudgetExceeded
+    | Selection,
     Field(discriminator="kind"),
 ]
 

@@ -17,6 +17,7 @@ from agentspan.protocol.spec import (
     AgentConfig,
     ToolConfig,
 )
+from agentspan.server.engine.conditions import TerminationContext, should_terminate, tool_result_handoff
 from agentspan.server.engine.model import (
     ApprovalDecided,
     BudgetExceeded,
@@ -36,6 +37,7 @@ from agentspan.server.engine.model import (
     Rejected,
     Resume,
     RunTool,
+    Selection,
     SetTimer,
     Start,
     StartChild,
@@ -73,6 +75,48 @@ def is_pipeline(spec: AgentConfig) -> bool:
     return spec.strategy == "sequential" and bool(spec.agents)
 
 
+TEAM_STRATEGIES = frozenset({"parallel", "router", "round_robin", "random", "swarm", "manual"})
+
+
+def is_team(spec: AgentConfig) -> bool:
+    """Strategies whose parent runs no model loop of its own, only sub-agents in turn."""
+    return bool(spec.agents) and spec.strategy in TEAM_STRATEGIES
+
+
+def extra(spec: AgentConfig, key: str) -> Any:
+    """A spec field our model does not declare (guardrails, termination, gate, ...)."""
+    return (spec.model_extra or {}).get(key)
+
+
+def offered_tools(spec: AgentConfig) -> list[ToolConfig]:
+    """The tools the model sees: the agent's own, plus one ``transfer_to_<agent>`` per
+    sub-agent for a handoff parent (calling it hands the conversation over)."""
+    tools = list(spec.tools)
+    if spec.agents and not is_pipeline(spec) and not is_team(spec):
+        names = {t.name for t in tools}
+        for sub in spec.agents:
+            name = f"transfer_to_{sub.name}"
+            if name not in names:
+                tools.append(
+                    ToolConfig(
+                        name=name,
+                        description=f"Hand the conversation over to {sub.name}"
+                        + (f": {sub.introduction}" if sub.introduction else "."),
+                        input_schema={
+                            "type": "object",
+                            "properties": {"reason": {"type": "string", "description": "Why, in one line."}},
+                        },
+                        tool_type="handoff",
+                        config={"target": sub.name},
+                    )
+                )
+    return tools
+
+
+def find_tool(spec: AgentConfig, name: str) -> ToolConfig | None:
+    return next((t for t in offered_tools(spec) if t.name == name), None)
+
+
 def decide(spec: AgentConfig, state: ExecState, inp: Input) -> Decision:
     """Apply one input to one execution's state."""
     if state.terminal:
@@ -80,8 +124,52 @@ def decide(spec: AgentConfig, state: ExecState, inp: Input) -> Decision:
             return Decision(state=state)
         raise Rejected("invalid_state", f"the execution already ended ({state.status})")
     d = Decision(state=state.model_copy(deep=True))
-    _HANDLERS[type(inp)](spec, d, inp)
+    if is_team(spec):
+        from agentspan.server.engine import team  # team builds on this module
+
+        team.handle(spec, d, inp)
+    elif isinstance(inp, ToolSucceeded | ToolFailed) and inp.call_id == state.pending_fn:
+        _on_fn_result(spec, d, inp)
+    elif isinstance(inp, Selection):
+        raise Rejected("not_waiting", "the execution is not waiting for an agent to be chosen")
+    else:
+        _HANDLERS[type(inp)](spec, d, inp)
     return d
+
+
+def call_fn(d: Decision, purpose: str, task_name: str, args: dict[str, Any]) -> None:
+    """Run one of the user's local decision functions (router, stop_when, gate, handoff
+    condition) as a worker task; its answer comes back as a tool result for ``pending_fn``."""
+    s = d.state
+    s.fn_counter += 1
+    s.pending_fn = f"fn.{purpose}.{s.fn_counter}"
+    d.commands.append(RunTool(call_id=s.pending_fn, name=task_name, args=args))
+
+
+def fn_answer(inp: ToolSucceeded | ToolFailed, key: str, default: Any) -> Any:
+    """The value a local function returned under ``key`` (``default`` if it failed)."""
+    if isinstance(inp, ToolFailed) or not isinstance(inp.output, dict):
+        return default
+    return inp.output.get(key, default)
+
+
+def _on_fn_result(spec: AgentConfig, d: Decision, inp: ToolSucceeded | ToolFailed) -> None:
+    s = d.state
+    purpose = (s.pending_fn or "").split(".")[1]
+    s.pending_fn = None
+    if isinstance(inp, ToolFailed):
+        d.events.append(EventDraft("error_ignored", {"content": f"{purpose} function failed: {inp.error}"}))
+    if purpose == "stop_when" and fn_answer(inp, "should_stop", False):
+        d.events.append(EventDraft("terminated", {"content": "stop_when returned true"}))
+        _finish(d, "COMPLETED", output=s.last_text, finish_reason="stop_when")
+        return
+    if purpose == "gate":
+        _after_gate(spec, d, fn_answer(inp, "decision", "continue") != "stop")
+        return
+    s.llm_due = False
+    s.awaiting_llm = True
+    d.commands.append(CallLlm())
+    d.events.append(EventDraft("thinking", {"content": f"{spec.name}: model call {s.turn + 1}"}))
 
 
 def _on_llm_failed(spec: AgentConfig, d: Decision, inp: LlmFailed) -> None:
@@ -107,6 +195,8 @@ def _on_timed_out(spec: AgentConfig, d: Decision, inp: TimedOut) -> None:
 
 def _start(spec: AgentConfig, d: Decision, inp: Start) -> None:
     s = d.state
+    s.prompt = inp.prompt
+    s.seed = inp.seed
     timeout = inp.timeout_seconds if inp.timeout_seconds is not None else spec.timeout_seconds
     if timeout and timeout > 0:
         s.deadline = inp.now + timeout
@@ -137,6 +227,17 @@ def _call_llm(spec: AgentConfig, d: Decision) -> None:
     if s.paused:
         s.llm_due = True
         return
+    stop_when = extra(spec, "stopWhen")
+    if isinstance(stop_when, dict) and stop_when.get("taskName") and s.turn > 0 and s.pending_fn is None:
+        # Ask the user's stop_when function (a worker task) before the next model call.
+        context = {
+            "result": s.last_text or "",
+            "messages": [],
+            "iteration": s.turn,
+            "token_usage": s.usage.model_dump(),
+        }
+        call_fn(d, "stop_when", str(stop_when["taskName"]), context)
+        return
     s.llm_due = False
     s.awaiting_llm = True
     d.commands.append(CallLlm())
@@ -165,6 +266,11 @@ def _on_llm_result(spec: AgentConfig, d: Decision, inp: LlmResult) -> None:
     if not inp.tool_calls:
         _on_final_answer(spec, d, inp.content or "")
         return
+    reason = _termination_reason(spec, s, inp.content or "")
+    if reason is not None:
+        d.events.append(EventDraft("terminated", {"content": reason}))
+        _finish(d, "COMPLETED", output=inp.content or s.last_text, finish_reason="termination")
+        return
     if inp.content:
         d.events.append(EventDraft("message", {"content": inp.content}))
     s.turn_had_rejection = False
@@ -177,6 +283,21 @@ def _on_llm_result(spec: AgentConfig, d: Decision, inp: LlmResult) -> None:
         s.call_order.append(call.call_id)
         _dispatch_call(spec, d, call, tc.arguments)
     _maybe_finish_turn(spec, d)
+
+
+def _termination_reason(spec: AgentConfig, s: ExecState, text: str) -> str | None:
+    config = extra(spec, "termination")
+    if config is None:
+        return None
+    ctx = TerminationContext(
+        result=text,
+        message_count=s.message_count,
+        iteration=s.turn,
+        prompt_tokens=s.usage.prompt_tokens,
+        completion_tokens=s.usage.completion_tokens,
+        total_tokens=s.usage.total_tokens,
+    )
+    return should_terminate(config, ctx)
 
 
 def _record_usage(d: Decision, inp: LlmResult) -> None:
@@ -263,7 +384,7 @@ def _dispatch_call(spec: AgentConfig, d: Decision, call: CallState, raw_args: st
     d.events.append(
         EventDraft("tool_call", {"tool_name": call.name, "args": call.args, "call_id": call.call_id})
     )
-    tool = spec.tool(call.name)
+    tool = find_tool(spec, call.name)
     if problem is not None:
         _resolve(
             d, call, error=f"Invalid call to tool '{call.name}': {problem}. Call it again with a JSON object."
@@ -275,6 +396,10 @@ def _dispatch_call(spec: AgentConfig, d: Decision, call: CallState, raw_args: st
         _await_human(d, call, "approval")
     elif tool.tool_type == "agent_tool":
         _start_agent_tool(d, call, tool)
+    elif tool.tool_type == "handoff":
+        _start_handoff(spec, d, call, tool)
+    elif tool.tool_type == "transfer":
+        _request_transfer(spec, d, call, tool)
     elif tool.tool_type == "worker":
         _run_tool(d, call, tool)
     else:
@@ -345,6 +470,66 @@ def _start_agent_tool(d: Decision, call: CallState, tool: ToolConfig) -> None:
     d.events.append(EventDraft("handoff", {"target": str(child_spec.get("name", tool.name))}))
 
 
+def _blocked(spec: AgentConfig, source: str, target: str) -> str | None:
+    """Why ``allowed_transitions`` forbids ``source`` -> ``target``, if it does."""
+    allowed = extra(spec, "allowedTransitions")
+    if not isinstance(allowed, dict) or source not in allowed:
+        return None
+    permitted = [str(t) for t in allowed.get(source) or []]
+    if target in permitted:
+        return None
+    return (
+        f"Transfer from {source} to {target} is not allowed. "
+        f"Allowed from {source}: {', '.join(permitted) or 'none'}. Continue yourself or pick an allowed agent."
+    )
+
+
+def _start_handoff(spec: AgentConfig, d: Decision, call: CallState, tool: ToolConfig) -> None:
+    """Hand the run over to a sub-agent: its answer becomes this execution's answer."""
+    target = str(tool.config.get("target", ""))
+    sub = next((a for a in spec.agents if a.name == target), None)
+    blocked = _blocked(spec, spec.name, target)
+    if sub is None or blocked is not None or d.state.handed_to is not None:
+        _resolve(d, call, error=blocked or f"Cannot hand over to {target!r} now.")
+        return
+    reason = call.args.get("reason")
+    call.status = "child_running"
+    call.attempt += 1
+    d.state.handed_to = call.call_id
+    d.commands.append(
+        StartChild(spec=sub.wire(), prompt=handoff_prompt(d.state, sub, reason), link=call.call_id)
+    )
+    d.events.append(
+        EventDraft("handoff", {"target": target, "data": {"source": spec.name, "reason": reason}})
+    )
+
+
+def handoff_prompt(s: ExecState, sub: AgentConfig, note: Any = None) -> str:
+    """What a sub-agent receives: the request, plus the conversation unless it asked
+    for a fresh context (``include_contents="none"``)."""
+    if extra(sub, "includeContents") == "none":
+        return s.prompt
+    parts = [s.prompt]
+    parts += [f"[{line['agent']}]: {line['text']}" for line in s.transcript]
+    if s.last_text and not s.transcript:
+        parts.append(f"[previous agent]: {s.last_text}")
+    if isinstance(note, str) and note.strip():
+        parts.append(f"[handoff note]: {note.strip()}")
+    return "\n\n".join(p for p in parts if p)
+
+
+def _request_transfer(spec: AgentConfig, d: Decision, call: CallState, tool: ToolConfig) -> None:
+    """A swarm member passes control to a peer once this turn's calls are done."""
+    target = str(tool.config.get("target", ""))
+    if tool.config.get("blocked"):
+        _resolve(
+            d, call, error=str(tool.config.get("blockedReason") or f"Transfer to {target} is not allowed.")
+        )
+        return
+    d.state.transfer_to = d.state.transfer_to or target
+    _resolve(d, call, result=f"Transferring to {target}.")
+
+
 def _resolve(d: Decision, call: CallState, *, result: Any = None, error: str | None = None) -> None:
     """Record a call's final outcome (a value, or an error the model will see)."""
     call.status = "done"
@@ -367,6 +552,9 @@ def _maybe_finish_turn(spec: AgentConfig, d: Decision) -> None:
             {"role": "tool", "tool_call_id": call.llm_id, "name": call.name, "content": _tool_content(call)}
         )
     _add_messages(d, messages)
+    if s.transfer_to is not None:
+        _finish(d, "COMPLETED", output=s.last_text, finish_reason="transfer")
+        return
     _call_llm(spec, d)
 
 
@@ -397,6 +585,9 @@ def _on_tool_succeeded(spec: AgentConfig, d: Decision, inp: ToolSucceeded) -> No
     if inp.state_updates:
         s.tool_state.update(inp.state_updates)
     _resolve(d, call, result=inp.output)
+    target = tool_result_handoff(extra(spec, "swarmHandoffs"), call.name, inp.output, spec.name)
+    if target is not None and s.transfer_to is None:
+        s.transfer_to = target
     _maybe_finish_turn(spec, d)
 
 
@@ -523,13 +714,32 @@ def _on_child_finished(spec: AgentConfig, d: Decision, inp: ChildFinished) -> No
             return
         text = inp.output if isinstance(inp.output, str) else json.dumps(inp.output, default=str)
         s.last_text = text
-        if s.step + 1 < len(spec.agents) and not s.stop_requested:
-            _start_step(spec, d, s.step + 1, text)
-        else:
-            reason = "stopped" if s.stop_requested else "stop"
-            _finish(d, "COMPLETED", output=inp.output, finish_reason=reason)
+        s.output = inp.output
+        gate = extra(spec.agents[s.step], "gate")
+        if isinstance(gate, dict) and gate.get("taskName"):
+            call_fn(d, "gate", str(gate["taskName"]), {"result": text})
+            return
+        if isinstance(gate, dict) and gate.get("type") == "text_contains":
+            needle, hay = str(gate.get("text", "")), text
+            if not gate.get("caseSensitive", True):
+                needle, hay = needle.lower(), hay.lower()
+            _after_gate(spec, d, not (needle and needle in hay))
+            return
+        _after_gate(spec, d, True)
         return
     for call in s.calls.values():
+        if call.child_id == inp.child_id and call.status == "child_running" and call.call_id == s.handed_to:
+            # The agent we handed over to answered: that is the answer of the run.
+            call.status = "done"
+            call.result = inp.output
+            if inp.status == "COMPLETED":
+                s.last_text = inp.output if isinstance(inp.output, str) else s.last_text
+                _finish(d, "COMPLETED", output=inp.output, finish_reason="stop")
+            else:
+                _finish(
+                    d, "FAILED", error=f"'{inp.agent_name}' {inp.status}: {inp.error}", finish_reason="error"
+                )
+            return
         if call.child_id == inp.child_id and call.status == "child_running":
             if inp.status == "COMPLETED":
                 _resolve(d, call, result=inp.output)
@@ -539,9 +749,28 @@ def _on_child_finished(spec: AgentConfig, d: Decision, inp: ChildFinished) -> No
             return
 
 
+def _after_gate(spec: AgentConfig, d: Decision, proceed: bool) -> None:
+    """Continue a pipeline after a step, or stop it early when the step's gate says so."""
+    s = d.state
+    if not proceed:
+        d.events.append(
+            EventDraft(
+                "gate_stopped",
+                {"content": f"the gate after '{spec.agents[s.step].name}' stopped the pipeline"},
+            )
+        )
+        _finish(d, "COMPLETED", output=s.output, finish_reason="gate")
+    elif s.step + 1 < len(spec.agents) and not s.stop_requested:
+        _start_step(spec, d, s.step + 1, s.last_text or "")
+    else:
+        _finish(d, "COMPLETED", output=s.output, finish_reason="stopped" if s.stop_requested else "stop")
+
+
 def link_child(state: ExecState, link: str, child_id: str) -> None:
     """Record the id the driver gave a child started for ``link`` (see StartChild)."""
-    if link.startswith("step:"):
+    if link.startswith("team:"):
+        state.children[child_id] = link[len("team:") :]
+    elif link.startswith("step:"):
         state.step_child = child_id
     elif link in state.calls:
         state.calls[link].child_id = child_id
@@ -551,6 +780,7 @@ def _running_children(s: ExecState) -> list[str]:
     ids = [c.child_id for c in s.calls.values() if c.status == "child_running" and c.child_id]
     if s.step_child:
         ids.append(s.step_child)
+    ids.extend(s.children)
     return ids
 
 
@@ -665,6 +895,8 @@ def waiting_reason(state: ExecState) -> str | None:
     """Why a non-terminal execution is not making progress, if it is not."""
     if state.terminal:
         return None
+    if state.selecting:
+        return "waiting for a human to choose the next agent"
     waiting = state.awaiting_approval()
     if waiting:
         return _wait_text(waiting[0])
