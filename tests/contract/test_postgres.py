@@ -205,7 +205,9 @@ def test_urls_are_shown_without_passwords() -> None:
     url = "postgresql://agent:p%40ss@db.internal:6432/runs?sslmode=require&password=other"
     assert redact_url(url) == "postgresql://agent@db.internal:6432/runs?sslmode=require"
     assert describe_url(url) == "db.internal:6432/runs"
-    assert describe_url("postgres:///runs?host=/var/run/postgresql") == "/var/run/postgresql:5432/runs"
+    socket = "postgres:///runs?host=/var/run/postgresql"
+    assert describe_url(socket) == "/var/run/postgresql:5432/runs"
+    assert redact_url(socket) == socket
 
 
 # --------------------------------------------------------------------------- concurrency

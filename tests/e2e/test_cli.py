@@ -293,3 +293,22 @@ def test_server_url_without_scheme_is_rejected() -> None:
 def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["executions", "list", "--limit", "0"]) == 2
     assert "must be between 1 and 1000" in capsys.readouterr().err
+
+
+def test_show_prints_the_execution_tree(cli_server: Server) -> None:
+    def leaf(name: str) -> dict[str, object]:
+        return {"name": name, "model": "scripted/m", "scriptedTurns": [{"text": f"{name} done"}]}
+
+    team = {"name": "tree_team", "strategy": "parallel", "agents": [leaf("leaf_a"), leaf("leaf_b")]}
+    resp = httpx.post(f"{cli_server.api}/agent/start", json={"agentConfig": team, "prompt": "go"}, timeout=10)
+    execution_id = resp.json()["executionId"]
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if httpx.get(f"{cli_server.api}/agent/{execution_id}/status", timeout=10).json()["isComplete"]:
+            break
+        time.sleep(0.05)
+    shown = api_cli(cli_server, "executions", "show", execution_id)
+    assert shown.returncode == 0, shown
+    tree = shown.stdout.split("Tree:\n", 1)[1].splitlines()
+    assert sorted(line.split()[1] for line in tree) == ["leaf_a", "leaf_b"]
+    assert all(line.startswith("  - ") and "COMPLETED" in line for line in tree)

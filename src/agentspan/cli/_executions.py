@@ -229,14 +229,28 @@ def cmd_show(args: argparse.Namespace) -> int:
     with ApiClient(args.server_url) as api:
         status_data = api.call("GET", exec_path(args.id, "/agent/{id}/status"))
         detail_data = api.call("GET", exec_path(args.id, "/agent/execution/{id}"))
-    if args.json:
-        print_json({"status": status_data, "detail": detail_data})
-        return 0
-    status = parse(StatusResponse, status_data)
-    detail = parse(ExecutionDetail, detail_data)
-    _print_overview(status, detail)
-    _print_tool_calls(detail.tool_calls)
+        if args.json:
+            print_json({"status": status_data, "detail": detail_data})
+            return 0
+        status = parse(StatusResponse, status_data)
+        detail = parse(ExecutionDetail, detail_data)
+        _print_overview(status, detail)
+        _print_tool_calls(detail.tool_calls)
+        if detail.children:
+            print("Tree:")
+            _print_tree(api, detail.execution_id, depth=1)
     return 0
+
+
+def _print_tree(api: ApiClient, execution_id: str, depth: int) -> None:
+    """Sub-agent executions under ``execution_id``, one line each, indented by depth."""
+    if depth > 20:
+        return
+    listed = api.call("GET", "/agent/executions", params={"parentId": execution_id, "size": 1000})
+    for child in parse(ExecutionList, listed).results:
+        waiting = f"  waiting: {child.waiting_reason}" if child.waiting_reason else ""
+        print(f"{'  ' * depth}- {child.agent_name}  {child.status}  {child.execution_id}{waiting}")
+        _print_tree(api, child.execution_id, depth + 1)
 
 
 def _print_overview(status: StatusResponse, detail: ExecutionDetail) -> None:

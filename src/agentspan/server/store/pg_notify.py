@@ -35,6 +35,8 @@ _CONNECT_ERRORS = (OSError, TimeoutError, ValueError, asyncpg.PostgresError, asy
 
 
 class PgNotifier:
+    """Hands every key NOTIFYed on ``channel`` to ``callback``, surviving lost connections."""
+
     def __init__(
         self,
         url: str,
@@ -120,13 +122,20 @@ class PgNotifier:
 
     async def _run(self) -> None:
         while True:
-            await self._until_lost()
-            log.warning("lost the PostgreSQL listener connection to %s; reconnecting", self._where)
-            await self._discard()
-            await self._reconnect()
-            log.info("PostgreSQL listener reconnected to %s; waking every waiter", self._where)
-            # Anything notified while we were away was missed: everyone re-checks.
-            self._wake(WAKE_EVERYONE)
+            try:
+                await self._until_lost()
+                log.warning("lost the PostgreSQL listener connection to %s; reconnecting", self._where)
+                await self._discard()
+                await self._reconnect()
+                log.info("PostgreSQL listener reconnected to %s; waking every waiter", self._where)
+                # Anything notified while we were away was missed: everyone re-checks.
+                self._wake(WAKE_EVERYONE)
+            except Exception:
+                # Never let wake-ups stop for good: a bug here must not leave waiters
+                # sleeping until their timeouts for the rest of the process's life.
+                log.exception("PostgreSQL listener failed; starting over")
+                await self._discard()
+                await asyncio.sleep(1.0)
 
     async def _until_lost(self) -> None:
         """Return once the connection is closed or stops answering."""

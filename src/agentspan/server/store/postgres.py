@@ -37,7 +37,7 @@ import logging
 import os
 from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any, TypeAlias
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import asyncpg
 import asyncpg.exceptions
@@ -114,10 +114,15 @@ def describe_url(url: str) -> str:
     """``host:port/database`` for messages: where the database is, never the password."""
     parts = urlsplit(url)
     query = dict(parse_qsl(parts.query))
-    host = parts.hostname or query.get("host") or os.environ.get("PGHOST") or "localhost"
-    port = parts.port if parts.port is not None else query.get("port", "5432")
+    # Taken as written (not parsed as one host and port), so several hosts or a bad port
+    # still show as given; the driver reports what is wrong with them.
+    where = parts.netloc.rsplit("@", 1)[-1]
+    if not where:  # a Unix socket or libpq defaults
+        where = query.get("host") or os.environ.get("PGHOST") or "localhost"
+    if ":" not in where.rsplit("]", 1)[-1]:
+        where = f"{where}:{query.get('port', '5432')}"
     database = unquote(parts.path.lstrip("/")) or query.get("dbname") or parts.username or "postgres"
-    return f"{host}:{port}/{database}"
+    return f"{where}/{database}"
 
 
 def redact_url(url: str) -> str:
@@ -127,8 +132,9 @@ def redact_url(url: str) -> str:
     if "@" in netloc:
         userinfo, hostinfo = netloc.rsplit("@", 1)
         netloc = f"{userinfo.split(':', 1)[0]}@{hostinfo}"
-    query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k.lower() != "password"])
-    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+    kept = [p for p in parts.query.split("&") if p and unquote(p.split("=", 1)[0]).lower() != "password"]
+    # Assembled by hand: urlunsplit would turn ``postgresql:///db`` into ``postgresql:/db``.
+    return f"{parts.scheme}://{netloc}{parts.path}" + (f"?{'&'.join(kept)}" if kept else "")
 
 
 def scrub(text: str, url: str) -> str:
@@ -150,13 +156,6 @@ def _env_int(name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise StoreError(f"{name} must be a whole number, not {raw!r}") from None
-
-
-async def _rollback_if_open(conn: asyncpg.Connection[asyncpg.Record]) -> None:
-    # Replaces the pool's default reset (UNLISTEN *, RESET ALL, ...): the store keeps no
-    # session state to reset, so that would be a wasted round trip per transaction.
-    if conn.is_in_transaction():
-        await conn.execute("ROLLBACK")
 
 
 # --------------------------------------------------------------------------- transactions
@@ -445,7 +444,6 @@ class PostgresStore:
                 max_size=max_size,
                 statement_cache_size=cache,
                 timeout=self._connect_timeout,
-                reset=_rollback_if_open,
             )
         except (OSError, TimeoutError, ValueError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             raise StoreError(
