@@ -76,7 +76,8 @@ def database_url(server_url: str, database: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, f"/{database}", parts.query, ""))
 
 
-async def _admin(server_url: str, *statements: str) -> None:
+async def run_sql(server_url: str, *statements: str) -> None:
+    """Run statements on their own connection (CREATE DATABASE cannot run in a transaction)."""
     import asyncpg
 
     conn = await asyncpg.connect(server_url)
@@ -103,11 +104,11 @@ class PgServer:
 
     async def create_database(self) -> str:
         name = f"agentspan_test_{uuid.uuid4().hex[:12]}"
-        await _admin(self.url, f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
+        await run_sql(self.url, f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
         return name
 
     async def drop_database(self, name: str) -> None:
-        await _admin(self.url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await run_sql(self.url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")
@@ -120,13 +121,13 @@ def pg_server() -> Iterator[PgServer]:
     server = PgServer(url, f"agentspan_tmpl_{os.getpid()}_{uuid.uuid4().hex[:8]}")
 
     async def create() -> None:
-        await _admin(url, f'CREATE DATABASE "{server.template}"')
+        await run_sql(url, f'CREATE DATABASE "{server.template}"')
         store = PostgresStore(database_url(url, server.template))
         await store.open()  # migrates
         await store.close()  # a template must have no connections when copied
 
-    _run_elsewhere(create)
     try:
+        _run_elsewhere(create)
         yield server
     finally:
         _run_elsewhere(lambda: server.drop_database(server.template))

@@ -225,6 +225,7 @@ class Driver:
         row.state = new.model_dump_json()
         row.updated_at = now
         await tx.update_execution(row, expected)
+        await tx.notify(effects.keys)  # other replicas' waiters, delivered on commit only
         if new.terminal and not was_terminal and row.parent_id and notify_parent:
             parent = await tx.get_execution(row.parent_id)
             if parent is not None:

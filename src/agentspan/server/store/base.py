@@ -154,7 +154,8 @@ class Tx(Protocol):
 
 
 class Store(Protocol):
-    """A database holding executions. Implementations: SQLite (embedded default)."""
+    """A database holding executions. Implementations: SQLite (embedded default) and
+    PostgreSQL (shared by several server replicas)."""
 
     url: str
 

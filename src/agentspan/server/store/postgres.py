@@ -26,6 +26,12 @@ differs is how concurrent writers are kept apart, since replicas really do run a
 
 JSON documents are stored as ``text`` and times as ``double precision`` epoch seconds;
 migrations.py says why. Needs PostgreSQL 13 or later (``gen_random_uuid``).
+
+Settings (environment, read on open): ``AGENTSPAN_PG_POOL_SIZE`` (connections per
+replica, default 10); ``AGENTSPAN_PG_STATEMENT_CACHE_SIZE`` (default 0; raise it only
+when connecting to PostgreSQL directly); ``AGENTSPAN_DATABASE_LISTEN_URL`` (read by
+``services.open_store``: a direct or session-mode URL for LISTEN when the main URL goes
+through a transaction-mode pooler).
 """
 
 from __future__ import annotations

@@ -1,0 +1,87 @@
+"""Two server replicas on one PostgreSQL database: any replica serves any request."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agentspan.agents import Agent, AgentConfig, AgentHandle, AgentRuntime, tool
+from agentspan.agents.testing import ScriptedModel, ToolCall
+
+from support.servers import ServerProcess
+
+pytestmark = pytest.mark.e2e
+BASE_URL = os.environ.get("AGENTSPAN_TEST_DATABASE_URL", "")
+
+
+async def _admin(sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(BASE_URL)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+def pg_database() -> Iterator[str]:
+    if not BASE_URL:
+        pytest.skip("AGENTSPAN_TEST_DATABASE_URL not set: PostgreSQL replica tests skipped")
+    name = f"agentspan_replicas_{uuid.uuid4().hex[:10]}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield BASE_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@tool(approval_required=True)
+def ship(order: str) -> str:
+    """Ship an order (needs approval)."""
+    return f"shipped {order}"
+
+
+def test_two_replicas_share_everything(pg_database: str, tmp_path: Path) -> None:
+    env = {"AGENTSPAN_DATABASE_URL": pg_database}
+    a = ServerProcess(tmp_path / "a", env=env).start()
+    b = ServerProcess(tmp_path / "b", env=env).start()
+    try:
+        agent = Agent(
+            name="shipper", model=ScriptedModel([ToolCall("ship", {"order": "A1"}), "Shipped."]), tools=[ship]
+        )
+        on_a = AgentRuntime(
+            config=AgentConfig(server_url=a.api_url, auto_start_server=False, auto_start_workers=False)
+        )
+        on_b = AgentRuntime(config=AgentConfig(server_url=b.api_url, auto_start_server=False))
+        try:
+            on_b.serve(agent, blocking=False)  # the worker polls replica B
+            handle = on_a.start(agent, "ship A1")  # the run starts on replica A
+            events: list[Any] = []
+            follower = threading.Thread(target=lambda: events.extend(on_a.stream(handle=handle)))
+            follower.start()  # an SSE client on replica A
+            deadline = 0
+            while not on_b.get_status(handle.execution_id).is_waiting and deadline < 400:
+                threading.Event().wait(0.05)
+                deadline += 1
+            AgentHandle(handle.execution_id, on_b).approve()  # approved through replica B
+            follower.join(30)
+            result = AgentHandle(handle.execution_id, on_b).join(timeout=30)
+        finally:
+            on_a.shutdown()
+            on_b.shutdown()
+    finally:
+        a.stop()
+        b.stop()
+    assert result.output == "Shipped." and result.tool_calls[0]["result"] == "shipped A1"
+    types = [e.type for e in events]
+    assert types[-1] == "done" and "approval" in types and "tool_result" in types
+    ids = [e.id for e in events if e.id]
+    assert ids == list(range(1, len(ids) + 1))
