@@ -541,3 +541,23 @@ def test_token_budget_is_shared_with_children_and_stops_the_run(
     assert fake.request_count == 3
     assert result.output == "delegating"
     assert any(e.type == "budget_exceeded" and "40" in (e.content or "") for e in result.events)
+
+
+def test_planner_makes_a_planning_call_first(runtime: AgentRuntime, fake: FakeOpenAI) -> None:
+    fake.script(
+        FakeOpenAI.text("1. look up the weather\n2. answer"),
+        FakeOpenAI.tool_calls([("get_weather", {"city": "Oslo"})]),
+        FakeOpenAI.text("Cold in Oslo."),
+    )
+    agent = Agent(
+        name="planful", model="openai/gpt-4o", tools=[get_weather], planner=True, instructions="Be useful."
+    )
+    result = runtime.run(agent, "weather in Oslo?")
+    assert result.output == "Cold in Oslo."
+    plan_request, first_turn = fake.requests[0], fake.requests[1]
+    assert "tools" not in plan_request and "numbered plan" in plan_request["messages"][0]["content"]
+    assert plan_request["messages"][0]["content"].startswith("Be useful.")
+    assert [m["role"] for m in first_turn["messages"]] == ["system", "user", "assistant", "user"]
+    assert first_turn["messages"][2]["content"].startswith("1. look up")
+    assert first_turn["tools"][0]["function"]["name"] == "get_weather"
+    assert [e.content for e in result.events if e.type == "plan"] == ["1. look up the weather\n2. answer"]

@@ -142,7 +142,9 @@ class Dispatcher:
             messages = await self.store.list_messages(row.id)
             started = time.perf_counter()
             try:
-                reply = await self._call_with_retries(spec, messages, self.hub.delta_sink(row.id))
+                reply = await self._call_with_retries(
+                    spec, messages, self.hub.delta_sink(row.id), planning=task.call_id == "plan"
+                )
                 result: LlmResult | LlmFailed = self._to_result(spec, reply, time.perf_counter() - started)
             except ProviderError as exc:
                 result = LlmFailed(error=str(exc))
@@ -180,10 +182,15 @@ class Dispatcher:
                     return
 
     async def _call_with_retries(
-        self, spec: AgentConfig, messages: list[dict[str, Any]], on_delta: DeltaCallback | None
+        self,
+        spec: AgentConfig,
+        messages: list[dict[str, Any]],
+        on_delta: DeltaCallback | None,
+        *,
+        planning: bool = False,
     ) -> LlmResponse:
         provider, model_name = self.providers.resolve(spec.model or "")
-        request = build_request(spec, model_name, messages)
+        request = build_request(spec, model_name, messages, planning=planning)
         attempt = 0
         while True:
             attempt += 1
@@ -247,7 +254,15 @@ class Dispatcher:
             self.hub.notify_all(effects.keys)
 
 
-def build_request(spec: AgentConfig, model_name: str, messages: list[dict[str, Any]]) -> LlmRequest:
+PLANNING_INSTRUCTIONS = (
+    "Before acting, write a short numbered plan of the steps you will take to handle the "
+    "request (which tools or agents you will use and why). Do not carry it out yet."
+)
+
+
+def build_request(
+    spec: AgentConfig, model_name: str, messages: list[dict[str, Any]], *, planning: bool = False
+) -> LlmRequest:
     """The provider-neutral request for the next model call of an agent."""
     extra = spec.model_extra or {}
     thinking = extra.get("thinkingConfig")
@@ -257,15 +272,20 @@ def build_request(spec: AgentConfig, model_name: str, messages: list[dict[str, A
         options["scriptedTurns"] = extra["scriptedTurns"]
     if isinstance(extra.get("llmOptions"), dict):
         options.update(extra["llmOptions"])
+    instructions = spec.instructions if isinstance(spec.instructions, str) else None
     return LlmRequest(
         model=model_name,
         messages=messages,
-        tools=[LlmToolSpec(t.name, t.description, t.input_schema) for t in offered_tools(spec)],
-        instructions=spec.instructions if isinstance(spec.instructions, str) else None,
+        tools=[]
+        if planning
+        else [LlmToolSpec(t.name, t.description, t.input_schema) for t in offered_tools(spec)],
+        instructions="\n\n".join(p for p in (instructions, PLANNING_INSTRUCTIONS) if p)
+        if planning
+        else instructions,
         temperature=spec.temperature,
         max_tokens=spec.max_tokens,
         base_url=spec.base_url,
-        output_schema=(spec.output_type or {}).get("schema"),
+        output_schema=None if planning else (spec.output_type or {}).get("schema"),
         thinking_budget_tokens=int(budget) if isinstance(budget, int | float) else None,
         options=options,
     )

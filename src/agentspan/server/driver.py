@@ -256,7 +256,8 @@ class Driver:
                     await tx.upsert_task(self._tool_task(row, new, cmd, now))
                     effects.keys.add(f"task:{cmd.name}")
                 case CallLlm():
-                    await tx.upsert_task(self._internal_task(row, "llm", f"turn{new.turn + 1}", now))
+                    call_id = "plan" if cmd.purpose == "plan" else f"turn{new.turn + 1}"
+                    await tx.upsert_task(self._internal_task(row, "llm", call_id, now))
                     effects.keys.add("internal")
                 case SetTimer():
                     await tx.upsert_task(self._internal_task(row, "timer", "deadline", cmd.at))

@@ -208,6 +208,12 @@ def _start(spec: AgentConfig, d: Decision, inp: Start) -> None:
     if inp.media:
         message["media"] = list(inp.media)
     _add_messages(d, [message])
+    if extra(spec, "planner"):
+        s.planning = True
+        s.awaiting_llm = True
+        d.commands.append(CallLlm(purpose="plan"))
+        d.events.append(EventDraft("thinking", {"content": f"{spec.name}: planning"}))
+        return
     _call_llm(spec, d)
 
 
@@ -249,8 +255,11 @@ def _on_llm_result(spec: AgentConfig, d: Decision, inp: LlmResult) -> None:
     if not s.awaiting_llm:
         return  # a duplicate delivery of a result already recorded
     s.awaiting_llm = False
-    s.turn += 1
     _record_usage(d, inp)
+    if s.planning:
+        _on_plan(spec, d, inp.content or "")
+        return
+    s.turn += 1
     if inp.content:
         s.last_text = inp.content
     _add_messages(
@@ -283,6 +292,20 @@ def _on_llm_result(spec: AgentConfig, d: Decision, inp: LlmResult) -> None:
         s.call_order.append(call.call_id)
         _dispatch_call(spec, d, call, tc.arguments)
     _maybe_finish_turn(spec, d)
+
+
+def _on_plan(spec: AgentConfig, d: Decision, plan: str) -> None:
+    """The plan becomes part of the conversation; then the agent carries it out."""
+    d.state.planning = False
+    d.events.append(EventDraft("plan", {"content": plan}))
+    _add_messages(
+        d,
+        [
+            {"role": "assistant", "content": plan, "tool_calls": []},
+            {"role": "user", "content": "Now carry out the plan."},
+        ],
+    )
+    _call_llm(spec, d)
 
 
 def _termination_reason(spec: AgentConfig, s: ExecState, text: str) -> str | None:

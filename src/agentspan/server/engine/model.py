@@ -108,6 +108,8 @@ class ExecState(_Model):
     fn_counter: int = 0
     selecting: bool = False
     """Manual strategy: waiting for a human to pick the next agent."""
+    planning: bool = False
+    """The planning call (``planner=True``) is outstanding."""
     pending_choice: dict[str, Any] | None = None
     """What the human is asked (``pendingTool`` in status) while ``selecting``."""
     handed_to: str | None = None
@@ -273,6 +275,8 @@ Input = Annotated[
 
 @dataclass(frozen=True, slots=True)
 class CallLlm:
+    purpose: Literal["turn", "plan"] = "turn"
+    """``plan``: the planning call of ``planner=True`` (no tools offered)."""
     kind: Literal["call_llm"] = "call_llm"
 
 
