@@ -346,3 +346,82 @@ def test_explicit_sequential_agent_keeps_its_settings_when_composed(runtime: Age
     # The inner pipeline stopped at its own gate but the outer one carried on.
     assert result.output == "outer done"
     assert handoff_targets(result) == ["inner_pipeline", "outer_c"]
+
+
+def test_round_robin_respects_allowed_transitions(runtime: AgentRuntime) -> None:
+    agents = [Agent(name=n, model=says(f"{n} speaks")) for n in ("first", "second", "third")]
+    team = Agent(
+        name="constrained",
+        model="offline/basic",
+        agents=agents,
+        strategy="round_robin",
+        max_turns=4,
+        allowed_transitions={"first": ["third"], "third": ["first"]},
+    )
+    result = runtime.run(team, "go")
+    assert handoff_targets(result) == ["first", "third", "first", "third"]
+
+
+def test_swarm_blocked_transfer_is_reported_to_the_model(runtime: AgentRuntime) -> None:
+    a = Agent(name="peer_a", model=says(ToolCall("transfer_to_peer_c"), ToolCall("transfer_to_peer_b")))
+    b = Agent(name="peer_b", model=says("b answers"))
+    c = Agent(name="peer_c", model=says("c answers"))
+    swarm = Agent(
+        name="guarded",
+        model="offline/basic",
+        agents=[a, b, c],
+        strategy="swarm",
+        allowed_transitions={"peer_a": ["peer_b"]},
+    )
+    handle = runtime.start(swarm, "go")
+    result = handle.join(timeout=20)
+    assert result.output == "b answers"
+    assert handoff_targets(result) == ["peer_a", "peer_b"]
+    first_child = runtime._loop.run(
+        runtime._client.request("GET", "/agent/executions", params={"parentId": handle.execution_id})
+    )["results"]
+    member_a = next(r for r in first_child if r["agentName"] == "peer_a")
+    detail = runtime._loop.run(runtime._client.detail(member_a["executionId"]))
+    blocked = next(c for c in detail["toolCalls"] if c["name"] == "transfer_to_peer_c")
+    assert "not allowed" in blocked["error"]
+
+
+def test_pausing_a_group_chat_holds_the_next_turn(runtime: AgentRuntime) -> None:
+    @tool(approval_required=True)
+    def hold_on() -> str:
+        """Waits for a human."""
+        return "ok"
+
+    first = Agent(name="pauser_one", model=says(ToolCall("hold_on"), "one done"), tools=[hold_on])
+    second = Agent(name="pauser_two", model=says("two done"))
+    team = Agent(
+        name="pausable_team",
+        model="offline/basic",
+        agents=[first, second],
+        strategy="round_robin",
+        max_turns=2,
+    )
+    handle = runtime.start(team, "go")
+    children: list[Any] = []
+
+    def child_waiting() -> bool:
+        listed = runtime._loop.run(
+            runtime._client.request("GET", "/agent/executions", params={"parentId": handle.execution_id})
+        )["results"]
+        children[:] = [r for r in listed if r.get("waitingReason")]
+        return bool(children)
+
+    wait_for(child_waiting)
+    handle.pause()
+    runtime.approve(children[0]["executionId"])
+    time.sleep(0.5)
+    assert handle.get_status().status == "PAUSED"
+    assert handoff_targets_of(runtime, handle.execution_id) == ["pauser_one"]
+    handle.resume()
+    result = handle.join(timeout=20)
+    assert handoff_targets(result) == ["pauser_one", "pauser_two"]
+
+
+def handoff_targets_of(runtime: AgentRuntime, execution_id: str) -> list[str]:
+    events = runtime._loop.run(runtime._client.request("GET", f"/agent/executions/{execution_id}/events"))
+    return [e["target"] for e in events if e["type"] == "handoff"]

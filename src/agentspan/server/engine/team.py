@@ -26,6 +26,7 @@ from agentspan.server.engine.model import (
     EventDraft,
     Input,
     Rejected,
+    Resume,
     Selection,
     SetTimer,
     Start,
@@ -38,7 +39,6 @@ from agentspan.server.engine.model import (
 _SHARED = (
     "cancel",
     "pause",
-    "resume",
     "timed_out",
     "worker_missing",
     "worker_found",
@@ -67,6 +67,14 @@ def handle(spec: AgentConfig, d: Decision, inp: Input) -> None:
             _on_fn_result(spec, d, inp)
         case Selection():
             _on_selection(spec, d, inp)
+        case Resume():
+            if not s.paused:
+                raise Rejected("invalid_state", "the execution is not paused")
+            s.paused, s.status = False, "RUNNING"
+            d.events.append(EventDraft("resumed", {}))
+            if s.llm_due:  # a turn was held back while paused
+                s.llm_due = False
+                _next_turn(spec, d)
         case Stop():
             s.stop_requested = True
             if not s.children and s.pending_fn is None:
@@ -234,6 +242,9 @@ def _allowed_next(spec: AgentConfig, last: str | None) -> list[str]:
 
 def _next_turn(spec: AgentConfig, d: Decision) -> None:
     s = d.state
+    if s.paused:
+        s.llm_due = True  # resumed later
+        return
     if s.stop_requested:
         _finish_team(spec, d, "stopped")
         return
