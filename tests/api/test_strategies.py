@@ -425,3 +425,39 @@ def test_pausing_a_group_chat_holds_the_next_turn(runtime: AgentRuntime) -> None
 def handoff_targets_of(runtime: AgentRuntime, execution_id: str) -> list[str]:
     events = runtime._loop.run(runtime._client.request("GET", f"/agent/executions/{execution_id}/events"))
     return [e["target"] for e in events if e["type"] == "handoff"]
+
+
+def test_a_failing_decision_function_is_retried(runtime: AgentRuntime) -> None:
+    calls: list[str] = []
+
+    def flaky_route(prompt: str) -> str:
+        calls.append(prompt)
+        if len(calls) == 1:
+            raise RuntimeError("transient")
+        return "retry_target"
+
+    target = Agent(name="retry_target", model=says("routed after a retry"))
+    other = Agent(name="retry_other", model=says("wrong"))
+    team = Agent(
+        name="retrying", model="offline/basic", agents=[target, other], strategy="router", router=flaky_route
+    )
+    result = runtime.run(team, "go", timeout=30)
+    assert result.output == "routed after a retry" and len(calls) == 2
+
+
+def test_a_spent_budget_stops_a_team(runtime: AgentRuntime, fake_openai: Any) -> None:
+    fake_openai.reset()
+    agents = [Agent(name=f"spender{i}", model="openai/gpt-4o") for i in range(2)]
+    team = Agent(name="spenders", model="offline/basic", agents=agents, strategy="round_robin", max_turns=10)
+    result = runtime.run(team, "go", max_tokens_total=20)  # each fake call uses 15 tokens
+    assert result.finish_reason == "budget_exceeded"
+    assert fake_openai.request_count == 2
+    fake_openai.reset()
+
+
+def test_handoff_call_records_the_childs_answer(runtime: AgentRuntime) -> None:
+    helper = Agent(name="helper_x", model=says("helped"))
+    lead = Agent(name="lead_x", model=says(ToolCall("transfer_to_helper_x")), agents=[helper])
+    result = runtime.run(lead, "go")
+    call = next(c for c in result.tool_calls if c["name"] == "transfer_to_helper_x")
+    assert call["status"] == "completed" and call["result"] == "helped"

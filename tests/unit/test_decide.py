@@ -1476,3 +1476,24 @@ def test_a_call_that_keeps_losing_its_worker_is_given_up() -> None:
     d = run.fail("c1", "worker lost during the call", lease_lost=True)
     assert [type(c).__name__ for c in d.commands] == ["CallLlm"]
     assert "lost 6 times" in (d.state.calls["c1"].error or "")
+
+
+def test_required_workers_include_decision_functions() -> None:
+    spec = AgentConfig.model_validate(
+        {
+            "name": "team",
+            "strategy": "round_robin",
+            "stopWhen": {"taskName": "team_stop_when"},
+            "handoffs": [{"target": "a", "type": "on_condition", "taskName": "team_handoff_a"}],
+            "agents": [
+                {
+                    "name": "a",
+                    "model": "offline/x",
+                    "gate": {"taskName": "a_gate"},
+                    "tools": [{"name": "t1"}],
+                },
+                {"name": "b", "model": "offline/x"},
+            ],
+        }
+    )
+    assert spec.worker_task_names() == ["team_stop_when", "team_handoff_a", "a_gate", "t1"]

@@ -26,6 +26,9 @@ class FinishReason(str, Enum):
     STOPPED = "stopped"
     MAX_TURNS = "max_turns"
     BUDGET_EXCEEDED = "budget_exceeded"
+    TERMINATION = "termination"
+    STOP_WHEN = "stop_when"
+    GATE = "gate"
 
 
 class EventType(str, Enum):

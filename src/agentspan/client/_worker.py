@@ -186,10 +186,10 @@ class WorkerPool:
                 await call()
                 return
             except AgentAPIError as exc:
-                if exc.status_code == 409:
+                if exc.status_code == 409 and exc.code != "conflict":
                     log.warning("result dropped: %s", exc.message)
                     return
-                if exc.status_code and exc.status_code < 500:
+                if exc.status_code and exc.status_code < 500 and exc.code != "conflict":
                     log.error("result rejected: %s", exc)
                     return
                 log.warning("reporting a result failed (%s); attempt %d", exc, attempt + 1)

@@ -117,18 +117,33 @@ class AgentConfig(WireModel):
         return hashlib.sha256(self.canonical_json().encode()).hexdigest()
 
     def worker_task_names(self) -> list[str]:
-        """Names of every task a worker must serve for this agent tree."""
+        """Names of every task a worker must serve for this agent tree: tools, and the
+        user's decision functions (router, stop_when, gate, handoff conditions)."""
         names: list[str] = []
+
+        def add(name: object) -> None:
+            if isinstance(name, str) and name and name not in names:
+                names.append(name)
+
+        extra = self.model_extra or {}
+        for key in ("stopWhen", "gate", "router"):
+            value = extra.get(key)
+            if isinstance(value, dict):
+                add(value.get("taskName"))
+        for handoff in extra.get("handoffs") or []:
+            if isinstance(handoff, dict):
+                add(handoff.get("taskName"))
+        nested: list[AgentConfig] = list(self.agents)
+        router = extra.get("router")
+        if isinstance(router, dict) and router.get("name"):
+            nested.append(AgentConfig.model_validate(router))
         for tool in self.tools:
-            if tool.tool_type == "worker" and tool.name not in names:
-                names.append(tool.name)
+            if tool.tool_type == "worker":
+                add(tool.name)
             child = tool.config.get("agentConfig") if tool.tool_type == "agent_tool" else None
             if isinstance(child, dict):
-                for name in AgentConfig.model_validate(child).worker_task_names():
-                    if name not in names:
-                        names.append(name)
-        for sub in self.agents:
+                nested.append(AgentConfig.model_validate(child))
+        for sub in nested:
             for name in sub.worker_task_names():
-                if name not in names:
-                    names.append(name)
+                add(name)
         return names

@@ -236,6 +236,7 @@ class Driver:
                     output=new.output,
                     error=new.error,
                     transfer_to=new.transfer_to if new.finish_reason == "transfer" else None,
+                    finish_reason=new.finish_reason,
                 )
                 await self._step(tx, parent, finished, now, effects)
 

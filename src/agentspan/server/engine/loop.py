@@ -137,13 +137,42 @@ def decide(spec: AgentConfig, state: ExecState, inp: Input) -> Decision:
     return d
 
 
+FN_ATTEMPTS = 3
+"""Runs of a local decision function before its default answer is used."""
+
+
 def call_fn(d: Decision, purpose: str, task_name: str, args: dict[str, Any]) -> None:
     """Run one of the user's local decision functions (router, stop_when, gate, handoff
     condition) as a worker task; its answer comes back as a tool result for ``pending_fn``."""
     s = d.state
     s.fn_counter += 1
     s.pending_fn = f"fn.{purpose}.{s.fn_counter}"
+    s.pending_fn_call = {"name": task_name, "args": args, "attempt": 1}
     d.commands.append(RunTool(call_id=s.pending_fn, name=task_name, args=args))
+
+
+def retry_fn(d: Decision, inp: ToolSucceeded | ToolFailed) -> bool:
+    """Run a failed (or lost) decision function again, with backoff; False once spent."""
+    s = d.state
+    call = s.pending_fn_call
+    if not isinstance(inp, ToolFailed) or call is None or s.pending_fn is None:
+        return False
+    if not inp.lease_lost and (not inp.retryable or call["attempt"] >= FN_ATTEMPTS):
+        return False
+    call["attempt"] += 1
+    delay = (
+        0.0 if inp.lease_lost else min(DEFAULT_TOOL_RETRY_DELAY_SECONDS * 2 ** (call["attempt"] - 2), 30.0)
+    )
+    d.commands.append(
+        RunTool(
+            call_id=s.pending_fn,
+            name=call["name"],
+            args=call["args"],
+            delay_seconds=delay,
+            attempt=call["attempt"],
+        )
+    )
+    return True
 
 
 def fn_answer(inp: ToolSucceeded | ToolFailed, key: str, default: Any) -> Any:
@@ -155,8 +184,11 @@ def fn_answer(inp: ToolSucceeded | ToolFailed, key: str, default: Any) -> Any:
 
 def _on_fn_result(spec: AgentConfig, d: Decision, inp: ToolSucceeded | ToolFailed) -> None:
     s = d.state
+    if retry_fn(d, inp):
+        return
     purpose = (s.pending_fn or "").split(".")[1]
     s.pending_fn = None
+    s.pending_fn_call = None
     if isinstance(inp, ToolFailed):
         d.events.append(EventDraft("error_ignored", {"content": f"{purpose} function failed: {inp.error}"}))
     if purpose == "stop_when" and fn_answer(inp, "should_stop", False):
@@ -624,10 +656,11 @@ def _on_tool_failed(spec: AgentConfig, d: Decision, inp: ToolFailed) -> None:
     if tool is not None and inp.lease_lost:
         _on_lease_lost(spec, d, call, tool)
         return
-    if tool is not None and inp.retryable and call.attempt <= retries:
+    failures = call.attempt - call.lost  # runs lost with their worker do not use the budget
+    if tool is not None and inp.retryable and failures <= retries:
         base = tool.retry_delay_seconds
         base = DEFAULT_TOOL_RETRY_DELAY_SECONDS if base is None else base
-        delay = min(base * (2 ** (call.attempt - 1)), MAX_RETRY_DELAY_SECONDS)
+        delay = min(base * (2 ** (failures - 1)), MAX_RETRY_DELAY_SECONDS)
         d.events.append(
             EventDraft(
                 "tool_retry",
@@ -730,6 +763,9 @@ def _on_child_finished(spec: AgentConfig, d: Decision, inp: ChildFinished) -> No
             return
         s.step_child = None
         s.sub_results[inp.agent_name] = inp.output
+        if inp.finish_reason == "budget_exceeded":
+            _finish(d, "COMPLETED", output=s.output, finish_reason="budget_exceeded")
+            return
         if inp.status != "COMPLETED":
             _finish(
                 d, "FAILED", error=f"step '{inp.agent_name}' {inp.status}: {inp.error}", finish_reason="error"
@@ -753,8 +789,10 @@ def _on_child_finished(spec: AgentConfig, d: Decision, inp: ChildFinished) -> No
     for call in s.calls.values():
         if call.child_id == inp.child_id and call.status == "child_running" and call.call_id == s.handed_to:
             # The agent we handed over to answered: that is the answer of the run.
-            call.status = "done"
-            call.result = inp.output
+            if inp.status == "COMPLETED":
+                _resolve(d, call, result=inp.output)
+            else:
+                _resolve(d, call, error=f"'{inp.agent_name}' {inp.status}: {inp.error}")
             if inp.status == "COMPLETED":
                 s.last_text = inp.output if isinstance(inp.output, str) else s.last_text
                 _finish(d, "COMPLETED", output=inp.output, finish_reason="stop")
@@ -775,6 +813,9 @@ def _on_child_finished(spec: AgentConfig, d: Decision, inp: ChildFinished) -> No
 def _after_gate(spec: AgentConfig, d: Decision, proceed: bool) -> None:
     """Continue a pipeline after a step, or stop it early when the step's gate says so."""
     s = d.state
+    if proceed and s.paused and s.step + 1 < len(spec.agents):
+        s.llm_due = True  # the next step starts on resume
+        return
     if not proceed:
         d.events.append(
             EventDraft(
@@ -826,7 +867,10 @@ def _on_resume(spec: AgentConfig, d: Decision, inp: Resume) -> None:
     s.paused = False
     s.status = "RUNNING"
     d.events.append(EventDraft("resumed", {}))
-    if s.llm_due:
+    if s.llm_due and is_pipeline(spec):
+        s.llm_due = False
+        _after_gate(spec, d, True)
+    elif s.llm_due:
         _call_llm(spec, d)
 
 

@@ -103,6 +103,8 @@ class ExecState(_Model):
     """Running children of a team: child execution id -> sub-agent name."""
     seed: int = 0
     """Drawn once at start; every random pick derives from it, so replays pick the same."""
+    pending_fn_call: dict[str, Any] | None = None
+    """Task name, arguments and run count of ``pending_fn`` (to run it again)."""
     pending_fn: str | None = None
     """Call id of an outstanding local decision function (router, stop_when, gate, ...)."""
     fn_counter: int = 0
@@ -201,6 +203,7 @@ class ChildFinished(_Model):
     error: str | None = None
     transfer_to: str | None = None
     """A swarm member that ended by transferring control to this peer."""
+    finish_reason: str | None = None
 
 
 class Selection(_Model):

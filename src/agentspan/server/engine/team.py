@@ -61,7 +61,10 @@ def handle(spec: AgentConfig, d: Decision, inp: Input) -> None:
             _STARTS[str(spec.strategy)](spec, d)
         case ChildFinished():
             name = s.children.pop(inp.child_id, None)
-            if name is not None:
+            if name is not None and inp.finish_reason == "budget_exceeded":
+                _record_turn(d, inp, name)  # the shared budget is spent: the team stops too
+                core._finish(d, "COMPLETED", output=s.last_text, finish_reason="budget_exceeded")
+            elif name is not None:
                 _FINISHED[str(spec.strategy)](spec, d, inp, name)
         case ToolSucceeded() | ToolFailed() if inp.call_id == s.pending_fn:
             _on_fn_result(spec, d, inp)
@@ -78,6 +81,7 @@ def handle(spec: AgentConfig, d: Decision, inp: Input) -> None:
         case Stop():
             s.stop_requested = True
             if not s.children and s.pending_fn is None:
+                s.selecting, s.pending_choice = False, None
                 _finish_team(spec, d, "stopped")
         case _ if inp.kind in _SHARED:
             core._HANDLERS[type(inp)](spec, d, inp)
@@ -436,6 +440,9 @@ def _on_selection(spec: AgentConfig, d: Decision, inp: Selection) -> None:
 
 def _manual_finished(spec: AgentConfig, d: Decision, inp: ChildFinished, name: str) -> None:
     _record_turn(d, inp, name)
+    if d.state.stop_requested:
+        _finish_team(spec, d, "stopped")
+        return
     _await_selection(spec, d)
 
 
@@ -448,8 +455,11 @@ def _start_manual(spec: AgentConfig, d: Decision) -> None:
 
 def _on_fn_result(spec: AgentConfig, d: Decision, inp: ToolSucceeded | ToolFailed) -> None:
     s = d.state
+    if core.retry_fn(d, inp):
+        return
     purpose = (s.pending_fn or "").split(".")[1]
     s.pending_fn = None
+    s.pending_fn_call = None
     if isinstance(inp, ToolFailed):
         d.events.append(EventDraft("error_ignored", {"content": f"{purpose} function failed: {inp.error}"}))
     if purpose == "router":
