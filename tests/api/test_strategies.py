@@ -461,3 +461,50 @@ def test_handoff_call_records_the_childs_answer(runtime: AgentRuntime) -> None:
     result = runtime.run(lead, "go")
     call = next(c for c in result.tool_calls if c["name"] == "transfer_to_helper_x")
     assert call["status"] == "completed" and call["result"] == "helped"
+
+
+def test_scatter_gather_fans_out_in_parallel_and_can_fail_fast(runtime: AgentRuntime) -> None:
+    from agentspan.agents import scatter_gather
+
+    worker = Agent(name="piece_worker", model=says("piece done"))
+    coordinator = scatter_gather(
+        "fanout",
+        worker,
+        model=says(
+            [
+                ToolCall("piece_worker", {"request": "part 1"}),
+                ToolCall("piece_worker", {"request": "part 2"}),
+            ],
+            "merged",
+        ),
+    )
+    result = runtime.run(coordinator, "big job")
+    assert result.output == "merged"
+    assert [c["result"] for c in result.tool_calls] == ["piece done", "piece done"]
+
+    broken = Agent(name="broken_worker", model="nosuch/model")
+    strict = scatter_gather(
+        "strict_fanout",
+        broken,
+        model=says(ToolCall("broken_worker", {"request": "x"}), "unreachable"),
+        fail_fast=True,
+    )
+    result = runtime.run(strict, "job")
+    assert result.status == "FAILED" and "broken_worker" in (result.error or "")
+
+
+def test_fresh_context_and_introductions(runtime: AgentRuntime, fake_openai: Any) -> None:
+    fake_openai.reset()
+    fake_openai.script(*[type(fake_openai).text(t) for t in ("first words", "fresh answer")])
+    talker = Agent(name="talker_i", model="openai/gpt-4o", introduction="I open every debate.")
+    fresh = Agent(name="fresh_i", model="openai/gpt-4o", include_contents="none")
+    team = Agent(
+        name="intro_team", model="offline/basic", agents=[talker, fresh], strategy="round_robin", max_turns=2
+    )
+    result = runtime.run(team, "the topic")
+    first_prompt = fake_openai.requests[0]["messages"][-1]["content"]
+    second_prompt = fake_openai.requests[1]["messages"][-1]["content"]
+    assert "[talker_i]: I open every debate." in first_prompt  # introductions seed the conversation
+    assert second_prompt == "the topic"  # include_contents="none": only the request
+    assert result.output == "[talker_i]: first words\n\n[fresh_i]: fresh answer"
+    fake_openai.reset()

@@ -805,7 +805,13 @@ def _on_child_finished(spec: AgentConfig, d: Decision, inp: ChildFinished) -> No
             if inp.status == "COMPLETED":
                 _resolve(d, call, result=inp.output)
             else:
-                _resolve(d, call, error=f"sub-agent '{inp.agent_name}' {inp.status}: {inp.error}")
+                error = f"sub-agent '{inp.agent_name}' {inp.status}: {inp.error}"
+                _resolve(d, call, error=error)
+                tool = find_tool(spec, call.name)
+                if tool is not None and tool.config.get("optional") is False:
+                    # agent_tool(optional=False) / scatter_gather(fail_fast=True)
+                    _finish(d, "FAILED", error=error, finish_reason="error")
+                    return
             _maybe_finish_turn(spec, d)
             return
 
