@@ -23,7 +23,7 @@ def scatter_gather(
     name: str,
     worker: Agent,
     *,
-    model: str | None = None,
+    model: Any = None,
     instructions: str = "",
     tools: list[Any] | None = None,
     retry_count: int | None = None,

@@ -57,7 +57,11 @@ def handle(spec: AgentConfig, d: Decision, inp: Input) -> None:
             if timeout and timeout > 0:
                 s.deadline = inp.now + timeout
                 d.commands.append(SetTimer(at=s.deadline))
-            s.transcript = [{"agent": a.name, "text": a.introduction} for a in spec.agents if a.introduction]
+            s.transcript = [
+                {"agent": a.name, "text": a.introduction, "kind": "introduction"}
+                for a in spec.agents
+                if a.introduction
+            ]
             _STARTS[str(spec.strategy)](spec, d)
         case ChildFinished():
             name = s.children.pop(inp.child_id, None)
@@ -131,7 +135,10 @@ def _record_turn(d: Decision, inp: ChildFinished, name: str) -> str:
 
 def _finish_team(spec: AgentConfig, d: Decision, reason: str) -> None:
     s = d.state
-    output = "\n\n".join(f"[{t['agent']}]: {t['text']}" for t in s.transcript if t["agent"] != "user")
+    # The answer is what the agents said in their turns (introductions only seed the chat).
+    output = "\n\n".join(
+        f"[{t['agent']}]: {t['text']}" for t in s.transcript if t.get("kind") != "introduction"
+    )
     core._finish(d, "COMPLETED", output=output, finish_reason=reason)
 
 
