@@ -1,7 +1,7 @@
-"""Plumbing shared by the fake provider servers (``FakeAnthropic``, ``FakeGemini``).
+"""Plumbing shared by the fake provider servers (``FakeOpenAI``, ``FakeAnthropic``, ``FakeGemini``).
 
 :class:`FakeServer` is a real HTTP server (stdlib ``ThreadingHTTPServer``) on ``127.0.0.1`` and a
-free port, in a background thread, with the scripting API of ``FakeOpenAI``: queue replies with
+free port, in a background thread, with one scripting API for every wire format: queue replies with
 :meth:`FakeServer.script`, inspect :attr:`~FakeServer.requests` afterwards. A subclass supplies
 one wire format by implementing the routing, validation and rendering hooks; streamed replies are
 sent with chunked transfer encoding, one chunk per event, as real servers do.
@@ -52,6 +52,8 @@ class FakeReply:
     """Overrides the wire format's natural stop reason."""
     stream_error: str | None = None
     """When streamed: send an error event with this message after the first content event."""
+    cut_stream: bool = False
+    """When streamed, end the body after the content, with no finish chunk and no ``[DONE]`` (OpenAI only)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +130,7 @@ class FakeServer:
         reasoning_tokens: int = 0,
         finish_reason: str | None = None,
         stream_error: str | None = None,
+        cut_stream: bool = False,
     ) -> FakeReply:
         """A plain answer, optionally with thinking and cache/reasoning usage."""
         return FakeReply(
@@ -139,6 +142,7 @@ class FakeServer:
             reasoning_tokens=reasoning_tokens,
             finish_reason=finish_reason,
             stream_error=stream_error,
+            cut_stream=cut_stream,
         )
 
     @staticmethod
@@ -316,11 +320,14 @@ class FakeServer:
 
     def _raw_reply(self, reply: FakeReply) -> HttpReply:
         assert reply.raw_body is not None
-        extra = dict(reply.headers)
-        content_type = extra.pop("Content-Type", "application/json")
-        return HttpReply(
-            reply.status, reply.raw_body.encode(), content_type=content_type, headers=tuple(extra.items())
-        )
+        return with_headers(reply.status, reply.raw_body.encode(), reply.headers)
+
+
+def with_headers(status: int, body: bytes, headers: Iterable[tuple[str, str]]) -> HttpReply:
+    """A reply with extra ``headers``; a ``Content-Type`` among them replaces the JSON default."""
+    extra = dict(headers)
+    content_type = extra.pop("Content-Type", "application/json")
+    return HttpReply(status, body, content_type=content_type, headers=tuple(extra.items()))
 
 
 class _QuietServer(ThreadingHTTPServer):

@@ -1,8 +1,8 @@
 """A fake OpenAI Chat Completions server for tests.
 
-It is a real HTTP server (stdlib ``ThreadingHTTPServer``) on ``127.0.0.1`` and a free port,
-running in a background thread, so sync tests, async tests and other processes (a server or
-worker started by an e2e test) can all reach it through :attr:`FakeOpenAI.base_url`::
+It is a real HTTP server (stdlib ``ThreadingHTTPServer``, see :mod:`fakes._http`) on ``127.0.0.1``
+and a free port, running in a background thread, so sync tests, async tests and other processes (a
+server or worker started by an e2e test) can all reach it through :attr:`FakeOpenAI.base_url`::
 
     with FakeOpenAI() as fake:
         fake.script(FakeOpenAI.tool_calls([("get_weather", {"city": "NYC"})]), FakeOpenAI.text("Sunny"))
@@ -25,21 +25,32 @@ from __future__ import annotations
 
 import json
 import re
-import sys
-import threading
-import time
-from collections import deque
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from urllib.parse import urlsplit
 
-PROMPT_TOKENS = 10
-COMPLETION_TOKENS = 5
-DEFAULT_ANSWER = "fake final answer"
+from fakes._http import (
+    COMPLETION_TOKENS,
+    DEFAULT_ANSWER,
+    PROMPT_TOKENS,
+    DefaultReply,
+    FakeReply,
+    FakeServer,
+    HttpReply,
+    Route,
+    with_headers,
+)
+
+__all__ = [
+    "ARGUMENT_FRAGMENT",
+    "COMPLETION_TOKENS",
+    "DEFAULT_ANSWER",
+    "PROMPT_TOKENS",
+    "DefaultReply",
+    "FakeOpenAI",
+    "FakeReply",
+]
+
 ARGUMENT_FRAGMENT = 8
 """Streamed tool-call arguments arrive in fragments of this many characters."""
 
@@ -49,195 +60,58 @@ _ROUTES = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class FakeReply:
-    """One scripted response. Build it with the ``FakeOpenAI`` helpers."""
+class FakeOpenAI(FakeServer):
+    """Serves ``POST /v1/chat/completions`` from a queue of scripted replies.
 
-    status: int = 200
-    content: str | None = None
-    tool_calls: tuple[tuple[str, str], ...] = ()
-    """(name, raw arguments text) pairs; ids are assigned when the reply is served."""
-    error_message: str | None = None
-    headers: tuple[tuple[str, str], ...] = ()
-    raw_body: str | None = None
-    """Sent verbatim instead of a generated body (for malformed-response tests)."""
-    delay: float = 0.0
-    """Seconds to wait before answering (for timeout tests)."""
-    cached_tokens: int = 0
-    """Reported as ``usage.prompt_tokens_details.cached_tokens`` when non-zero."""
-    reasoning_tokens: int = 0
-    """Reported as ``usage.completion_tokens_details.reasoning_tokens`` when non-zero."""
-    cut_stream: bool = False
-    """When streamed, end the body after the content, with no finish chunk and no ``[DONE]``."""
+    Of the :class:`~fakes._http.FakeReply` fields it renders the content, tool calls, cached and
+    reasoning tokens, errors (``retry_after`` as a ``Retry-After`` header), raw bodies, extra
+    headers, delays and ``cut_stream``; ``thinking``, ``finish_reason``, ``stream_error`` and
+    ``cache_write_tokens`` are ignored.
+    """
 
-
-DefaultReply = Callable[[dict[str, Any]], FakeReply]
-
-
-class FakeOpenAI:
-    """Serves ``POST /v1/chat/completions`` from a queue of scripted replies."""
+    thread_name = "fake-openai"
 
     def __init__(self, *, default: DefaultReply | None = None) -> None:
-        self._default = default
-        self._lock = threading.Lock()
-        self._queue: deque[FakeReply] = deque()
-        self._requests: list[dict[str, Any]] = []
-        self._headers: list[dict[str, str]] = []
-        self._paths: list[str] = []
-        self._call_counter = 0
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    # -- reply builders -------------------------------------------------------------------
-
-    @staticmethod
-    def text(
-        content: str,
-        *,
-        delay: float = 0.0,
-        cached_tokens: int = 0,
-        reasoning_tokens: int = 0,
-        cut_stream: bool = False,
-    ) -> FakeReply:
-        """A plain assistant message (``finish_reason`` ``stop``)."""
-        return FakeReply(
-            content=content,
-            delay=delay,
-            cached_tokens=cached_tokens,
-            reasoning_tokens=reasoning_tokens,
-            cut_stream=cut_stream,
-        )
-
-    @staticmethod
-    def tool_calls(
-        calls: Iterable[tuple[str, dict[str, Any] | str]], *, content: str | None = None
-    ) -> FakeReply:
-        """Tool calls; a dict is JSON-encoded, a str is sent raw (it may be malformed JSON)."""
-        encoded = tuple((name, args if isinstance(args, str) else json.dumps(args)) for name, args in calls)
-        return FakeReply(content=content, tool_calls=encoded)
-
-    @staticmethod
-    def error(status: int, message: str, retry_after: float | str | None = None) -> FakeReply:
-        """An OpenAI-style error body, with a ``Retry-After`` header when given."""
-        headers = () if retry_after is None else (("Retry-After", str(retry_after)),)
-        return FakeReply(status=status, error_message=message, headers=headers)
-
-    @staticmethod
-    def raw(status: int, body: str, content_type: str = "application/json") -> FakeReply:
-        """An arbitrary body, e.g. one that is not the expected shape."""
-        return FakeReply(status=status, raw_body=body, headers=(("Content-Type", content_type),))
-
-    # -- lifecycle ------------------------------------------------------------------------
-
-    def start(self) -> None:
-        """Bind a free port and serve in a background thread."""
-        if self._server is not None:
-            raise RuntimeError("FakeOpenAI is already running")
-        server = _QuietServer(("127.0.0.1", 0), _make_handler(self))
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-openai", daemon=True
-        )
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop serving and wait for in-flight requests, so no thread outlives the test."""
-        server, thread = self._server, self._thread
-        self._server = self._thread = None
-        if server is None:
-            return
-        server.shutdown()
-        server.server_close()
-        if thread is not None:
-            thread.join()
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        super().__init__(default=default)
 
     @property
     def base_url(self) -> str:
         """E.g. ``http://127.0.0.1:PORT/v1``; pass it as the OpenAI base URL."""
-        if self._server is None:
-            raise RuntimeError("FakeOpenAI is not running; use it as a context manager")
         return f"{self.endpoint}/v1"
 
     @property
     def endpoint(self) -> str:
         """E.g. ``http://127.0.0.1:PORT``; pass it as an Azure OpenAI endpoint."""
-        if self._server is None:
-            raise RuntimeError("FakeOpenAI is not running; use it as a context manager")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return super().base_url
 
-    # -- scripting and inspection ---------------------------------------------------------
+    # -- the wire format (called on handler threads) ---------------------------------------
 
-    def reset(self) -> None:
-        """Forget queued replies and recorded requests (between tests)."""
-        with self._lock:
-            self._queue.clear()
-            self._requests.clear()
-            self._headers.clear()
-            self._paths.clear()
+    def _route(self, path: str) -> Route | None:
+        route = urlsplit(path).path.rstrip("/")
+        return Route() if any(pattern.match(route) for pattern in _ROUTES) else None
 
-    def script(self, *replies: FakeReply) -> None:
-        """Queue replies; each request consumes the next one."""
-        with self._lock:
-            self._queue.extend(replies)
+    def _error_reply(self, status: int, message: str) -> HttpReply:
+        return HttpReply(status, json.dumps({"error": {"message": message}}).encode())
 
-    @property
-    def requests(self) -> list[dict[str, Any]]:
-        """A snapshot of every request body received, in order."""
-        with self._lock:
-            return list(self._requests)
+    def _render(self, reply: FakeReply, body: dict[str, Any], number: int, route: Route) -> HttpReply:
+        if reply.raw_body is not None:
+            return self._raw_reply(reply)
+        if not self._is_plain(reply):
+            retry = () if reply.retry_after is None else (("Retry-After", str(reply.retry_after)),)
+            return with_headers(reply.status, _error_body(reply), retry + reply.headers)
+        if body.get("stream") is True:
+            return HttpReply(
+                200,
+                chunks=tuple(self._render_stream(reply, body, number)),
+                content_type="text/event-stream; charset=utf-8",
+                headers=reply.headers,
+            )
+        return with_headers(reply.status, self._completion(reply, body, number), reply.headers)
 
-    @property
-    def request_headers(self) -> list[dict[str, str]]:
-        """A snapshot of each request's headers (names lower-cased), in order."""
-        with self._lock:
-            return [dict(h) for h in self._headers]
-
-    @property
-    def request_paths(self) -> list[str]:
-        """A snapshot of each request's path including its query string, in order."""
-        with self._lock:
-            return list(self._paths)
-
-    @property
-    def request_count(self) -> int:
-        """How many chat completion requests arrived."""
-        with self._lock:
-            return len(self._requests)
-
-    @property
-    def pending(self) -> int:
-        """Scripted replies not yet served."""
-        with self._lock:
-            return len(self._queue)
-
-    # -- serving (called on handler threads) ----------------------------------------------
-
-    def _next_reply(
-        self, body: dict[str, Any], headers: dict[str, str], path: str = ""
-    ) -> tuple[FakeReply, int]:
-        with self._lock:
-            self._requests.append(body)
-            self._headers.append(headers)
-            self._paths.append(path)
-            number = len(self._requests)
-            reply = self._queue.popleft() if self._queue else None
-        if reply is None:
-            # Called outside the lock: a user callable must not be able to deadlock the server.
-            reply = self._default(body) if self._default is not None else FakeOpenAI.text(DEFAULT_ANSWER)
-        return reply, number
+    @staticmethod
+    def _is_plain(reply: FakeReply) -> bool:
+        """Whether the reply is a normal completion (not an error or a raw body)."""
+        return reply.raw_body is None and reply.error_message is None and reply.status < 400
 
     def _next_call_ids(self, count: int) -> list[str]:
         with self._lock:
@@ -245,22 +119,7 @@ class FakeOpenAI:
             self._call_counter += count
         return [f"call_{first + i}" for i in range(count)]
 
-    @staticmethod
-    def _is_plain(reply: FakeReply) -> bool:
-        """Whether the reply is a normal completion (not an error or a raw body)."""
-        return reply.raw_body is None and reply.error_message is None and reply.status < 400
-
-    def _render(self, reply: FakeReply, request: dict[str, Any], number: int) -> bytes:
-        if reply.raw_body is not None:
-            return reply.raw_body.encode()
-        if not self._is_plain(reply):
-            error = {
-                "message": reply.error_message or HTTPStatus(reply.status).phrase,
-                "type": "rate_limit_error" if reply.status == 429 else "invalid_request_error",
-                "param": None,
-                "code": None,
-            }
-            return json.dumps({"error": error}).encode()
+    def _completion(self, reply: FakeReply, request: dict[str, Any], number: int) -> bytes:
         message: dict[str, Any] = {"role": "assistant", "content": reply.content}
         finish_reason = "stop"
         calls = self._assign_ids(reply)
@@ -333,72 +192,11 @@ def _usage(reply: FakeReply) -> dict[str, Any]:
     return usage
 
 
-class _QuietServer(ThreadingHTTPServer):
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that gave up (e.g. a timeout test) closes its socket before a delayed reply;
-        # that is expected, so do not print a traceback for it.
-        if isinstance(sys.exc_info()[1], ConnectionError):
-            return
-        super().handle_error(request, client_address)
-
-
-def _make_handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_POST(self) -> None:
-            route = urlsplit(self.path).path.rstrip("/")
-            if not any(pattern.match(route) for pattern in _ROUTES):
-                self._send(404, json.dumps({"error": {"message": f"no route {self.path}"}}).encode())
-                return
-            length = int(self.headers.get("Content-Length") or 0)
-            try:
-                body = json.loads(self.rfile.read(length) or b"null")
-            except ValueError:
-                self._send(400, json.dumps({"error": {"message": "request body is not JSON"}}).encode())
-                return
-            if not isinstance(body, dict):
-                self._send(400, json.dumps({"error": {"message": "request body is not an object"}}).encode())
-                return
-            headers = {name.lower(): value for name, value in self.headers.items()}
-            reply, number = fake._next_reply(body, headers, self.path)
-            if reply.delay > 0:
-                time.sleep(reply.delay)
-            if body.get("stream") is True and fake._is_plain(reply):
-                self._send_stream(fake._render_stream(reply, body, number), reply.headers)
-                return
-            self._send(reply.status, fake._render(reply, body, number), reply.headers)
-
-        def _send_stream(self, events: list[bytes], headers: Iterable[tuple[str, str]] = ()) -> None:
-            # Chunked transfer encoding, one HTTP chunk per event, flushed as it goes: the client
-            # sees a real incremental stream, as from api.openai.com.
-            self.send_response(200)
-            self.send_header("Content-Type", "text/event-stream; charset=utf-8")
-            self.send_header("Transfer-Encoding", "chunked")
-            self.send_header("Connection", "close")
-            for name, value in headers:
-                self.send_header(name, value)
-            self.end_headers()
-            for event in events:
-                self.wfile.write(f"{len(event):X}\r\n".encode() + event + b"\r\n")
-                self.wfile.flush()
-            self.wfile.write(b"0\r\n\r\n")
-            self.close_connection = True
-
-        def _send(self, status: int, payload: bytes, headers: Iterable[tuple[str, str]] = ()) -> None:
-            extra = dict(headers)
-            self.send_response(status)
-            self.send_header("Content-Type", extra.pop("Content-Type", "application/json"))
-            self.send_header("Content-Length", str(len(payload)))
-            # One request per connection: shutdown then never waits on an idle keep-alive socket.
-            self.send_header("Connection", "close")
-            for name, value in extra.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(payload)
-            self.close_connection = True
-
-        def log_message(self, format: str, *args: Any) -> None:
-            """Keep test output quiet."""
-
-    return Handler
+def _error_body(reply: FakeReply) -> bytes:
+    error = {
+        "message": reply.error_message or HTTPStatus(reply.status).phrase,
+        "type": "rate_limit_error" if reply.status == 429 else "invalid_request_error",
+        "param": None,
+        "code": None,
+    }
+    return json.dumps({"error": error}).encode()

@@ -21,12 +21,22 @@ import json
 import mimetypes
 import re
 import urllib.parse
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
+from agentspan.server.providers._common import (
+    HTTP_FAILURES,
+    HttpAdapter,
+    append_turn,
+    arguments_text,
+    error_detail,
+    one_line,
+)
+from agentspan.server.providers._common import parse_arguments as parse_arguments
+from agentspan.server.providers._common import parse_data_url as parse_data_url
+from agentspan.server.providers._common import sse_data as sse_data
 from agentspan.server.providers.base import (
     DeltaCallback,
     LlmRequest,
@@ -35,27 +45,22 @@ from agentspan.server.providers.base import (
     LlmUsage,
     ProviderError,
 )
-from agentspan.server.providers.openai import retry_after_seconds
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 API_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096
 """Anthropic requires ``max_tokens``; used when the request sets none."""
 
-# Error bodies from proxies can be whole HTML pages; keep messages to one readable line.
-_MAX_ERROR_TEXT = 300
 # Error types a streamed ``error`` event can carry that are worth retrying (the HTTP status was
 # already 200, so the type is all there is to go on).
 _RETRYABLE_ERROR_TYPES = frozenset({"overloaded_error", "api_error", "rate_limit_error", "timeout_error"})
 _FENCED_JSON = re.compile(r"\A\s*```(?:json)?\s*\n(.*?)\n?```\s*\Z", re.DOTALL | re.IGNORECASE)
 
 
-class AnthropicProvider:
-    """Calls the Anthropic Messages API.
+class AnthropicProvider(HttpAdapter):
+    """Calls the Anthropic Messages API (``client``: see :class:`~._common.HttpAdapter`)."""
 
-    ``client`` lets several adapters share one connection pool; a client passed in is not
-    closed by :meth:`aclose`. Without one, the adapter creates its own on first use.
-    """
+    _label = "Anthropic"
 
     def __init__(
         self,
@@ -65,11 +70,7 @@ class AnthropicProvider:
         timeout: float = 120.0,
         client: httpx.AsyncClient | None = None,
     ) -> None:
-        self._api_key = api_key or None
-        self._base_url = base_url
-        self._timeout = timeout
-        self._client = client
-        self._owns_client = client is None
+        super().__init__(api_key, base_url, timeout, client)
 
     async def complete(self, request: LlmRequest, on_delta: DeltaCallback | None = None) -> LlmResponse:
         """Send one Messages request (streamed when ``on_delta`` is given) and normalise the reply."""
@@ -77,43 +78,14 @@ class AnthropicProvider:
         payload = build_payload(request, stream=on_delta is not None)
         try:
             if on_delta is None:
-                reply = await self._http().post(
-                    url, json=payload, headers=self._headers(), timeout=self._timeout
-                )
-                response = self._parse(reply)
+                response = self._parse(await self._post(url, payload))
             else:
                 response = await self._stream(url, payload, on_delta)
-        except httpx.TimeoutException as exc:
-            raise ProviderError(
-                f"Anthropic request to {url} timed out after {self._timeout:g}s ({type(exc).__name__})",
-                retryable=True,
-            ) from None
-        except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
-            # A malformed base URL will not fix itself on retry.
-            raise ProviderError(
-                self._redact(f"invalid Anthropic base URL {url!r}: {exc}"), retryable=False
-            ) from None
-        except httpx.TransportError as exc:
-            raise ProviderError(
-                self._redact(f"could not reach Anthropic at {url}: {type(exc).__name__}: {exc}"),
-                retryable=True,
-            ) from None
+        except HTTP_FAILURES as exc:
+            raise self._transport_error(url, exc) from None
         if request.output_schema is not None and response.content is not None:
             response = _replace_content(response, unwrap_json_fence(response.content))
         return response
-
-    async def aclose(self) -> None:
-        """Close the HTTP client if this adapter created it."""
-        if self._client is not None and self._owns_client:
-            await self._client.aclose()
-            self._client = None
-
-    def _http(self) -> httpx.AsyncClient:
-        # Created lazily so constructing an adapter needs no event loop and opens nothing.
-        if self._client is None:
-            self._client = httpx.AsyncClient()
-            self._owns_client = True
-        return self._client
 
     def _headers(self) -> dict[str, str]:
         headers = {"content-type": "application/json", "anthropic-version": API_VERSION}
@@ -123,28 +95,21 @@ class AnthropicProvider:
 
     async def _stream(self, url: str, payload: dict[str, Any], on_delta: DeltaCallback) -> LlmResponse:
         headers = {**self._headers(), "accept": "text/event-stream"}
-        async with self._http().stream(
-            "POST", url, json=payload, headers=headers, timeout=self._timeout
-        ) as reply:
-            if not 200 <= reply.status_code <= 299:
-                await reply.aread()
-                raise self._status_error(reply)
+        async with self._open_stream(url, payload, headers) as reply:
             assembler = StreamAssembler()
             async for data in sse_data(reply.aiter_lines()):
                 try:
                     event = json.loads(data)
                 except ValueError:
                     raise ProviderError(
-                        f"Anthropic streamed an event that is not JSON: {self._redact(_one_line(data))}",
+                        f"Anthropic streamed an event that is not JSON: {self._redact(one_line(data))}",
                         retryable=False,
                     ) from None
                 try:
                     piece = assembler.feed(event)
                 except ProviderError as exc:
                     # An ``error`` event: its text comes from the server, so redact it too.
-                    raise ProviderError(
-                        self._redact(str(exc)), retryable=exc.retryable, retry_after=exc.retry_after
-                    ) from None
+                    raise self._redacted(exc) from None
                 except (KeyError, TypeError, ValueError) as exc:
                     raise ProviderError(
                         f"Anthropic streamed an unexpected event shape ({type(exc).__name__}: {exc})",
@@ -155,37 +120,10 @@ class AnthropicProvider:
             return assembler.result()
 
     def _parse(self, reply: httpx.Response) -> LlmResponse:
-        if not 200 <= reply.status_code <= 299:
-            raise self._status_error(reply)
-        try:
-            body = reply.json()
-        except ValueError:
-            raise ProviderError(
-                f"Anthropic returned HTTP {reply.status_code} with a body that is not JSON: "
-                f"{self._redact(_one_line(reply.text))}",
-                retryable=False,
-            ) from None
-        try:
-            return parse_message(body)
-        except (KeyError, IndexError, TypeError, ValueError) as exc:
-            raise ProviderError(
-                f"Anthropic returned an unexpected response shape ({type(exc).__name__}: {exc}); "
-                "expected a message with a content array",
-                retryable=False,
-            ) from None
+        return self._parse_body(reply, parse_message, "a message with a content array")
 
     def _status_error(self, reply: httpx.Response) -> ProviderError:
-        status = reply.status_code
-        message = f"Anthropic returned HTTP {status}: {self._redact(_error_message(reply))}"
-        if status == 429 or 500 <= status <= 599:
-            return ProviderError(message, retryable=True, retry_after=retry_after_seconds(reply.headers))
-        return ProviderError(message, retryable=False)
-
-    def _redact(self, text: str) -> str:
-        # Some servers echo the credential back in error bodies; never let it into our messages.
-        if self._api_key:
-            text = text.replace(self._api_key, "<redacted>")
-        return text
+        return self._http_error(reply, error_detail(reply, _error_message))
 
 
 def messages_url(base_url: str) -> str:
@@ -267,13 +205,8 @@ def to_anthropic_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]
     out: list[dict[str, Any]] = []
     for message in messages:
         role, blocks = _to_blocks(message)
-        if not blocks:
-            # The API rejects empty content (e.g. an assistant message with no text and no calls).
-            continue
-        if out and out[-1]["role"] == role:
-            out[-1]["content"].extend(blocks)
-        else:
-            out.append({"role": role, "content": blocks})
+        # Empty content (e.g. an assistant message with no text and no calls) is dropped.
+        append_turn(out, role, blocks, "content")
     return out
 
 
@@ -307,24 +240,6 @@ def _to_blocks(message: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
     return "user", blocks
 
 
-def parse_arguments(arguments: Any) -> dict[str, Any]:
-    """The tool-call ``input`` object for raw argument text.
-
-    Text that is not a JSON object becomes ``{}``: the API only accepts an object, and the
-    conversation must still be sent (the tool result already tells the model what went wrong).
-    """
-    if isinstance(arguments, dict):
-        return arguments
-    if isinstance(arguments, str):
-        try:
-            parsed = json.loads(arguments)
-        except ValueError:
-            return {}
-        if isinstance(parsed, dict):
-            return parsed
-    return {}
-
-
 def media_block(url: str) -> dict[str, Any]:
     """An ``image`` block, or a ``document`` block for PDFs and plain text."""
     if url.startswith("data:"):
@@ -341,18 +256,6 @@ def media_block(url: str) -> dict[str, Any]:
     if mimetypes.guess_type(path)[0] == "application/pdf":
         return {"type": "document", "source": {"type": "url", "url": url}}
     return {"type": "image", "source": {"type": "url", "url": url}}
-
-
-def parse_data_url(url: str) -> tuple[str, str]:
-    """``(mime type, base64 data)`` of a ``data:`` URL (percent-encoded data is re-encoded)."""
-    header, sep, data = url[len("data:") :].partition(",")
-    if not sep:
-        raise ProviderError("malformed data: URL in message media (no comma)", retryable=False)
-    params = [p.strip() for p in header.split(";")]
-    mime = (params[0] or "text/plain").lower()
-    if "base64" in (p.lower() for p in params[1:]):
-        return mime, "".join(data.split())
-    return mime, base64.b64encode(urllib.parse.unquote_to_bytes(data)).decode("ascii")
 
 
 # -- response parsing ---------------------------------------------------------------------------
@@ -378,9 +281,11 @@ def parse_message(body: Any) -> LlmResponse:
             name = block["name"]
             if not isinstance(name, str):
                 raise TypeError("tool_use name is not a string")
-            calls.append(
-                LlmToolCall(id=str(block["id"]), name=name, arguments=_input_text(block.get("input")))
-            )
+            # A streamed call keeps the model's raw JSON text (possibly truncated or malformed) so the
+            # engine can feed it back; a parsed object is re-encoded.
+            value = block.get("input")
+            arguments = arguments_text({} if value is None else value)
+            calls.append(LlmToolCall(id=str(block["id"]), name=name, arguments=arguments))
         # Other blocks (redacted_thinking, server tools) carry nothing the engine can use.
     return LlmResponse(
         content="".join(texts) if texts else None,
@@ -404,14 +309,6 @@ def parse_usage(usage: dict[str, Any]) -> LlmUsage:
     )
 
 
-def _input_text(value: Any) -> str:
-    # A streamed tool call keeps the model's raw JSON text (possibly truncated or malformed) so the
-    # engine can feed it back; a parsed object is re-encoded.
-    if isinstance(value, str):
-        return value
-    return json.dumps(value if value is not None else {})
-
-
 def unwrap_json_fence(content: str) -> str:
     """The JSON inside a reply that is one Markdown code fence; other text is returned unchanged."""
     match = _FENCED_JSON.match(content)
@@ -429,24 +326,6 @@ def _replace_content(response: LlmResponse, content: str) -> LlmResponse:
 
 
 # -- streaming ----------------------------------------------------------------------------------
-
-
-async def sse_data(lines: AsyncIterator[str]) -> AsyncIterator[str]:
-    """The ``data`` payload of each server-sent event (multi-line data joined with newlines)."""
-    buffer: list[str] = []
-    async for line in lines:
-        if not line:
-            if buffer:
-                yield "\n".join(buffer)
-                buffer = []
-            continue
-        if line.startswith("data:"):
-            value = line[len("data:") :]
-            buffer.append(value[1:] if value.startswith(" ") else value)
-        # ``event:``, ``id:``, ``retry:`` and ``:`` comments add nothing: each data payload
-        # names its own type.
-    if buffer:
-        yield "\n".join(buffer)
 
 
 @dataclass(slots=True)
@@ -520,7 +399,7 @@ class StreamAssembler:
 
 def _stream_error(error: dict[str, Any]) -> ProviderError:
     kind = str(error.get("type") or "error")
-    message = _one_line(str(error.get("message") or "no error message"))
+    message = one_line(str(error.get("message") or "no error message"))
     return ProviderError(
         f"Anthropic stream failed ({kind}): {message}", retryable=kind in _RETRYABLE_ERROR_TYPES
     )
@@ -529,22 +408,13 @@ def _stream_error(error: dict[str, Any]) -> ProviderError:
 # -- errors -------------------------------------------------------------------------------------
 
 
-def _error_message(reply: httpx.Response) -> str:
-    try:
-        body = reply.json()
-    except ValueError:
-        return _one_line(reply.text) or reply.reason_phrase or "no error message"
-    if isinstance(body, dict):
-        error = body.get("error")
-        if isinstance(error, dict) and isinstance(error.get("message"), str):
-            kind = error.get("type")
-            prefix = f"{kind}: " if isinstance(kind, str) and kind else ""
-            return prefix + _one_line(error["message"])
-        if isinstance(body.get("message"), str):
-            return _one_line(body["message"])
-    return _one_line(json.dumps(body))
-
-
-def _one_line(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= _MAX_ERROR_TEXT else text[: _MAX_ERROR_TEXT - 3] + "..."
+def _error_message(body: dict[str, Any]) -> str | None:
+    # ``{"type": "error", "error": {"type": ..., "message": ...}}``, or a proxy's ``{"message": ...}``.
+    error = body.get("error")
+    if isinstance(error, dict) and isinstance(error.get("message"), str):
+        kind = error.get("type")
+        prefix = f"{kind}: " if isinstance(kind, str) and kind else ""
+        return prefix + one_line(error["message"])
+    if isinstance(body.get("message"), str):
+        return one_line(body["message"])
+    return None

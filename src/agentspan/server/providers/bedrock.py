@@ -12,15 +12,16 @@ The request/response mapping is done by pure functions (:func:`build_converse_re
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import importlib
 import json
 import uuid
 from types import ModuleType
 from typing import Any
-from urllib.parse import unquote_to_bytes
 
+from agentspan.server.providers._common import append_turn, call_sdk, load_sdk_module, unstreamed_reply
+from agentspan.server.providers._common import arguments_object as arguments_object
+from agentspan.server.providers._common import decode_data_url as decode_data_url
+from agentspan.server.providers._common import schema_instruction as schema_instruction
 from agentspan.server.providers.base import (
     DeltaCallback,
     LlmRequest,
@@ -80,13 +81,7 @@ _RETRYABLE_TRANSPORT = frozenset(
 
 def load_sdk() -> ModuleType:
     """Import boto3, or fail with the command that installs it."""
-    try:
-        return importlib.import_module("boto3")
-    except ImportError as exc:
-        raise ProviderError(
-            f"aws_bedrock models need the boto3 library ({exc}); install it with: {INSTALL_HINT}",
-            retryable=False,
-        ) from None
+    return load_sdk_module("boto3", "aws_bedrock", "boto3", INSTALL_HINT)
 
 
 class BedrockProvider:
@@ -101,27 +96,17 @@ class BedrockProvider:
     async def complete(self, request: LlmRequest, on_delta: DeltaCallback | None = None) -> LlmResponse:
         """One Converse call. Not streamed: ``on_delta`` gets the whole answer once."""
         kwargs = build_converse_request(request)
-        try:
-            client = await asyncio.to_thread(self._runtime_client)
-            body = await asyncio.to_thread(lambda: client.converse(**kwargs))
-        except ProviderError:
-            raise
-        except Exception as exc:  # noqa: BLE001 -- botocore raises many unrelated types; classify_error sorts them
-            raise classify_error(exc) from None
-        try:
-            response = parse_converse_response(body)
-        except (KeyError, IndexError, TypeError, ValueError) as exc:
-            raise ProviderError(
-                f"Bedrock returned an unexpected response shape ({type(exc).__name__}: {exc})",
-                retryable=False,
-            ) from None
-        if on_delta is not None and response.content:
-            on_delta(response.content)
-        return response
+        # botocore raises many unrelated types; classify_error sorts them.
+        body = await call_sdk(lambda: self._converse(kwargs), classify_error)
+        return unstreamed_reply("Bedrock", lambda: parse_converse_response(body), on_delta)
 
     async def aclose(self) -> None:
         """boto3 clients hold no resources that need closing; drop ours."""
         self._client = None
+
+    async def _converse(self, kwargs: dict[str, Any]) -> Any:
+        client = await asyncio.to_thread(self._runtime_client)
+        return await asyncio.to_thread(lambda: client.converse(**kwargs))
 
     def _runtime_client(self) -> Any:
         # Created on first use (in a worker thread: it reads config files) and reused, since
@@ -183,14 +168,6 @@ def _additional_fields(request: LlmRequest) -> dict[str, Any]:
     return extra
 
 
-def schema_instruction(schema: dict[str, Any]) -> str:
-    """The system-prompt sentence that asks for a JSON answer matching ``schema``."""
-    return (
-        "When you give your final answer, reply with only a JSON document (no prose, no code fence) "
-        f"that is valid against this JSON schema: {json.dumps(schema, separators=(',', ':'))}"
-    )
-
-
 def converse_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Our conversation as Converse messages.
 
@@ -206,7 +183,7 @@ def converse_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
             blocks = [
                 {"toolResult": {"toolUseId": message["tool_call_id"], "content": [{"text": result_text}]}}
             ]
-            _append(out, "user", blocks)
+            append_turn(out, "user", blocks, "content")
         elif role == "assistant":
             blocks = [{"text": message["content"]}] if message.get("content") else []
             for call in message.get("tool_calls") or []:
@@ -216,36 +193,12 @@ def converse_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     "input": arguments_object(call["arguments"]),
                 }
                 blocks.append({"toolUse": tool_use})
-            _append(out, "assistant", blocks)
+            append_turn(out, "assistant", blocks, "content")
         else:
             blocks = [{"text": message["content"]}] if message.get("content") else []
             blocks += [media_block(url, n) for n, url in enumerate(message.get("media") or [], start=1)]
-            _append(out, "user", blocks)
+            append_turn(out, "user", blocks, "content")
     return out
-
-
-def _append(out: list[dict[str, Any]], role: str, blocks: list[dict[str, Any]]) -> None:
-    if not blocks:
-        return  # an empty turn (e.g. blank text) would be rejected
-    if out and out[-1]["role"] == role:
-        out[-1]["content"].extend(blocks)
-    else:
-        out.append({"role": role, "content": blocks})
-
-
-def arguments_object(arguments: Any) -> dict[str, Any]:
-    """Tool-call arguments as the JSON object Converse requires.
-
-    Arguments are stored as the model's raw text; text that is not a JSON object (the model
-    produced malformed arguments) is wrapped so the model still sees what it sent.
-    """
-    if isinstance(arguments, dict):
-        return arguments
-    try:
-        value = json.loads(arguments) if isinstance(arguments, str) and arguments.strip() else {}
-    except ValueError:
-        value = None
-    return value if isinstance(value, dict) else {"raw_arguments": arguments}
 
 
 def media_block(url: str, number: int) -> dict[str, Any]:
@@ -270,22 +223,6 @@ def media_block(url: str, number: int) -> dict[str, Any]:
         return {"image": {"format": fmt, "source": source}}
     # Document names may only hold letters, digits, spaces, hyphens, parentheses and brackets.
     return {"document": {"format": fmt, "name": f"document-{number}", "source": source}}
-
-
-def decode_data_url(url: str) -> tuple[str, bytes]:
-    """``(mime type, bytes)`` of a ``data:`` URL; raises a non-retryable error if malformed."""
-    header, sep, payload = url[5:].partition(",")
-    if not sep:
-        raise ProviderError("malformed data: URL attachment (no comma)", retryable=False)
-    params = header.split(";")
-    mime = params[0].strip().lower() or "text/plain"
-    try:
-        data = (
-            base64.b64decode(payload, validate=True) if "base64" in params[1:] else unquote_to_bytes(payload)
-        )
-    except (binascii.Error, ValueError):
-        raise ProviderError("malformed data: URL attachment (bad base64)", retryable=False) from None
-    return mime, data
 
 
 def parse_converse_response(body: Any) -> LlmResponse:

@@ -10,13 +10,20 @@ The request/response mapping is done by pure functions (:func:`build_cohere_requ
 
 from __future__ import annotations
 
-import importlib
-import json
 from types import ModuleType
 from typing import Any
 
 import httpx
 
+from agentspan.server.providers._common import (
+    arguments_text,
+    call_sdk,
+    load_sdk_module,
+    redact,
+    unstreamed_reply,
+)
+from agentspan.server.providers._common import as_dict as as_dict
+from agentspan.server.providers._common import schema_instruction as schema_instruction
 from agentspan.server.providers.base import (
     DeltaCallback,
     LlmRequest,
@@ -40,13 +47,7 @@ _FINISH_REASONS = {
 
 def load_sdk() -> ModuleType:
     """Import the ``cohere`` SDK, or fail with the command that installs it."""
-    try:
-        return importlib.import_module("cohere")
-    except ImportError as exc:
-        raise ProviderError(
-            f"cohere models need the cohere library ({exc}); install it with: {INSTALL_HINT}",
-            retryable=False,
-        ) from None
+    return load_sdk_module("cohere", "cohere", "cohere", INSTALL_HINT)
 
 
 class CohereProvider:
@@ -71,21 +72,12 @@ class CohereProvider:
     async def complete(self, request: LlmRequest, on_delta: DeltaCallback | None = None) -> LlmResponse:
         """One chat call. Not streamed: ``on_delta`` gets the whole answer once."""
         kwargs = build_cohere_request(request)
-        try:
-            reply = await self._cohere().chat(**kwargs, request_options={"max_retries": 0})
-        except ProviderError:
-            raise
-        except Exception as exc:  # noqa: BLE001 -- the SDK raises one class per HTTP status; classify_error sorts them
-            raise classify_error(exc, self._api_key) from None
-        try:
-            response = parse_cohere_response(as_dict(reply))
-        except (KeyError, IndexError, TypeError, ValueError) as exc:
-            raise ProviderError(
-                f"Cohere returned an unexpected response shape ({type(exc).__name__}: {exc})", retryable=False
-            ) from None
-        if on_delta is not None and response.content:
-            on_delta(response.content)
-        return response
+        # The SDK raises one class per HTTP status; classify_error sorts them.
+        reply = await call_sdk(
+            lambda: self._cohere().chat(**kwargs, request_options={"max_retries": 0}),
+            lambda exc: classify_error(exc, self._api_key),
+        )
+        return unstreamed_reply("Cohere", lambda: parse_cohere_response(as_dict(reply)), on_delta)
 
     async def aclose(self) -> None:
         """Nothing to close: the HTTP client belongs to the registry."""
@@ -132,14 +124,6 @@ def build_cohere_request(request: LlmRequest) -> dict[str, Any]:
     return kwargs
 
 
-def schema_instruction(schema: dict[str, Any]) -> str:
-    """The instruction that asks for a JSON answer matching ``schema``."""
-    return (
-        "When you give your final answer, reply with only a JSON document (no prose, no code fence) "
-        f"that is valid against this JSON schema: {json.dumps(schema, separators=(',', ':'))}"
-    )
-
-
 def cohere_message(message: dict[str, Any]) -> dict[str, Any]:
     """One of our messages as a Cohere v2 chat message."""
     role = message.get("role")
@@ -159,7 +143,7 @@ def cohere_message(message: dict[str, Any]) -> dict[str, Any]:
                 {
                     "id": call["id"],
                     "type": "function",
-                    "function": {"name": call["name"], "arguments": _arguments_text(call["arguments"])},
+                    "function": {"name": call["name"], "arguments": arguments_text(call["arguments"])},
                 }
                 for call in calls
             ],
@@ -178,21 +162,6 @@ def cohere_message(message: dict[str, Any]) -> dict[str, Any]:
     return {"role": "user", "content": parts}
 
 
-def _arguments_text(arguments: Any) -> str:
-    # Stored raw (possibly malformed) and sent back verbatim, so the model sees what it wrote.
-    return arguments if isinstance(arguments, str) else json.dumps(arguments)
-
-
-def as_dict(reply: Any) -> dict[str, Any]:
-    """The SDK's pydantic response as a plain dict."""
-    if isinstance(reply, dict):
-        return reply
-    dumped = reply.model_dump(exclude_none=True)
-    if not isinstance(dumped, dict):
-        raise TypeError("response did not serialise to an object")
-    return dumped
-
-
 def parse_cohere_response(body: dict[str, Any]) -> LlmResponse:
     """Normalise a v2 ``ChatResponse`` dict; raises on a wrong shape."""
     message = body.get("message") or {}
@@ -207,7 +176,7 @@ def parse_cohere_response(body: dict[str, Any]) -> LlmResponse:
         LlmToolCall(
             id=str(call["id"]),
             name=str(call["function"]["name"]),
-            arguments=_arguments_text(call["function"].get("arguments") or "{}"),
+            arguments=arguments_text(call["function"].get("arguments") or "{}"),
         )
         for call in message.get("tool_calls") or []
     ]
@@ -235,9 +204,7 @@ def classify_error(exc: BaseException, api_key: str | None = None) -> ProviderEr
         return ProviderError(f"could not reach Cohere: {name}: {exc}", retryable=True)
     status = getattr(exc, "status_code", None)  # cohere.core.api_error.ApiError and subclasses
     detail = getattr(exc, "body", None) or str(exc)
-    text = " ".join(str(detail).split())[:300]
-    if api_key:
-        text = text.replace(api_key, "<redacted>")
+    text = redact(" ".join(str(detail).split()), api_key)[:300]  # redact before cutting
     if isinstance(status, int):
         retryable = status == 429 or status >= 500
         return ProviderError(f"Cohere returned HTTP {status}: {text}", retryable=retryable)

@@ -22,7 +22,17 @@ from typing import Any
 
 import httpx
 
-from agentspan.server.providers.anthropic import parse_arguments, parse_data_url, sse_data
+from agentspan.server.providers._common import (
+    HTTP_FAILURES,
+    SHAPE_ERRORS,
+    HttpAdapter,
+    append_turn,
+    arguments_text,
+    one_line,
+    parse_arguments,
+    parse_data_url,
+    sse_data,
+)
 from agentspan.server.providers.base import (
     DeltaCallback,
     LlmRequest,
@@ -32,7 +42,6 @@ from agentspan.server.providers.base import (
     LlmUsage,
     ProviderError,
 )
-from agentspan.server.providers.openai import retry_after_seconds
 
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
 API_VERSION = "v1beta"
@@ -43,7 +52,6 @@ Gemini 3 models reject a replayed function call without a ``thoughtSignature``; 
 conversation does not keep the real (opaque) signatures, so the placeholder stands in for them.
 """
 
-_MAX_ERROR_TEXT = 300
 _RETRYABLE_STATUSES = frozenset({"RESOURCE_EXHAUSTED", "UNAVAILABLE", "INTERNAL", "DEADLINE_EXCEEDED"})
 # mimetypes depends on the platform's tables; pin the types Gemini accepts most often.
 _MEDIA_TYPES = {
@@ -80,12 +88,10 @@ _COPIED_KEYWORDS = (
 )
 
 
-class GeminiProvider:
-    """Calls the Gemini API (Google AI Studio keys).
+class GeminiProvider(HttpAdapter):
+    """Calls the Gemini API with Google AI Studio keys (``client``: see :class:`~._common.HttpAdapter`)."""
 
-    ``client`` lets several adapters share one connection pool; a client passed in is not
-    closed by :meth:`aclose`. Without one, the adapter creates its own on first use.
-    """
+    _label = "Gemini"
 
     def __init__(
         self,
@@ -95,11 +101,7 @@ class GeminiProvider:
         timeout: float = 120.0,
         client: httpx.AsyncClient | None = None,
     ) -> None:
-        self._api_key = api_key or None
-        self._base_url = base_url
-        self._timeout = timeout
-        self._client = client
-        self._owns_client = client is None
+        super().__init__(api_key, base_url, timeout, client)
 
     async def complete(self, request: LlmRequest, on_delta: DeltaCallback | None = None) -> LlmResponse:
         """Send one generateContent request (streamed when ``on_delta`` is given)."""
@@ -108,39 +110,10 @@ class GeminiProvider:
         first_call = count_tool_calls(request.messages) + 1
         try:
             if on_delta is None:
-                reply = await self._http().post(
-                    url, json=payload, headers=self._headers(), timeout=self._timeout
-                )
-                return self._parse(reply, first_call)
+                return self._parse(await self._post(url, payload), first_call)
             return await self._stream(url, payload, first_call, on_delta)
-        except httpx.TimeoutException as exc:
-            raise ProviderError(
-                f"Gemini request to {url} timed out after {self._timeout:g}s ({type(exc).__name__})",
-                retryable=True,
-            ) from None
-        except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
-            # A malformed base URL will not fix itself on retry.
-            raise ProviderError(
-                self._redact(f"invalid Gemini base URL {url!r}: {exc}"), retryable=False
-            ) from None
-        except httpx.TransportError as exc:
-            raise ProviderError(
-                self._redact(f"could not reach Gemini at {url}: {type(exc).__name__}: {exc}"),
-                retryable=True,
-            ) from None
-
-    async def aclose(self) -> None:
-        """Close the HTTP client if this adapter created it."""
-        if self._client is not None and self._owns_client:
-            await self._client.aclose()
-            self._client = None
-
-    def _http(self) -> httpx.AsyncClient:
-        # Created lazily so constructing an adapter needs no event loop and opens nothing.
-        if self._client is None:
-            self._client = httpx.AsyncClient()
-            self._owns_client = True
-        return self._client
+        except HTTP_FAILURES as exc:
+            raise self._transport_error(url, exc) from None
 
     def _headers(self) -> dict[str, str]:
         headers = {"content-type": "application/json"}
@@ -152,12 +125,7 @@ class GeminiProvider:
         self, url: str, payload: dict[str, Any], first_call: int, on_delta: DeltaCallback
     ) -> LlmResponse:
         headers = {**self._headers(), "accept": "text/event-stream"}
-        async with self._http().stream(
-            "POST", url, json=payload, headers=headers, timeout=self._timeout
-        ) as reply:
-            if not 200 <= reply.status_code <= 299:
-                await reply.aread()
-                raise self._status_error(reply)
+        async with self._open_stream(url, payload, headers) as reply:
             assembler = ResponseAssembler(first_call_number=first_call)
             async for data in sse_data(reply.aiter_lines()):
                 for piece in self._feed(assembler, data):
@@ -166,62 +134,36 @@ class GeminiProvider:
 
     def _feed(self, assembler: ResponseAssembler, data: str) -> list[str]:
         try:
-            return assembler.feed(json.loads(data))
-        except ProviderError as exc:
-            raise self._redacted(exc) from None
-        except (KeyError, IndexError, TypeError, ValueError) as exc:
+            return self._feed_body(assembler, json.loads(data))
+        except SHAPE_ERRORS as exc:
             raise ProviderError(
                 f"Gemini streamed an unexpected chunk ({type(exc).__name__}: "
-                f"{self._redact(_one_line(str(exc)))})",
+                f"{self._redact(one_line(str(exc)))})",
                 retryable=False,
             ) from None
 
-    def _parse(self, reply: httpx.Response, first_call: int) -> LlmResponse:
-        if not 200 <= reply.status_code <= 299:
-            raise self._status_error(reply)
+    def _feed_body(self, assembler: ResponseAssembler, body: Any) -> list[str]:
         try:
-            body = reply.json()
-        except ValueError:
-            raise ProviderError(
-                f"Gemini returned HTTP {reply.status_code} with a body that is not JSON: "
-                f"{self._redact(_one_line(reply.text))}",
-                retryable=False,
-            ) from None
-        assembler = ResponseAssembler(first_call_number=first_call)
-        try:
-            assembler.feed(body)
+            return assembler.feed(body)
         except ProviderError as exc:
             raise self._redacted(exc) from None
-        except (KeyError, IndexError, TypeError, ValueError) as exc:
-            raise ProviderError(
-                f"Gemini returned an unexpected response shape ({type(exc).__name__}: {exc}); "
-                "expected candidates[0].content.parts",
-                retryable=False,
-            ) from None
+
+    def _parse(self, reply: httpx.Response, first_call: int) -> LlmResponse:
+        assembler = ResponseAssembler(first_call_number=first_call)
+        self._parse_body(reply, lambda body: self._feed_body(assembler, body), "candidates[0].content.parts")
         return assembler.result(streamed=False)
 
     def _status_error(self, reply: httpx.Response) -> ProviderError:
-        status = reply.status_code
         error = _error_object(reply)
-        described = describe_error(error) if error is not None else _one_line(reply.text)
-        message = f"Gemini returned HTTP {status}: {self._redact(described or reply.reason_phrase)}"
-        code = str(error.get("status") or "") if error is not None else ""
-        if status == 429 or 500 <= status <= 599 or code in _RETRYABLE_STATUSES:
-            retry_after = retry_after_seconds(reply.headers)
-            if retry_after is None and error is not None:
-                retry_after = retry_delay(error)
-            return ProviderError(message, retryable=True, retry_after=retry_after)
-        return ProviderError(message, retryable=False)
-
-    def _redacted(self, exc: ProviderError) -> ProviderError:
-        # Errors carried in a 200 body hold server text, which must not leak the key either.
-        return ProviderError(self._redact(str(exc)), retryable=exc.retryable, retry_after=exc.retry_after)
-
-    def _redact(self, text: str) -> str:
-        # Some servers echo the credential back in error bodies; never let it into our messages.
-        if self._api_key:
-            text = text.replace(self._api_key, "<redacted>")
-        return text
+        if error is None:
+            return self._http_error(reply, one_line(reply.text) or reply.reason_phrase)
+        code = str(error.get("status") or "")
+        return self._http_error(
+            reply,
+            describe_error(error) or reply.reason_phrase,
+            retryable=code in _RETRYABLE_STATUSES,
+            retry_after=retry_delay(error),
+        )
 
 
 def model_url(base_url: str, model: str, *, stream: bool) -> str:
@@ -296,13 +238,7 @@ def to_gemini_contents(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     names: dict[str, str] = {}
     for message in messages:
         role, parts = _to_parts(message, names)
-        if not parts:
-            # Gemini rejects a turn without parts.
-            continue
-        if out and out[-1]["role"] == role:
-            out[-1]["parts"].extend(parts)
-        else:
-            out.append({"role": role, "parts": parts})
+        append_turn(out, role, parts, "parts")
     return out
 
 
@@ -571,7 +507,11 @@ class ResponseAssembler:
             if not isinstance(name, str):
                 raise TypeError("functionCall name is not a string")
             call_id = call.get("id") or f"call_{self.first_call_number + len(self.calls)}"
-            self.calls.append(LlmToolCall(id=str(call_id), name=name, arguments=_args_text(call.get("args"))))
+            # The API sends parsed objects; anything else (a string from a proxy) is passed through
+            # raw so the engine can report it back to the model.
+            args = call.get("args")
+            arguments = arguments_text({} if args is None else args)
+            self.calls.append(LlmToolCall(id=str(call_id), name=name, arguments=arguments))
             return None
         text = part.get("text")
         if not isinstance(text, str) or not text:
@@ -594,20 +534,12 @@ def parse_usage(meta: Mapping[str, Any]) -> LlmUsage:
     )
 
 
-def _args_text(args: Any) -> str:
-    # The API sends parsed objects; anything else (a string from a proxy) is passed through raw so
-    # the engine can report it back to the model.
-    if isinstance(args, str):
-        return args
-    return json.dumps(args if args is not None else {})
-
-
 # -- errors -------------------------------------------------------------------------------------
 
 
 def describe_error(error: Mapping[str, Any]) -> str:
     """``STATUS: message`` from a Google error object."""
-    message = _one_line(str(error.get("message") or "no error message"))
+    message = one_line(str(error.get("message") or "no error message"))
     status = error.get("status")
     return f"{status}: {message}" if isinstance(status, str) and status else message
 
@@ -650,8 +582,3 @@ def _body_error(error: Mapping[str, Any]) -> ProviderError:
         retryable=retryable,
         retry_after=retry_delay(error),
     )
-
-
-def _one_line(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= _MAX_ERROR_TEXT else text[: _MAX_ERROR_TEXT - 3] + "..."

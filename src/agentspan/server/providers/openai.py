@@ -12,16 +12,21 @@ is passed on piece by piece; the returned :class:`LlmResponse` is the same eithe
 from __future__ import annotations
 
 import json
-import math
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
+from agentspan.server.providers._common import (
+    HTTP_FAILURES,
+    HttpAdapter,
+    arguments_text,
+    error_detail,
+    one_line,
+)
+from agentspan.server.providers._common import retry_after_seconds as retry_after_seconds
 from agentspan.server.providers.base import (
     DeltaCallback,
     LlmRequest,
@@ -35,9 +40,6 @@ DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_AZURE_API_VERSION = "2024-10-21"
 """The newest generally-available Azure OpenAI data-plane API version when this was written."""
 
-# Error bodies from proxies can be whole HTML pages; keep messages to one readable line.
-_MAX_ERROR_TEXT = 300
-
 # OpenAI's reasoning families (o1, o3-mini, o4-mini, gpt-5, gpt-oss ...), optionally behind a
 # router prefix such as ``openai/`` (OpenRouter, Together). Chat-tuned gpt-5 variants do not
 # reason, so they are excluded.
@@ -47,12 +49,11 @@ _REASONING_MODEL = re.compile(r"^(?:o\d+(?:-.*)?|gpt-5(?!.*-chat).*|gpt-oss.*)$"
 _COMPLETION_TOKENS_MODEL = re.compile(r"^(?:o\d+(?:-.*)?|gpt-5(?!.*-chat).*)$")
 
 
-class OpenAIProvider:
+class OpenAIProvider(HttpAdapter):
     """Calls an OpenAI-compatible ``/chat/completions`` endpoint.
 
-    ``client`` lets several adapters share one connection pool; a client passed in is not
-    closed by :meth:`aclose` (its owner closes it). Without one, the adapter creates its own
-    on first use and closes it in :meth:`aclose`.
+    ``client`` lets several adapters share one connection pool (see
+    :class:`~._common.HttpAdapter`).
 
     ``label`` names the provider in error messages. ``azure_api_version`` switches to Azure
     OpenAI: the URL becomes ``{base_url}/openai/deployments/{model}/chat/completions`` with an
@@ -73,11 +74,7 @@ class OpenAIProvider:
         azure_api_version: str | None = None,
         stream_usage_option: bool = True,
     ) -> None:
-        self._api_key = api_key or None
-        self._base_url = base_url
-        self._timeout = timeout
-        self._client = client
-        self._owns_client = client is None
+        super().__init__(api_key, base_url, timeout, client)
         self._label = label
         self._azure_api_version = azure_api_version
         self._stream_usage_option = stream_usage_option
@@ -88,38 +85,10 @@ class OpenAIProvider:
         payload = build_payload(request, stream=on_delta is not None, stream_usage=self._stream_usage_option)
         try:
             if on_delta is None:
-                reply = await self._http().post(
-                    url, json=payload, headers=self._headers(), timeout=self._timeout
-                )
-                return self._parse(reply)
+                return self._parse(await self._post(url, payload))
             return await self._stream(url, payload, on_delta)
-        except httpx.TimeoutException as exc:
-            raise ProviderError(
-                f"{self._label} request to {url} timed out after {self._timeout:g}s ({type(exc).__name__})",
-                retryable=True,
-            ) from None
-        except httpx.UnsupportedProtocol as exc:
-            # A malformed base URL will not fix itself on retry.
-            raise ProviderError(f"invalid {self._label} base URL {url!r}: {exc}", retryable=False) from None
-        except httpx.TransportError as exc:
-            raise ProviderError(
-                f"could not reach {self._label} at {url}: {type(exc).__name__}: {exc}", retryable=True
-            ) from None
-        except httpx.InvalidURL as exc:
-            raise ProviderError(f"invalid {self._label} base URL {url!r}: {exc}", retryable=False) from None
-
-    async def aclose(self) -> None:
-        """Close the HTTP client if this adapter created it."""
-        if self._client is not None and self._owns_client:
-            await self._client.aclose()
-            self._client = None
-
-    def _http(self) -> httpx.AsyncClient:
-        # Created lazily so constructing an adapter needs no event loop and opens nothing.
-        if self._client is None:
-            self._client = httpx.AsyncClient()
-            self._owns_client = True
-        return self._client
+        except HTTP_FAILURES as exc:
+            raise self._transport_error(url, exc) from None
 
     def _url(self, request: LlmRequest) -> str:
         base = request.base_url or self._base_url
@@ -143,11 +112,7 @@ class OpenAIProvider:
 
     async def _stream(self, url: str, payload: dict[str, Any], on_delta: DeltaCallback) -> LlmResponse:
         headers = {**self._headers(), "Accept": "text/event-stream"}
-        http = self._http()
-        async with http.stream("POST", url, json=payload, headers=headers, timeout=self._timeout) as reply:
-            if not 200 <= reply.status_code <= 299:
-                await reply.aread()
-                self._raise_for_status(reply)
+        async with self._open_stream(url, payload, headers) as reply:
             if reply.headers.get("content-type", "").startswith("application/json"):
                 # Some compatible servers ignore "stream" and answer in one piece; accept that.
                 await reply.aread()
@@ -181,46 +146,11 @@ class OpenAIProvider:
             # An error event inside the stream: its text came from the server, so redact it.
             raise ProviderError(f"{self._label} {self._redact(str(exc))}", retryable=exc.retryable) from None
 
-    def _raise_for_status(self, reply: httpx.Response) -> None:
-        status = reply.status_code
-        if status == 429 or 500 <= status <= 599:
-            raise ProviderError(
-                f"{self._label} returned HTTP {status}: {self._error_text(reply)}",
-                retryable=True,
-                retry_after=retry_after_seconds(reply.headers),
-            )
-        if not 200 <= status <= 299:
-            raise ProviderError(
-                f"{self._label} returned HTTP {status}: {self._error_text(reply)}", retryable=False
-            )
+    def _status_error(self, reply: httpx.Response) -> ProviderError:
+        return self._http_error(reply, error_detail(reply, _error_message))
 
     def _parse(self, reply: httpx.Response) -> LlmResponse:
-        self._raise_for_status(reply)
-        try:
-            body = reply.json()
-        except ValueError:
-            raise ProviderError(
-                f"{self._label} returned HTTP {reply.status_code} with a body that is not JSON: "
-                f"{self._redact(_one_line(reply.text))}",
-                retryable=False,
-            ) from None
-        try:
-            return parse_completion(body)
-        except (KeyError, IndexError, TypeError, ValueError) as exc:
-            raise ProviderError(
-                f"{self._label} returned an unexpected response shape ({type(exc).__name__}: {exc}); "
-                "expected choices[0].message",
-                retryable=False,
-            ) from None
-
-    def _error_text(self, reply: httpx.Response) -> str:
-        return self._redact(_error_message(reply))
-
-    def _redact(self, text: str) -> str:
-        # Some servers echo the credential back in error bodies; never let it into our messages.
-        if self._api_key:
-            text = text.replace(self._api_key, "<redacted>")
-        return text
+        return self._parse_body(reply, parse_completion, "choices[0].message")
 
 
 def build_payload(request: LlmRequest, *, stream: bool = False, stream_usage: bool = True) -> dict[str, Any]:
@@ -313,7 +243,7 @@ def _to_openai_message(message: dict[str, Any]) -> dict[str, Any]:
                 {
                     "id": call["id"],
                     "type": "function",
-                    "function": {"name": call["name"], "arguments": _arguments_text(call["arguments"])},
+                    "function": {"name": call["name"], "arguments": arguments_text(call["arguments"])},
                 }
                 for call in calls
             ]
@@ -355,12 +285,6 @@ def _data_url_mime(url: str) -> str | None:
     return header.split(";", 1)[0].strip().lower() or None
 
 
-def _arguments_text(arguments: Any) -> str:
-    # Arguments are stored as the model's raw text; even malformed text is sent back verbatim so
-    # the model sees exactly what it produced.
-    return arguments if isinstance(arguments, str) else json.dumps(arguments)
-
-
 def parse_completion(body: Any) -> LlmResponse:
     """Normalise a ``chat.completion`` body; raises KeyError/TypeError/... on a wrong shape."""
     if not isinstance(body, dict):
@@ -383,7 +307,7 @@ def parse_completion(body: Any) -> LlmResponse:
                 id=str(call["id"]),
                 name=name,
                 # Kept exactly as received: validating arguments is the engine's job.
-                arguments=_arguments_text(function.get("arguments", "")),
+                arguments=arguments_text(function.get("arguments", "")),
             )
         )
     return LlmResponse(
@@ -504,7 +428,7 @@ class StreamAssembler:
         if function.get("name"):
             slot.name += str(function["name"])
         if function.get("arguments"):
-            slot.arguments.append(_arguments_text(function["arguments"]))
+            slot.arguments.append(arguments_text(function["arguments"]))
 
     def response(self) -> LlmResponse:
         """The assembled reply."""
@@ -532,56 +456,20 @@ def _stream_error(error: Any) -> ProviderError:
         "rate_limit_exceeded",
         "server_error",
     )
-    return ProviderError(f"stream error: {_one_line(message)}", retryable=bool(retryable))
+    return ProviderError(f"stream error: {one_line(message)}", retryable=bool(retryable))
 
 
-def retry_after_seconds(headers: httpx.Headers) -> float | None:
-    """Seconds to wait from ``retry-after-ms`` or ``Retry-After`` (seconds or HTTP date)."""
-    millis = headers.get("retry-after-ms")
-    if millis is not None:
-        try:
-            value = float(millis) / 1000.0
-        except ValueError:
-            value = math.nan
-        if math.isfinite(value) and value >= 0:
-            return value
-    raw = headers.get("retry-after")
-    if raw is None:
-        return None
-    try:
-        seconds = float(raw)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(raw)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - datetime.now(UTC)).total_seconds()
-        return max(seconds, 0.0)
-    return seconds if math.isfinite(seconds) and seconds >= 0 else None
-
-
-def _error_message(reply: httpx.Response) -> str:
-    try:
-        body = reply.json()
-    except ValueError:
-        return _one_line(reply.text) or reply.reason_phrase or "no error message"
-    if isinstance(body, dict):
-        error = body.get("error")
-        if isinstance(error, dict) and isinstance(error.get("message"), str):
-            return _one_line(error["message"])
-        if isinstance(error, str):
-            return _one_line(error)
-        for key in ("message", "detail"):
-            if isinstance(body.get(key), str):
-                return _one_line(body[key])
-    return _one_line(json.dumps(body))
-
-
-def _one_line(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= _MAX_ERROR_TEXT else text[: _MAX_ERROR_TEXT - 3] + "..."
+def _error_message(body: dict[str, Any]) -> str | None:
+    # OpenAI's ``{"error": {"message": ...}}``, or the shapes compatible servers use instead.
+    error = body.get("error")
+    if isinstance(error, dict) and isinstance(error.get("message"), str):
+        return one_line(error["message"])
+    if isinstance(error, str):
+        return one_line(error)
+    for key in ("message", "detail"):
+        if isinstance(body.get(key), str):
+            return one_line(body[key])
+    return None
 
 
 def _join_url(base_url: str, path: str) -> str:

@@ -10,18 +10,24 @@ The request/response mapping is done by pure functions (:func:`build_vertex_requ
 
 from __future__ import annotations
 
-import base64
-import binascii
-import importlib
 import json
 import mimetypes
 import uuid
 from types import ModuleType
 from typing import Any
-from urllib.parse import unquote_to_bytes
 
 import httpx
 
+from agentspan.server.providers._common import (
+    append_turn,
+    call_sdk,
+    decode_data_url,
+    load_sdk_module,
+    unstreamed_reply,
+)
+from agentspan.server.providers._common import arguments_object as arguments_object
+from agentspan.server.providers._common import as_dict as as_dict
+from agentspan.server.providers._common import schema_instruction as schema_instruction
 from agentspan.server.providers.base import (
     DeltaCallback,
     LlmRequest,
@@ -40,13 +46,7 @@ _FILTERED = {"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", 
 
 def load_sdk() -> ModuleType:
     """Import ``google.genai``, or fail with the command that installs it."""
-    try:
-        return importlib.import_module("google.genai")
-    except ImportError as exc:
-        raise ProviderError(
-            f"google_vertex_ai models need the google-genai library ({exc}); install it with: {INSTALL_HINT}",
-            retryable=False,
-        ) from None
+    return load_sdk_module("google.genai", "google_vertex_ai", "google-genai", INSTALL_HINT)
 
 
 class VertexProvider:
@@ -62,24 +62,15 @@ class VertexProvider:
     async def complete(self, request: LlmRequest, on_delta: DeltaCallback | None = None) -> LlmResponse:
         """One generate_content call. Not streamed: ``on_delta`` gets the whole answer once."""
         contents, config = build_vertex_request(request)
-        try:
-            reply = await self._genai().aio.models.generate_content(
+        # The SDK raises auth, HTTP and validation errors (the client is built on first use, which
+        # looks up credentials); classify_error sorts them.
+        reply = await call_sdk(
+            lambda: self._genai().aio.models.generate_content(
                 model=request.model, contents=contents, config=config
-            )
-        except ProviderError:
-            raise
-        except Exception as exc:  # noqa: BLE001 -- the SDK raises auth, HTTP and validation errors; classify_error sorts them
-            raise classify_error(exc) from None
-        try:
-            response = parse_vertex_response(as_dict(reply))
-        except (KeyError, IndexError, TypeError, ValueError) as exc:
-            raise ProviderError(
-                f"Vertex AI returned an unexpected response shape ({type(exc).__name__}: {exc})",
-                retryable=False,
-            ) from None
-        if on_delta is not None and response.content:
-            on_delta(response.content)
-        return response
+            ),
+            classify_error,
+        )
+        return unstreamed_reply("Vertex AI", lambda: parse_vertex_response(as_dict(reply)), on_delta)
 
     async def aclose(self) -> None:
         """Close the SDK's async transport if one was opened."""
@@ -134,14 +125,6 @@ def build_vertex_request(request: LlmRequest) -> tuple[list[dict[str, Any]], dic
     return vertex_contents(request.messages), config
 
 
-def schema_instruction(schema: dict[str, Any]) -> str:
-    """The instruction that asks for a JSON answer matching ``schema``."""
-    return (
-        "When you give your final answer, reply with only a JSON document (no prose, no code fence) "
-        f"that is valid against this JSON schema: {json.dumps(schema, separators=(',', ':'))}"
-    )
-
-
 def vertex_contents(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Our conversation as Gemini ``contents``.
 
@@ -162,69 +145,33 @@ def vertex_contents(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 parts.append(
                     {"function_call": {"name": call["name"], "args": arguments_object(call["arguments"])}}
                 )
-            _append(out, "model", parts)
+            append_turn(out, "model", parts, "parts")
         elif role == "tool":
             name = message.get("name") or names_by_id.get(message.get("tool_call_id", ""), "tool")
             # "output" is the key Gemini documents for a function's result.
             response = {"output": message.get("content") or ""}
-            _append(out, "user", [{"function_response": {"name": name, "response": response}}])
+            append_turn(out, "user", [{"function_response": {"name": name, "response": response}}], "parts")
         else:
             if message.get("content"):
                 parts.append({"text": message["content"]})
             parts += [media_part(url) for url in message.get("media") or []]
-            _append(out, "user", parts)
+            append_turn(out, "user", parts, "parts")
     return out
-
-
-def _append(out: list[dict[str, Any]], role: str, parts: list[dict[str, Any]]) -> None:
-    if not parts:
-        return  # Gemini rejects a turn without parts
-    if out and out[-1]["role"] == role:
-        out[-1]["parts"].extend(parts)
-    else:
-        out.append({"role": role, "parts": parts})
-
-
-def arguments_object(arguments: Any) -> dict[str, Any]:
-    """Tool-call arguments as the JSON object Gemini requires (raw text wrapped if not one)."""
-    if isinstance(arguments, dict):
-        return arguments
-    try:
-        value = json.loads(arguments) if isinstance(arguments, str) and arguments.strip() else {}
-    except ValueError:
-        value = None
-    return value if isinstance(value, dict) else {"raw_arguments": arguments}
 
 
 def media_part(url: str) -> dict[str, Any]:
     """Inline bytes for a ``data:`` URL; a file reference (``gs://``, ``https://``) otherwise."""
     if url.startswith("data:"):
-        header, sep, payload = url[5:].partition(",")
-        params = header.split(";")
-        mime = params[0].strip().lower() or "text/plain"
         try:
-            data = (
-                base64.b64decode(payload, validate=True)
-                if "base64" in params[1:]
-                else unquote_to_bytes(payload)
-            )
-        except (binascii.Error, ValueError):
-            data = b""
-        if not sep or not data:
+            mime, data = decode_data_url(url)
+        except ProviderError:
+            mime, data = "", b""
+        if not data:
+            # Gemini rejects empty inline data too.
             raise ProviderError("malformed data: URL attachment", retryable=False)
         return {"inline_data": {"data": data, "mime_type": mime}}
     mime = mimetypes.guess_type(url.split("?", 1)[0])[0] or "application/octet-stream"
     return {"file_data": {"file_uri": url, "mime_type": mime}}
-
-
-def as_dict(reply: Any) -> dict[str, Any]:
-    """The SDK's pydantic response as a plain dict (field names, enums as their values)."""
-    if isinstance(reply, dict):
-        return reply
-    dumped = reply.model_dump(exclude_none=True)
-    if not isinstance(dumped, dict):
-        raise TypeError("response did not serialise to an object")
-    return dumped
 
 
 def parse_vertex_response(body: dict[str, Any]) -> LlmResponse:
