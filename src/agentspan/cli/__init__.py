@@ -1,7 +1,9 @@
 """The ``agentspan`` command: run the server and look after executions from a terminal.
 
-Everything except ``server run`` talks to the server over its REST API, so the CLI works
-the same against a local server and a remote one (``--server-url``).
+The ``server`` commands manage a local server process. ``server migrate`` and
+``executions purge`` open the database directly (operator maintenance, see
+``_maintenance``). Everything else talks to a server over its REST API, so it works the
+same against a local server and a remote one (``--server-url``).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import sys
 from collections.abc import Callable
 
 import agentspan
-from agentspan.cli import _executions, _server
+from agentspan.cli import _executions, _maintenance, _server
 from agentspan.cli._executions import DEFAULT_SERVER_URL, CliError, normalise_server_url
 
 EXIT_INTERRUPTED = 130
@@ -33,8 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--server-url", default=argparse.SUPPRESS, help=server_url_help)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    _server.add_parsers(commands)
-    _executions.add_parsers(commands, common)
+    server_commands = _server.add_parsers(commands)
+    execution_commands = _executions.add_parsers(commands, common)
+    _maintenance.add_parsers(server_commands, execution_commands)
     return parser
 
 

@@ -452,7 +452,9 @@ def _non_negative(raw: str) -> int:
 
 def add_parsers(
     commands: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
-) -> None:
+) -> argparse._SubParsersAction[argparse.ArgumentParser]:
+    """Add the API client commands; returns ``executions``' subcommands, for the ones
+    defined elsewhere."""
     executions = commands.add_parser("executions", help="list and inspect executions")
     sub = executions.add_subparsers(dest="subcommand", required=True, metavar="COMMAND")
 
@@ -484,3 +486,4 @@ def add_parsers(
         p.add_argument("id", help="execution id")
         p.add_argument("--reason", help="recorded with the decision")
         p.set_defaults(handler=handler)
+    return sub

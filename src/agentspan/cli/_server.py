@@ -392,7 +392,10 @@ def _port(raw: str) -> int:
     return value
 
 
-def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_parsers(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> argparse._SubParsersAction[argparse.ArgumentParser]:
+    """Add ``server ...``; returns its subcommands, for the ones defined elsewhere."""
     server = commands.add_parser("server", help="run or manage the Agentspan server")
     sub = server.add_subparsers(dest="subcommand", required=True, metavar="COMMAND")
 
@@ -421,3 +424,4 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     p.add_argument("-f", "--follow", action="store_true", help="keep printing new lines until Ctrl-C")
     p.add_argument("-n", "--lines", type=int, default=50, help="how many lines to show (default 50)")
     p.set_defaults(handler=cmd_logs)
+    return sub

@@ -51,12 +51,17 @@ import asyncpg.pool
 
 from agentspan.server.hub import WAKE_EVERYONE
 from agentspan.server.store.base import (
+    PURGE_BATCH,
     Budget,
     ConflictError,
     EventRow,
     ExecutionRow,
+    Member,
     StoreError,
     TaskRow,
+    purge_statuses,
+    settled_trees,
+    tree_members,
 )
 from agentspan.server.store.migrations import POSTGRES_MIGRATIONS
 
@@ -96,6 +101,7 @@ _MARKER_TABLE = "agentspan_meta"
 _MIGRATION_LOCK = 0x61676E747370616E
 _MAX_PAYLOAD = 7900  # bytes; PostgreSQL refuses NOTIFY payloads of 8000 or more
 _MIN_SERVER_VERSION = 13
+_PURGE_ATTEMPTS = 3
 
 _Conn: TypeAlias = "asyncpg.pool.PoolConnectionProxy[asyncpg.Record]"
 
@@ -433,6 +439,8 @@ class PostgresStore:
         self._statement_cache_size = statement_cache_size
         self._connect_timeout = connect_timeout
         self._pool: asyncpg.Pool[asyncpg.Record] | None = None
+        self.schema_found = 0
+        self.schema_version = 0
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -483,6 +491,7 @@ class PostgresStore:
                     f"{self.where} has schema version {current}, newer than this server ({latest}); "
                     "upgrade agentspan"
                 )
+            self.schema_found, self.schema_version = current, latest
             # DDL is transactional here: all pending versions land together or not at all.
             for number in range(current + 1, latest + 1):
                 for statement in POSTGRES_MIGRATIONS[number - 1]:
@@ -660,3 +669,88 @@ class PostgresStore:
             list(kinds),
         )
         return _affected(status)
+
+    # --- retention ----------------------------------------------------------------------
+
+    async def purge(
+        self,
+        older_than: float,
+        statuses: Sequence[str],
+        *,
+        dry_run: bool = False,
+        batch_size: int = PURGE_BATCH,
+    ) -> int:
+        wanted = purge_statuses(statuses, batch_size)
+        # Roots are visited in (created_at, id) order from a cursor, so every batch starts
+        # where the last ended: trees that must stay are looked at once, not once a batch.
+        cursor: tuple[float, str] | None = (float("-inf"), "")
+        removed = 0
+        try:
+            while cursor is not None:
+                cursor, count = await self._purge_batch_retrying(
+                    wanted, older_than, cursor, batch_size, dry_run
+                )
+                removed += count
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise StoreError(
+                f"purge stopped on {self.where} after {removed} executions: {scrub(str(exc), self._dsn)}"
+            ) from exc
+        return removed
+
+    async def _purge_batch_retrying(
+        self, statuses: list[str], older_than: float, after: tuple[float, str], size: int, dry_run: bool
+    ) -> tuple[tuple[float, str] | None, int]:
+        # A deadlock with a replica finishing a task of a doomed execution (it locks the
+        # task, then the execution; we the other way round) rolls the batch back whole, so
+        # running it again is safe.
+        for _ in range(_PURGE_ATTEMPTS - 1):
+            with contextlib.suppress(asyncpg.exceptions.TransactionRollbackError):
+                return await self._purge_batch(statuses, older_than, after, size, dry_run)
+        return await self._purge_batch(statuses, older_than, after, size, dry_run)
+
+    async def _purge_batch(
+        self, statuses: list[str], older_than: float, after: tuple[float, str], size: int, dry_run: bool
+    ) -> tuple[tuple[float, str] | None, int]:
+        """One transaction: the next ``size`` candidate roots after ``after``, and the
+        settled trees among them deleted. Returns the new cursor (None: no more) and the
+        number of executions deleted (or, dry, deletable)."""
+        # Deleting locks each root FOR UPDATE. Every writer to a tree locks its root first
+        # (Tx.get_execution), so no member can change between our check and the delete; a
+        # root some replica holds right now is skipped, not waited for, and left for the
+        # next purge. A dry run only reads.
+        lock = "" if dry_run else " FOR UPDATE SKIP LOCKED"
+        async with self.pool.acquire() as conn, conn.transaction(readonly=dry_run):
+            found = await conn.fetch(_PURGE_ROOTS + lock, statuses, older_than, *after, size)
+            if not found:
+                return None, 0
+            cursor = (float(found[-1]["created_at"]), str(found[-1]["id"]))
+            roots = [(str(r[0]), str(r[1]), str(r[2]), float(r[3])) for r in found]
+
+            async def children(parent_ids: list[str]) -> list[Member]:
+                rows = await conn.fetch(
+                    "SELECT id, parent_id, status, updated_at FROM executions WHERE parent_id = ANY($1::text[])",
+                    parent_ids,
+                )
+                return [(str(r[0]), str(r[1]), str(r[2]), float(r[3])) for r in rows]
+
+            root_ids, ids = settled_trees(await tree_members(roots, children), older_than)
+            if dry_run or not ids:
+                return cursor, len(ids)
+            for table in ("events", "messages", "tasks"):
+                await conn.execute(f"DELETE FROM {table} WHERE execution_id = ANY($1::text[])", ids)
+            await conn.execute("DELETE FROM budgets WHERE root_id = ANY($1::text[])", root_ids)
+            # One statement for the whole tree: the parent_id foreign key is checked at its
+            # end, so the order in which parents and children go does not matter.
+            status = await conn.execute("DELETE FROM executions WHERE id = ANY($1::text[])", ids)
+            return cursor, _affected(status)
+
+
+# Candidate roots after the cursor, walking the created_at index from the cursor to the
+# cutoff. ``created_at < $2`` adds nothing logically (an execution is created before it
+# is last updated) but bounds that walk; a root whose updated_at precedes its created_at
+# (clocks of two replicas disagree) is only left for a later purge.
+_PURGE_ROOTS = (
+    "SELECT id, id AS root, status, updated_at, created_at FROM executions "
+    "WHERE parent_id IS NULL AND status = ANY($1::text[]) AND updated_at < $2 AND created_at < $2 "
+    "AND (created_at, id) > ($3::float8, $4::text) ORDER BY created_at, id LIMIT $5"
+)

@@ -26,12 +26,18 @@ from pathlib import Path
 from typing import Any
 
 from agentspan.server.store.base import (
+    PURGE_BATCH,
     Budget,
     ConflictError,
     EventRow,
     ExecutionRow,
+    Member,
     StoreError,
+    StoreLockedError,
     TaskRow,
+    purge_statuses,
+    settled_trees,
+    tree_members,
 )
 from agentspan.server.store.migrations import SQLITE_MIGRATIONS
 
@@ -237,6 +243,8 @@ class SqliteStore:
         self._conn: sqlite3.Connection | None = None
         self._lock = asyncio.Lock()
         self._lock_fd: int | None = None
+        self.schema_found = 0
+        self.schema_version = 0
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -276,7 +284,7 @@ class SqliteStore:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
             os.close(fd)
-            raise StoreError(
+            raise StoreLockedError(
                 f"another Agentspan server is using {self.path}; stop it first "
                 "(agentspan server stop) or choose another --data-dir"
             ) from exc
@@ -307,6 +315,7 @@ class SqliteStore:
             raise StoreError(
                 f"{self.path} has schema version {current}, newer than this server ({latest}); upgrade agentspan"
             )
+        self.schema_found = current
         for version in range(current + 1, latest + 1):
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -321,6 +330,7 @@ class SqliteStore:
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
+        self.schema_version = latest
 
     async def close(self) -> None:
         if self._conn is not None:
@@ -465,3 +475,76 @@ class SqliteStore:
                 list(kinds),
             )
         return cur.rowcount
+
+    # --- retention ----------------------------------------------------------------------
+
+    async def purge(
+        self,
+        older_than: float,
+        statuses: Sequence[str],
+        *,
+        dry_run: bool = False,
+        batch_size: int = PURGE_BATCH,
+    ) -> int:
+        wanted = json.dumps(purge_statuses(statuses, batch_size))
+        # Roots are visited in (created_at, id) order from a cursor, so every batch starts
+        # where the last ended: trees that must stay are looked at once, not once a batch.
+        cursor: tuple[float, str] = (float("-inf"), "")
+        removed = 0
+        while True:
+            async with self.transaction():
+                params = (wanted, older_than, older_than, *cursor, batch_size)
+                found = self.conn.execute(_PURGE_ROOTS, params).fetchall()
+                if not found:
+                    return removed
+                cursor = (float(found[-1][4]), str(found[-1][0]))
+                roots = [(str(r[0]), str(r[1]), str(r[2]), float(r[3])) for r in found]
+                removed += await self._purge_trees(roots, older_than, dry_run)
+            # Between batches, other tasks on this loop (requests, when a server calls
+            # this in-process) get their turn on the connection.
+            await asyncio.sleep(0)
+
+    async def _purge_trees(self, roots: list[Member], older_than: float, dry_run: bool) -> int:
+        """Delete the trees under ``roots`` that are settled; return their size."""
+        # Only awaits coroutines that never yield, so this stays one uninterrupted transaction.
+        members = await tree_members(roots, self._children_of_many)
+        root_ids, ids = settled_trees(members, older_than)
+        if dry_run or not ids:
+            return len(ids)
+        doomed = json.dumps(ids)
+        for table in ("events", "messages", "tasks"):
+            self.conn.execute(
+                f"DELETE FROM {table} WHERE execution_id IN (SELECT value FROM json_each(?))", (doomed,)
+            )
+        self.conn.execute(
+            "DELETE FROM budgets WHERE root_id IN (SELECT value FROM json_each(?))", (json.dumps(root_ids),)
+        )
+        # One statement for the whole tree: the parent_id foreign key is checked at its end,
+        # so the order in which parents and children go does not matter.
+        cur = self.conn.execute(
+            "DELETE FROM executions WHERE id IN (SELECT value FROM json_each(?))", (doomed,)
+        )
+        return cur.rowcount
+
+    async def _children_of_many(self, parent_ids: list[str]) -> list[Member]:
+        rows = self.conn.execute(
+            "SELECT id, parent_id, status, updated_at FROM executions "
+            "WHERE parent_id IN (SELECT value FROM json_each(?))",
+            (json.dumps(parent_ids),),
+        ).fetchall()
+        return [(str(r[0]), str(r[1]), str(r[2]), float(r[3])) for r in rows]
+
+
+# Candidate roots after the cursor, walking the created_at index from the cursor to the
+# cutoff. ``created_at < ?`` adds nothing logically (an execution is created before it is
+# last updated) but bounds that walk; a root whose updated_at precedes its created_at
+# (a clock stepped back) is only left for a later purge. INDEXED BY because the planner
+# otherwise prefers the parent_id index and sorts every root of the table in each batch,
+# which makes a large purge quadratic. Lists travel as one JSON parameter each
+# (json_each), so no statement ever exceeds SQLite's limit on bound parameters.
+_PURGE_ROOTS = (
+    "SELECT id, id, status, updated_at, created_at FROM executions INDEXED BY executions_created "
+    "WHERE parent_id IS NULL AND status IN (SELECT value FROM json_each(?)) "
+    "AND updated_at < ? AND created_at < ? AND (created_at, id) > (?, ?) "
+    "ORDER BY created_at, id LIMIT ?"
+)
