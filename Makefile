@@ -32,6 +32,12 @@ unit: $(STAMP)
 e2e: $(STAMP)
 	$(BIN)/pytest tests/e2e tests/chaos -q
 
+# Fault injection, long versions (CHAOS_SEED=N replays; AGENTSPAN_TEST_DATABASE_URL adds
+# the PostgreSQL scenarios); writes the results table into docs/reliability.md.
+.PHONY: chaos
+chaos: $(STAMP)
+	CHAOS_FULL=1 $(BIN)/python tests/chaos/chaos_report.py
+
 test: lint typecheck
 	$(BIN)/pytest -q
 
