@@ -130,36 +130,67 @@ class Dispatcher:
     async def _run_llm(self, task: TaskRow) -> None:
         heartbeat = asyncio.create_task(self._keep_lease(task))
         try:
-            row = await self.store.get_execution(task.execution_id)
-            if row is None:
-                return
-            spec = await self.driver.spec_of(row)
-            budget = await self.store.get_budget(row.root_id)
-            over = budget.exceeded() if budget is not None else None
-            if over is not None:
-                await self._record(task, BudgetExceeded(reason=over))
-                return
-            messages = await self.store.list_messages(row.id)
-            started = time.perf_counter()
             try:
-                reply = await self._call_with_retries(
-                    spec, messages, self.hub.delta_sink(row.id), planning=task.call_id == "plan"
+                prepared = await self._prepare(task)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - the database, not the run, is at fault
+                # A store read failed (e.g. a dropped connection): nothing was recorded,
+                # so the call is simply tried again soon; the run must not fail for it.
+                log.warning(
+                    "reading %s for its model call failed; retrying", task.execution_id, exc_info=True
                 )
-                result: LlmResult | LlmFailed = self._to_result(spec, reply, time.perf_counter() - started)
-            except ProviderError as exc:
-                result = LlmFailed(error=str(exc))
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # a bug must fail the execution visibly, not hang it
-            log.exception("model call for %s crashed", task.execution_id)
-            result = LlmFailed(error=f"internal error: {exc!r}")
+                await self._retry_soon(task)
+                return
+            if prepared is None:
+                return
+            result = await self._call(task, *prepared)
         finally:
             heartbeat.cancel()
         try:
             await self._record(task, result)
-        except Exception:
-            # Rolled back: the task stays leased and is retried after its lease expires.
-            log.exception("recording the model reply for %s failed", task.execution_id)
+        except Exception:  # noqa: BLE001 - rolled back; the call is made again
+            log.exception("recording the model reply for %s failed; retrying", task.execution_id)
+            await self._retry_soon(task)
+
+    async def _prepare(self, task: TaskRow) -> tuple[AgentConfig, str, list[dict[str, Any]]] | None:
+        """The spec, execution id and conversation for a model call (store reads only)."""
+        row = await self.store.get_execution(task.execution_id)
+        if row is None:
+            return None
+        spec = await self.driver.spec_of(row)
+        budget = await self.store.get_budget(row.root_id)
+        over = budget.exceeded() if budget is not None else None
+        if over is not None:
+            await self._record(task, BudgetExceeded(reason=over))
+            return None
+        return spec, row.id, await self.store.list_messages(row.id)
+
+    async def _call(
+        self, task: TaskRow, spec: AgentConfig, execution_id: str, messages: list[dict[str, Any]]
+    ) -> LlmResult | LlmFailed:
+        started = time.perf_counter()
+        try:
+            reply = await self._call_with_retries(
+                spec, messages, self.hub.delta_sink(execution_id), planning=task.call_id == "plan"
+            )
+            return self._to_result(spec, reply, time.perf_counter() - started)
+        except ProviderError as exc:
+            return LlmFailed(error=str(exc))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a bug must fail the execution visibly, not hang it
+            log.exception("model call for %s crashed", execution_id)
+            return LlmFailed(error=f"internal error: {exc!r}")
+
+    async def _retry_soon(self, task: TaskRow) -> None:
+        """Let the task be claimed again in a second instead of after its whole lease."""
+        try:
+            async with self.store.transaction() as tx:
+                await tx.extend_lease(task.id, task.lease_id or "", time.time() + 1.0)
+        except Exception:  # noqa: BLE001 - still down: the lease expires on its own
+            log.debug("could not shorten the lease of %s", task.id, exc_info=True)
+        self.hub.notify("internal")
 
     async def _record(self, task: TaskRow, result: LlmResult | LlmFailed | BudgetExceeded) -> None:
         effects = _Effects()
