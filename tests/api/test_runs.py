@@ -561,3 +561,34 @@ def test_planner_makes_a_planning_call_first(runtime: AgentRuntime, fake: FakeOp
     assert first_turn["messages"][2]["content"].startswith("1. look up")
     assert first_turn["tools"][0]["function"]["name"] == "get_weather"
     assert [e.content for e in result.events if e.type == "plan"] == ["1. look up the weather\n2. answer"]
+
+
+def test_state_stays_small_as_the_conversation_grows(runtime: AgentRuntime, server: ThreadServer) -> None:
+    import sqlite3
+
+    from agentspan.agents.testing import ScriptedModel, ToolCall
+
+    def state_and_messages(turns: int) -> tuple[int, int]:
+        model = ScriptedModel([*[ToolCall("get_weather", {"city": f"C{i}"}) for i in range(turns)], "done"])
+        result = runtime.run(
+            Agent(name=f"long_{turns}", model=model, tools=[get_weather], max_turns=40), "go"
+        )
+        assert result.status == "COMPLETED"
+        db = sqlite3.connect(f"file:{server.settings.data_dir / 'agentspan.db'}?mode=ro", uri=True)
+        try:
+            (state,) = db.execute(
+                "SELECT length(state) FROM executions WHERE id = ?", (result.execution_id,)
+            ).fetchone()
+            (count,) = db.execute(
+                "SELECT COUNT(*) FROM messages WHERE execution_id = ?", (result.execution_id,)
+            ).fetchone()
+        finally:
+            db.close()
+        return int(state), int(count)
+
+    short_state, short_messages = state_and_messages(2)
+    long_state, long_messages = state_and_messages(30)
+    # Each message is stored once (1 user + 2 per tool turn + the answer) ...
+    assert (short_messages, long_messages) == (6, 62)
+    # ... and the state document does not carry the conversation: it stays about the same size.
+    assert long_state < short_state * 1.5

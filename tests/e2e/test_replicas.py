@@ -74,6 +74,8 @@ def test_two_replicas_share_everything(pg_database: str, tmp_path: Path) -> None
             AgentHandle(handle.execution_id, on_b).approve()  # approved through replica B
             follower.join(30)
             result = AgentHandle(handle.execution_id, on_b).join(timeout=30)
+            # Resume on the other replica from an event id: exactly the rest of the log.
+            resumed = list(on_b._loop.run(_collect(on_b, handle.execution_id, after=3)))
         finally:
             on_a.shutdown()
             on_b.shutdown()
@@ -85,3 +87,8 @@ def test_two_replicas_share_everything(pg_database: str, tmp_path: Path) -> None
     assert types[-1] == "done" and "approval" in types and "tool_result" in types
     ids = [e.id for e in events if e.id]
     assert ids == list(range(1, len(ids) + 1))
+    assert resumed == ids[3:]
+
+
+async def _collect(runtime: AgentRuntime, execution_id: str, after: int) -> list[int]:
+    return [int(m.id) async for m in runtime._client.events(execution_id, after) if m.id]

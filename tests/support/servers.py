@@ -43,6 +43,7 @@ class ThreadServer:
     """A real HTTP server on a free port, served by uvicorn in a background thread."""
 
     def __init__(self, settings: Settings) -> None:
+        self.settings = settings
         self.port = free_port()
         settings.port = self.port
         config = uvicorn.Config(
