@@ -38,6 +38,20 @@ e2e: $(STAMP)
 chaos: $(STAMP)
 	CHAOS_FULL=1 $(BIN)/python tests/chaos/chaos_report.py
 
+# Benchmarks side by side with LangGraph and DBOS, in their own venv (bench/.venv);
+# regenerates docs/benchmarks.md and docs/benchmarks/*.png (about 15 minutes on 2 cores).
+# BENCH_FULL=1 for the long version; BENCH_DATABASE_URL for another PostgreSQL.
+BENCH_VENV  := bench/.venv
+BENCH_STAMP := $(BENCH_VENV)/.installed
+
+$(BENCH_STAMP): pyproject.toml bench/requirements.txt
+	@test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet -e '.[postgres]' -r bench/requirements.txt
+	@touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	$(BENCH_VENV)/bin/python bench/run.py
+
 test: lint typecheck
 	$(BIN)/pytest -q
 

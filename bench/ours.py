@@ -1,0 +1,511 @@
+"""Agentspan's side of every figure: a real server process, worker processes, this process as client.
+
+Each function starts its own server (SQLite in a fresh data directory, or a fresh
+PostgreSQL database), measures, checks what it measured, and tears everything down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import workload
+from _common import BENCH, Server, Summary, Worker, cpu_seconds, rss_mb, scratch_database
+from agents import approval_agent, slow_agent, turn_agent
+
+from agentspan.agents import Agent, AgentConfig, AgentRuntime
+from agentspan.agents._serialize import serialize_agent
+
+# Leases used by the recovery figure (defaults: 10 s for workers, 30 s for model calls).
+RECOVERY_LEASE_SECONDS = 2.0
+
+
+@dataclass
+class Stack:
+    """One server and its workers, on one store."""
+
+    server: Server
+    workers: list[Worker] = field(default_factory=list)
+    tmp: Path = Path()
+
+    def add_worker(self, env: dict[str, str] | None = None) -> Worker:
+        n = len(self.workers)
+        worker = Worker(self.server.api_url, self.tmp / f"worker-{n}.log", env).start()
+        self.workers.append(worker)
+        worker.wait_ready()
+        return worker
+
+    def runtime(self) -> AgentRuntime:
+        config = AgentConfig(
+            server_url=self.server.api_url, auto_start_server=False, auto_start_workers=False
+        )
+        config.log_level = "WARNING"
+        return AgentRuntime(config=config)
+
+
+@contextlib.contextmanager
+def stack(backend: str, *, workers: int = 1, env: dict[str, str] | None = None) -> Iterator[Stack]:
+    with contextlib.ExitStack() as exits:
+        tmp = Path(exits.enter_context(tempfile.TemporaryDirectory(prefix=f"bench-{backend}-")))
+        url = exits.enter_context(scratch_database("agentspan")) if backend == "postgres" else None
+        server = Server(tmp / "server", database_url=url, env=env).start()
+        st = Stack(server, tmp=tmp)
+        try:
+            for _ in range(workers):
+                st.add_worker(env)
+            yield st
+        finally:
+            for worker in st.workers:
+                worker.stop()
+            server.stop()
+
+
+def _check_turn(result: Any) -> None:
+    if result.status != "COMPLETED" or result.output != workload.FINAL_ANSWER:
+        raise AssertionError(f"turn ended {result.status}: {result.output!r} {result.error!r}")
+    calls = result.tool_calls
+    if len(calls) != 1 or calls[0].get("result") != workload.TOOL_ARGUMENT:
+        raise AssertionError(f"expected one echo result, got {calls!r}")
+
+
+# --- figure 1: orchestration overhead per durable turn ----------------------------------------
+
+
+def overhead(
+    backend: str, warmup: int, reps: int, turns: int, *, env: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """``runtime.run()`` of the one-tool agent, back to back; CPU time of each process per turn."""
+    with stack(backend, env=env) as st:
+        agent = turn_agent()
+        runtime = st.runtime()
+        try:
+            for _ in range(warmup):
+                _check_turn(runtime.run(agent, workload.PROMPT))
+            procs = {"server": st.server.pid, "worker": st.workers[0].pid}
+            cpu0 = {name: cpu_seconds(pid) for name, pid in procs.items()}
+            client0 = time.process_time()
+            samples: list[list[float]] = []
+            wall0 = time.perf_counter()
+            for _ in range(reps):
+                rep = []
+                for _ in range(turns):
+                    started = time.perf_counter()
+                    result = runtime.run(agent, workload.PROMPT)
+                    rep.append((time.perf_counter() - started) * 1000)
+                    _check_turn(result)
+                samples.append(rep)
+            wall = time.perf_counter() - wall0
+            n = reps * turns
+            cpu = {name: (cpu_seconds(pid) - cpu0[name]) * 1000 / n for name, pid in procs.items()}
+            cpu["client"] = (time.process_time() - client0) * 1000 / n
+        finally:
+            runtime.shutdown()
+    return {
+        "turn_ms": Summary.of(samples).as_dict(),
+        "cpu_ms_per_turn": cpu,
+        "wall_ms_per_turn": wall * 1000 / n,
+    }
+
+
+def profile(backend: str, turns: int, out_dir: Path) -> dict[str, Any]:
+    """py-spy on the server and the worker while ``turns`` turns run; raw stacks + SVG."""
+    py_spy = BENCH / ".venv" / "bin" / "py-spy"
+    if not py_spy.exists():
+        return {"error": "py-spy is not installed in bench/.venv"}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with stack(backend) as st:
+        agent = turn_agent()
+        runtime = st.runtime()
+        spies = []
+        try:
+            for _ in range(30):
+                _check_turn(runtime.run(agent, workload.PROMPT))
+            targets = {"server": st.server.pid, "worker": st.workers[0].pid}
+            for name, pid in targets.items():
+                for fmt, ext in (("raw", "txt"), ("flamegraph", "svg")):
+                    cmd = [str(py_spy), "record", "--pid", str(pid), "--rate", "500", "-f", fmt]
+                    cmd += ["-o", str(out_dir / f"profile-{name}.{ext}")]
+                    spies.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
+            time.sleep(1.0)  # let py-spy attach
+            cpu0 = {name: cpu_seconds(pid) for name, pid in targets.items()}
+            for _ in range(turns):
+                _check_turn(runtime.run(agent, workload.PROMPT))
+            cpu = {name: (cpu_seconds(pid) - cpu0[name]) * 1000 / turns for name, pid in targets.items()}
+        finally:
+            for spy in spies:
+                spy.send_signal(signal.SIGINT)
+            errors = []
+            for spy in spies:
+                try:
+                    _, err = spy.communicate(timeout=30)
+                except subprocess.TimeoutExpired:
+                    spy.kill()
+                    err = b"timed out"
+                if spy.returncode not in (0, -signal.SIGINT):
+                    errors.append(err.decode(errors="replace")[-300:])
+            runtime.shutdown()
+    if errors:
+        return {"error": "; ".join(errors)}
+    return {
+        "turns": turns,
+        "cpu_ms_per_turn": cpu,
+        "files": sorted(p.name for p in out_dir.glob("profile-*")),
+    }
+
+
+# --- figure 2: throughput ---------------------------------------------------------------------
+
+
+async def _one_execution(client: httpx.AsyncClient, body: dict[str, Any]) -> int:
+    """Start one execution and follow its SSE stream to the terminal event, resuming after
+    the last event id when the server closes the stream early (as the SDK does).
+    Returns how many times the stream had to be resumed."""
+    response = await client.post("/agent/start", json=body)
+    response.raise_for_status()
+    execution_id = response.json()["executionId"]
+    last = ""
+    for resumes in range(20):
+        headers = {"Accept": "text/event-stream"}
+        if last:
+            headers["Last-Event-ID"] = last
+        event = ""
+        async with client.stream(
+            "GET", f"/agent/stream/{execution_id}", params={"deltas": "false"}, headers=headers
+        ) as stream:
+            async for line in stream.aiter_lines():
+                if line.startswith("id:"):
+                    last = line[3:].strip()
+                elif line.startswith("event:"):
+                    event = line[6:].strip()
+                elif line.startswith("data:") and event in ("done", "error"):
+                    data = json.loads(line[5:])
+                    if event == "error" or data.get("output") != workload.FINAL_ANSWER:
+                        raise AssertionError(f"execution {execution_id} ended with {event}: {data}")
+                    return resumes
+    raise AssertionError(f"stream of {execution_id} never delivered its terminal event")
+
+
+async def _throughput(
+    api_url: str, body: dict[str, Any], concurrency: int, seconds: float, reps: int
+) -> dict[str, Any]:
+    finished: list[tuple[float, float]] = []
+    errors: list[str] = []
+    resumed = [0]
+    stop = asyncio.Event()
+    warmed = asyncio.Event()
+    limits = httpx.Limits(
+        max_connections=2 * concurrency + 10, max_keepalive_connections=2 * concurrency + 10
+    )
+    timeout = httpx.Timeout(120.0, connect=10.0)
+    async with httpx.AsyncClient(base_url=api_url, limits=limits, timeout=timeout) as client:
+
+        async def loop() -> None:
+            while not stop.is_set():
+                started = time.perf_counter()
+                try:
+                    resumed[0] += await _one_execution(client, body)
+                except (AssertionError, httpx.HTTPError) as exc:
+                    errors.append(f"{type(exc).__name__}: {exc}"[:300])
+                    await asyncio.sleep(0.1)
+                    continue
+                ended = time.perf_counter()
+                finished.append((ended, ended - started))
+                if len(finished) >= min(concurrency, 200):
+                    warmed.set()
+
+        await _one_execution(client, body)  # alone first: see _start_many
+        tasks = [asyncio.create_task(loop()) for _ in range(concurrency)]
+        # Warm-up: at least 2 s and min(C, 200) finished executions, so the windows see a
+        # steady state rather than the ramp.
+        await asyncio.sleep(2.0)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(warmed.wait(), 60)
+        windows = []
+        for _ in range(reps):
+            start = time.perf_counter()
+            await asyncio.sleep(seconds)
+            end = time.perf_counter()
+            done = [lat * 1000 for (t, lat) in finished if start <= t < end]
+            windows.append({"turns_per_s": len(done) / (end - start), "latencies_ms": done})
+        stop.set()
+        # Executions still in flight are abandoned: each cell gets a fresh server.
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    rates = sorted(w["turns_per_s"] for w in windows)
+    latencies = [w["latencies_ms"] for w in windows if w["latencies_ms"]]
+    return {
+        "turns_per_s": rates[len(rates) // 2],
+        "turns_per_s_reps": rates,
+        "latency_ms": Summary.of(latencies).as_dict() if latencies else None,
+        "errors": len(errors),
+        "error_samples": errors[:3],
+        "stream_resumes": resumed[0],
+    }
+
+
+def throughput(
+    backend: str, workers: int, concurrencies: list[int], seconds: float, reps: int
+) -> dict[int, Any]:
+    """Closed loop: ``C`` clients each start an execution and follow its SSE stream to the end."""
+    body = {"agentConfig": serialize_agent(turn_agent()).wire(), "prompt": workload.PROMPT}
+    results: dict[int, Any] = {}
+    for concurrency in concurrencies:
+        with stack(backend, workers=workers) as st:  # a fresh server and database per cell
+            results[concurrency] = asyncio.run(
+                _throughput(st.server.api_url, body, concurrency, seconds, reps)
+            )
+    return results
+
+
+# --- figure 3: cost of waiting ----------------------------------------------------------------
+
+
+async def _start_many(api_url: str, agent: Agent, n: int, offset: int) -> list[str]:
+    body = {"agentConfig": serialize_agent(agent).wire()}
+    async with httpx.AsyncClient(base_url=api_url, timeout=60) as client:
+        sem = asyncio.Semaphore(32)
+
+        async def one(i: int) -> str:
+            async with sem:
+                response = await client.post("/agent/start", json={**body, "prompt": f"job {offset + i}"})
+                response.raise_for_status()
+                return str(response.json()["executionId"])
+
+        if n == 0:
+            return []
+        # The first start alone: concurrent first starts of a new agent spec fail on
+        # PostgreSQL (see docs/benchmarks.md, "Bugs found").
+        first = await one(0)
+        return [first, *await asyncio.gather(*(one(i) for i in range(1, n)))]
+
+
+async def _count_waiting(api_url: str, ids: list[str]) -> int:
+    async with httpx.AsyncClient(base_url=api_url, timeout=60) as client:
+        sem = asyncio.Semaphore(32)
+
+        async def one(execution_id: str) -> bool:
+            async with sem:
+                response = await client.get(f"/agent/{execution_id}/status")
+                return bool(response.json()["isWaiting"])
+
+        return sum(await asyncio.gather(*(one(i) for i in ids)))
+
+
+def waiting(backend: str, counts: list[int], idle_seconds: float = 5.0) -> dict[str, Any]:
+    """Server RSS and idle CPU with N executions paused for approval (cumulative levels)."""
+    agent = approval_agent()
+    rows = []
+    with stack(backend, workers=0) as st:
+        pid = st.server.pid
+        all_ids = asyncio.run(_start_many(st.server.api_url, agent, 50, -50))  # warm-up, in the baseline
+        paused = 0
+        for target in counts:
+            started = time.perf_counter()
+            ids = asyncio.run(_start_many(st.server.api_url, agent, target - paused, paused))
+            elapsed = time.perf_counter() - started
+            all_ids += ids
+            paused = target
+            time.sleep(3)
+            sample = all_ids[-300:]
+            waiting_now = asyncio.run(_count_waiting(st.server.api_url, sample))
+            if waiting_now != len(sample):
+                raise AssertionError(f"only {waiting_now} of {len(sample)} sampled executions are waiting")
+            time.sleep(2)
+            cpu0 = cpu_seconds(pid)
+            time.sleep(idle_seconds)
+            idle = (cpu_seconds(pid) - cpu0) / idle_seconds
+            db_mb = _database_mb(st)
+            rows.append(
+                {
+                    "paused": target,
+                    "rss_mb": rss_mb(pid),
+                    "idle_cpu_pct": idle * 100,
+                    "start_rate": (len(ids) / elapsed) if ids else None,
+                    "db_mb": db_mb,
+                    "sampled_waiting": f"{waiting_now}/{len(sample)}",
+                }
+            )
+    return {"rows": rows}
+
+
+def _database_mb(st: Stack) -> float:
+    """The store's size on disk: the SQLite files, or PostgreSQL's ``pg_database_size``."""
+    url = st.server.database_url
+    if url is None:
+        return sum(p.stat().st_size for p in (st.tmp / "server").glob("agentspan.db*")) / 2**20
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT pg_database_size(current_database())").fetchone()
+    assert row is not None
+    return int(row[0]) / 2**20
+
+
+# --- figure 4: recovery -----------------------------------------------------------------------
+
+
+@dataclass
+class LedgerLine:
+    kind: str
+    key: str
+    attempt: int
+    pid: int
+    t: float
+
+
+def _ledger(path: Path) -> list[LedgerLine]:
+    if not path.exists():
+        return []
+    lines = []
+    for raw in path.read_text().splitlines():
+        kind, key, attempt, pid, t = raw.split()
+        lines.append(LedgerLine(kind, key, int(attempt), int(pid), float(t)))
+    return lines
+
+
+def _starts(path: Path) -> list[LedgerLine]:
+    return [line for line in _ledger(path) if line.kind == "start"]
+
+
+def _duplicates(lines: list[LedgerLine]) -> set[str]:
+    seen: dict[str, int] = {}
+    for line in lines:
+        if line.kind == "start":
+            seen[line.key] = seen.get(line.key, 0) + 1
+    return {key for key, count in seen.items() if count > 1}
+
+
+def _wait_all_done(api_url: str, ids: list[str], timeout: float) -> float:
+    """Poll until every execution is terminal; returns the wall-clock time it happened."""
+    deadline = time.monotonic() + timeout
+    pending = set(ids)
+    with httpx.Client(base_url=api_url, timeout=10) as client:
+        while pending and time.monotonic() < deadline:
+            for execution_id in list(pending):
+                with contextlib.suppress(httpx.HTTPError):
+                    status = client.get(f"/agent/{execution_id}/status").json()
+                    if status.get("isComplete"):
+                        if status.get("status") != "COMPLETED":
+                            raise AssertionError(f"{execution_id} ended {status.get('status')}")
+                        pending.discard(execution_id)
+            if pending:
+                time.sleep(0.1)
+    if pending:
+        raise TimeoutError(f"{len(pending)} executions still running after {timeout}s")
+    return time.time()
+
+
+def _wait_for(predicate: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        time.sleep(0.01)
+
+
+def recover_worker_kill(backend: str, n: int, tool_seconds: float, threads: int) -> dict[str, Any]:
+    """SIGKILL one of two workers while every slot runs a call; time until its calls run on the other."""
+    with tempfile.TemporaryDirectory(prefix="bench-ledger-") as raw:
+        ledger = Path(raw) / "ledger.txt"
+        env = _recovery_env(ledger, tool_seconds, threads)
+        with stack(backend, workers=2, env=env) as st:
+            victim, survivor = st.workers
+            ids = asyncio.run(_start_many(st.server.api_url, slow_agent(), n, 0))
+            _wait_for(
+                lambda: sum(1 for s in _starts(ledger) if s.pid == victim.pid) >= min(n // 2, threads),
+                60,
+                "busy victim",
+            )
+            t_kill = time.time()
+            victim.kill()
+            t_done = _wait_all_done(st.server.api_url, ids, 300)
+        lines = _ledger(ledger)
+    on_victim = {line.key for line in lines if line.kind == "start" and line.pid == victim.pid}
+    ended_on_victim = {line.key for line in lines if line.kind == "end" and line.pid == victim.pid}
+    in_flight = on_victim - ended_on_victim
+    reruns = [
+        line for line in lines if line.kind == "start" and line.key in on_victim and line.pid == survivor.pid
+    ]
+    duplicates = _duplicates(lines)
+    if not reruns:
+        raise AssertionError("no call of the killed worker ran again on the other worker")
+    return {
+        "executions": n,
+        "in_flight_at_kill": len(in_flight),
+        "rerun_elsewhere": len(reruns),
+        "first_rerun_s": min(r.t for r in reruns) - t_kill,
+        "last_rerun_s": max(r.t for r in reruns) - t_kill,
+        "all_done_s": t_done - t_kill,
+        "ran_twice": len(duplicates),
+        "ran_twice_not_in_flight": len(duplicates - in_flight),
+        "finished_unreported": len(duplicates & ended_on_victim),
+    }
+
+
+def recover_server_restart(backend: str, n: int, tool_seconds: float, threads: int) -> dict[str, Any]:
+    """SIGKILL the server mid-run, start it again at once; time until every execution moves."""
+    with tempfile.TemporaryDirectory(prefix="bench-ledger-") as raw:
+        ledger = Path(raw) / "ledger.txt"
+        env = _recovery_env(ledger, tool_seconds, threads)
+        with stack(backend, workers=1, env=env) as st:
+            ids = asyncio.run(_start_many(st.server.api_url, slow_agent(), n, 0))
+            _wait_for(lambda: len(_starts(ledger)) >= min(n, threads), 60, "busy worker")
+            t_kill = time.time()
+            st.server.kill()
+            t_spawn = time.time()
+            st.server.start()
+            t_healthy = time.time()
+            t_done = _wait_all_done(st.server.api_url, ids, 300)
+            first_after = _first_events_after(st.server.api_url, ids, t_kill)
+        lines = _ledger(ledger)
+    moving = [t - t_spawn for t in first_after.values() if t is not None]
+    if not moving:
+        raise AssertionError("no execution recorded an event after the restart")
+    return {
+        "executions": n,
+        "unfinished_at_kill": len(moving),
+        "restart_to_healthy_s": t_healthy - t_spawn,
+        "restart_to_all_moving_s": max(moving),
+        "restart_to_median_moving_s": sorted(moving)[len(moving) // 2],
+        "restart_to_all_done_s": t_done - t_spawn,
+        "ran_twice": len(_duplicates(lines)),
+        "tool_calls_started_before_kill": len(
+            {line.key for line in lines if line.kind == "start" and line.t < t_kill}
+        ),
+    }
+
+
+def _first_events_after(api_url: str, ids: list[str], t_kill: float) -> dict[str, float | None]:
+    """Per execution unfinished at the kill: when its first event after the kill was written."""
+    kill_ms = t_kill * 1000
+    out: dict[str, float | None] = {}
+    with httpx.Client(base_url=api_url, timeout=30) as client:
+        for execution_id in ids:
+            events = client.get(f"/agent/executions/{execution_id}/events", params={"limit": 1000}).json()
+            done = [e for e in events if e["type"] == "done"]
+            if done and done[0]["timestamp"] < kill_ms:
+                continue  # finished before the kill: nothing to recover
+            after = [e["timestamp"] for e in events if e["timestamp"] >= kill_ms]
+            out[execution_id] = min(after) / 1000 if after else None
+    return out
+
+
+def _recovery_env(ledger: Path, tool_seconds: float, threads: int) -> dict[str, str]:
+    return {
+        "BENCH_LEDGER": str(ledger),
+        "BENCH_TOOL_SECONDS": str(tool_seconds),
+        "AGENTSPAN_WORKER_THREADS": str(threads),
+        "AGENTSPAN_WORKER_LEASE_SECONDS": str(RECOVERY_LEASE_SECONDS),
+        "AGENTSPAN_LLM_LEASE_SECONDS": str(RECOVERY_LEASE_SECONDS),
+    }
