@@ -81,6 +81,27 @@ class Summary:
         }
 
 
+@dataclass
+class Window:
+    """One throughput window: turns finished per second, and their latencies (ms)."""
+
+    turns_per_s: float
+    latencies_ms: list[float]
+
+
+def throughput_result(windows: list[Window], errors: list[str]) -> dict[str, Any]:
+    """The median window's rate, every window's rate, latencies over all windows, errors."""
+    rates = sorted(w.turns_per_s for w in windows)
+    latencies = [w.latencies_ms for w in windows if w.latencies_ms]
+    return {
+        "turns_per_s": rates[len(rates) // 2],
+        "turns_per_s_reps": rates,
+        "latency_ms": Summary.of(latencies).as_dict() if latencies else None,
+        "errors": len(errors),
+        "error_samples": errors[:3],
+    }
+
+
 def machine_info() -> dict[str, Any]:
     cpu_model = ""
     with contextlib.suppress(OSError):

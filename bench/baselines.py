@@ -25,10 +25,10 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any, TypedDict, cast
 
 import workload
-from _common import Summary, cpu_seconds, emit, rss_mb, scratch_database
+from _common import Summary, Window, cpu_seconds, emit, rss_mb, scratch_database, throughput_result
 from workload import Message, scripted_model, tool_message
 
 TOOLS: dict[str, Callable[..., str]] = {"echo": workload.echo}
@@ -98,12 +98,12 @@ def _langgraph_saver(store: str, tmp: Path) -> Iterator[tuple[Any, str]]:
         # The documented way to share one saver between threads (it serialises on a lock).
         conn = sqlite3.connect(tmp / "langgraph.db", check_same_thread=False)
         try:
-            saver = SqliteSaver(conn)
-            saver.setup()
+            sqlite_saver = SqliteSaver(conn)
+            sqlite_saver.setup()
             mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
             sync = conn.execute("PRAGMA synchronous").fetchone()[0]
             yield (
-                saver,
+                sqlite_saver,
                 f"SqliteSaver, journal_mode={mode}, synchronous={sync} (sqlite3 default), durability='sync'",
             )
         finally:
@@ -116,9 +116,10 @@ def _langgraph_saver(store: str, tmp: Path) -> Iterator[tuple[Any, str]]:
         with scratch_database("langgraph") as url:
             kwargs = {"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row}
             with ConnectionPool(url, min_size=1, max_size=16, kwargs=kwargs) as pool:
-                saver = PostgresSaver(pool)  # type: ignore[arg-type]
-                saver.setup()
-                yield saver, "PostgresSaver on a psycopg pool (16 connections), durability='sync'"
+                # The pool's rows are dicts (row_factory above); its type parameter cannot say so.
+                pg_saver = PostgresSaver(cast(Any, pool))
+                pg_saver.setup()
+                yield pg_saver, "PostgresSaver on a psycopg pool (16 connections), durability='sync'"
     else:
         raise SystemExit(f"unknown LangGraph store {store!r}")
 
@@ -162,18 +163,19 @@ def _dbos_launched(store: str, tmp: Path) -> Iterator[tuple[Any, str]]:
             DBOS.destroy(destroy_registry=True)
 
 
-def _dbos_workflows(dbos: Any) -> Callable[[], list[Message]]:
+def _dbos_workflows() -> Callable[[], list[Message]]:
     """Register the turn workflow (before launch)."""
+    from dbos import DBOS
 
-    @dbos.step()
+    @DBOS.step()
     def model_step(messages: list[Message]) -> Message:
         return scripted_model(messages)
 
-    @dbos.step()
+    @DBOS.step()
     def tool_step(name: str, arguments: dict[str, Any]) -> str:
         return TOOLS[name](**arguments)
 
-    @dbos.workflow()
+    @DBOS.workflow()
     def turn_workflow() -> list[Message]:
         messages: list[Message] = [{"role": "user", "content": workload.PROMPT}]
         while True:
@@ -190,9 +192,7 @@ def _dbos_workflows(dbos: Any) -> Callable[[], list[Message]]:
 
 @contextlib.contextmanager
 def dbos_system(store: str, tmp: Path) -> Iterator[tuple[Turn, str]]:
-    from dbos import DBOS
-
-    turn_workflow = _dbos_workflows(DBOS)
+    turn_workflow = _dbos_workflows()
     with _dbos_launched(store, tmp) as (_, note):
         yield turn_workflow, note + "; each model and tool call a @DBOS.step"
 
@@ -242,30 +242,18 @@ def measure_throughput(turn: Turn, concurrency: int, seconds: float, reps: int) 
     for t in threads:
         t.start()
     time.sleep(min(2.0, seconds))  # warm-up: every client busy
-    windows = []
+    windows: list[Window] = []
     for _ in range(reps):
         start = time.perf_counter()
         time.sleep(seconds)
         end = time.perf_counter()
         with lock:
             done = [lat for (t, lat) in finished if start <= t < end]
-        windows.append({"turns_per_s": len(done) / (end - start), "latencies_ms": [x * 1000 for x in done]})
+        windows.append(Window(len(done) / (end - start), [x * 1000 for x in done]))
     stop.set()
     for t in threads:
         t.join(60)
-    return _throughput_result(windows, errors)
-
-
-def _throughput_result(windows: list[dict[str, Any]], errors: list[str]) -> dict[str, Any]:
-    rates = sorted(w["turns_per_s"] for w in windows)
-    latencies = [w["latencies_ms"] for w in windows if w["latencies_ms"]]
-    return {
-        "turns_per_s": rates[len(rates) // 2],
-        "turns_per_s_reps": rates,
-        "latency_ms": Summary.of(latencies).as_dict() if latencies else None,
-        "errors": len(errors),
-        "error_samples": errors[:3],
-    }
+    return throughput_result(windows, errors)
 
 
 def _waiting_row(pid: int, target: int, previous: int, elapsed: float, idle_cpu: float) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import random
 import signal
 import subprocess
 import tempfile
@@ -19,8 +20,19 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import profiles
 import workload
-from _common import BENCH, Server, Summary, Worker, cpu_seconds, rss_mb, scratch_database
+from _common import (
+    BENCH,
+    Server,
+    Summary,
+    Window,
+    Worker,
+    cpu_seconds,
+    rss_mb,
+    scratch_database,
+    throughput_result,
+)
 from agents import approval_agent, slow_agent, turn_agent
 
 from agentspan.agents import Agent, AgentConfig, AgentRuntime
@@ -118,11 +130,23 @@ def overhead(
 
 
 def profile(backend: str, turns: int, out_dir: Path) -> dict[str, Any]:
-    """py-spy on the server and the worker while ``turns`` turns run; raw stacks + SVG."""
+    """py-spy on the server and the worker while ``turns`` turns run: flame graphs (SVG) in
+    ``out_dir``, and the raw stacks folded by ``profiles.summarise``."""
     py_spy = BENCH / ".venv" / "bin" / "py-spy"
     if not py_spy.exists():
         return {"error": "py-spy is not installed in bench/.venv"}
     out_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="bench-profile-") as raw:
+        raw_dir = Path(raw)
+        result = _profile(backend, turns, out_dir, raw_dir, py_spy)
+        if "error" not in result:
+            result["stacks"] = {
+                name: profiles.summarise(raw_dir / f"{name}.txt") for name in ("server", "worker")
+            }
+    return result
+
+
+def _profile(backend: str, turns: int, out_dir: Path, raw_dir: Path, py_spy: Path) -> dict[str, Any]:
     with stack(backend) as st:
         agent = turn_agent()
         runtime = st.runtime()
@@ -132,9 +156,22 @@ def profile(backend: str, turns: int, out_dir: Path) -> dict[str, Any]:
                 _check_turn(runtime.run(agent, workload.PROMPT))
             targets = {"server": st.server.pid, "worker": st.workers[0].pid}
             for name, pid in targets.items():
-                for fmt, ext in (("raw", "txt"), ("flamegraph", "svg")):
-                    cmd = [str(py_spy), "record", "--pid", str(pid), "--rate", "500", "-f", fmt]
-                    cmd += ["-o", str(out_dir / f"profile-{name}.{ext}")]
+                for fmt, path in (
+                    ("raw", raw_dir / f"{name}.txt"),
+                    ("flamegraph", out_dir / f"profile-{name}.svg"),
+                ):
+                    cmd = [
+                        str(py_spy),
+                        "record",
+                        "--pid",
+                        str(pid),
+                        "--rate",
+                        "500",
+                        "-f",
+                        fmt,
+                        "-o",
+                        str(path),
+                    ]
                     spies.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
             time.sleep(1.0)  # let py-spy attach
             cpu0 = {name: cpu_seconds(pid) for name, pid in targets.items()}
@@ -230,26 +267,20 @@ async def _throughput(
         await asyncio.sleep(2.0)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(warmed.wait(), 60)
-        windows = []
+        windows: list[Window] = []
         for _ in range(reps):
             start = time.perf_counter()
             await asyncio.sleep(seconds)
             end = time.perf_counter()
             done = [lat * 1000 for (t, lat) in finished if start <= t < end]
-            windows.append({"turns_per_s": len(done) / (end - start), "latencies_ms": done})
+            windows.append(Window(len(done) / (end - start), done))
         stop.set()
         # Executions still in flight are abandoned: each cell gets a fresh server.
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-    rates = sorted(w["turns_per_s"] for w in windows)
-    latencies = [w["latencies_ms"] for w in windows if w["latencies_ms"]]
     return {
-        "turns_per_s": rates[len(rates) // 2],
-        "turns_per_s_reps": rates,
-        "latency_ms": Summary.of(latencies).as_dict() if latencies else None,
-        "errors": len(errors),
-        "error_samples": errors[:3],
+        **throughput_result(windows, errors),
         "stream_resumes": resumed[0],
     }
 
@@ -302,10 +333,18 @@ async def _count_waiting(api_url: str, ids: list[str]) -> int:
         return sum(await asyncio.gather(*(one(i) for i in ids)))
 
 
-def waiting(backend: str, counts: list[int], idle_seconds: float = 5.0) -> dict[str, Any]:
-    """Server RSS and idle CPU with N executions paused for approval (cumulative levels)."""
+def waiting(
+    backend: str, counts: list[int], idle_seconds: float = 5.0, settle_timeout: float = 300.0
+) -> dict[str, Any]:
+    """Server RSS and idle CPU with N executions paused for approval (cumulative levels).
+
+    After each batch of starts the server still has their first model calls queued; the
+    level is measured once a sample (the 200 newest plus 100 at random) all report
+    ``isWaiting``, and the time that took is recorded as ``settle_s``.
+    """
     agent = approval_agent()
     rows = []
+    pick = random.Random(6)
     with stack(backend, workers=0) as st:
         pid = st.server.pid
         all_ids = asyncio.run(_start_many(st.server.api_url, agent, 50, -50))  # warm-up, in the baseline
@@ -316,23 +355,27 @@ def waiting(backend: str, counts: list[int], idle_seconds: float = 5.0) -> dict[
             elapsed = time.perf_counter() - started
             all_ids += ids
             paused = target
-            time.sleep(3)
-            sample = all_ids[-300:]
-            waiting_now = asyncio.run(_count_waiting(st.server.api_url, sample))
-            if waiting_now != len(sample):
-                raise AssertionError(f"only {waiting_now} of {len(sample)} sampled executions are waiting")
-            time.sleep(2)
+            sample = all_ids[-200:] + pick.sample(all_ids[:-200], min(100, max(0, len(all_ids) - 200)))
+            settled = time.perf_counter()
+            while (waiting_now := asyncio.run(_count_waiting(st.server.api_url, sample))) < len(sample):
+                if time.perf_counter() - settled > settle_timeout:
+                    raise AssertionError(
+                        f"only {waiting_now} of {len(sample)} sampled executions wait after {settle_timeout:.0f}s"
+                    )
+                time.sleep(1.0)
+            settle_s = time.perf_counter() - settled
+            time.sleep(5)
             cpu0 = cpu_seconds(pid)
             time.sleep(idle_seconds)
             idle = (cpu_seconds(pid) - cpu0) / idle_seconds
-            db_mb = _database_mb(st)
             rows.append(
                 {
                     "paused": target,
                     "rss_mb": rss_mb(pid),
                     "idle_cpu_pct": idle * 100,
                     "start_rate": (len(ids) / elapsed) if ids else None,
-                    "db_mb": db_mb,
+                    "settle_s": settle_s,
+                    "db_mb": _database_mb(st),
                     "sampled_waiting": f"{waiting_now}/{len(sample)}",
                 }
             )
@@ -376,6 +419,14 @@ def _ledger(path: Path) -> list[LedgerLine]:
 
 def _starts(path: Path) -> list[LedgerLine]:
     return [line for line in _ledger(path) if line.kind == "start"]
+
+
+def _in_flight_on(path: Path, pid: int) -> set[str]:
+    """Keys whose tool body started in ``pid`` and has not ended there."""
+    lines = [line for line in _ledger(path) if line.pid == pid]
+    return {line.key for line in lines if line.kind == "start"} - {
+        line.key for line in lines if line.kind == "end"
+    }
 
 
 def _duplicates(lines: list[LedgerLine]) -> set[str]:
@@ -422,11 +473,10 @@ def recover_worker_kill(backend: str, n: int, tool_seconds: float, threads: int)
         with stack(backend, workers=2, env=env) as st:
             victim, survivor = st.workers
             ids = asyncio.run(_start_many(st.server.api_url, slow_agent(), n, 0))
-            _wait_for(
-                lambda: sum(1 for s in _starts(ledger) if s.pid == victim.pid) >= min(n // 2, threads),
-                60,
-                "busy victim",
-            )
+            # Kill once the victim runs half as many calls as it has slots (or as half the
+            # executions, if fewer): both workers compete for the same tasks.
+            busy = max(1, min(threads, n // 2) // 2)
+            _wait_for(lambda: len(_in_flight_on(ledger, victim.pid)) >= busy, 60, "busy victim")
             t_kill = time.time()
             victim.kill()
             t_done = _wait_all_done(st.server.api_url, ids, 300)
@@ -467,11 +517,16 @@ def recover_server_restart(backend: str, n: int, tool_seconds: float, threads: i
             st.server.start()
             t_healthy = time.time()
             t_done = _wait_all_done(st.server.api_url, ids, 300)
-            first_after = _first_events_after(st.server.api_url, ids, t_kill)
+            first_after, resolved_before = _events_around(st.server.api_url, ids, t_kill)
         lines = _ledger(ledger)
     moving = [t - t_spawn for t in first_after.values() if t is not None]
     if not moving:
         raise AssertionError("no execution recorded an event after the restart")
+    # In flight at the kill: tool bodies started before it whose result the server had not
+    # recorded yet (finished bodies whose report was cut off count: they must run again).
+    started_before = {line.key for line in lines if line.kind == "start" and line.t < t_kill}
+    in_flight = {key for key in started_before if key not in resolved_before}
+    duplicates = _duplicates(lines)
     return {
         "executions": n,
         "unfinished_at_kill": len(moving),
@@ -479,26 +534,30 @@ def recover_server_restart(backend: str, n: int, tool_seconds: float, threads: i
         "restart_to_all_moving_s": max(moving),
         "restart_to_median_moving_s": sorted(moving)[len(moving) // 2],
         "restart_to_all_done_s": t_done - t_spawn,
-        "ran_twice": len(_duplicates(lines)),
-        "tool_calls_started_before_kill": len(
-            {line.key for line in lines if line.kind == "start" and line.t < t_kill}
-        ),
+        "in_flight_at_kill": len(in_flight),
+        "ran_twice": len(duplicates),
+        "ran_twice_not_in_flight": len(duplicates - in_flight),
     }
 
 
-def _first_events_after(api_url: str, ids: list[str], t_kill: float) -> dict[str, float | None]:
-    """Per execution unfinished at the kill: when its first event after the kill was written."""
+def _events_around(api_url: str, ids: list[str], t_kill: float) -> tuple[dict[str, float | None], set[str]]:
+    """For each execution unfinished at the kill, when it wrote its first event after the
+    kill; and the idempotency keys of the tool calls whose result was recorded before it."""
     kill_ms = t_kill * 1000
-    out: dict[str, float | None] = {}
+    first_after: dict[str, float | None] = {}
+    resolved: set[str] = set()
     with httpx.Client(base_url=api_url, timeout=30) as client:
         for execution_id in ids:
             events = client.get(f"/agent/executions/{execution_id}/events", params={"limit": 1000}).json()
+            for event in events:
+                if event["type"] == "tool_result" and event["timestamp"] < kill_ms:
+                    resolved.add(f"{execution_id}:{event['callId']}")
             done = [e for e in events if e["type"] == "done"]
             if done and done[0]["timestamp"] < kill_ms:
                 continue  # finished before the kill: nothing to recover
             after = [e["timestamp"] for e in events if e["timestamp"] >= kill_ms]
-            out[execution_id] = min(after) / 1000 if after else None
-    return out
+            first_after[execution_id] = min(after) / 1000 if after else None
+    return first_after, resolved
 
 
 def _recovery_env(ledger: Path, tool_seconds: float, threads: int) -> dict[str, str]:

@@ -9,10 +9,11 @@ from __future__ import annotations
 import math
 import re
 import subprocess
-from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+from profiles import IDLE, UVLOOP
 
 STEPS_PER_TURN = 3  # model call, tool call, model call
 LABELS = {
@@ -222,83 +223,6 @@ def plot_overhead(results: dict[str, Any], plots: Path) -> str:
 
 # --- profile ----------------------------------------------------------------------------------
 
-COMPONENTS = [
-    ("SQLite statements (store/sqlite.py, sqlite3)", ("store/sqlite.py", "sqlite3/")),
-    ("PostgreSQL (asyncpg, store/postgres.py)", ("asyncpg", "store/postgres.py", "store/pg_notify.py")),
-    ("pydantic validation / serialisation", ("pydantic",)),
-    ("json encode / decode", ("json/",)),
-    ("uvicorn + httptools (HTTP server)", ("uvicorn", "httptools")),
-    ("Starlette / FastAPI (routing, responses)", ("starlette", "fastapi")),
-    ("httpx / httpcore (HTTP client)", ("httpx", "httpcore", "anyio", "h11")),
-    (
-        "asyncio / uvloop event loop",
-        ("asyncio/", "uvloop", "selectors.py", "concurrent/futures", "threading.py"),
-    ),
-    ("engine: decide (pure functions)", ("server/engine/",)),
-    ("protocol models", ("agentspan/protocol/",)),
-    ("server: driver, dispatcher, hub, views, API", ("agentspan/server/",)),
-    ("SDK worker: tool execution, schema", ("agentspan/client/", "agentspan/agents/")),
-    ("logging", ("logging/",)),
-]
-
-
-IDLE_LEAVES = (
-    "EpollSelector.select (selectors.py",
-    "Condition.wait (threading.py",
-    "Event.wait (threading.py",
-    "_worker (concurrent/futures/thread.py",
-    "_wait_for_tstate_lock (threading.py",
-)
-IDLE = "idle: waiting in epoll, a condition or the thread pool"
-UVLOOP = "uvloop's C loop (I/O callbacks, or idle in epoll)"
-
-
-def classify(frame: str) -> str:
-    if frame.startswith(IDLE_LEAVES):
-        return IDLE
-    if frame.startswith("Runner.run (asyncio/runners.py"):
-        return UVLOOP  # the innermost Python frame while uvloop runs C code
-    for name, needles in COMPONENTS:
-        if any(n in frame for n in needles):
-            return name
-    return "other (stdlib, imports, …)"
-
-
-def read_profile(path: Path) -> tuple[dict[str, int], dict[str, int]]:
-    """Samples by component of the innermost frame, and by the outermost Agentspan function
-    below the CLI and the SDK's loop thread (the request handler or background task)."""
-    by_leaf: dict[str, int] = defaultdict(int)
-    by_entry: dict[str, int] = defaultdict(int)
-    for line in path.read_text().splitlines():
-        stack, _, count_raw = line.rpartition(" ")
-        if not stack or not count_raw.isdigit():
-            continue
-        count = int(count_raw)
-        frames = stack.split(";")
-        component = classify(frames[-1])
-        by_leaf[component] += count
-        if component in (IDLE, UVLOOP):
-            continue
-        entry = next(
-            (
-                f
-                for f in frames
-                if "agentspan/" in f and "agentspan/cli/" not in f and "client/_loop.py" not in f
-            ),
-            None,
-        )
-        by_entry[_short(entry) if entry else "(outside Agentspan code: HTTP server, event loop)"] += count
-    return by_leaf, by_entry
-
-
-def _short(frame: str) -> str:
-    match = re.match(r"(.+?) \((.+?):\d+\)", frame)
-    if not match:
-        return frame
-    func, file = match.groups()
-    file = file.split("agentspan/", 1)[-1]
-    return f"`{func}` ({file})"
-
 
 def section_profile(results: dict[str, Any], docs: Path) -> str:
     data = results.get("profile") or {}
@@ -331,10 +255,10 @@ def section_profile(results: dict[str, Any], docs: Path) -> str:
             continue
         backend = key.split("/")[-1]
         for name in ("server", "worker"):
-            raw = docs / "benchmarks" / backend / f"profile-{name}.txt"
-            if not raw.exists():
+            stacks = (value.get("stacks") or {}).get(name)
+            if not stacks:
                 continue
-            by_leaf, by_entry = read_profile(raw)
+            by_leaf, by_entry = stacks["by_component"], stacks["by_handler"]
             busy = sum(v for k, v in by_leaf.items() if k not in (IDLE, UVLOOP))
             total = sum(by_leaf.values())
             if not busy:
@@ -420,6 +344,8 @@ def section_throughput(results: dict[str, Any], plots: Path) -> str:
                 extra.append(f"{cell['errors']} errors, e.g. {cell['error_samples'][0][:80]}")
             if cell.get("stream_resumes"):
                 extra.append(f"{cell['stream_resumes']} SSE resumes")
+            if cell["turns_per_s"] == 0:
+                extra.append("no turn finished in any window: a stalled model call (bug 1 below)")
             rows.append(
                 [
                     label(system),
@@ -466,7 +392,7 @@ def best_ours(results: dict[str, Any], backend: str) -> dict[int, float]:
 def ratio_throughput(results: dict[str, Any]) -> str:
     data = results["throughput"]
     inproc = _cells(data.get("inprocess")).get(1)
-    inproc_rate = inproc["turns_per_s"] if ok(inproc) else None
+    inproc_rate = inproc["turns_per_s"] if inproc is not None and ok(inproc) else None
     rows = []
     for backend in ("sqlite", "postgres"):
         mine = best_ours(results, backend)
@@ -474,7 +400,7 @@ def ratio_throughput(results: dict[str, Any]) -> str:
             row = [f"Agentspan, {backend}", str(c), ratio(rate, inproc_rate)]
             for base in BASELINES:
                 cell = _cells(data.get(base)).get(c)
-                row.append(ratio(rate, cell["turns_per_s"]) if ok(cell) else "–")
+                row.append(ratio(rate, cell["turns_per_s"]) if cell is not None and ok(cell) else "–")
             rows.append(row)
     if not rows:
         return ""
@@ -541,9 +467,12 @@ def section_waiting(results: dict[str, Any], plots: Path) -> str:
         "Executions of an agent whose tool needs approval are started and left waiting (never "
         "approved); levels are cumulative in one process. Agentspan: RSS and CPU of the server "
         "process (no worker is running; 50 warm-up executions are in the 0 row); each level "
-        "checks that a sample of 300 executions reports `isWaiting`. Baselines: the process that "
-        "started the runs (20 warm-up runs in the 0 row), on SQLite. Idle CPU is measured over 5 s, "
-        "from 5 s after the last start. *database MB* is the SQLite files, or "
+        "checks that a sample of 300 executions (the 200 newest, 100 at random) reports "
+        "`isWaiting`. Baselines: the process that "
+        "started the runs (20 warm-up runs in the 0 row), on SQLite. A level is measured once the "
+        "new executions all wait (Agentspan's server still has their first model calls queued when "
+        "the starts return: *then until all wait*); idle CPU is measured over 5 s, from 5 s after "
+        "that. *database MB* is the SQLite files, or "
         "`pg_database_size` (PostgreSQL's own processes are not in the RSS column)."
     )
     rows = []
@@ -560,12 +489,25 @@ def section_waiting(results: dict[str, Any], plots: Path) -> str:
                     fmt(row["rss_mb"] - first) if first is not None else "–",
                     fmt(row["idle_cpu_pct"]),
                     fmt(row.get("start_rate")),
+                    fmt(row.get("settle_s")) if row.get("settle_s") is not None else "–",
                     fmt(row.get("db_mb")) if row.get("db_mb") is not None else "–",
                 ]
             )
     out += [
         "",
-        table(["system", "paused", "RSS MB", "growth MB", "idle CPU %", "starts/s", "database MB"], rows),
+        table(
+            [
+                "system",
+                "paused",
+                "RSS MB",
+                "growth MB",
+                "idle CPU %",
+                "starts/s",
+                "then until all wait, s",
+                "database MB",
+            ],
+            rows,
+        ),
     ]
     notes = [f"- {label(k)}: {v['note']}" for k, v in data.items() if ok(v) and v.get("note")]
     out += [""] + notes + errors_of(data)
@@ -641,19 +583,21 @@ def section_recovery(results: dict[str, Any], plots: Path) -> str:
                 [
                     backend,
                     str(value["unfinished_at_kill"]),
+                    str(value.get("in_flight_at_kill", "–")),
                     fmt(value["restart_to_healthy_s"]),
                     fmt(value["restart_to_median_moving_s"]),
                     fmt(value["restart_to_all_moving_s"]),
                     fmt(value["restart_to_all_done_s"]),
                     str(value["ran_twice"]),
+                    str(value.get("ran_twice_not_in_flight", "–")),
                 ]
             )
     if kill_rows:
         out += [
             "",
-            "**Worker SIGKILL.** Two workers; once the victim has a full set of calls running it is "
-            "killed; its calls run again on the other worker after their leases expire. Times from "
-            "the SIGKILL, in seconds.",
+            "**Worker SIGKILL.** Two workers share the executions; once one of them (the victim) has "
+            "at least half its slots busy it is killed, and its calls run again on the other worker "
+            "after their leases expire. Times from the SIGKILL, in seconds.",
             "",
             table(
                 [
@@ -673,17 +617,20 @@ def section_recovery(results: dict[str, Any], plots: Path) -> str:
             "",
             "**Server SIGKILL + restart.** One worker, all its slots busy; the server is killed and "
             "started again at once (same data directory / database). *Moving* = the execution "
-            "records its first event after the restart. Times from the restart, in seconds.",
+            "records its first event after the restart; *in flight* = tool bodies started before the "
+            "kill whose result the server had not recorded. Times from the restart, in seconds.",
             "",
             table(
                 [
                     "store",
                     "executions unfinished at the kill",
+                    "tool calls in flight",
                     "healthy",
                     "half moving",
                     "all moving",
                     "all done",
                     "tool bodies run twice",
+                    "…of which not in flight",
                 ],
                 restart_rows,
             ),
@@ -802,11 +749,13 @@ def targets(results: dict[str, Any]) -> str:
                 ]
             )
         elif ok(value):
+            extra = value.get("ran_twice_not_in_flight", value["ran_twice"])
             rows.append(
                 [
-                    f"{key.split('/')[1]}: no step runs twice (server restart)",
-                    f"{value['ran_twice']} ran twice",
-                    verdict(value["ran_twice"] == 0),
+                    f"{key.split('/')[1]}: only in-flight steps run twice (server restart)",
+                    f"{value['ran_twice']} ran twice, {value.get('in_flight_at_kill', '?')} were in flight, "
+                    f"{extra} others",
+                    verdict(extra == 0),
                 ]
             )
     return table(["target (issue 6)", "measured", ""], rows)
@@ -918,7 +867,10 @@ Check whether they still hold before relying on this list:
    and only then registers its wake-up with `hub.wait(["internal"], ...)`. On PostgreSQL
    those awaits yield, so a model call enqueued (and notified) in that window is missed
    and waits for the loop's 30 s timeout. Seen as single turns of ~30 s (about 1 in 600
-   sequential turns) and as throughput windows with no completions at C=1. Fix: take
+   sequential `runtime.run` turns) and, with the raw start + SSE client of figure 2 at
+   C=1, within the first ~30 executions every time: the `thinking` event of model call 1
+   is written and nothing follows for 30 s. With more executions in flight other
+   notifications wake the loop and hide it. Fix: take
    `hub.listen(["internal"])` *before* `_dispatch_once()` and wait on that future, the
    pattern the SSE endpoint already uses.
 2. **PostgreSQL: concurrent first starts of a new agent spec fail with 500.**

@@ -23,6 +23,7 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -161,7 +162,7 @@ class Runner:
         self.results[figure][key] = value
 
     def baseline(self, args: list[str], timeout: float = 600) -> Callable[[], dict[str, Any]]:
-        return lambda: run_measurement(["bench/baselines.py", *args], timeout, LOG)
+        return partial(run_measurement, ["bench/baselines.py", *args], timeout, LOG)
 
     def wanted(self, figure: str) -> bool:
         return not self.only or figure in self.only
@@ -181,13 +182,14 @@ class Runner:
             self.step(
                 "overhead",
                 f"agentspan/{backend}",
-                lambda b=backend, t=turns: ours.overhead(b, p.overhead_warmup, p.overhead_reps, t),
+                partial(ours.overhead, backend, p.overhead_warmup, p.overhead_reps, turns),
             )
         # The same durability as the baselines' SQLite stores (fsync at every commit).
         self.step(
             "overhead",
             "agentspan/sqlite-full",
-            lambda: ours.overhead(
+            partial(
+                ours.overhead,
                 "sqlite",
                 p.overhead_warmup,
                 p.overhead_reps,
@@ -206,7 +208,7 @@ class Runner:
             self.step(
                 "profile",
                 f"agentspan/{backend}",
-                lambda b=backend: ours.profile(b, self.plan.profile_turns, out / b),
+                partial(ours.profile, backend, self.plan.profile_turns, out / backend),
             )
 
     def throughput(self) -> None:
@@ -217,37 +219,32 @@ class Runner:
                 self.step(
                     "throughput",
                     f"agentspan/{backend}/w{workers}",
-                    lambda b=backend, w=workers, c=levels: ours.throughput(b, w, c, p.tp_seconds, p.tp_reps),
+                    partial(ours.throughput, backend, workers, levels, p.tp_seconds, p.tp_reps),
                 )
-        window = ["--seconds", str(p.tp_seconds), "--reps", str(p.tp_reps)]
-        self.step(
-            "throughput",
-            "inprocess",
-            lambda: {
-                1: run_measurement(
-                    ["bench/baselines.py", "throughput", "inprocess", "none", *window], 300, LOG
-                )
-            },
-        )
+        self.step("throughput", "inprocess", partial(self.baseline_throughput, "inprocess", "none", [1]))
         for system in self.baselines:
             for backend in self.backends:
                 self.step(
                     "throughput",
                     f"{system}/{backend}",
-                    lambda s=system, b=backend: {
-                        c: run_measurement(
-                            ["bench/baselines.py", "throughput", s, b, "--concurrency", str(c), *window],
-                            600,
-                            LOG,
-                        )
-                        for c in p.tp_concurrency_baselines
-                    },
+                    partial(self.baseline_throughput, system, backend, p.tp_concurrency_baselines),
                 )
+
+    def baseline_throughput(self, system: str, store: str, levels: list[int]) -> dict[int, Any]:
+        window = ["--seconds", str(self.plan.tp_seconds), "--reps", str(self.plan.tp_reps)]
+        return {
+            c: run_measurement(
+                ["bench/baselines.py", "throughput", system, store, "--concurrency", str(c), *window],
+                600,
+                LOG,
+            )
+            for c in levels
+        }
 
     def waiting(self) -> None:
         p = self.plan
         for backend in self.backends:
-            self.step("waiting", f"agentspan/{backend}", lambda b=backend: ours.waiting(b, p.waiting_counts))
+            self.step("waiting", f"agentspan/{backend}", partial(ours.waiting, backend, p.waiting_counts))
         counts = {"langgraph": p.waiting_counts_langgraph, "dbos": p.waiting_counts_dbos}
         for system in self.baselines:
             args = ["waiting", system, "sqlite", "--counts", ",".join(map(str, counts[system]))]
@@ -255,20 +252,17 @@ class Runner:
 
     def recovery(self) -> None:
         p = self.plan
+        sizes = (p.recovery_n, p.recovery_tool_seconds, p.recovery_threads)
         for backend in self.backends:
             self.step(
                 "recovery",
                 f"agentspan/{backend}/worker_kill",
-                lambda b=backend: ours.recover_worker_kill(
-                    b, p.recovery_n, p.recovery_tool_seconds, p.recovery_threads
-                ),
+                partial(ours.recover_worker_kill, backend, *sizes),
             )
             self.step(
                 "recovery",
                 f"agentspan/{backend}/server_restart",
-                lambda b=backend: ours.recover_server_restart(
-                    b, p.recovery_n, p.recovery_tool_seconds, p.recovery_threads
-                ),
+                partial(ours.recover_server_restart, backend, *sizes),
             )
 
     def run(self) -> dict[str, Any]:
