@@ -67,6 +67,9 @@ class Dispatcher:
 
     async def _dispatch_loop(self) -> None:
         while not self._stopping:
+            # Listen before claiming: a model call queued while this loop is busy (or
+            # awaiting the store) must still wake it.
+            wake = self.hub.listen(["internal"])
             try:
                 await self._dispatch_once()
                 next_due = min(
@@ -83,12 +86,14 @@ class Dispatcher:
                 timeout = 30.0 if next_due is None else max(next_due - time.time(), 0.0) + 0.001
                 if len(self._running) >= self.settings.llm_concurrency:
                     timeout = max(timeout, 0.05)
-                await self.hub.wait(["internal"], min(timeout, 30.0))
+                await self.hub.wait_for(wake, min(timeout, 30.0))
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("dispatch loop error; retrying in 1s")
                 await asyncio.sleep(1.0)
+            finally:
+                self.hub.unlisten(["internal"], wake)
 
     async def _dispatch_once(self) -> None:
         now = time.time()

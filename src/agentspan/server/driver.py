@@ -79,10 +79,10 @@ class Driver:
         return await self._spec(None, row.spec_hash)
 
     async def _put_spec(self, tx: Tx, spec: AgentConfig) -> str:
+        # Always written (insert-or-ignore): the in-process cache may know a spec whose
+        # inserting transaction has not committed yet, on another connection.
         spec_hash = spec.content_hash()
-        if spec_hash not in self._specs:
-            await tx.put_spec(spec_hash, spec.canonical_json())
-            self._specs[spec_hash] = spec
+        await tx.put_spec(spec_hash, spec.canonical_json())
         return spec_hash
 
     # --- starting -----------------------------------------------------------------------

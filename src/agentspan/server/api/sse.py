@@ -70,7 +70,12 @@ async def _events(
                 if events:
                     continue
                 row = await svc.store.get_execution(execution_id)
-                if row is None or row.status in TERMINAL_STATUSES:
+                if row is None:
+                    return
+                if row.status in TERMINAL_STATUSES:
+                    # It may have ended between the two reads: send what was written.
+                    for event in await svc.store.list_events(execution_id, after, 500):
+                        yield f"id:{event.seq}\nevent:{event.type}\ndata:{json.dumps(event_view(event).wire())}\n\n"
                     return
                 if await request.is_disconnected():
                     return
