@@ -592,3 +592,43 @@ def test_state_stays_small_as_the_conversation_grows(runtime: AgentRuntime, serv
     assert (short_messages, long_messages) == (6, 62)
     # ... and the state document does not carry the conversation: it stays about the same size.
     assert long_state < short_state * 1.5
+
+
+@tool(approval_required=True)
+def needs_ok(item: str) -> str:
+    """Does something that needs a human's approval."""
+    return item
+
+
+def test_detail_long_poll_waits_for_the_end_and_includes_events(
+    runtime: AgentRuntime, server: ThreadServer
+) -> None:
+    # Paused for approval: the long-poll returns when its time is up, still running.
+    agent = Agent(name="lp_gate", model="offline/basic", tools=[needs_ok])
+    handle = runtime.start(agent, "go")
+    url = f"{server.api_url}/agent/execution/{handle.execution_id}"
+    started = time.monotonic()
+    waiting = httpx.get(url, params={"waitMs": 300}, timeout=10).json()
+    assert waiting["status"] == "RUNNING"
+    assert time.monotonic() - started >= 0.25
+    assert "events" not in waiting
+
+    # Approved from another thread while the long-poll waits: it answers at the end.
+    def approve() -> None:
+        time.sleep(0.2)
+        handle.approve()
+
+    approver = threading.Thread(target=approve)
+    approver.start()
+    started = time.monotonic()
+    done = httpx.get(url, params={"waitMs": 20_000, "includeEvents": "true"}, timeout=30).json()
+    approver.join()
+    assert done["status"] == "COMPLETED"
+    assert time.monotonic() - started < 10
+    assert [e["id"] for e in done["events"]] == list(range(1, len(done["events"]) + 1))
+    assert done["events"][-1]["type"] == "done"
+
+    bad = httpx.get(url, params={"waitMs": -1}, timeout=10)
+    assert bad.status_code == 400 and bad.json()["code"] == "validation_failed"
+    missing = httpx.get(f"{server.api_url}/agent/execution/nope", params={"waitMs": 50}, timeout=10)
+    assert missing.status_code == 404

@@ -264,7 +264,12 @@ def _race(cluster: Cluster, launch: Launch, call_id: str, i: int) -> list[tuple[
 def _race_problems(cluster: Cluster, launch: Launch, call_id: str, results: list[Any]) -> list[str]:
     eid = launch.execution_id
     winners = [r for r in results if r[0] == 200]
-    losers = [r for r in results if r[0] == 409 and r[1] in ("already_decided", "not_waiting")]
+    # The loser hears that the wait was decided, that nothing waits any more, or — when
+    # the winner's decision let the run finish before the loser's arrived — that the
+    # execution already ended.
+    losers = [
+        r for r in results if r[0] == 409 and r[1] in ("already_decided", "not_waiting", "invalid_state")
+    ]
     if len(winners) != 1 or len(losers) != 1:
         return [f"{eid}: two simultaneous decisions answered {results}; expected one 200 and one 409"]
     events = cluster.get_json(f"/agent/executions/{eid}/events")

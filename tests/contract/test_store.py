@@ -457,6 +457,29 @@ async def test_delete_task_and_delete_tasks_of(store: Store) -> None:
     assert await claim(store, now=1000.0, kind="timer") == []
 
 
+async def test_take_task_deletes_only_under_the_current_lease(store: Store) -> None:
+    await add_tasks(store, task("t1"), task("t2"))
+    first, _ = await claim(store, now=0.0, count=2)
+    assert first.id == "t1" and first.lease_id is not None
+    async with store.transaction() as tx:
+        assert await tx.take_task("t1", "not-the-lease") is None
+        assert await tx.take_task("t2", first.lease_id) is None  # another task's lease
+        assert await tx.get_task("t1") is not None  # nothing was deleted
+    async with store.transaction() as tx:
+        taken = await tx.take_task("t1", first.lease_id)
+        assert taken is not None and taken.id == "t1" and taken.lease_id == first.lease_id
+        assert taken.status == "leased" and taken.attempt == 1
+        assert await tx.get_task("t1") is None
+        assert await tx.take_task("t1", first.lease_id) is None  # taken once only
+
+    # After the lease moved to another claimer, the old lease takes nothing.
+    (moved,) = await claim(store, now=LEASE + 1.0)
+    assert moved.id == "t2"
+    async with store.transaction() as tx:
+        assert await tx.take_task("t2", "stale") is None
+        assert await tx.take_task("t2", moved.lease_id or "") is not None
+
+
 async def test_claim_respects_kind_names_and_count(store: Store) -> None:
     await add_tasks(
         store,

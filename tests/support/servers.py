@@ -16,6 +16,7 @@ import httpx
 import uvicorn
 
 from agentspan.server.app import create_app
+from agentspan.server.http import protocol_class
 from agentspan.server.settings import Settings
 
 
@@ -52,6 +53,7 @@ class ThreadServer:
             port=self.port,
             log_level="warning",
             lifespan="on",
+            http=protocol_class(),
             timeout_graceful_shutdown=1,
         )
         self._server = uvicorn.Server(config)

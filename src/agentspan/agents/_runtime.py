@@ -31,6 +31,14 @@ from agentspan.client._worker import WorkerPool
 log = logging.getLogger("agentspan")
 
 EventCallback = Callable[[AgentEvent], None]
+_FIRST_WAIT_SECONDS = 20.0  # how long ``run()``'s start request may wait for the result
+
+
+def _not_finished(execution_id: str, timeout: float | None) -> TimeoutError:
+    return TimeoutError(
+        f"execution {execution_id} did not finish within {timeout}s; it keeps running on the "
+        "server (AgentHandle(execution_id=..., runtime=...).join() to wait again)"
+    )
 
 
 class AgentRuntime:
@@ -103,7 +111,18 @@ class AgentRuntime:
 
     # --- core (runs on the runtime loop) --------------------------------------------------
 
-    async def _start_core(
+    async def _start_core(self, agent: Agent | str, prompt: str | None, **kwargs: Any) -> AgentHandle:
+        body = self._start_body(agent, prompt, **kwargs)
+        started = await self._client.start(body)
+        return self._started(agent, started)
+
+    def _started(self, agent: Agent | str, started: dict[str, Any]) -> AgentHandle:
+        execution_id = str(started["executionId"])
+        if isinstance(agent, Agent) and isinstance(agent.output_type, type):
+            self._output_types[execution_id] = agent.output_type
+        return AgentHandle(execution_id, self, correlation_id=str(uuid.uuid4()))
+
+    def _start_body(
         self,
         agent: Agent | str,
         prompt: str | None,
@@ -116,7 +135,8 @@ class AgentRuntime:
         credentials: list[str] | None = None,
         max_cost_usd: float | None = None,
         max_tokens_total: int | None = None,
-    ) -> AgentHandle:
+    ) -> dict[str, Any]:
+        """The start request for ``agent`` (and its tools registered with the workers)."""
         if isinstance(agent, str):
             raise ConfigurationError(
                 f"running a deployed agent by name ({agent!r}) is not supported yet; pass the Agent object"
@@ -145,15 +165,13 @@ class AgentRuntime:
             body["maxCostUsd"] = max_cost_usd
         if max_tokens_total is not None:
             body["maxTokensTotal"] = max_tokens_total
-        started = await self._client.start(body)
-        execution_id = str(started["executionId"])
-        if isinstance(agent.output_type, type):
-            self._output_types[execution_id] = agent.output_type
-        return AgentHandle(execution_id, self, correlation_id=str(uuid.uuid4()))
+        return body
 
     async def _wait_core(
         self, execution_id: str, timeout: float | None, on_event: EventCallback | None = None
     ) -> AgentResult:
+        if on_event is None:
+            return await self._wait_quiet(execution_id, timeout)
         events: list[AgentEvent] = []
 
         async def follow() -> None:
@@ -169,11 +187,21 @@ class AgentRuntime:
         try:
             await asyncio.wait_for(follow(), timeout)
         except TimeoutError:
-            raise TimeoutError(
-                f"execution {execution_id} did not finish within {timeout}s; it keeps running on the "
-                "server (AgentHandle(execution_id=..., runtime=...).join() to wait again)"
-            ) from None
+            raise _not_finished(execution_id, timeout) from None
         return await self._result_core(execution_id, events)
+
+    async def _wait_quiet(self, execution_id: str, timeout: float | None) -> AgentResult:
+        """Nobody watches the events as they happen: one long-poll for the final detail
+        (events included) instead of a stream plus a read."""
+        try:
+            detail = await self._client.wait_terminal(execution_id, timeout)
+        except TimeoutError:
+            raise _not_finished(execution_id, timeout) from None
+        return self._final_result(execution_id, detail)
+
+    def _final_result(self, execution_id: str, detail: dict[str, Any]) -> AgentResult:
+        events = [AgentEvent.from_wire(str(e.get("type", "")), e) for e in detail.get("events") or []]
+        return result_from_detail(detail, output_type=self._output_types.get(execution_id), events=events)
 
     async def _result_core(self, execution_id: str, events: list[AgentEvent]) -> AgentResult:
         detail = await self._client.detail(execution_id)
@@ -185,10 +213,35 @@ class AgentRuntime:
     async def _run_core(self, agent: Agent | str, prompt: str | None, **kwargs: Any) -> AgentResult:
         timeout = kwargs.pop("timeout", None)
         on_event = kwargs.pop("on_event", None)
-        handle = await self._start_core(agent, prompt, **kwargs)
         if timeout is None and isinstance(agent, Agent) and agent.timeout_seconds:
             timeout = agent.timeout_seconds + 30  # the server times the run out first
+        if on_event is None:
+            return await self._run_quiet(agent, prompt, timeout, kwargs)
+        handle = await self._start_core(agent, prompt, **kwargs)
         result = await self._wait_core(handle.execution_id, timeout, on_event)
+        result.correlation_id = handle.correlation_id
+        return result
+
+    async def _run_quiet(
+        self, agent: Agent | str, prompt: str | None, timeout: float | None, kwargs: dict[str, Any]
+    ) -> AgentResult:
+        """Start and wait in one request: the server answers with the result when the run
+        ends within the first long-poll (a quick run costs one round trip), else with the
+        id to keep waiting on. A key of our own makes the start safe to send again after
+        a dropped connection: the server returns the execution it already created."""
+        body = self._start_body(agent, prompt, **kwargs)
+        body.setdefault("idempotencyKey", f"run-{uuid.uuid4()}")
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        first_wait = _FIRST_WAIT_SECONDS if timeout is None else min(timeout, _FIRST_WAIT_SECONDS)
+        started = await self._client.start(body, wait_ms=max(int(first_wait * 1000), 1))
+        handle = self._started(agent, started)
+        detail = started.get("result")
+        if detail is None:
+            remaining = None if deadline is None else deadline - loop.time()
+            result = await self._wait_quiet(handle.execution_id, remaining)
+        else:
+            result = self._final_result(handle.execution_id, detail)
         result.correlation_id = handle.correlation_id
         return result
 

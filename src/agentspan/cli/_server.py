@@ -277,6 +277,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from agentspan.server.app import create_app
+    from agentspan.server.http import protocol_class
     from agentspan.server.services import open_store
     from agentspan.server.settings import Settings
     from agentspan.server.store.base import StoreError
@@ -307,7 +308,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         port=args.port,
         log_level=args.log_level,
         loop="auto",
-        http="auto",
+        http=protocol_class(),
         timeout_graceful_shutdown=2,
     )
     return 0

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json as jsonlib
 import logging
 import os
 import socket
@@ -13,10 +15,13 @@ import httpx
 
 from agentspan.agents._errors import AgentAPIError, AgentNotFoundError, AgentspanError
 from agentspan.client._sse import SSEDecoder, SSEMessage
+from agentspan.client._wire import WireError, WirePool, usable_for
+from agentspan.protocol.api import TERMINAL_STATUSES
 
 log = logging.getLogger("agentspan")
 
 TERMINAL_EVENTS = frozenset({"done", "error"})
+_WAIT_SLICE = 20.0  # seconds per long-poll while waiting for a result
 
 
 def default_actor() -> str:
@@ -39,8 +44,14 @@ class ApiClient:
             timeout=httpx.Timeout(timeout, connect=5.0),
             limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
         )
+        self._timeout = timeout
+        # JSON requests go over the small direct client unless a proxy applies (_wire.py
+        # says why); the event stream and proxied URLs stay with httpx.
+        self._wire = WirePool(self.base_url, headers) if usable_for(self.base_url) else None
 
     async def aclose(self) -> None:
+        if self._wire is not None:
+            await self._wire.aclose()
         await self._http.aclose()
 
     async def request(
@@ -52,6 +63,8 @@ class ApiClient:
         params: dict[str, Any] | None = None,
         timeout: float | None = None,
     ) -> Any:
+        if self._wire is not None:
+            return await self._wire_request(method, path, json, params, timeout)
         try:
             response = await self._http.request(
                 method,
@@ -70,19 +83,102 @@ class ApiClient:
             return None
         return response.json()
 
+    async def _wire_request(
+        self, method: str, path: str, body: Any, params: dict[str, Any] | None, timeout: float | None
+    ) -> Any:
+        assert self._wire is not None
+        payload = None if body is None else jsonlib.dumps(body, separators=(",", ":")).encode()
+        try:
+            response = await self._wire.request(
+                method,
+                path,
+                body=payload,
+                params=params,
+                timeout=self._timeout if timeout is None else timeout,
+            )
+        except WireError as exc:
+            raise AgentAPIError(0, f"cannot reach the Agentspan server: {exc}", self.base_url + path) from exc
+        if response.status >= 400:
+            text = response.body.decode("utf-8", "replace")
+            raise _error_of(response.status, text, self.base_url + path)
+        if response.status == 204 or not response.body:
+            return None
+        return jsonlib.loads(response.body)
+
     # --- executions -----------------------------------------------------------------------
 
-    async def start(self, body: dict[str, Any]) -> dict[str, Any]:
-        result: dict[str, Any] = await self.request("POST", "/agent/start", json=body)
-        return result
+    async def start(self, body: dict[str, Any], *, wait_ms: int = 0) -> dict[str, Any]:
+        """Start an execution. With ``wait_ms`` the server waits up to that long for it to
+        end and then includes its detail as ``result``. A body with an ``idempotencyKey``
+        is sent again after a connection error or a server error (the key makes that safe)."""
+        params = {"waitMs": wait_ms} if wait_ms else None
+        timeout = wait_ms / 1000 + 30 if wait_ms else None
+        failures = 0
+        while True:
+            try:
+                result: dict[str, Any] = await self.request(
+                    "POST", "/agent/start", json=body, params=params, timeout=timeout
+                )
+                return result
+            except AgentAPIError as exc:
+                retryable = exc.status_code == 0 or exc.status_code >= 500
+                failures += 1
+                if not (retryable and body.get("idempotencyKey")) or failures > 10:
+                    raise
+                log.debug("start failed (%s); sending it again", exc)
+                await asyncio.sleep(min(0.1 * (2**failures), 2.0))
 
     async def status(self, execution_id: str) -> dict[str, Any]:
         result: dict[str, Any] = await self.request("GET", f"/agent/{execution_id}/status")
         return result
 
-    async def detail(self, execution_id: str) -> dict[str, Any]:
-        result: dict[str, Any] = await self.request("GET", f"/agent/execution/{execution_id}")
+    async def detail(
+        self, execution_id: str, *, wait_ms: int = 0, include_events: bool = False
+    ) -> dict[str, Any]:
+        """The execution's detail; with ``wait_ms`` the server answers once the execution
+        is terminal or the time is up."""
+        params: dict[str, Any] = {}
+        if wait_ms:
+            params["waitMs"] = wait_ms
+        if include_events:
+            params["includeEvents"] = "true"
+        result: dict[str, Any] = await self.request(
+            "GET",
+            f"/agent/execution/{execution_id}",
+            params=params or None,
+            timeout=wait_ms / 1000 + 30 if wait_ms else None,
+        )
         return result
+
+    async def wait_terminal(self, execution_id: str, timeout: float | None) -> dict[str, Any]:
+        """Long-poll until the execution is terminal; return its detail with its events.
+
+        Rides out a server restart (connection errors are retried with backoff, like the
+        event stream); raises ``TimeoutError`` after ``timeout`` seconds.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        failures = 0
+        while True:
+            remaining = _WAIT_SLICE if deadline is None else min(deadline - loop.time(), _WAIT_SLICE)
+            if remaining <= 0:
+                raise TimeoutError
+            try:
+                detail = await self.detail(
+                    execution_id, wait_ms=max(int(remaining * 1000), 1), include_events=True
+                )
+            except AgentAPIError as exc:
+                if exc.status_code != 0 and exc.status_code < 500:
+                    raise
+                failures += 1
+                if failures > 30:
+                    raise
+                log.debug("waiting for %s failed (%s); retrying", execution_id, exc)
+                await asyncio.sleep(min(0.1 * (2**failures), 2.0))
+                continue
+            failures = 0
+            if detail.get("status") in TERMINAL_STATUSES:
+                return detail
 
     async def respond(self, execution_id: str, body: dict[str, Any]) -> dict[str, Any]:
         result: dict[str, Any] = await self.request("POST", f"/agent/{execution_id}/respond", json=body)
@@ -151,16 +247,22 @@ class ApiClient:
                         await response.aread()
                         raise _api_error(response)
                     decoder = SSEDecoder()
-                    async for line in response.aiter_lines():
+                    lines = response.aiter_lines()
+                    async for line in lines:
                         message = decoder.feed(line)
                         if message is None:
                             continue
                         failures = 0
                         if message.id and message.id.isdigit():
                             last = int(message.id)
-                        yield message
                         if message.event in TERMINAL_EVENTS:
+                            # The server ends the stream right after this event: read to
+                            # the end so the connection goes back to the pool instead of
+                            # being closed (a new TCP connection per run costs more).
+                            await _drain(lines)
+                            yield message
                             return
+                        yield message
             except httpx.TransportError as exc:
                 failures += 1
                 if failures > 30:
@@ -192,20 +294,34 @@ class ApiClient:
         return response.status_code < 500
 
 
+async def _drain(lines: AsyncIterator[str], timeout: float = 0.5) -> None:
+    async def rest() -> None:
+        async for _ in lines:
+            pass
+
+    # On a timeout the connection is closed instead of reused; nothing is lost.
+    with contextlib.suppress(TimeoutError, httpx.TransportError):
+        await asyncio.wait_for(rest(), timeout)
+
+
 def _api_error(response: httpx.Response) -> AgentAPIError:
-    message = response.text
+    return _error_of(response.status_code, response.text, str(response.request.url))
+
+
+def _error_of(status: int, text: str, url: str) -> AgentAPIError:
+    """An error answer as an exception; a problem document gives the message and code."""
+    message = text
     code: str | None = None
     try:
-        body = response.json()
+        body = jsonlib.loads(text)
         if isinstance(body, dict):
             message = str(body.get("detail") or body.get("error") or body.get("message") or message)
             code = body.get("code")
     except ValueError:
         pass
-    url = str(response.request.url)
-    if response.status_code == 404:
+    if status == 404:
         return AgentNotFoundError(404, message, url, code)
-    return AgentAPIError(response.status_code, message, url, code)
+    return AgentAPIError(status, message, url, code)
 
 
 __all__ = ["AgentspanError", "ApiClient", "TERMINAL_EVENTS", "default_actor"]

@@ -38,6 +38,8 @@ class StartResponse(WireModel):
     required_workers: list[str] = Field(default_factory=list)
     created: bool = True
     """False when ``idempotencyKey`` matched an existing execution."""
+    result: ExecutionDetail | None = None
+    """With ``waitMs``: the final detail (events included) if the run ended in time."""
 
 
 class PendingTool(WireModel):
@@ -105,6 +107,8 @@ class ExecutionDetail(WireModel):
     children: list[str] = Field(default_factory=list)
     created_at: float
     updated_at: float
+    events: list[StreamEvent] | None = None
+    """The whole event log, only with ``includeEvents=true``."""
 
 
 class ExecutionSummary(WireModel):

@@ -9,12 +9,14 @@ from fastapi import FastAPI
 
 import agentspan
 from agentspan.server.api import problems, routes, sse
+from agentspan.server.api.fast import FastPaths
 from agentspan.server.services import Services
 from agentspan.server.settings import Settings
 from agentspan.server.store.base import Store
 
 
-def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, store: Store | None = None) -> FastPaths:
+    """The server: the hot endpoints served directly (``api/fast.py``), the rest by FastAPI."""
     settings = settings or Settings.from_env()
 
     @asynccontextmanager
@@ -43,4 +45,4 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         svc: Services = app.state.services
         return {"healthy": True, "version": agentspan.__version__, "database": svc.store.url.split(":", 1)[0]}
 
-    return app
+    return FastPaths(app)

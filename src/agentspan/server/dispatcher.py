@@ -21,6 +21,7 @@ from agentspan.server.driver import Driver, _Effects
 from agentspan.server.engine.loop import offered_tools
 from agentspan.server.engine.model import (
     BudgetExceeded,
+    ExecState,
     LlmFailed,
     LlmResult,
     TimedOut,
@@ -31,7 +32,7 @@ from agentspan.server.providers import LlmRequest, LlmResponse, LlmToolSpec, Pro
 from agentspan.server.providers.base import DeltaCallback
 from agentspan.server.providers.prices import PriceTable
 from agentspan.server.settings import Settings
-from agentspan.server.store.base import TaskRow
+from agentspan.server.store.base import ExecutionRow, TaskRow
 
 log = logging.getLogger("agentspan.server")
 
@@ -48,8 +49,10 @@ class Dispatcher:
         self._running: set[asyncio.Task[None]] = set()
         self._loops: list[asyncio.Task[None]] = []
         self._stopping = False
+        self._starved = False
 
     async def start(self) -> None:
+        self.driver.llm_runner = self
         self._loops = [
             asyncio.create_task(self._dispatch_loop(), name="agentspan-dispatch"),
             asyncio.create_task(self._watchdog_loop(), name="agentspan-watchdog"),
@@ -57,6 +60,8 @@ class Dispatcher:
 
     async def stop(self) -> None:
         self._stopping = True
+        if self.driver.llm_runner is self:
+            self.driver.llm_runner = None
         for task in [*self._loops, *self._running]:
             task.cancel()
         for task in [*self._loops, *self._running]:
@@ -107,36 +112,50 @@ class Dispatcher:
                 else []
             )
             timers = await tx.claim_tasks("timer", None, now, 100, 60.0, self.instance_id)
+        # Full, or took all the room there was: more may be waiting for a free slot.
+        self._starved = free <= 0 or len(llm) >= free
         for task in llm:
-            job = asyncio.create_task(self._run_llm(task))
-            self._running.add(job)
-            job.add_done_callback(self._job_done)
+            self.run_leased(task)
         for task in timers:
             await self._fire_timer(task)
 
+    # --- LlmRunner: model calls handed over by the driver ---------------------------------
+
+    def has_room(self) -> bool:
+        return not self._stopping and len(self._running) < self.settings.llm_concurrency
+
+    def lease_seconds(self) -> float:
+        return self.settings.llm_lease_seconds
+
+    def run_leased(self, task: TaskRow, row: ExecutionRow | None = None) -> None:
+        """Run a model call whose task is leased to this server (claimed or handed over;
+        ``row``, when given, is the execution as the handing-over step committed it)."""
+        job = asyncio.create_task(self._run_llm(task, row))
+        self._running.add(job)
+        job.add_done_callback(self._job_done)
+
     def _job_done(self, job: asyncio.Task[None]) -> None:
         self._running.discard(job)
-        self.hub.notify("internal")  # a slot is free again
+        if self._starved:
+            self.hub.notify("internal")  # a slot is free again and calls may be queued
 
     async def _fire_timer(self, task: TaskRow) -> None:
         effects = _Effects()
         async with self.store.transaction() as tx:
-            current = await tx.get_task(task.id)
-            if current is None or current.lease_id != task.lease_id:
+            if await tx.take_task(task.id, task.lease_id or "") is None:
                 return
-            await tx.delete_task(task.id)
             row = await tx.get_execution(task.execution_id)
             if row is not None:
                 await self.driver.apply_in(tx, row, TimedOut(), effects)
-        self.hub.notify_all(effects.keys)
+        self.driver.after_commit(effects)
 
     # --- model calls --------------------------------------------------------------------
 
-    async def _run_llm(self, task: TaskRow) -> None:
+    async def _run_llm(self, task: TaskRow, row: ExecutionRow | None = None) -> None:
         heartbeat = asyncio.create_task(self._keep_lease(task))
         try:
             try:
-                prepared = await self._prepare(task)
+                prepared = await self._prepare(task, row)
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - the database, not the run, is at fault
@@ -158,13 +177,17 @@ class Dispatcher:
             log.exception("recording the model reply for %s failed; retrying", task.execution_id)
             await self._retry_soon(task)
 
-    async def _prepare(self, task: TaskRow) -> tuple[AgentConfig, str, list[dict[str, Any]]] | None:
+    async def _prepare(
+        self, task: TaskRow, row: ExecutionRow | None
+    ) -> tuple[AgentConfig, str, list[dict[str, Any]]] | None:
         """The spec, execution id and conversation for a model call (store reads only)."""
-        row = await self.store.get_execution(task.execution_id)
+        if row is None:
+            row = await self.store.get_execution(task.execution_id)
         if row is None:
             return None
         spec = await self.driver.spec_of(row)
-        budget = await self.store.get_budget(row.root_id)
+        budgeted = ExecState.model_validate_json(row.state).budgeted
+        budget = await self.store.get_budget(row.root_id) if budgeted is not False else None
         over = budget.exceeded() if budget is not None else None
         if over is not None:
             await self._record(task, BudgetExceeded(reason=over))
@@ -200,14 +223,12 @@ class Dispatcher:
     async def _record(self, task: TaskRow, result: LlmResult | LlmFailed | BudgetExceeded) -> None:
         effects = _Effects()
         async with self.store.transaction() as tx:
-            current = await tx.get_task(task.id)
-            if current is None or current.lease_id != task.lease_id:
+            if await tx.take_task(task.id, task.lease_id or "") is None:
                 return  # another server took over this call; its result wins
-            await tx.delete_task(task.id)
             row = await tx.get_execution(task.execution_id)
             if row is not None:
                 await self.driver.apply_in(tx, row, result, effects)
-        self.hub.notify_all(effects.keys)
+        self.driver.after_commit(effects)
 
     async def _keep_lease(self, task: TaskRow) -> None:
         ttl = self.settings.llm_lease_seconds
@@ -287,7 +308,7 @@ class Dispatcher:
                     await self.driver.apply_in(
                         tx, row, WorkerMissing(tool_name=task.name, waited_seconds=waited), effects
                     )
-            self.hub.notify_all(effects.keys)
+            self.driver.after_commit(effects)
 
 
 PLANNING_INSTRUCTIONS = (

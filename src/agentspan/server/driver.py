@@ -9,11 +9,12 @@ same transaction too, so a crash can never leave a parent and child disagreeing.
 from __future__ import annotations
 
 import json
+import os
 import random
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from agentspan.protocol.api import TERMINAL_STATUSES, StartRequest, StartResponse
 from agentspan.protocol.errors import ErrorCode
@@ -52,9 +53,27 @@ def _dumps(value: Any) -> str:
 
 @dataclass(slots=True)
 class _Effects:
-    """What to wake up once the transaction has committed."""
+    """What to do once the transaction has committed: keys to wake up, and model calls
+    already leased to this server to start (see ``LlmRunner``)."""
 
     keys: set[str] = field(default_factory=set)
+    handoffs: list[tuple[TaskRow, ExecutionRow]] = field(default_factory=list)
+    """Model calls leased to this server, with the execution row as committed."""
+
+
+class LlmRunner(Protocol):
+    """The dispatcher, as the driver sees it: a model call queued while it has room is
+    written already leased to it and handed over after commit, so the call starts without
+    a claiming transaction or a wake-up. If the server dies first, the lease expires and
+    any replica claims the task as usual."""
+
+    instance_id: str
+
+    def has_room(self) -> bool: ...
+
+    def lease_seconds(self) -> float: ...
+
+    def run_leased(self, task: TaskRow, row: ExecutionRow | None = None) -> None: ...
 
 
 class Driver:
@@ -62,6 +81,14 @@ class Driver:
         self.store = store
         self.hub = hub
         self._specs: dict[str, AgentConfig] = {}
+        self.llm_runner: LlmRunner | None = None
+
+    def after_commit(self, effects: _Effects) -> None:
+        """Wake the waiters and start the handed-over model calls (only after a commit)."""
+        self.hub.notify_all(effects.keys)
+        if effects.handoffs and self.llm_runner is not None:
+            for task, row in effects.handoffs:
+                self.llm_runner.run_leased(task, row)
 
     # --- specs --------------------------------------------------------------------------
 
@@ -105,7 +132,7 @@ class Driver:
                         created=False,
                     )
             row = await self._create(tx, spec, req.prompt, None, None, now, effects, req=req)
-        self.hub.notify_all(effects.keys)
+        self.after_commit(effects)
         return StartResponse(
             execution_id=row.id, agent_name=spec.name, required_workers=spec.worker_task_names()
         )
@@ -120,12 +147,17 @@ class Driver:
         now: float,
         effects: _Effects,
         req: StartRequest | None = None,
+        budgeted: bool | None = None,
     ) -> ExecutionRow:
         spec_hash = await self._put_spec(tx, spec)
         execution_id = str(uuid.uuid4())
         state = ExecState()
         if req is not None:
             state.tool_state = dict(req.context)
+        if parent is None:
+            state.budgeted = req is not None and bool(req.max_cost_usd or req.max_tokens_total)
+        else:
+            state.budgeted = budgeted  # children share the root's budget row
         inp: dict[str, Any] = {"prompt": prompt}
         if req is not None:
             inp.update({"sessionId": req.session_id, "media": req.media, "context": req.context})
@@ -171,7 +203,7 @@ class Driver:
             if row is None:
                 raise not_found(execution_id)
             await self._step(tx, row, inp, now, effects)
-        self.hub.notify_all(effects.keys)
+        self.after_commit(effects)
         return row
 
     async def apply_in(self, tx: Tx, row: ExecutionRow, inp: Input, effects: _Effects) -> None:
@@ -198,7 +230,7 @@ class Driver:
         if d.state is state:
             return  # nothing changed (a late or duplicate input)
         new = d.state
-        if isinstance(inp, LlmResult):
+        if isinstance(inp, LlmResult) and new.budgeted is not False:
             # The whole tree shares one budget row, kept current in the same transaction.
             tokens = inp.prompt_tokens + inp.completion_tokens
             await tx.add_budget_usage(row.root_id, inp.cost_usd or 0.0, tokens)
@@ -217,8 +249,12 @@ class Driver:
         # handoff before anything the child does.
         for cmd in children:
             child_spec = AgentConfig.model_validate(cmd.spec)
-            child = await self._create(tx, child_spec, cmd.prompt, row, cmd.link, now, effects)
+            child = await self._create(
+                tx, child_spec, cmd.prompt, row, cmd.link, now, effects, budgeted=new.budgeted
+            )
             link_child(new, cmd.link, child.id)
+        if new.terminal and not was_terminal:
+            effects.keys.add(f"done:{row.id}")  # for those waiting for the end only
         expected = row.version
         row.version += 1
         row.status = new.status
@@ -258,8 +294,20 @@ class Driver:
                     effects.keys.add(f"task:{cmd.name}")
                 case CallLlm():
                     call_id = "plan" if cmd.purpose == "plan" else f"turn{new.turn + 1}"
-                    await tx.upsert_task(self._internal_task(row, "llm", call_id, now))
-                    effects.keys.add("internal")
+                    task = self._internal_task(row, "llm", call_id, now)
+                    runner = self.llm_runner
+                    # The room check is not a reservation: a burst of concurrent commits
+                    # can overshoot the model-call limit by the few transactions in flight.
+                    if runner is not None and runner.has_room():
+                        task.status = "leased"
+                        task.attempt = 1
+                        task.lease_id = os.urandom(12).hex()
+                        task.lease_expires_at = now + runner.lease_seconds()
+                        task.worker_id = runner.instance_id
+                        effects.handoffs.append((task, row))  # row: committed with this step
+                    else:
+                        effects.keys.add("internal")
+                    await tx.upsert_task(task)
                 case SetTimer():
                     await tx.upsert_task(self._internal_task(row, "timer", "deadline", cmd.at))
                     effects.keys.add("internal")

@@ -96,12 +96,26 @@ class Hub:
 
     @staticmethod
     async def wait_for(fut: asyncio.Future[None], timeout: float | None) -> bool:
+        """Wait for a future from ``listen`` (True) or until ``timeout`` passes (False).
+
+        A timer on the loop resolves the future instead of ``asyncio.wait_for``: this is
+        on every long-poll and stream, and a timer handle is far cheaper than a task.
+        """
         if fut.done():
             return True
         if timeout is not None and timeout <= 0:
             return False
+        expired: list[bool] = []
+
+        def expire() -> None:
+            if not fut.done():
+                expired.append(True)
+                fut.set_result(None)
+
+        handle = asyncio.get_running_loop().call_later(timeout, expire) if timeout is not None else None
         try:
-            await asyncio.wait_for(asyncio.shield(fut), timeout)
-            return True
-        except TimeoutError:
-            return False
+            await fut
+        finally:
+            if handle is not None:
+                handle.cancel()
+        return not expired

@@ -21,6 +21,7 @@ from agentspan.server.settings import Settings
 from agentspan.server.store.base import TaskRow, Tx
 
 _POLL_RECORD_INTERVAL = 2.0
+_LEASE_SLACK = 0.05  # seconds a claimed lease may have aged before it is re-extended
 
 
 class TaskService:
@@ -60,7 +61,7 @@ class TaskService:
                 return []
             now = time.time()
             await self._record_poll(names, worker_id, now)
-            assignments = await self._claim(names, worker_id, count, now)
+            assignments = await self._claim(names, worker_id, count)
             if assignments:
                 return assignments
             remaining = deadline - time.monotonic()
@@ -72,15 +73,16 @@ class TaskService:
                 remaining = min(remaining, max(next_due - time.time(), 0.0) + 0.001)
             await self.hub.wait(keys, remaining)
 
-    async def _claim(self, names: list[str], worker_id: str, count: int, now: float) -> list[TaskAssignment]:
+    async def _claim(self, names: list[str], worker_id: str, count: int) -> list[TaskAssignment]:
         effects = _Effects()
         ttl = self.settings.worker_lease_seconds
-        out: list[TaskAssignment] = []
+        handed: list[TaskRow] = []
         async with self.store.transaction() as tx:
             # A task whose lease expired goes back through the engine (which records the
             # loss and re-queues it, or asks a human); then claim again for what is left.
             for _ in range(3):
-                claimed = await tx.claim_tasks("worker", names, now, count - len(out), ttl, worker_id)
+                now = time.time()
+                claimed = await tx.claim_tasks("worker", names, now, count - len(handed), ttl, worker_id)
                 requeued = False
                 for task in claimed:
                     if task.status == "leased":
@@ -91,11 +93,20 @@ class TaskService:
                         row = await tx.get_execution(task.execution_id)
                         if row is not None:
                             await self.driver.apply_in(tx, row, WorkerFound(tool_name=task.name), effects)
-                    out.append(_assignment(task, ttl))
-                if not requeued or len(out) >= count:
+                    handed.append(task)
+                if not requeued or len(handed) >= count:
                     break
-        self.hub.notify_all(effects.keys)
-        return out
+            # Re-queuing lost leases costs an engine step each, which on a loaded database
+            # can take a good part of a short lease: a lease handed out must run from now,
+            # not from when the claim began (else the worker loses it before its first
+            # heartbeat, and the call runs twice).
+            until = time.time() + ttl
+            for task in handed:
+                if task.lease_expires_at is not None and until - task.lease_expires_at > _LEASE_SLACK:
+                    await tx.extend_lease(task.id, task.lease_id or "", until)
+                    task.lease_expires_at = until
+        self.driver.after_commit(effects)
+        return [_assignment(task, ttl) for task in handed]
 
     async def _lease_lost(self, tx: Tx, task: TaskRow, effects: _Effects) -> None:
         await tx.delete_task(task.id)
@@ -131,16 +142,15 @@ class TaskService:
     async def _finish(self, task_id: str, lease_id: str, make: Any) -> None:
         effects = _Effects()
         async with self.store.transaction() as tx:
-            task = await tx.get_task(task_id)
             # A lease that merely expired, with nobody else holding the task yet, still
             # fences correctly: the lease id only changes when someone re-claims it.
-            if task is None or task.status != "leased" or task.lease_id != lease_id:
+            task = await tx.take_task(task_id, lease_id)
+            if task is None:
                 raise _lease_lost(task_id)
-            await tx.delete_task(task_id)
             row = await tx.get_execution(task.execution_id)
             if row is not None:
                 await self.driver.apply_in(tx, row, make(task), effects)
-        self.hub.notify_all(effects.keys)
+        self.driver.after_commit(effects)
 
 
 def _lease_lost(task_id: str) -> ApiError:

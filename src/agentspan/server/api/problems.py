@@ -27,14 +27,24 @@ _TITLES = {
 }
 
 
+def _problem(status: int, code: ErrorCode, detail: str) -> Problem:
+    return Problem(title=_TITLES.get(status, "Error"), status=status, detail=detail, code=code)
+
+
 def problem_response(status: int, code: ErrorCode, detail: str) -> JSONResponse:
-    body = Problem(title=_TITLES.get(status, "Error"), status=status, detail=detail, code=code)
+    body = _problem(status, code, detail)
     return JSONResponse(
         body.model_dump(mode="json"), status_code=status, media_type="application/problem+json"
     )
 
 
-def _describe(errors: list[dict[str, object]]) -> tuple[ErrorCode, str]:
+def problem_body(status: int, code: ErrorCode, detail: str) -> bytes:
+    """The same problem document as ``problem_response``, as bytes."""
+    return json.dumps(_problem(status, code, detail).model_dump(mode="json")).encode()
+
+
+def describe_validation(errors: list[dict[str, object]]) -> tuple[ErrorCode, str]:
+    """A stable code and a readable message for pydantic's (or FastAPI's) errors."""
     parts: list[str] = []
     code = ErrorCode.VALIDATION_FAILED
     for err in errors[:5]:
@@ -57,7 +67,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        code, detail = _describe(list(exc.errors()))
+        code, detail = describe_validation(list(exc.errors()))
         return problem_response(400, code, detail)
 
     @app.exception_handler(StarletteHTTPException)

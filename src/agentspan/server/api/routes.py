@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Header, Query, Request
 
 from agentspan.protocol.api import (
+    TERMINAL_STATUSES,
     CompleteRequest,
     ExecutionDetail,
     ExecutionList,
@@ -28,6 +29,7 @@ from agentspan.protocol.errors import ErrorCode
 from agentspan.server.engine.model import ApprovalDecided, Cancel, Pause, Resume, Selection, Stop
 from agentspan.server.errors import ApiError, not_found
 from agentspan.server.services import Services
+from agentspan.server.store.base import ExecutionRow
 from agentspan.server.views import (
     add_usage,
     detail_view,
@@ -49,9 +51,31 @@ def services(request: Request) -> Services:
 # --- executions -------------------------------------------------------------------------
 
 
-@router.post("/agent/start", response_model=StartResponse, response_model_by_alias=True)
-async def start(request: Request, body: StartRequest) -> StartResponse:
-    return await services(request).driver.start(body)
+@router.post(
+    "/agent/start",
+    response_model=StartResponse,
+    response_model_by_alias=True,
+    response_model_exclude_none=True,
+)
+async def start(
+    request: Request,
+    body: StartRequest,
+    wait_ms: Annotated[int, Query(alias="waitMs", ge=0, le=120_000)] = 0,
+) -> StartResponse:
+    """Start (or, with a known ``idempotencyKey``, find) an execution. With ``waitMs`` the
+    answer waits for the run to end and carries its detail as ``result``: a quick run
+    costs the client one round trip."""
+    # Served by api/fast.py; this route documents it (OpenAPI) and serves apps without it.
+    return await start_and_wait(services(request), body, wait_ms)
+
+
+async def start_and_wait(svc: Services, body: StartRequest, wait_ms: int) -> StartResponse:
+    started = await svc.driver.start(body)
+    if wait_ms:
+        row = await _wait_terminal(svc, started.execution_id, wait_ms)
+        if row.status in TERMINAL_STATUSES:
+            started.result = await _detail_of(svc, row, include_events=True)
+    return started
 
 
 @router.get("/agent/{execution_id}/status", response_model=StatusResponse, response_model_exclude_none=True)
@@ -65,27 +89,57 @@ async def status(request: Request, execution_id: str) -> StatusResponse:
 @router.get(
     "/agent/execution/{execution_id}", response_model=ExecutionDetail, response_model_exclude_none=True
 )
-async def detail(request: Request, execution_id: str) -> ExecutionDetail:
+async def detail(
+    request: Request,
+    execution_id: str,
+    wait_ms: Annotated[int, Query(alias="waitMs", ge=0, le=120_000)] = 0,
+    include_events: Annotated[bool, Query(alias="includeEvents")] = False,
+) -> ExecutionDetail:
+    """The execution's detail; with ``waitMs`` it answers once the execution is terminal
+    or the time is up, whichever is first (one long-poll instead of a stream plus a read)."""
     svc = services(request)
-    row = await svc.store.get_execution(execution_id)
-    if row is None:
-        raise not_found(execution_id)
-    events = await svc.store.list_events(execution_id, 0, 100_000)
-    messages = await svc.store.list_messages(execution_id)
-    children = await svc.store.children_of(execution_id)
+    row = await _wait_terminal(svc, execution_id, wait_ms)
+    return await _detail_of(svc, row, include_events=include_events)
+
+
+async def _detail_of(svc: Services, row: ExecutionRow, *, include_events: bool) -> ExecutionDetail:
+    events = await svc.store.list_events(row.id, 0, 100_000)
+    messages = await svc.store.list_messages(row.id)
+    children = await svc.store.children_of(row.id)
     view = detail_view(row, events, messages, children)
-    view.token_usage = await _tree_usage(svc, execution_id, view.token_usage)
+    view.token_usage = await _tree_usage(svc, children, view.token_usage)
+    if include_events:
+        view.events = [event_view(e) for e in events]
     return view
 
 
-async def _tree_usage(svc: Services, execution_id: str, own: TokenUsageWire) -> TokenUsageWire:
-    """Token usage and cost of an execution and all its descendants."""
+async def _wait_terminal(svc: Services, execution_id: str, wait_ms: int) -> ExecutionRow:
+    deadline = time.monotonic() + wait_ms / 1000
+    keys = [f"done:{execution_id}"]  # woken by the step that ends it, not by every step
+    while True:
+        wake = svc.hub.listen(keys)  # before reading, so no commit slips between
+        try:
+            row = await svc.store.get_execution(execution_id)
+            if row is None:
+                raise not_found(execution_id)
+            remaining = deadline - time.monotonic()
+            if row.status in TERMINAL_STATUSES or remaining <= 0:
+                return row
+            await svc.hub.wait_for(wake, remaining)
+        finally:
+            svc.hub.unlisten(keys, wake)
+
+
+async def _tree_usage(svc: Services, children: list[ExecutionRow], own: TokenUsageWire) -> TokenUsageWire:
+    """Token usage and cost of an execution (``own``) and all its descendants."""
     total = own.model_copy()
-    stack = [execution_id]
-    while stack:
-        for child in await svc.store.children_of(stack.pop()):
+    level = children
+    while level:
+        next_level: list[ExecutionRow] = []
+        for child in level:
             add_usage(total, usage_view(state_of(child)))
-            stack.append(child.id)
+            next_level.extend(await svc.store.children_of(child.id))
+        level = next_level
     return total
 
 

@@ -81,6 +81,10 @@ class ExecState(_Model):
     output: Any = None
     finish_reason: str | None = None
     error: str | None = None
+    budgeted: bool | None = None
+    """Whether the tree has a budget row (set when the execution is created; ``None`` in
+    states written before this field: look it up). Spares the budget read and write of
+    every model call for the trees without one."""
     tool_state: dict[str, Any] = Field(default_factory=dict)
     stop_requested: bool = False
     missing_workers: list[str] = Field(default_factory=list)

@@ -131,6 +131,11 @@ class Tx(Protocol):
 
     async def delete_task(self, task_id: str) -> None: ...
 
+    async def take_task(self, task_id: str, lease_id: str) -> TaskRow | None:
+        """Delete the task if it is leased under ``lease_id`` and return it as it was;
+        ``None`` if it is gone or leased to someone else (fencing in one statement)."""
+        ...
+
     async def delete_tasks_of(self, execution_id: str) -> list[TaskRow]:
         """Drop every task of an execution; return what was dropped."""
         ...

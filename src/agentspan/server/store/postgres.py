@@ -4,9 +4,10 @@ Same contract as the SQLite store (tests/contract runs the same suite over both)
 differs is how concurrent writers are kept apart, since replicas really do run at once:
 
 * Every ``transaction()`` is one database transaction (READ COMMITTED) on one pooled
-  connection. Nothing outlives it on the connection — no named prepared statements
-  (``statement_cache_size=0`` by default), no temp tables, only transaction-scoped
-  advisory locks — so the store works behind a transaction-mode pooler (PgBouncer).
+  connection. Nothing outlives it on the connection but cached prepared statements —
+  no temp tables, no session settings, only transaction-scoped advisory locks — so the
+  store works behind a transaction-mode pooler (PgBouncer 1.21+ with
+  ``max_prepared_statements``, or any pooler with the statement cache turned off).
 * Tasks are claimed with ``FOR UPDATE SKIP LOCKED``: concurrent claimers pass over each
   other's rows instead of queueing, and a task is never handed to two claimers.
 * ``Tx.get_execution`` locks the row, so two replicas applying inputs to one execution
@@ -28,8 +29,8 @@ JSON documents are stored as ``text`` and times as ``double precision`` epoch se
 migrations.py says why. Needs PostgreSQL 13 or later (``gen_random_uuid``).
 
 Settings (environment, read on open): ``AGENTSPAN_PG_POOL_SIZE`` (connections per
-replica, default 10); ``AGENTSPAN_PG_STATEMENT_CACHE_SIZE`` (default 0; raise it only
-when connecting to PostgreSQL directly); ``AGENTSPAN_DATABASE_LISTEN_URL`` (read by
+replica, default 10); ``AGENTSPAN_PG_STATEMENT_CACHE_SIZE`` (default 100; 0 behind a
+pooler that cannot follow prepared statements); ``AGENTSPAN_DATABASE_LISTEN_URL`` (read by
 ``services.open_store``: a direct or session-mode URL for LISTEN when the main URL goes
 through a transaction-mode pooler).
 """
@@ -287,9 +288,9 @@ class PostgresTx:
         await self._c.execute(
             f"INSERT INTO tasks ({_TASK_COLS}) "
             "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16) "
-            "ON CONFLICT (id) DO UPDATE SET status = 'pending', lease_id = NULL, "
-            "lease_expires_at = NULL, available_at = EXCLUDED.available_at, input = EXCLUDED.input, "
-            "attempt = EXCLUDED.attempt, stalled = false",
+            "ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, lease_id = EXCLUDED.lease_id, "
+            "lease_expires_at = EXCLUDED.lease_expires_at, available_at = EXCLUDED.available_at, "
+            "input = EXCLUDED.input, attempt = EXCLUDED.attempt, worker_id = EXCLUDED.worker_id, stalled = false",
             task.id,
             task.execution_id,
             task.kind,
@@ -316,6 +317,16 @@ class PostgresTx:
 
     async def delete_task(self, task_id: str) -> None:
         await self._c.execute("DELETE FROM tasks WHERE id = $1", task_id)
+
+    async def take_task(self, task_id: str, lease_id: str) -> TaskRow | None:
+        # Of two replicas finishing the same task, the second waits on the row lock and
+        # then finds it gone.
+        row = await self._c.fetchrow(
+            f"DELETE FROM tasks WHERE id = $1 AND status = 'leased' AND lease_id = $2 RETURNING {_TASK_COLS}",
+            task_id,
+            lease_id,
+        )
+        return _task(row) if row is not None else None
 
     async def delete_tasks_of(self, execution_id: str) -> list[TaskRow]:
         rows = await self._c.fetch(
@@ -406,6 +417,27 @@ class PostgresTx:
 # --------------------------------------------------------------------------- the store
 
 
+_DEFAULT_STATEMENT_CACHE = 100
+"""asyncpg's own default. A cached statement is prepared once per connection instead of
+before every query (one round trip less each time). Behind a transaction-mode pooler
+that cannot follow prepared statements (PgBouncer before 1.21, or without
+``max_prepared_statements``), set ``AGENTSPAN_PG_STATEMENT_CACHE_SIZE=0``."""
+
+
+class _PooledConnection(asyncpg.Connection):
+    """A pooled connection released without asyncpg's reset query.
+
+    asyncpg sends ``pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`` on every
+    release, a round trip per read. This store leaves nothing on a connection to reset:
+    advisory locks are transaction-scoped, no cursor outlives its transaction, LISTEN
+    runs on a connection of its own, no session setting is changed. An open transaction
+    is still rolled back on release (asyncpg does that before the reset query).
+    """
+
+    def get_reset_query(self) -> str:
+        return ""
+
+
 class PostgresStore:
     """A store on a PostgreSQL database shared by any number of server replicas.
 
@@ -450,7 +482,7 @@ class PostgresStore:
         # pooler would route to a different server connection than the one that made them.
         cache = self._statement_cache_size
         if cache is None:
-            cache = _env_int("AGENTSPAN_PG_STATEMENT_CACHE_SIZE", 0)
+            cache = _env_int("AGENTSPAN_PG_STATEMENT_CACHE_SIZE", _DEFAULT_STATEMENT_CACHE)
         try:
             self._pool = await asyncpg.create_pool(
                 self._dsn,
@@ -458,6 +490,7 @@ class PostgresStore:
                 max_size=max_size,
                 statement_cache_size=cache,
                 timeout=self._connect_timeout,
+                connection_class=_PooledConnection,
             )
         except (OSError, TimeoutError, ValueError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             raise StoreError(

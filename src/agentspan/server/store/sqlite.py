@@ -132,9 +132,9 @@ class SqliteTx:
     async def upsert_task(self, task: TaskRow) -> None:
         self._c.execute(
             f"INSERT INTO tasks ({_TASK_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
-            "ON CONFLICT(id) DO UPDATE SET status = 'pending', lease_id = NULL, "
-            "lease_expires_at = NULL, available_at = excluded.available_at, input = excluded.input, "
-            "attempt = excluded.attempt, stalled = 0",
+            "ON CONFLICT(id) DO UPDATE SET status = excluded.status, lease_id = excluded.lease_id, "
+            "lease_expires_at = excluded.lease_expires_at, available_at = excluded.available_at, "
+            "input = excluded.input, attempt = excluded.attempt, worker_id = excluded.worker_id, stalled = 0",
             (
                 task.id,
                 task.execution_id,
@@ -161,6 +161,13 @@ class SqliteTx:
 
     async def delete_task(self, task_id: str) -> None:
         self._c.execute("DELETE FROM tasks WHERE id = ?", (task_id,))
+
+    async def take_task(self, task_id: str, lease_id: str) -> TaskRow | None:
+        row = self._c.execute(
+            f"DELETE FROM tasks WHERE id = ? AND status = 'leased' AND lease_id = ? RETURNING {_TASK_COLS}",
+            (task_id, lease_id),
+        ).fetchone()
+        return _task(row) if row else None
 
     async def delete_tasks_of(self, execution_id: str) -> list[TaskRow]:
         rows = self._c.execute(

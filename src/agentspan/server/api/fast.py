@@ -1,0 +1,201 @@
+"""The hot paths without the web framework: worker task calls and starting a run.
+
+Every tool step costs a worker two requests (poll, complete) and every ``run()`` one
+(start, waiting for the result); on a small machine FastAPI's routing, dependency
+injection and middleware stack cost more per request than the work they route (see
+docs/benchmarks.md). ``FastPaths`` sits in front of the FastAPI app and serves exactly
+these endpoints itself: the same paths, bodies, status codes and problem documents, with
+bodies validated straight from JSON by the same pydantic models. Everything else, and the
+OpenAPI description of these endpoints too, stays with FastAPI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import parse_qsl
+
+from pydantic import BaseModel, ValidationError
+
+from agentspan.protocol.api import (
+    CompleteRequest,
+    FailRequest,
+    HeartbeatRequest,
+    HeartbeatResponse,
+    PollRequest,
+    PollResponse,
+    StartRequest,
+)
+from agentspan.protocol.errors import ErrorCode
+from agentspan.server.api.problems import describe_validation, problem_body
+from agentspan.server.errors import ApiError
+from agentspan.server.services import Services
+from agentspan.server.store.base import ConflictError
+
+log = logging.getLogger("agentspan.server")
+
+Scope = dict[str, Any]
+Message = dict[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+_TASK_ACTIONS = ("complete", "heartbeat", "fail")
+_MAX_WAIT_MS = 120_000
+
+
+class _Request:
+    def __init__(self, scope: Scope, receive: Receive, body: bytes) -> None:
+        self.scope = scope
+        self.receive = receive
+        self.body = body
+        self._gone = False
+        self._watch: asyncio.Task[None] | None = None
+
+    def query(self) -> dict[str, str]:
+        raw = self.scope.get("query_string", b"")
+        return dict(parse_qsl(raw.decode("latin-1"))) if raw else {}
+
+    def watch_disconnect(self) -> None:
+        """Notice a client that goes away during a long-poll (checked before claiming)."""
+
+        async def watch() -> None:
+            while (await self.receive())["type"] != "http.disconnect":
+                pass
+            self._gone = True
+
+        self._watch = asyncio.create_task(watch())
+
+    async def gone(self) -> bool:
+        return self._gone
+
+    def close(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+
+
+class FastPaths:
+    """ASGI app: serves the hot endpoints, hands every other request to ``app``."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app  # the FastAPI app (its ``state.services`` is set by the lifespan)
+
+    @property
+    def state(self) -> Any:
+        return self.app.state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            route = _route(scope["path"])
+            if route is not None:
+                await self._serve(scope, receive, send, *route)
+                return
+        await self.app(scope, receive, send)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send, action: str, task_id: str) -> None:
+        request = _Request(scope, receive, await _read_body(receive))
+        try:
+            status, body = await self._handle(request, action, task_id)
+        except ApiError as exc:
+            status, body = exc.status, problem_body(exc.status, exc.code, exc.detail)
+        except ValidationError as exc:
+            code, detail = describe_validation([dict(e) for e in exc.errors()])
+            status, body = 400, problem_body(400, code, detail)
+        except ConflictError as exc:
+            status, body = 409, problem_body(409, ErrorCode.CONFLICT, f"{exc}; retry the request")
+        except Exception as exc:  # noqa: BLE001 - every error leaves as a problem document
+            log.exception("unhandled error")
+            status = 500
+            body = problem_body(500, ErrorCode.INTERNAL, f"internal error: {type(exc).__name__}")
+        finally:
+            request.close()
+        await _respond(send, status, body)
+
+    async def _handle(self, request: _Request, action: str, task_id: str) -> tuple[int, bytes | None]:
+        svc: Services = self.app.state.services
+        if action == "start":
+            return 200, await self._start(svc, request)
+        if action == "poll":
+            poll = PollRequest.model_validate_json(request.body)
+            if not poll.names:
+                raise ApiError(400, ErrorCode.VALIDATION_FAILED, "names: give at least one task name")
+            request.watch_disconnect()
+            tasks = await svc.tasks.poll(
+                poll.names, poll.worker_id, poll.count, poll.wait_ms, gone=request.gone
+            )
+            return 200, _json(PollResponse(tasks=tasks))
+        if action == "complete":
+            done = CompleteRequest.model_validate_json(request.body)
+            await svc.tasks.complete(task_id, done.lease_id, done.output, done.state_updates)
+            return 204, None
+        if action == "fail":
+            failed = FailRequest.model_validate_json(request.body)
+            await svc.tasks.fail(task_id, failed.lease_id, failed.error, failed.retryable)
+            return 204, None
+        beat = HeartbeatRequest.model_validate_json(request.body)
+        ttl = await svc.tasks.heartbeat(task_id, beat.lease_id)
+        return 200, _json(HeartbeatResponse(lease_ttl_ms=ttl))
+
+    async def _start(self, svc: Services, request: _Request) -> bytes:
+        from agentspan.server.api.routes import start_and_wait  # the one implementation
+
+        wait_ms = _wait_ms(request.query())
+        body = StartRequest.model_validate_json(request.body)
+        return _json(await start_and_wait(svc, body, wait_ms))
+
+
+def _route(path: str) -> tuple[str, str] | None:
+    """``(action, task_id)`` for the paths served here, else ``None``."""
+    if path == "/api/tasks/poll":
+        return "poll", ""
+    if path == "/api/agent/start":
+        return "start", ""
+    if path.startswith("/api/tasks/"):
+        task_id, _, action = path[len("/api/tasks/") :].rpartition("/")
+        if task_id and action in _TASK_ACTIONS:
+            return action, task_id
+    return None
+
+
+def _wait_ms(query: dict[str, str]) -> int:
+    raw = query.get("waitMs")
+    if raw is None:
+        return 0
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= _MAX_WAIT_MS:
+        raise ApiError(
+            400,
+            ErrorCode.VALIDATION_FAILED,
+            f"waitMs: give a whole number of milliseconds, 0 to {_MAX_WAIT_MS}",
+        )
+    return value
+
+
+def _json(model: BaseModel) -> bytes:
+    return model.model_dump_json(by_alias=True, exclude_none=True).encode()
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":  # the client left before sending it all
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+async def _respond(send: Send, status: int, body: bytes | None) -> None:
+    headers = [(b"content-length", str(len(body or b"")).encode())]
+    if body is not None:
+        kind = b"application/problem+json" if status >= 400 else b"application/json"
+        headers.append((b"content-type", kind))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body or b""})
