@@ -189,6 +189,7 @@ def test_proxies_from_the_environment_send_requests_through_httpx(monkeypatch: p
         monkeypatch.delenv(name, raising=False)
     assert usable_for("http://127.0.0.1:6767/api")
     assert not usable_for("unix:///tmp/x")
+    assert not usable_for("https://agentspan.example.com/api")  # TLS stays with httpx
     monkeypatch.setenv("HTTP_PROXY", "http://proxy.internal:3128")
     assert not usable_for("http://agentspan.internal:6767/api")
     monkeypatch.setenv("NO_PROXY", "agentspan.internal")

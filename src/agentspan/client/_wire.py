@@ -8,8 +8,9 @@ connection to every waiter and retries the losers, so requests waited seconds be
 sending a byte — longer than a short lease (encode/httpcore#822). Here each request takes
 an idle connection of its own or opens one, and writes its request in one ``send()``.
 
-Scope: plain ``http://`` and ``https://`` to the server, no proxy (``ApiClient`` keeps
-httpx for proxied URLs and for the event stream). Keep-alive connections idle for longer
+Scope: plain ``http://`` to the server, no proxy (``ApiClient`` keeps httpx for
+``https://`` — its certificate handling stays the one users configure —, for proxied URLs
+and for the event stream). Keep-alive connections idle for longer
 than ``IDLE_REUSE_SECONDS`` are not reused, which stays under uvicorn's keep-alive timeout
 (5 s), so a server closing an idle connection does not race a request sent on it; if a
 reused connection still fails before any byte of the answer arrives, the request is sent
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ssl
 import time
 import urllib.request
 from dataclasses import dataclass, field
@@ -60,9 +60,9 @@ class _Connection:
 
 
 def usable_for(base_url: str) -> bool:
-    """True when requests to ``base_url`` can go direct (http/https, no proxy applies)."""
+    """True when requests to ``base_url`` can go direct (plain http, no proxy applies)."""
     parts = urlsplit(base_url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if parts.scheme != "http" or not parts.hostname:
         return False
     proxies = urllib.request.getproxies_environment()
     if not (proxies.get(parts.scheme) or proxies.get("all")):
@@ -83,9 +83,8 @@ class WirePool:
         connect_timeout: float = 5.0,
     ) -> None:
         parts = urlsplit(base_url)
-        self._tls = parts.scheme == "https"
         self._host = parts.hostname or "127.0.0.1"
-        self._port = parts.port or (443 if self._tls else 80)
+        self._port = parts.port or 80
         self._prefix = parts.path.rstrip("/")
         host_header = parts.netloc.rsplit("@", 1)[-1]
         fixed = {"Host": host_header, "Accept": "application/json", "User-Agent": "agentspan-sdk", **headers}
@@ -94,7 +93,6 @@ class WirePool:
         self._max_idle = max_idle
         self._slots = asyncio.Semaphore(max_connections)
         self._connect_timeout = connect_timeout
-        self._ssl: ssl.SSLContext | None = ssl.create_default_context() if self._tls else None
         self._closed = False
 
     async def request(
@@ -159,11 +157,7 @@ class WirePool:
         try:
             async with asyncio.timeout(self._connect_timeout):
                 reader, writer = await asyncio.open_connection(
-                    self._host,
-                    self._port,
-                    ssl=self._ssl,
-                    server_hostname=self._host if self._tls else None,
-                    limit=_MAX_HEADER_BYTES,
+                    self._host, self._port, limit=_MAX_HEADER_BYTES
                 )
         except (OSError, TimeoutError) as exc:
             raise WireError(f"cannot connect to {self._host}:{self._port}: {exc!r}") from exc

@@ -98,6 +98,11 @@ class FastPaths:
         request = _Request(scope, receive, await _read_body(receive))
         try:
             status, body = await self._handle(request, action, task_id)
+        except asyncio.CancelledError:
+            # Only a server shutting down cancels a request (a parked long-poll, past the
+            # graceful wait): there is nobody to answer, and nothing to log.
+            request.close()
+            return
         except ApiError as exc:
             status, body = exc.status, problem_body(exc.status, exc.code, exc.detail)
         except ValidationError as exc:
