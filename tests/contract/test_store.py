@@ -319,6 +319,10 @@ async def test_messages_round_trip_in_order(store: Store) -> None:
         await tx.append_messages("e1", 2, [json.dumps(m) for m in second])
     assert await store.list_messages("e1") == first + second
     assert await store.list_messages("e2") == [{"role": "user", "content": "other"}]
+    # The tail from an index on (how the dispatcher catches up on a cached conversation).
+    assert await store.list_messages("e1", start=2) == second
+    assert await store.list_messages("e1", start=1) == first[1:] + second
+    assert await store.list_messages("e1", start=3) == []
 
 
 async def test_putting_a_spec_twice_keeps_the_first(store: Store) -> None:

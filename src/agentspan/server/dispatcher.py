@@ -14,6 +14,7 @@ import logging
 import random
 import time
 import uuid
+from collections import OrderedDict
 from typing import Any
 
 from agentspan.protocol.spec import AgentConfig
@@ -32,7 +33,7 @@ from agentspan.server.providers import LlmRequest, LlmResponse, LlmToolSpec, Pro
 from agentspan.server.providers.base import DeltaCallback
 from agentspan.server.providers.prices import PriceTable
 from agentspan.server.settings import Settings
-from agentspan.server.store.base import ExecutionRow, TaskRow
+from agentspan.server.store.base import ExecutionRow, Store, TaskRow
 
 log = logging.getLogger("agentspan.server")
 
@@ -50,6 +51,7 @@ class Dispatcher:
         self._loops: list[asyncio.Task[None]] = []
         self._stopping = False
         self._starved = False
+        self._conversations = ConversationCache()
 
     async def start(self) -> None:
         self.driver.llm_runner = self
@@ -186,13 +188,13 @@ class Dispatcher:
         if row is None:
             return None
         spec = await self.driver.spec_of(row)
-        budgeted = ExecState.model_validate_json(row.state).budgeted
-        budget = await self.store.get_budget(row.root_id) if budgeted is not False else None
+        state = ExecState.model_validate_json(row.state)
+        budget = await self.store.get_budget(row.root_id) if state.budgeted is not False else None
         over = budget.exceeded() if budget is not None else None
         if over is not None:
             await self._record(task, BudgetExceeded(reason=over))
             return None
-        return spec, row.id, await self.store.list_messages(row.id)
+        return spec, row.id, await self._conversations.get(self.store, row.id, state.message_count)
 
     async def _call(
         self, task: TaskRow, spec: AgentConfig, execution_id: str, messages: list[dict[str, Any]]
@@ -309,6 +311,33 @@ class Dispatcher:
                         tx, row, WorkerMissing(tool_name=task.name, waited_seconds=waited), effects
                     )
             self.driver.after_commit(effects)
+
+
+class ConversationCache:
+    """The conversations of recent model calls, so each call reads only the messages
+    added since the previous one instead of the whole history (which made a step's cost
+    grow with the conversation). Messages are append-only and indexed, so a tail read is
+    always right, also when another replica wrote the tail. Least recently used
+    conversations are dropped beyond ``max_messages`` messages in all."""
+
+    def __init__(self, max_messages: int = 50_000) -> None:
+        self._cache: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
+        self._size = 0
+        self.max_messages = max_messages
+
+    async def get(self, store: Store, execution_id: str, count: int) -> list[dict[str, Any]]:
+        messages = self._cache.pop(execution_id, None) or []
+        self._size -= len(messages)
+        if len(messages) > count:  # cannot happen with an append-only log; start over
+            messages = []
+        if len(messages) < count:
+            messages = messages + await store.list_messages(execution_id, start=len(messages))
+        self._cache[execution_id] = messages
+        self._size += len(messages)
+        while self._size > self.max_messages and len(self._cache) > 1:
+            _, dropped = self._cache.popitem(last=False)
+            self._size -= len(dropped)
+        return list(messages)  # the caller's own list; the dicts are shared, never changed
 
 
 PLANNING_INSTRUCTIONS = (

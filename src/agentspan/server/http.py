@@ -4,8 +4,7 @@ uvicorn writes a response's status line and headers in one ``send()`` and its bo
 another. On loopback each ``send()`` wakes the peer, which then reads half a response and
 sleeps again; for the small JSON bodies of the worker and client hot paths those extra
 system calls and wake-ups cost more than the request's own work (see docs/benchmarks.md).
-Here every write made during one step of the event loop is buffered and leaves in a
-single ``send()`` at the end of that step, which adds no waiting.
+Here the head is held back until the body's write and both leave in one ``send()``.
 """
 
 from __future__ import annotations
@@ -15,36 +14,47 @@ from typing import Any, cast
 
 
 class CorkedTransport:
-    """A transport wrapper that coalesces the writes of one event-loop step."""
+    """A transport wrapper that sends a response's head together with what follows it.
+
+    Only the head (the status line and headers) is held back: the next write — the body —
+    sends both at once. A head that nothing follows within this step of the event loop
+    (a stream whose first chunk is not ready) goes out on its own at the end of the step.
+    Every other write goes straight through, so a burst of writes to many connections
+    (an event fanned out to many streams) never queues behind itself.
+    """
 
     def __init__(self, transport: asyncio.Transport) -> None:
         self._transport = transport
-        self._pending: list[bytes] = []
+        self._head: bytes | None = None
         self._loop = asyncio.get_running_loop()
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
-        if not self._pending:
+        if self._head is not None:
+            head, self._head = self._head, None
+            self._transport.write(head + bytes(data))
+        elif bytes(data[:5]) == b"HTTP/":
+            self._head = bytes(data)
             self._loop.call_soon(self.flush)
-        self._pending.append(bytes(data))
+        else:
+            self._transport.write(data)
 
     def writelines(self, chunks: Any) -> None:
         for chunk in chunks:
             self.write(chunk)
 
     def flush(self) -> None:
-        if not self._pending:
+        if self._head is None:
             return
-        data = b"".join(self._pending)
-        self._pending.clear()
+        head, self._head = self._head, None
         if not self._transport.is_closing():
-            self._transport.write(data)
+            self._transport.write(head)
 
     def close(self) -> None:
         self.flush()
         self._transport.close()
 
     def get_write_buffer_size(self) -> int:
-        return self._transport.get_write_buffer_size() + sum(len(p) for p in self._pending)
+        return self._transport.get_write_buffer_size() + len(self._head or b"")
 
     def __getattr__(self, name: str) -> Any:
         # Everything else (flow control, extra info, abort) is the real transport's.

@@ -59,19 +59,25 @@ class TaskService:
         while True:
             if gone is not None and await gone():
                 return []
-            now = time.time()
-            await self._record_poll(names, worker_id, now)
-            assignments = await self._claim(names, worker_id, count)
-            if assignments:
-                return assignments
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return []
-            next_due = await self.store.next_due("worker", names)
-            if next_due is not None:
-                # Wake for a delayed retry or an expiring lease, whichever is first.
-                remaining = min(remaining, max(next_due - time.time(), 0.0) + 0.001)
-            await self.hub.wait(keys, remaining)
+            # Listen before claiming: a task queued while the claim or the next_due read
+            # awaits the store must still wake this poll (else it sleeps out its wait).
+            wake = self.hub.listen(keys)
+            try:
+                now = time.time()
+                await self._record_poll(names, worker_id, now)
+                assignments = await self._claim(names, worker_id, count)
+                if assignments:
+                    return assignments
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return []
+                next_due = await self.store.next_due("worker", names)
+                if next_due is not None:
+                    # Wake for a delayed retry or an expiring lease, whichever is first.
+                    remaining = min(remaining, max(next_due - time.time(), 0.0) + 0.001)
+                await self.hub.wait_for(wake, remaining)
+            finally:
+                self.hub.unlisten(keys, wake)
 
     async def _claim(self, names: list[str], worker_id: str, count: int) -> list[TaskAssignment]:
         effects = _Effects()

@@ -592,9 +592,11 @@ class PostgresStore:
         value = await self.pool.fetchval("SELECT spec FROM specs WHERE hash = $1", spec_hash)
         return str(value) if value is not None else None
 
-    async def list_messages(self, execution_id: str) -> list[dict[str, Any]]:
+    async def list_messages(self, execution_id: str, start: int = 0) -> list[dict[str, Any]]:
         rows = await self.pool.fetch(
-            "SELECT body FROM messages WHERE execution_id = $1 ORDER BY idx", execution_id
+            "SELECT body FROM messages WHERE execution_id = $1 AND idx >= $2 ORDER BY idx",
+            execution_id,
+            start,
         )
         return [json.loads(r[0]) for r in rows]
 

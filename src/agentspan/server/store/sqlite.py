@@ -377,10 +377,11 @@ class SqliteStore:
             row = self.conn.execute("SELECT spec FROM specs WHERE hash = ?", (spec_hash,)).fetchone()
         return str(row[0]) if row else None
 
-    async def list_messages(self, execution_id: str) -> list[dict[str, Any]]:
+    async def list_messages(self, execution_id: str, start: int = 0) -> list[dict[str, Any]]:
         async with self._lock:
             rows = self.conn.execute(
-                "SELECT body FROM messages WHERE execution_id = ? ORDER BY idx", (execution_id,)
+                "SELECT body FROM messages WHERE execution_id = ? AND idx >= ? ORDER BY idx",
+                (execution_id, start),
             ).fetchall()
         return [json.loads(r[0]) for r in rows]
 
