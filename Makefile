@@ -39,7 +39,7 @@ chaos: $(STAMP)
 	CHAOS_FULL=1 $(BIN)/python tests/chaos/chaos_report.py
 
 # Benchmarks side by side with LangGraph and DBOS, in their own venv (bench/.venv);
-# regenerates docs/benchmarks.md and docs/benchmarks/*.png (about 15 minutes on 2 cores).
+# regenerates docs/benchmarks.md and docs/benchmarks/*.png (about 17 minutes on 2 cores).
 # BENCH_FULL=1 for the long version; BENCH_DATABASE_URL for another PostgreSQL.
 BENCH_VENV  := bench/.venv
 BENCH_STAMP := $(BENCH_VENV)/.installed

@@ -121,6 +121,7 @@ def machine_info() -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "date": time.strftime("%Y-%m-%d %H:%M %Z"),
+        "load_before": list(os.getloadavg()),
     }
 
 

@@ -4,13 +4,16 @@
 ``echo`` in a worker). ``slow_agent`` is the recovery workload: its tool sleeps
 ``BENCH_TOOL_SECONDS`` and appends ``start``/``end`` lines to the ledger file
 ``BENCH_LEDGER``, so duplicate runs can be counted after a kill. ``approval_agent`` pauses
-for a human before its tool, for the cost-of-waiting figure.
+for a human before its tool, for the cost-of-waiting figure; ``stream_agent`` asks again and
+again (streaming figure), ``history_agent`` calls ``echo`` many times in a row (cost against
+conversation length).
 """
 
 from __future__ import annotations
 
 import os
 import time
+from typing import Any
 
 import workload
 
@@ -67,4 +70,29 @@ def slow_agent() -> Agent:
 def approval_agent() -> Agent:
     return Agent(
         name="bench_wait", model=ScriptedModel([ToolCall("needs_ok", {"item": "x"}), "ok"]), tools=[needs_ok]
+    )
+
+
+def stream_agent(events: int) -> Agent:
+    """Asks for approval of ``needs_ok`` ``events`` times in a row, then answers: each
+    rejection (``POST /respond``) commits an ``approval`` event, and the server runs the
+    next model call itself, so no worker is needed (figure 5)."""
+    turns: list[Any] = [ToolCall("needs_ok", {"item": str(i)}) for i in range(events)]
+    return Agent(
+        name=f"bench_stream_{events}",
+        model=ScriptedModel([*turns, "ok"]),
+        tools=[needs_ok],
+        max_turns=events + 1,
+    )
+
+
+def history_agent(calls: int) -> Agent:
+    """Calls ``echo`` ``calls`` times in sequence, then answers: the conversation ends with
+    2 * calls + 2 messages (figure 6)."""
+    turns: list[Any] = [ToolCall("echo", {"text": workload.TOOL_ARGUMENT}) for _ in range(calls)]
+    return Agent(
+        name=f"bench_history_{calls}",
+        model=ScriptedModel([*turns, workload.FINAL_ANSWER]),
+        tools=[echo],
+        max_turns=calls + 1,
     )

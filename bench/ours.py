@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import random
 import signal
 import subprocess
@@ -203,64 +202,36 @@ def _profile(backend: str, turns: int, out_dir: Path, raw_dir: Path, py_spy: Pat
 # --- figure 2: throughput ---------------------------------------------------------------------
 
 
-async def _one_execution(client: httpx.AsyncClient, body: dict[str, Any]) -> int:
-    """Start one execution and follow its SSE stream to the terminal event, resuming after
-    the last event id when the server closes the stream early (as the SDK does).
-    Returns how many times the stream had to be resumed."""
-    response = await client.post("/agent/start", json=body)
-    response.raise_for_status()
-    execution_id = response.json()["executionId"]
-    last = ""
-    for resumes in range(20):
-        headers = {"Accept": "text/event-stream"}
-        if last:
-            headers["Last-Event-ID"] = last
-        event = ""
-        async with client.stream(
-            "GET", f"/agent/stream/{execution_id}", params={"deltas": "false"}, headers=headers
-        ) as stream:
-            async for line in stream.aiter_lines():
-                if line.startswith("id:"):
-                    last = line[3:].strip()
-                elif line.startswith("event:"):
-                    event = line[6:].strip()
-                elif line.startswith("data:") and event in ("done", "error"):
-                    data = json.loads(line[5:])
-                    if event == "error" or data.get("output") != workload.FINAL_ANSWER:
-                        raise AssertionError(f"execution {execution_id} ended with {event}: {data}")
-                    return resumes
-    raise AssertionError(f"stream of {execution_id} never delivered its terminal event")
-
-
-async def _throughput(
-    api_url: str, body: dict[str, Any], concurrency: int, seconds: float, reps: int
-) -> dict[str, Any]:
+async def _throughput(st: Stack, concurrency: int, seconds: float, reps: int) -> dict[str, Any]:
+    """``C`` coroutines each call ``runtime.run_async`` back to back: the SDK's own path (one
+    start request that waits for the result), as a user's program would."""
     finished: list[tuple[float, float]] = []
     errors: list[str] = []
-    resumed = [0]
     stop = asyncio.Event()
     warmed = asyncio.Event()
-    limits = httpx.Limits(
-        max_connections=2 * concurrency + 10, max_keepalive_connections=2 * concurrency + 10
-    )
-    timeout = httpx.Timeout(120.0, connect=10.0)
-    async with httpx.AsyncClient(base_url=api_url, limits=limits, timeout=timeout) as client:
+    agent = turn_agent()
+    runtime = st.runtime()
 
-        async def loop() -> None:
-            while not stop.is_set():
-                started = time.perf_counter()
-                try:
-                    resumed[0] += await _one_execution(client, body)
-                except (AssertionError, httpx.HTTPError) as exc:
-                    errors.append(f"{type(exc).__name__}: {exc}"[:300])
-                    await asyncio.sleep(0.1)
-                    continue
-                ended = time.perf_counter()
-                finished.append((ended, ended - started))
-                if len(finished) >= min(concurrency, 200):
-                    warmed.set()
+    async def one() -> None:
+        result = await runtime.run_async(agent, workload.PROMPT)
+        _check_turn(result)
 
-        await _one_execution(client, body)  # alone first: see _start_many
+    async def loop() -> None:
+        while not stop.is_set():
+            started = time.perf_counter()
+            try:
+                await one()
+            except Exception as exc:  # noqa: BLE001 - counted and reported, the run goes on
+                errors.append(f"{type(exc).__name__}: {exc}"[:300])
+                await asyncio.sleep(0.1)
+                continue
+            ended = time.perf_counter()
+            finished.append((ended, ended - started))
+            if len(finished) >= min(concurrency, 200):
+                warmed.set()
+
+    try:
+        await one()  # alone first: see _start_many
         tasks = [asyncio.create_task(loop()) for _ in range(concurrency)]
         # Warm-up: at least 2 s and min(C, 200) finished executions, so the windows see a
         # steady state rather than the ramp.
@@ -279,23 +250,19 @@ async def _throughput(
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-    return {
-        **throughput_result(windows, errors),
-        "stream_resumes": resumed[0],
-    }
+    finally:
+        await runtime.shutdown_async()
+    return throughput_result(windows, errors)
 
 
 def throughput(
     backend: str, workers: int, concurrencies: list[int], seconds: float, reps: int
 ) -> dict[int, Any]:
-    """Closed loop: ``C`` clients each start an execution and follow its SSE stream to the end."""
-    body = {"agentConfig": serialize_agent(turn_agent()).wire(), "prompt": workload.PROMPT}
+    """Closed loop: ``C`` clients each run one turn after another with ``run_async``."""
     results: dict[int, Any] = {}
     for concurrency in concurrencies:
         with stack(backend, workers=workers) as st:  # a fresh server and database per cell
-            results[concurrency] = asyncio.run(
-                _throughput(st.server.api_url, body, concurrency, seconds, reps)
-            )
+            results[concurrency] = asyncio.run(_throughput(st, concurrency, seconds, reps))
     return results
 
 

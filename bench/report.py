@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import report_more
 from profiles import IDLE, UVLOOP
 
 STEPS_PER_TURN = 3  # model call, tool call, model call
@@ -118,10 +119,10 @@ def section_overhead(results: dict[str, Any], plots: Path) -> str:
     out = ["## 1. Orchestration overhead per durable turn", ""]
     out.append(
         "One turn = model call → `echo` tool call → model call, run to completion, then the next "
-        "turn. For Agentspan the client times `runtime.run(agent, prompt)` (start, SSE stream "
-        "to the end, final read) while the tool runs in a worker process and the server is a "
-        "third process. For the baselines the timer wraps `graph.invoke(...)` / the workflow "
-        "call. Times in ms; *overhead* = turn − in-process loop."
+        "turn. For Agentspan the client times `runtime.run(agent, prompt)` (one start request "
+        "that the server answers with the result once the run ends) while the tool runs in a "
+        "worker process and the server is a third process. For the baselines the timer wraps "
+        "`graph.invoke(...)` / the workflow call. Times in ms; *overhead* = turn − in-process loop."
     )
     out.append("")
     out.append(
@@ -187,8 +188,8 @@ def section_overhead(results: dict[str, Any], plots: Path) -> str:
     for key, worst in stalls:
         out += [
             "",
-            f"**{label(key)}: one turn took {worst / 1000:.1f} s.** See *Bugs found* below (a lost "
-            "wake-up in the model-call dispatcher on PostgreSQL is the known cause of 30 s stalls).",
+            f"**{label(key)}: one turn took {worst / 1000:.1f} s.** Not explained: the lost "
+            "wake-ups listed under *Bugs found* are fixed; this needs looking into.",
         ]
     out += ["", plot_overhead(results, plots), ""]
     return "\n".join(out)
@@ -309,8 +310,8 @@ def section_throughput(results: dict[str, Any], plots: Path) -> str:
         return "## 2. Throughput\n\nNot run.\n"
     out = ["## 2. Throughput", ""]
     out.append(
-        "Closed loop: *C* clients each run one turn after another (Agentspan: `POST /agent/start`, "
-        "then follow the execution's SSE stream to its `done` event; baselines: *C* threads each "
+        "Closed loop: *C* clients each run one turn after another (Agentspan: *C* coroutines "
+        "calling `runtime.run_async(agent, prompt)` on one runtime; baselines: *C* threads each "
         "calling `invoke`/the workflow). After a warm-up, completions are counted in "
         f"{results['plan']['tp_reps']} windows of {results['plan']['tp_seconds']:g} s; the table shows "
         "the median window. Durable steps = 3 per turn (2 model calls + 1 tool call); tool steps = 1 "
@@ -345,7 +346,7 @@ def section_throughput(results: dict[str, Any], plots: Path) -> str:
             if cell.get("stream_resumes"):
                 extra.append(f"{cell['stream_resumes']} SSE resumes")
             if cell["turns_per_s"] == 0:
-                extra.append("no turn finished in any window: a stalled model call (bug 1 below)")
+                extra.append("no turn finished in any window")
             rows.append(
                 [
                     label(system),
@@ -635,6 +636,13 @@ def section_recovery(results: dict[str, Any], plots: Path) -> str:
                 restart_rows,
             ),
         ]
+    for key, value in data.items():
+        if ok(value) and key.endswith("server_restart") and value.get("ran_twice_not_in_flight"):
+            out += [
+                "",
+                f"On {key.split('/')[1]}, {value['ran_twice_not_in_flight']} tool calls that were not in flight "
+                "at the kill ran twice (bug 4 below was such a case; this one is not explained).",
+            ]
     out += [""] + errors_of(data)
     out += [
         "",
@@ -758,6 +766,7 @@ def targets(results: dict[str, Any]) -> str:
                     verdict(extra == 0),
                 ]
             )
+    rows += report_more.targets(results)
     return table(["target (issue 6)", "measured", ""], rows)
 
 
@@ -773,6 +782,16 @@ def overhead_reason(results: dict[str, Any]) -> str:
         "that CPU, not waiting, sets both the latency and the throughput. *Where the time goes* breaks "
         "the server's share down."
     )
+
+
+def load_note(machine: dict[str, Any]) -> str:
+    before, after = machine.get("load_before"), machine.get("load_after")
+    if not before:
+        return ""
+    text = f"(1-minute load average {before[0]:.1f} before the run"
+    if after:
+        text += f", {after[0]:.1f} after it"
+    return text + ", on 2 cores)"
 
 
 def verdict(met: bool) -> str:
@@ -813,9 +832,10 @@ def write(results: dict[str, Any], docs: Path) -> None:
         f"Library versions: {versions(results)}. Raw numbers: "
         "[benchmarks/results.json](benchmarks/results.json).",
         "",
-        "The machine is small and shared (other jobs ran on it during the measurement), so "
-        "absolute numbers drift between runs; every comparison below is between systems "
-        "measured in the same run, and the per-repetition medians show the spread.",
+        "The machine is small and shared: other jobs ran on it during the measurement "
+        f"{load_note(m)}, so absolute numbers drift between runs (two runs on the same day differed by 2× and "
+        "more); every comparison below is between systems measured in the same run, and "
+        "the per-repetition medians show the spread.",
         "",
         "## Summary against the targets",
         "",
@@ -848,6 +868,8 @@ def write(results: dict[str, Any], docs: Path) -> None:
         section_throughput(results, plots),
         section_waiting(results, plots),
         section_recovery(results, plots),
+        report_more.section_streaming(results, plots),
+        report_more.section_history(results, plots),
         BUGS,
         NOT_YET,
         HOW_TO_RUN,
@@ -856,50 +878,51 @@ def write(results: dict[str, Any], docs: Path) -> None:
     (docs / "benchmarks.md").write_text(re.sub(r"\n{3,}", "\n\n", text))
 
 
-BUGS = """## Bugs found while writing this suite
+BUGS = """## Bugs this suite found (all fixed)
 
-Found at commit `5186fcb`, when this suite was written, and reported here rather than fixed
-(the suite works around the second one so that it can measure concurrency on PostgreSQL).
-Check whether they still hold before relying on this list:
+Each was found by a measurement here, diagnosed, and fixed in the server or SDK; the
+numbers above are from the fixed code.
 
-1. **PostgreSQL: a model call can wait 30 s (lost wake-up in the dispatcher).**
-   `Dispatcher._dispatch_loop` claims due model calls, then awaits `store.next_due(...)`
-   and only then registers its wake-up with `hub.wait(["internal"], ...)`. On PostgreSQL
-   those awaits yield, so a model call enqueued (and notified) in that window is missed
-   and waits for the loop's 30 s timeout. Seen as single turns of ~30 s (about 1 in 600
-   sequential `runtime.run` turns) and, with the raw start + SSE client of figure 2 at
-   C=1, within the first ~30 executions every time: the `thinking` event of model call 1
-   is written and nothing follows for 30 s. With more executions in flight other
-   notifications wake the loop and hide it. Fix: take
-   `hub.listen(["internal"])` *before* `_dispatch_once()` and wait on that future, the
-   pattern the SSE endpoint already uses.
-2. **PostgreSQL: concurrent first starts of a new agent spec fail with 500.**
-   `Driver._put_spec` records the spec hash in the in-process cache before the
-   transaction that inserts the spec commits; a concurrent `POST /agent/start` of the
-   same spec skips the insert and violates `executions_spec_hash_fkey`. Fix: fill the
-   cache after commit (or always `INSERT … ON CONFLICT DO NOTHING`). The suite starts one
-   execution alone before any concurrent starts.
-3. **SSE streams can close without their terminal event.** `_events` in
-   `server/api/sse.py` reads new events, finds none, then reads the execution's status in a
-   separate query; if the execution finishes in between, the stream ends without `done`.
-   The SDK (and this suite) resume with `Last-Event-ID`, so nothing is lost, but each such
-   stream costs a reconnect ("SSE resumes" in figure 2).
+1. **PostgreSQL: a model call could wait 30 s** — the dispatcher registered its wake-up
+   only after claiming and reading the next due time, so a call queued in between was
+   missed until the loop's 30 s timeout. Fixed in `67b793a` (listen before claiming); model
+   calls queued by this server are now handed straight to the dispatcher as well.
+2. **PostgreSQL: concurrent first starts of a new agent spec failed with 500** — the spec
+   cache was filled before the inserting transaction committed. Fixed in `67b793a` (the spec
+   is always written with insert-or-ignore).
+3. **SSE streams could close without their terminal event** (the status was read in a
+   separate query after the events). Fixed in `67b793a`; streams now share one reader per
+   execution (`_EventFeed` in `server/api/sse.py`), which also re-reads the log once it
+   sees the end.
+4. **PostgreSQL, server restart with 2 s leases: calls started after the restart ran
+   twice.** Two causes: the SDK's HTTP client (httpx/httpcore) stalled a burst of ~100
+   concurrent heartbeats for seconds before sending a byte (encode/httpcore#822), and a
+   claim that spent long re-queuing lost leases handed out leases already partly used up.
+   Fixed in `562c899`: the SDK sends its JSON requests over its own small HTTP client
+   (`client/_wire.py`), and a claim re-extends the leases it hands out.
+5. **PostgreSQL: a tool call could wait 20 s for its worker** — the worker long-poll had
+   the lost wake-up pattern of bug 1 (seen once in ~16,000 rounds). Fixed in `32e9ad5`
+   (listen before claiming).
+6. **Corked writes held replies behind an SSE fan-out.** The first version of the
+   single-`send()` response writer flushed at the end of the event-loop step, so at 1,000
+   subscribers a `respond` call took ~150 ms. Fixed in `32e9ad5`: only a response's head
+   is held, until its body is written.
 """
 
 NOT_YET = """## Not measured yet
 
-- Figures 5 (streaming latency with 1–1,000 subscribers) and 6 (cost against
-  conversation length) of issue 6.
 - Recovery baselines (see figure 4), PostgreSQL baselines for the cost of waiting, and
   DBOS at 10,000 waiting workflows in the default run (it starts about 70 workflows/s
   here; `BENCH_FULL=1` includes it).
-- The quick regression guard inside `make test`.
+- Streaming (figure 5) and conversation length (figure 6) have no baseline: neither
+  LangGraph nor DBOS serves an event stream, and figure 6 measures how Agentspan's own
+  cost per step changes, not a comparison.
 """
 
 HOW_TO_RUN = """## How to run
 
 ```sh
-make bench                                # default run, about 15 minutes on 2 cores
+make bench                                # default run, about 17 minutes on 2 cores
 BENCH_FULL=1 make bench                   # long run: C=1,000 everywhere, 1/2/4 workers,
                                           # 100,000 paused executions, 1,000 in recovery
 bench/.venv/bin/python bench/run.py --only overhead,profile   # some figures; the others are
@@ -913,4 +936,8 @@ matplotlib, py-spy). PostgreSQL comes from `BENCH_DATABASE_URL` (default
 `postgresql://postgres@127.0.0.1:5432/postgres`; the suite creates and drops its own
 `bench_*` databases there); without it the PostgreSQL rows are reported as missing. Logs of
 the baseline subprocesses go to `bench/.last-run.log`.
+
+`make test` includes a quick guard against order-of-magnitude regressions of figures 1
+and 3 (`tests/e2e/test_perf_guard.py`: 30 sequential runs against a server process, and
+1,000 executions paused for approval), with generous bounds so that a busy machine passes.
 """

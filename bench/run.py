@@ -1,6 +1,6 @@
 """``make bench``: run every figure, save the raw results, regenerate docs/benchmarks.md.
 
-    bench/.venv/bin/python bench/run.py            # the default run (about 15 minutes, 2 cores)
+    bench/.venv/bin/python bench/run.py            # the default run (about 17 minutes, 2 cores)
     BENCH_FULL=1 bench/.venv/bin/python bench/run.py   # the long version
     bench/.venv/bin/python bench/run.py --only overhead,recovery   # some figures only
     bench/.venv/bin/python bench/run.py --report-only  # re-render the doc from results.json
@@ -18,6 +18,7 @@ import contextlib
 import importlib.metadata
 import importlib.util
 import json
+import os
 import sys
 import time
 import traceback
@@ -27,17 +28,19 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import history as history_figure
 import ours
 import report
+import streaming as streaming_figure
 from _common import BENCH, ROOT, full_mode, machine_info, pg_unavailable, run_measurement
 
 LOG = BENCH / ".last-run.log"
-FIGURES = ("overhead", "throughput", "waiting", "recovery", "profile")
+FIGURES = ("overhead", "throughput", "waiting", "recovery", "streaming", "history", "profile")
 
 
 @dataclass
 class Plan:
-    """How much of everything to run. The defaults fit in about 15 minutes on 2 cores."""
+    """How much of everything to run. The defaults fit in about 17 minutes on 2 cores."""
 
     overhead_warmup: int = 30
     overhead_reps: int = 5
@@ -58,6 +61,10 @@ class Plan:
     recovery_tool_seconds: float = 1.0
     recovery_threads: int = 100
     profile_turns: int = 300
+    stream_subscribers: list[int] = field(default_factory=lambda: [1, 100, 1000])
+    stream_events: int = 20
+    history_lengths: list[int] = field(default_factory=lambda: [10, 100, 1000])
+    history_min_rounds: int = 100
 
     @classmethod
     def for_mode(cls, quick: bool = False) -> Plan:
@@ -82,6 +89,10 @@ class Plan:
                 recovery_n=20,
                 recovery_threads=10,
                 profile_turns=20,
+                stream_subscribers=[1, 10],
+                stream_events=3,
+                history_lengths=[10, 100],
+                history_min_rounds=20,
             )
         if full_mode():
             plan.overhead_reps = 10
@@ -92,6 +103,10 @@ class Plan:
             plan.waiting_counts = [0, 1000, 10_000, 100_000]
             plan.waiting_counts_dbos = [0, 1000, 10_000]
             plan.recovery_n = 1000
+            plan.stream_subscribers = [1, 10, 100, 1000, 2000]
+            plan.stream_events = 30
+            plan.history_lengths = [10, 100, 1000, 5000]
+            plan.history_min_rounds = 300
         return plan
 
 
@@ -127,6 +142,8 @@ class Runner:
             "waiting": {},
             "recovery": {},
             "profile": {},
+            "streaming": {},
+            "history": {},
         }
         self.pg_reason = pg_unavailable()
         self.backends = ["sqlite"] if self.pg_reason else ["sqlite", "postgres"]
@@ -265,6 +282,24 @@ class Runner:
                 partial(ours.recover_server_restart, backend, *sizes),
             )
 
+    def streaming(self) -> None:
+        p = self.plan
+        for backend in self.backends:
+            self.step(
+                "streaming",
+                f"agentspan/{backend}",
+                partial(streaming_figure.streaming, backend, p.stream_subscribers, p.stream_events),
+            )
+
+    def history(self) -> None:
+        p = self.plan
+        for backend in self.backends:
+            self.step(
+                "history",
+                f"agentspan/{backend}",
+                partial(history_figure.history, backend, p.history_lengths, p.history_min_rounds),
+            )
+
     def run(self) -> dict[str, Any]:
         seconds = self.results["figure_seconds"] = {}
         for figure in FIGURES:
@@ -273,6 +308,7 @@ class Runner:
                 getattr(self, figure)()
                 seconds[figure] = time.monotonic() - started
         self.results["duration_s"] = sum(seconds.values())
+        self.results["machine"]["load_after"] = list(os.getloadavg())
         return self.results
 
 

@@ -2,8 +2,8 @@
 
 ``make bench`` measures properly; this only catches order-of-magnitude regressions inside
 ``make test`` (a lost wake-up that makes a run wait 30 s, a poll loop that burns a core, a
-leak per paused execution). The bounds are generous on purpose — today a run takes about
-15 ms and 1,000 paused executions add a few MB — so that a busy 2-core machine passes and
+leak per paused execution). The bounds are generous on purpose — today a run takes a few
+ms and 1,000 paused executions add a few MB — so that a busy 2-core machine passes and
 a real regression fails.
 """
 

@@ -7,6 +7,8 @@ connection resumes exactly where it stopped. Ends after the terminal ``done``/``
 
 from __future__ import annotations
 
+import asyncio
+import bisect
 import json
 import time
 from collections.abc import AsyncIterator
@@ -19,6 +21,7 @@ from agentspan.protocol.api import TERMINAL_STATUSES
 from agentspan.server.api.routes import services
 from agentspan.server.errors import not_found
 from agentspan.server.services import Services
+from agentspan.server.store.base import EventRow
 from agentspan.server.views import event_view
 
 router = APIRouter(prefix="/api")
@@ -53,6 +56,7 @@ async def _events(
     yield ":connected\n\n"
     keys = [f"exec:{execution_id}"]
     deltas = svc.hub.subscribe_deltas(execution_id) if with_deltas else None
+    feed = _EventFeed.join(svc, execution_id)
     try:
         while True:
             wake = svc.hub.listen(keys)  # before reading, so no commit slips between
@@ -60,23 +64,16 @@ async def _events(
                 # Live text first: it always precedes the commit of the message it builds.
                 while deltas:
                     yield _delta_frame(execution_id, deltas.popleft())
-                events = await svc.store.list_events(execution_id, after, 500)
-                for event in events:
-                    after = event.seq
-                    body = event_view(event).wire()
-                    yield f"id:{event.seq}\nevent:{event.type}\ndata:{json.dumps(body)}\n\n"
-                    if event.type in TERMINAL_EVENTS:
+                frames, ended = await feed.after(after)
+                for seq, kind, frame in frames:
+                    after = seq
+                    yield frame
+                    if kind in TERMINAL_EVENTS:
                         return
-                if events:
+                if ended:
+                    return  # gone, or ended with no terminal event left to send
+                if frames:
                     continue
-                row = await svc.store.get_execution(execution_id)
-                if row is None:
-                    return
-                if row.status in TERMINAL_STATUSES:
-                    # It may have ended between the two reads: send what was written.
-                    for event in await svc.store.list_events(execution_id, after, 500):
-                        yield f"id:{event.seq}\nevent:{event.type}\ndata:{json.dumps(event_view(event).wire())}\n\n"
-                    return
                 if await request.is_disconnected():
                     return
                 if not await svc.hub.wait_for(wake, HEARTBEAT_SECONDS):
@@ -84,8 +81,92 @@ async def _events(
             finally:
                 svc.hub.unlisten(keys, wake)
     finally:
+        feed.leave()
         if deltas is not None:
             svc.hub.unsubscribe_deltas(execution_id, deltas)
+
+
+class _EventFeed:
+    """One execution's recent events, read once per commit for all its subscribers.
+
+    Without it, an event fanned out to N streams cost N reads of the log and N encodings
+    (the streaming benchmark measured delivery growing linearly with N). Subscribers of the
+    same execution on this server share one feed: the first to wake after a commit reads
+    the new events and encodes each frame once; the others take the frames from memory.
+    A subscriber resuming from further back than the feed remembers reads the store.
+    """
+
+    _feeds: dict[tuple[int, str], _EventFeed] = {}
+    KEEP = 1000  # frames remembered per execution
+
+    def __init__(self, svc: Services, execution_id: str) -> None:
+        self.svc = svc
+        self.execution_id = execution_id
+        self.frames: list[tuple[int, str, str]] = []  # (seq, type, SSE frame)
+        self.last_seq = 0
+        self.ended = False
+        self.users = 0
+        self._current: asyncio.Future[None] | None = None  # done = a commit since the read
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    def join(cls, svc: Services, execution_id: str) -> _EventFeed:
+        key = (id(svc), execution_id)
+        feed = cls._feeds.get(key)
+        if feed is None:
+            feed = cls._feeds[key] = cls(svc, execution_id)
+        feed.users += 1
+        return feed
+
+    def leave(self) -> None:
+        self.users -= 1
+        if self.users <= 0:
+            self._feeds.pop((id(self.svc), self.execution_id), None)
+            if self._current is not None:
+                self.svc.hub.unlisten([f"exec:{self.execution_id}"], self._current)
+
+    async def after(self, seq: int) -> tuple[list[tuple[int, str, str]], bool]:
+        """Frames after ``seq`` (at most 500), and whether nothing more will follow them."""
+        async with self._lock:
+            if self._current is None or self._current.done():
+                await self._refresh()
+        first = self.frames[0][0] if self.frames else self.last_seq + 1
+        if seq + 1 >= first:  # memory holds everything after seq
+            start = bisect.bisect_right(self.frames, seq, key=lambda f: f[0])
+            out = self.frames[start : start + 500]
+            return out, self.ended and start + 500 >= len(self.frames)
+        # Further back than memory: straight from the store.
+        events = await self.svc.store.list_events(self.execution_id, seq, 500)
+        return [_frame(e) for e in events], False
+
+    async def _refresh(self) -> None:
+        keys = [f"exec:{self.execution_id}"]
+        if self._current is not None:
+            self.svc.hub.unlisten(keys, self._current)
+        self._current = self.svc.hub.listen(keys)  # before reading: a later commit marks it
+        if not await self._read_new() and not self.ended:
+            row = await self.svc.store.get_execution(self.execution_id)
+            if row is None or row.status in TERMINAL_STATUSES:
+                # Ended (or purged). Its last events commit with its final status, so one
+                # more read has them all, including any that landed since the first read.
+                await self._read_new()
+                self.ended = True
+        del self.frames[: -self.KEEP]
+
+    async def _read_new(self) -> bool:
+        found = False
+        while True:
+            events = await self.svc.store.list_events(self.execution_id, self.last_seq, 500)
+            if not events:
+                return found
+            found = True
+            self.frames.extend(_frame(e) for e in events)
+            self.last_seq = events[-1].seq
+
+
+def _frame(event: EventRow) -> tuple[int, str, str]:
+    body = json.dumps(event_view(event).wire())
+    return event.seq, event.type, f"id:{event.seq}\nevent:{event.type}\ndata:{body}\n\n"
 
 
 def _delta_frame(execution_id: str, text: str) -> str:
