@@ -55,7 +55,7 @@ def test_reads_only_the_tail_and_drops_the_least_recent_beyond_its_budget(tmp_pa
                 for eid in ("e1", "e2"):
                     await tx.insert_execution(_row(eid))
             await _append(store, "e1", 0, 3)
-            cache = ConversationCache(max_messages=5)
+            cache = ConversationCache(max_bytes=5 * 210)
             assert [m["i"] for m in await cache.get(store, "e1", 3)] == [0, 1, 2]
             assert [m["i"] for m in await cache.get(store, "e1", 3)] == [0, 1, 2]  # no read
             await _append(store, "e1", 3, 2)
@@ -65,10 +65,22 @@ def test_reads_only_the_tail_and_drops_the_least_recent_beyond_its_budget(tmp_pa
             assert len(await cache.get(store, "e1", 5)) == 5
             assert store.reads == [("e1", 0), ("e1", 3)]
 
-            await _append(store, "e2", 0, 2)  # 5 + 2 > 5: e1, the least recent, goes
+            await _append(store, "e2", 0, 2)  # 5 + 2 messages > budget: e1, the least recent, goes
             assert [m["i"] for m in await cache.get(store, "e2", 2)] == [0, 1]
             assert [m["i"] for m in await cache.get(store, "e1", 5)] == [0, 1, 2, 3, 4]
             assert store.reads[-2:] == [("e2", 0), ("e1", 0)]
+            assert cache.held_bytes <= cache.max_bytes
+
+            # A conversation bigger than the whole budget is served but not kept.
+            await _append(store, "e2", 2, 10)
+            assert len(await cache.get(store, "e2", 12)) == 12
+            assert len(await cache.get(store, "e2", 12)) == 12
+            assert store.reads[-2:] == [("e2", 0), ("e2", 0)]
+
+            before = cache.held_bytes
+            cache.drop("e1")  # a finished execution's conversation goes at once
+            cache.drop("e1")
+            assert cache.held_bytes == before - 5 * 200
         finally:
             await store.close()
 

@@ -17,6 +17,7 @@ import uuid
 from collections import OrderedDict
 from typing import Any
 
+from agentspan.protocol.api import TERMINAL_STATUSES
 from agentspan.protocol.spec import AgentConfig
 from agentspan.server.driver import Driver, _Effects
 from agentspan.server.engine.loop import offered_tools
@@ -231,6 +232,8 @@ class Dispatcher:
             if row is not None:
                 await self.driver.apply_in(tx, row, result, effects)
         self.driver.after_commit(effects)
+        if row is None or row.status in TERMINAL_STATUSES:
+            self._conversations.drop(task.execution_id)  # no further model call will read it
 
     async def _keep_lease(self, task: TaskRow) -> None:
         ttl = self.settings.llm_lease_seconds
@@ -317,27 +320,50 @@ class ConversationCache:
     """The conversations of recent model calls, so each call reads only the messages
     added since the previous one instead of the whole history (which made a step's cost
     grow with the conversation). Messages are append-only and indexed, so a tail read is
-    always right, also when another replica wrote the tail. Least recently used
-    conversations are dropped beyond ``max_messages`` messages in all."""
+    always right, also when another replica wrote the tail.
 
-    def __init__(self, max_messages: int = 50_000) -> None:
-        self._cache: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
-        self._size = 0
-        self.max_messages = max_messages
+    Bounded by an estimate of the text it holds (``max_bytes``, default 8 MB): least
+    recently used conversations are dropped first, and a conversation larger than the
+    whole budget is not kept at all. Executions paused for a human sit at the cold end.
+    """
+
+    def __init__(self, max_bytes: int = 8 * 1024 * 1024) -> None:
+        self._cache: OrderedDict[str, tuple[list[dict[str, Any]], int]] = OrderedDict()
+        self._bytes = 0
+        self.max_bytes = max_bytes
 
     async def get(self, store: Store, execution_id: str, count: int) -> list[dict[str, Any]]:
-        messages = self._cache.pop(execution_id, None) or []
-        self._size -= len(messages)
+        messages, size = self._cache.pop(execution_id, ([], 0))
+        self._bytes -= size
         if len(messages) > count:  # cannot happen with an append-only log; start over
-            messages = []
+            messages, size = [], 0
         if len(messages) < count:
-            messages = messages + await store.list_messages(execution_id, start=len(messages))
-        self._cache[execution_id] = messages
-        self._size += len(messages)
-        while self._size > self.max_messages and len(self._cache) > 1:
-            _, dropped = self._cache.popitem(last=False)
-            self._size -= len(dropped)
+            tail = await store.list_messages(execution_id, start=len(messages))
+            messages = messages + tail
+            size += sum(_estimated_bytes(m) for m in tail)
+        if size <= self.max_bytes:
+            self._cache[execution_id] = (messages, size)
+            self._bytes += size
+            while self._bytes > self.max_bytes:
+                _, (_, dropped) = self._cache.popitem(last=False)
+                self._bytes -= dropped
         return list(messages)  # the caller's own list; the dicts are shared, never changed
+
+    def drop(self, execution_id: str) -> None:
+        _, size = self._cache.pop(execution_id, ([], 0))
+        self._bytes -= size
+
+    @property
+    def held_bytes(self) -> int:
+        return self._bytes
+
+
+def _estimated_bytes(message: dict[str, Any]) -> int:
+    """Roughly what a message holds: its text and tool-call arguments, plus overhead."""
+    size = 200 + len(str(message.get("content") or ""))
+    for call in message.get("tool_calls") or ():
+        size += 100 + len(str(call.get("arguments") or ""))
+    return size
 
 
 PLANNING_INSTRUCTIONS = (
