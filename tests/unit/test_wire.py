@@ -194,3 +194,38 @@ def test_proxies_from_the_environment_send_requests_through_httpx(monkeypatch: p
     assert not usable_for("http://agentspan.internal:6767/api")
     monkeypatch.setenv("NO_PROXY", "agentspan.internal")
     assert usable_for("http://agentspan.internal:6767/api")
+
+
+def test_a_start_with_an_idempotency_key_is_sent_again_after_a_dropped_connection() -> None:
+    """The server takes the request and dies before answering (the connection drops): the
+    SDK sends the same start again — safe, since the key finds the execution the first one
+    may have created — and returns the answer. Without a key it reports the failure."""
+    from agentspan.agents import AgentAPIError
+    from agentspan.client._http import ApiClient
+
+    seen: list[bytes] = []
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        _, body = await _read_request(reader)
+        seen.append(body)
+        if len(seen) % 2 == 1:
+            return  # dropped without an answer
+        writer.write(_answer("200 OK", b'{"executionId":"e1","agentName":"a"}'))
+        await writer.drain()
+
+    async def scenario() -> None:
+        server, url, _ = await _serve(handler)
+        client = ApiClient(url)
+        try:
+            started = await client.start({"prompt": "hi", "idempotencyKey": "k1"})
+            assert started["executionId"] == "e1"
+            assert len(seen) == 2 and seen[0] == seen[1]
+            with pytest.raises(AgentAPIError) as info:
+                await client.start({"prompt": "no key"})
+            assert info.value.status_code == 0
+            assert len(seen) == 3
+        finally:
+            await client.aclose()
+            server.close()
+
+    asyncio.run(scenario())

@@ -110,7 +110,7 @@ class ApiClient:
     async def start(self, body: dict[str, Any], *, wait_ms: int = 0) -> dict[str, Any]:
         """Start an execution. With ``wait_ms`` the server waits up to that long for it to
         end and then includes its detail as ``result``. A body with an ``idempotencyKey``
-        is sent again after a connection error or a server error (the key makes that safe)."""
+        is sent again after a connection error or a 502/503/504 (the key makes that safe)."""
         params = {"waitMs": wait_ms} if wait_ms else None
         timeout = wait_ms / 1000 + 30 if wait_ms else None
         failures = 0
@@ -121,7 +121,9 @@ class ApiClient:
                 )
                 return result
             except AgentAPIError as exc:
-                retryable = exc.status_code == 0 or exc.status_code >= 500
+                # No answer, or a proxy/replica that is briefly unavailable; a 500 is a
+                # server bug and is reported at once.
+                retryable = exc.status_code in (0, 502, 503, 504)
                 failures += 1
                 if not (retryable and body.get("idempotencyKey")) or failures > 10:
                     raise
