@@ -275,6 +275,30 @@ def test_stream_resumes_after_last_event_id(runtime: AgentRuntime, server: Threa
     assert ids == [4, 5, 6, 7]
 
 
+def test_stream_query_resume_content_type_and_bad_parameters(
+    runtime: AgentRuntime, server: ThreadServer
+) -> None:
+    result = runtime.run(
+        Agent(name="resumer2", model="offline/basic", tools=[get_weather]), "weather in Oslo"
+    )
+    url = f"{server.api_url}/agent/stream/{result.execution_id}"
+    with httpx.stream("GET", url, params={"lastEventId": 5, "deltas": "false"}, timeout=10) as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        assert response.headers["cache-control"] == "no-cache"
+        body = response.read().decode()
+    assert body.startswith(":connected")
+    assert [int(line[3:]) for line in body.splitlines() if line.startswith("id:")] == [6, 7]
+    assert body.rstrip().splitlines()[-2] == "event:done"
+    # The header wins over the query, as an EventSource reconnect sends it.
+    with httpx.stream(
+        "GET", url, params={"lastEventId": 1}, headers={"Last-Event-ID": "6"}, timeout=10
+    ) as response:
+        assert [line for line in response.read().decode().splitlines() if line.startswith("id:")] == ["id:7"]
+    for params in ({"lastEventId": "abc"}, {"deltas": "maybe"}):
+        bad = httpx.get(url, params=params, timeout=10)
+        assert bad.status_code == 400 and bad.json()["code"] == "validation_failed", params
+
+
 def test_pause_holds_the_next_model_call(runtime: AgentRuntime, fake: FakeOpenAI) -> None:
     gate = threading.Event()
 

@@ -30,7 +30,7 @@ from agentspan.protocol.api import (
 )
 from agentspan.protocol.errors import ErrorCode
 from agentspan.server.api.problems import describe_validation, problem_body
-from agentspan.server.errors import ApiError
+from agentspan.server.errors import ApiError, not_found
 from agentspan.server.services import Services
 from agentspan.server.store.base import ConflictError
 
@@ -43,6 +43,12 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _TASK_ACTIONS = ("complete", "heartbeat", "fail")
+_STREAM_PREFIX = "/api/agent/stream/"
+_SSE_HEADERS = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),
+]
 _MAX_WAIT_MS = 120_000
 
 
@@ -87,12 +93,48 @@ class FastPaths:
         return self.app.state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST":
-            route = _route(scope["path"])
-            if route is not None:
-                await self._serve(scope, receive, send, *route)
-                return
+        if scope["type"] == "http":
+            if scope["method"] == "POST":
+                route = _route(scope["path"])
+                if route is not None:
+                    await self._serve(scope, receive, send, *route)
+                    return
+            elif scope["method"] == "GET" and scope["path"].startswith(_STREAM_PREFIX):
+                execution_id = scope["path"][len(_STREAM_PREFIX) :]
+                if execution_id and "/" not in execution_id:
+                    await self._stream(scope, receive, send, execution_id)
+                    return
         await self.app(scope, receive, send)
+
+    async def _stream(self, scope: Scope, receive: Receive, send: Send, execution_id: str) -> None:
+        """``GET /api/agent/stream/{id}``: the frames of ``sse.events`` written straight to
+        the connection (no streaming-response task group, no middleware per frame, which
+        is what an event fanned out to many subscribers paid for each of them)."""
+        from agentspan.server.api.sse import events  # sse imports routes, which imports us
+
+        request = _Request(scope, receive, await _read_body(receive))
+        svc: Services = self.app.state.services
+        try:
+            query = request.query()
+            deltas = _flag(query.get("deltas", "true"), "deltas")
+            after = _after(query.get("lastEventId"), _header(scope, b"last-event-id"))
+            if await svc.store.get_execution(execution_id) is None:
+                raise not_found(execution_id)
+        except ApiError as exc:
+            await _respond(send, exc.status, problem_body(exc.status, exc.code, exc.detail))
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": _SSE_HEADERS})
+        request.watch_disconnect()
+        try:
+            async for frame in events(svc, request.gone, execution_id, after, deltas):
+                if await request.gone():
+                    return
+                await send({"type": "http.response.body", "body": frame.encode(), "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+        except asyncio.CancelledError:
+            return  # the server is shutting down: the client resumes elsewhere
+        finally:
+            request.close()
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send, action: str, task_id: str) -> None:
         request = _Request(scope, receive, await _read_body(receive))
@@ -162,6 +204,33 @@ def _route(path: str) -> tuple[str, str] | None:
         if task_id and action in _TASK_ACTIONS:
             return action, task_id
     return None
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return bytes(value).decode("latin-1")
+    return None
+
+
+def _flag(raw: str, name: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("true", "1", "yes", "on"):
+        return True
+    if value in ("false", "0", "no", "off"):
+        return False
+    raise ApiError(400, ErrorCode.VALIDATION_FAILED, f"{name}: give true or false, not {raw!r}")
+
+
+def _after(query: str | None, header: str | None) -> int:
+    """Where a stream resumes: ``Last-Event-ID`` wins over ``lastEventId``."""
+    if header and header.strip().isdigit():
+        return int(header.strip())
+    if query is None:
+        return 0
+    if not query.strip().isdigit():
+        raise ApiError(400, ErrorCode.VALIDATION_FAILED, f"lastEventId: give an event id, not {query!r}")
+    return int(query)
 
 
 def _wait_ms(query: dict[str, str]) -> int:

@@ -11,7 +11,7 @@ import asyncio
 import bisect
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
@@ -43,16 +43,22 @@ async def stream(
     after = last_event_query or 0
     if last_event_id and last_event_id.strip().isdigit():
         after = int(last_event_id.strip())
+    # Served by api/fast.py; this route documents it (OpenAPI) and serves apps without it.
     return StreamingResponse(
-        _events(svc, request, execution_id, after, deltas),
+        events(svc, request.is_disconnected, execution_id, after, deltas),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
 
-async def _events(
-    svc: Services, request: Request, execution_id: str, after: int, with_deltas: bool
+async def events(
+    svc: Services,
+    gone: Callable[[], Awaitable[bool]],
+    execution_id: str,
+    after: int,
+    with_deltas: bool,
 ) -> AsyncIterator[str]:
+    """The SSE frames of one stream, from after event ``after`` to the terminal event."""
     yield ":connected\n\n"
     keys = [f"exec:{execution_id}"]
     deltas = svc.hub.subscribe_deltas(execution_id) if with_deltas else None
@@ -74,7 +80,7 @@ async def _events(
                     return  # gone, or ended with no terminal event left to send
                 if frames:
                     continue
-                if await request.is_disconnected():
+                if await gone():
                     return
                 if not await svc.hub.wait_for(wake, HEARTBEAT_SECONDS):
                     yield ":heartbeat\n\n"
