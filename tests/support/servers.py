@@ -17,6 +17,7 @@ import uvicorn
 
 from agentspan.server.app import create_app
 from agentspan.server.http import protocol_class
+from agentspan.server.services import Services
 from agentspan.server.settings import Settings
 
 
@@ -47,8 +48,9 @@ class ThreadServer:
         self.settings = settings
         self.port = free_port()
         settings.port = self.port
+        self.app = create_app(settings)
         config = uvicorn.Config(
-            create_app(settings),
+            self.app,
             host="127.0.0.1",
             port=self.port,
             log_level="warning",
@@ -65,6 +67,12 @@ class ThreadServer:
     @property
     def root_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def services(self) -> Services:
+        """The running server's services (for tests that look inside)."""
+        services: Services = self.app.state.services
+        return services
 
     @property
     def api_url(self) -> str:

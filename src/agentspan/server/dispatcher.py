@@ -232,8 +232,10 @@ class Dispatcher:
             if row is not None:
                 await self.driver.apply_in(tx, row, result, effects)
         self.driver.after_commit(effects)
-        if row is None or row.status in TERMINAL_STATUSES:
-            self._conversations.drop(task.execution_id)  # no further model call will read it
+        if row is None or _idle_after(row):
+            # Ended, or waiting for a human (perhaps for days): its next model call, if any,
+            # can read the conversation again rather than keep it in memory meanwhile.
+            self._conversations.drop(task.execution_id)
 
     async def _keep_lease(self, task: TaskRow) -> None:
         ttl = self.settings.llm_lease_seconds
@@ -349,6 +351,9 @@ class ConversationCache:
                 self._bytes -= dropped
         return list(messages)  # the caller's own list; the dicts are shared, never changed
 
+    def __contains__(self, execution_id: object) -> bool:
+        return execution_id in self._cache
+
     def drop(self, execution_id: str) -> None:
         _, size = self._cache.pop(execution_id, ([], 0))
         self._bytes -= size
@@ -356,6 +361,13 @@ class ConversationCache:
     @property
     def held_bytes(self) -> int:
         return self._bytes
+
+
+def _idle_after(row: ExecutionRow) -> bool:
+    if row.status in TERMINAL_STATUSES:
+        return True
+    state = ExecState.model_validate_json(row.state)
+    return state.selecting or bool(state.awaiting_approval())
 
 
 def _estimated_bytes(message: dict[str, Any]) -> int:
