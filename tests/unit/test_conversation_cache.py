@@ -46,7 +46,7 @@ async def _append(store: SqliteStore, execution_id: str, start: int, n: int) -> 
 
 def test_reads_only_the_tail_and_drops_the_least_recent_beyond_its_budget(tmp_path: Path) -> None:
     async def scenario() -> None:
-        store = CountingStore(f"sqlite:///{tmp_path / 'c.db'}")
+        store = CountingStore(tmp_path / "c.db")
         store.reads = []
         await store.open()
         try:
