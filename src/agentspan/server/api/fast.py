@@ -30,6 +30,8 @@ from agentspan.protocol.api import (
 )
 from agentspan.protocol.errors import ErrorCode
 from agentspan.server.api.problems import describe_validation, problem_body
+from agentspan.server.api.routes import start_and_wait
+from agentspan.server.api.sse import events
 from agentspan.server.errors import ApiError, not_found
 from agentspan.server.services import Services
 from agentspan.server.store.base import ConflictError
@@ -110,8 +112,6 @@ class FastPaths:
         """``GET /api/agent/stream/{id}``: the frames of ``sse.events`` written straight to
         the connection (no streaming-response task group, no middleware per frame, which
         is what an event fanned out to many subscribers paid for each of them)."""
-        from agentspan.server.api.sse import events  # sse imports routes, which imports us
-
         request = _Request(scope, receive, await _read_body(receive))
         svc: Services = self.app.state.services
         try:
@@ -186,8 +186,6 @@ class FastPaths:
         return 200, _json(HeartbeatResponse(lease_ttl_ms=ttl))
 
     async def _start(self, svc: Services, request: _Request) -> bytes:
-        from agentspan.server.api.routes import start_and_wait  # the one implementation
-
         wait_ms = _wait_ms(request.query())
         body = StartRequest.model_validate_json(request.body)
         return _json(await start_and_wait(svc, body, wait_ms))
