@@ -22,7 +22,7 @@ from agentspan.protocol.spec import (
     ToolConfig,
 )
 from agentspan.server.engine import decide
-from agentspan.server.engine.loop import MAX_RETRY_DELAY_SECONDS, link_child, waiting_reason
+from agentspan.server.engine.loop import MAX_RETRY_DELAY_SECONDS, link_child
 from agentspan.server.engine.model import (
     ApprovalDecided,
     CallLlm,
@@ -51,6 +51,7 @@ from agentspan.server.engine.model import (
     WorkerFound,
     WorkerMissing,
 )
+from agentspan.server.engine.waits import waiting_reason
 
 NOW = 1_000.0
 C = TypeVar("C")

@@ -20,7 +20,6 @@ from typing import Any
 from agentspan.protocol.api import TERMINAL_STATUSES
 from agentspan.protocol.spec import AgentConfig
 from agentspan.server.driver import Driver, _Effects
-from agentspan.server.engine.loop import offered_tools
 from agentspan.server.engine.model import (
     BudgetExceeded,
     ExecState,
@@ -30,6 +29,7 @@ from agentspan.server.engine.model import (
     ToolCallIn,
     WorkerMissing,
 )
+from agentspan.server.engine.specs import offered_tools
 from agentspan.server.providers import LlmRequest, LlmResponse, LlmToolSpec, ProviderError, ProviderRegistry
 from agentspan.server.providers.base import DeltaCallback
 from agentspan.server.providers.prices import PriceTable

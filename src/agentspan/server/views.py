@@ -14,8 +14,8 @@ from agentspan.protocol.api import (
     TokenUsageWire,
     ToolCallRecord,
 )
-from agentspan.server.engine.loop import pending_tool, waiting_reason
 from agentspan.server.engine.model import ExecState
+from agentspan.server.engine.waits import pending_tool, waiting_reason
 from agentspan.server.store.base import EventRow, ExecutionRow
 
 

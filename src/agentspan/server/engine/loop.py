@@ -18,6 +18,7 @@ from agentspan.protocol.spec import (
     ToolConfig,
 )
 from agentspan.server.engine.conditions import TerminationContext, should_terminate, tool_result_handoff
+from agentspan.server.engine.functions import call_fn, fn_answer, retry_fn
 from agentspan.server.engine.model import (
     ApprovalDecided,
     BudgetExceeded,
@@ -49,6 +50,13 @@ from agentspan.server.engine.model import (
     WorkerMissing,
 )
 from agentspan.server.engine.schema_check import check, parse_json_answer
+from agentspan.server.engine.specs import (
+    extra,
+    find_tool,
+    is_pipeline,
+    is_team,
+)
+from agentspan.server.engine.waits import pending_tool, wait_text
 
 MAX_RETRY_DELAY_SECONDS = 60.0
 MAX_LEASE_LOSSES = 5
@@ -69,52 +77,6 @@ _LATE_INPUTS = (
     "worker_found",
     "budget_exceeded",
 )
-
-
-def is_pipeline(spec: AgentConfig) -> bool:
-    return spec.strategy == "sequential" and bool(spec.agents)
-
-
-TEAM_STRATEGIES = frozenset({"parallel", "router", "round_robin", "random", "swarm", "manual"})
-
-
-def is_team(spec: AgentConfig) -> bool:
-    """Strategies whose parent runs no model loop of its own, only sub-agents in turn."""
-    return bool(spec.agents) and spec.strategy in TEAM_STRATEGIES
-
-
-def extra(spec: AgentConfig, key: str) -> Any:
-    """A spec field our model does not declare (guardrails, termination, gate, ...)."""
-    return (spec.model_extra or {}).get(key)
-
-
-def offered_tools(spec: AgentConfig) -> list[ToolConfig]:
-    """The tools the model sees: the agent's own, plus one ``transfer_to_<agent>`` per
-    sub-agent for a handoff parent (calling it hands the conversation over)."""
-    tools = list(spec.tools)
-    if spec.agents and not is_pipeline(spec) and not is_team(spec):
-        names = {t.name for t in tools}
-        for sub in spec.agents:
-            name = f"transfer_to_{sub.name}"
-            if name not in names:
-                tools.append(
-                    ToolConfig(
-                        name=name,
-                        description=f"Hand the conversation over to {sub.name}"
-                        + (f": {sub.introduction}" if sub.introduction else "."),
-                        input_schema={
-                            "type": "object",
-                            "properties": {"reason": {"type": "string", "description": "Why, in one line."}},
-                        },
-                        tool_type="handoff",
-                        config={"target": sub.name},
-                    )
-                )
-    return tools
-
-
-def find_tool(spec: AgentConfig, name: str) -> ToolConfig | None:
-    return next((t for t in offered_tools(spec) if t.name == name), None)
 
 
 def decide(spec: AgentConfig, state: ExecState, inp: Input) -> Decision:
@@ -138,51 +100,6 @@ def decide(spec: AgentConfig, state: ExecState, inp: Input) -> Decision:
     else:
         _HANDLERS[type(inp)](spec, d, inp)
     return d
-
-
-FN_ATTEMPTS = 3
-"""Runs of a local decision function before its default answer is used."""
-
-
-def call_fn(d: Decision, purpose: str, task_name: str, args: dict[str, Any]) -> None:
-    """Run one of the user's local decision functions (router, stop_when, gate, handoff
-    condition) as a worker task; its answer comes back as a tool result for ``pending_fn``."""
-    s = d.state
-    s.fn_counter += 1
-    s.pending_fn = f"fn.{purpose}.{s.fn_counter}"
-    s.pending_fn_call = {"name": task_name, "args": args, "attempt": 1}
-    d.commands.append(RunTool(call_id=s.pending_fn, name=task_name, args=args))
-
-
-def retry_fn(d: Decision, inp: ToolSucceeded | ToolFailed) -> bool:
-    """Run a failed (or lost) decision function again, with backoff; False once spent."""
-    s = d.state
-    call = s.pending_fn_call
-    if not isinstance(inp, ToolFailed) or call is None or s.pending_fn is None:
-        return False
-    if not inp.lease_lost and (not inp.retryable or call["attempt"] >= FN_ATTEMPTS):
-        return False
-    call["attempt"] += 1
-    delay = (
-        0.0 if inp.lease_lost else min(DEFAULT_TOOL_RETRY_DELAY_SECONDS * 2 ** (call["attempt"] - 2), 30.0)
-    )
-    d.commands.append(
-        RunTool(
-            call_id=s.pending_fn,
-            name=call["name"],
-            args=call["args"],
-            delay_seconds=delay,
-            attempt=call["attempt"],
-        )
-    )
-    return True
-
-
-def fn_answer(inp: ToolSucceeded | ToolFailed, key: str, default: Any) -> Any:
-    """The value a local function returned under ``key`` (``default`` if it failed)."""
-    if isinstance(inp, ToolFailed) or not isinstance(inp.output, dict):
-        return default
-    return inp.output.get(key, default)
 
 
 def _on_fn_result(spec: AgentConfig, d: Decision, inp: ToolSucceeded | ToolFailed) -> None:
@@ -474,30 +391,11 @@ def _await_human(d: Decision, call: CallState, kind: str) -> None:
             {
                 "tool_name": call.name,
                 "call_id": call.call_id,
-                "content": _wait_text(call),
+                "content": wait_text(call),
                 "pending_tool": pending_tool(call),
             },
         )
     )
-
-
-def _wait_text(call: CallState) -> str:
-    if call.wait_kind == "outcome_unknown":
-        return (
-            f"Tool '{call.name}' is not retryable and its worker was lost mid-call: "
-            "approve to run it again, reject to give up on it."
-        )
-    return f"Tool '{call.name}' requires approval."
-
-
-def pending_tool(call: CallState) -> dict[str, Any]:
-    """The ``pendingTool`` document shown in status and ``waiting`` events."""
-    return {
-        "taskRefName": call.call_id,
-        "tool_name": call.name,
-        "parameters": call.args,
-        "kind": call.wait_kind or "approval",
-    }
 
 
 def _run_tool(d: Decision, call: CallState, tool: ToolConfig, delay: float = 0.0) -> None:
@@ -965,20 +863,3 @@ _HANDLERS: dict[type[Any], Callable[[AgentConfig, Decision, Any], None]] = {
     WorkerFound: _on_worker_found,
     BudgetExceeded: _on_budget_exceeded,
 }
-
-
-def waiting_reason(state: ExecState) -> str | None:
-    """Why a non-terminal execution is not making progress, if it is not."""
-    if state.terminal:
-        return None
-    if state.selecting:
-        return "waiting for a human to choose the next agent"
-    waiting = state.awaiting_approval()
-    if waiting:
-        return _wait_text(waiting[0])
-    if state.paused:
-        return "paused"
-    if state.missing_workers:
-        names = ", ".join(f"'{n}'" for n in state.missing_workers)
-        return f"no worker is polling for tool {names}"
-    return None

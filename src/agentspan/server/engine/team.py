@@ -20,6 +20,7 @@ from typing import Any
 from agentspan.protocol.spec import AgentConfig, ToolConfig
 from agentspan.server.engine import loop as core
 from agentspan.server.engine.conditions import TerminationContext, should_terminate, text_handoff
+from agentspan.server.engine.functions import call_fn, fn_answer, retry_fn
 from agentspan.server.engine.model import (
     ChildFinished,
     Decision,
@@ -35,6 +36,7 @@ from agentspan.server.engine.model import (
     ToolFailed,
     ToolSucceeded,
 )
+from agentspan.server.engine.specs import extra
 
 _SHARED = (
     "cancel",
@@ -176,10 +178,10 @@ def _parallel_finished(spec: AgentConfig, d: Decision, inp: ChildFinished, name:
 
 
 def _start_router(spec: AgentConfig, d: Decision) -> None:
-    router = core.extra(spec, "router")
+    router = extra(spec, "router")
     names = [a.name for a in spec.agents]
     if isinstance(router, dict) and router.get("taskName"):
-        core.call_fn(d, "router", str(router["taskName"]), {"prompt": d.state.prompt, "agents": names})
+        call_fn(d, "router", str(router["taskName"]), {"prompt": d.state.prompt, "agents": names})
         return
     if not isinstance(router, dict) or not router.get("name"):
         core._finish(
@@ -225,7 +227,7 @@ def _router_chose(spec: AgentConfig, d: Decision, answer: str) -> None:
 
 def _router_finished(spec: AgentConfig, d: Decision, inp: ChildFinished, name: str) -> None:
     s = d.state
-    router = core.extra(spec, "router") or {}
+    router = extra(spec, "router") or {}
     if isinstance(router, dict) and name == router.get("name") and name not in [a.name for a in spec.agents]:
         if inp.status != "COMPLETED":
             core._finish(d, "FAILED", error=f"the router failed: {inp.error}", finish_reason="error")
@@ -244,7 +246,7 @@ def _router_finished(spec: AgentConfig, d: Decision, inp: ChildFinished, name: s
 
 def _allowed_next(spec: AgentConfig, last: str | None) -> list[str]:
     names = [a.name for a in spec.agents]
-    transitions = core.extra(spec, "allowedTransitions")
+    transitions = extra(spec, "allowedTransitions")
     if last is None or not isinstance(transitions, dict) or last not in transitions:
         return names
     allowed = [n for n in names if n in (transitions.get(last) or [])]
@@ -285,12 +287,12 @@ def _turn_finished(spec: AgentConfig, d: Decision, inp: ChildFinished, name: str
         completion_tokens=s.usage.completion_tokens,
         total_tokens=s.usage.total_tokens,
     )
-    reason = should_terminate(core.extra(spec, "termination"), ctx)
+    reason = should_terminate(extra(spec, "termination"), ctx)
     if reason is not None:
         d.events.append(EventDraft("terminated", {"content": reason}))
         _finish_team(spec, d, "termination")
         return
-    stop_when = core.extra(spec, "stopWhen")
+    stop_when = extra(spec, "stopWhen")
     if isinstance(stop_when, dict) and stop_when.get("taskName"):
         messages = [{"role": "assistant", "name": t["agent"], "content": t["text"]} for t in s.transcript]
         args = {
@@ -299,7 +301,7 @@ def _turn_finished(spec: AgentConfig, d: Decision, inp: ChildFinished, name: str
             "iteration": s.team_turn,
             "token_usage": s.usage.model_dump(),
         }
-        core.call_fn(d, "stop_when", str(stop_when["taskName"]), args)
+        call_fn(d, "stop_when", str(stop_when["taskName"]), args)
         return
     _next_turn(spec, d)
 
@@ -328,7 +330,7 @@ def _member_spec(spec: AgentConfig, name: str) -> dict[str, Any]:
             )
         )
     wire = member.wire()
-    handoffs = core.extra(spec, "handoffs")
+    handoffs = extra(spec, "handoffs")
     if handoffs:
         wire["swarmHandoffs"] = [
             h for h in handoffs if isinstance(h, dict) and h.get("type") == "on_tool_result"
@@ -347,11 +349,11 @@ def _swarm_finished(spec: AgentConfig, d: Decision, inp: ChildFinished, name: st
     if inp.status != "COMPLETED":
         core._finish(d, "FAILED", error=f"'{name}' {inp.status}: {inp.error}", finish_reason="error")
         return
-    target = inp.transfer_to or text_handoff(core.extra(spec, "handoffs"), text, name)
+    target = inp.transfer_to or text_handoff(extra(spec, "handoffs"), text, name)
     if target is None:
         conditions = [
             h
-            for h in core.extra(spec, "handoffs") or []
+            for h in extra(spec, "handoffs") or []
             if isinstance(h, dict) and h.get("type") == "on_condition"
         ]
         s.pending_handoff_checks = [h for h in conditions if h.get("target") != name and h.get("taskName")]
@@ -369,7 +371,7 @@ def _next_condition(spec: AgentConfig, d: Decision) -> bool:
     check = s.pending_handoff_checks[0]
     messages = [{"role": "assistant", "name": t["agent"], "content": t["text"]} for t in s.transcript]
     args = {"result": s.last_text or "", "active_agent": s.active or "", "messages": messages}
-    core.call_fn(d, "handoff", str(check["taskName"]), args)
+    call_fn(d, "handoff", str(check["taskName"]), args)
     return True
 
 
@@ -462,7 +464,7 @@ def _start_manual(spec: AgentConfig, d: Decision) -> None:
 
 def _on_fn_result(spec: AgentConfig, d: Decision, inp: ToolSucceeded | ToolFailed) -> None:
     s = d.state
-    if core.retry_fn(d, inp):
+    if retry_fn(d, inp):
         return
     purpose = (s.pending_fn or "").split(".")[1]
     s.pending_fn = None
@@ -470,16 +472,16 @@ def _on_fn_result(spec: AgentConfig, d: Decision, inp: ToolSucceeded | ToolFaile
     if isinstance(inp, ToolFailed):
         d.events.append(EventDraft("error_ignored", {"content": f"{purpose} function failed: {inp.error}"}))
     if purpose == "router":
-        _router_chose(spec, d, str(core.fn_answer(inp, "selected_agent", "")))
+        _router_chose(spec, d, str(fn_answer(inp, "selected_agent", "")))
     elif purpose == "stop_when":
-        if core.fn_answer(inp, "should_stop", False):
+        if fn_answer(inp, "should_stop", False):
             d.events.append(EventDraft("terminated", {"content": "stop_when returned true"}))
             _finish_team(spec, d, "stop_when")
         else:
             _next_turn(spec, d)
     elif purpose == "handoff":
         check = s.pending_handoff_checks.pop(0) if s.pending_handoff_checks else {}
-        if core.fn_answer(inp, "handoff", False) and check.get("target"):
+        if fn_answer(inp, "handoff", False) and check.get("target"):
             s.pending_handoff_checks = []
             _transfer(spec, d, s.active or "", str(check["target"]))
         elif not _next_condition(spec, d):

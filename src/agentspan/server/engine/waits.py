@@ -1,0 +1,43 @@
+"""Why an execution waits, as status and events show it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agentspan.server.engine.model import CallState, ExecState
+
+
+def wait_text(call: CallState) -> str:
+    if call.wait_kind == "outcome_unknown":
+        return (
+            f"Tool '{call.name}' is not retryable and its worker was lost mid-call: "
+            "approve to run it again, reject to give up on it."
+        )
+    return f"Tool '{call.name}' requires approval."
+
+
+def pending_tool(call: CallState) -> dict[str, Any]:
+    """The ``pendingTool`` document shown in status and ``waiting`` events."""
+    return {
+        "taskRefName": call.call_id,
+        "tool_name": call.name,
+        "parameters": call.args,
+        "kind": call.wait_kind or "approval",
+    }
+
+
+def waiting_reason(state: ExecState) -> str | None:
+    """Why a non-terminal execution is not making progress, if it is not."""
+    if state.terminal:
+        return None
+    if state.selecting:
+        return "waiting for a human to choose the next agent"
+    waiting = state.awaiting_approval()
+    if waiting:
+        return wait_text(waiting[0])
+    if state.paused:
+        return "paused"
+    if state.missing_workers:
+        names = ", ".join(f"'{n}'" for n in state.missing_workers)
+        return f"no worker is polling for tool {names}"
+    return None
