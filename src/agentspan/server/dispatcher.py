@@ -17,7 +17,6 @@ import uuid
 from collections import OrderedDict
 from typing import Any
 
-from agentspan.protocol.api import TERMINAL_STATUSES
 from agentspan.protocol.spec import AgentConfig
 from agentspan.server.driver import Driver, _Effects
 from agentspan.server.engine.model import (
@@ -130,10 +129,12 @@ class Dispatcher:
     def lease_seconds(self) -> float:
         return self.settings.llm_lease_seconds
 
-    def run_leased(self, task: TaskRow, row: ExecutionRow | None = None) -> None:
+    def run_leased(
+        self, task: TaskRow, row: ExecutionRow | None = None, state: ExecState | None = None
+    ) -> None:
         """Run a model call whose task is leased to this server (claimed or handed over;
         ``row``, when given, is the execution as the handing-over step committed it)."""
-        job = asyncio.create_task(self._run_llm(task, row))
+        job = asyncio.create_task(self._run_llm(task, row, state))
         self._running.add(job)
         job.add_done_callback(self._job_done)
 
@@ -154,11 +155,13 @@ class Dispatcher:
 
     # --- model calls --------------------------------------------------------------------
 
-    async def _run_llm(self, task: TaskRow, row: ExecutionRow | None = None) -> None:
+    async def _run_llm(
+        self, task: TaskRow, row: ExecutionRow | None = None, state: ExecState | None = None
+    ) -> None:
         heartbeat = asyncio.create_task(self._keep_lease(task))
         try:
             try:
-                prepared = await self._prepare(task, row)
+                prepared = await self._prepare(task, row, state)
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - the database, not the run, is at fault
@@ -181,15 +184,18 @@ class Dispatcher:
             await self._retry_soon(task)
 
     async def _prepare(
-        self, task: TaskRow, row: ExecutionRow | None
+        self, task: TaskRow, row: ExecutionRow | None, state: ExecState | None
     ) -> tuple[AgentConfig, str, list[dict[str, Any]]] | None:
-        """The spec, execution id and conversation for a model call (store reads only)."""
+        """The spec, execution id and conversation for a model call (store reads only;
+        a handed-over call comes with its row and state, so it reads neither)."""
         if row is None:
             row = await self.store.get_execution(task.execution_id)
+            state = None
         if row is None:
             return None
         spec = await self.driver.spec_of(row)
-        state = ExecState.model_validate_json(row.state)
+        if state is None:
+            state = ExecState.model_validate_json(row.state)
         budget = await self.store.get_budget(row.root_id) if state.budgeted is not False else None
         over = budget.exceeded() if budget is not None else None
         if over is not None:
@@ -229,10 +235,9 @@ class Dispatcher:
             if await tx.take_task(task.id, task.lease_id or "") is None:
                 return  # another server took over this call; its result wins
             row = await tx.get_execution(task.execution_id)
-            if row is not None:
-                await self.driver.apply_in(tx, row, result, effects)
+            state = await self.driver.apply_in(tx, row, result, effects) if row is not None else None
         self.driver.after_commit(effects)
-        if row is None or _idle_after(row):
+        if state is None or state.terminal or state.selecting or state.awaiting_approval():
             # Ended, or waiting for a human (perhaps for days): its next model call, if any,
             # can read the conversation again rather than keep it in memory meanwhile.
             self._conversations.drop(task.execution_id)
@@ -361,13 +366,6 @@ class ConversationCache:
     @property
     def held_bytes(self) -> int:
         return self._bytes
-
-
-def _idle_after(row: ExecutionRow) -> bool:
-    if row.status in TERMINAL_STATUSES:
-        return True
-    state = ExecState.model_validate_json(row.state)
-    return state.selecting or bool(state.awaiting_approval())
 
 
 def _estimated_bytes(message: dict[str, Any]) -> int:

@@ -57,8 +57,8 @@ class _Effects:
     already leased to this server to start (see ``LlmRunner``)."""
 
     keys: set[str] = field(default_factory=set)
-    handoffs: list[tuple[TaskRow, ExecutionRow]] = field(default_factory=list)
-    """Model calls leased to this server, with the execution row as committed."""
+    handoffs: list[tuple[TaskRow, ExecutionRow, ExecState]] = field(default_factory=list)
+    """Model calls leased to this server, with the execution row and state as committed."""
 
 
 class LlmRunner(Protocol):
@@ -73,7 +73,9 @@ class LlmRunner(Protocol):
 
     def lease_seconds(self) -> float: ...
 
-    def run_leased(self, task: TaskRow, row: ExecutionRow | None = None) -> None: ...
+    def run_leased(
+        self, task: TaskRow, row: ExecutionRow | None = None, state: ExecState | None = None
+    ) -> None: ...
 
 
 class Driver:
@@ -87,8 +89,11 @@ class Driver:
         """Wake the waiters and start the handed-over model calls (only after a commit)."""
         self.hub.notify_all(effects.keys)
         if effects.handoffs and self.llm_runner is not None:
-            for task, row in effects.handoffs:
-                self.llm_runner.run_leased(task, row)
+            # If one transaction queued the same call twice (two steps of one execution),
+            # only the last lease is current; the earlier one would be fenced anyway.
+            latest = {task.id: (task, row, state) for task, row, state in effects.handoffs}
+            for task, row, state in latest.values():
+                self.llm_runner.run_leased(task, row, state)
 
     # --- specs --------------------------------------------------------------------------
 
@@ -206,8 +211,9 @@ class Driver:
         self.after_commit(effects)
         return row
 
-    async def apply_in(self, tx: Tx, row: ExecutionRow, inp: Input, effects: _Effects) -> None:
-        await self._step(tx, row, inp, time.time(), effects)
+    async def apply_in(self, tx: Tx, row: ExecutionRow, inp: Input, effects: _Effects) -> ExecState:
+        """Apply ``inp`` inside ``tx``; return the execution's state after it."""
+        return await self._step(tx, row, inp, time.time(), effects)
 
     async def _step(
         self,
@@ -218,7 +224,7 @@ class Driver:
         effects: _Effects,
         *,
         notify_parent: bool = True,
-    ) -> None:
+    ) -> ExecState:
         spec = await self._spec(tx, row.spec_hash)
         state = ExecState.model_validate_json(row.state)
         was_terminal = state.terminal
@@ -228,7 +234,7 @@ class Driver:
             code = _REJECTION_CODES.get(exc.code, ErrorCode.INVALID_STATE)
             raise ApiError(409, code, str(exc)) from None
         if d.state is state:
-            return  # nothing changed (a late or duplicate input)
+            return state  # nothing changed (a late or duplicate input)
         new = d.state
         if isinstance(inp, LlmResult) and new.budgeted is not False:
             # The whole tree shares one budget row, kept current in the same transaction.
@@ -275,6 +281,7 @@ class Driver:
                     finish_reason=new.finish_reason,
                 )
                 await self._step(tx, parent, finished, now, effects)
+        return new
 
     async def _run_commands(
         self,
@@ -304,7 +311,7 @@ class Driver:
                         task.lease_id = os.urandom(12).hex()
                         task.lease_expires_at = now + runner.lease_seconds()
                         task.worker_id = runner.instance_id
-                        effects.handoffs.append((task, row))  # row: committed with this step
+                        effects.handoffs.append((task, row, new))  # as committed with this step
                     else:
                         effects.keys.add("internal")
                     await tx.upsert_task(task)
