@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit e2e clean install bench
+.PHONY: demo test lint typecheck unit e2e clean install bench bench-compare
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -51,6 +51,12 @@ $(BENCH_STAMP): pyproject.toml bench/requirements.txt
 
 bench: $(BENCH_STAMP)
 	$(BENCH_VENV)/bin/python bench/run.py
+
+# Figure 1 (the durable turn) for commit BASE and this checkout, interleaved in one run:
+#   make bench-compare BASE=94ecc43
+BASE ?= HEAD
+bench-compare: $(STAMP)
+	$(BIN)/python bench/compare.py --base $(BASE)
 
 test: lint typecheck
 	$(BIN)/pytest -q
