@@ -19,8 +19,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from agentspan.server.hub import WAKE_EVERYONE
 from agentspan.server.store import ConflictError, StoreError
+from agentspan.server.store.base import WAKE_EVERYONE
 from agentspan.server.store.migrations import POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS
 from agentspan.server.store.pg_notify import PgNotifier
 from agentspan.server.store.postgres import PostgresStore, describe_url, redact_url

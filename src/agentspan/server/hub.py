@@ -10,9 +10,7 @@ import asyncio
 from collections import deque
 from collections.abc import Callable, Iterable
 
-WAKE_EVERYONE = "*"
-"""A key that wakes every waiter: sent when wake-ups may have been missed (the
-PostgreSQL listener reconnected), so each waiter re-reads the state it waits on."""
+from agentspan.server.store.base import WAKE_EVERYONE  # the key that wakes every waiter
 
 
 class Hub:

@@ -1,15 +1,41 @@
-"""Versioned schema migrations, one list per dialect, kept in lockstep.
+"""Versioned schema migrations: one pair of DDL lists (SQLite, PostgreSQL) per version.
 
-Version N is ``MIGRATIONS[N - 1]``; never edit a shipped one. A change adds a version to
-both lists (tests/contract/test_postgres.py checks they describe the same tables)."""
+Version N is ``MIGRATIONS[N - 1]``; never edit a shipped one. A change, such as a new
+aggregate's tables (store/credentials.py, memory.py, ...), appends one ``Migration``
+holding both dialects' statements, so the two can only move in lockstep;
+tests/contract/test_postgres.py checks that each version describes the same tables,
+columns and indexes in both.
+
+Types, PostgreSQL side: JSON documents are ``text``, not ``jsonb``: the store hands back
+exactly the bytes it was given (spec hashes are computed over canonical JSON, and jsonb
+would reorder keys and respace it), and nothing queries inside them. Times are ``double
+precision`` epoch seconds, as in SQLite, so both compare the same. Integers are
+``bigint`` because SQLite's INTEGER is 64-bit.
+
+(Multi-line statements keep the indentation they shipped with: SQLite stores the text
+of its DDL, and a shipped version must create byte-identical schemas.)
+"""
 
 from __future__ import annotations
 
-SQLITE_MIGRATIONS: list[list[str]] = [
-    [
-        "CREATE TABLE IF NOT EXISTS agentspan_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-        "CREATE TABLE specs (hash TEXT PRIMARY KEY, spec TEXT NOT NULL)",
-        """CREATE TABLE executions (
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One schema version, in both dialects' DDL."""
+
+    sqlite: tuple[str, ...]
+    postgres: tuple[str, ...]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    # 1: executions, events, messages, specs, the task queue and pollers.
+    Migration(
+        sqlite=(
+            "CREATE TABLE IF NOT EXISTS agentspan_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+            "CREATE TABLE specs (hash TEXT PRIMARY KEY, spec TEXT NOT NULL)",
+            """CREATE TABLE executions (
             id TEXT PRIMARY KEY,
             parent_id TEXT REFERENCES executions(id),
             root_id TEXT NOT NULL,
@@ -25,11 +51,11 @@ SQLITE_MIGRATIONS: list[list[str]] = [
             idempotency_key TEXT,
             session_id TEXT NOT NULL DEFAULT ''
         )""",
-        "CREATE INDEX executions_status ON executions (status, created_at)",
-        "CREATE INDEX executions_created ON executions (created_at)",
-        "CREATE INDEX executions_parent ON executions (parent_id)",
-        "CREATE INDEX executions_idem ON executions (agent_name, idempotency_key)",
-        """CREATE TABLE events (
+            "CREATE INDEX executions_status ON executions (status, created_at)",
+            "CREATE INDEX executions_created ON executions (created_at)",
+            "CREATE INDEX executions_parent ON executions (parent_id)",
+            "CREATE INDEX executions_idem ON executions (agent_name, idempotency_key)",
+            """CREATE TABLE events (
             execution_id TEXT NOT NULL,
             seq INTEGER NOT NULL,
             type TEXT NOT NULL,
@@ -37,13 +63,13 @@ SQLITE_MIGRATIONS: list[list[str]] = [
             ts REAL NOT NULL,
             PRIMARY KEY (execution_id, seq)
         ) WITHOUT ROWID""",
-        """CREATE TABLE messages (
+            """CREATE TABLE messages (
             execution_id TEXT NOT NULL,
             idx INTEGER NOT NULL,
             body TEXT NOT NULL,
             PRIMARY KEY (execution_id, idx)
         ) WITHOUT ROWID""",
-        """CREATE TABLE tasks (
+            """CREATE TABLE tasks (
             id TEXT PRIMARY KEY,
             execution_id TEXT NOT NULL,
             kind TEXT NOT NULL,
@@ -61,37 +87,18 @@ SQLITE_MIGRATIONS: list[list[str]] = [
             stalled INTEGER NOT NULL DEFAULT 0,
             worker_id TEXT
         )""",
-        "CREATE INDEX tasks_claim ON tasks (kind, name, status, available_at)",
-        "CREATE INDEX tasks_execution ON tasks (execution_id)",
-        """CREATE TABLE pollers (
+            "CREATE INDEX tasks_claim ON tasks (kind, name, status, available_at)",
+            "CREATE INDEX tasks_execution ON tasks (execution_id)",
+            """CREATE TABLE pollers (
             name TEXT PRIMARY KEY,
             worker_id TEXT NOT NULL,
             last_poll_at REAL NOT NULL
         )""",
-    ],
-    # 2: spending limits shared by an execution and all its children.
-    [
-        """CREATE TABLE budgets (
-            root_id TEXT PRIMARY KEY,
-            max_cost_usd REAL,
-            max_tokens INTEGER,
-            used_cost_usd REAL NOT NULL DEFAULT 0,
-            used_tokens INTEGER NOT NULL DEFAULT 0
-        )""",
-    ],
-]
-
-# PostgreSQL, in lockstep with SQLITE_MIGRATIONS: the same versions, tables, columns and
-# indexes, in this dialect's types. JSON documents are ``text``, not ``jsonb``: the store
-# hands back exactly the bytes it was given (spec hashes are computed over canonical
-# JSON, and jsonb would reorder keys and respace it), and nothing queries inside them.
-# Times are ``double precision`` epoch seconds, as in SQLite, so both compare the same.
-# Integers are ``bigint`` because SQLite's INTEGER is 64-bit.
-POSTGRES_MIGRATIONS: list[list[str]] = [
-    [
-        "CREATE TABLE IF NOT EXISTS agentspan_meta (key text PRIMARY KEY, value text NOT NULL)",
-        "CREATE TABLE specs (hash text PRIMARY KEY, spec text NOT NULL)",
-        """CREATE TABLE executions (
+        ),
+        postgres=(
+            "CREATE TABLE IF NOT EXISTS agentspan_meta (key text PRIMARY KEY, value text NOT NULL)",
+            "CREATE TABLE specs (hash text PRIMARY KEY, spec text NOT NULL)",
+            """CREATE TABLE executions (
             id text PRIMARY KEY,
             parent_id text REFERENCES executions(id),
             root_id text NOT NULL,
@@ -107,11 +114,11 @@ POSTGRES_MIGRATIONS: list[list[str]] = [
             idempotency_key text,
             session_id text NOT NULL DEFAULT ''
         )""",
-        "CREATE INDEX executions_status ON executions (status, created_at)",
-        "CREATE INDEX executions_created ON executions (created_at)",
-        "CREATE INDEX executions_parent ON executions (parent_id)",
-        "CREATE INDEX executions_idem ON executions (agent_name, idempotency_key)",
-        """CREATE TABLE events (
+            "CREATE INDEX executions_status ON executions (status, created_at)",
+            "CREATE INDEX executions_created ON executions (created_at)",
+            "CREATE INDEX executions_parent ON executions (parent_id)",
+            "CREATE INDEX executions_idem ON executions (agent_name, idempotency_key)",
+            """CREATE TABLE events (
             execution_id text NOT NULL,
             seq bigint NOT NULL,
             type text NOT NULL,
@@ -119,13 +126,13 @@ POSTGRES_MIGRATIONS: list[list[str]] = [
             ts double precision NOT NULL,
             PRIMARY KEY (execution_id, seq)
         )""",
-        """CREATE TABLE messages (
+            """CREATE TABLE messages (
             execution_id text NOT NULL,
             idx bigint NOT NULL,
             body text NOT NULL,
             PRIMARY KEY (execution_id, idx)
         )""",
-        """CREATE TABLE tasks (
+            """CREATE TABLE tasks (
             id text PRIMARY KEY,
             execution_id text NOT NULL,
             kind text NOT NULL,
@@ -143,22 +150,38 @@ POSTGRES_MIGRATIONS: list[list[str]] = [
             stalled boolean NOT NULL DEFAULT false,
             worker_id text
         )""",
-        "CREATE INDEX tasks_claim ON tasks (kind, name, status, available_at)",
-        "CREATE INDEX tasks_execution ON tasks (execution_id)",
-        """CREATE TABLE pollers (
+            "CREATE INDEX tasks_claim ON tasks (kind, name, status, available_at)",
+            "CREATE INDEX tasks_execution ON tasks (execution_id)",
+            """CREATE TABLE pollers (
             name text PRIMARY KEY,
             worker_id text NOT NULL,
             last_poll_at double precision NOT NULL
         )""",
-    ],
-    # 2: spending limits shared by an execution and all its children.
-    [
-        """CREATE TABLE budgets (
+        ),
+    ),
+    # 2: spending limits shared by an execution and all its children (budgets.py).
+    Migration(
+        sqlite=(
+            """CREATE TABLE budgets (
+            root_id TEXT PRIMARY KEY,
+            max_cost_usd REAL,
+            max_tokens INTEGER,
+            used_cost_usd REAL NOT NULL DEFAULT 0,
+            used_tokens INTEGER NOT NULL DEFAULT 0
+        )""",
+        ),
+        postgres=(
+            """CREATE TABLE budgets (
             root_id text PRIMARY KEY,
             max_cost_usd double precision,
             max_tokens bigint,
             used_cost_usd double precision NOT NULL DEFAULT 0,
             used_tokens bigint NOT NULL DEFAULT 0
         )""",
-    ],
-]
+        ),
+    ),
+)
+
+SQLITE_MIGRATIONS: list[list[str]] = [list(m.sqlite) for m in MIGRATIONS]
+POSTGRES_MIGRATIONS: list[list[str]] = [list(m.postgres) for m in MIGRATIONS]
+"""Each dialect's statements by version, as the stores (and tests) run them."""

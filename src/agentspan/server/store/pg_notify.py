@@ -25,9 +25,9 @@ from typing import Any
 
 import asyncpg
 
-from agentspan.server.hub import WAKE_EVERYONE
-from agentspan.server.store.base import StoreError
-from agentspan.server.store.postgres import CHANNEL, describe_url, scrub
+from agentspan.server.store.base import WAKE_EVERYONE, StoreError
+from agentspan.server.store.pg_url import describe_url, scrub
+from agentspan.server.store.postgres import CHANNEL
 
 log = logging.getLogger("agentspan.server")
 

@@ -25,12 +25,17 @@ differs is how concurrent writers are kept apart, since replicas really do run a
   ``pg_notify('agentspan', key)`` just before COMMIT, so PostgreSQL delivers them only
   if the transaction commits. ``pg_notify.PgNotifier`` receives them.
 
+The SQL itself is shared with SQLite (executions.py, queue.py, ... by aggregate); this
+module holds only what PostgreSQL does differently: locking reads, claiming, batch
+statements over arrays, NOTIFY and purging.
+
 JSON documents are stored as ``text`` and times as ``double precision`` epoch seconds;
 migrations.py says why. Needs PostgreSQL 13 or later (``gen_random_uuid``).
 
-Settings (environment, read on open): ``AGENTSPAN_PG_POOL_SIZE`` (connections per
-replica, default 10); ``AGENTSPAN_PG_STATEMENT_CACHE_SIZE`` (default 100; 0 behind a
-pooler that cannot follow prepared statements); ``AGENTSPAN_DATABASE_LISTEN_URL`` (read by
+Settings (constructor parameters; when not given, the environment, read on open):
+``max_connections`` / ``AGENTSPAN_PG_POOL_SIZE`` (connections per replica, default 10);
+``statement_cache_size`` / ``AGENTSPAN_PG_STATEMENT_CACHE_SIZE`` (default 100; 0 behind
+a pooler that cannot follow prepared statements); ``AGENTSPAN_DATABASE_LISTEN_URL`` (read by
 ``services.open_store``: a direct or session-mode URL for LISTEN when the main URL goes
 through a transaction-mode pooler).
 """
@@ -44,59 +49,34 @@ import logging
 import os
 from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any, TypeAlias
-from urllib.parse import parse_qsl, unquote, urlsplit
 
 import asyncpg
 import asyncpg.exceptions
 import asyncpg.pool
 
-from agentspan.server.hub import WAKE_EVERYONE
-from agentspan.server.store.base import (
-    PURGE_BATCH,
-    Budget,
-    ConflictError,
-    EventRow,
-    ExecutionRow,
-    Member,
-    StoreError,
-    TaskRow,
-    purge_statuses,
-    settled_trees,
-    tree_members,
-)
+from agentspan.server.store import executions, queue
+from agentspan.server.store.base import WAKE_EVERYONE
+from agentspan.server.store.budgets import BudgetsReadsSql, BudgetsTxSql
+from agentspan.server.store.errors import ConflictError, StoreError
+from agentspan.server.store.events import APPEND as APPEND_EVENTS
+from agentspan.server.store.events import EventRow, EventsReadsSql
+from agentspan.server.store.executions import ExecutionRow, ExecutionsReadsSql, ExecutionsTxSql
+from agentspan.server.store.messages import APPEND as APPEND_MESSAGES
+from agentspan.server.store.messages import MessagesReadsSql
 from agentspan.server.store.migrations import POSTGRES_MIGRATIONS
+from agentspan.server.store.pg_url import describe_url as describe_url
+from agentspan.server.store.pg_url import redact_url as redact_url
+from agentspan.server.store.pg_url import scrub as scrub
+from agentspan.server.store.queue import QueueReadsSql, QueueTxSql, TaskRow, task_row
+from agentspan.server.store.retention import PURGE_BATCH, Member, purge_statuses, settled_trees, tree_members
+from agentspan.server.store.specs import SpecsReadsSql, SpecsTxSql
+from agentspan.server.store.sql import Row, Sql, sql
 
 log = logging.getLogger("agentspan.server")
 
 CHANNEL = "agentspan"
 """The LISTEN/NOTIFY channel; each payload is one hub key."""
 
-_EXEC_COLS = (
-    "id, parent_id, root_id, agent_name, spec_hash, status, state, version, event_seq, "
-    "created_at, updated_at, input, idempotency_key, session_id"
-)
-_TASK_COLUMNS = [
-    "id",
-    "execution_id",
-    "kind",
-    "name",
-    "call_id",
-    "input",
-    "status",
-    "attempt",
-    "lease_id",
-    "lease_expires_at",
-    "available_at",
-    "created_at",
-    "idempotency_key",
-    "timeout_seconds",
-    "stalled",
-    "worker_id",
-]
-_TASK_COLS = ", ".join(_TASK_COLUMNS)
-# What a claim returns: the new lease, but the status the task had *before* the claim
-# (``leased`` means a previous holder lost its lease; the caller acts on that).
-_CLAIM_RETURNING = ", ".join("due.status" if c == "status" else f"t.{c}" for c in _TASK_COLUMNS)
 _MARKER_TABLE = "agentspan_meta"
 # Any constant works; it only has to be the same in every replica. (b"agntspan" as a bigint.)
 _MIGRATION_LOCK = 0x61676E747370616E
@@ -107,58 +87,9 @@ _PURGE_ATTEMPTS = 3
 _Conn: TypeAlias = "asyncpg.pool.PoolConnectionProxy[asyncpg.Record]"
 
 
-def _exec(row: asyncpg.Record) -> ExecutionRow:
-    return ExecutionRow(*row)
-
-
-def _task(row: asyncpg.Record) -> TaskRow:
-    return TaskRow(*row)
-
-
 def _affected(status: str) -> int:
     """Rows touched, from a command tag such as ``UPDATE 3``."""
     return int(status.rsplit(" ", 1)[-1])
-
-
-# --------------------------------------------------------------------------- URLs
-
-
-def describe_url(url: str) -> str:
-    """``host:port/database`` for messages: where the database is, never the password."""
-    parts = urlsplit(url)
-    query = dict(parse_qsl(parts.query))
-    # Taken as written (not parsed as one host and port), so several hosts or a bad port
-    # still show as given; the driver reports what is wrong with them.
-    where = parts.netloc.rsplit("@", 1)[-1]
-    if not where:  # a Unix socket or libpq defaults
-        where = query.get("host") or os.environ.get("PGHOST") or "localhost"
-    if ":" not in where.rsplit("]", 1)[-1]:
-        where = f"{where}:{query.get('port', '5432')}"
-    database = unquote(parts.path.lstrip("/")) or query.get("dbname") or parts.username or "postgres"
-    return f"{where}/{database}"
-
-
-def redact_url(url: str) -> str:
-    """The URL without its password (in the authority or the query string)."""
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, hostinfo = netloc.rsplit("@", 1)
-        netloc = f"{userinfo.split(':', 1)[0]}@{hostinfo}"
-    kept = [p for p in parts.query.split("&") if p and unquote(p.split("=", 1)[0]).lower() != "password"]
-    # Assembled by hand: urlunsplit would turn ``postgresql:///db`` into ``postgresql:/db``.
-    return f"{parts.scheme}://{netloc}{parts.path}" + (f"?{'&'.join(kept)}" if kept else "")
-
-
-def scrub(text: str, url: str) -> str:
-    """Remove the URL's password from a driver message, in case one ever echoes it."""
-    parts = urlsplit(url)
-    secrets = [parts.password, dict(parse_qsl(parts.query)).get("password")]
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-            text = text.replace(unquote(secret), "***")
-    return text
 
 
 def _env_int(name: str, default: int) -> int:
@@ -171,101 +102,94 @@ def _env_int(name: str, default: int) -> int:
         raise StoreError(f"{name} must be a whole number, not {raw!r}") from None
 
 
+# --------------------------------------------------------------------------- statements
+
+# FOR NO KEY UPDATE, not FOR UPDATE: it excludes other writers just the same, but does
+# not block inserting a child row whose foreign key points at this one.
+_GET_ROOT_LOCKED = sql(
+    f"SELECT {executions.COLS} FROM executions WHERE id = :id AND root_id = id FOR NO KEY UPDATE"
+)
+_ROOT_OF = sql("SELECT root_id FROM executions WHERE id = :id")
+_LOCK = sql("SELECT 1 FROM executions WHERE id = :id FOR NO KEY UPDATE")
+_GET_LOCKED = sql(f"SELECT {executions.COLS} FROM executions WHERE id = :id FOR NO KEY UPDATE")
+_IDEMPOTENCY_LOCK = sql("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
+
+# What a claim returns: the new lease, but the status the task had *before* the claim
+# (``leased`` means a previous holder lost its lease; the caller acts on that).
+_CLAIM_RETURNING = ", ".join("due.status" if c == "status" else f"t.{c}" for c in queue.TASK_COLUMNS)
+
+
+def _claim(names: str) -> Sql:
+    return sql(
+        f"""WITH due AS (
+            SELECT id, status FROM tasks
+            WHERE kind = :kind{names}
+              AND ((status = 'pending' AND available_at <= :now)
+                   OR (status = 'leased' AND lease_expires_at <= :now))
+            ORDER BY available_at, id
+            LIMIT :count
+            FOR UPDATE SKIP LOCKED
+        )
+        UPDATE tasks AS t
+        SET status = 'leased', attempt = t.attempt + 1,
+            lease_id = replace(gen_random_uuid()::text, '-', ''),
+            lease_expires_at = :until, worker_id = :worker_id
+        FROM due WHERE t.id = due.id
+        RETURNING {_CLAIM_RETURNING}"""
+    )
+
+
+_NAMED = " AND name = ANY(:names::text[])"
+_CLAIM_ANY, _CLAIM_NAMED = _claim(""), _claim(_NAMED)
+_NEXT_DUE_ANY = sql(f"{queue.NEXT_DUE} WHERE kind = :kind")
+_NEXT_DUE_NAMED = sql(f"{queue.NEXT_DUE} WHERE kind = :kind{_NAMED}")
+_RELEASE = sql("UPDATE tasks SET lease_expires_at = 0 WHERE status = 'leased' AND kind = ANY(:kinds::text[])")
+_NOTIFY = sql("SELECT pg_notify(:channel, k) FROM unnest(:keys::text[]) AS k")
+
+
 # --------------------------------------------------------------------------- transactions
 
 
-class PostgresTx:
+class PostgresTx(ExecutionsTxSql, SpecsTxSql, QueueTxSql, BudgetsTxSql):
     """Statements of one transaction on one pooled connection."""
+
+    __slots__ = ("_c", "_keys")
 
     def __init__(self, conn: _Conn) -> None:
         self._c = conn
         self._keys: set[str] = set()
 
+    async def _run(self, q: Sql, *args: Any) -> int:
+        return _affected(await self._c.execute(q.postgres, *args))
+
+    async def _row(self, q: Sql, *args: Any) -> Row | None:
+        return await self._c.fetchrow(q.postgres, *args)
+
+    async def _rows(self, q: Sql, *args: Any) -> list[Row]:
+        return await self._c.fetch(q.postgres, *args)
+
     async def get_execution(self, execution_id: str) -> ExecutionRow | None:
-        # FOR NO KEY UPDATE, not FOR UPDATE: it excludes other writers just the same, but
-        # does not block inserting a child row whose foreign key points at this one.
-        row = await self._c.fetchrow(
-            f"SELECT {_EXEC_COLS} FROM executions WHERE id = $1 AND root_id = id FOR NO KEY UPDATE",
-            execution_id,
-        )
+        row = await self._c.fetchrow(_GET_ROOT_LOCKED.postgres, execution_id)
         if row is not None:
-            return _exec(row)  # a root: its own row is the tree's lock
-        root_id = await self._c.fetchval("SELECT root_id FROM executions WHERE id = $1", execution_id)
+            return ExecutionRow(*row)  # a root: its own row is the tree's lock
+        root_id = await self._c.fetchval(_ROOT_OF.postgres, execution_id)
         if root_id is None:
             return None
-        await self._c.execute("SELECT 1 FROM executions WHERE id = $1 FOR NO KEY UPDATE", root_id)
-        row = await self._c.fetchrow(
-            f"SELECT {_EXEC_COLS} FROM executions WHERE id = $1 FOR NO KEY UPDATE", execution_id
-        )
-        return _exec(row) if row is not None else None
-
-    async def insert_execution(self, row: ExecutionRow) -> None:
-        await self._c.execute(
-            f"INSERT INTO executions ({_EXEC_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)",
-            row.id,
-            row.parent_id,
-            row.root_id,
-            row.agent_name,
-            row.spec_hash,
-            row.status,
-            row.state,
-            row.version,
-            row.event_seq,
-            row.created_at,
-            row.updated_at,
-            row.input,
-            row.idempotency_key,
-            row.session_id,
-        )
-
-    async def update_execution(self, row: ExecutionRow, expected_version: int) -> None:
-        status = await self._c.execute(
-            "UPDATE executions SET status = $1, state = $2, version = $3, event_seq = $4, "
-            "updated_at = $5 WHERE id = $6 AND version = $7",
-            row.status,
-            row.state,
-            row.version,
-            row.event_seq,
-            row.updated_at,
-            row.id,
-            expected_version,
-        )
-        if _affected(status) != 1:
-            raise ConflictError(f"execution {row.id} was changed by another writer")
+        await self._c.execute(_LOCK.postgres, root_id)
+        row = await self._c.fetchrow(_GET_LOCKED.postgres, execution_id)
+        return ExecutionRow(*row) if row is not None else None
 
     async def find_by_idempotency_key(self, agent_name: str, key: str) -> ExecutionRow | None:
         # Two replicas starting the same request must not both find nothing and both
         # insert: the second waits here until the first commits, then sees its row.
-        await self._c.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-            json.dumps(["idempotency", agent_name, key]),
-        )
-        row = await self._c.fetchrow(
-            f"SELECT {_EXEC_COLS} FROM executions WHERE agent_name = $1 AND idempotency_key = $2 "
-            "AND status NOT IN ('FAILED', 'TERMINATED', 'TIMED_OUT') ORDER BY created_at DESC LIMIT 1",
-            agent_name,
-            key,
-        )
-        return _exec(row) if row is not None else None
-
-    async def put_spec(self, spec_hash: str, spec_json: str) -> None:
-        await self._c.execute(
-            "INSERT INTO specs (hash, spec) VALUES ($1, $2) ON CONFLICT (hash) DO NOTHING",
-            spec_hash,
-            spec_json,
-        )
-
-    async def get_spec(self, spec_hash: str) -> str | None:
-        value = await self._c.fetchval("SELECT spec FROM specs WHERE hash = $1", spec_hash)
-        return str(value) if value is not None else None
+        await self._c.execute(_IDEMPOTENCY_LOCK.postgres, json.dumps(["idempotency", agent_name, key]))
+        return await super().find_by_idempotency_key(agent_name, key)
 
     async def append_events(self, events: Sequence[EventRow]) -> None:
         if not events:
             return
-        # One statement for the batch: a round trip per event would dominate a step.
         await self._c.execute(
-            "INSERT INTO events (execution_id, seq, type, payload, ts) "
-            "SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::float8[])",
+            APPEND_EVENTS.postgres,
             [e.execution_id for e in events],
             [e.seq for e in events],
             [e.type for e in events],
@@ -274,65 +198,8 @@ class PostgresTx:
         )
 
     async def append_messages(self, execution_id: str, start: int, messages: Sequence[str]) -> None:
-        if not messages:
-            return
-        await self._c.execute(
-            "INSERT INTO messages (execution_id, idx, body) "
-            "SELECT $1, $2::bigint + ord - 1, body FROM unnest($3::text[]) WITH ORDINALITY AS m(body, ord)",
-            execution_id,
-            start,
-            list(messages),
-        )
-
-    async def upsert_task(self, task: TaskRow) -> None:
-        await self._c.execute(
-            f"INSERT INTO tasks ({_TASK_COLS}) "
-            "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16) "
-            "ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, lease_id = EXCLUDED.lease_id, "
-            "lease_expires_at = EXCLUDED.lease_expires_at, available_at = EXCLUDED.available_at, "
-            "input = EXCLUDED.input, attempt = EXCLUDED.attempt, worker_id = EXCLUDED.worker_id, stalled = false",
-            task.id,
-            task.execution_id,
-            task.kind,
-            task.name,
-            task.call_id,
-            task.input,
-            task.status,
-            task.attempt,
-            task.lease_id,
-            task.lease_expires_at,
-            task.available_at,
-            task.created_at,
-            task.idempotency_key,
-            task.timeout_seconds,
-            task.stalled,
-            task.worker_id,
-        )
-
-    async def get_task(self, task_id: str) -> TaskRow | None:
-        # Locked: of two replicas finishing the same task (a retried completion, or a
-        # completion racing a re-claim), the second waits and then sees what the first did.
-        row = await self._c.fetchrow(f"SELECT {_TASK_COLS} FROM tasks WHERE id = $1 FOR UPDATE", task_id)
-        return _task(row) if row is not None else None
-
-    async def delete_task(self, task_id: str) -> None:
-        await self._c.execute("DELETE FROM tasks WHERE id = $1", task_id)
-
-    async def take_task(self, task_id: str, lease_id: str) -> TaskRow | None:
-        # Of two replicas finishing the same task, the second waits on the row lock and
-        # then finds it gone.
-        row = await self._c.fetchrow(
-            f"DELETE FROM tasks WHERE id = $1 AND status = 'leased' AND lease_id = $2 RETURNING {_TASK_COLS}",
-            task_id,
-            lease_id,
-        )
-        return _task(row) if row is not None else None
-
-    async def delete_tasks_of(self, execution_id: str) -> list[TaskRow]:
-        rows = await self._c.fetch(
-            f"DELETE FROM tasks WHERE execution_id = $1 RETURNING {_TASK_COLS}", execution_id
-        )
-        return [_task(r) for r in rows]
+        if messages:
+            await self._c.execute(APPEND_MESSAGES.postgres, execution_id, start, list(messages))
 
     async def claim_tasks(
         self,
@@ -345,60 +212,18 @@ class PostgresTx:
     ) -> list[TaskRow]:
         # The expiry is computed here, not in SQL, so it is the same float SQLite stores.
         # A negative count means "no limit" there (LIMIT -1); LIMIT NULL says so here.
-        params: list[Any] = [kind, now, count if count >= 0 else None, now + lease_seconds, worker_id]
-        name_filter = ""
-        if names is not None:
-            params.append(list(names))
-            name_filter = " AND name = ANY($6::text[])"
-        rows = await self._c.fetch(
-            f"""WITH due AS (
-                SELECT id, status FROM tasks
-                WHERE kind = $1{name_filter}
-                  AND ((status = 'pending' AND available_at <= $2)
-                       OR (status = 'leased' AND lease_expires_at <= $2))
-                ORDER BY available_at, id
-                LIMIT $3
-                FOR UPDATE SKIP LOCKED
+        limit = count if count >= 0 else None
+        if names is None:
+            rows = await self._c.fetch(_CLAIM_ANY.postgres, kind, now, limit, now + lease_seconds, worker_id)
+        else:
+            rows = await self._c.fetch(
+                _CLAIM_NAMED.postgres, kind, list(names), now, limit, now + lease_seconds, worker_id
             )
-            UPDATE tasks AS t
-            SET status = 'leased', attempt = t.attempt + 1,
-                lease_id = replace(gen_random_uuid()::text, '-', ''),
-                lease_expires_at = $4, worker_id = $5
-            FROM due WHERE t.id = due.id
-            RETURNING {_CLAIM_RETURNING}""",
-            *params,
-        )
         # RETURNING has no defined order; callers get the earliest due first, as from SQLite.
-        return sorted((_task(r) for r in rows), key=lambda t: (t.available_at, t.id))
-
-    async def extend_lease(self, task_id: str, lease_id: str, until: float) -> bool:
-        status = await self._c.execute(
-            "UPDATE tasks SET lease_expires_at = $1 WHERE id = $2 AND lease_id = $3 AND status = 'leased'",
-            until,
-            task_id,
-            lease_id,
-        )
-        return _affected(status) == 1
+        return sorted((task_row(r) for r in rows), key=lambda t: (t.available_at, t.id))
 
     async def mark_stalled(self, task_ids: Sequence[str]) -> None:
-        await self._c.execute("UPDATE tasks SET stalled = true WHERE id = ANY($1::text[])", list(task_ids))
-
-    async def put_budget(self, root_id: str, max_cost_usd: float | None, max_tokens: int | None) -> None:
-        await self._c.execute(
-            "INSERT INTO budgets (root_id, max_cost_usd, max_tokens) VALUES ($1, $2, $3)",
-            root_id,
-            max_cost_usd,
-            max_tokens,
-        )
-
-    async def add_budget_usage(self, root_id: str, cost_usd: float, tokens: int) -> None:
-        await self._c.execute(
-            "UPDATE budgets SET used_cost_usd = used_cost_usd + $1, used_tokens = used_tokens + $2 "
-            "WHERE root_id = $3",
-            cost_usd,
-            tokens,
-            root_id,
-        )
+        await self._c.execute(queue.MARK_STALLED.postgres, list(task_ids))
 
     async def notify(self, keys: Iterable[str]) -> None:
         # Collected and sent once, just before COMMIT (see send_notifications).
@@ -411,7 +236,7 @@ class PostgresTx:
         # A key too long for a payload still wakes its waiters, with everyone else's.
         payloads = sorted({k if len(k.encode()) <= _MAX_PAYLOAD else WAKE_EVERYONE for k in self._keys})
         self._keys.clear()
-        await self._c.execute("SELECT pg_notify($1, k) FROM unnest($2::text[]) AS k", CHANNEL, payloads)
+        await self._c.execute(_NOTIFY.postgres, CHANNEL, payloads)
 
 
 # --------------------------------------------------------------------------- the store
@@ -438,7 +263,9 @@ class _PooledConnection(asyncpg.Connection):
         return ""
 
 
-class PostgresStore:
+class PostgresStore(
+    ExecutionsReadsSql, EventsReadsSql, MessagesReadsSql, SpecsReadsSql, QueueReadsSql, BudgetsReadsSql
+):
     """A store on a PostgreSQL database shared by any number of server replicas.
 
     ``sole_server``: this process is the only server using the database, so leases on
@@ -582,33 +409,16 @@ class PostgresStore:
             except asyncpg.exceptions.IntegrityConstraintViolationError as exc:
                 raise StoreError(f"constraint violated: {exc}") from exc
 
-    # --- reads --------------------------------------------------------------------------
+    # --- reads (the shared ones run through these, on any pooled connection) -------------
 
-    async def get_execution(self, execution_id: str) -> ExecutionRow | None:
-        row = await self.pool.fetchrow(f"SELECT {_EXEC_COLS} FROM executions WHERE id = $1", execution_id)
-        return _exec(row) if row is not None else None
+    async def _run(self, q: Sql, *args: Any) -> int:
+        return _affected(await self.pool.execute(q.postgres, *args))
 
-    async def get_spec(self, spec_hash: str) -> str | None:
-        value = await self.pool.fetchval("SELECT spec FROM specs WHERE hash = $1", spec_hash)
-        return str(value) if value is not None else None
+    async def _row(self, q: Sql, *args: Any) -> Row | None:
+        return await self.pool.fetchrow(q.postgres, *args)
 
-    async def list_messages(self, execution_id: str, start: int = 0) -> list[dict[str, Any]]:
-        rows = await self.pool.fetch(
-            "SELECT body FROM messages WHERE execution_id = $1 AND idx >= $2 ORDER BY idx",
-            execution_id,
-            start,
-        )
-        return [json.loads(r[0]) for r in rows]
-
-    async def list_events(self, execution_id: str, after: int, limit: int) -> list[EventRow]:
-        rows = await self.pool.fetch(
-            "SELECT execution_id, seq, type, payload, ts FROM events "
-            "WHERE execution_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
-            execution_id,
-            after,
-            limit if limit >= 0 else None,
-        )
-        return [EventRow(*r) for r in rows]
+    async def _rows(self, q: Sql, *args: Any) -> list[Row]:
+        return await self.pool.fetch(q.postgres, *args)
 
     async def list_executions(
         self,
@@ -620,44 +430,19 @@ class PostgresStore:
         limit: int,
         offset: int,
     ) -> tuple[int, list[ExecutionRow]]:
-        clauses: list[str] = []
-        params: list[Any] = []
-        for column, value in (("status", status), ("agent_name", agent_name), ("parent_id", parent_id)):
-            if value:
-                params.append(value)
-                clauses.append(f"{column} = ${len(params)}")
-        if roots_only:
-            clauses.append("parent_id IS NULL")
-        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        page = f"LIMIT ${len(params) + 1} OFFSET ${len(params) + 2}"
+        count, page = executions.listing(bool(status), bool(agent_name), bool(parent_id), roots_only)
+        params = [v for v in (status, agent_name, parent_id) if v]
         async with self.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
             # One snapshot, so the total and the page agree (SQLite gets that from its lock).
-            total = await conn.fetchval(f"SELECT COUNT(*) FROM executions{where}", *params)
-            rows = await conn.fetch(
-                f"SELECT {_EXEC_COLS} FROM executions{where} ORDER BY created_at DESC {page}",
-                *params,
-                limit if limit >= 0 else None,
-                max(offset, 0),
-            )
-        return int(total), [_exec(r) for r in rows]
-
-    async def children_of(self, execution_id: str) -> list[ExecutionRow]:
-        rows = await self.pool.fetch(
-            f"SELECT {_EXEC_COLS} FROM executions WHERE parent_id = $1 ORDER BY created_at", execution_id
-        )
-        return [_exec(r) for r in rows]
+            total = await conn.fetchval(count.postgres, *params)
+            rows = await conn.fetch(page.postgres, *params, limit if limit >= 0 else None, max(offset, 0))
+        return int(total), [ExecutionRow(*r) for r in rows]
 
     async def next_due(self, kind: str, names: Sequence[str] | None) -> float | None:
-        params: list[Any] = [kind]
-        name_filter = ""
-        if names is not None:
-            params.append(list(names))
-            name_filter = " AND name = ANY($2::text[])"
-        value = await self.pool.fetchval(
-            "SELECT MIN(CASE WHEN status = 'pending' THEN available_at ELSE lease_expires_at END) "
-            f"FROM tasks WHERE kind = $1{name_filter}",
-            *params,
-        )
+        if names is None:
+            value = await self.pool.fetchval(_NEXT_DUE_ANY.postgres, kind)
+        else:
+            value = await self.pool.fetchval(_NEXT_DUE_NAMED.postgres, kind, list(names))
         return float(value) if value is not None else None
 
     async def record_poll(self, names: Sequence[str], worker_id: str, now: float) -> None:
@@ -665,33 +450,8 @@ class PostgresStore:
         # row twice (an error here), and two replicas locking rows in different orders
         # could deadlock.
         unique = sorted(set(names))
-        if not unique:
-            return
-        await self.pool.execute(
-            "INSERT INTO pollers (name, worker_id, last_poll_at) SELECT n, $2, $3 FROM unnest($1::text[]) AS n "
-            "ON CONFLICT (name) DO UPDATE SET worker_id = EXCLUDED.worker_id, "
-            "last_poll_at = EXCLUDED.last_poll_at",
-            unique,
-            worker_id,
-            now,
-        )
-
-    async def stalled_candidates(self, older_than: float, poll_since: float) -> list[TaskRow]:
-        rows = await self.pool.fetch(
-            f"SELECT {_TASK_COLS} FROM tasks WHERE kind = 'worker' AND NOT stalled "
-            "AND ((status = 'pending' AND available_at <= $1) OR (status = 'leased' AND lease_expires_at <= $1)) "
-            "AND name NOT IN (SELECT name FROM pollers WHERE last_poll_at >= $2) LIMIT 500",
-            older_than,
-            poll_since,
-        )
-        return [_task(r) for r in rows]
-
-    async def get_budget(self, root_id: str) -> Budget | None:
-        row = await self.pool.fetchrow(
-            "SELECT max_cost_usd, max_tokens, used_cost_usd, used_tokens FROM budgets WHERE root_id = $1",
-            root_id,
-        )
-        return Budget(*row) if row is not None else None
+        if unique:
+            await self.pool.execute(queue.RECORD_POLL.postgres, unique, worker_id, now)
 
     async def release_server_leases(self, kinds: Sequence[str]) -> int:
         # Several replicas share this database: a leased llm/timer task may be in the
@@ -699,11 +459,7 @@ class PostgresStore:
         # store told it is the sole server does what SQLite does; otherwise leases expire.
         if not self.sole_server:
             return 0
-        status = await self.pool.execute(
-            "UPDATE tasks SET lease_expires_at = 0 WHERE status = 'leased' AND kind = ANY($1::text[])",
-            list(kinds),
-        )
-        return _affected(status)
+        return await self._run(_RELEASE, list(kinds))
 
     # --- retention ----------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ anything that yields, so no two can interleave on the connection.
 
 Durability: WAL with ``synchronous=NORMAL`` survives any process crash (kill -9); a power
 loss may lose the last transactions. Set ``AGENTSPAN_SQLITE_SYNCHRONOUS=FULL`` to trade
-speed for power-loss durability.
+speed for power-loss durability (or pass ``synchronous=`` to ``SqliteStore``).
 
 One server per database file: an exclusive lock file next to the database enforces it,
 which is what lets a restarting server reclaim server-side leases at once.
@@ -18,162 +18,91 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import functools
 import json
 import os
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from agentspan.server.store.base import (
-    PURGE_BATCH,
-    Budget,
-    ConflictError,
-    EventRow,
-    ExecutionRow,
-    Member,
-    StoreError,
-    StoreLockedError,
-    TaskRow,
-    purge_statuses,
-    settled_trees,
-    tree_members,
-)
+from agentspan.server.store import executions, queue
+from agentspan.server.store.budgets import BudgetsReadsSql, BudgetsTxSql
+from agentspan.server.store.errors import StoreError, StoreLockedError
+from agentspan.server.store.events import APPEND as APPEND_EVENTS
+from agentspan.server.store.events import EventRow, EventsReadsSql
+from agentspan.server.store.executions import ExecutionRow, ExecutionsReadsSql, ExecutionsTxSql
+from agentspan.server.store.messages import APPEND as APPEND_MESSAGES
+from agentspan.server.store.messages import MessagesReadsSql
 from agentspan.server.store.migrations import SQLITE_MIGRATIONS
+from agentspan.server.store.queue import QueueReadsSql, QueueTxSql, TaskRow, task_row
+from agentspan.server.store.retention import PURGE_BATCH, Member, purge_statuses, settled_trees, tree_members
+from agentspan.server.store.specs import SpecsReadsSql, SpecsTxSql
+from agentspan.server.store.sql import Row, Sql, sql
 
-_EXEC_COLS = (
-    "id, parent_id, root_id, agent_name, spec_hash, status, state, version, event_seq, "
-    "created_at, updated_at, input, idempotency_key, session_id"
-)
-_TASK_COLS = (
-    "id, execution_id, kind, name, call_id, input, status, attempt, lease_id, lease_expires_at, "
-    "available_at, created_at, idempotency_key, timeout_seconds, stalled, worker_id"
-)
 _MARKER_TABLE = "agentspan_meta"
+_SYNCHRONOUS_MODES = ("NORMAL", "FULL", "EXTRA")
 
 
-def _exec(row: sqlite3.Row | tuple[Any, ...]) -> ExecutionRow:
-    return ExecutionRow(*row)
+@functools.cache
+def _names_in(count: int) -> str:
+    """`` AND name IN (:n0, ...)`` for ``count`` names (SQLite binds no arrays)."""
+    return f" AND name IN ({', '.join(f':n{i}' for i in range(count))})"
 
 
-def _task(row: sqlite3.Row | tuple[Any, ...]) -> TaskRow:
-    values = list(row)
-    values[14] = bool(values[14])
-    return TaskRow(*values)
+@functools.cache
+def _claim_sql(name_count: int | None) -> Sql:
+    names = "" if name_count is None else _names_in(name_count)
+    return sql(
+        f"SELECT {queue.COLS} FROM tasks WHERE kind = :kind{names} AND ("
+        "(status = 'pending' AND available_at <= :now) OR (status = 'leased' AND lease_expires_at <= :now)) "
+        "ORDER BY available_at LIMIT :count"
+    )
 
 
-class SqliteTx:
+@functools.cache
+def _next_due_sql(name_count: int | None) -> Sql:
+    names = "" if name_count is None else _names_in(name_count)
+    return sql(f"{queue.NEXT_DUE} WHERE kind = :kind{names}")
+
+
+_LEASE = sql(
+    "UPDATE tasks SET status = 'leased', attempt = :attempt, lease_id = :lease_id, "
+    "lease_expires_at = :until, worker_id = :worker_id WHERE id = :id"
+)
+_RELEASE = sql(
+    "UPDATE tasks SET lease_expires_at = 0 WHERE status = 'leased' AND kind IN (SELECT value FROM json_each(:kinds))"
+)
+
+
+class SqliteTx(ExecutionsTxSql, SpecsTxSql, QueueTxSql, BudgetsTxSql):
     """Statements of one transaction on the store's connection."""
+
+    __slots__ = ("_c",)
+
+    NO_LIMIT: ClassVar[int | None] = -1
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._c = conn
 
-    async def get_execution(self, execution_id: str) -> ExecutionRow | None:
-        row = self._c.execute(f"SELECT {_EXEC_COLS} FROM executions WHERE id = ?", (execution_id,)).fetchone()
-        return _exec(row) if row else None
+    async def _run(self, q: Sql, *args: Any) -> int:
+        return self._c.execute(q.sqlite, args).rowcount
 
-    async def insert_execution(self, row: ExecutionRow) -> None:
-        self._c.execute(
-            f"INSERT INTO executions ({_EXEC_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (
-                row.id,
-                row.parent_id,
-                row.root_id,
-                row.agent_name,
-                row.spec_hash,
-                row.status,
-                row.state,
-                row.version,
-                row.event_seq,
-                row.created_at,
-                row.updated_at,
-                row.input,
-                row.idempotency_key,
-                row.session_id,
-            ),
-        )
+    async def _row(self, q: Sql, *args: Any) -> Row | None:
+        return self._c.execute(q.sqlite, args).fetchone()
 
-    async def update_execution(self, row: ExecutionRow, expected_version: int) -> None:
-        cur = self._c.execute(
-            "UPDATE executions SET status = ?, state = ?, version = ?, event_seq = ?, updated_at = ? "
-            "WHERE id = ? AND version = ?",
-            (row.status, row.state, row.version, row.event_seq, row.updated_at, row.id, expected_version),
-        )
-        if cur.rowcount != 1:
-            raise ConflictError(f"execution {row.id} was changed by another writer")
-
-    async def find_by_idempotency_key(self, agent_name: str, key: str) -> ExecutionRow | None:
-        row = self._c.execute(
-            f"SELECT {_EXEC_COLS} FROM executions WHERE agent_name = ? AND idempotency_key = ? "
-            "AND status NOT IN ('FAILED', 'TERMINATED', 'TIMED_OUT') ORDER BY created_at DESC LIMIT 1",
-            (agent_name, key),
-        ).fetchone()
-        return _exec(row) if row else None
-
-    async def put_spec(self, spec_hash: str, spec_json: str) -> None:
-        self._c.execute("INSERT OR IGNORE INTO specs (hash, spec) VALUES (?, ?)", (spec_hash, spec_json))
-
-    async def get_spec(self, spec_hash: str) -> str | None:
-        row = self._c.execute("SELECT spec FROM specs WHERE hash = ?", (spec_hash,)).fetchone()
-        return str(row[0]) if row else None
+    async def _rows(self, q: Sql, *args: Any) -> list[Row]:
+        return self._c.execute(q.sqlite, args).fetchall()
 
     async def append_events(self, events: Sequence[EventRow]) -> None:
         self._c.executemany(
-            "INSERT INTO events (execution_id, seq, type, payload, ts) VALUES (?,?,?,?,?)",
-            [(e.execution_id, e.seq, e.type, e.payload, e.ts) for e in events],
+            APPEND_EVENTS.sqlite, [(e.execution_id, e.seq, e.type, e.payload, e.ts) for e in events]
         )
 
     async def append_messages(self, execution_id: str, start: int, messages: Sequence[str]) -> None:
         self._c.executemany(
-            "INSERT INTO messages (execution_id, idx, body) VALUES (?,?,?)",
-            [(execution_id, start + i, m) for i, m in enumerate(messages)],
+            APPEND_MESSAGES.sqlite, [(execution_id, start + i, m) for i, m in enumerate(messages)]
         )
-
-    async def upsert_task(self, task: TaskRow) -> None:
-        self._c.execute(
-            f"INSERT INTO tasks ({_TASK_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
-            "ON CONFLICT(id) DO UPDATE SET status = excluded.status, lease_id = excluded.lease_id, "
-            "lease_expires_at = excluded.lease_expires_at, available_at = excluded.available_at, "
-            "input = excluded.input, attempt = excluded.attempt, worker_id = excluded.worker_id, stalled = 0",
-            (
-                task.id,
-                task.execution_id,
-                task.kind,
-                task.name,
-                task.call_id,
-                task.input,
-                task.status,
-                task.attempt,
-                task.lease_id,
-                task.lease_expires_at,
-                task.available_at,
-                task.created_at,
-                task.idempotency_key,
-                task.timeout_seconds,
-                int(task.stalled),
-                task.worker_id,
-            ),
-        )
-
-    async def get_task(self, task_id: str) -> TaskRow | None:
-        row = self._c.execute(f"SELECT {_TASK_COLS} FROM tasks WHERE id = ?", (task_id,)).fetchone()
-        return _task(row) if row else None
-
-    async def delete_task(self, task_id: str) -> None:
-        self._c.execute("DELETE FROM tasks WHERE id = ?", (task_id,))
-
-    async def take_task(self, task_id: str, lease_id: str) -> TaskRow | None:
-        row = self._c.execute(
-            f"DELETE FROM tasks WHERE id = ? AND status = 'leased' AND lease_id = ? RETURNING {_TASK_COLS}",
-            (task_id, lease_id),
-        ).fetchone()
-        return _task(row) if row else None
-
-    async def delete_tasks_of(self, execution_id: str) -> list[TaskRow]:
-        rows = self._c.execute(
-            f"DELETE FROM tasks WHERE execution_id = ? RETURNING {_TASK_COLS}", (execution_id,)
-        ).fetchall()
-        return [_task(r) for r in rows]
 
     async def claim_tasks(
         self,
@@ -184,56 +113,25 @@ class SqliteTx:
         lease_seconds: float,
         worker_id: str,
     ) -> list[TaskRow]:
-        name_filter = ""
-        params: list[Any] = [kind]
-        if names is not None:
-            name_filter = f" AND name IN ({','.join('?' * len(names))})"
-            params.extend(names)
         # One writer at a time (BEGIN IMMEDIATE), so select-then-update cannot race.
-        rows = self._c.execute(
-            f"SELECT {_TASK_COLS} FROM tasks WHERE kind = ?{name_filter} AND ("
-            "(status = 'pending' AND available_at <= ?) OR (status = 'leased' AND lease_expires_at <= ?)) "
-            "ORDER BY available_at LIMIT ?",
-            (*params, now, now, count),
-        ).fetchall()
+        q = _claim_sql(None if names is None else len(names))
+        rows = self._c.execute(q.sqlite, (kind, *(names or ()), now, count)).fetchall()
         claimed: list[TaskRow] = []
         for row in rows:
-            task = _task(row)
+            task = task_row(row)
             task.attempt += 1
             task.lease_id = os.urandom(12).hex()
             task.lease_expires_at = now + lease_seconds
             task.worker_id = worker_id
             self._c.execute(
-                "UPDATE tasks SET status = 'leased', attempt = ?, lease_id = ?, lease_expires_at = ?, "
-                "worker_id = ? WHERE id = ?",
-                (task.attempt, task.lease_id, task.lease_expires_at, worker_id, task.id),
+                _LEASE.sqlite, (task.attempt, task.lease_id, task.lease_expires_at, worker_id, task.id)
             )
             claimed.append(task)
             # the row returned keeps the *previous* status so callers can see a lost lease
         return claimed
 
-    async def extend_lease(self, task_id: str, lease_id: str, until: float) -> bool:
-        cur = self._c.execute(
-            "UPDATE tasks SET lease_expires_at = ? WHERE id = ? AND lease_id = ? AND status = 'leased'",
-            (until, task_id, lease_id),
-        )
-        return cur.rowcount == 1
-
     async def mark_stalled(self, task_ids: Sequence[str]) -> None:
-        self._c.executemany("UPDATE tasks SET stalled = 1 WHERE id = ?", [(t,) for t in task_ids])
-
-    async def put_budget(self, root_id: str, max_cost_usd: float | None, max_tokens: int | None) -> None:
-        self._c.execute(
-            "INSERT INTO budgets (root_id, max_cost_usd, max_tokens) VALUES (?, ?, ?)",
-            (root_id, max_cost_usd, max_tokens),
-        )
-
-    async def add_budget_usage(self, root_id: str, cost_usd: float, tokens: int) -> None:
-        self._c.execute(
-            "UPDATE budgets SET used_cost_usd = used_cost_usd + ?, used_tokens = used_tokens + ? "
-            "WHERE root_id = ?",
-            (cost_usd, tokens, root_id),
-        )
+        self._c.executemany(queue.MARK_STALLED.sqlite, [(t,) for t in task_ids])
 
     async def notify(self, keys: Iterable[str]) -> None:
         # One server per file (the lock file enforces it): the hub in this process is
@@ -241,12 +139,20 @@ class SqliteTx:
         return None
 
 
-class SqliteStore:
-    """The embedded store. ``path`` is a file; ``:memory:`` is allowed for tests."""
+class SqliteStore(
+    ExecutionsReadsSql, EventsReadsSql, MessagesReadsSql, SpecsReadsSql, QueueReadsSql, BudgetsReadsSql
+):
+    """The embedded store. ``path`` is a file; ``:memory:`` is allowed for tests.
 
-    def __init__(self, path: str | Path) -> None:
+    ``synchronous``: SQLite's ``PRAGMA synchronous`` (NORMAL, FULL or EXTRA); by default
+    ``AGENTSPAN_SQLITE_SYNCHRONOUS``, else NORMAL."""
+
+    NO_LIMIT: ClassVar[int | None] = -1
+
+    def __init__(self, path: str | Path, *, synchronous: str | None = None) -> None:
         self.path = str(path)
         self.url = f"sqlite:///{self.path}"
+        self._synchronous = synchronous
         self._conn: sqlite3.Connection | None = None
         self._lock = asyncio.Lock()
         self._lock_fd: int | None = None
@@ -256,8 +162,8 @@ class SqliteStore:
     # --- lifecycle ----------------------------------------------------------------------
 
     async def open(self) -> None:
-        sync = os.environ.get("AGENTSPAN_SQLITE_SYNCHRONOUS", "NORMAL").upper()
-        if sync not in ("NORMAL", "FULL", "EXTRA"):
+        sync = (self._synchronous or os.environ.get("AGENTSPAN_SQLITE_SYNCHRONOUS", "NORMAL")).upper()
+        if sync not in _SYNCHRONOUS_MODES:
             raise StoreError(f"AGENTSPAN_SQLITE_SYNCHRONOUS must be NORMAL, FULL or EXTRA, not {sync!r}")
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -363,36 +269,19 @@ class SqliteStore:
                 raise
             conn.execute("COMMIT")
 
-    # --- reads --------------------------------------------------------------------------
+    # --- reads (the shared ones run through these, under the lock) -----------------------
 
-    async def get_execution(self, execution_id: str) -> ExecutionRow | None:
+    async def _run(self, q: Sql, *args: Any) -> int:
         async with self._lock:
-            row = self.conn.execute(
-                f"SELECT {_EXEC_COLS} FROM executions WHERE id = ?", (execution_id,)
-            ).fetchone()
-        return _exec(row) if row else None
+            return self.conn.execute(q.sqlite, args).rowcount
 
-    async def get_spec(self, spec_hash: str) -> str | None:
+    async def _row(self, q: Sql, *args: Any) -> Row | None:
         async with self._lock:
-            row = self.conn.execute("SELECT spec FROM specs WHERE hash = ?", (spec_hash,)).fetchone()
-        return str(row[0]) if row else None
+            return self.conn.execute(q.sqlite, args).fetchone()
 
-    async def list_messages(self, execution_id: str, start: int = 0) -> list[dict[str, Any]]:
+    async def _rows(self, q: Sql, *args: Any) -> list[Row]:
         async with self._lock:
-            rows = self.conn.execute(
-                "SELECT body FROM messages WHERE execution_id = ? AND idx >= ? ORDER BY idx",
-                (execution_id, start),
-            ).fetchall()
-        return [json.loads(r[0]) for r in rows]
-
-    async def list_events(self, execution_id: str, after: int, limit: int) -> list[EventRow]:
-        async with self._lock:
-            rows = self.conn.execute(
-                "SELECT execution_id, seq, type, payload, ts FROM events "
-                "WHERE execution_id = ? AND seq > ? ORDER BY seq LIMIT ?",
-                (execution_id, after, limit),
-            ).fetchall()
-        return [EventRow(*r) for r in rows]
+            return self.conn.execute(q.sqlite, args).fetchall()
 
     async def list_executions(
         self,
@@ -404,85 +293,24 @@ class SqliteStore:
         limit: int,
         offset: int,
     ) -> tuple[int, list[ExecutionRow]]:
-        clauses: list[str] = []
-        params: list[Any] = []
-        if status:
-            clauses.append("status = ?")
-            params.append(status)
-        if agent_name:
-            clauses.append("agent_name = ?")
-            params.append(agent_name)
-        if parent_id:
-            clauses.append("parent_id = ?")
-            params.append(parent_id)
-        if roots_only:
-            clauses.append("parent_id IS NULL")
-        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        async with self._lock:
-            total = self.conn.execute(f"SELECT COUNT(*) FROM executions{where}", params).fetchone()[0]
-            rows = self.conn.execute(
-                f"SELECT {_EXEC_COLS} FROM executions{where} ORDER BY created_at DESC LIMIT ? OFFSET ?",
-                (*params, limit, offset),
-            ).fetchall()
-        return int(total), [_exec(r) for r in rows]
-
-    async def children_of(self, execution_id: str) -> list[ExecutionRow]:
-        async with self._lock:
-            rows = self.conn.execute(
-                f"SELECT {_EXEC_COLS} FROM executions WHERE parent_id = ? ORDER BY created_at",
-                (execution_id,),
-            ).fetchall()
-        return [_exec(r) for r in rows]
+        count, page = executions.listing(bool(status), bool(agent_name), bool(parent_id), roots_only)
+        params = [v for v in (status, agent_name, parent_id) if v]
+        async with self._lock:  # the count and the page see the same rows
+            total = self.conn.execute(count.sqlite, params).fetchone()[0]
+            rows = self.conn.execute(page.sqlite, (*params, limit, offset)).fetchall()
+        return int(total), [ExecutionRow(*r) for r in rows]
 
     async def next_due(self, kind: str, names: Sequence[str] | None) -> float | None:
-        name_filter = ""
-        params: list[Any] = [kind]
-        if names is not None:
-            name_filter = f" AND name IN ({','.join('?' * len(names))})"
-            params.extend(names)
-        async with self._lock:
-            row = self.conn.execute(
-                "SELECT MIN(CASE WHEN status = 'pending' THEN available_at ELSE lease_expires_at END) "
-                f"FROM tasks WHERE kind = ?{name_filter}",
-                params,
-            ).fetchone()
+        q = _next_due_sql(None if names is None else len(names))
+        row = await self._row(q, kind, *(names or ()))
         return float(row[0]) if row and row[0] is not None else None
 
     async def record_poll(self, names: Sequence[str], worker_id: str, now: float) -> None:
         async with self._lock:
-            self.conn.executemany(
-                "INSERT INTO pollers (name, worker_id, last_poll_at) VALUES (?,?,?) "
-                "ON CONFLICT(name) DO UPDATE SET worker_id = excluded.worker_id, "
-                "last_poll_at = excluded.last_poll_at",
-                [(n, worker_id, now) for n in names],
-            )
-
-    async def stalled_candidates(self, older_than: float, poll_since: float) -> list[TaskRow]:
-        async with self._lock:
-            rows = self.conn.execute(
-                f"SELECT {_TASK_COLS} FROM tasks WHERE kind = 'worker' AND stalled = 0 "
-                "AND ((status = 'pending' AND available_at <= ?) OR (status = 'leased' AND lease_expires_at <= ?)) "
-                "AND name NOT IN (SELECT name FROM pollers WHERE last_poll_at >= ?) LIMIT 500",
-                (older_than, older_than, poll_since),
-            ).fetchall()
-        return [_task(r) for r in rows]
-
-    async def get_budget(self, root_id: str) -> Budget | None:
-        async with self._lock:
-            row = self.conn.execute(
-                "SELECT max_cost_usd, max_tokens, used_cost_usd, used_tokens FROM budgets WHERE root_id = ?",
-                (root_id,),
-            ).fetchone()
-        return Budget(*row) if row else None
+            self.conn.executemany(queue.RECORD_POLL.sqlite, [(n, worker_id, now) for n in names])
 
     async def release_server_leases(self, kinds: Sequence[str]) -> int:
-        async with self._lock:
-            cur = self.conn.execute(
-                f"UPDATE tasks SET lease_expires_at = 0 WHERE status = 'leased' "
-                f"AND kind IN ({','.join('?' * len(kinds))})",
-                list(kinds),
-            )
-        return cur.rowcount
+        return await self._run(_RELEASE, json.dumps(list(kinds)))
 
     # --- retention ----------------------------------------------------------------------
 

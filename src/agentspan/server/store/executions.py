@@ -1,0 +1,183 @@
+"""Executions: one row per execution, its state document and optimistic version.
+
+Trees: ``parent_id`` links a child to the execution that started it and ``root_id``
+names the tree's root (budgets and, on PostgreSQL, row locks are per tree).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Protocol
+
+from agentspan.server.store.errors import ConflictError
+from agentspan.server.store.sql import Row, Runner, Sql, columns, placeholders, sql
+
+
+@dataclass(slots=True)
+class ExecutionRow:
+    id: str
+    parent_id: str | None
+    root_id: str
+    agent_name: str
+    spec_hash: str
+    status: str
+    state: str
+    """The state document, JSON."""
+    version: int
+    event_seq: int
+    created_at: float
+    updated_at: float
+    input: str
+    """The start request's prompt/context, JSON."""
+    idempotency_key: str | None = None
+    session_id: str = ""
+
+
+EXECUTION_COLUMNS = (
+    "id",
+    "parent_id",
+    "root_id",
+    "agent_name",
+    "spec_hash",
+    "status",
+    "state",
+    "version",
+    "event_seq",
+    "created_at",
+    "updated_at",
+    "input",
+    "idempotency_key",
+    "session_id",
+)
+"""In ``ExecutionRow`` field order, so a row maps by position."""
+COLS = columns(EXECUTION_COLUMNS)
+
+
+def execution_row(row: Row) -> ExecutionRow:
+    return ExecutionRow(*row)
+
+
+class ExecutionsTx(Protocol):
+    async def get_execution(self, execution_id: str) -> ExecutionRow | None: ...
+
+    async def insert_execution(self, row: ExecutionRow) -> None: ...
+
+    async def update_execution(self, row: ExecutionRow, expected_version: int) -> None:
+        """Write status/state/event_seq/updated_at; raise ConflictError on a version mismatch."""
+        ...
+
+    async def find_by_idempotency_key(self, agent_name: str, key: str) -> ExecutionRow | None: ...
+
+
+class ExecutionsReads(Protocol):
+    async def get_execution(self, execution_id: str) -> ExecutionRow | None: ...
+
+    async def list_executions(
+        self,
+        *,
+        status: str | None,
+        agent_name: str | None,
+        parent_id: str | None,
+        roots_only: bool,
+        limit: int,
+        offset: int,
+    ) -> tuple[int, list[ExecutionRow]]: ...
+
+    async def children_of(self, execution_id: str) -> list[ExecutionRow]: ...
+
+
+GET = sql(f"SELECT {COLS} FROM executions WHERE id = :id")
+INSERT = sql(f"INSERT INTO executions ({COLS}) VALUES ({placeholders(EXECUTION_COLUMNS)})")
+UPDATE = sql(
+    "UPDATE executions SET status = :status, state = :state, version = :version, event_seq = :event_seq, "
+    "updated_at = :updated_at WHERE id = :id AND version = :expected_version"
+)
+BY_IDEMPOTENCY_KEY = sql(
+    f"SELECT {COLS} FROM executions WHERE agent_name = :agent_name AND idempotency_key = :key "
+    "AND status NOT IN ('FAILED', 'TERMINATED', 'TIMED_OUT') ORDER BY created_at DESC LIMIT 1"
+)
+CHILDREN = sql(f"SELECT {COLS} FROM executions WHERE parent_id = :parent_id ORDER BY created_at")
+
+
+@functools.cache
+def listing(status: bool, agent_name: bool, parent_id: bool, roots_only: bool) -> tuple[Sql, Sql]:
+    """``(count, page)`` for a listing with these filters set; compiled once per
+    combination. Arguments: the set filters' values in this order, then (page only)
+    ``limit`` and ``offset``."""
+    clauses = [
+        clause
+        for wanted, clause in (
+            (status, "status = :status"),
+            (agent_name, "agent_name = :agent_name"),
+            (parent_id, "parent_id = :parent_id"),
+            (roots_only, "parent_id IS NULL"),
+        )
+        if wanted
+    ]
+    where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+    return (
+        sql(f"SELECT COUNT(*) FROM executions{where}"),
+        sql(f"SELECT {COLS} FROM executions{where} ORDER BY created_at DESC LIMIT :limit OFFSET :offset"),
+    )
+
+
+class ExecutionsTxSql(Runner):
+    """``ExecutionsTx`` in shared SQL; PostgreSQL overrides the two reads that lock."""
+
+    __slots__ = ()
+
+    async def get_execution(self, execution_id: str) -> ExecutionRow | None:
+        row = await self._row(GET, execution_id)
+        return ExecutionRow(*row) if row is not None else None
+
+    async def insert_execution(self, row: ExecutionRow) -> None:
+        await self._run(
+            INSERT,
+            row.id,
+            row.parent_id,
+            row.root_id,
+            row.agent_name,
+            row.spec_hash,
+            row.status,
+            row.state,
+            row.version,
+            row.event_seq,
+            row.created_at,
+            row.updated_at,
+            row.input,
+            row.idempotency_key,
+            row.session_id,
+        )
+
+    async def update_execution(self, row: ExecutionRow, expected_version: int) -> None:
+        changed = await self._run(
+            UPDATE,
+            row.status,
+            row.state,
+            row.version,
+            row.event_seq,
+            row.updated_at,
+            row.id,
+            expected_version,
+        )
+        if changed != 1:
+            raise ConflictError(f"execution {row.id} was changed by another writer")
+
+    async def find_by_idempotency_key(self, agent_name: str, key: str) -> ExecutionRow | None:
+        row = await self._row(BY_IDEMPOTENCY_KEY, agent_name, key)
+        return ExecutionRow(*row) if row is not None else None
+
+
+class ExecutionsReadsSql(Runner):
+    """The reads of ``ExecutionsReads`` that need one statement; ``list_executions``
+    (a count and a page from one snapshot) is each dialect's, from ``listing``."""
+
+    __slots__ = ()
+
+    async def get_execution(self, execution_id: str) -> ExecutionRow | None:
+        row = await self._row(GET, execution_id)
+        return ExecutionRow(*row) if row is not None else None
+
+    async def children_of(self, execution_id: str) -> list[ExecutionRow]:
+        return [ExecutionRow(*r) for r in await self._rows(CHILDREN, execution_id)]

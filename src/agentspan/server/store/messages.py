@@ -1,0 +1,36 @@
+"""Conversations: each execution's messages, append-only, by index."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from agentspan.server.store.sql import Runner, sql, sql_per_dialect
+
+
+class MessagesTx(Protocol):
+    async def append_messages(self, execution_id: str, start: int, messages: Sequence[str]) -> None: ...
+
+
+class MessagesReads(Protocol):
+    async def list_messages(self, execution_id: str, start: int = 0) -> list[dict[str, Any]]:
+        """The conversation in order, from index ``start`` on (messages are append-only)."""
+        ...
+
+
+APPEND = sql_per_dialect(
+    sqlite="INSERT INTO messages (execution_id, idx, body) VALUES (:execution_id, :start, :body)",
+    postgres="INSERT INTO messages (execution_id, idx, body) SELECT :execution_id, :start::bigint + ord - 1, body "
+    "FROM unnest(:body::text[]) WITH ORDINALITY AS m(body, ord)",
+)
+"""SQLite binds one row per executemany() item (``start`` being that row's index);
+PostgreSQL takes the whole batch in one statement."""
+LIST = sql("SELECT body FROM messages WHERE execution_id = :execution_id AND idx >= :start ORDER BY idx")
+
+
+class MessagesReadsSql(Runner):
+    __slots__ = ()
+
+    async def list_messages(self, execution_id: str, start: int = 0) -> list[dict[str, Any]]:
+        return [json.loads(r[0]) for r in await self._rows(LIST, execution_id, start)]
