@@ -67,8 +67,9 @@ class ToolMessage(TypedDict):
     role: Literal["tool"]
     tool_call_id: str
     """The ``MessageToolCall.id`` this answers."""
-    name: str
-    """The tool's name (Gemini wants it on the result)."""
+    name: NotRequired[str]
+    """The tool's name (Gemini wants it on the result). The engine always writes it; the
+    adapters fall back to the name of the call it answers."""
     content: str
     """The result as text: the value, ``"Error: …"``, or why the call was rejected."""
 
