@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from agentspan.protocol.messages import ChatMessage, UserMessage
 from agentspan.server.providers import (
     LlmRequest,
     LlmResponse,
@@ -106,7 +107,7 @@ KITCHEN_SINK = LlmToolSpec(
 )
 
 
-def _user(text: str) -> dict[str, Any]:
+def _user(text: str) -> UserMessage:
     return {"role": "user", "content": text}
 
 
@@ -476,7 +477,7 @@ async def test_offline_answers_with_tool_results_then_uses_fresh_ids_next_turn()
         LlmRequest(model="basic", messages=[_user("What's the weather in NYC?")], tools=[WEATHER, SEARCH])
     )
     long_result = "x" * 800
-    history: list[dict[str, Any]] = [
+    history: list[ChatMessage] = [
         _user("What's the weather in NYC?"),
         {
             "role": "assistant",

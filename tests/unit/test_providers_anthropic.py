@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from agentspan.protocol.messages import ChatMessage, UserMessage
 from agentspan.server.providers.anthropic import (
     DEFAULT_MAX_TOKENS,
     AnthropicProvider,
@@ -54,8 +55,8 @@ def fake() -> Iterator[FakeAnthropic]:
         yield server
 
 
-def _user(text: str, media: list[str] | None = None) -> dict[str, Any]:
-    message: dict[str, Any] = {"role": "user", "content": text}
+def _user(text: str, media: list[str] | None = None) -> UserMessage:
+    message: UserMessage = {"role": "user", "content": text}
     if media is not None:
         message["media"] = media
     return message
@@ -123,7 +124,7 @@ async def test_tool_call_then_tool_result_round_trip(fake: FakeAnthropic) -> Non
         ),
         FakeAnthropic.text("Sunny, no umbrella needed."),
     )
-    conversation = [_user("Weather in NYC?")]
+    conversation: list[ChatMessage] = [_user("Weather in NYC?")]
     first = await _complete(fake, LlmRequest(model="m", messages=conversation, tools=[WEATHER, SEARCH]))
 
     assert first.content == "Let me check."
@@ -178,7 +179,7 @@ async def test_tool_call_then_tool_result_round_trip(fake: FakeAnthropic) -> Non
 async def test_malformed_tool_call_arguments(fake: FakeAnthropic) -> None:
     # In history: unparseable arguments are sent as {} and the conversation still goes through.
     fake.script(FakeAnthropic.tool_calls([("search", '{"query": "oops')]))
-    conversation = [
+    conversation: list[ChatMessage] = [
         _user("find it"),
         {
             "role": "assistant",
@@ -278,7 +279,7 @@ async def test_thinking_budget_mapping_and_tool_loop_continuation(fake: FakeAnth
 
     # The stored conversation has no signed thinking blocks, so the tool-loop continuation is sent
     # without thinking (the fake, like the API, rejects it otherwise).
-    messages = [
+    messages: list[ChatMessage] = [
         *request.messages,
         {
             "role": "assistant",
@@ -296,7 +297,11 @@ async def test_thinking_budget_mapping_and_tool_loop_continuation(fake: FakeAnth
     assert second.thinking == "The result answers it."
 
     # A new user turn thinks again.
-    next_turn = [*messages, {"role": "assistant", "content": "Found it."}, _user("and now?")]
+    next_turn: list[ChatMessage] = [
+        *messages,
+        {"role": "assistant", "content": "Found it."},
+        _user("and now?"),
+    ]
     assert "thinking" in build_payload(LlmRequest(model="m", messages=next_turn, thinking_budget_tokens=2048))
 
 

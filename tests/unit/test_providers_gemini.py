@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from agentspan.protocol.messages import AssistantMessage, ChatMessage, MessageToolCall, UserMessage
 from agentspan.server.providers.base import (
     LlmRequest,
     LlmResponse,
@@ -65,15 +66,17 @@ def fake() -> Iterator[FakeGemini]:
         yield server
 
 
-def _user(text: str, media: list[str] | None = None) -> dict[str, Any]:
-    message: dict[str, Any] = {"role": "user", "content": text}
+def _user(text: str, media: list[str] | None = None) -> UserMessage:
+    message: UserMessage = {"role": "user", "content": text}
     if media is not None:
         message["media"] = media
     return message
 
 
-def _assistant(response: LlmResponse) -> dict[str, Any]:
-    calls = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in response.tool_calls]
+def _assistant(response: LlmResponse) -> AssistantMessage:
+    calls: list[MessageToolCall] = [
+        {"id": c.id, "name": c.name, "arguments": c.arguments} for c in response.tool_calls
+    ]
     return {"role": "assistant", "content": response.content, "tool_calls": calls}
 
 
@@ -135,7 +138,7 @@ async def test_tool_call_then_tool_result_round_trip(fake: FakeGemini) -> None:
     )
     # A gemini-3 model: the fake, like the API, rejects replayed calls without a thought signature.
     model = "gemini-3-pro-preview"
-    conversation = [_user("Weather in NYC?")]
+    conversation: list[ChatMessage] = [_user("Weather in NYC?")]
     first = await _complete(fake, LlmRequest(model=model, messages=conversation, tools=[WEATHER, SEARCH]))
 
     assert fake.requests[0]["tools"] == [
@@ -210,7 +213,7 @@ def test_tool_response_shapes() -> None:
 async def test_malformed_tool_call_arguments(fake: FakeGemini) -> None:
     # In history: unparseable arguments become {} and the request is still accepted.
     fake.script(FakeGemini.tool_calls([("search", "not an object")]))
-    conversation = [
+    conversation: list[ChatMessage] = [
         _user("find it"),
         {
             "role": "assistant",
@@ -339,7 +342,7 @@ async def test_streaming_tool_calls(fake: FakeGemini) -> None:
         )
     )
     deltas: list[str] = []
-    history = [
+    history: list[ChatMessage] = [
         _user("earlier"),
         {
             "role": "assistant",

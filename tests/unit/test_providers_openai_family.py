@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
+from agentspan.protocol.messages import UserMessage
 from agentspan.server.providers import (
     LlmRequest,
     LlmResponse,
@@ -71,8 +72,8 @@ def fake() -> Iterator[FakeOpenAI]:
         yield server
 
 
-def _user(text: str, media: list[str] | None = None) -> dict[str, Any]:
-    message: dict[str, Any] = {"role": "user", "content": text}
+def _user(text: str, media: list[str] | None = None) -> UserMessage:
+    message: UserMessage = {"role": "user", "content": text}
     if media:
         message["media"] = media
     return message

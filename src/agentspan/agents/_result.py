@@ -32,6 +32,13 @@ class FinishReason(str, Enum):
 
 
 class EventType(str, Enum):
+    """Every event type of the server's catalog (``agentspan.protocol.events``).
+
+    Listed here rather than imported so the SDK does not build the catalog's models at
+    import; tests/unit/test_events_catalog.py checks the two lists are the same. The first
+    ten members are the reference product's, in its order.
+    """
+
     THINKING = "thinking"
     TOOL_CALL = "tool_call"
     TOOL_RESULT = "tool_result"
@@ -42,6 +49,21 @@ class EventType(str, Enum):
     DONE = "done"
     GUARDRAIL_PASS = "guardrail_pass"
     GUARDRAIL_FAIL = "guardrail_fail"
+    LLM_CALL = "llm_call"
+    PLAN = "plan"
+    OUTPUT_INVALID = "output_invalid"
+    BUDGET_EXCEEDED = "budget_exceeded"
+    TOOL_RETRY = "tool_retry"
+    APPROVAL = "approval"
+    SELECTION = "selection"
+    TERMINATED = "terminated"
+    GATE_STOPPED = "gate_stopped"
+    BRANCHES_FAILED = "branches_failed"
+    ERROR_IGNORED = "error_ignored"
+    PAUSED = "paused"
+    RESUMED = "resumed"
+    WORKER_MISSING = "worker_missing"
+    WORKER_FOUND = "worker_found"
 
 
 @dataclass

@@ -397,7 +397,7 @@ def build_request(
     instructions = spec.instructions if isinstance(spec.instructions, str) else None
     return LlmRequest(
         model=model_name,
-        messages=messages,
+        messages=messages,  # type: ignore[arg-type]  # plain dicts of the ChatMessage shape (see the cache)
         tools=[]
         if planning
         else [LlmToolSpec(t.name, t.description, t.input_schema) for t in offered_tools(spec)],

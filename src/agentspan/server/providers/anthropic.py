@@ -26,6 +26,7 @@ from typing import Any
 
 import httpx
 
+from agentspan.protocol.messages import ChatMessage
 from agentspan.server.providers._common import (
     HTTP_FAILURES,
     HttpAdapter,
@@ -177,10 +178,10 @@ def max_tokens_for(max_tokens: int | None, thinking_budget: int | None) -> int:
     return thinking_budget + (max_tokens if max_tokens is not None else DEFAULT_MAX_TOKENS)
 
 
-def continues_tool_loop(messages: list[dict[str, Any]]) -> bool:
+def continues_tool_loop(messages: list[ChatMessage]) -> bool:
     """Whether the last assistant message called tools, i.e. this request continues its turn."""
     for message in reversed(messages):
-        if message.get("role") == "assistant":
+        if message["role"] == "assistant":
             return bool(message.get("tool_calls"))
     return False
 
@@ -196,7 +197,7 @@ def system_prompt(instructions: str | None, output_schema: dict[str, Any] | None
     return "\n\n".join(parts) or None
 
 
-def to_anthropic_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def to_anthropic_messages(messages: list[ChatMessage]) -> list[dict[str, Any]]:
     """Internal messages to alternating user/assistant messages of content blocks.
 
     Consecutive messages that land on the same role are merged into one, which puts a run of
@@ -210,13 +211,11 @@ def to_anthropic_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]
     return out
 
 
-def _to_blocks(message: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
-    role = message.get("role")
-    content = message.get("content")
-    if role == "assistant":
+def _to_blocks(message: ChatMessage) -> tuple[str, list[dict[str, Any]]]:
+    if message["role"] == "assistant":
         blocks: list[dict[str, Any]] = []
-        if content:
-            blocks.append({"type": "text", "text": content})
+        if message["content"]:
+            blocks.append({"type": "text", "text": message["content"]})
         for call in message.get("tool_calls") or []:
             blocks.append(
                 {
@@ -227,16 +226,16 @@ def _to_blocks(message: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
                 }
             )
         return "assistant", blocks
-    if role == "tool":
+    if message["role"] == "tool":
         result: dict[str, Any] = {"type": "tool_result", "tool_use_id": message["tool_call_id"]}
-        if content:
+        if message["content"]:
             # ``content`` is optional and an empty string is rejected, so only send real text.
-            result["content"] = content
+            result["content"] = message["content"]
         return "user", [result]
     # Media first: Anthropic recommends images before the text that refers to them.
     blocks = [media_block(url) for url in message.get("media") or []]
-    if content:
-        blocks.append({"type": "text", "text": content})
+    if message["content"]:
+        blocks.append({"type": "text", "text": message["content"]})
     return "user", blocks
 
 

@@ -1,12 +1,8 @@
 """Provider-neutral request/response types for one model call.
 
-Conversation messages use one internal shape (plain dicts, JSON-ready):
-
-* ``{"role": "user", "content": str, "media": [url, ...]}`` (``media`` optional: image or
-  document URLs, including ``data:`` URLs, for models that accept them);
-* ``{"role": "assistant", "content": str | None, "tool_calls": [{"id", "name", "arguments"}]}``
-  where ``arguments`` is the raw JSON text the model produced (it may be malformed);
-* ``{"role": "tool", "tool_call_id": str, "name": str, "content": str}``.
+Conversation messages use one internal shape, :data:`agentspan.protocol.messages.ChatMessage`
+(plain JSON dicts typed as a union tagged on ``role``: user, assistant, tool); each adapter
+narrows on ``message["role"]`` to convert them.
 
 System instructions are not stored in the conversation; they travel in
 :attr:`LlmRequest.instructions` and each adapter places them where its API wants them.
@@ -17,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+from agentspan.protocol.messages import ChatMessage
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +28,7 @@ class LlmToolSpec:
 class LlmRequest:
     model: str
     """The model name without the provider prefix (``gpt-4o`` for ``openai/gpt-4o``)."""
-    messages: list[dict[str, Any]]
+    messages: list[ChatMessage]
     tools: list[LlmToolSpec] = field(default_factory=list)
     instructions: str | None = None
     temperature: float | None = None

@@ -18,6 +18,7 @@ import uuid
 from types import ModuleType
 from typing import Any
 
+from agentspan.protocol.messages import ChatMessage
 from agentspan.server.providers._common import append_turn, call_sdk, load_sdk_module, unstreamed_reply
 from agentspan.server.providers._common import arguments_object as arguments_object
 from agentspan.server.providers._common import decode_data_url as decode_data_url
@@ -168,7 +169,7 @@ def _additional_fields(request: LlmRequest) -> dict[str, Any]:
     return extra
 
 
-def converse_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def converse_messages(messages: list[ChatMessage]) -> list[dict[str, Any]]:
     """Our conversation as Converse messages.
 
     Tool results become ``toolResult`` blocks in a user message, and consecutive messages of
@@ -176,16 +177,15 @@ def converse_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """
     out: list[dict[str, Any]] = []
     for message in messages:
-        role = message.get("role")
         blocks: list[dict[str, Any]]
-        if role == "tool":
-            result_text = message.get("content") or "(no output)"  # Converse rejects blank text
+        if message["role"] == "tool":
+            result_text = message["content"] or "(no output)"  # Converse rejects blank text
             blocks = [
                 {"toolResult": {"toolUseId": message["tool_call_id"], "content": [{"text": result_text}]}}
             ]
             append_turn(out, "user", blocks, "content")
-        elif role == "assistant":
-            blocks = [{"text": message["content"]}] if message.get("content") else []
+        elif message["role"] == "assistant":
+            blocks = [{"text": message["content"]}] if message["content"] else []
             for call in message.get("tool_calls") or []:
                 tool_use = {
                     "toolUseId": call["id"],
@@ -195,7 +195,7 @@ def converse_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 blocks.append({"toolUse": tool_use})
             append_turn(out, "assistant", blocks, "content")
         else:
-            blocks = [{"text": message["content"]}] if message.get("content") else []
+            blocks = [{"text": message["content"]}] if message["content"] else []
             blocks += [media_block(url, n) for n, url in enumerate(message.get("media") or [], start=1)]
             append_turn(out, "user", blocks, "content")
     return out

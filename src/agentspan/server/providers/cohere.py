@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from agentspan.protocol.messages import ChatMessage
 from agentspan.server.providers._common import (
     arguments_text,
     call_sdk,
@@ -124,19 +125,18 @@ def build_cohere_request(request: LlmRequest) -> dict[str, Any]:
     return kwargs
 
 
-def cohere_message(message: dict[str, Any]) -> dict[str, Any]:
+def cohere_message(message: ChatMessage) -> dict[str, Any]:
     """One of our messages as a Cohere v2 chat message."""
-    role = message.get("role")
-    if role == "tool":
+    if message["role"] == "tool":
         return {
             "role": "tool",
             "tool_call_id": message["tool_call_id"],
-            "content": message.get("content") or "",
+            "content": message["content"] or "",
         }
-    if role == "assistant":
+    if message["role"] == "assistant":
         calls = message.get("tool_calls") or []
         if not calls:
-            return {"role": "assistant", "content": message.get("content") or ""}
+            return {"role": "assistant", "content": message["content"] or ""}
         out: dict[str, Any] = {
             "role": "assistant",
             "tool_calls": [
@@ -149,15 +149,13 @@ def cohere_message(message: dict[str, Any]) -> dict[str, Any]:
             ],
         }
         # Text the model wrote alongside its calls is Cohere's "tool plan".
-        if message.get("content"):
+        if message["content"]:
             out["tool_plan"] = message["content"]
         return out
     media = message.get("media") or []
     if not media:
-        return {"role": "user", "content": message.get("content") or ""}
-    parts: list[dict[str, Any]] = (
-        [{"type": "text", "text": message["content"]}] if message.get("content") else []
-    )
+        return {"role": "user", "content": message["content"] or ""}
+    parts: list[dict[str, Any]] = [{"type": "text", "text": message["content"]}] if message["content"] else []
     parts += [{"type": "image_url", "image_url": {"url": url}} for url in media]
     return {"role": "user", "content": parts}
 

@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 
+from agentspan.protocol.messages import ChatMessage
 from agentspan.server.providers._common import (
     HTTP_FAILURES,
     SHAPE_ERRORS,
@@ -177,9 +178,9 @@ def model_url(base_url: str, model: str, *, stream: bool) -> str:
     return f"{base}/{API_VERSION}/{resource}:generateContent"
 
 
-def count_tool_calls(messages: list[dict[str, Any]]) -> int:
+def count_tool_calls(messages: list[ChatMessage]) -> int:
     """Tool calls made so far in the conversation (new call ids continue from here)."""
-    return sum(len(m.get("tool_calls") or []) for m in messages if m.get("role") == "assistant")
+    return sum(len(m.get("tool_calls") or []) for m in messages if m["role"] == "assistant")
 
 
 # -- request mapping ----------------------------------------------------------------------------
@@ -228,7 +229,7 @@ def generation_config(request: LlmRequest) -> dict[str, Any]:
     return config
 
 
-def to_gemini_contents(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def to_gemini_contents(messages: list[ChatMessage]) -> list[dict[str, Any]]:
     """Internal messages to ``contents`` with roles ``user``/``model``.
 
     Consecutive messages with the same role are merged, so a run of tool results becomes one
@@ -242,10 +243,9 @@ def to_gemini_contents(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def _to_parts(message: dict[str, Any], names: dict[str, str]) -> tuple[str, list[dict[str, Any]]]:
-    role = message.get("role")
-    content = message.get("content")
-    if role == "assistant":
+def _to_parts(message: ChatMessage, names: dict[str, str]) -> tuple[str, list[dict[str, Any]]]:
+    if message["role"] == "assistant":
+        content = message["content"]
         parts: list[dict[str, Any]] = [{"text": content}] if content else []
         for index, call in enumerate(message.get("tool_calls") or []):
             names[str(call["id"])] = call["name"]
@@ -257,12 +257,12 @@ def _to_parts(message: dict[str, Any], names: dict[str, str]) -> tuple[str, list
                 part["thoughtSignature"] = SKIP_THOUGHT_SIGNATURE
             parts.append(part)
         return "model", parts
-    if role == "tool":
+    if message["role"] == "tool":
         name = message.get("name") or names.get(str(message.get("tool_call_id")), "tool")
-        return "user", [{"functionResponse": {"name": name, "response": tool_response(content)}}]
+        return "user", [{"functionResponse": {"name": name, "response": tool_response(message["content"])}}]
     parts = [media_part(url) for url in message.get("media") or []]
-    if content:
-        parts.append({"text": content})
+    if message["content"]:
+        parts.append({"text": message["content"]})
     return "user", parts
 
 

@@ -58,6 +58,7 @@ import math
 import re
 from typing import Any
 
+from agentspan.protocol.messages import ChatMessage, MessageToolCall, ToolMessage
 from agentspan.server.providers.base import DeltaCallback, LlmRequest, LlmResponse, LlmToolCall, LlmUsage
 
 # Properties with these names carry the user's whole request rather than an extracted entity.
@@ -115,13 +116,13 @@ def respond(request: LlmRequest) -> LlmResponse:
     """The synchronous core of :class:`OfflineProvider`."""
     messages = request.messages
     last_user = _last_user_index(messages)
-    prompt = _text(messages[last_user].get("content")) if last_user >= 0 else ""
+    prompt = _text(messages[last_user]["content"]) if last_user >= 0 else ""
     current = messages[last_user + 1 :]
     prompt_tokens = _prompt_words(request)
 
-    called_since_user = any(m.get("role") == "assistant" and m.get("tool_calls") for m in current)
+    called_since_user = any(_calls_of(m) for m in current)
     if request.tools and not called_since_user:
-        n = sum(len(m.get("tool_calls") or []) for m in messages if m.get("role") == "assistant")
+        n = sum(len(_calls_of(m)) for m in messages)
         calls = []
         for offset, tool in enumerate(request.tools, start=1):
             args = _Filler(prompt, tool.parameters).object_value(tool.parameters)
@@ -136,11 +137,11 @@ def respond(request: LlmRequest) -> LlmResponse:
     if request.output_schema is not None:
         content = json.dumps(_Filler(prompt, request.output_schema).value(request.output_schema))
     else:
-        results = [m for m in current if m.get("role") == "tool"]
+        results = [m for m in current if m["role"] == "tool"]
         if results:
             names = _tool_names(messages)
             lines = [
-                f"- {_result_name(m, names)}: {_text(m.get('content'))[:_MAX_TOOL_CONTENT]}" for m in results
+                f"- {_result_name(m, names)}: {_text(m['content'])[:_MAX_TOOL_CONTENT]}" for m in results
             ]
             content = "Here is what I found:\n" + "\n".join(lines)
         else:
@@ -152,11 +153,16 @@ def respond(request: LlmRequest) -> LlmResponse:
     )
 
 
-def _last_user_index(messages: list[dict[str, Any]]) -> int:
+def _last_user_index(messages: list[ChatMessage]) -> int:
     for index in range(len(messages) - 1, -1, -1):
-        if messages[index].get("role") == "user":
+        if messages[index]["role"] == "user":
             return index
     return -1
+
+
+def _calls_of(message: ChatMessage) -> list[MessageToolCall]:
+    """The tool calls an assistant message made (none for the other roles)."""
+    return (message.get("tool_calls") or []) if message["role"] == "assistant" else []
 
 
 def _text(content: Any) -> str:
@@ -172,21 +178,21 @@ def _word_count(text: str) -> int:
 def _prompt_words(request: LlmRequest) -> int:
     total = _word_count(request.instructions or "")
     for message in request.messages:
-        total += _word_count(_text(message.get("content")))
-        for call in message.get("tool_calls") or []:
+        total += _word_count(_text(message["content"]))
+        for call in _calls_of(message):
             total += _word_count(_text(call.get("arguments")))
     return total
 
 
-def _tool_names(messages: list[dict[str, Any]]) -> dict[str, str]:
+def _tool_names(messages: list[ChatMessage]) -> dict[str, str]:
     names: dict[str, str] = {}
     for message in messages:
-        for call in message.get("tool_calls") or []:
+        for call in _calls_of(message):
             names[str(call.get("id"))] = str(call.get("name"))
     return names
 
 
-def _result_name(message: dict[str, Any], names: dict[str, str]) -> str:
+def _result_name(message: ToolMessage, names: dict[str, str]) -> str:
     # Tool messages normally carry their name; fall back to the call that produced them.
     name = message.get("name")
     if isinstance(name, str) and name:

@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 import httpx
 
+from agentspan.protocol.messages import ChatMessage, UserMessage
 from agentspan.server.providers._common import (
     HTTP_FAILURES,
     HttpAdapter,
@@ -232,10 +233,9 @@ def _bare_model_name(model: str) -> str:
     return model.rsplit("/", 1)[-1].strip().lower()
 
 
-def _to_openai_message(message: dict[str, Any]) -> dict[str, Any]:
-    role = message.get("role")
-    if role == "assistant":
-        out: dict[str, Any] = {"role": "assistant", "content": message.get("content")}
+def _to_openai_message(message: ChatMessage) -> dict[str, Any]:
+    if message["role"] == "assistant":
+        out: dict[str, Any] = {"role": "assistant", "content": message["content"]}
         calls = message.get("tool_calls") or []
         # OpenAI rejects an empty tool_calls array, so only send it when there are calls.
         if calls:
@@ -248,21 +248,21 @@ def _to_openai_message(message: dict[str, Any]) -> dict[str, Any]:
                 for call in calls
             ]
         return out
-    if role == "tool":
+    if message["role"] == "tool":
         return {
             "role": "tool",
             "tool_call_id": message["tool_call_id"],
-            "content": message.get("content") or "",
+            "content": message["content"] or "",
         }
-    if role == "user" and message.get("media"):
+    if message.get("media"):
         return {"role": "user", "content": user_content_parts(message)}
-    return {"role": role, "content": message.get("content")}
+    return {"role": "user", "content": message["content"]}
 
 
-def user_content_parts(message: dict[str, Any]) -> list[dict[str, Any]]:
+def user_content_parts(message: UserMessage) -> list[dict[str, Any]]:
     """A user message with ``media`` as OpenAI content parts: the text, then each attachment."""
     parts: list[dict[str, Any]] = []
-    text = message.get("content")
+    text = message["content"]
     if text:
         parts.append({"type": "text", "text": text})
     for number, url in enumerate(message.get("media") or [], start=1):

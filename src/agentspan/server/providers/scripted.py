@@ -33,7 +33,7 @@ class ScriptedProvider:
                 "Agent(model=ScriptedModel([...])) from agentspan.agents.testing",
                 retryable=False,
             )
-        index = sum(1 for m in request.messages if m.get("role") == "assistant")
+        index = sum(1 for m in request.messages if m["role"] == "assistant")
         if index >= len(turns):
             raise ProviderError(
                 f"the scripted model ran out of turns: call {index + 1} but only {len(turns)} scripted",

@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from agentspan.protocol.messages import ChatMessage
 from agentspan.server.providers._common import (
     append_turn,
     call_sdk,
@@ -125,7 +126,7 @@ def build_vertex_request(request: LlmRequest) -> tuple[list[dict[str, Any]], dic
     return vertex_contents(request.messages), config
 
 
-def vertex_contents(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def vertex_contents(messages: list[ChatMessage]) -> list[dict[str, Any]]:
     """Our conversation as Gemini ``contents``.
 
     Gemini names tool results by function name, not call id, so names are looked up from the
@@ -135,10 +136,9 @@ def vertex_contents(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     names_by_id: dict[str, str] = {}
     for message in messages:
-        role = message.get("role")
         parts: list[dict[str, Any]] = []
-        if role == "assistant":
-            if message.get("content"):
+        if message["role"] == "assistant":
+            if message["content"]:
                 parts.append({"text": message["content"]})
             for call in message.get("tool_calls") or []:
                 names_by_id[call["id"]] = call["name"]
@@ -146,13 +146,13 @@ def vertex_contents(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     {"function_call": {"name": call["name"], "args": arguments_object(call["arguments"])}}
                 )
             append_turn(out, "model", parts, "parts")
-        elif role == "tool":
+        elif message["role"] == "tool":
             name = message.get("name") or names_by_id.get(message.get("tool_call_id", ""), "tool")
             # "output" is the key Gemini documents for a function's result.
-            response = {"output": message.get("content") or ""}
+            response = {"output": message["content"] or ""}
             append_turn(out, "user", [{"function_response": {"name": name, "response": response}}], "parts")
         else:
-            if message.get("content"):
+            if message["content"]:
                 parts.append({"text": message["content"]})
             parts += [media_part(url) for url in message.get("media") or []]
             append_turn(out, "user", parts, "parts")
