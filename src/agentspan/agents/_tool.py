@@ -95,9 +95,12 @@ class ToolDef:
 class ToolContext:
     """Execution details injected into a tool that declares a ``context`` parameter.
 
-    Changes a tool makes to ``state`` are sent back with its result and shared with the
-    agent's later tool calls. ``idempotency_key`` is the same on every attempt of one
-    logical call, so a tool with side effects can use it to avoid doing them twice.
+    Changes a tool makes to ``state`` (new keys, new values, in-place changes inside nested
+    lists and dicts) are sent back with its result and seen by every later tool call of the
+    execution, in any worker process. The state must be JSON; parallel calls that write the
+    same top-level key keep the last write. A deleted key reads as ``None`` afterwards.
+    ``idempotency_key`` is the same on every attempt of one logical call, so a tool with
+    side effects can use it to avoid doing them twice.
     """
 
     session_id: str = ""
