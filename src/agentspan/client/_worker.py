@@ -21,9 +21,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from agentspan.agents._errors import AgentAPIError, TerminalToolError, ToolSerializationError
-from agentspan.agents._schema import coerce_arguments, context_parameter
-from agentspan.agents._tool import ToolContext, ToolDef, encode_tool_result
+from agentspan._core.errors import AgentAPIError, TerminalToolError, ToolSerializationError
+from agentspan._core.schema import coerce_arguments, context_parameter
+from agentspan._core.tool import ToolContext, ToolDef, encode_tool_result
 from agentspan.client._http import ApiClient
 
 log = logging.getLogger("agentspan.worker")
