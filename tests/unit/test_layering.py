@@ -103,6 +103,7 @@ class Import:
     importer: str  # dotted name of the importing module
     imported: str  # dotted name of the imported module (or package)
     where: str  # "path:line" for the failure message
+    type_only: bool = False  # under ``if TYPE_CHECKING:``, never run
 
 
 def _module_name(path: Path) -> str:
@@ -130,18 +131,29 @@ def _targets(node: ast.Import | ast.ImportFrom, importer: str, is_package: bool)
     return list(dict.fromkeys(names))
 
 
+def _type_checking_imports(tree: ast.Module) -> set[int]:
+    """The ids of the import nodes under ``if TYPE_CHECKING:`` (or ``typing.TYPE_CHECKING``)."""
+    found: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            for child in node.body:
+                found.update(id(n) for n in ast.walk(child) if isinstance(n, ast.Import | ast.ImportFrom))
+    return found
+
+
 @functools.cache
 def all_imports() -> tuple[Import, ...]:
     found: list[Import] = []
     for path in sorted(SRC.rglob("*.py")):
         importer = _module_name(path)
         tree = ast.parse(path.read_text(), filename=str(path))
+        type_only = _type_checking_imports(tree)
         for node in ast.walk(tree):  # every level: module, function, TYPE_CHECKING block
             if isinstance(node, ast.Import | ast.ImportFrom):
                 for target in _targets(node, importer, path.name == "__init__.py"):
                     if target == ROOT or target.startswith(ROOT + "."):
                         where = f"{path.relative_to(SRC.parent)}:{node.lineno}"
-                        found.append(Import(importer, target, where))
+                        found.append(Import(importer, target, where, id(node) in type_only))
     return tuple(found)
 
 
@@ -166,6 +178,41 @@ def test_layering(rule: Rule) -> None:
     assert not bad, f"layering rule '{rule.name}' broken ({rule.why}):\n  " + "\n  ".join(bad)
 
 
+SDK = ("agentspan.agents", "agentspan.client", "agentspan._core")
+
+
+def _cycle(edges: dict[str, set[str]]) -> list[str]:
+    """One import cycle in ``edges`` (as the list of its modules), or ``[]``."""
+    state: dict[str, str] = {}  # "open" while on the current path, "done" after
+
+    def visit(node: str, path: list[str]) -> list[str]:
+        state[node] = "open"
+        for nxt in sorted(edges.get(node, ())):
+            if state.get(nxt) == "open":
+                return [*path[path.index(nxt) :], nxt]
+            if nxt not in state and (found := visit(nxt, [*path, nxt])):
+                return found
+        state[node] = "done"
+        return []
+
+    for start in sorted(edges):
+        if start not in state and (found := visit(start, [start])):
+            return found
+    return []
+
+
+def test_the_sdk_has_no_import_cycle_at_run_time() -> None:
+    """Imports that run (module level or inside functions) form no cycle in the SDK; the
+    type-only back-references (a handle names its runtime) are allowed."""
+    edges: dict[str, set[str]] = {}
+    for imp in all_imports():
+        in_sdk = any(_under(imp.importer, p) for p in SDK) and any(_under(imp.imported, p) for p in SDK)
+        if in_sdk and not imp.type_only and imp.importer != imp.imported:
+            edges.setdefault(imp.importer, set()).add(imp.imported)
+    cycle = _cycle(edges)
+    assert not cycle, "import cycle in the SDK: " + " -> ".join(cycle)
+
+
 def test_every_rule_covers_existing_modules() -> None:
     """A rule on a renamed package would pass forever; each must match some module."""
     importers = {imp.importer for imp in all_imports()}
@@ -180,3 +227,6 @@ def test_the_reader_sees_lazy_and_type_only_imports() -> None:
     assert ("agentspan.cli._server", "agentspan.server.app") in imports
     # agents/_handle.py names the runtime for its annotations only.
     assert ("agentspan.agents._handle", "agentspan.agents._runtime") in imports
+    type_only = {(i.importer, i.imported) for i in all_imports() if i.type_only}
+    assert ("agentspan.agents._handle", "agentspan.agents._runtime") in type_only
+    assert ("agentspan.agents._runtime", "agentspan.agents._handle") not in type_only
