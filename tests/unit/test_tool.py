@@ -390,3 +390,16 @@ def test_error_hierarchy() -> None:
     )
     assert issubclass(TerminalToolError, AgentspanError)
     assert not issubclass(TerminalToolError, ValueError)
+
+
+def test_the_facade_and_the_worker_share_one_definition_of_each_name() -> None:
+    """``client`` imports these from ``agentspan._core``; a copy would break ``isinstance``
+    and ``except`` between what the worker raises and what users catch."""
+    import agentspan._core.errors as core_errors
+    import agentspan._core.tool as core_tool
+    import agentspan.agents as facade
+
+    assert facade.ToolDef is core_tool.ToolDef and facade.ToolContext is core_tool.ToolContext
+    assert get_tool_def is core_tool.get_tool_def and encode_tool_result is core_tool.encode_tool_result
+    assert facade.AgentAPIError is core_errors.AgentAPIError is AgentAPIError
+    assert facade.TerminalToolError is core_errors.TerminalToolError

@@ -4,15 +4,15 @@ Everything importable here is listed in ``__all__`` and pinned by a test; the mo
 behind it are private.
 """
 
-from agentspan.agents._agent import Agent, PromptTemplate, Strategy
-from agentspan.agents._config import AgentConfig
-from agentspan.agents._errors import (
+from agentspan._core.errors import (
     AgentAPIError,
     AgentNotFoundError,
     AgentspanError,
     ConfigurationError,
     TerminalToolError,
 )
+from agentspan.agents._agent import Agent, PromptTemplate, Strategy
+from agentspan.agents._config import AgentConfig
 from agentspan.agents._handle import AgentHandle
 from agentspan.agents._result import (
     AgentEvent,

@@ -8,8 +8,8 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-from agentspan.agents._errors import ConfigurationError
-from agentspan.agents._tool import get_tool_def
+from agentspan._core.errors import ConfigurationError
+from agentspan._core.tool import get_tool_def
 from agentspan.protocol.spec import NAME_PATTERN
 
 __all__ = ["Agent", "PromptTemplate", "Strategy"]
@@ -136,6 +136,9 @@ class Agent:
     An agent without a model and without sub-agents is *external*: it refers to an agent
     of that name already deployed on the server.
     """
+
+    # Added to the error when an agent is passed where a tool is expected (get_tool_def).
+    not_a_tool_hint = "; wrap an agent with agent_tool(agent)"
 
     def __init__(
         self,

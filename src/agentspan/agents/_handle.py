@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from agentspan.agents._stream import AgentStream, AsyncAgentStream
+
 if TYPE_CHECKING:
+    # Types only: the runtime imports this module and hands itself to every handle.
     from agentspan.agents._result import AgentResult, AgentStatus
     from agentspan.agents._runtime import AgentRuntime
-    from agentspan.agents._stream import AgentStream, AsyncAgentStream
 
 
 class AgentHandle:
@@ -95,8 +97,6 @@ class AgentHandle:
         await self.runtime.stop_async(self.execution_id)
 
     def stream_async(self) -> AsyncAgentStream:
-        from agentspan.agents._stream import AsyncAgentStream
-
         return AsyncAgentStream(self, self.runtime)
 
     async def join_async(self, timeout: float | None = None) -> AgentResult:

@@ -15,9 +15,9 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from agentspan._core.errors import ConfigurationError
 from agentspan.agents._agent import Agent
 from agentspan.agents._config import AgentConfig
-from agentspan.agents._errors import ConfigurationError
 from agentspan.agents._handle import AgentHandle
 from agentspan.agents._result import AgentEvent, AgentResult, AgentStatus, result_from_detail
 from agentspan.agents._serialize import collect_tool_functions, serialize_agent

@@ -23,9 +23,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from agentspan._core.errors import ConfigurationError, TerminalToolError
+from agentspan._core.tool import ToolDef, get_tool_def
 from agentspan.agents._agent import Agent
-from agentspan.agents._errors import ConfigurationError, TerminalToolError
-from agentspan.agents._tool import ToolDef, get_tool_def
 
 __all__ = ["collect_system_functions"]
 

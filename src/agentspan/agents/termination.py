@@ -16,7 +16,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from agentspan.agents._errors import ConfigurationError
+from agentspan._core.errors import ConfigurationError
 
 __all__ = [
     "MaxMessageTermination",

@@ -20,6 +20,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 import agentspan
+from agentspan.client._sse import SSEDecoder
 from agentspan.protocol.api import (
     ExecutionDetail,
     ExecutionList,
@@ -333,20 +334,19 @@ def _all_events(api: ApiClient, execution_id: str, after: int) -> list[Any]:
         after = int(page[-1]["id"])
 
 
-def sse_data(lines: Iterable[str]) -> Iterator[str]:
-    """The ``data`` of each Server-Sent Event; comments (heartbeats) are skipped."""
-    data: list[str] = []
-    for line in lines:
-        if not line:
-            if data:
-                yield "\n".join(data)
-            data = []
-            continue
-        field, _, value = line.partition(":")
-        if field == "data":
-            data.append(value[1:] if value.startswith(" ") else value)
-    if data:
-        yield "\n".join(data)
+def sse_events(lines: Iterable[str]) -> Iterator[dict[str, Any]]:
+    """The JSON ``data`` of each Server-Sent Event, decoded by the SDK's decoder (comments,
+    i.e. heartbeats, are skipped; a last event without its blank line still counts)."""
+    decoder = SSEDecoder()
+    for line in _then_blank(lines):
+        message = decoder.feed(line)
+        if message is not None:
+            yield message.data
+
+
+def _then_blank(lines: Iterable[str]) -> Iterator[str]:
+    yield from lines
+    yield ""  # the stream ended: flush an event whose blank line never came
 
 
 def _follow(api: ApiClient, execution_id: str, after: int, as_json: bool) -> int:
@@ -355,11 +355,11 @@ def _follow(api: ApiClient, execution_id: str, after: int, as_json: bool) -> int
     failures, connected = 0, False
     while True:
         try:
-            for data in sse_data(api.stream(path, after)):
+            for data in sse_events(api.stream(path, after)):
                 connected, failures = True, 0
-                event = parse(StreamEvent, json.loads(data))
+                event = parse(StreamEvent, data)
                 after = event.id
-                print(json.dumps(json.loads(data)) if as_json else event_line(event), flush=True)
+                print(json.dumps(data) if as_json else event_line(event), flush=True)
                 if event.type in TERMINAL_EVENTS:
                     return 0
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:

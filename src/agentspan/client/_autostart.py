@@ -13,7 +13,7 @@ from urllib.parse import urlparse
 
 import httpx
 
-from agentspan.agents._errors import AgentspanError
+from agentspan._core.errors import AgentspanError
 
 log = logging.getLogger("agentspan")
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "0.0.0.0", "[::1]"})

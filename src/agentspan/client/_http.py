@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from agentspan.agents._errors import AgentAPIError, AgentNotFoundError, AgentspanError
+from agentspan._core.errors import AgentAPIError, AgentNotFoundError, AgentspanError
 from agentspan.client._sse import SSEDecoder, SSEMessage
 from agentspan.client._wire import WireError, WirePool, usable_for
 from agentspan.protocol.api import TERMINAL_STATUSES

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import inspect
 import logging
 import os
@@ -20,9 +21,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from agentspan.agents._errors import AgentAPIError, TerminalToolError, ToolSerializationError
-from agentspan.agents._schema import coerce_arguments, context_parameter
-from agentspan.agents._tool import ToolContext, ToolDef, encode_tool_result
+from agentspan._core.errors import AgentAPIError, TerminalToolError, ToolSerializationError
+from agentspan._core.schema import coerce_arguments, context_parameter
+from agentspan._core.tool import ToolContext, ToolDef, encode_tool_result
 from agentspan.client._http import ApiClient
 
 log = logging.getLogger("agentspan.worker")
@@ -136,13 +137,15 @@ class WorkerPool:
         func = tool.func
         assert func is not None
         raw_ctx = task.get("context") or {}
-        before = dict(raw_ctx.get("state") or {})
+        # The tool gets its own deep copy, so in-place changes to nested values (appending
+        # to a list in the state) show up when it is compared with what was received.
+        before: dict[str, Any] = raw_ctx.get("state") or {}
         ctx = ToolContext(
             session_id=raw_ctx.get("sessionId", ""),
             execution_id=task["executionId"],
             agent_name=raw_ctx.get("agentName", ""),
             metadata=dict(raw_ctx.get("metadata") or {}),
-            state=dict(before),
+            state=copy.deepcopy(before) if before else {},
             idempotency_key=task["idempotencyKey"],
             task_id=task["taskId"],
             attempt=task["attempt"],
@@ -165,8 +168,7 @@ class WorkerPool:
         if inspect.isawaitable(result):
             result = await asyncio.wait_for(result, timeout)
         output = encode_tool_result(result)
-        state = ctx.state if ctx.state != before else None
-        return output, state
+        return output, _state_changes(before, ctx.state)
 
     async def _heartbeat(self, task_id: str, lease_id: str, ttl: float) -> None:
         while True:
@@ -206,6 +208,18 @@ class WorkerPool:
         if self._running:
             await asyncio.wait(list(self._running), timeout=5.0)
         self._threads.shutdown(wait=False, cancel_futures=True)
+
+
+def _state_changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any] | None:
+    """The top-level keys a call added, changed or deleted (``None`` when nothing changed).
+
+    The server merges these into the execution's tool state, key by key. Sending only the
+    changed keys keeps the writes of parallel calls to different keys; a deleted key is
+    sent as ``None`` because a merge cannot remove it, so later calls read it as ``None``.
+    """
+    changes = {key: value for key, value in after.items() if key not in before or before[key] != value}
+    changes.update((key, None) for key in before if key not in after)
+    return changes or None
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,10 +10,10 @@ from collections.abc import Awaitable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from agentspan._core.schema import coerce_arguments, context_parameter
+from agentspan._core.tool import ToolContext, ToolDef, get_tool_def
 from agentspan.agents._agent import Agent
 from agentspan.agents._result import AgentEvent, AgentResult, EventType, FinishReason, Status
-from agentspan.agents._schema import coerce_arguments, context_parameter
-from agentspan.agents._tool import ToolContext, ToolDef, get_tool_def
 
 __all__ = ["MOCK_EXECUTION_ID", "MockEvent", "mock_run"]
 

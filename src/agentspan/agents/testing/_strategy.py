@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 
+from agentspan._core.tool import ToolDef, get_tool_def
 from agentspan.agents._agent import Agent, Strategy
 from agentspan.agents._result import AgentResult
-from agentspan.agents._tool import ToolDef, get_tool_def
 from agentspan.agents.testing._assertions import handoff_targets
 
 __all__ = ["StrategyViolation", "validate_strategy"]
