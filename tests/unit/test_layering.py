@@ -79,14 +79,12 @@ RULES = [
         allowed=("agentspan._core", "agentspan.protocol"),
         why="the leaf shared by agents and client: importing either would bring back the cycle",
     ),
-    # Enabled by the lead after merging: the store -> hub import (WAKE_EVERYONE) is being
-    # moved by the store helper.
-    # Rule(
-    #     "store imports only protocol",
-    #     importer="agentspan.server.store",
-    #     allowed=("agentspan.protocol", "agentspan.server.store"),
-    #     why="one module per aggregate, below every service; nothing above it leaks in",
-    # ),
+    Rule(
+        "store imports only protocol",
+        importer="agentspan.server.store",
+        allowed=("agentspan.protocol", "agentspan.server.store"),
+        why="one module per aggregate, below every service; nothing above it leaks in",
+    ),
     # Enabled by the lead after merging: the service layer takes over the API's store reads
     # and engine inputs.
     # Rule(
