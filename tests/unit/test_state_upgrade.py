@@ -16,7 +16,14 @@ from pydantic import TypeAdapter
 from agentspan.protocol.spec import AgentConfig
 from agentspan.server.engine import decide
 from agentspan.server.engine.loop import link_child
-from agentspan.server.engine.model import STATE_SCHEMA_VERSION, Decision, ExecState, Input, StartChild
+from agentspan.server.engine.model import (
+    STATE_SCHEMA_VERSION,
+    Decision,
+    ExecState,
+    Input,
+    StartChild,
+    upgraded,
+)
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "states"
 INPUT: TypeAdapter[Input] = TypeAdapter(Input)
@@ -53,7 +60,9 @@ def test_a_version_1_state_upgrades_and_finishes_the_run_as_version_1_did(path: 
     document = json.loads(path.read_text())
     spec = AgentConfig.model_validate(document["spec"])
     old = document["state"]
-    state = ExecState.model_validate_json(json.dumps(old))
+    stored = ExecState.model_validate_json(json.dumps(old))
+    state = upgraded(stored)
+    assert stored.schema_version == 1 and stored.v1_pending_fn == old["pending_fn"], "changed its input"
 
     assert old["schema_version"] == 1 and state.schema_version == STATE_SCHEMA_VERSION
     fn = state.pending[old["pending_fn"]]
@@ -81,7 +90,7 @@ def test_a_version_1_state_upgrades_and_finishes_the_run_as_version_1_did(path: 
 def test_a_version_1_state_without_a_call_record_is_not_run_again() -> None:
     """The oldest states had only the call id: the function's answer is still taken, but
     a failure is not retried (there is nothing to run again), as version 1 did."""
-    state = ExecState.model_validate({"schema_version": 1, "pending_fn": "fn.stop_when.3"})
+    state = upgraded(ExecState.model_validate({"schema_version": 1, "pending_fn": "fn.stop_when.3"}))
     fn = state.pending["fn.stop_when.3"]
     assert (fn.purpose, fn.task) == ("stop_when", "")
 
@@ -89,4 +98,16 @@ def test_a_version_1_state_without_a_call_record_is_not_run_again() -> None:
 def test_a_current_state_is_read_unchanged() -> None:
     state = ExecState(turn=3)
     assert state.schema_version == STATE_SCHEMA_VERSION == 2
+    assert upgraded(state) is state
     assert ExecState.model_validate_json(state.model_dump_json()) == state
+
+
+def test_decide_takes_a_version_1_state_directly_and_leaves_it_unchanged() -> None:
+    """What the driver does: parse the stored row and hand it to ``decide``."""
+    document = json.loads((FIXTURES / "single_stop_when_paused.json").read_text())
+    stored = ExecState.model_validate_json(json.dumps(document["state"]))
+    before = stored.model_copy(deep=True)
+    step = document["continue"][0]
+    d = decide(AgentConfig.model_validate(document["spec"]), stored, INPUT.validate_python(step["input"]))
+    assert outcome(d) == step["outcome"]
+    assert stored == before and d.state.schema_version == STATE_SCHEMA_VERSION

@@ -15,6 +15,7 @@ from agentspan.protocol.spec import AgentConfig
 from agentspan.server.engine.control import SHARED, on_resume
 from agentspan.server.engine.hooks import Hooks, hooks_for
 from agentspan.server.engine.model import (
+    STATE_SCHEMA_VERSION,
     ChildFinished,
     Decision,
     ExecState,
@@ -25,6 +26,7 @@ from agentspan.server.engine.model import (
     Stop,
     ToolFailed,
     ToolSucceeded,
+    upgraded,
 )
 from agentspan.server.engine.steps import Step, begin
 from agentspan.server.engine.strategies import strategy_for
@@ -54,6 +56,8 @@ def decide(spec: AgentConfig, state: ExecState, inp: Input, hooks: Hooks | None 
         if inp.kind in _LATE_INPUTS:
             return Decision(state=state)
         raise Rejected("invalid_state", f"the execution already ended ({state.status})")
+    if state.schema_version < STATE_SCHEMA_VERSION:
+        state = upgraded(state)  # stored by an older engine
     # A private copy to change, made the way the store makes one (through JSON, which the
     # state must survive anyway): pydantic-core does that several times faster than
     # ``model_copy(deep=True)``'s Python-level deepcopy, which was the server's top cost.

@@ -7,14 +7,14 @@ persist them and dispatch on them exhaustively.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 STATE_SCHEMA_VERSION = 2
 """Version of the ``ExecState`` document. 2: outstanding decision functions are typed
 ``PendingFn`` records keyed by call id (version 1 kept one ``pending_fn`` call-id string);
-older documents are upgraded as they are read (``ExecState._upgrade``)."""
+older documents are upgraded by ``upgraded`` (``decide`` does it before it applies an input)."""
 
 
 class _Model(BaseModel):
@@ -140,20 +140,11 @@ class ExecState(_Model):
     transfer_to: str | None = None
     """Swarm member: the peer to transfer to once the current turn's calls are done."""
     pending_handoff_checks: list[dict[str, Any]] = Field(default_factory=list)
-    # Read from version-1 documents only, never written (``exclude``): see ``_upgrade``.
+    # Read from version-1 documents only, never written (``exclude``): see ``upgraded``.
     v1_pending_fn: str | None = Field(default=None, validation_alias="pending_fn", exclude=True)
     v1_pending_fn_call: dict[str, Any] | None = Field(
         default=None, validation_alias="pending_fn_call", exclude=True
     )
-
-    @model_validator(mode="after")
-    def _upgrade(self) -> Self:
-        """Bring a document stored by an older engine to this version, as it is read (an
-        execution may wait for days across an upgrade). An ``after`` validator, so reading a
-        current document costs one comparison, not a Python-level copy of its JSON."""
-        if self.schema_version < 2:
-            _upgrade_from_v1(self)
-        return self
 
     @property
     def terminal(self) -> bool:
@@ -161,6 +152,21 @@ class ExecState(_Model):
 
     def awaiting_approval(self) -> list[CallState]:
         return [c for c in (self.calls[i] for i in self.call_order) if c.status == "awaiting_approval"]
+
+
+def upgraded(state: ExecState) -> ExecState:
+    """``state`` brought to ``STATE_SCHEMA_VERSION`` (a new object; ``state`` is unchanged).
+
+    Not a model validator: that would cost every read of every state (the hot path parses
+    the state twice a step), while old documents are rare and only ``decide`` needs them
+    current. An execution may wait for days across an upgrade, so they must still run."""
+    if state.schema_version >= STATE_SCHEMA_VERSION:
+        return state
+    state = state.model_copy(deep=True)
+    if state.schema_version < 2:
+        _upgrade_from_v1(state)
+    state.schema_version = STATE_SCHEMA_VERSION
+    return state
 
 
 def _upgrade_from_v1(state: ExecState) -> None:
@@ -180,7 +186,6 @@ def _upgrade_from_v1(state: ExecState) -> None:
             attempt=int(call.get("attempt", 1)),
         )
     state.v1_pending_fn = state.v1_pending_fn_call = None
-    state.schema_version = STATE_SCHEMA_VERSION
 
 
 # --- inputs -----------------------------------------------------------------------------
