@@ -12,6 +12,7 @@ from agentspan.protocol.spec import (
     ToolConfig,
 )
 from agentspan.server.engine import decide
+from agentspan.server.engine.hooks import Hooks
 from agentspan.server.engine.model import (
     ApprovalDecided,
     CallLlm,
@@ -80,15 +81,16 @@ class Run:
     Every step checks that ``decide`` did not mutate the state it was given.
     """
 
-    def __init__(self, spec: AgentConfig, state: ExecState | None = None) -> None:
+    def __init__(self, spec: AgentConfig, state: ExecState | None = None, hooks: Hooks | None = None) -> None:
         self.spec = spec
         self.state = state if state is not None else ExecState()
+        self.hooks = hooks
         self.messages: list[dict[str, Any]] = []
 
     def apply(self, inp: Input) -> Decision:
         before = copy.deepcopy(self.state)
         dumped = self.state.model_dump()
-        d = decide(self.spec, self.state, inp)
+        d = decide(self.spec, self.state, inp, self.hooks)
         assert self.state == before, "decide mutated its input state"
         assert self.state.model_dump() == dumped
         self.state = d.state

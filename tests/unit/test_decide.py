@@ -18,7 +18,6 @@ from agentspan.protocol.spec import (
     AgentConfig,
 )
 from agentspan.server.engine import decide
-from agentspan.server.engine.loop import MAX_RETRY_DELAY_SECONDS
 from agentspan.server.engine.model import (
     ApprovalDecided,
     CallLlm,
@@ -39,6 +38,7 @@ from agentspan.server.engine.model import (
     ToolSucceeded,
     WorkerMissing,
 )
+from agentspan.server.engine.tool_calls import MAX_RETRY_DELAY_SECONDS
 from agentspan.server.engine.waits import waiting_reason
 
 from support.decide import (

@@ -11,7 +11,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-STATE_SCHEMA_VERSION = 1
+STATE_SCHEMA_VERSION = 2
+"""Version of the ``ExecState`` document. 2: outstanding decision functions are typed
+``PendingFn`` records keyed by call id (version 1 kept one ``pending_fn`` call-id string);
+older documents are upgraded by ``upgraded`` (``decide`` does it before it applies an input)."""
 
 
 class _Model(BaseModel):
@@ -54,6 +57,22 @@ class Usage(_Model):
     """Estimated from the price table; 0 for models it does not list."""
     priced: bool = True
     """False once any call was made with a model the price table does not know."""
+
+
+FnPurpose = Literal["router", "stop_when", "gate", "handoff", "guardrail", "callback"]
+
+
+class PendingFn(_Model):
+    """One outstanding local decision function (the user's Python, run as a worker task);
+    its answer comes back as a tool result for ``call_id`` and is routed by ``purpose``."""
+
+    call_id: str
+    purpose: FnPurpose
+    task: str
+    """The worker task name (the function's name as the SDK registered it)."""
+    args: dict[str, Any] = Field(default_factory=dict)
+    attempt: int = 1
+    """Runs started so far (the first run is attempt 1); see ``functions.retry_fn``."""
 
 
 class ExecState(_Model):
@@ -107,10 +126,8 @@ class ExecState(_Model):
     """Running children of a team: child execution id -> sub-agent name."""
     seed: int = 0
     """Drawn once at start; every random pick derives from it, so replays pick the same."""
-    pending_fn_call: dict[str, Any] | None = None
-    """Task name, arguments and run count of ``pending_fn`` (to run it again)."""
-    pending_fn: str | None = None
-    """Call id of an outstanding local decision function (router, stop_when, gate, ...)."""
+    pending: dict[str, PendingFn] = Field(default_factory=dict)
+    """Outstanding local decision functions (router, stop_when, gate, ...) by call id."""
     fn_counter: int = 0
     selecting: bool = False
     """Manual strategy: waiting for a human to pick the next agent."""
@@ -123,6 +140,11 @@ class ExecState(_Model):
     transfer_to: str | None = None
     """Swarm member: the peer to transfer to once the current turn's calls are done."""
     pending_handoff_checks: list[dict[str, Any]] = Field(default_factory=list)
+    # Read from version-1 documents only, never written (``exclude``): see ``upgraded``.
+    v1_pending_fn: str | None = Field(default=None, validation_alias="pending_fn", exclude=True)
+    v1_pending_fn_call: dict[str, Any] | None = Field(
+        default=None, validation_alias="pending_fn_call", exclude=True
+    )
 
     @property
     def terminal(self) -> bool:
@@ -130,6 +152,40 @@ class ExecState(_Model):
 
     def awaiting_approval(self) -> list[CallState]:
         return [c for c in (self.calls[i] for i in self.call_order) if c.status == "awaiting_approval"]
+
+
+def upgraded(state: ExecState) -> ExecState:
+    """``state`` brought to ``STATE_SCHEMA_VERSION`` (a new object; ``state`` is unchanged).
+
+    Not a model validator: that would cost every read of every state (the hot path parses
+    the state twice a step), while old documents are rare and only ``decide`` needs them
+    current. An execution may wait for days across an upgrade, so they must still run."""
+    if state.schema_version >= STATE_SCHEMA_VERSION:
+        return state
+    state = state.model_copy(deep=True)
+    if state.schema_version < 2:
+        _upgrade_from_v1(state)
+    state.schema_version = STATE_SCHEMA_VERSION
+    return state
+
+
+def _upgrade_from_v1(state: ExecState) -> None:
+    """Version 1 kept the outstanding decision function as ``pending_fn`` (a call id
+    ``fn.<purpose>.<n>``) plus ``pending_fn_call`` (``{"name", "args", "attempt"}``)."""
+    call_id, call = state.v1_pending_fn, state.v1_pending_fn_call
+    if call_id is not None:
+        purpose = call_id.split(".")[1]
+        # No call record (older still): the function cannot be run again, so it is not
+        # (``retry_fn`` skips a record without a task), as version 1 did not.
+        call = call or {"name": "", "args": {}, "attempt": 1}
+        state.pending[call_id] = PendingFn(
+            call_id=call_id,
+            purpose=purpose,  # type: ignore[arg-type]  # written by version 1 from this set
+            task=str(call.get("name", "")),
+            args=dict(call.get("args") or {}),
+            attempt=int(call.get("attempt", 1)),
+        )
+    state.v1_pending_fn = state.v1_pending_fn_call = None
 
 
 # --- inputs -----------------------------------------------------------------------------

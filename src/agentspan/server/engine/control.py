@@ -1,0 +1,98 @@
+"""Inputs every strategy takes the same way: cancel, pause and resume, timeouts, budget,
+a failed model call, and workers going missing and coming back."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from agentspan.protocol.spec import AgentConfig
+from agentspan.server.engine.model import (
+    BudgetExceeded,
+    Cancel,
+    EventDraft,
+    LlmFailed,
+    Pause,
+    Rejected,
+    TimedOut,
+    WorkerFound,
+    WorkerMissing,
+)
+from agentspan.server.engine.steps import InputHandler, Step, finish
+
+
+def on_llm_failed(spec: AgentConfig, d: Step, inp: LlmFailed) -> None:
+    finish(d, "FAILED", error=f"model call failed: {inp.error}", finish_reason="error")
+
+
+def on_cancel(spec: AgentConfig, d: Step, inp: Cancel) -> None:
+    finish(d, "TERMINATED", error=inp.reason or "Cancelled by user", finish_reason="cancelled")
+
+
+def on_budget_exceeded(spec: AgentConfig, d: Step, inp: BudgetExceeded) -> None:
+    d.state.awaiting_llm = False
+    d.events.append(EventDraft("budget_exceeded", {"content": inp.reason}))
+    finish(d, "COMPLETED", output=d.state.last_text, finish_reason="budget_exceeded")
+
+
+def on_timed_out(spec: AgentConfig, d: Step, inp: TimedOut) -> None:
+    finish(d, "TIMED_OUT", error="the execution exceeded its timeout", finish_reason="timeout")
+
+
+def on_pause(spec: AgentConfig, d: Step, inp: Pause) -> None:
+    s = d.state
+    if s.paused:
+        return
+    s.paused = True
+    s.status = "PAUSED"
+    d.events.append(EventDraft("paused", {"content": "paused; no model call is made until resumed"}))
+
+
+def on_resume(spec: AgentConfig, d: Step, held: Callable[[AgentConfig, Step], None]) -> None:
+    """Resume, then take the step held back while paused (``held``), if one was."""
+    s = d.state
+    if not s.paused:
+        raise Rejected("invalid_state", "the execution is not paused")
+    s.paused = False
+    s.status = "RUNNING"
+    d.events.append(EventDraft("resumed", {}))
+    if s.llm_due:
+        held(spec, d)
+
+
+def on_worker_missing(spec: AgentConfig, d: Step, inp: WorkerMissing) -> None:
+    s = d.state
+    if inp.tool_name in s.missing_workers:
+        return
+    s.missing_workers.append(inp.tool_name)
+    d.events.append(
+        EventDraft(
+            "worker_missing",
+            {
+                "tool_name": inp.tool_name,
+                "content": (
+                    f"No worker is polling for tool '{inp.tool_name}' "
+                    f"(waited {inp.waited_seconds:.0f}s). Start a worker that serves it, "
+                    "e.g. runtime.serve(agent)."
+                ),
+            },
+        )
+    )
+
+
+def on_worker_found(spec: AgentConfig, d: Step, inp: WorkerFound) -> None:
+    s = d.state
+    if inp.tool_name in s.missing_workers:
+        s.missing_workers.remove(inp.tool_name)
+        d.events.append(EventDraft("worker_found", {"tool_name": inp.tool_name}))
+
+
+SHARED: dict[type[Any], InputHandler] = {
+    Cancel: on_cancel,
+    Pause: on_pause,
+    TimedOut: on_timed_out,
+    WorkerMissing: on_worker_missing,
+    WorkerFound: on_worker_found,
+    BudgetExceeded: on_budget_exceeded,
+    LlmFailed: on_llm_failed,
+}

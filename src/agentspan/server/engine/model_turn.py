@@ -1,0 +1,189 @@
+"""The model's replies in the agent loop: usage, plans, tool calls, final answers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agentspan.protocol.spec import AgentConfig
+from agentspan.server.engine.conditions import TerminationContext, should_terminate
+from agentspan.server.engine.hooks import Block, Replace, Retry, consult
+from agentspan.server.engine.model import CallState, EventDraft, ExecState, LlmResult
+from agentspan.server.engine.schema_check import check, parse_json_answer
+from agentspan.server.engine.specs import extra
+from agentspan.server.engine.steps import Step, add_messages, finish, next_model_call, request_model_call
+from agentspan.server.engine.tool_calls import dispatch_call, maybe_finish_turn
+
+MAX_OUTPUT_RETRIES = 2
+"""Structured answers that fail their schema are sent back this many times, then the run fails."""
+
+
+def on_llm_result(spec: AgentConfig, d: Step, inp: LlmResult) -> None:
+    s = d.state
+    if not s.awaiting_llm:
+        return  # a duplicate delivery of a result already recorded
+    s.awaiting_llm = False
+    _record_usage(d, inp)
+    if d.hooks.after_model:
+        checked = _checked_reply(spec, d, inp)
+        if checked is None:
+            return
+        inp = checked
+    if s.planning:
+        on_plan(spec, d, inp.content or "")
+        return
+    s.turn += 1
+    if inp.content:
+        s.last_text = inp.content
+    add_messages(
+        d,
+        [
+            {
+                "role": "assistant",
+                "content": inp.content,
+                "tool_calls": [tc.model_dump() for tc in inp.tool_calls],
+            }
+        ],
+    )
+    if not inp.tool_calls:
+        _on_final_answer(spec, d, inp.content or "")
+        return
+    reason = _termination_reason(spec, s, inp.content or "")
+    if reason is not None:
+        d.events.append(EventDraft("terminated", {"content": reason}))
+        finish(d, "COMPLETED", output=inp.content or s.last_text, finish_reason="termination")
+        return
+    if inp.content:
+        d.events.append(EventDraft("message", {"content": inp.content}))
+    s.turn_had_rejection = False
+    s.calls = {}
+    s.call_order = []
+    for tc in inp.tool_calls:
+        s.call_counter += 1
+        call = CallState(call_id=f"c{s.call_counter}", name=tc.name, llm_id=tc.id or f"c{s.call_counter}")
+        s.calls[call.call_id] = call
+        s.call_order.append(call.call_id)
+        dispatch_call(spec, d, call, tc.arguments)
+    maybe_finish_turn(spec, d)
+
+
+def on_plan(spec: AgentConfig, d: Step, plan: str) -> None:
+    """The plan becomes part of the conversation; then the agent carries it out."""
+    d.state.planning = False
+    d.events.append(EventDraft("plan", {"content": plan}))
+    add_messages(
+        d,
+        [
+            {"role": "assistant", "content": plan, "tool_calls": []},
+            {"role": "user", "content": "Now carry out the plan."},
+        ],
+    )
+    next_model_call(spec, d)
+
+
+def _termination_reason(spec: AgentConfig, s: ExecState, text: str) -> str | None:
+    config = extra(spec, "termination")
+    if config is None:
+        return None
+    ctx = TerminationContext(
+        result=text,
+        message_count=s.message_count,
+        iteration=s.turn,
+        prompt_tokens=s.usage.prompt_tokens,
+        completion_tokens=s.usage.completion_tokens,
+        total_tokens=s.usage.total_tokens,
+    )
+    return should_terminate(config, ctx)
+
+
+def _record_usage(d: Step, inp: LlmResult) -> None:
+    usage = d.state.usage
+    usage.prompt_tokens += inp.prompt_tokens
+    usage.completion_tokens += inp.completion_tokens
+    usage.total_tokens += inp.prompt_tokens + inp.completion_tokens
+    usage.cached_tokens += inp.cached_tokens
+    usage.reasoning_tokens += inp.reasoning_tokens
+    if inp.cost_usd is None:
+        usage.priced = False
+    else:
+        usage.cost_usd += inp.cost_usd
+    data: dict[str, Any] = {
+        "model": inp.model,
+        "promptTokens": inp.prompt_tokens,
+        "completionTokens": inp.completion_tokens,
+        "cachedTokens": inp.cached_tokens,
+        "reasoningTokens": inp.reasoning_tokens,
+        "latencyMs": round(inp.latency_ms, 1),
+        "costUsd": inp.cost_usd,
+        "finishReason": inp.finish_reason,
+    }
+    fields: dict[str, Any] = {"data": data}
+    if inp.thinking:
+        fields["content"] = inp.thinking
+    d.events.append(EventDraft("llm_call", fields))
+
+
+def _on_final_answer(spec: AgentConfig, d: Step, text: str) -> None:
+    """Finish with the answer, or send a structured answer that fails its schema back."""
+    s = d.state
+    reason = "rejected" if s.turn_had_rejection else "stop"
+    schema = (spec.output_type or {}).get("schema")
+    if not isinstance(schema, dict):
+        finish(d, "COMPLETED", output=text, finish_reason=reason)
+        return
+    value, problem = parse_json_answer(text)
+    problems = [problem] if problem else check(value, schema)
+    if not problems:
+        finish(d, "COMPLETED", output=value, finish_reason=reason)
+        return
+    s.output_attempts += 1
+    listed = "; ".join(problems)
+    if s.output_attempts > MAX_OUTPUT_RETRIES or s.turn >= spec.max_turns:
+        finish(
+            d,
+            "FAILED",
+            error=f"the answer did not match the output schema after {s.output_attempts} attempts: {listed}",
+            finish_reason="error",
+        )
+        return
+    d.events.append(EventDraft("output_invalid", {"content": listed, "data": {"attempt": s.output_attempts}}))
+    add_messages(
+        d,
+        [
+            {
+                "role": "user",
+                "content": (
+                    f"Your answer does not match the required JSON schema: {listed}. "
+                    "Reply again with only a JSON document that matches the schema."
+                ),
+            }
+        ],
+    )
+    next_model_call(spec, d)
+
+
+def _checked_reply(spec: AgentConfig, d: Step, reply: LlmResult) -> LlmResult | None:
+    """Consult the ``after_model`` hooks: the reply to act on, or ``None`` when they
+    failed the run or sent the reply back (see ``hooks.Retry``)."""
+    s = d.state
+    verdict = consult(d.hooks.after_model, spec, s, reply)
+    if isinstance(verdict, Replace):
+        return LlmResult.model_validate(verdict.value)
+    if isinstance(verdict, Block):
+        finish(d, "FAILED", error=verdict.reason, finish_reason="blocked")
+        return None
+    if isinstance(verdict, Retry):
+        d.events.append(EventDraft("reply_rejected", {"content": verdict.feedback}))
+        add_messages(
+            d,
+            [
+                {"role": "assistant", "content": reply.content, "tool_calls": []},
+                {"role": "user", "content": verdict.feedback},
+            ],
+        )
+        if s.planning:
+            request_model_call(spec, d, "plan")
+        else:
+            s.turn += 1  # the rejected reply was a model call like any other
+            next_model_call(spec, d)
+        return None
+    return reply

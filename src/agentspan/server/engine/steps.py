@@ -1,0 +1,188 @@
+"""Steps every strategy takes: finish, call the model, add messages, record a call's
+outcome, hand over to a sub-agent. Public so strategy modules share them, not copy them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from agentspan.protocol.spec import AgentConfig
+from agentspan.server.engine.functions import call_fn
+from agentspan.server.engine.hooks import NO_HOOKS, Block, Hooks, ModelRequest, Replace, Retry, consult
+from agentspan.server.engine.model import (
+    CallLlm,
+    CallState,
+    CancelChild,
+    Decision,
+    DropTasks,
+    EventDraft,
+    ExecState,
+    SetTimer,
+    Start,
+)
+from agentspan.server.engine.specs import extra
+
+
+@dataclass(slots=True, kw_only=True)
+class Step(Decision):
+    """The decision being made, with what the steps need besides it (not persisted)."""
+
+    spec: AgentConfig
+    hooks: Hooks = NO_HOOKS
+
+
+InputHandler = Callable[[AgentConfig, Step, Any], None]
+"""Applies one input kind: (spec, step, input)."""
+
+
+def begin(spec: AgentConfig, d: Step, inp: Start) -> None:
+    """What every execution records at its start: the request, its seed and its deadline."""
+    s = d.state
+    s.prompt = inp.prompt
+    s.seed = inp.seed
+    timeout = inp.timeout_seconds if inp.timeout_seconds is not None else spec.timeout_seconds
+    if timeout and timeout > 0:
+        s.deadline = inp.now + timeout
+        d.commands.append(SetTimer(at=s.deadline))
+
+
+def add_messages(d: Step, messages: list[dict[str, Any]]) -> None:
+    d.messages.extend(messages)
+    d.state.message_count += len(messages)
+
+
+def next_model_call(spec: AgentConfig, d: Step) -> None:
+    """The agent loop's next model call, unless the run should end or wait first."""
+    s = d.state
+    if s.stop_requested:
+        finish(d, "COMPLETED", output=s.last_text, finish_reason="stopped")
+        return
+    if s.turn >= spec.max_turns:
+        finish(d, "COMPLETED", output=s.last_text, finish_reason="max_turns")
+        return
+    if s.paused:
+        s.llm_due = True
+        return
+    stop_when = extra(spec, "stopWhen")
+    if isinstance(stop_when, dict) and stop_when.get("taskName") and s.turn > 0 and not s.pending:
+        # Ask the user's stop_when function (a worker task) before the next model call.
+        context = {
+            "result": s.last_text or "",
+            "messages": [],
+            "iteration": s.turn,
+            "token_usage": s.usage.model_dump(),
+        }
+        call_fn(d, "stop_when", str(stop_when["taskName"]), context)
+        return
+    request_model_call(spec, d)
+
+
+def request_model_call(spec: AgentConfig, d: Step, purpose: Literal["turn", "plan"] = "turn") -> None:
+    """Issue a model call now (the ``before_model`` hooks may block it)."""
+    s = d.state
+    if d.hooks.before_model:
+        verdict = consult(d.hooks.before_model, spec, s, ModelRequest(purpose, s.turn + 1))
+        if isinstance(verdict, Block):
+            finish(d, "FAILED", error=verdict.reason, finish_reason="blocked")
+            return
+        if isinstance(verdict, Replace | Retry):
+            raise ValueError(f"before_model hooks may only continue or block, not {verdict!r}")
+    s.llm_due = False
+    s.awaiting_llm = True
+    if purpose == "plan":
+        s.planning = True
+        d.commands.append(CallLlm(purpose="plan"))
+        d.events.append(EventDraft("thinking", {"content": f"{spec.name}: planning"}))
+        return
+    d.commands.append(CallLlm())
+    d.events.append(EventDraft("thinking", {"content": f"{spec.name}: model call {s.turn + 1}"}))
+
+
+def resolve(d: Step, call: CallState, *, result: Any = None, error: str | None = None) -> None:
+    """Record a call's final outcome (a value, or an error the model will see)."""
+    call.status = "done"
+    call.result = result
+    call.error = error
+    if d.hooks.after_tool:
+        verdict = consult(d.hooks.after_tool, d.spec, d.state, call)
+        if isinstance(verdict, Replace):
+            call.result, call.error = verdict.value, None
+        elif isinstance(verdict, Block):
+            call.result, call.error = None, verdict.reason
+    shown = {"error": call.error} if call.error is not None else call.result
+    d.events.append(
+        EventDraft("tool_result", {"tool_name": call.name, "result": shown, "call_id": call.call_id})
+    )
+
+
+def running_children(s: ExecState) -> list[str]:
+    ids = [c.child_id for c in s.calls.values() if c.status == "child_running" and c.child_id]
+    if s.step_child:
+        ids.append(s.step_child)
+    ids.extend(s.children)
+    return ids
+
+
+def finish(
+    d: Step,
+    status: str,
+    *,
+    output: Any = None,
+    error: str | None = None,
+    finish_reason: str,
+) -> None:
+    """End the execution: cancel its children, withdraw its tasks, say how it ended."""
+    s = d.state
+    for child_id in running_children(s):
+        d.commands.append(CancelChild(child_id=child_id, reason=f"parent {status.lower()}"))
+    s.status = status  # type: ignore[assignment]
+    s.awaiting_llm = False
+    s.finish_reason = finish_reason
+    s.output = output
+    s.error = error
+    s.missing_workers = []
+    d.commands.append(DropTasks())
+    if status == "COMPLETED":
+        d.events.append(EventDraft("done", {"output": output, "data": {"finishReason": finish_reason}}))
+    else:
+        d.events.append(
+            EventDraft(
+                "error",
+                {"content": error, "data": {"status": status, "finishReason": finish_reason}},
+            )
+        )
+
+
+def output_text(output: Any) -> str:
+    """A sub-agent's output as text for the next agent (JSON for structured answers)."""
+    return output if isinstance(output, str) else json.dumps(output, default=str)
+
+
+def handoff_prompt(s: ExecState, sub: AgentConfig, note: Any = None) -> str:
+    """What a sub-agent receives: the request, plus the conversation unless it asked
+    for a fresh context (``include_contents="none"``)."""
+    if extra(sub, "includeContents") == "none":
+        return s.prompt
+    parts = [s.prompt]
+    parts += [f"[{line['agent']}]: {line['text']}" for line in s.transcript]
+    if s.last_text and not s.transcript:
+        parts.append(f"[previous agent]: {s.last_text}")
+    if isinstance(note, str) and note.strip():
+        parts.append(f"[handoff note]: {note.strip()}")
+    return "\n\n".join(p for p in parts if p)
+
+
+def blocked_transition(spec: AgentConfig, source: str, target: str) -> str | None:
+    """Why ``allowed_transitions`` forbids ``source`` -> ``target``, if it does."""
+    allowed = extra(spec, "allowedTransitions")
+    if not isinstance(allowed, dict) or source not in allowed:
+        return None
+    permitted = [str(t) for t in allowed.get(source) or []]
+    if target in permitted:
+        return None
+    return (
+        f"Transfer from {source} to {target} is not allowed. "
+        f"Allowed from {source}: {', '.join(permitted) or 'none'}. Continue yourself or pick an allowed agent."
+    )

@@ -1,0 +1,68 @@
+"""What a strategy is to the engine: how it starts, what it does when a child finishes,
+when resumed or stopped, which decision-function results it handles, and which other
+inputs it takes. ``decide`` dispatches through one ``Strategy`` per spec."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from agentspan.protocol.spec import AgentConfig
+from agentspan.server.engine.functions import retry_fn
+from agentspan.server.engine.model import (
+    ChildFinished,
+    EventDraft,
+    FnPurpose,
+    PendingFn,
+    Rejected,
+    Start,
+    ToolFailed,
+    ToolSucceeded,
+)
+from agentspan.server.engine.steps import InputHandler, Step
+
+FnHandler = Callable[[AgentConfig, Step, PendingFn, ToolSucceeded | ToolFailed], None]
+"""Acts on a decision function's final answer (retries are already spent or not needed)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Strategy:
+    """One strategy's answers to the inputs whose meaning depends on it."""
+
+    name: str
+    start: Callable[[AgentConfig, Step, Start], None]
+    """After ``steps.begin`` recorded the request, seed and deadline."""
+    child_finished: Callable[[AgentConfig, Step, ChildFinished], None]
+    resume: Callable[[AgentConfig, Step], None]
+    """Resumed with a step held back while paused (``llm_due``): take it now."""
+    stop: Callable[[AgentConfig, Step], None]
+    """A graceful stop was asked for: end now, or mark it for the next step."""
+    fn_results: Mapping[FnPurpose, FnHandler] = field(default_factory=dict)
+    inputs: Mapping[type[Any], InputHandler] = field(default_factory=dict)
+    """Further inputs it takes (model and tool results, selections); the shared ones
+    (cancel, pause, timeouts, ...) are taken by every strategy."""
+
+
+def on_fn_result(spec: AgentConfig, d: Step, inp: ToolSucceeded | ToolFailed, strategy: Strategy) -> None:
+    """A decision function answered (or failed): run it again, or act on the answer."""
+    s = d.state
+    fn = s.pending[inp.call_id]
+    handler = strategy.fn_results.get(fn.purpose)
+    if handler is None:
+        raise Rejected("invalid_state", f"a {strategy.name} run has no use for a {fn.purpose} answer")
+    if retry_fn(d, fn, inp):
+        return
+    del s.pending[inp.call_id]
+    if isinstance(inp, ToolFailed):
+        d.events.append(
+            EventDraft("error_ignored", {"content": f"{fn.purpose} function failed: {inp.error}"})
+        )
+    handler(spec, d, fn, inp)
+
+
+def refuse(spec: AgentConfig, kind: str) -> Rejected:
+    """The input a strategy does not take."""
+    if kind == "selection":
+        return Rejected("not_waiting", "the execution is not waiting for an agent to be chosen")
+    return Rejected("invalid_state", f"a {spec.strategy} team does not take '{kind}' input")

@@ -1,0 +1,109 @@
+"""What the team strategies share: the parent runs no model loop, only its sub-agents
+(members) as child executions, and keeps their turns in a transcript."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from agentspan.protocol.spec import AgentConfig
+from agentspan.server.engine.model import ChildFinished, EventDraft, StartChild
+from agentspan.server.engine.steps import Step, finish, handoff_prompt, output_text
+
+MemberFinished = Callable[[AgentConfig, Step, ChildFinished, str], None]
+"""Acts on a member's end: (spec, step, input, member name)."""
+
+
+def begin_team(spec: AgentConfig, d: Step) -> None:
+    """Introductions seed the group conversation."""
+    d.state.transcript = [
+        {"agent": a.name, "text": a.introduction, "kind": "introduction"}
+        for a in spec.agents
+        if a.introduction
+    ]
+
+
+def member(spec: AgentConfig, name: str) -> AgentConfig:
+    return next(a for a in spec.agents if a.name == name)
+
+
+def names(spec: AgentConfig) -> list[str]:
+    return [a.name for a in spec.agents]
+
+
+def run_member(
+    spec: AgentConfig, d: Step, name: str, prompt: str, *, child_spec: dict[str, Any] | None = None
+) -> None:
+    s = d.state
+    s.active = name
+    d.commands.append(
+        StartChild(spec=child_spec or member(spec, name).wire(), prompt=prompt, link=f"team:{name}")
+    )
+    source = s.transcript[-1]["agent"] if s.transcript else spec.name
+    d.events.append(EventDraft("handoff", {"target": name, "data": {"source": source}}))
+
+
+def conversation(spec: AgentConfig, d: Step, name: str) -> str:
+    return handoff_prompt(d.state, member(spec, name))
+
+
+def record_turn(d: Step, inp: ChildFinished, name: str) -> str:
+    s = d.state
+    text = output_text(inp.output) if inp.status == "COMPLETED" else f"(failed: {inp.error})"
+    s.transcript.append({"agent": name, "text": text})
+    s.sub_results[name] = (
+        inp.output if inp.status == "COMPLETED" else {"error": inp.error, "status": inp.status}
+    )
+    s.team_turn += 1
+    if inp.status == "COMPLETED":
+        s.last_text = text
+    return text
+
+
+def transcript_messages(d: Step) -> list[dict[str, str]]:
+    """The group conversation as chat messages (what decision functions are shown)."""
+    return [{"role": "assistant", "name": t["agent"], "content": t["text"]} for t in d.state.transcript]
+
+
+def finish_team(spec: AgentConfig, d: Step, reason: str) -> None:
+    s = d.state
+    # The answer is what the agents said in their turns (introductions only seed the chat).
+    output = "\n\n".join(
+        f"[{t['agent']}]: {t['text']}" for t in s.transcript if t.get("kind") != "introduction"
+    )
+    finish(d, "COMPLETED", output=output, finish_reason=reason)
+
+
+def on_member_finished(finished: MemberFinished) -> Callable[[AgentConfig, Step, ChildFinished], None]:
+    """A team's ``child_finished``: find which member ended, then let ``finished`` act.
+
+    A child the team no longer waits for (cancelled, or a late duplicate) is ignored; a
+    member that spent the shared budget stops the team too."""
+
+    def child_finished(spec: AgentConfig, d: Step, inp: ChildFinished) -> None:
+        s = d.state
+        name = s.children.pop(inp.child_id, None)
+        if name is None:
+            return
+        if inp.finish_reason == "budget_exceeded":
+            record_turn(d, inp, name)
+            finish(d, "COMPLETED", output=s.last_text, finish_reason="budget_exceeded")
+            return
+        finished(spec, d, inp, name)
+
+    return child_finished
+
+
+def stop_team(spec: AgentConfig, d: Step) -> None:
+    """Stop now when no member and no decision function is running; otherwise the team
+    ends at its next turn."""
+    s = d.state
+    s.stop_requested = True
+    if not s.children and not s.pending:
+        s.selecting, s.pending_choice = False, None
+        finish_team(spec, d, "stopped")
+
+
+def nothing_held(spec: AgentConfig, d: Step) -> None:
+    """Resume for strategies that never hold a step back while paused."""
+    d.state.llm_due = False

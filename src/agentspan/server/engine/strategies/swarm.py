@@ -1,0 +1,129 @@
+"""``swarm``: the active agent works with ``transfer_to_<peer>`` tools; a transfer or a
+handoff condition passes control; the first answer without a transfer ends the run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agentspan.protocol.spec import AgentConfig, ToolConfig
+from agentspan.server.engine.conditions import text_handoff
+from agentspan.server.engine.functions import call_fn, fn_answer
+from agentspan.server.engine.model import ChildFinished, PendingFn, Start, ToolFailed, ToolSucceeded
+from agentspan.server.engine.specs import extra
+from agentspan.server.engine.steps import Step, blocked_transition, finish
+from agentspan.server.engine.strategies.base import Strategy
+from agentspan.server.engine.strategies.members import (
+    begin_team,
+    conversation,
+    member,
+    names,
+    nothing_held,
+    on_member_finished,
+    record_turn,
+    run_member,
+    stop_team,
+    transcript_messages,
+)
+
+
+def _member_spec(spec: AgentConfig, name: str) -> dict[str, Any]:
+    """A swarm member with ``transfer_to_<peer>`` tools (blocked moves stay visible, so
+    the model is told why instead of the move silently vanishing)."""
+    sub = member(spec, name).model_copy(deep=True)
+    existing = {t.name for t in sub.tools}
+    for peer in spec.agents:
+        tool_name = f"transfer_to_{peer.name}"
+        if peer.name == name or tool_name in existing:
+            continue
+        blocked = blocked_transition(spec, name, peer.name)
+        sub.tools.append(
+            ToolConfig(
+                name=tool_name,
+                description=f"Transfer the conversation to {peer.name}"
+                + (f": {peer.introduction}" if peer.introduction else "."),
+                input_schema={"type": "object", "properties": {}},
+                tool_type="transfer",
+                config={"target": peer.name, "blocked": blocked is not None, "blockedReason": blocked},
+            )
+        )
+    wire = sub.wire()
+    handoffs = extra(spec, "handoffs")
+    if handoffs:
+        wire["swarmHandoffs"] = [
+            h for h in handoffs if isinstance(h, dict) and h.get("type") == "on_tool_result"
+        ]
+    return wire
+
+
+def start(spec: AgentConfig, d: Step, inp: Start) -> None:
+    begin_team(spec, d)
+    first = spec.agents[0].name
+    run_member(spec, d, first, conversation(spec, d, first), child_spec=_member_spec(spec, first))
+
+
+def member_finished(spec: AgentConfig, d: Step, inp: ChildFinished, name: str) -> None:
+    s = d.state
+    text = record_turn(d, inp, name)
+    if inp.status != "COMPLETED":
+        finish(d, "FAILED", error=f"'{name}' {inp.status}: {inp.error}", finish_reason="error")
+        return
+    target = inp.transfer_to or text_handoff(extra(spec, "handoffs"), text, name)
+    if target is None:
+        conditions = [
+            h
+            for h in extra(spec, "handoffs") or []
+            if isinstance(h, dict) and h.get("type") == "on_condition"
+        ]
+        s.pending_handoff_checks = [h for h in conditions if h.get("target") != name and h.get("taskName")]
+        if _next_condition(d):
+            return
+        finish(d, "COMPLETED", output=text, finish_reason="stop")
+        return
+    _transfer(spec, d, target)
+
+
+def _next_condition(d: Step) -> bool:
+    """Ask the next ``on_condition`` handoff function, if one is left."""
+    s = d.state
+    if not s.pending_handoff_checks:
+        return False
+    check = s.pending_handoff_checks[0]
+    args = {"result": s.last_text or "", "active_agent": s.active or "", "messages": transcript_messages(d)}
+    call_fn(d, "handoff", str(check["taskName"]), args)
+    return True
+
+
+def _transfer(spec: AgentConfig, d: Step, target: str) -> None:
+    s = d.state
+    if s.team_turn >= spec.max_turns or s.stop_requested:
+        finish(
+            d,
+            "COMPLETED",
+            output=s.last_text,
+            finish_reason="max_turns" if not s.stop_requested else "stopped",
+        )
+        return
+    if target not in names(spec):
+        finish(d, "FAILED", error=f"handoff to unknown agent {target!r}", finish_reason="error")
+        return
+    run_member(spec, d, target, conversation(spec, d, target), child_spec=_member_spec(spec, target))
+
+
+def on_handoff(spec: AgentConfig, d: Step, fn: PendingFn, inp: ToolSucceeded | ToolFailed) -> None:
+    s = d.state
+    check = s.pending_handoff_checks.pop(0) if s.pending_handoff_checks else {}
+    if fn_answer(inp, "handoff", False) and check.get("target"):
+        s.pending_handoff_checks = []
+        _transfer(spec, d, str(check["target"]))
+    elif not _next_condition(d):
+        finish(d, "COMPLETED", output=s.last_text, finish_reason="stop")
+
+
+STRATEGY = Strategy(
+    name="swarm",
+    start=start,
+    child_finished=on_member_finished(member_finished),
+    resume=nothing_held,
+    stop=stop_team,
+    fn_results={"handoff": on_handoff},
+)

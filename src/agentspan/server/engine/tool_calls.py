@@ -1,0 +1,356 @@
+"""The tool calls of one model turn: dispatching them, their outcomes and approvals,
+and the tool messages that close the turn."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from agentspan.protocol.spec import (
+    DEFAULT_TOOL_RETRIES,
+    DEFAULT_TOOL_RETRY_DELAY_SECONDS,
+    AgentConfig,
+    ToolConfig,
+)
+from agentspan.server.engine.conditions import tool_result_handoff
+from agentspan.server.engine.hooks import Block, Replace, Retry, consult
+from agentspan.server.engine.model import (
+    ApprovalDecided,
+    CallState,
+    ChildFinished,
+    EventDraft,
+    Rejected,
+    RunTool,
+    StartChild,
+    ToolFailed,
+    ToolSucceeded,
+)
+from agentspan.server.engine.specs import extra, find_tool
+from agentspan.server.engine.steps import (
+    Step,
+    add_messages,
+    blocked_transition,
+    finish,
+    handoff_prompt,
+    next_model_call,
+    resolve,
+)
+from agentspan.server.engine.waits import pending_tool, wait_text
+
+MAX_RETRY_DELAY_SECONDS = 60.0
+MAX_LEASE_LOSSES = 5
+"""A call whose worker is lost more often than this is given up (an error to the model)."""
+
+
+def _parse_arguments(raw: str) -> tuple[dict[str, Any] | None, str | None]:
+    if not raw.strip():
+        return {}, None
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        return None, f"the arguments are not valid JSON ({exc.msg} at position {exc.pos})"
+    if not isinstance(value, dict):
+        return None, f"the arguments must be a JSON object, got {type(value).__name__}"
+    return value, None
+
+
+def dispatch_call(spec: AgentConfig, d: Step, call: CallState, raw_args: str) -> None:
+    args, problem = _parse_arguments(raw_args)
+    call.args = args or {}
+    d.events.append(
+        EventDraft("tool_call", {"tool_name": call.name, "args": call.args, "call_id": call.call_id})
+    )
+    tool = find_tool(spec, call.name)
+    if problem is not None:
+        resolve(
+            d, call, error=f"Invalid call to tool '{call.name}': {problem}. Call it again with a JSON object."
+        )
+    elif tool is None:
+        names = ", ".join(t.name for t in spec.tools) or "none"
+        resolve(d, call, error=f"Unknown tool '{call.name}'. Available tools: {names}.")
+    elif d.hooks.before_tool and not _tool_allowed(spec, d, call):
+        return
+    elif tool.approval_required:
+        await_human(d, call, "approval")
+    elif tool.tool_type == "agent_tool":
+        _start_agent_tool(d, call, tool)
+    elif tool.tool_type == "handoff":
+        _start_handoff(spec, d, call, tool)
+    elif tool.tool_type == "transfer":
+        _request_transfer(spec, d, call, tool)
+    elif tool.tool_type == "worker":
+        run_tool(d, call, tool)
+    else:
+        resolve(d, call, error=f"Tool type '{tool.tool_type}' is not supported by this server yet.")
+
+
+def _tool_allowed(spec: AgentConfig, d: Step, call: CallState) -> bool:
+    """Consult the ``before_tool`` hooks: new arguments, or the call refused (resolved
+    with the reason as its error, which the model sees)."""
+    verdict = consult(d.hooks.before_tool, spec, d.state, call)
+    if isinstance(verdict, Replace):
+        call.args = dict(verdict.value)
+    elif isinstance(verdict, Block):
+        resolve(d, call, error=verdict.reason)
+        return False
+    elif isinstance(verdict, Retry):
+        raise ValueError(f"before_tool hooks may continue, replace or block, not {verdict!r}")
+    return True
+
+
+def await_human(d: Step, call: CallState, kind: str) -> None:
+    call.status = "awaiting_approval"
+    call.wait_kind = "approval" if kind == "approval" else "outcome_unknown"
+    call.approval = None  # a new question: earlier answers stay in the event log
+    d.events.append(
+        EventDraft(
+            "waiting",
+            {
+                "tool_name": call.name,
+                "call_id": call.call_id,
+                "content": wait_text(call),
+                "pending_tool": pending_tool(call),
+            },
+        )
+    )
+
+
+def run_tool(d: Step, call: CallState, tool: ToolConfig, delay: float = 0.0) -> None:
+    call.status = "running"
+    call.attempt += 1
+    d.commands.append(
+        RunTool(
+            call_id=call.call_id,
+            name=call.name,
+            args=call.args,
+            delay_seconds=delay,
+            timeout_seconds=tool.timeout_seconds,
+            attempt=call.attempt,
+        )
+    )
+
+
+def _start_agent_tool(d: Step, call: CallState, tool: ToolConfig) -> None:
+    child_spec = tool.config.get("agentConfig")
+    if not isinstance(child_spec, dict):
+        resolve(d, call, error=f"Tool '{tool.name}' has no agentConfig.")
+        return
+    request = call.args.get("request")
+    prompt = request if isinstance(request, str) else json.dumps(call.args)
+    call.status = "child_running"
+    call.attempt += 1
+    d.commands.append(StartChild(spec=child_spec, prompt=prompt, link=call.call_id))
+    d.events.append(EventDraft("handoff", {"target": str(child_spec.get("name", tool.name))}))
+
+
+def _start_handoff(spec: AgentConfig, d: Step, call: CallState, tool: ToolConfig) -> None:
+    """Hand the run over to a sub-agent: its answer becomes this execution's answer."""
+    target = str(tool.config.get("target", ""))
+    sub = next((a for a in spec.agents if a.name == target), None)
+    blocked = blocked_transition(spec, spec.name, target)
+    if sub is None or blocked is not None or d.state.handed_to is not None:
+        resolve(d, call, error=blocked or f"Cannot hand over to {target!r} now.")
+        return
+    reason = call.args.get("reason")
+    call.status = "child_running"
+    call.attempt += 1
+    d.state.handed_to = call.call_id
+    d.commands.append(
+        StartChild(spec=sub.wire(), prompt=handoff_prompt(d.state, sub, reason), link=call.call_id)
+    )
+    d.events.append(
+        EventDraft("handoff", {"target": target, "data": {"source": spec.name, "reason": reason}})
+    )
+
+
+def _request_transfer(spec: AgentConfig, d: Step, call: CallState, tool: ToolConfig) -> None:
+    """A swarm member passes control to a peer once this turn's calls are done."""
+    target = str(tool.config.get("target", ""))
+    if tool.config.get("blocked"):
+        resolve(
+            d, call, error=str(tool.config.get("blockedReason") or f"Transfer to {target} is not allowed.")
+        )
+        return
+    d.state.transfer_to = d.state.transfer_to or target
+    resolve(d, call, result=f"Transferring to {target}.")
+
+
+def maybe_finish_turn(spec: AgentConfig, d: Step) -> None:
+    s = d.state
+    if any(s.calls[c].status != "done" for c in s.call_order):
+        return
+    messages = []
+    for call_id in s.call_order:
+        call = s.calls[call_id]
+        messages.append(
+            {"role": "tool", "tool_call_id": call.llm_id, "name": call.name, "content": _tool_content(call)}
+        )
+    add_messages(d, messages)
+    if s.transfer_to is not None:
+        finish(d, "COMPLETED", output=s.last_text, finish_reason="transfer")
+        return
+    next_model_call(spec, d)
+
+
+def _tool_content(call: CallState) -> str:
+    if call.rejected:
+        reason = (call.approval or {}).get("reason") or "no reason given"
+        if call.attempt > 0:  # an "outcome unknown" call: it may have run before the loss
+            return (
+                f"The call to '{call.name}' was interrupted and may or may not have taken effect; "
+                f"the user chose not to run it again. Reason: {reason}"
+            )
+        return f"The user rejected this call to '{call.name}'; it was not run. Reason: {reason}"
+    if call.error is not None:
+        return f"Error: {call.error}"
+    if isinstance(call.result, str):
+        return call.result
+    return json.dumps(call.result, default=str)
+
+
+# --- tool outcomes ----------------------------------------------------------------------
+
+
+def on_tool_succeeded(spec: AgentConfig, d: Step, inp: ToolSucceeded) -> None:
+    s = d.state
+    call = s.calls.get(inp.call_id)
+    if call is None or call.status != "running":
+        return  # stale: the call was already resolved
+    if inp.state_updates:
+        s.tool_state.update(inp.state_updates)
+    resolve(d, call, result=inp.output)
+    target = tool_result_handoff(extra(spec, "swarmHandoffs"), call.name, inp.output, spec.name)
+    if target is not None and s.transfer_to is None:
+        s.transfer_to = target
+    maybe_finish_turn(spec, d)
+
+
+def on_tool_failed(spec: AgentConfig, d: Step, inp: ToolFailed) -> None:
+    s = d.state
+    call = s.calls.get(inp.call_id)
+    if call is None or call.status != "running":
+        return
+    tool = spec.tool(call.name)
+    retries = DEFAULT_TOOL_RETRIES if tool is None or tool.retry_count is None else tool.retry_count
+    if tool is not None and inp.lease_lost:
+        _on_lease_lost(spec, d, call, tool)
+        return
+    failures = call.attempt - call.lost  # runs lost with their worker do not use the budget
+    if tool is not None and inp.retryable and failures <= retries:
+        base = tool.retry_delay_seconds
+        base = DEFAULT_TOOL_RETRY_DELAY_SECONDS if base is None else base
+        delay = min(base * (2 ** (failures - 1)), MAX_RETRY_DELAY_SECONDS)
+        d.events.append(
+            EventDraft(
+                "tool_retry",
+                {
+                    "tool_name": call.name,
+                    "call_id": call.call_id,
+                    "content": inp.error,
+                    "data": {"attempt": call.attempt, "delaySeconds": delay},
+                },
+            )
+        )
+        run_tool(d, call, tool, delay)
+        return
+    resolve(d, call, error=inp.error)
+    maybe_finish_turn(spec, d)
+
+
+def _on_lease_lost(spec: AgentConfig, d: Step, call: CallState, tool: ToolConfig) -> None:
+    """The worker running the call vanished (its lease expired).
+
+    Durability means the call runs again, at once and with the same idempotency key, no
+    matter the failure-retry budget; a tool marked non-retryable waits for a human instead.
+    A call that keeps losing its worker (a crash loop) is given up after a bound.
+    """
+    if not tool.retryable:
+        await_human(d, call, "outcome_unknown")
+        return
+    call.lost += 1
+    if call.lost > MAX_LEASE_LOSSES:
+        resolve(d, call, error=f"the worker running '{call.name}' was lost {call.lost} times; giving up")
+        maybe_finish_turn(spec, d)
+        return
+    d.events.append(
+        EventDraft(
+            "tool_retry",
+            {
+                "tool_name": call.name,
+                "call_id": call.call_id,
+                "content": "the worker was lost (lease expired); running the call again",
+                "data": {"attempt": call.attempt, "reason": "lease_expired", "delaySeconds": 0},
+            },
+        )
+    )
+    run_tool(d, call, tool)
+
+
+def on_approval(spec: AgentConfig, d: Step, inp: ApprovalDecided) -> None:
+    waiting = d.state.awaiting_approval()
+    if inp.call_id is not None:
+        target = d.state.calls.get(inp.call_id)
+        if target is not None and target.approval is not None:
+            raise Rejected("already_decided", f"call {inp.call_id} was already decided")
+        waiting = [c for c in waiting if c.call_id == inp.call_id]
+    if not waiting:
+        raise Rejected("not_waiting", "the execution is not waiting for an approval")
+    call = waiting[0]
+    call.approval = {
+        "approved": inp.approved,
+        "reason": inp.reason,
+        "decidedBy": inp.decided_by,
+        "decidedAt": inp.decided_at,
+        **({"extra": inp.extra} if inp.extra else {}),
+    }
+    d.events.append(
+        EventDraft(
+            "approval",
+            {"tool_name": call.name, "call_id": call.call_id, "data": call.approval},
+        )
+    )
+    tool = spec.tool(call.name)
+    if inp.approved and tool is not None:
+        call.wait_kind = None
+        if tool.tool_type == "agent_tool":
+            _start_agent_tool(d, call, tool)
+        else:
+            run_tool(d, call, tool)
+        return
+    call.rejected = True
+    d.state.turn_had_rejection = True
+    resolve(d, call, result={"rejected": True, "reason": inp.reason})
+    maybe_finish_turn(spec, d)
+
+
+def on_call_child_finished(spec: AgentConfig, d: Step, inp: ChildFinished) -> None:
+    """A child started for a call (``agent_tool``, or a handoff) finished."""
+    s = d.state
+    for call in s.calls.values():
+        if call.child_id == inp.child_id and call.status == "child_running" and call.call_id == s.handed_to:
+            # The agent we handed over to answered: that is the answer of the run.
+            if inp.status == "COMPLETED":
+                resolve(d, call, result=inp.output)
+            else:
+                resolve(d, call, error=f"'{inp.agent_name}' {inp.status}: {inp.error}")
+            if inp.status == "COMPLETED":
+                s.last_text = inp.output if isinstance(inp.output, str) else s.last_text
+                finish(d, "COMPLETED", output=inp.output, finish_reason="stop")
+            else:
+                finish(
+                    d, "FAILED", error=f"'{inp.agent_name}' {inp.status}: {inp.error}", finish_reason="error"
+                )
+            return
+        if call.child_id == inp.child_id and call.status == "child_running":
+            if inp.status == "COMPLETED":
+                resolve(d, call, result=inp.output)
+            else:
+                error = f"sub-agent '{inp.agent_name}' {inp.status}: {inp.error}"
+                resolve(d, call, error=error)
+                tool = find_tool(spec, call.name)
+                if tool is not None and tool.config.get("optional") is False:
+                    # agent_tool(optional=False) / scatter_gather(fail_fast=True)
+                    finish(d, "FAILED", error=error, finish_reason="error")
+                    return
+            maybe_finish_turn(spec, d)
+            return
