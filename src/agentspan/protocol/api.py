@@ -159,14 +159,22 @@ class RespondRequest(WireModel):
     agent: str | int | None = None
     """Another name for ``selected``."""
 
+    # One error naming the field for each union, not one per member of the union.
     @field_validator("approved", mode="wrap")
     @classmethod
-    def _one_message(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
-        # One error naming the field, not one per member of the union.
+    def _approved(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
         try:
             return handler(value)
         except ValidationError:
             raise ValueError("give true or false (or a yes/no word)") from None
+
+    @field_validator("selected", "agent", mode="wrap")
+    @classmethod
+    def _selected(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        try:
+            return handler(value)
+        except ValidationError:
+            raise ValueError("give a sub-agent's name or index, or null") from None
 
     @property
     def is_selection(self) -> bool:
