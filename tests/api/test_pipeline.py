@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from fastapi import FastAPI
 
 from agentspan.protocol.errors import ErrorCode
 from agentspan.server.api.errors import STATUS, problem_from
@@ -43,7 +44,7 @@ AGENT = {"name": "pipeline_agent", "model": "offline/basic"}
 
 
 @contextmanager
-def serving(app: ASGIApp) -> Iterator[str]:
+def serving(app: ASGIApp | FastAPI) -> Iterator[str]:
     """Serve ``app`` over real HTTP in a thread; yields the API's base URL."""
     port = free_port()
     config = uvicorn.Config(
