@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from agentspan.server.service.principal import ANONYMOUS
 from agentspan.server.services import Services
 from agentspan.server.settings import Settings
 from agentspan.server.store.base import TaskRow, Tx
@@ -61,7 +62,7 @@ def test_a_slow_claim_hands_out_a_lease_that_runs_from_the_answer(
                 await original(self, tx, task, effects)
 
             monkeypatch.setattr(TaskService, "_lease_lost", slow_lease_lost)
-            assignments = await services.tasks.poll(["slow_tool"], "w1", 10, 0)
+            assignments = await services.tasks.poll(ANONYMOUS, ["slow_tool"], "w1", 10, 0)
             answered = time.time()
             rows = []
             async with services.store.transaction() as tx:

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import (
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictStr,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+)
 
 from agentspan.protocol._base import WireModel
 from agentspan.protocol.spec import AgentConfig
@@ -124,6 +132,61 @@ class ExecutionSummary(WireModel):
 class ExecutionList(WireModel):
     total_hits: int
     results: list[ExecutionSummary]
+
+
+class RespondRequest(WireModel):
+    """A human's answer to a waiting execution: an approval or, for a ``manual`` team, a
+    selection (``selected``/``agent`` present, even as null, makes it a selection).
+
+    ``approved`` takes a boolean or a yes/no word (``"yes"``, ``"reject"``, …); the server
+    reads the word. Keys not listed here are kept with the decision (``extra``).
+    """
+
+    # Only the camelCase names are fields: any other key (snake_case spellings included)
+    # is kept in ``extra`` as it always was.
+    model_config = ConfigDict(extra="allow", populate_by_name=False)
+
+    approved: StrictBool | StrictStr | None = None
+    reason: str | None = None
+    task_ref_name: str | None = None
+    """Which waiting call this decides (needed only when several wait)."""
+    call_id: str | None = None
+    """Another name for ``taskRefName``."""
+    decided_by: str | None = None
+    """Who decided; defaults to the ``X-Agentspan-Actor`` header or the client address."""
+    selected: str | int | None = None
+    """The next sub-agent of a manual team: its name or index; null ends the run."""
+    agent: str | int | None = None
+    """Another name for ``selected``."""
+
+    # One error naming the field for each union, not one per member of the union.
+    @field_validator("approved", mode="wrap")
+    @classmethod
+    def _approved(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        try:
+            return handler(value)
+        except ValidationError:
+            raise ValueError("give true or false (or a yes/no word)") from None
+
+    @field_validator("selected", "agent", mode="wrap")
+    @classmethod
+    def _selected(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        try:
+            return handler(value)
+        except ValidationError:
+            raise ValueError("give a sub-agent's name or index, or null") from None
+
+    @property
+    def is_selection(self) -> bool:
+        return bool({"selected", "agent"} & self.model_fields_set)
+
+    @property
+    def choice(self) -> str | int | None:
+        return self.selected if "selected" in self.model_fields_set else self.agent
+
+    def extras(self) -> dict[str, Any]:
+        """The keys this model does not name, as sent."""
+        return dict(self.model_extra or {})
 
 
 class RespondResult(WireModel):

@@ -1,48 +1,112 @@
-"""``create_app``: the ASGI application."""
+"""``create_app``: the ASGI application, composed in one place.
+
+A request passes, outermost first::
+
+    MIDDLEWARE (cross-cutting: auth, metrics, tracing, …)
+      -> FastPaths (api/fast.py: start, worker task calls, the SSE stream)
+        -> FastAPI (api/routes.py, api/sse.py: everything else, and the OpenAPI description)
+
+A cross-cutting concern is a plain ASGI middleware (``Middleware``: it takes the app it
+wraps and returns an app) added to ``MIDDLEWARE``; it then sees every request, the hot
+endpoints included. Keep it cheap per request and free of per-frame work on streams. An
+authentication middleware puts the caller's ``Principal`` into the scope under
+``service.principal.PRINCIPAL_SCOPE_KEY``; ``api/edge.py::principal_of`` hands it on to
+the services.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
 import agentspan
-from agentspan.server.api import problems, routes, sse
-from agentspan.server.api.fast import FastPaths
+from agentspan.server.api import errors, routes, sse
+from agentspan.server.api.edge import ServiceLayer
+from agentspan.server.api.errors import code_table, tidy_problems
+from agentspan.server.api.fast import FastPaths, Receive, Scope, Send
+from agentspan.server.service.executions import ExecutionService
 from agentspan.server.services import Services
 from agentspan.server.settings import Settings
 from agentspan.server.store.base import Store
 
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+Middleware = Callable[[ASGIApp], ASGIApp]
 
-def create_app(settings: Settings | None = None, store: Store | None = None) -> FastPaths:
-    """The server: the hot endpoints served directly (``api/fast.py``), the rest by FastAPI."""
+MIDDLEWARE: tuple[Middleware, ...] = ()
+"""Cross-cutting middleware around the whole server, outermost first (none yet)."""
+
+
+class ServerApp:
+    """The server as one ASGI app: ``middleware`` around ``FastPaths`` around FastAPI."""
+
+    def __init__(self, api: FastAPI, middleware: Sequence[Middleware]) -> None:
+        self.api = api
+        entry: ASGIApp = FastPaths(api)
+        for wrap in reversed(middleware):
+            entry = wrap(entry)
+        self.entry = entry
+
+    @property
+    def state(self) -> Any:
+        """The FastAPI app's state (``services`` and ``layer`` once started)."""
+        return self.api.state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.entry(scope, receive, send)
+
+
+def create_app(
+    settings: Settings | None = None,
+    store: Store | None = None,
+    middleware: Sequence[Middleware] = MIDDLEWARE,
+) -> ServerApp:
+    """The server; ``middleware`` wraps everything, outermost first."""
     settings = settings or Settings.from_env()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.services = await Services.start(settings, store)
+        services = await Services.start(settings, store)
+        app.state.services = services
+        app.state.layer = ServiceLayer(executions=ExecutionService(services.driver), tasks=services.tasks)
         try:
             yield
         finally:
-            await app.state.services.stop()
+            await services.stop()
 
     app = FastAPI(
         title="Agentspan",
         version=agentspan.__version__,
-        description="A durable runtime for AI agents.",
+        description="A durable runtime for AI agents.\n\nEvery error is a problem document "
+        "(`application/problem+json`) with a stable `code`:\n\n" + code_table(),
         lifespan=lifespan,
         openapi_url="/api/openapi.json",
         docs_url="/api/docs",
         redoc_url=None,
     )
-    problems.install(app)
+    errors.install(app)
     app.include_router(routes.router)
     app.include_router(sse.router)
+    _describe_problems(app)
 
     @app.get("/health")
     async def health() -> dict[str, object]:
         svc: Services = app.state.services
         return {"healthy": True, "version": agentspan.__version__, "database": svc.store.url.split(":", 1)[0]}
 
-    return FastPaths(app)
+    return ServerApp(app, middleware)
+
+
+def _describe_problems(app: FastAPI) -> None:
+    """The OpenAPI description lists the problem documents each route answers
+    (``api/errors.py::documented``), not FastAPI's 422, which the server never sends."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = tidy_problems(build())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

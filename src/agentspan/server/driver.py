@@ -36,7 +36,7 @@ from agentspan.server.engine.model import (
     Start,
     StartChild,
 )
-from agentspan.server.errors import ApiError, not_found
+from agentspan.server.errors import Internal, InvalidAgent, InvalidState, ValidationFailed, not_found
 from agentspan.server.hub import Hub
 from agentspan.server.store.base import EventRow, ExecutionRow, Store, TaskRow, Tx
 
@@ -102,7 +102,7 @@ class Driver:
         if spec is None:
             raw = await (tx.get_spec(spec_hash) if tx is not None else self.store.get_spec(spec_hash))
             if raw is None:
-                raise ApiError(500, ErrorCode.INTERNAL, f"agent spec {spec_hash} is missing")
+                raise Internal(f"agent spec {spec_hash} is missing")
             spec = AgentConfig.model_validate_json(raw)
             self._specs[spec_hash] = spec
         return spec
@@ -123,7 +123,7 @@ class Driver:
         spec = req.agent_config
         validate_tree(spec)
         if not (req.prompt or req.context or any(m.strip() for m in req.media)):
-            raise ApiError(400, ErrorCode.VALIDATION_FAILED, "give a prompt, a media item or a context")
+            raise ValidationFailed("give a prompt, a media item or a context")
         effects = _Effects()
         now = time.time()
         async with self.store.transaction() as tx:
@@ -232,7 +232,7 @@ class Driver:
             d = decide(spec, state, inp)
         except Rejected as exc:
             code = _REJECTION_CODES.get(exc.code, ErrorCode.INVALID_STATE)
-            raise ApiError(409, code, str(exc)) from None
+            raise InvalidState(str(exc), code) from None
         if d.state is state:
             return state  # nothing changed (a late or duplicate input)
         new = d.state
@@ -387,10 +387,10 @@ def validate_tree(spec: AgentConfig, path: str = "") -> None:
     needs_model = not spec.agents or strategy == "handoff"
     if needs_model and not spec.model:
         what = "a handoff parent needs a model to choose an agent" if spec.agents else "it has no model"
-        raise ApiError(400, ErrorCode.INVALID_AGENT, f"agent '{where}': {what}")
+        raise InvalidAgent(f"agent '{where}': {what}")
     router = (spec.model_extra or {}).get("router")
     if spec.agents and strategy == "router" and not isinstance(router, dict):
-        raise ApiError(400, ErrorCode.INVALID_AGENT, f"agent '{where}': strategy 'router' needs router=")
+        raise InvalidAgent(f"agent '{where}': strategy 'router' needs router=")
     if isinstance(router, dict) and router.get("name"):
         validate_tree(AgentConfig.model_validate(router), f"{where}/")
     for sub in spec.agents:

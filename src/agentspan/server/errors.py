@@ -1,17 +1,89 @@
-"""Errors the service layer raises; the API maps each to a problem document."""
+"""Domain errors: what went wrong below the HTTP edge, with a stable code and no status.
+
+The driver, the task service and the service layer raise these; they know nothing of
+HTTP. ``server/api/errors.py`` is the one place that turns them (and every other error
+a request can meet) into a status code and a problem document, for both HTTP stacks.
+A new error kind is a subclass here plus, if its code is new, one row in that table.
+"""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from agentspan.protocol.errors import ErrorCode
+from agentspan.server.store.base import ConflictError
 
 
-class ApiError(Exception):
-    def __init__(self, status: int, code: ErrorCode, detail: str) -> None:
+class DomainError(Exception):
+    """A refused operation. ``code`` is stable (part of the API); ``detail`` is for humans."""
+
+    default_code: ClassVar[ErrorCode] = ErrorCode.INTERNAL
+
+    def __init__(self, detail: str, code: ErrorCode | None = None) -> None:
         super().__init__(detail)
-        self.status = status
-        self.code = code
+        self.code = code or self.default_code
         self.detail = detail
 
 
-def not_found(execution_id: str) -> ApiError:
-    return ApiError(404, ErrorCode.EXECUTION_NOT_FOUND, f"no execution with id {execution_id!r}")
+class NotFound(DomainError):
+    """The named thing does not exist (or no longer does)."""
+
+    default_code = ErrorCode.EXECUTION_NOT_FOUND
+
+
+class ValidationFailed(DomainError):
+    """The request is well-formed JSON but asks for something that makes no sense."""
+
+    default_code = ErrorCode.VALIDATION_FAILED
+
+
+class InvalidAgent(DomainError):
+    """The agent tree cannot run on this server (it names the agent at fault)."""
+
+    default_code = ErrorCode.INVALID_AGENT
+
+
+class InvalidState(DomainError):
+    """The execution is not in a state that accepts this input; nothing changed.
+
+    The code says why: ``not_waiting``, ``already_decided`` or ``invalid_state``.
+    """
+
+    default_code = ErrorCode.INVALID_STATE
+
+
+class LeaseLost(DomainError):
+    """A worker's lease on a task is no longer current: its report is fenced off."""
+
+    default_code = ErrorCode.LEASE_LOST
+
+
+class Conflict(DomainError):
+    """Another writer changed the same data first; nothing was written, retrying is safe."""
+
+    default_code = ErrorCode.CONFLICT
+
+
+class Internal(DomainError):
+    """A broken invariant of the server itself (e.g. a stored spec that is missing)."""
+
+    default_code = ErrorCode.INTERNAL
+
+
+def not_found(execution_id: str) -> NotFound:
+    return NotFound(f"no execution with id {execution_id!r}")
+
+
+TRANSLATED: tuple[type[Exception], ...] = (ConflictError,)
+"""Errors of the layers below that ``as_domain_error`` turns into domain errors (the HTTP
+edge registers a handler for each, so it never has to import the store)."""
+
+
+def as_domain_error(exc: BaseException) -> DomainError | None:
+    """``exc`` as a domain error, or ``None`` when it is not one (an unexpected error)."""
+    if isinstance(exc, DomainError):
+        return exc
+    if isinstance(exc, ConflictError):
+        # Another writer changed the execution first; nothing was written.
+        return Conflict(f"{exc}; retry the request")
+    return None

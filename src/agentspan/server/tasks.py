@@ -13,10 +13,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from agentspan.protocol.api import TaskAssignment, TaskContextWire
-from agentspan.protocol.errors import ErrorCode
 from agentspan.server.driver import Driver, _Effects
 from agentspan.server.engine.model import ToolFailed, ToolSucceeded, WorkerFound
-from agentspan.server.errors import ApiError
+from agentspan.server.errors import LeaseLost, ValidationFailed
+from agentspan.server.service.principal import Principal
 from agentspan.server.settings import Settings
 from agentspan.server.store.base import TaskRow, Tx
 
@@ -43,6 +43,7 @@ class TaskService:
 
     async def poll(
         self,
+        principal: Principal,
         names: list[str],
         worker_id: str,
         count: int,
@@ -54,6 +55,8 @@ class TaskService:
         ``gone`` reports a disconnected client: a poller that went away must not be
         handed tasks it will never run (they would sit out a whole lease).
         """
+        if not names:
+            raise ValidationFailed("names: give at least one task name")
         deadline = time.monotonic() + wait_ms / 1000
         keys = [f"task:{n}" for n in names]
         while True:
@@ -123,7 +126,7 @@ class TaskService:
             lost = ToolFailed(call_id=task.call_id, error="worker lost during the call", lease_lost=True)
             await self.driver.apply_in(tx, row, lost, effects)
 
-    async def heartbeat(self, task_id: str, lease_id: str) -> int:
+    async def heartbeat(self, principal: Principal, task_id: str, lease_id: str) -> int:
         ttl = self.settings.worker_lease_seconds
         async with self.store.transaction() as tx:
             ok = await tx.extend_lease(task_id, lease_id, time.time() + ttl)
@@ -132,7 +135,12 @@ class TaskService:
         return int(ttl * 1000)
 
     async def complete(
-        self, task_id: str, lease_id: str, output: Any, state_updates: dict[str, Any] | None
+        self,
+        principal: Principal,
+        task_id: str,
+        lease_id: str,
+        output: Any,
+        state_updates: dict[str, Any] | None,
     ) -> None:
         await self._finish(
             task_id,
@@ -140,7 +148,9 @@ class TaskService:
             lambda t: ToolSucceeded(call_id=t.call_id, output=output, state_updates=state_updates),
         )
 
-    async def fail(self, task_id: str, lease_id: str, error: str, retryable: bool) -> None:
+    async def fail(
+        self, principal: Principal, task_id: str, lease_id: str, error: str, retryable: bool
+    ) -> None:
         await self._finish(
             task_id, lease_id, lambda t: ToolFailed(call_id=t.call_id, error=error, retryable=retryable)
         )
@@ -159,10 +169,8 @@ class TaskService:
         self.driver.after_commit(effects)
 
 
-def _lease_lost(task_id: str) -> ApiError:
-    return ApiError(
-        409,
-        ErrorCode.LEASE_LOST,
+def _lease_lost(task_id: str) -> LeaseLost:
+    return LeaseLost(
         f"task {task_id!r} is no longer leased to you (the lease expired and moved, "
         "or the task was withdrawn); drop the result",
     )

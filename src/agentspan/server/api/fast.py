@@ -7,17 +7,21 @@ docs/benchmarks.md). ``FastPaths`` sits in front of the FastAPI app and serves e
 these endpoints itself: the same paths, bodies, status codes and problem documents, with
 bodies validated straight from JSON by the same pydantic models. Everything else, and the
 OpenAPI description of these endpoints too, stays with FastAPI.
+
+Like the FastAPI routes, each endpoint here only parses, calls the same service method
+(``ExecutionService``, ``TaskService``) and maps the answer; errors go through the same
+``api/errors.py::problem_from``. Cross-cutting concerns (auth, metrics, tracing) wrap
+this app from outside (``app.py``), so they see these endpoints too.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from agentspan.protocol.api import (
     CompleteRequest,
@@ -28,15 +32,10 @@ from agentspan.protocol.api import (
     PollResponse,
     StartRequest,
 )
-from agentspan.protocol.errors import ErrorCode
-from agentspan.server.api.problems import describe_validation, problem_body
-from agentspan.server.api.routes import start_and_wait
-from agentspan.server.api.sse import events
-from agentspan.server.errors import ApiError, not_found
-from agentspan.server.services import Services
-from agentspan.server.store.base import ConflictError
-
-log = logging.getLogger("agentspan.server")
+from agentspan.server.api.edge import ServiceLayer, layer_of, principal_of
+from agentspan.server.api.errors import problem_body, problem_from
+from agentspan.server.api.routes import MAX_WAIT_MS
+from agentspan.server.errors import ValidationFailed
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -51,7 +50,6 @@ _SSE_HEADERS = [
     (b"cache-control", b"no-cache"),
     (b"x-accel-buffering", b"no"),
 ]
-_MAX_WAIT_MS = 120_000
 
 
 class _Request:
@@ -88,7 +86,7 @@ class FastPaths:
     """ASGI app: serves the hot endpoints, hands every other request to ``app``."""
 
     def __init__(self, app: Any) -> None:
-        self.app = app  # the FastAPI app (its ``state.services`` is set by the lifespan)
+        self.app = app  # the FastAPI app (its ``state.layer`` is set by the lifespan)
 
     @property
     def state(self) -> Any:
@@ -109,24 +107,25 @@ class FastPaths:
         await self.app(scope, receive, send)
 
     async def _stream(self, scope: Scope, receive: Receive, send: Send, execution_id: str) -> None:
-        """``GET /api/agent/stream/{id}``: the frames of ``sse.events`` written straight to
+        """``GET /api/agent/stream/{id}``: ``ExecutionService.stream``'s frames written straight to
         the connection (no streaming-response task group, no middleware per frame, which
         is what an event fanned out to many subscribers paid for each of them)."""
         request = _Request(scope, receive, await _read_body(receive))
-        svc: Services = self.app.state.services
         try:
             query = request.query()
             deltas = _flag(query.get("deltas", "true"), "deltas")
             after = _after(query.get("lastEventId"), _header(scope, b"last-event-id"))
-            if await svc.store.get_execution(execution_id) is None:
-                raise not_found(execution_id)
-        except ApiError as exc:
-            await _respond(send, exc.status, problem_body(exc.status, exc.code, exc.detail))
+            frames = await layer_of(self.app.state).executions.stream(
+                principal_of(scope), execution_id, after=after, deltas=deltas, gone=request.gone
+            )
+        except Exception as exc:  # noqa: BLE001 - every error leaves as a problem document
+            status, code, detail = problem_from(exc)
+            await _respond(send, status, problem_body(status, code, detail))
             return
         await send({"type": "http.response.start", "status": 200, "headers": _SSE_HEADERS})
         request.watch_disconnect()
         try:
-            async for frame in events(svc, request.gone, execution_id, after, deltas):
+            async for frame in frames:
                 if await request.gone():
                     return
                 await send({"type": "http.response.body", "body": frame.encode(), "more_body": True})
@@ -145,50 +144,38 @@ class FastPaths:
             # graceful wait): there is nobody to answer, and nothing to log.
             request.close()
             return
-        except ApiError as exc:
-            status, body = exc.status, problem_body(exc.status, exc.code, exc.detail)
-        except ValidationError as exc:
-            code, detail = describe_validation([dict(e) for e in exc.errors()])
-            status, body = 400, problem_body(400, code, detail)
-        except ConflictError as exc:
-            status, body = 409, problem_body(409, ErrorCode.CONFLICT, f"{exc}; retry the request")
         except Exception as exc:  # noqa: BLE001 - every error leaves as a problem document
-            log.exception("unhandled error")
-            status = 500
-            body = problem_body(500, ErrorCode.INTERNAL, f"internal error: {type(exc).__name__}")
+            status, code, detail = problem_from(exc)
+            body = problem_body(status, code, detail)
         finally:
             request.close()
         await _respond(send, status, body)
 
     async def _handle(self, request: _Request, action: str, task_id: str) -> tuple[int, bytes | None]:
-        svc: Services = self.app.state.services
+        layer: ServiceLayer = layer_of(self.app.state)
+        principal = principal_of(request.scope)
         if action == "start":
-            return 200, await self._start(svc, request)
+            wait_ms = _wait_ms(request.query())
+            body = StartRequest.model_validate_json(request.body)
+            return 200, _json(await layer.executions.start(principal, body, wait_ms))
         if action == "poll":
             poll = PollRequest.model_validate_json(request.body)
-            if not poll.names:
-                raise ApiError(400, ErrorCode.VALIDATION_FAILED, "names: give at least one task name")
             request.watch_disconnect()
-            tasks = await svc.tasks.poll(
-                poll.names, poll.worker_id, poll.count, poll.wait_ms, gone=request.gone
+            tasks = await layer.tasks.poll(
+                principal, poll.names, poll.worker_id, poll.count, poll.wait_ms, gone=request.gone
             )
             return 200, _json(PollResponse(tasks=tasks))
         if action == "complete":
             done = CompleteRequest.model_validate_json(request.body)
-            await svc.tasks.complete(task_id, done.lease_id, done.output, done.state_updates)
+            await layer.tasks.complete(principal, task_id, done.lease_id, done.output, done.state_updates)
             return 204, None
         if action == "fail":
             failed = FailRequest.model_validate_json(request.body)
-            await svc.tasks.fail(task_id, failed.lease_id, failed.error, failed.retryable)
+            await layer.tasks.fail(principal, task_id, failed.lease_id, failed.error, failed.retryable)
             return 204, None
         beat = HeartbeatRequest.model_validate_json(request.body)
-        ttl = await svc.tasks.heartbeat(task_id, beat.lease_id)
+        ttl = await layer.tasks.heartbeat(principal, task_id, beat.lease_id)
         return 200, _json(HeartbeatResponse(lease_ttl_ms=ttl))
-
-    async def _start(self, svc: Services, request: _Request) -> bytes:
-        wait_ms = _wait_ms(request.query())
-        body = StartRequest.model_validate_json(request.body)
-        return _json(await start_and_wait(svc, body, wait_ms))
 
 
 def _route(path: str) -> tuple[str, str] | None:
@@ -217,7 +204,7 @@ def _flag(raw: str, name: str) -> bool:
         return True
     if value in ("false", "0", "no", "off"):
         return False
-    raise ApiError(400, ErrorCode.VALIDATION_FAILED, f"{name}: give true or false, not {raw!r}")
+    raise ValidationFailed(f"{name}: give true or false, not {raw!r}")
 
 
 def _after(query: str | None, header: str | None) -> int:
@@ -227,7 +214,7 @@ def _after(query: str | None, header: str | None) -> int:
     if query is None:
         return 0
     if not query.strip().isdigit():
-        raise ApiError(400, ErrorCode.VALIDATION_FAILED, f"lastEventId: give an event id, not {query!r}")
+        raise ValidationFailed(f"lastEventId: give an event id, not {query!r}")
     return int(query)
 
 
@@ -239,12 +226,8 @@ def _wait_ms(query: dict[str, str]) -> int:
         value = int(raw)
     except ValueError:
         value = -1
-    if not 0 <= value <= _MAX_WAIT_MS:
-        raise ApiError(
-            400,
-            ErrorCode.VALIDATION_FAILED,
-            f"waitMs: give a whole number of milliseconds, 0 to {_MAX_WAIT_MS}",
-        )
+    if not 0 <= value <= MAX_WAIT_MS:
+        raise ValidationFailed(f"waitMs: give a whole number of milliseconds, 0 to {MAX_WAIT_MS}")
     return value
 
 

@@ -1,4 +1,8 @@
-"""Read models: status, detail and list views built from stored rows."""
+"""Read models: status, detail, list and event views built from stored rows.
+
+They are what the API (and later the UI) shows; each is a pure function of rows, so the
+service layer decides which rows to read and these only shape them.
+"""
 
 from __future__ import annotations
 

@@ -1,0 +1,175 @@
+"""Every error leaves the server as a JSON problem document with a stable ``code``.
+
+The one mapping from what can go wrong in a request (a ``DomainError`` from below, a
+body pydantic rejects, JSON that does not parse, a route that does not exist, anything
+unexpected) to an HTTP status and an RFC 9457 problem document. Both HTTP stacks use it:
+FastAPI through the handlers ``install`` registers, ``FastPaths`` through
+``problem_from``. ``STATUS`` is also what the OpenAPI description documents
+(``documented``), so the description cannot drift from what the server answers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from agentspan.protocol.errors import ErrorCode, Problem
+from agentspan.server.errors import TRANSLATED, DomainError, as_domain_error
+
+log = logging.getLogger("agentspan.server")
+
+STATUS: dict[ErrorCode, int] = {
+    ErrorCode.INVALID_JSON: 400,
+    ErrorCode.VALIDATION_FAILED: 400,
+    ErrorCode.INVALID_AGENT: 400,
+    ErrorCode.UNAUTHORIZED: 401,
+    ErrorCode.EXECUTION_NOT_FOUND: 404,
+    ErrorCode.TASK_NOT_FOUND: 404,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.METHOD_NOT_ALLOWED: 405,
+    ErrorCode.LEASE_LOST: 409,
+    ErrorCode.NOT_WAITING: 409,
+    ErrorCode.ALREADY_DECIDED: 409,
+    ErrorCode.INVALID_STATE: 409,
+    ErrorCode.CONFLICT: 409,
+    ErrorCode.INTERNAL: 500,
+}
+"""The status every code is answered with: one status per code, for both stacks."""
+
+_TITLES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    422: "Unprocessable Content",
+    500: "Internal Server Error",
+}
+PROBLEM_TYPE = "application/problem+json"
+
+
+def problem_document(status: int, code: ErrorCode, detail: str) -> dict[str, Any]:
+    problem = Problem(title=_TITLES.get(status, "Error"), status=status, detail=detail, code=code)
+    return problem.model_dump(mode="json")
+
+
+def problem_body(status: int, code: ErrorCode, detail: str) -> bytes:
+    return json.dumps(problem_document(status, code, detail)).encode()
+
+
+def problem_from(exc: BaseException) -> tuple[int, ErrorCode, str]:
+    """The status, code and detail ``exc`` is answered with (logs the unexpected)."""
+    domain = as_domain_error(exc)
+    if domain is not None:
+        return STATUS[domain.code], domain.code, domain.detail
+    if isinstance(exc, ValidationError | RequestValidationError):
+        code, detail = describe_validation([dict(e) for e in exc.errors()])
+        return 400, code, detail
+    if isinstance(exc, json.JSONDecodeError):
+        return 400, ErrorCode.INVALID_JSON, f"the request body is not valid JSON: {exc.msg}"
+    if isinstance(exc, StarletteHTTPException):
+        code = {404: ErrorCode.NOT_FOUND, 405: ErrorCode.METHOD_NOT_ALLOWED}.get(
+            exc.status_code, ErrorCode.VALIDATION_FAILED
+        )
+        return exc.status_code, code, str(exc.detail)
+    log.error("unhandled error", exc_info=exc)
+    return 500, ErrorCode.INTERNAL, f"internal error: {type(exc).__name__}"
+
+
+def describe_validation(errors: list[dict[str, Any]]) -> tuple[ErrorCode, str]:
+    """A stable code and a readable message (naming the fields) for pydantic's errors."""
+    parts: list[str] = []
+    code = ErrorCode.VALIDATION_FAILED
+    for err in errors[:5]:
+        if err.get("type") == "json_invalid":
+            ctx = err.get("ctx") or {}
+            reason = ctx.get("error", "") if isinstance(ctx, dict) else ""
+            return ErrorCode.INVALID_JSON, f"the request body is not valid JSON: {reason}".rstrip(": ")
+        loc = [str(p) for p in err.get("loc", ()) if p != "body"]
+        if loc and loc[0] == "agentConfig":
+            code = ErrorCode.INVALID_AGENT
+        where = ".".join(loc) or "body"
+        parts.append(f"{where}: {err.get('msg')}")
+    return code, "; ".join(parts)
+
+
+def install(app: FastAPI) -> None:
+    """Answer every error FastAPI meets with ``problem_from``'s problem document."""
+
+    async def handle(_: Request, exc: Exception) -> JSONResponse:
+        status, code, detail = problem_from(exc)
+        return JSONResponse(
+            problem_document(status, code, detail), status_code=status, media_type=PROBLEM_TYPE
+        )
+
+    expected: tuple[type[Exception], ...] = (
+        DomainError,
+        *TRANSLATED,
+        RequestValidationError,
+        ValidationError,
+        StarletteHTTPException,
+        json.JSONDecodeError,
+    )
+    for kind in expected:
+        app.add_exception_handler(kind, handle)
+    # Registered last and for ``Exception``: Starlette answers it from its outermost
+    # middleware (and re-raises it, so the server logs it too).
+    app.add_exception_handler(Exception, handle)
+
+
+# --- the OpenAPI description ------------------------------------------------------------
+
+# Every route may meet these: a parameter that does not validate, a server fault.
+_ALWAYS = (ErrorCode.VALIDATION_FAILED, ErrorCode.INTERNAL)
+BODY = (ErrorCode.INVALID_JSON,)
+"""What a route with a JSON body may answer besides ``_ALWAYS``."""
+WRITES = (ErrorCode.CONFLICT,)
+"""What a route that writes may answer (PostgreSQL: another writer came first)."""
+
+
+def documented(*codes: ErrorCode) -> dict[int | str, dict[str, Any]]:
+    """The ``responses=`` of a route that can answer ``codes``: one entry per status,
+    listing its codes, each a problem document."""
+    by_status: dict[int, list[ErrorCode]] = {}
+    for code in (*codes, *_ALWAYS):
+        listed = by_status.setdefault(STATUS[code], [])
+        if code not in listed:
+            listed.append(code)
+    return {
+        status: {
+            "model": Problem,
+            "description": "A problem document; `code` is one of: " + ", ".join(f"`{c}`" for c in listed),
+        }
+        for status, listed in sorted(by_status.items())
+    }
+
+
+def code_table() -> str:
+    """Every code and its status, as a Markdown table (for the OpenAPI description)."""
+    rows = "\n".join(f"| `{code}` | {status} |" for code, status in STATUS.items())
+    return f"| code | status |\n|---|---|\n{rows}"
+
+
+def tidy_problems(schema: dict[str, Any]) -> dict[str, Any]:
+    """Make the generated description say what the server sends: problem documents as
+    ``application/problem+json``, and no 422 (FastAPI documents one for every route with
+    parameters; this server answers bad input with a 400 problem document instead)."""
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.get("responses", {})
+            responses.pop("422", None)
+            for status, response in responses.items():
+                content = response.get("content", {})
+                if status.isdigit() and int(status) >= 400 and "application/json" in content:
+                    response["content"] = {PROBLEM_TYPE: content["application/json"]}
+    components = schema.get("components", {}).get("schemas", {})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        components.pop(unused, None)
+    return schema

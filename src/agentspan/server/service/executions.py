@@ -1,0 +1,233 @@
+"""``ExecutionService``: everything a client can do to or ask of an execution.
+
+The HTTP edge parses a request into protocol models and calls one method here; this
+layer reads the store, waits on the hub, builds the engine's inputs and hands them to
+the driver. Errors leave as ``DomainError`` (``server/errors.py``), never as HTTP.
+Every method takes the calling ``Principal`` first: authorization goes here, once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Literal
+
+from agentspan.protocol.api import (
+    TERMINAL_STATUSES,
+    ExecutionDetail,
+    ExecutionList,
+    RespondRequest,
+    RespondResult,
+    StartRequest,
+    StartResponse,
+    StatusResponse,
+    StreamEvent,
+    TokenUsageWire,
+)
+from agentspan.server.driver import Driver
+from agentspan.server.engine.model import (
+    ApprovalDecided,
+    Cancel,
+    Input,
+    Pause,
+    Resume,
+    Selection,
+    Stop,
+)
+from agentspan.server.errors import ValidationFailed, not_found
+from agentspan.server.service.principal import Principal
+from agentspan.server.service.queries import (
+    add_usage,
+    detail_view,
+    event_view,
+    state_of,
+    status_view,
+    summary_view,
+    usage_view,
+)
+from agentspan.server.service.stream import sse_frames
+from agentspan.server.store.base import ExecutionRow
+
+Control = Literal["pause", "resume", "stop", "cancel"]
+Gone = Callable[[], Awaitable[bool]]
+
+_YES = ("yes", "y", "true", "approve", "approved")
+_NO = ("no", "n", "false", "reject", "rejected")
+
+
+class ExecutionService:
+    """Start, read, answer and steer executions (the client side of the API)."""
+
+    def __init__(self, driver: Driver) -> None:
+        self.driver = driver
+        self.store = driver.store
+        self.hub = driver.hub
+
+    # --- starting -----------------------------------------------------------------------
+
+    async def start(self, principal: Principal, req: StartRequest, wait_ms: int = 0) -> StartResponse:
+        """Start (or, with a known idempotency key, find) an execution. With ``wait_ms``
+        the answer waits for the run to end and carries its detail, events included."""
+        started = await self.driver.start(req)
+        if wait_ms:
+            row = await self._wait_terminal(started.execution_id, wait_ms)
+            if row.status in TERMINAL_STATUSES:
+                started.result = await self._detail_of(row, include_events=True)
+        return started
+
+    # --- reading ------------------------------------------------------------------------
+
+    async def status(self, principal: Principal, execution_id: str) -> StatusResponse:
+        return status_view(await self._row(execution_id))
+
+    async def detail(
+        self, principal: Principal, execution_id: str, *, wait_ms: int = 0, include_events: bool = False
+    ) -> ExecutionDetail:
+        """The detail; with ``wait_ms``, once the execution is terminal or the time is up."""
+        row = await self._wait_terminal(execution_id, wait_ms)
+        return await self._detail_of(row, include_events=include_events)
+
+    async def wait_terminal(self, principal: Principal, execution_id: str, wait_ms: int) -> ExecutionRow:
+        """The execution's row once it is terminal, or as it is when ``wait_ms`` is up."""
+        return await self._wait_terminal(execution_id, wait_ms)
+
+    async def list_executions(
+        self,
+        principal: Principal,
+        *,
+        status: str | None = None,
+        agent_name: str | None = None,
+        parent_id: str | None = None,
+        include_children: bool = False,
+        size: int = 20,
+        start: int = 0,
+    ) -> ExecutionList:
+        total, rows = await self.store.list_executions(
+            status=status.upper() if status else None,
+            agent_name=agent_name,
+            parent_id=parent_id,
+            roots_only=not include_children and parent_id is None,
+            limit=size,
+            offset=start,
+        )
+        return ExecutionList(total_hits=total, results=[summary_view(r) for r in rows])
+
+    async def events(
+        self, principal: Principal, execution_id: str, *, after: int = 0, limit: int = 1000
+    ) -> list[StreamEvent]:
+        """The stored event log after event ``after`` (history, not live)."""
+        await self._row(execution_id)
+        return [event_view(e) for e in await self.store.list_events(execution_id, after, limit)]
+
+    async def stream(
+        self, principal: Principal, execution_id: str, *, after: int, deltas: bool, gone: Gone
+    ) -> AsyncIterator[str]:
+        """The live stream's SSE frames, from after event ``after`` to the terminal event.
+
+        The execution is looked up now (an unknown id raises before any frame is due),
+        and the frames are produced only as the caller iterates."""
+        await self._row(execution_id)
+        return sse_frames(self.store, self.hub, gone, execution_id, after, deltas)
+
+    async def tree_usage(self, principal: Principal, execution_id: str) -> TokenUsageWire:
+        """Token usage and cost of an execution and all its descendants."""
+        row = await self._row(execution_id)
+        return await self._tree_usage(row, await self.store.children_of(row.id))
+
+    # --- answering and steering ---------------------------------------------------------
+
+    async def respond(
+        self, principal: Principal, execution_id: str, answer: RespondRequest, actor: str
+    ) -> RespondResult:
+        """Apply a human's answer: a selection (manual teams) or an approval decision.
+        ``actor`` names who answered when the body does not (``decidedBy``)."""
+        inp: Selection | ApprovalDecided
+        if answer.is_selection:
+            chosen = answer.choice
+            inp = Selection(
+                selected=None if chosen is None else str(chosen),
+                decided_by=answer.decided_by or actor,
+                decided_at=time.time(),
+            )
+        else:
+            inp = _approval_from(answer, actor)
+        await self.driver.apply(execution_id, inp)
+        return RespondResult(execution_id=execution_id, decided_by=inp.decided_by)
+
+    async def control(
+        self, principal: Principal, execution_id: str, action: Control, reason: str = ""
+    ) -> None:
+        """Pause, resume, stop or cancel (``reason`` is kept with a cancel)."""
+        inputs: dict[Control, Input] = {
+            "pause": Pause(),
+            "resume": Resume(),
+            "stop": Stop(),
+            "cancel": Cancel(reason=reason),
+        }
+        await self.driver.apply(execution_id, inputs[action])
+
+    # --- helpers ------------------------------------------------------------------------
+
+    async def _row(self, execution_id: str) -> ExecutionRow:
+        row = await self.store.get_execution(execution_id)
+        if row is None:
+            raise not_found(execution_id)
+        return row
+
+    async def _wait_terminal(self, execution_id: str, wait_ms: int) -> ExecutionRow:
+        deadline = time.monotonic() + wait_ms / 1000
+        keys = [f"done:{execution_id}"]  # woken by the step that ends it, not by every step
+        while True:
+            wake = self.hub.listen(keys)  # before reading, so no commit slips between
+            try:
+                row = await self._row(execution_id)
+                remaining = deadline - time.monotonic()
+                if row.status in TERMINAL_STATUSES or remaining <= 0:
+                    return row
+                await self.hub.wait_for(wake, remaining)
+            finally:
+                self.hub.unlisten(keys, wake)
+
+    async def _detail_of(self, row: ExecutionRow, *, include_events: bool) -> ExecutionDetail:
+        events = await self.store.list_events(row.id, 0, 100_000)
+        messages = await self.store.list_messages(row.id)
+        children = await self.store.children_of(row.id)
+        view = detail_view(row, events, messages, children)
+        view.token_usage = await self._tree_usage(row, children, view.token_usage)
+        if include_events:
+            view.events = [event_view(e) for e in events]
+        return view
+
+    async def _tree_usage(
+        self, row: ExecutionRow, children: list[ExecutionRow], own: TokenUsageWire | None = None
+    ) -> TokenUsageWire:
+        total = (own or usage_view(state_of(row))).model_copy()
+        level = children
+        while level:
+            next_level: list[ExecutionRow] = []
+            for child in level:
+                add_usage(total, usage_view(state_of(child)))
+                next_level.extend(await self.store.children_of(child.id))
+            level = next_level
+        return total
+
+
+def _approval_from(answer: RespondRequest, actor: str) -> ApprovalDecided:
+    approved = answer.approved
+    if isinstance(approved, str):
+        word = approved.strip().lower()
+        approved = True if word in _YES else False if word in _NO else None
+    if approved is None:
+        raise ValidationFailed(
+            'the execution waits for an approval: send {"approved": true} or '
+            '{"approved": false, "reason": "..."}'
+        )
+    call_id = answer.task_ref_name or answer.call_id
+    return ApprovalDecided(
+        approved=approved,
+        reason=answer.reason or "",
+        decided_by=answer.decided_by or actor,
+        decided_at=time.time(),
+        call_id=call_id or None,
+        extra=answer.extras(),
+    )
