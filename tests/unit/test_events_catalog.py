@@ -39,8 +39,8 @@ from agentspan.protocol.events import (
 from agentspan.server.engine import Decision, EventDraft, Input, decide
 from agentspan.server.engine.loop import link_child
 from agentspan.server.engine.model import BudgetExceeded, ChildFinished, Selection, StartChild
+from agentspan.server.service.queries import event_view
 from agentspan.server.store.base import EventRow
-from agentspan.server.views import event_view
 
 from support.decide import LOOKUP, Run, agent, call, commands, events
 

@@ -85,14 +85,18 @@ RULES = [
         allowed=("agentspan.protocol", "agentspan.server.store"),
         why="one module per aggregate, below every service; nothing above it leaks in",
     ),
-    # Enabled by the lead after merging: the service layer takes over the API's store reads
-    # and engine inputs.
-    # Rule(
-    #     "api does not import the store or the engine",
-    #     importer="agentspan.server.api",
-    #     forbidden=("agentspan.server.store", "agentspan.server.engine"),
-    #     why="the HTTP edge talks to the service layer only",
-    # ),
+    Rule(
+        "api talks to the service layer only",
+        importer="agentspan.server.api",
+        forbidden=(
+            "agentspan.server.store",
+            "agentspan.server.engine",
+            "agentspan.server.services",
+            "agentspan.server.driver",
+            "agentspan.server.hub",
+        ),
+        why="the HTTP edge parses, calls a service and maps the answer; authorization lives below it",
+    ),
 ]
 
 
