@@ -1,4 +1,4 @@
-"""The dispatcher's conversation cache reads only the messages it has not seen yet."""
+"""The LLM executor's conversation cache reads only the messages it has not seen yet."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from agentspan.server.dispatcher import ConversationCache
+from agentspan.server.executors.conversations import ConversationCache
 from agentspan.server.store.base import ExecutionRow
 from agentspan.server.store.sqlite import SqliteStore
 
