@@ -125,7 +125,7 @@ class TaskService:
             lost = ToolFailed(call_id=task.call_id, error="worker lost during the call", lease_lost=True)
             await self.driver.apply_in(tx, row, lost, effects)
         if self.driver.observers is not None:
-            effects.note(_finished(task, "lease_lost"))
+            effects.note(_finished(task, "lease_lost", task.attempt - 1))  # the claim counted a new one
 
     async def heartbeat(self, task_id: str, lease_id: str) -> int:
         ttl = self.settings.worker_lease_seconds
@@ -168,8 +168,11 @@ def _claimed(task: TaskRow, claimed_by: str) -> TaskClaimed:
     return TaskClaimed(task.id, task.execution_id, task.kind, task.name, task.attempt, claimed_by)
 
 
-def _finished(task: TaskRow, outcome: Literal["completed", "failed", "lease_lost"]) -> TaskFinished:
-    return TaskFinished(task.id, task.execution_id, task.kind, task.name, task.attempt, outcome)
+def _finished(
+    task: TaskRow, outcome: Literal["completed", "failed", "lease_lost"], attempt: int | None = None
+) -> TaskFinished:
+    attempt = task.attempt if attempt is None else attempt
+    return TaskFinished(task.id, task.execution_id, task.kind, task.name, attempt, outcome)
 
 
 def _lease_lost(task_id: str) -> ApiError:

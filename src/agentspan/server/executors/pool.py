@@ -65,6 +65,12 @@ class ExecutorPool:
     def executor(self, kind: str) -> Executor | None:
         return self._executors.get(kind)
 
+    async def wait_idle(self, kind: str) -> None:
+        """Wait until the tasks of this kind running now have finished (recorded or not)."""
+        running = list(self._running.get(kind, ()))
+        if running:
+            await asyncio.wait(running)
+
     # --- ServerRunner: tasks handed over by the driver ----------------------------------
 
     def has_room(self, kind: str) -> bool:
@@ -142,8 +148,9 @@ class ExecutorPool:
             lost = ToolFailed(call_id=task.call_id, error="server lost during the call", lease_lost=True)
             await self.driver.apply_in(tx, row, lost, effects)
         if self.driver.observers is not None:
+            lost_attempt = task.attempt - 1  # the claim that found the loss counted a new one
             effects.note(
-                TaskFinished(task.id, task.execution_id, task.kind, task.name, task.attempt, "lease_lost")
+                TaskFinished(task.id, task.execution_id, task.kind, task.name, lost_attempt, "lease_lost")
             )
 
     async def _until_next_due(self) -> float:
