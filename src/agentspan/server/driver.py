@@ -340,8 +340,8 @@ class Driver:
                         tx, row, new, self._internal_task(row, "llm", call_id, now), now, effects
                     )
                 case SetTimer():
-                    await tx.upsert_task(self._internal_task(row, "timer", "deadline", cmd.at))
-                    effects.keys.add("internal")
+                    timer = self._internal_task(row, "timer", "deadline", cmd.at)
+                    await self._queue(tx, row, new, timer, now, effects)
                 case StartChild():
                     children.append(cmd)
                 case CancelChild():
