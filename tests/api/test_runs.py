@@ -661,18 +661,18 @@ def test_detail_long_poll_waits_for_the_end_and_includes_events(
 def test_conversations_waiting_for_a_human_or_finished_are_not_kept_in_memory(
     runtime: AgentRuntime, server: ThreadServer
 ) -> None:
-    """The dispatcher keeps conversations between model calls (it then reads only new
+    """The LLM executor keeps conversations between model calls (it then reads only new
     messages), but not for executions that wait for a human — they may wait for days —
     nor for finished ones."""
-    dispatcher = server.services.dispatcher
+    conversations = server.services.llm.conversations
     waiting = runtime.start(Agent(name="cache_wait", model="offline/basic", tools=[needs_ok]), "go")
     wait_for(lambda: runtime.get_status(waiting.execution_id).is_waiting)
-    assert waiting.execution_id not in dispatcher._conversations
+    assert waiting.execution_id not in conversations
     done = runtime.run(
         Agent(name="cache_done", model="offline/basic", tools=[get_weather]), "weather in Rome"
     )
     assert done.status == "COMPLETED"
-    assert done.execution_id not in dispatcher._conversations
+    assert done.execution_id not in conversations
     waiting.approve()
     assert waiting.join(timeout=30).status == "COMPLETED"
-    assert waiting.execution_id not in dispatcher._conversations
+    assert waiting.execution_id not in conversations

@@ -1,13 +1,13 @@
-"""The dispatcher's conversation cache reads only the messages it has not seen yet."""
+"""The LLM executor's conversation cache reads only the messages it has not seen yet."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 from pathlib import Path
-from typing import Any
 
-from agentspan.server.dispatcher import ConversationCache
+from agentspan.protocol.messages import ChatMessage
+from agentspan.server.executors.conversations import ConversationCache
 from agentspan.server.store.base import ExecutionRow
 from agentspan.server.store.sqlite import SqliteStore
 
@@ -17,7 +17,7 @@ class CountingStore(SqliteStore):
 
     reads: list[tuple[str, int]]
 
-    async def list_messages(self, execution_id: str, start: int = 0) -> list[dict[str, Any]]:
+    async def list_messages(self, execution_id: str, start: int = 0) -> list[ChatMessage]:
         self.reads.append((execution_id, start))
         return await super().list_messages(execution_id, start)
 
@@ -41,7 +41,9 @@ def _row(execution_id: str) -> ExecutionRow:
 
 async def _append(store: SqliteStore, execution_id: str, start: int, n: int) -> None:
     async with store.transaction() as tx:
-        await tx.append_messages(execution_id, start, [json.dumps({"i": start + k}) for k in range(n)])
+        await tx.append_messages(
+            execution_id, start, [json.dumps({"role": "user", "content": str(start + k)}) for k in range(n)]
+        )
 
 
 def test_reads_only_the_tail_and_drops_the_least_recent_beyond_its_budget(tmp_path: Path) -> None:
@@ -56,18 +58,18 @@ def test_reads_only_the_tail_and_drops_the_least_recent_beyond_its_budget(tmp_pa
                     await tx.insert_execution(_row(eid))
             await _append(store, "e1", 0, 3)
             cache = ConversationCache(max_bytes=5 * 210)
-            assert [m["i"] for m in await cache.get(store, "e1", 3)] == [0, 1, 2]
-            assert [m["i"] for m in await cache.get(store, "e1", 3)] == [0, 1, 2]  # no read
+            assert [m["content"] for m in await cache.get(store, "e1", 3)] == ["0", "1", "2"]
+            assert [m["content"] for m in await cache.get(store, "e1", 3)] == ["0", "1", "2"]  # no read
             await _append(store, "e1", 3, 2)
             got = await cache.get(store, "e1", 5)
-            assert [m["i"] for m in got] == [0, 1, 2, 3, 4]
-            got.append({"i": "caller's own"})  # the caller's list, not the cache's
+            assert [m["content"] for m in got] == ["0", "1", "2", "3", "4"]
+            got.append({"role": "user", "content": "the caller's own"})  # the caller's list, not the cache's
             assert len(await cache.get(store, "e1", 5)) == 5
             assert store.reads == [("e1", 0), ("e1", 3)]
 
             await _append(store, "e2", 0, 2)  # 5 + 2 messages > budget: e1, the least recent, goes
-            assert [m["i"] for m in await cache.get(store, "e2", 2)] == [0, 1]
-            assert [m["i"] for m in await cache.get(store, "e1", 5)] == [0, 1, 2, 3, 4]
+            assert [m["content"] for m in await cache.get(store, "e2", 2)] == ["0", "1"]
+            assert [m["content"] for m in await cache.get(store, "e1", 5)] == ["0", "1", "2", "3", "4"]
             assert store.reads[-2:] == [("e2", 0), ("e1", 0)]
             assert cache.held_bytes <= cache.max_bytes
 
@@ -80,7 +82,7 @@ def test_reads_only_the_tail_and_drops_the_least_recent_beyond_its_budget(tmp_pa
             before = cache.held_bytes
             cache.drop("e1")  # a finished execution's conversation goes at once
             cache.drop("e1")
-            assert cache.held_bytes == before - 5 * 200
+            assert cache.held_bytes == before - 5 * 201  # 200 + one character each
         finally:
             await store.close()
 

@@ -13,8 +13,10 @@ import os
 import random
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from types import TracebackType
+from typing import Any
 
 from agentspan.protocol.api import TERMINAL_STATUSES, StartRequest, StartResponse
 from agentspan.protocol.errors import ErrorCode
@@ -26,6 +28,7 @@ from agentspan.server.engine.model import (
     CancelChild,
     ChildFinished,
     Command,
+    Decision,
     DropTasks,
     ExecState,
     Input,
@@ -37,7 +40,9 @@ from agentspan.server.engine.model import (
     StartChild,
 )
 from agentspan.server.errors import Internal, InvalidAgent, InvalidState, ValidationFailed, not_found
+from agentspan.server.executors.base import ExecutorRegistry, Job, ServerRunner
 from agentspan.server.hub import Hub
+from agentspan.server.observers import Notification, ObserverBus, StepCommitted
 from agentspan.server.store.base import EventRow, ExecutionRow, Store, TaskRow, Tx
 
 _REJECTION_CODES = {
@@ -52,48 +57,80 @@ def _dumps(value: Any) -> str:
 
 
 @dataclass(slots=True)
-class _Effects:
-    """What to do once the transaction has committed: keys to wake up, and model calls
-    already leased to this server to start (see ``LlmRunner``)."""
+class Effects:
+    """What to do once the transaction has committed: keys to wake up, server-side tasks
+    already leased to this server to start (see ``ServerRunner``), and notifications for
+    the observers (``None`` until the first: no observer, no allocation)."""
 
     keys: set[str] = field(default_factory=set)
-    handoffs: list[tuple[TaskRow, ExecutionRow, ExecState]] = field(default_factory=list)
-    """Model calls leased to this server, with the execution row and state as committed."""
+    handoffs: list[Job] = field(default_factory=list)
+    """Tasks leased to this server, with the execution row and state as committed."""
+    notes: list[Notification] | None = None
+
+    def note(self, notification: Notification) -> None:
+        if self.notes is None:
+            self.notes = []
+        self.notes.append(notification)
 
 
-class LlmRunner(Protocol):
-    """The dispatcher, as the driver sees it: a model call queued while it has room is
-    written already leased to it and handed over after commit, so the call starts without
-    a claiming transaction or a wake-up. If the server dies first, the lease expires and
-    any replica claims the task as usual."""
+class UnitOfWork:
+    """``async with driver.unit_of_work() as (tx, effects)``: one transaction, whose
+    effects (wake-ups, handoffs, observer notifications) happen only once it committed.
+    A plain class rather than ``@asynccontextmanager``: it is on every step's path."""
 
-    instance_id: str
+    __slots__ = ("_driver", "_transaction", "effects")
 
-    def has_room(self) -> bool: ...
+    def __init__(self, driver: Driver) -> None:
+        self._driver = driver
+        self._transaction = driver.store.transaction()
+        self.effects = Effects()
 
-    def lease_seconds(self) -> float: ...
+    async def __aenter__(self) -> tuple[Tx, Effects]:
+        return await self._transaction.__aenter__(), self.effects
 
-    def run_leased(
-        self, task: TaskRow, row: ExecutionRow | None = None, state: ExecState | None = None
-    ) -> None: ...
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool | None:
+        suppressed = await self._transaction.__aexit__(exc_type, exc, tb)
+        if exc_type is None:
+            self._driver.after_commit(self.effects)
+        return suppressed
 
 
 class Driver:
-    def __init__(self, store: Store, hub: Hub) -> None:
+    def __init__(
+        self,
+        store: Store,
+        hub: Hub,
+        executors: ExecutorRegistry | None = None,
+        observers: ObserverBus | None = None,
+    ) -> None:
         self.store = store
         self.hub = hub
+        self.executors = executors or ExecutorRegistry()
+        self.observers = observers
+        """``None`` when nobody observes: then no notification is ever built."""
         self._specs: dict[str, AgentConfig] = {}
-        self.llm_runner: LlmRunner | None = None
+        self.runner: ServerRunner | None = None
+        self.decide: Callable[[AgentConfig, ExecState, Input], Decision] = decide
+        """The engine's decision function (an attribute so a test can route a tool to a
+        toy executor until the typed tool spec lets the engine choose executors)."""
 
-    def after_commit(self, effects: _Effects) -> None:
-        """Wake the waiters and start the handed-over model calls (only after a commit)."""
+    def unit_of_work(self) -> UnitOfWork:
+        return UnitOfWork(self)
+
+    def after_commit(self, effects: Effects) -> None:
+        """Wake the waiters, start the handed-over tasks and tell the observers (only
+        after a commit)."""
         self.hub.notify_all(effects.keys)
-        if effects.handoffs and self.llm_runner is not None:
-            # If one transaction queued the same call twice (two steps of one execution),
+        if effects.handoffs and self.runner is not None:
+            # If one transaction queued the same task twice (two steps of one execution),
             # only the last lease is current; the earlier one would be fenced anyway.
-            latest = {task.id: (task, row, state) for task, row, state in effects.handoffs}
-            for task, row, state in latest.values():
-                self.llm_runner.run_leased(task, row, state)
+            latest = {job.task.id: job for job in effects.handoffs}
+            for job in latest.values():
+                self.runner.run_leased(job)
+        if effects.notes is not None and self.observers is not None:
+            self.observers.publish_all(effects.notes)
 
     # --- specs --------------------------------------------------------------------------
 
@@ -124,9 +161,8 @@ class Driver:
         validate_tree(spec)
         if not (req.prompt or req.context or any(m.strip() for m in req.media)):
             raise ValidationFailed("give a prompt, a media item or a context")
-        effects = _Effects()
         now = time.time()
-        async with self.store.transaction() as tx:
+        async with self.unit_of_work() as (tx, effects):
             if req.idempotency_key:
                 existing = await tx.find_by_idempotency_key(spec.name, req.idempotency_key)
                 if existing is not None:
@@ -137,7 +173,6 @@ class Driver:
                         created=False,
                     )
             row = await self._create(tx, spec, req.prompt, None, None, now, effects, req=req)
-        self.after_commit(effects)
         return StartResponse(
             execution_id=row.id, agent_name=spec.name, required_workers=spec.worker_task_names()
         )
@@ -150,7 +185,7 @@ class Driver:
         parent: ExecutionRow | None,
         link: str | None,
         now: float,
-        effects: _Effects,
+        effects: Effects,
         req: StartRequest | None = None,
         budgeted: bool | None = None,
     ) -> ExecutionRow:
@@ -201,17 +236,15 @@ class Driver:
 
     async def apply(self, execution_id: str, inp: Input) -> ExecutionRow:
         """Apply one input from outside (an API call, a timer, the watchdog)."""
-        effects = _Effects()
         now = time.time()
-        async with self.store.transaction() as tx:
+        async with self.unit_of_work() as (tx, effects):
             row = await tx.get_execution(execution_id)
             if row is None:
                 raise not_found(execution_id)
             await self._step(tx, row, inp, now, effects)
-        self.after_commit(effects)
         return row
 
-    async def apply_in(self, tx: Tx, row: ExecutionRow, inp: Input, effects: _Effects) -> ExecState:
+    async def apply_in(self, tx: Tx, row: ExecutionRow, inp: Input, effects: Effects) -> ExecState:
         """Apply ``inp`` inside ``tx``; return the execution's state after it."""
         return await self._step(tx, row, inp, time.time(), effects)
 
@@ -221,7 +254,7 @@ class Driver:
         row: ExecutionRow,
         inp: Input,
         now: float,
-        effects: _Effects,
+        effects: Effects,
         *,
         notify_parent: bool = True,
     ) -> ExecState:
@@ -229,7 +262,7 @@ class Driver:
         state = ExecState.model_validate_json(row.state)
         was_terminal = state.terminal
         try:
-            d = decide(spec, state, inp)
+            d = self.decide(spec, state, inp)
         except Rejected as exc:
             code = _REJECTION_CODES.get(exc.code, ErrorCode.INVALID_STATE)
             raise InvalidState(str(exc), code) from None
@@ -268,6 +301,8 @@ class Driver:
         row.updated_at = now
         await tx.update_execution(row, expected)
         await tx.notify(effects.keys)  # other replicas' waiters, delivered on commit only
+        if self.observers is not None:
+            effects.note(_step_committed(row, inp, state.status, d, events, now))
         if new.terminal and not was_terminal and row.parent_id and notify_parent:
             parent = await tx.get_execution(row.parent_id)
             if parent is not None:
@@ -290,34 +325,23 @@ class Driver:
         new: ExecState,
         commands: list[Command],
         now: float,
-        effects: _Effects,
+        effects: Effects,
     ) -> list[StartChild]:
         """Turn commands into task rows (the outbox); return the children to create."""
         children: list[StartChild] = []
         for cmd in commands:
             match cmd:
                 case RunTool():
-                    await tx.upsert_task(self._tool_task(row, new, cmd, now))
-                    effects.keys.add(f"task:{cmd.name}")
+                    kind = self.executors.task_kind(cmd.executor)
+                    await self._queue(tx, row, new, self._tool_task(row, new, cmd, kind, now), now, effects)
                 case CallLlm():
                     call_id = "plan" if cmd.purpose == "plan" else f"turn{new.turn + 1}"
-                    task = self._internal_task(row, "llm", call_id, now)
-                    runner = self.llm_runner
-                    # The room check is not a reservation: a burst of concurrent commits
-                    # can overshoot the model-call limit by the few transactions in flight.
-                    if runner is not None and runner.has_room():
-                        task.status = "leased"
-                        task.attempt = 1
-                        task.lease_id = os.urandom(12).hex()
-                        task.lease_expires_at = now + runner.lease_seconds()
-                        task.worker_id = runner.instance_id
-                        effects.handoffs.append((task, row, new))  # as committed with this step
-                    else:
-                        effects.keys.add("internal")
-                    await tx.upsert_task(task)
+                    await self._queue(
+                        tx, row, new, self._internal_task(row, "llm", call_id, now), now, effects
+                    )
                 case SetTimer():
-                    await tx.upsert_task(self._internal_task(row, "timer", "deadline", cmd.at))
-                    effects.keys.add("internal")
+                    timer = self._internal_task(row, "timer", "deadline", cmd.at)
+                    await self._queue(tx, row, new, timer, now, effects)
                 case StartChild():
                     children.append(cmd)
                 case CancelChild():
@@ -332,7 +356,26 @@ class Driver:
                     await tx.delete_tasks_of(row.id)
         return children
 
-    def _tool_task(self, row: ExecutionRow, state: ExecState, cmd: RunTool, now: float) -> TaskRow:
+    async def _queue(
+        self, tx: Tx, row: ExecutionRow, new: ExecState, task: TaskRow, now: float, effects: Effects
+    ) -> None:
+        """Write a due task; one this server runs and has room for is written already
+        leased to it and handed over after commit (no claim, no wake-up)."""
+        runner = self.runner
+        # The room check is not a reservation: a burst of concurrent commits can
+        # overshoot a kind's concurrency by the few transactions in flight.
+        if runner is not None and task.available_at <= now and runner.has_room(task.kind):
+            task.status = "leased"
+            task.attempt += 1  # what the claim would have made it
+            task.lease_id = os.urandom(12).hex()
+            task.lease_expires_at = now + runner.lease_seconds(task.kind)
+            task.worker_id = runner.instance_id
+            effects.handoffs.append(Job(task, row, new))  # as committed with this step
+        else:
+            effects.keys.add(self.executors.wake_key(task.kind, task.name))
+        await tx.upsert_task(task)
+
+    def _tool_task(self, row: ExecutionRow, state: ExecState, cmd: RunTool, kind: str, now: float) -> TaskRow:
         task_input = {
             "args": cmd.args,
             "context": {
@@ -346,7 +389,7 @@ class Driver:
         return TaskRow(
             id=key,
             execution_id=row.id,
-            kind="worker",
+            kind=kind,
             name=cmd.name,
             call_id=cmd.call_id,
             input=_dumps(task_input),
@@ -378,6 +421,24 @@ class Driver:
             created_at=available_at,
             idempotency_key=f"{row.id}:{call_id}",
         )
+
+
+def _step_committed(
+    row: ExecutionRow, inp: Input, status_before: str, d: Decision, events: list[EventRow], now: float
+) -> StepCommitted:
+    return StepCommitted(
+        execution_id=row.id,
+        root_id=row.root_id,
+        parent_id=row.parent_id,
+        agent_name=row.agent_name,
+        input_kind=inp.kind,
+        status_before=status_before,
+        status_after=row.status,
+        version=row.version,
+        events=tuple(events),
+        commands=tuple(d.commands),
+        at=now,
+    )
 
 
 def validate_tree(spec: AgentConfig, path: str = "") -> None:

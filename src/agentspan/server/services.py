@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from agentspan.server.dispatcher import Dispatcher
 from agentspan.server.driver import Driver
+from agentspan.server.executors.base import Executor, ExecutorContext, ExecutorRegistry
+from agentspan.server.executors.llm import LlmExecutor
+from agentspan.server.executors.pool import ExecutorPool
+from agentspan.server.executors.timer import TimerExecutor
 from agentspan.server.hub import Hub
+from agentspan.server.observers import Observer, ObserverBus
 from agentspan.server.providers import ProviderRegistry
 from agentspan.server.settings import Settings
 from agentspan.server.store.base import Store, StoreError
 from agentspan.server.store.sqlite import SqliteStore
 from agentspan.server.tasks import TaskService
+from agentspan.server.watchdog import Watchdog
 
 if TYPE_CHECKING:
     from agentspan.server.store.pg_notify import PgNotifier
@@ -57,16 +63,35 @@ class Services:
     hub: Hub
     driver: Driver
     tasks: TaskService
-    dispatcher: Dispatcher
+    executors: ExecutorRegistry
+    pool: ExecutorPool
+    """Runs the server-side executors (model calls, timers, server-side tools)."""
+    llm: LlmExecutor
+    watchdog: Watchdog
     providers: ProviderRegistry
+    observers: ObserverBus | None = None
+    """Post-commit notifications (``None``: nobody observes, nothing is built)."""
     notifier: PgNotifier | None = None
     """Feeds the hub with other replicas' wake-ups (PostgreSQL only)."""
 
     @classmethod
-    async def start(cls, settings: Settings, store: Store | None = None) -> Services:
+    async def start(
+        cls,
+        settings: Settings,
+        store: Store | None = None,
+        *,
+        observers: Sequence[Observer] = (),
+        executors: Sequence[Executor] = (),
+    ) -> Services:
+        """Open the store and start the server's background work. ``observers`` hear
+        about every committed step; ``executors`` add server-side kinds to the built-in
+        model-call and timer executors."""
         store = store or open_store(settings.resolved_database_url())
         await store.open()
         hub = Hub()
+        bus = ObserverBus(observers) if observers else None
+        llm = LlmExecutor(settings, bus)
+        registry = ExecutorRegistry([llm, TimerExecutor(), *executors])
         notifier: PgNotifier | None = None
         if _is_postgres(store.url):
             # Several replicas may share the database: a lease may belong to a live
@@ -74,25 +99,45 @@ class Services:
             notifier = await _start_notifier(store, hub)
         else:
             # SQLite allows one server per file (a lock enforces it), so any lease on
-            # server-side work was held by a previous, dead process of ours.
-            await store.release_server_leases(["llm", "timer"])
-        driver = Driver(store, hub)
+            # server-side work was held by a previous, dead process of ours. Work the
+            # engine must hear was lost (server-side tools) keeps its lease until expiry.
+            await store.release_server_leases(
+                [e.kind for e in registry.server_side() if e.reruns_lost_leases]
+            )
+        driver = Driver(store, hub, registry, bus)
         providers = ProviderRegistry()
+        ctx = ExecutorContext(
+            store=store,
+            settings=settings,
+            providers=providers,
+            spec_of=driver.spec_of,
+            delta_sink=hub.delta_sink,
+        )
         services = cls(
             settings=settings,
             store=store,
             hub=hub,
             driver=driver,
             tasks=TaskService(driver, settings),
-            dispatcher=Dispatcher(driver, settings, providers),
+            executors=registry,
+            pool=ExecutorPool(driver, registry, ctx),
+            llm=llm,
+            watchdog=Watchdog(driver, settings),
             providers=providers,
+            observers=bus,
             notifier=notifier,
         )
-        await services.dispatcher.start()
+        if bus is not None:
+            bus.start()
+        await services.pool.start()
+        await services.watchdog.start()
         return services
 
     async def stop(self) -> None:
-        await self.dispatcher.stop()
+        await self.watchdog.stop()
+        await self.pool.stop()
+        if self.observers is not None:
+            await self.observers.stop()
         if self.notifier is not None:
             await self.notifier.stop()
         await self.providers.aclose()

@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Literal
 
 from agentspan.protocol.api import TaskAssignment, TaskContextWire
-from agentspan.server.driver import Driver, _Effects
+from agentspan.server.driver import Driver, Effects
 from agentspan.server.engine.model import ToolFailed, ToolSucceeded, WorkerFound
 from agentspan.server.errors import LeaseLost, ValidationFailed
+from agentspan.server.observers import TaskClaimed, TaskFinished
 from agentspan.server.service.principal import Principal
 from agentspan.server.settings import Settings
 from agentspan.server.store.base import TaskRow, Tx
@@ -83,10 +84,9 @@ class TaskService:
                 self.hub.unlisten(keys, wake)
 
     async def _claim(self, names: list[str], worker_id: str, count: int) -> list[TaskAssignment]:
-        effects = _Effects()
         ttl = self.settings.worker_lease_seconds
         handed: list[TaskRow] = []
-        async with self.store.transaction() as tx:
+        async with self.driver.unit_of_work() as (tx, effects):
             # A task whose lease expired goes back through the engine (which records the
             # loss and re-queues it, or asks a human); then claim again for what is left.
             for _ in range(3):
@@ -114,10 +114,12 @@ class TaskService:
                 if task.lease_expires_at is not None and until - task.lease_expires_at > _LEASE_SLACK:
                     await tx.extend_lease(task.id, task.lease_id or "", until)
                     task.lease_expires_at = until
-        self.driver.after_commit(effects)
+            if self.driver.observers is not None:
+                for task in handed:
+                    effects.note(_claimed(task, worker_id))
         return [_assignment(task, ttl) for task in handed]
 
-    async def _lease_lost(self, tx: Tx, task: TaskRow, effects: _Effects) -> None:
+    async def _lease_lost(self, tx: Tx, task: TaskRow, effects: Effects) -> None:
         await tx.delete_task(task.id)
         row = await tx.get_execution(task.execution_id)
         if row is not None:
@@ -125,6 +127,8 @@ class TaskService:
                 await self.driver.apply_in(tx, row, WorkerFound(tool_name=task.name), effects)
             lost = ToolFailed(call_id=task.call_id, error="worker lost during the call", lease_lost=True)
             await self.driver.apply_in(tx, row, lost, effects)
+        if self.driver.observers is not None:
+            effects.note(_finished(task, "lease_lost", task.attempt - 1))  # the claim counted a new one
 
     async def heartbeat(self, principal: Principal, task_id: str, lease_id: str) -> int:
         ttl = self.settings.worker_lease_seconds
@@ -156,17 +160,29 @@ class TaskService:
         )
 
     async def _finish(self, task_id: str, lease_id: str, make: Any) -> None:
-        effects = _Effects()
-        async with self.store.transaction() as tx:
+        async with self.driver.unit_of_work() as (tx, effects):
             # A lease that merely expired, with nobody else holding the task yet, still
             # fences correctly: the lease id only changes when someone re-claims it.
             task = await tx.take_task(task_id, lease_id)
             if task is None:
                 raise _lease_lost(task_id)
             row = await tx.get_execution(task.execution_id)
+            result = make(task)
             if row is not None:
-                await self.driver.apply_in(tx, row, make(task), effects)
-        self.driver.after_commit(effects)
+                await self.driver.apply_in(tx, row, result, effects)
+            if self.driver.observers is not None:
+                effects.note(_finished(task, "completed" if isinstance(result, ToolSucceeded) else "failed"))
+
+
+def _claimed(task: TaskRow, claimed_by: str) -> TaskClaimed:
+    return TaskClaimed(task.id, task.execution_id, task.kind, task.name, task.attempt, claimed_by)
+
+
+def _finished(
+    task: TaskRow, outcome: Literal["completed", "failed", "lease_lost"], attempt: int | None = None
+) -> TaskFinished:
+    attempt = task.attempt if attempt is None else attempt
+    return TaskFinished(task.id, task.execution_id, task.kind, task.name, attempt, outcome)
 
 
 def _lease_lost(task_id: str) -> LeaseLost:

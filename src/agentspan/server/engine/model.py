@@ -352,6 +352,9 @@ class RunTool:
     timeout_seconds: float | None = None
     attempt: int = 1
     """Which run of the call this is (1 = first); workers see it as ``ToolContext.attempt``."""
+    executor: str = "worker"
+    """Who runs the call: ``worker`` (an external worker polling the task queue) or a
+    server-side executor kind registered in ``server/executors`` (e.g. ``http``)."""
     kind: Literal["run_tool"] = "run_tool"
 
 

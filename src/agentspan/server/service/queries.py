@@ -7,7 +7,7 @@ service layer decides which rows to read and these only shape them.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 from agentspan.protocol.api import (
     TERMINAL_STATUSES,
@@ -18,6 +18,7 @@ from agentspan.protocol.api import (
     TokenUsageWire,
     ToolCallRecord,
 )
+from agentspan.protocol.messages import ChatMessage
 from agentspan.server.engine.model import ExecState
 from agentspan.server.engine.waits import pending_tool, waiting_reason
 from agentspan.server.store.base import EventRow, ExecutionRow
@@ -135,7 +136,7 @@ def tool_calls_from(events: list[EventRow]) -> list[ToolCallRecord]:
 def detail_view(
     row: ExecutionRow,
     events: list[EventRow],
-    messages: list[dict[str, Any]],
+    messages: list[ChatMessage],
     children: list[ExecutionRow],
 ) -> ExecutionDetail:
     state = state_of(row)
@@ -152,7 +153,7 @@ def detail_view(
         error=state.error,
         token_usage=usage_view(state),
         tool_calls=tool_calls_from(events),
-        messages=messages,
+        messages=cast(list[dict[str, Any]], messages),  # TypedDicts are plain dicts
         sub_results=state.sub_results or None,
         children=[c.id for c in children],
         created_at=row.created_at,

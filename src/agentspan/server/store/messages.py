@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
+from agentspan.protocol.messages import ChatMessage
 from agentspan.server.store.sql import Runner, sql, sql_per_dialect
 
 
@@ -14,8 +15,11 @@ class MessagesTx(Protocol):
 
 
 class MessagesReads(Protocol):
-    async def list_messages(self, execution_id: str, start: int = 0) -> list[dict[str, Any]]:
-        """The conversation in order, from index ``start`` on (messages are append-only)."""
+    async def list_messages(self, execution_id: str, start: int = 0) -> list[ChatMessage]:
+        """The conversation in order, from index ``start`` on (messages are append-only).
+
+        Stored as the engine wrote them, so they are read back as the typed union
+        without validating each one again (a model call reads its whole history)."""
         ...
 
 
@@ -32,5 +36,5 @@ LIST = sql("SELECT body FROM messages WHERE execution_id = :execution_id AND idx
 class MessagesReadsSql(Runner):
     __slots__ = ()
 
-    async def list_messages(self, execution_id: str, start: int = 0) -> list[dict[str, Any]]:
+    async def list_messages(self, execution_id: str, start: int = 0) -> list[ChatMessage]:
         return [json.loads(r[0]) for r in await self._rows(LIST, execution_id, start)]

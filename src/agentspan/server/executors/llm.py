@@ -1,0 +1,156 @@
+"""The model-call executor: one ``llm`` task is one call to the agent's model.
+
+Model calls go through the same durable task queue as tools, leased by this server, so a
+server killed mid-call leaves a task that is simply claimed again on restart (the pool
+records the reply and deletes the task in one transaction, so a recorded reply is never
+requested twice).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+
+from agentspan.protocol.messages import ChatMessage
+from agentspan.protocol.spec import AgentConfig
+from agentspan.server.engine.model import BudgetExceeded, ExecState, Input, LlmFailed, LlmResult, ToolCallIn
+from agentspan.server.executors.base import ExecutorContext, Job
+from agentspan.server.executors.conversations import ConversationCache
+from agentspan.server.executors.prompts import build_request
+from agentspan.server.observers import LlmCallFinished, ObserverBus
+from agentspan.server.providers import LlmResponse, ProviderError
+from agentspan.server.providers.base import DeltaCallback
+from agentspan.server.providers.prices import PriceTable
+from agentspan.server.settings import Settings
+
+log = logging.getLogger("agentspan.server")
+
+
+class LlmExecutor:
+    kind = "llm"
+    reruns_lost_leases = True  # a model call has no effect outside the database
+
+    def __init__(self, settings: Settings, observers: ObserverBus | None = None) -> None:
+        self.settings = settings
+        self.lease_seconds = settings.llm_lease_seconds
+        self.concurrency = settings.llm_concurrency
+        self.prices = PriceTable.load()
+        self.conversations = ConversationCache()
+        self._observers = observers
+
+    async def run(self, job: Job, ctx: ExecutorContext) -> Input | None:
+        prepared = await self._prepare(job, ctx)
+        if prepared is None or isinstance(prepared, BudgetExceeded):
+            return prepared
+        spec, messages = prepared
+        return await self._call(
+            job.task.execution_id, spec, messages, ctx, planning=job.task.call_id == "plan"
+        )
+
+    def recorded(self, job: Job, result: Input, state: ExecState | None) -> None:
+        if state is None or state.terminal or state.selecting or state.awaiting_approval():
+            # Ended, or waiting for a human (perhaps for days): its next model call, if any,
+            # can read the conversation again rather than keep it in memory meanwhile.
+            self.conversations.drop(job.task.execution_id)
+        if self._observers is not None and isinstance(result, LlmResult):
+            self._observers.publish(
+                LlmCallFinished(
+                    execution_id=job.task.execution_id,
+                    model=result.model,
+                    prompt_tokens=result.prompt_tokens,
+                    completion_tokens=result.completion_tokens,
+                    cost_usd=result.cost_usd,
+                    latency_ms=result.latency_ms,
+                    finish_reason=result.finish_reason,
+                )
+            )
+
+    async def _prepare(
+        self, job: Job, ctx: ExecutorContext
+    ) -> tuple[AgentConfig, list[ChatMessage]] | BudgetExceeded | None:
+        """The spec and conversation for a model call, or why not to make it (store reads
+        only; a handed-over call comes with its row and state, so it reads neither)."""
+        row, state = job.row, job.state
+        if row is None:
+            row = await ctx.store.get_execution(job.task.execution_id)
+            state = None
+        if row is None:
+            return None
+        spec = await ctx.spec_of(row)
+        if state is None:
+            state = ExecState.model_validate_json(row.state)
+        budget = await ctx.store.get_budget(row.root_id) if state.budgeted is not False else None
+        over = budget.exceeded() if budget is not None else None
+        if over is not None:
+            return BudgetExceeded(reason=over)
+        return spec, await self.conversations.get(ctx.store, row.id, state.message_count)
+
+    async def _call(
+        self,
+        execution_id: str,
+        spec: AgentConfig,
+        messages: list[ChatMessage],
+        ctx: ExecutorContext,
+        *,
+        planning: bool,
+    ) -> LlmResult | LlmFailed:
+        started = time.perf_counter()
+        try:
+            reply = await self._call_with_retries(
+                ctx, spec, messages, ctx.delta_sink(execution_id), planning=planning
+            )
+            return self._to_result(spec, reply, time.perf_counter() - started)
+        except ProviderError as exc:
+            return LlmFailed(error=str(exc))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a bug must fail the execution visibly, not hang it
+            log.exception("model call for %s crashed", execution_id)
+            return LlmFailed(error=f"internal error: {exc!r}")
+
+    async def _call_with_retries(
+        self,
+        ctx: ExecutorContext,
+        spec: AgentConfig,
+        messages: list[ChatMessage],
+        on_delta: DeltaCallback | None,
+        *,
+        planning: bool = False,
+    ) -> LlmResponse:
+        provider, model_name = ctx.providers.resolve(spec.model or "")
+        request = build_request(spec, model_name, messages, planning=planning)
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await provider.complete(request, on_delta)
+            except ProviderError as exc:
+                if not exc.retryable or attempt >= self.settings.llm_max_attempts:
+                    raise
+                delay = exc.retry_after if exc.retry_after is not None else min(2 ** (attempt - 1), 30)
+                delay = delay * (1 + random.random() * 0.1)  # jitter spreads out retry storms
+                log.warning("model call failed (%s); retry %d in %.1fs", exc, attempt, delay)
+                await asyncio.sleep(delay)
+
+    def _to_result(self, spec: AgentConfig, reply: LlmResponse, seconds: float) -> LlmResult:
+        usage = reply.usage
+        model = spec.model or ""
+        return LlmResult(
+            content=reply.content,
+            tool_calls=[
+                ToolCallIn(id=tc.id, name=tc.name, arguments=tc.arguments) for tc in reply.tool_calls
+            ],
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            cached_tokens=usage.cached_tokens,
+            reasoning_tokens=usage.reasoning_tokens,
+            finish_reason=reply.finish_reason,
+            model=model,
+            latency_ms=seconds * 1000,
+            cost_usd=self.prices.cost(
+                model, usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens
+            ),
+            thinking=reply.thinking,
+        )

@@ -1,0 +1,46 @@
+"""The provider-neutral request for an agent's next model call."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agentspan.protocol.messages import ChatMessage
+from agentspan.protocol.spec import AgentConfig
+from agentspan.server.engine.specs import offered_tools
+from agentspan.server.providers import LlmRequest, LlmToolSpec
+
+PLANNING_INSTRUCTIONS = (
+    "Before acting, write a short numbered plan of the steps you will take to handle the "
+    "request (which tools or agents you will use and why). Do not carry it out yet."
+)
+
+
+def build_request(
+    spec: AgentConfig, model_name: str, messages: list[ChatMessage], *, planning: bool = False
+) -> LlmRequest:
+    """The provider-neutral request for the next model call of an agent."""
+    extra = spec.model_extra or {}
+    thinking = extra.get("thinkingConfig")
+    budget = thinking.get("budgetTokens") if isinstance(thinking, dict) and thinking.get("enabled") else None
+    options: dict[str, Any] = {}
+    if "scriptedTurns" in extra:
+        options["scriptedTurns"] = extra["scriptedTurns"]
+    if isinstance(extra.get("llmOptions"), dict):
+        options.update(extra["llmOptions"])
+    instructions = spec.instructions if isinstance(spec.instructions, str) else None
+    return LlmRequest(
+        model=model_name,
+        messages=messages,
+        tools=[]
+        if planning
+        else [LlmToolSpec(t.name, t.description, t.input_schema) for t in offered_tools(spec)],
+        instructions="\n\n".join(p for p in (instructions, PLANNING_INSTRUCTIONS) if p)
+        if planning
+        else instructions,
+        temperature=spec.temperature,
+        max_tokens=spec.max_tokens,
+        base_url=spec.base_url,
+        output_schema=None if planning else (spec.output_type or {}).get("schema"),
+        thinking_budget_tokens=int(budget) if isinstance(budget, int | float) else None,
+        options=options,
+    )
