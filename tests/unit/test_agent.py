@@ -394,7 +394,12 @@ def test_reference_example_serialises_like_the_reference() -> None:
     # Our spec adds a version, always-present (possibly empty) lists, and the tool's
     # config and retry policy; everything else is exactly the reference's JSON.
     expected_tool = {**REFUND_WIRE, "config": {}, "retryable": True}
-    billing = {**REFERENCE_WIRE["agents"][0], "schemaVersion": SPEC_SCHEMA_VERSION, "tools": [expected_tool], "agents": []}
+    billing = {
+        **REFERENCE_WIRE["agents"][0],
+        "schemaVersion": SPEC_SCHEMA_VERSION,
+        "tools": [expected_tool],
+        "agents": [],
+    }
     expected = {**REFERENCE_WIRE, "schemaVersion": SPEC_SCHEMA_VERSION, "tools": [], "agents": [billing]}
     assert wire == expected
 

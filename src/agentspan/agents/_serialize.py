@@ -229,7 +229,9 @@ def _callbacks(agent: Agent) -> list[CallbackSpec] | None:
     for position, method in _CALLBACK_POSITIONS:
         legacy = getattr(agent, f"{position}_callback", None)
         if legacy is not None or any(_overrides(h, method) for h in agent.callbacks):
-            entries.append(CallbackSpec.model_validate({"position": position, "taskName": f"{agent.name}_{position}"}))
+            entries.append(
+                CallbackSpec.model_validate({"position": position, "taskName": f"{agent.name}_{position}"})
+            )
     return entries or None
 
 

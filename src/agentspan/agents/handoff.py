@@ -57,7 +57,10 @@ class OnToolResult(HandoffCondition):
 
     def to_spec(self, owner: str = "") -> OnToolResultSpec:
         return OnToolResultSpec(
-            target=self.target, type="on_tool_result", tool_name=self.tool_name, result_contains=self.result_contains
+            target=self.target,
+            type="on_tool_result",
+            tool_name=self.tool_name,
+            result_contains=self.result_contains,
         )
 
     def to_config(self) -> dict[str, Any]:
@@ -100,7 +103,9 @@ class OnCondition(HandoffCondition):
     def to_spec(self, owner: str) -> OnConditionSpec:
         # No to_config(): the task is named after the owning agent, which only the
         # serialiser knows.
-        return OnConditionSpec(target=self.target, type="on_condition", task_name=f"{owner}_handoff_{self.target}")
+        return OnConditionSpec(
+            target=self.target, type="on_condition", task_name=f"{owner}_handoff_{self.target}"
+        )
 
     def should_handoff(self, context: dict[str, Any]) -> bool:
         try:

@@ -74,7 +74,9 @@ class TerminationCondition(abc.ABC):
         try:
             return _TERMINATION.validate_python(self.to_config())
         except ValidationError as exc:
-            raise ConfigurationError(f"termination condition {self!r}: to_config() is not valid: {exc}") from exc
+            raise ConfigurationError(
+                f"termination condition {self!r}: to_config() is not valid: {exc}"
+            ) from exc
 
     def to_config(self) -> dict[str, Any]:
         """The wire form the server evaluates, as a dict."""

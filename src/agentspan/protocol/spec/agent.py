@@ -12,9 +12,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import ConfigDict, Discriminator, Field, PrivateAttr, Tag, field_validator, model_validator
+from pydantic import ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
 from agentspan.protocol._base import WireModel
 from agentspan.protocol.spec._parts import TaskRef, tag_of
@@ -61,7 +61,11 @@ class AgentConfig(WireModel):
     timeout_seconds: float = 0
     external: bool = False
     instructions: str | dict[str, Any] | None = None
-    tools: list[AnyTool] = Field(default_factory=list)
+    if TYPE_CHECKING:
+        # Any ToolConfig may be put in; validation turns it into its toolType's variant.
+        tools: list[ToolConfig] = Field(default_factory=list)
+    else:
+        tools: list[AnyTool] = Field(default_factory=list)
     agents: list[AgentConfig] = Field(default_factory=list)
     output_type: dict[str, Any] | None = None
     max_tokens: int | None = None
@@ -104,8 +108,6 @@ class AgentConfig(WireModel):
     cli_config: CliSpec | None = None
     credentials: CredentialRefs | None = None
 
-    _wire_fields: dict[str, Any] = PrivateAttr(default_factory=dict)
-
     @model_validator(mode="before")
     @classmethod
     def _upgrade(cls, data: Any) -> Any:
@@ -125,27 +127,20 @@ class AgentConfig(WireModel):
             raise ValueError("maxTurns must be at least 1")
         return value
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        # A changed field must not be answered from the wire_field cache.
-        if name != "_wire_fields":
-            self._wire_fields.clear()
-        super().__setattr__(name, value)
-
     def wire_field(self, key: str) -> Any:
         """The wire (JSON) form of the field called ``key`` on the wire, or of an unknown key.
 
-        A bridge for code written against the untyped spec (``extra(spec, "termination")``);
-        cached, since the engine asks on every turn.
+        A bridge for code written against the untyped spec (``extra(spec, "termination")``).
+        Unset options cost nothing; a set one is dumped on each call (no cache, so a spec
+        changed in place is never answered from stale data).
         """
-        if key in self._wire_fields:
-            return self._wire_fields[key]
         field = _FIELD_OF_KEY.get(key)
         if field is None:
-            value = (self.model_extra or {}).get(key)
-        else:
-            value = self.model_dump(mode="json", by_alias=True, exclude_none=True, include={field}).get(key)
-        self._wire_fields[key] = value
-        return value
+            return (self.model_extra or {}).get(key)
+        value = getattr(self, field)
+        if value is None or isinstance(value, str | int | float | bool):
+            return value
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True, include={field}).get(key)
 
     def tool(self, name: str) -> ToolConfig | None:
         """The tool called ``name``, if this agent offers it."""
@@ -198,10 +193,18 @@ class AgentConfig(WireModel):
 
 
 AgentToolSettings.model_rebuild(_types_namespace={"AgentConfig": AgentConfig})
-for _variant in (ToolConfig, WorkerTool, AgentTool, HandoffTool, HttpTool, McpTool, ApiTool, HumanTool, OtherTool):
+for _variant in (
+    ToolConfig,
+    WorkerTool,
+    AgentTool,
+    HandoffTool,
+    HttpTool,
+    McpTool,
+    ApiTool,
+    HumanTool,
+    OtherTool,
+):
     _variant.model_rebuild(force=True)
 AgentConfig.model_rebuild(force=True)
 
-_FIELD_OF_KEY: dict[str, str] = {
-    info.alias or name: name for name, info in AgentConfig.model_fields.items()
-}
+_FIELD_OF_KEY: dict[str, str] = {info.alias or name: name for name, info in AgentConfig.model_fields.items()}

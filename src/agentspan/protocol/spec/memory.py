@@ -16,7 +16,9 @@ class MemorySpec(SpecPart):
     max_messages: Annotated[int, Field(ge=1)] | None = None
 
 
-CallbackPosition = Literal["before_agent", "after_agent", "before_model", "after_model", "before_tool", "after_tool"]
+CallbackPosition = Literal[
+    "before_agent", "after_agent", "before_model", "after_model", "before_tool", "after_tool"
+]
 
 
 class CallbackSpec(SpecPart):

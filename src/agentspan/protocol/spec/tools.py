@@ -16,8 +16,9 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import ConfigDict, Discriminator, Field, PrivateAttr, Tag, field_validator
+from pydantic import ConfigDict, Discriminator, Field, Tag, field_validator
 
+from agentspan.protocol._base import WireModel
 from agentspan.protocol.spec._parts import SpecPart, tag_of
 from agentspan.protocol.spec.credentials import CredentialRefs
 from agentspan.protocol.spec.guardrails import GuardrailSpec
@@ -33,24 +34,34 @@ TOOL_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9_.-]{1,128}$")
 
 
 class ToolSettings(SpecPart):
-    """A tool's ``config``; read-only mapping access by wire (camelCase) key."""
-
-    _wire_form: dict[str, object] | None = PrivateAttr(default=None)
-
-    def _as_wire(self) -> dict[str, object]:
-        if self._wire_form is None:
-            self._wire_form = self.wire()
-        return self._wire_form
+    """A tool's ``config``; read-only mapping access by wire key, as the dict it replaces."""
 
     def get(self, key: str, default: Any = None) -> Any:
-        """The wire value of ``key`` (nested models as JSON dicts), as ``dict.get`` would."""
-        return self._as_wire().get(key, default)
+        """The wire value of ``key`` (a nested model as its JSON dict), as ``dict.get`` would."""
+        field = _field_of_key(type(self), key)
+        if field is None:
+            return (self.model_extra or {}).get(key, default)
+        value = getattr(self, field)
+        if value is None:
+            return default
+        return value.wire() if isinstance(value, SpecPart | WireModel) else value
 
     def __getitem__(self, key: str) -> Any:
-        return self._as_wire()[key]
+        missing = object()
+        value = self.get(key, missing)
+        if value is missing:
+            raise KeyError(key)
+        return value
 
     def __contains__(self, key: object) -> bool:
-        return key in self._as_wire()
+        return isinstance(key, str) and self.get(key) is not None
+
+
+def _field_of_key(settings: type[ToolSettings], key: str) -> str | None:
+    for name, info in settings.model_fields.items():
+        if (info.alias or name) == key:
+            return name
+    return None
 
 
 class WorkerSettings(ToolSettings):

@@ -54,7 +54,9 @@ def _v1_to_v2(document: dict[str, Any]) -> dict[str, Any]:
             del document["termination"]
     handoffs = document.get("handoffs")
     if isinstance(handoffs, list):
-        document["handoffs"] = [h for h in handoffs if not (isinstance(h, dict) and h.get("type") == "unknown")]
+        document["handoffs"] = [
+            h for h in handoffs if not (isinstance(h, dict) and h.get("type") == "unknown")
+        ]
     return document
 
 
