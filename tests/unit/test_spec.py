@@ -80,7 +80,7 @@ def test_tools_are_parsed_by_tool_type() -> None:
     assert isinstance(child, AgentTool) and child.config.agent_config is not None
     child_wire = child.config.get("agentConfig")
     assert isinstance(child_wire, dict) and child_wire["name"] == "child"
-    assert spec.wire()["tools"][2]["config"] == {"server_url": "https://m.invalid", "max_tools": 5}
+    assert mcp.config.wire() == {"server_url": "https://m.invalid", "max_tools": 5}
 
 
 def test_an_http_tool_needs_a_url() -> None:
