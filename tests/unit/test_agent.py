@@ -12,7 +12,9 @@ from agentspan.agents._agent import Agent, PromptTemplate, Strategy
 from agentspan.agents._errors import ConfigurationError
 from agentspan.agents._serialize import collect_tool_functions, serialize_agent
 from agentspan.agents._tool import ToolDef, agent_tool, get_tool_def, tool
-from agentspan.protocol.spec import AgentConfig
+from agentspan.agents.handoff import OnTextMention, OnToolResult
+from agentspan.agents.termination import MaxMessageTermination, TextMentionTermination
+from agentspan.protocol.spec import SPEC_SCHEMA_VERSION, AgentConfig
 
 MODEL = "openai/gpt-4o"
 
@@ -316,22 +318,6 @@ class RegexGuardrailStandIn:
     message: str | None = None
 
 
-@dataclasses.dataclass
-class TextMention:
-    text: str
-    case_sensitive: bool = False
-
-
-@dataclasses.dataclass
-class MaxMessage:
-    max_messages: int
-
-
-@dataclasses.dataclass
-class OrTermination:
-    conditions: list[Any]
-
-
 def reference_example() -> Agent:
     """The illustrative example of §24.3 in the reference notes."""
     billing = Agent(name="billing", model="anthropic/claude-sonnet-4-20250514", tools=[refund])
@@ -341,7 +327,7 @@ def reference_example() -> Agent:
         instructions="Route the customer.",
         agents=[billing],
         guardrails=[RegexGuardrailStandIn([r"\d{16}"], name="no_card_numbers")],
-        termination=OrTermination([TextMention("DONE"), MaxMessage(20)]),
+        termination=TextMentionTermination("DONE") | MaxMessageTermination(20),
         max_turns=10,
         temperature=0.2,
         thinking_budget_tokens=2048,
@@ -408,8 +394,13 @@ def test_reference_example_serialises_like_the_reference() -> None:
     # Our spec adds a version, always-present (possibly empty) lists, and the tool's
     # config and retry policy; everything else is exactly the reference's JSON.
     expected_tool = {**REFUND_WIRE, "config": {}, "retryable": True}
-    billing = {**REFERENCE_WIRE["agents"][0], "schemaVersion": 1, "tools": [expected_tool], "agents": []}
-    expected = {**REFERENCE_WIRE, "schemaVersion": 1, "tools": [], "agents": [billing]}
+    billing = {
+        **REFERENCE_WIRE["agents"][0],
+        "schemaVersion": SPEC_SCHEMA_VERSION,
+        "tools": [expected_tool],
+        "agents": [],
+    }
+    expected = {**REFERENCE_WIRE, "schemaVersion": SPEC_SCHEMA_VERSION, "tools": [], "agents": [billing]}
     assert wire == expected
 
 
@@ -564,21 +555,10 @@ def test_memory_and_handoffs() -> None:
         messages: list[dict[str, str]]
         max_messages: int | None = None
 
-    @dataclasses.dataclass
-    class OnText:
-        target: str
-        text: str
-
-    @dataclasses.dataclass
-    class OnTool:
-        target: str
-        tool_name: str
-        result_contains: str | None = None
-
     agent = make(
         "a",
         memory=Memory([{"role": "user", "message": "hi"}], max_messages=10),
-        handoffs=[OnText("b", "billing"), OnTool("b", "lookup", "refund")],
+        handoffs=[OnTextMention("b", "billing"), OnToolResult("b", "lookup", "refund")],
         agents=[make("b")],
         strategy="swarm",
     )

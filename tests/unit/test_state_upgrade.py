@@ -18,6 +18,7 @@ from agentspan.server.engine import decide
 from agentspan.server.engine.loop import link_child
 from agentspan.server.engine.model import (
     STATE_SCHEMA_VERSION,
+    Command,
     Decision,
     ExecState,
     Input,
@@ -33,6 +34,19 @@ def fixtures() -> list[Path]:
     return sorted(FIXTURES.glob("*.json"))
 
 
+# Command fields added since the fixtures were made, with the value the old engine meant.
+_LATER_FIELDS = {"executor": "worker"}
+
+
+def _command(c: Command) -> dict[str, Any]:
+    fields = {k: v for k, v in dataclasses.asdict(c).items() if k != "spec"}
+    for name, implied in _LATER_FIELDS.items():
+        if fields.get(name) == implied:
+            del fields[name]
+    loaded: dict[str, Any] = json.loads(json.dumps(fields, sort_keys=True))
+    return loaded
+
+
 def outcome(d: Decision) -> dict[str, Any]:
     s = d.state
     return {
@@ -41,12 +55,7 @@ def outcome(d: Decision) -> dict[str, Any]:
         "finish_reason": s.finish_reason,
         "error": s.error,
         "events": [e.type for e in d.events],
-        "commands": [
-            json.loads(
-                json.dumps({k: v for k, v in dataclasses.asdict(c).items() if k != "spec"}, sort_keys=True)
-            )
-            for c in d.commands
-        ],
+        "commands": [_command(c) for c in d.commands],
     }
 
 

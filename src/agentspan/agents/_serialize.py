@@ -1,8 +1,9 @@
-"""Compile an :class:`Agent` tree into the wire ``AgentConfig`` the server runs.
+"""Compile an :class:`Agent` tree into the typed wire ``AgentConfig`` the server runs.
 
-Guardrails, termination conditions, handoffs, memory, gates and code/CLI settings are
-defined in other modules. Each of those objects may provide ``to_config() -> dict``, which
-is used verbatim; otherwise the fields the reference product reads are read here.
+A tree walk: SDK option objects describe themselves (``to_spec()`` on termination
+conditions, handoff conditions and gates); the few options with no SDK class (guardrails,
+memory, code/CLI settings) are read from their documented attributes or from their own
+``to_spec()`` / ``to_config()``, and validated against the spec model either way.
 """
 
 from __future__ import annotations
@@ -11,15 +12,31 @@ import enum
 import inspect
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic.errors import PydanticUserError
 
+from agentspan._core.errors import ConfigurationError
 from agentspan.agents._agent import Agent, PromptTemplate
-from agentspan.agents._errors import ConfigurationError
 from agentspan.agents._tool import ToolDef, get_tool_def
-from agentspan.protocol.spec import AgentConfig, ToolConfig
+from agentspan.agents.gate import TextGate
+from agentspan.agents.handoff import HandoffCondition
+from agentspan.agents.termination import TerminationCondition
+from agentspan.protocol.spec import (
+    AgentConfig,
+    CallbackSpec,
+    CliSpec,
+    CodeExecutionSpec,
+    GateSpec,
+    GuardrailSpec,
+    HandoffSpec,
+    MemorySpec,
+    TaskRef,
+    TerminationSpec,
+    ThinkingSpec,
+    ToolConfig,
+)
 
 __all__ = ["collect_tool_functions", "serialize_agent"]
 
@@ -34,6 +51,7 @@ _CALLBACK_POSITIONS = (
     ("before_tool", "on_tool_start"),
     ("after_tool", "on_tool_end"),
 )
+_T = TypeVar("_T")
 
 
 # --------------------------------------------------------------------------- small helpers
@@ -44,14 +62,20 @@ def _plain(value: Any) -> Any:
     return value.value if isinstance(value, enum.Enum) else value
 
 
-def _own_config(obj: Any, what: str) -> dict[str, Any] | None:
-    method = getattr(obj, "to_config", None)
-    if not callable(method):
-        return None
-    result = method()
-    if not isinstance(result, dict):
-        raise ConfigurationError(f"{what} {obj!r}: to_config() must return a dict, got {result!r}")
-    return result
+def _described(obj: Any, adapter: TypeAdapter[_T], what: str) -> _T | None:
+    """The spec an object gives of itself (``to_spec()``, or a ``to_config()`` dict), if any."""
+    for method_name in ("to_spec", "to_config"):
+        method = getattr(obj, method_name, None)
+        if not callable(method):
+            continue
+        described = method()
+        if isinstance(described, BaseModel):
+            described = described.model_dump(by_alias=True, exclude_none=True)
+        try:
+            return adapter.validate_python(described)
+        except ValidationError as exc:
+            raise ConfigurationError(f"{what} {obj!r}: {method_name}() is not a valid {what}: {exc}") from exc
+    return None
 
 
 def _credential_names(credentials: list[Any]) -> list[str]:
@@ -60,8 +84,6 @@ def _credential_names(credentials: list[Any]) -> list[str]:
 
 
 # --------------------------------------------------------------------------- instructions, output
-
-
 def _instructions(agent: Agent) -> str | dict[str, Any] | None:
     value: Any = agent.instructions
     if callable(value) and not isinstance(value, PromptTemplate):
@@ -100,18 +122,31 @@ def _output_type(output_type: Any) -> dict[str, Any] | None:
 
 # --------------------------------------------------------------------------- guardrails etc.
 
+_GUARDRAIL: TypeAdapter[GuardrailSpec] = TypeAdapter(GuardrailSpec)
+_TERMINATION: TypeAdapter[TerminationSpec] = TypeAdapter(TerminationSpec)
+_HANDOFF: TypeAdapter[HandoffSpec] = TypeAdapter(HandoffSpec)
+_GATE: TypeAdapter[GateSpec] = TypeAdapter(GateSpec)
+_MEMORY: TypeAdapter[MemorySpec] = TypeAdapter(MemorySpec)
+_CODE: TypeAdapter[CodeExecutionSpec] = TypeAdapter(CodeExecutionSpec)
+_CLI: TypeAdapter[CliSpec] = TypeAdapter(CliSpec)
+
 
 def _pattern_text(pattern: Any) -> str:
     return pattern.pattern if isinstance(pattern, re.Pattern) else str(pattern)
 
 
-def _guardrail_config(guardrail: Any) -> dict[str, Any]:
-    own = _own_config(guardrail, "guardrail")
+def _guardrail_spec(guardrail: Any) -> GuardrailSpec:
+    """The SDK has no guardrail classes of its own: read the reference API's attributes
+    (``name``, ``position``, ``on_fail``, ``max_retries`` and the kind's own)."""
+    own = _described(guardrail, _GUARDRAIL, "guardrail")
     if own is not None:
         return own
     name = getattr(guardrail, "name", None)
     if not isinstance(name, str) or not name:
-        raise ConfigurationError(f"cannot serialise guardrail {guardrail!r}: use a Guardrail object")
+        raise ConfigurationError(
+            f"cannot serialise guardrail {guardrail!r}: it needs a 'name' (and 'position', 'on_fail', "
+            "'max_retries', plus 'patterns', 'policy' or a function), or a to_config() method"
+        )
     config: dict[str, Any] = {
         "name": name,
         "position": _plain(getattr(guardrail, "position", "output")),
@@ -136,68 +171,49 @@ def _guardrail_config(guardrail: Any) -> dict[str, Any]:
         # A function guardrail runs in a worker named after it: ours, or another process's.
         kind = "external" if getattr(guardrail, "external", False) else "custom"
         config.update(guardrailType=kind, taskName=name)
-    return config
+    try:
+        return _GUARDRAIL.validate_python(config)
+    except ValidationError as exc:
+        raise ConfigurationError(f"guardrail {name!r} cannot be serialised: {exc}") from exc
 
 
-def _termination_config(condition: Any) -> dict[str, Any]:
-    own = _own_config(condition, "termination condition")
-    if own is not None:
-        return own
-    conditions = getattr(condition, "conditions", None)
-    if conditions is not None:
-        kind = "and" if "and" in type(condition).__name__.lower() else "or"
-        return {"type": kind, "conditions": [_termination_config(c) for c in conditions]}
-    if hasattr(condition, "text"):
-        return {
-            "type": "text_mention",
-            "text": condition.text,
-            "caseSensitive": getattr(condition, "case_sensitive", False),
-        }
-    if hasattr(condition, "stop_message"):
-        return {"type": "stop_message", "stopMessage": condition.stop_message}
-    if hasattr(condition, "max_messages"):
-        return {"type": "max_message", "maxMessages": condition.max_messages}
-    limits = {
-        "maxTotalTokens": getattr(condition, "max_total_tokens", None),
-        "maxPromptTokens": getattr(condition, "max_prompt_tokens", None),
-        "maxCompletionTokens": getattr(condition, "max_completion_tokens", None),
-    }
-    if any(v is not None for v in limits.values()):
-        return {"type": "token_usage", **{k: v for k, v in limits.items() if v is not None}}
-    return {"type": "unknown"}
+def _termination_spec(agent: Agent) -> TerminationSpec | None:
+    condition = agent.termination
+    if condition is None:
+        return None
+    if isinstance(condition, TerminationCondition):
+        return condition.to_spec()
+    own = _described(condition, _TERMINATION, "termination condition")
+    if own is None:
+        raise ConfigurationError(
+            f"agent {agent.name!r}: termination must be a TerminationCondition, got {condition!r}"
+        )
+    return own
 
 
-def _handoff_config(handoff: Any, agent_name: str) -> dict[str, Any]:
-    own = _own_config(handoff, "handoff")
-    if own is not None:
-        return own
-    target = handoff.target
-    if hasattr(handoff, "tool_name"):
-        config: dict[str, Any] = {"target": target, "type": "on_tool_result", "toolName": handoff.tool_name}
-        if getattr(handoff, "result_contains", None) is not None:
-            config["resultContains"] = handoff.result_contains
-        return config
-    if hasattr(handoff, "text"):
-        return {"target": target, "type": "on_text_mention", "text": handoff.text}
-    if hasattr(handoff, "condition"):
-        return {"target": target, "type": "on_condition", "taskName": f"{agent_name}_handoff_{target}"}
-    return {"target": target, "type": "unknown"}
+def _handoff_spec(handoff: Any, agent_name: str) -> HandoffSpec:
+    if isinstance(handoff, HandoffCondition):
+        return handoff.to_spec(agent_name)
+    own = _described(handoff, _HANDOFF, "handoff")
+    if own is None:
+        raise ConfigurationError(
+            f"agent {agent_name!r}: handoffs must be OnToolResult, OnTextMention or OnCondition, got {handoff!r}"
+        )
+    return own
 
 
-def _memory_config(agent: Agent) -> dict[str, Any] | None:
+def _memory_spec(agent: Agent) -> MemorySpec | None:
     memory = agent.memory
     if memory is None:
         return None
-    own = _own_config(memory, "memory")
+    own = _described(memory, _MEMORY, "memory")
     if own is not None:
         return own
-    config: dict[str, Any] = {}
     messages = list(getattr(memory, "messages", None) or [])
-    if messages:
-        config["messages"] = messages
-    if getattr(memory, "max_messages", None) is not None:
-        config["maxMessages"] = memory.max_messages
-    return config or None
+    max_messages = getattr(memory, "max_messages", None)
+    if not messages and max_messages is None:
+        return None
+    return MemorySpec(messages=messages or None, max_messages=max_messages)
 
 
 def _overrides(handler: Any, method: str) -> bool:
@@ -208,76 +224,74 @@ def _overrides(handler: Any, method: str) -> bool:
     return False
 
 
-def _callbacks(agent: Agent) -> list[dict[str, str]] | None:
+def _callbacks(agent: Agent) -> list[CallbackSpec] | None:
     entries = []
     for position, method in _CALLBACK_POSITIONS:
         legacy = getattr(agent, f"{position}_callback", None)
         if legacy is not None or any(_overrides(h, method) for h in agent.callbacks):
-            entries.append({"position": position, "taskName": f"{agent.name}_{position}"})
+            entries.append(
+                CallbackSpec.model_validate({"position": position, "taskName": f"{agent.name}_{position}"})
+            )
     return entries or None
 
 
-def _gate_config(agent: Agent) -> dict[str, Any] | None:
+def _gate_spec(agent: Agent) -> GateSpec | None:
     gate = agent.gate
     if gate is None:
         return None
-    own = _own_config(gate, "gate")
+    if isinstance(gate, TextGate):
+        return gate.to_spec()
+    own = _described(gate, _GATE, "gate")
     if own is not None:
         return own
-    if hasattr(gate, "text"):
-        return {
-            "type": "text_contains",
-            "text": gate.text,
-            "caseSensitive": getattr(gate, "case_sensitive", True),
-        }
     if callable(gate):
-        return {"taskName": f"{agent.name}_gate"}
+        return TaskRef(task_name=f"{agent.name}_gate")
     raise ConfigurationError(f"agent {agent.name!r}: gate must be a TextGate or a function, got {gate!r}")
 
 
-def _code_execution(agent: Agent) -> dict[str, Any] | None:
+def _code_execution(agent: Agent) -> CodeExecutionSpec | None:
     settings = agent.code_execution
     if settings is not None:
-        own = _own_config(settings, "code_execution")
+        own = _described(settings, _CODE, "code_execution")
         if own is not None:
             return own
-        return {
-            "enabled": getattr(settings, "enabled", True),
-            "allowedLanguages": list(getattr(settings, "allowed_languages", ["python"])),
-            "allowedCommands": list(getattr(settings, "allowed_commands", [])),
-            "timeout": getattr(settings, "timeout", _DEFAULT_EXEC_TIMEOUT),
-        }
+        return CodeExecutionSpec(
+            enabled=getattr(settings, "enabled", True),
+            allowed_languages=list(getattr(settings, "allowed_languages", ["python"])),
+            allowed_commands=list(getattr(settings, "allowed_commands", [])),
+            timeout=getattr(settings, "timeout", _DEFAULT_EXEC_TIMEOUT),
+        )
     if not agent.local_code_execution:
         return None
-    return {
-        "enabled": True,
-        "allowedLanguages": list(agent.allowed_languages),
-        "allowedCommands": list(agent.allowed_commands),
-        "timeout": _DEFAULT_EXEC_TIMEOUT,
-    }
+    return CodeExecutionSpec(
+        enabled=True,
+        allowed_languages=list(agent.allowed_languages),
+        allowed_commands=list(agent.allowed_commands),
+        timeout=_DEFAULT_EXEC_TIMEOUT,
+    )
 
 
-def _cli_config(agent: Agent) -> dict[str, Any] | None:
+def _cli_config(agent: Agent) -> CliSpec | None:
     settings = agent.cli_config
     if settings is not None:
-        own = _own_config(settings, "cli_config")
+        own = _described(settings, _CLI, "cli_config")
         if own is not None:
             return own
-        return {
-            "enabled": getattr(settings, "enabled", True),
-            "allowedCommands": list(getattr(settings, "allowed_commands", [])),
-            "timeout": getattr(settings, "timeout", _DEFAULT_EXEC_TIMEOUT),
-            "allowShell": getattr(settings, "allow_shell", False),
-        }
+        return CliSpec(
+            enabled=getattr(settings, "enabled", True),
+            allowed_commands=list(getattr(settings, "allowed_commands", [])),
+            timeout=getattr(settings, "timeout", _DEFAULT_EXEC_TIMEOUT),
+            allow_shell=getattr(settings, "allow_shell", False),
+        )
     if not agent.cli_commands:
         return None
-    return {
-        # With no CLI-specific whitelist, the code-execution whitelist applies.
-        "enabled": True,
-        "allowedCommands": list(agent.cli_allowed_commands or agent.allowed_commands),
-        "timeout": _DEFAULT_EXEC_TIMEOUT,
-        "allowShell": False,
-    }
+    # With no CLI-specific whitelist, the code-execution whitelist applies.
+    return CliSpec(
+        enabled=True,
+        allowed_commands=list(agent.cli_allowed_commands or agent.allowed_commands),
+        timeout=_DEFAULT_EXEC_TIMEOUT,
+        allow_shell=False,
+    )
 
 
 # --------------------------------------------------------------------------- agents and tools
@@ -296,9 +310,7 @@ class _Serializer:
         try:
             if agent.is_claude_code and not agent.agents:
                 return _claude_code_config(agent)
-            fields = self._core_fields(agent)
-            extras = self._extra_fields(agent)
-            return AgentConfig(**fields, **extras)
+            return AgentConfig(**self._core_fields(agent), **self._options(agent))
         except ValidationError as exc:
             raise ConfigurationError(f"agent {agent.name!r} cannot be serialised: {exc}") from exc
         finally:
@@ -324,51 +336,44 @@ class _Serializer:
             "metadata": dict(agent.metadata) or None,
         }
 
-    def _extra_fields(self, agent: Agent) -> dict[str, Any]:
-        """The §24.3 keys ``AgentConfig`` has no field for, only when they are set."""
-        builders: list[tuple[str, Callable[[Agent], Any]]] = [
-            ("router", self._router),
-            ("guardrails", lambda a: [_guardrail_config(g) for g in a.guardrails] or None),
-            ("memory", _memory_config),
-            ("stopWhen", lambda a: None if a.stop_when is None else {"taskName": f"{a.name}_stop_when"}),
-            ("termination", lambda a: None if a.termination is None else _termination_config(a.termination)),
-            ("handoffs", lambda a: [_handoff_config(h, a.name) for h in a.handoffs] or None),
-            ("allowedTransitions", _allowed_transitions),
-            ("planner", lambda a: True if a.planner else None),
-            ("callbacks", _callbacks),
-            ("includeContents", lambda a: a.include_contents),
-            ("thinkingConfig", _thinking_config),
-            ("requiredTools", lambda a: list(a.required_tools) or None),
-            ("gate", _gate_config),
-            ("codeExecution", _code_execution),
-            ("cliConfig", _cli_config),
-            ("credentials", lambda a: _credential_names(a.credentials) or None),
+    def _options(self, agent: Agent) -> dict[str, Any]:
+        """The §24.3 keys beyond the core; ``None`` (absent on the wire) when not set."""
+        return {
+            "router": self._router(agent),
+            "guardrails": [_guardrail_spec(g) for g in agent.guardrails] or None,
+            "memory": _memory_spec(agent),
+            "stop_when": None if agent.stop_when is None else TaskRef(task_name=f"{agent.name}_stop_when"),
+            "termination": _termination_spec(agent),
+            "handoffs": [_handoff_spec(h, agent.name) for h in agent.handoffs] or None,
+            "allowed_transitions": _allowed_transitions(agent),
+            "planner": True if agent.planner else None,
+            "callbacks": _callbacks(agent),
+            "include_contents": agent.include_contents,
+            "thinking_config": _thinking_config(agent),
+            "required_tools": list(agent.required_tools) or None,
+            "gate": _gate_spec(agent),
+            "code_execution": _code_execution(agent),
+            "cli_config": _cli_config(agent),
+            "credentials": _credential_names(agent.credentials) or None,
             # A ScriptedModel carries its replies to the server inside the spec.
-            ("scriptedTurns", lambda a: getattr(a._claude_code_config, "scripted_turns", None)),
-        ]
-        extras = {key: build(agent) for key, build in builders}
-        return {key: value for key, value in extras.items() if value is not None}
+            "scripted_turns": getattr(agent._claude_code_config, "scripted_turns", None),
+        }
 
-    def _router(self, agent: Agent) -> dict[str, Any] | None:
+    def _router(self, agent: Agent) -> AgentConfig | TaskRef | None:
         router = agent.router
         if router is None:
             return None
         if isinstance(router, Agent):
-            return self.agent(router).wire()
-        return {"taskName": f"{agent.name}_router_fn"}
+            return self.agent(router)
+        return TaskRef(task_name=f"{agent.name}_router_fn")
 
     def tool(self, item: Any, owner: Agent) -> ToolConfig:
         definition = get_tool_def(item)
-        config = dict(definition.config)
+        config: dict[str, Any] = dict(definition.config)
         if definition.tool_type == "agent_tool" and isinstance(config.get("agent"), Agent):
-            config["agentConfig"] = self.agent(config.pop("agent")).wire()
+            config["agentConfig"] = self.agent(config.pop("agent"))
         if definition.credentials:
             config["credentials"] = _credential_names(definition.credentials)
-        extras: dict[str, Any] = {}
-        if definition.stateful or owner.stateful:
-            extras["stateful"] = True
-        if definition.guardrails:
-            extras["guardrails"] = [_guardrail_config(g) for g in definition.guardrails]
         return ToolConfig(
             name=definition.name,
             description=definition.description,
@@ -381,7 +386,8 @@ class _Serializer:
             retry_count=definition.retry_count,
             retry_delay_seconds=definition.retry_delay_seconds,
             retryable=definition.retryable,
-            **extras,
+            stateful=True if definition.stateful or owner.stateful else None,
+            guardrails=[_guardrail_spec(g) for g in definition.guardrails] or None,
         )
 
 
@@ -391,17 +397,14 @@ def _allowed_transitions(agent: Agent) -> dict[str, list[str]] | None:
     return {source: list(targets) for source, targets in agent.allowed_transitions.items()}
 
 
-def _thinking_config(agent: Agent) -> dict[str, Any] | None:
+def _thinking_config(agent: Agent) -> ThinkingSpec | None:
     if not agent.thinking_budget_tokens:
         return None
-    return {"enabled": True, "budgetTokens": agent.thinking_budget_tokens}
+    return ThinkingSpec(enabled=True, budget_tokens=agent.thinking_budget_tokens)
 
 
 def _claude_code_config(agent: Agent) -> AgentConfig:
     """A Claude Code agent runs whole inside one passthrough worker named after it."""
-    extras: dict[str, Any] = {}
-    if agent.credentials:
-        extras["credentials"] = _credential_names(agent.credentials)
     return AgentConfig(
         name=agent.name,
         model=agent.model,
@@ -415,7 +418,7 @@ def _claude_code_config(agent: Agent) -> AgentConfig:
                 description="Claude Agent SDK passthrough worker",
             )
         ],
-        **extras,
+        credentials=_credential_names(agent.credentials) or None,
     )
 
 

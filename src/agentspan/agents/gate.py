@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from agentspan.protocol.spec import TextGateSpec
+
 __all__ = ["TextGate"]
 
 
@@ -25,6 +27,10 @@ class TextGate:
             return self.text in output
         return self.text.lower() in output.lower()
 
+    def to_spec(self) -> TextGateSpec:
+        """The typed wire form the server evaluates."""
+        return TextGateSpec(type="text_contains", text=self.text, case_sensitive=self.case_sensitive)
+
     def to_config(self) -> dict[str, Any]:
-        """The wire form the server evaluates."""
-        return {"type": "text_contains", "text": self.text, "caseSensitive": self.case_sensitive}
+        """:meth:`to_spec` as a dict."""
+        return self.to_spec().wire()

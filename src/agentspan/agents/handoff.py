@@ -12,6 +12,9 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from agentspan._core.errors import ConfigurationError
+from agentspan.protocol.spec import HandoffSpec, OnConditionSpec, OnTextMentionSpec, OnToolResultSpec
+
 __all__ = ["HandoffCondition", "OnCondition", "OnTextMention", "OnToolResult"]
 
 log = logging.getLogger("agentspan.agents")
@@ -26,6 +29,13 @@ class HandoffCondition:
     def should_handoff(self, context: dict[str, Any]) -> bool:
         """Whether to hand over, given the turn's context; the base never does."""
         return False
+
+    def to_spec(self, owner: str) -> HandoffSpec:
+        """The typed wire form, for a handoff declared on the agent named ``owner``."""
+        raise ConfigurationError(
+            f"handoff {self!r} cannot be evaluated by the server: use OnToolResult, OnTextMention "
+            "or OnCondition"
+        )
 
 
 @dataclasses.dataclass
@@ -45,12 +55,17 @@ class OnToolResult(HandoffCondition):
             return True
         return self.result_contains in str(context.get("tool_result", ""))
 
+    def to_spec(self, owner: str = "") -> OnToolResultSpec:
+        return OnToolResultSpec(
+            target=self.target,
+            type="on_tool_result",
+            tool_name=self.tool_name,
+            result_contains=self.result_contains,
+        )
+
     def to_config(self) -> dict[str, Any]:
         """The wire form the server evaluates."""
-        config: dict[str, Any] = {"target": self.target, "type": "on_tool_result", "toolName": self.tool_name}
-        if self.result_contains is not None:
-            config["resultContains"] = self.result_contains
-        return config
+        return self.to_spec().wire()
 
 
 @dataclasses.dataclass
@@ -63,9 +78,12 @@ class OnTextMention(HandoffCondition):
         result = context.get("result")
         return self.text.lower() in ("" if result is None else str(result)).lower()
 
+    def to_spec(self, owner: str = "") -> OnTextMentionSpec:
+        return OnTextMentionSpec(target=self.target, type="on_text_mention", text=self.text)
+
     def to_config(self) -> dict[str, Any]:
         """The wire form the server evaluates."""
-        return {"target": self.target, "type": "on_text_mention", "text": self.text}
+        return self.to_spec().wire()
 
 
 def _never(context: dict[str, Any]) -> bool:
@@ -80,9 +98,14 @@ class OnCondition(HandoffCondition):
     and receives ``{"result", "active_agent", "messages"}``.
     """
 
-    # No to_config(): the wire form names the owning agent's task, which only the
-    # serialiser knows; it builds {"target", "type": "on_condition", "taskName"} itself.
     condition: Callable[[dict[str, Any]], Any] = _never
+
+    def to_spec(self, owner: str) -> OnConditionSpec:
+        # No to_config(): the task is named after the owning agent, which only the
+        # serialiser knows.
+        return OnConditionSpec(
+            target=self.target, type="on_condition", task_name=f"{owner}_handoff_{self.target}"
+        )
 
     def should_handoff(self, context: dict[str, Any]) -> bool:
         try:

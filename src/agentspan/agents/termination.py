@@ -4,6 +4,8 @@ A condition is sent to the server as data (``to_config()``) and evaluated there 
 each turn; ``should_terminate`` implements the same rule in Python, for tests and mock
 runs. Conditions compose: ``a & b`` stops when both trigger, ``a | b`` when either does.
 
+``to_spec()`` is the typed wire form; ``to_config()`` the same as a dict.
+
 The evaluation context has the keys ``result`` (the latest model text), ``messages``
 (the conversation so far), ``iteration`` (turns completed) and ``token_usage`` (a dict
 with ``prompt_tokens``, ``completion_tokens`` and ``total_tokens``).
@@ -14,9 +16,19 @@ from __future__ import annotations
 import abc
 import dataclasses
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import TypeAdapter, ValidationError
 
 from agentspan._core.errors import ConfigurationError
+from agentspan.protocol.spec import (
+    CombinedSpec,
+    MaxMessageSpec,
+    StopMessageSpec,
+    TerminationSpec,
+    TextMentionSpec,
+    TokenUsageSpec,
+)
 
 __all__ = [
     "MaxMessageTermination",
@@ -26,6 +38,9 @@ __all__ = [
     "TextMentionTermination",
     "TokenUsageTermination",
 ]
+
+
+_TERMINATION: TypeAdapter[TerminationSpec] = TypeAdapter(TerminationSpec)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,8 +68,20 @@ class TerminationCondition(abc.ABC):
     def should_terminate(self, context: dict[str, Any]) -> TerminationResult:
         """Evaluate the condition against one turn's context."""
 
+    def to_spec(self) -> TerminationSpec:
+        """The typed wire form the server evaluates; a subclass that only overrides
+        :meth:`to_config` is read from that dict."""
+        try:
+            return _TERMINATION.validate_python(self.to_config())
+        except ValidationError as exc:
+            raise ConfigurationError(
+                f"termination condition {self!r}: to_config() is not valid: {exc}"
+            ) from exc
+
     def to_config(self) -> dict[str, Any]:
-        """The wire form the server evaluates."""
+        """The wire form the server evaluates, as a dict."""
+        if type(self).to_spec is not TerminationCondition.to_spec:
+            return self.to_spec().wire()
         raise ConfigurationError(
             f"termination condition {type(self).__name__} cannot be evaluated by the server: "
             "combine the built-in conditions, or use Agent(stop_when=<function>) for custom logic"
@@ -97,8 +124,8 @@ class TextMentionTermination(TerminationCondition):
             return TerminationResult(True, f"text {self.text!r} mentioned")
         return TerminationResult(False)
 
-    def to_config(self) -> dict[str, Any]:
-        return {"type": "text_mention", "text": self.text, "caseSensitive": self.case_sensitive}
+    def to_spec(self) -> TextMentionSpec:
+        return TextMentionSpec(type="text_mention", text=self.text, case_sensitive=self.case_sensitive)
 
     def __repr__(self) -> str:
         return f"TextMentionTermination({self.text!r}, case_sensitive={self.case_sensitive})"
@@ -115,8 +142,8 @@ class StopMessageTermination(TerminationCondition):
             return TerminationResult(True, f"stop message {self.stop_message!r} received")
         return TerminationResult(False)
 
-    def to_config(self) -> dict[str, Any]:
-        return {"type": "stop_message", "stopMessage": self.stop_message}
+    def to_spec(self) -> StopMessageSpec:
+        return StopMessageSpec(type="stop_message", stop_message=self.stop_message)
 
     def __repr__(self) -> str:
         return f"StopMessageTermination({self.stop_message!r})"
@@ -140,8 +167,8 @@ class MaxMessageTermination(TerminationCondition):
             return TerminationResult(True, f"reached {count} messages (limit {self.max_messages})")
         return TerminationResult(False)
 
-    def to_config(self) -> dict[str, Any]:
-        return {"type": "max_message", "maxMessages": self.max_messages}
+    def to_spec(self) -> MaxMessageSpec:
+        return MaxMessageSpec(type="max_message", max_messages=self.max_messages)
 
     def __repr__(self) -> str:
         return f"MaxMessageTermination({self.max_messages})"
@@ -182,12 +209,13 @@ class TokenUsageTermination(TerminationCondition):
                 return TerminationResult(True, f"{label} tokens {used} reached the limit of {limit}")
         return TerminationResult(False)
 
-    def to_config(self) -> dict[str, Any]:
-        config: dict[str, Any] = {"type": "token_usage"}
-        for attribute, _, wire_key, _ in _TOKEN_LIMITS:
-            if getattr(self, attribute) is not None:
-                config[wire_key] = getattr(self, attribute)
-        return config
+    def to_spec(self) -> TokenUsageSpec:
+        return TokenUsageSpec(
+            type="token_usage",
+            max_total_tokens=self.max_total_tokens,
+            max_prompt_tokens=self.max_prompt_tokens,
+            max_completion_tokens=self.max_completion_tokens,
+        )
 
     def __repr__(self) -> str:
         limits = ", ".join(
@@ -201,13 +229,13 @@ class TokenUsageTermination(TerminationCondition):
 class _Combined(TerminationCondition):
     """Shared parts of the AND and OR combinators."""
 
-    _kind = ""
+    _kind: Literal["and", "or"] = "and"
 
     def __init__(self, *conditions: TerminationCondition) -> None:
         self.conditions: list[TerminationCondition] = list(conditions)
 
-    def to_config(self) -> dict[str, Any]:
-        return {"type": self._kind, "conditions": [c.to_config() for c in self.conditions]}
+    def to_spec(self) -> CombinedSpec:
+        return CombinedSpec(type=self._kind, conditions=[c.to_spec() for c in self.conditions])
 
     def __repr__(self) -> str:
         joiner = " & " if self._kind == "and" else " | "

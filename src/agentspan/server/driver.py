@@ -449,14 +449,7 @@ def validate_tree(spec: AgentConfig, path: str = "") -> None:
     if needs_model and not spec.model:
         what = "a handoff parent needs a model to choose an agent" if spec.agents else "it has no model"
         raise InvalidAgent(f"agent '{where}': {what}")
-    router = (spec.model_extra or {}).get("router")
-    if spec.agents and strategy == "router" and not isinstance(router, dict):
+    if spec.agents and strategy == "router" and spec.router is None:
         raise InvalidAgent(f"agent '{where}': strategy 'router' needs router=")
-    if isinstance(router, dict) and router.get("name"):
-        validate_tree(AgentConfig.model_validate(router), f"{where}/")
-    for sub in spec.agents:
-        validate_tree(sub, f"{where}/")
-    for tool in spec.tools:
-        child = tool.config.get("agentConfig") if tool.tool_type == "agent_tool" else None
-        if isinstance(child, dict):
-            validate_tree(AgentConfig.model_validate(child), f"{where}/")
+    for nested in spec.nested_agents():
+        validate_tree(nested, f"{where}/")

@@ -20,8 +20,11 @@ def is_team(spec: AgentConfig) -> bool:
 
 
 def extra(spec: AgentConfig, key: str) -> Any:
-    """A spec field our model does not declare (guardrails, termination, gate, ...)."""
-    return (spec.model_extra or {}).get(key)
+    """The wire (JSON) form of spec key ``key`` (termination, gate, handoffs, ...).
+
+    A bridge while engine code still reads dicts: the value now comes from the typed field.
+    """
+    return spec.wire_field(key)
 
 
 def offered_tools(spec: AgentConfig) -> list[ToolConfig]:

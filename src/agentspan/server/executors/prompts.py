@@ -19,14 +19,13 @@ def build_request(
     spec: AgentConfig, model_name: str, messages: list[ChatMessage], *, planning: bool = False
 ) -> LlmRequest:
     """The provider-neutral request for the next model call of an agent."""
-    extra = spec.model_extra or {}
-    thinking = extra.get("thinkingConfig")
-    budget = thinking.get("budgetTokens") if isinstance(thinking, dict) and thinking.get("enabled") else None
+    thinking = spec.thinking_config
+    budget = thinking.budget_tokens if thinking is not None and thinking.enabled else None
     options: dict[str, Any] = {}
-    if "scriptedTurns" in extra:
-        options["scriptedTurns"] = extra["scriptedTurns"]
-    if isinstance(extra.get("llmOptions"), dict):
-        options.update(extra["llmOptions"])
+    if spec.scripted_turns is not None:
+        options["scriptedTurns"] = spec.scripted_turns
+    if spec.llm_options is not None:
+        options.update(spec.llm_options)
     instructions = spec.instructions if isinstance(spec.instructions, str) else None
     return LlmRequest(
         model=model_name,

@@ -1,0 +1,210 @@
+"""``AgentConfig``: the JSON an ``Agent`` compiles to (``agentConfig`` on the wire).
+
+The shape follows the reference product's camelCase ``AgentConfig`` so that programs and
+tools written for it keep working. The server stores every spec by content hash; an
+execution records the hash it started with, so a redeploy never changes a run in flight.
+Every key the SDK writes has a typed field; unknown keys still pass through (``extra``)
+so a newer SDK's additions survive an older server.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
+
+from agentspan.protocol._base import WireModel
+from agentspan.protocol.spec._parts import TaskRef, tag_of
+from agentspan.protocol.spec.code import CliSpec, CodeExecutionSpec
+from agentspan.protocol.spec.conditions import GateSpec, HandoffSpec, TerminationSpec
+from agentspan.protocol.spec.credentials import CredentialRefs
+from agentspan.protocol.spec.guardrails import GuardrailSpec
+from agentspan.protocol.spec.memory import CallbackSpec, MemorySpec, ThinkingSpec
+from agentspan.protocol.spec.tools import (
+    AgentTool,
+    AgentToolSettings,
+    AnyTool,
+    ApiTool,
+    HandoffTool,
+    HttpTool,
+    HumanTool,
+    McpTool,
+    OtherTool,
+    ToolConfig,
+    WorkerTool,
+)
+from agentspan.protocol.spec.upgrade import SPEC_SCHEMA_VERSION, upgrade
+
+NAME_PATTERN = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_-]*$")
+
+Strategy = Literal["handoff", "sequential", "parallel", "router", "round_robin", "random", "swarm", "manual"]
+
+
+def _router_kind(value: Any) -> str:
+    return "agent" if tag_of(value, "name", "name") else "function"
+
+
+class AgentConfig(WireModel):
+    """A serialised agent, recursively including its sub-agents."""
+
+    model_config = ConfigDict(extra="allow")
+
+    schema_version: int = SPEC_SCHEMA_VERSION
+    name: str
+    model: str | None = None
+    base_url: str | None = None
+    strategy: Strategy | None = None
+    max_turns: int = 25
+    timeout_seconds: float = 0
+    external: bool = False
+    instructions: str | dict[str, Any] | None = None
+    if TYPE_CHECKING:
+        # Any ToolConfig may be put in; validation turns it into its toolType's variant.
+        tools: list[ToolConfig] = Field(default_factory=list)
+    else:
+        tools: list[AnyTool] = Field(default_factory=list)
+    agents: list[AgentConfig] = Field(default_factory=list)
+    output_type: dict[str, Any] | None = None
+    max_tokens: int | None = None
+    temperature: float | None = None
+    introduction: str | None = None
+    metadata: dict[str, Any] | None = None
+
+    # Team and loop control.
+    router: (
+        Annotated[
+            Annotated[AgentConfig, Tag("agent")] | Annotated[TaskRef, Tag("function")],
+            Discriminator(_router_kind),
+        ]
+        | None
+    ) = None
+    """The agent or the user's function that picks a sub-agent (strategy ``router``)."""
+    stop_when: TaskRef | None = None
+    termination: TerminationSpec | None = None
+    handoffs: list[HandoffSpec] | None = None
+    swarm_handoffs: list[HandoffSpec] | None = None
+    """Written by the server into a swarm member's spec: the team's tool-result handoffs."""
+    allowed_transitions: dict[str, list[str]] | None = None
+    gate: GateSpec | None = None
+    planner: bool | None = None
+    include_contents: Literal["default", "none"] | None = None
+    required_tools: list[str] | None = None
+
+    # Checks, hooks and the model call.
+    guardrails: list[GuardrailSpec] | None = None
+    callbacks: list[CallbackSpec] | None = None
+    memory: MemorySpec | None = None
+    thinking_config: ThinkingSpec | None = None
+    llm_options: dict[str, Any] | None = None
+    """Provider options passed through to the model call."""
+    scripted_turns: list[dict[str, Any]] | None = None
+    """A ScriptedModel's replies, carried to the server's scripted provider."""
+
+    # What the agent's tools may touch.
+    code_execution: CodeExecutionSpec | None = None
+    cli_config: CliSpec | None = None
+    credentials: CredentialRefs | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _upgrade(cls, data: Any) -> Any:
+        return upgrade(data) if isinstance(data, dict) else data
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, value: str) -> str:
+        if not NAME_PATTERN.match(value):
+            raise ValueError(f"invalid agent name {value!r}: it must match {NAME_PATTERN.pattern}")
+        return value
+
+    @field_validator("max_turns")
+    @classmethod
+    def _positive_turns(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError("maxTurns must be at least 1")
+        return value
+
+    def wire_field(self, key: str) -> Any:
+        """The wire (JSON) form of the field called ``key`` on the wire, or of an unknown key.
+
+        A bridge for code written against the untyped spec (``extra(spec, "termination")``).
+        Unset options cost nothing; a set one is dumped on each call (no cache, so a spec
+        changed in place is never answered from stale data).
+        """
+        field = _FIELD_OF_KEY.get(key)
+        if field is None:
+            return (self.model_extra or {}).get(key)
+        value = getattr(self, field)
+        if value is None or isinstance(value, str | int | float | bool):
+            return value
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True, include={field}).get(key)
+
+    def tool(self, name: str) -> ToolConfig | None:
+        """The tool called ``name``, if this agent offers it."""
+        for tool in self.tools:
+            if tool.name == name:
+                return tool
+        return None
+
+    def canonical_json(self) -> str:
+        """Deterministic JSON used for hashing and storage."""
+        return json.dumps(self.wire(), sort_keys=True, separators=(",", ":"))
+
+    def content_hash(self) -> str:
+        """SHA-256 of the canonical JSON."""
+        return hashlib.sha256(self.canonical_json().encode()).hexdigest()
+
+    def nested_agents(self) -> list[AgentConfig]:
+        """Agents this one may start: sub-agents, a router agent and ``agent_tool`` agents."""
+        nested: list[AgentConfig] = list(self.agents)
+        if isinstance(self.router, AgentConfig):
+            nested.append(self.router)
+        for tool in self.tools:
+            if isinstance(tool, AgentTool) and tool.config.agent_config is not None:
+                nested.append(tool.config.agent_config)
+        return nested
+
+    def worker_task_names(self) -> list[str]:
+        """Names of every task a worker must serve for this agent tree: tools, and the
+        user's decision functions (router, stop_when, gate, handoff conditions)."""
+        names: list[str] = []
+
+        def add(name: str) -> None:
+            if name and name not in names:
+                names.append(name)
+
+        for ref in (self.stop_when, self.gate, self.router):
+            if isinstance(ref, TaskRef):
+                add(ref.task_name)
+        for handoff in self.handoffs or []:
+            task_name = getattr(handoff, "task_name", None)
+            if isinstance(task_name, str):
+                add(task_name)
+        for tool in self.tools:
+            if tool.tool_type == "worker":
+                add(tool.name)
+        for sub in self.nested_agents():
+            for name in sub.worker_task_names():
+                add(name)
+        return names
+
+
+AgentToolSettings.model_rebuild(_types_namespace={"AgentConfig": AgentConfig})
+for _variant in (
+    ToolConfig,
+    WorkerTool,
+    AgentTool,
+    HandoffTool,
+    HttpTool,
+    McpTool,
+    ApiTool,
+    HumanTool,
+    OtherTool,
+):
+    _variant.model_rebuild(force=True)
+AgentConfig.model_rebuild(force=True)
+
+_FIELD_OF_KEY: dict[str, str] = {info.alias or name: name for name, info in AgentConfig.model_fields.items()}

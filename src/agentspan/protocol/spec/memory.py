@@ -1,0 +1,35 @@
+"""Conversation memory, callbacks and model options an agent carries (reference API §9-§10)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
+
+from agentspan.protocol.spec._parts import SpecPart
+
+
+class MemorySpec(SpecPart):
+    """Prior conversation the execution starts from."""
+
+    messages: list[dict[str, Any]] | None = None
+    max_messages: Annotated[int, Field(ge=1)] | None = None
+
+
+CallbackPosition = Literal[
+    "before_agent", "after_agent", "before_model", "after_model", "before_tool", "after_tool"
+]
+
+
+class CallbackSpec(SpecPart):
+    """A hook run by the user's worker ``taskName`` at ``position``."""
+
+    position: CallbackPosition
+    task_name: Annotated[str, Field(min_length=1)]
+
+
+class ThinkingSpec(SpecPart):
+    """Extended thinking for models that support it."""
+
+    enabled: bool = True
+    budget_tokens: Annotated[int, Field(ge=1)] | None = None

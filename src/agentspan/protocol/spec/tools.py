@@ -1,0 +1,244 @@
+"""Tools an agent offers its model: a tagged union discriminated on ``toolType``.
+
+Every variant is a :class:`ToolConfig` with the common fields and a ``config`` model of its
+own. ``ToolConfig(...)`` itself still works and builds the variant its ``tool_type`` names,
+so engine code creating handoff/transfer tools is unchanged. A ``toolType`` this server does
+not know becomes an :class:`OtherTool` (kept verbatim; the engine answers the call with
+"not supported").
+
+``config`` models read like the dict they replace (``tool.config.get("target")``): the
+engine's readers were written against the wire form and are being moved elsewhere.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import ConfigDict, Discriminator, Field, Tag, field_validator
+
+from agentspan.protocol._base import WireModel
+from agentspan.protocol.spec._parts import SpecPart, tag_of
+from agentspan.protocol.spec.credentials import CredentialRefs
+from agentspan.protocol.spec.guardrails import GuardrailSpec
+
+if TYPE_CHECKING:
+    from agentspan.protocol.spec.agent import AgentConfig
+
+DEFAULT_TOOL_RETRIES = 2
+DEFAULT_TOOL_RETRY_DELAY_SECONDS = 1.0
+TOOL_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9_.-]{1,128}$")
+
+# --- config models ---------------------------------------------------------------------------
+
+
+class ToolSettings(SpecPart):
+    """A tool's ``config``; read-only mapping access by wire key, as the dict it replaces."""
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The wire value of ``key`` (a nested model as its JSON dict), as ``dict.get`` would."""
+        field = _field_of_key(type(self), key)
+        if field is None:
+            return (self.model_extra or {}).get(key, default)
+        value = getattr(self, field)
+        if value is None:
+            return default
+        return value.wire() if isinstance(value, SpecPart | WireModel) else value
+
+    def __getitem__(self, key: str) -> Any:
+        missing = object()
+        value = self.get(key, missing)
+        if value is missing:
+            raise KeyError(key)
+        return value
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self.get(key) is not None
+
+
+def _field_of_key(settings: type[ToolSettings], key: str) -> str | None:
+    for name, info in settings.model_fields.items():
+        if (info.alias or name) == key:
+            return name
+    return None
+
+
+class WorkerSettings(ToolSettings):
+    """A function served by a worker polling the tool's name."""
+
+    credentials: CredentialRefs | None = None
+
+
+class AgentToolSettings(ToolSettings):
+    """An agent run as a child execution per call; its answer is the tool result."""
+
+    agent_config: AgentConfig | None = None
+    optional: bool | None = None
+    """False: a failure of the child fails the parent (default: the model sees the error)."""
+    retry_count: Annotated[int, Field(ge=0)] | None = None
+    retry_delay_seconds: Annotated[float, Field(ge=0)] | None = None
+    credentials: CredentialRefs | None = None
+
+
+class HttpSettings(ToolSettings):
+    """One HTTP endpoint the server calls; ``${NAME}`` in headers names a credential."""
+
+    url: Annotated[str, Field(min_length=1)]
+    method: str | None = None
+    headers: dict[str, str] | None = None
+    accept: list[str] | None = None
+    content_type: str | None = None
+    credentials: CredentialRefs | None = None
+
+
+class _SnakeCaseSettings(ToolSettings):
+    # The reference product writes these configs with snake_case keys on the wire.
+    model_config = ConfigDict(alias_generator=None)
+
+
+class McpSettings(_SnakeCaseSettings):
+    """An MCP server whose tools (all, or ``tool_names``) the model is offered."""
+
+    server_url: Annotated[str, Field(min_length=1)]
+    headers: dict[str, str] | None = None
+    tool_names: list[str] | None = None
+    max_tools: Annotated[int, Field(ge=1)] | None = None
+    credentials: CredentialRefs | None = None
+
+
+class ApiSettings(_SnakeCaseSettings):
+    """An OpenAPI / Swagger / Postman document expanded to one HTTP tool per operation."""
+
+    url: Annotated[str, Field(min_length=1)]
+    headers: dict[str, str] | None = None
+    tool_names: list[str] | None = None
+    max_tools: Annotated[int, Field(ge=1)] | None = None
+    credentials: CredentialRefs | None = None
+
+
+class HandoffSettings(ToolSettings):
+    """``transfer_to_<agent>`` of a handoff parent, or a swarm member's transfer tool."""
+
+    target: str = ""
+    blocked: bool | None = None
+    blocked_reason: str | None = None
+
+
+# --- tools -------------------------------------------------------------------------------------
+
+
+class ToolConfig(SpecPart):
+    """One tool offered to the model; the base of every ``toolType`` variant."""
+
+    name: str
+    description: str = ""
+    input_schema: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
+    output_schema: dict[str, Any] | None = None
+    tool_type: str = "worker"
+    approval_required: bool = False
+    timeout_seconds: float | None = None
+    config: ToolSettings = Field(default_factory=ToolSettings)
+    retry_count: int | None = None
+    """Retries after the first failed attempt (``None`` = the server default)."""
+    retry_delay_seconds: float | None = None
+    """Base delay for exponential backoff between attempts."""
+    retryable: bool = True
+    """``False``: after an ambiguous loss (lease expired mid-run) the tool is not re-run."""
+    stateful: bool | None = None
+    """The worker serving this tool is bound to one execution."""
+    guardrails: list[GuardrailSpec] | None = None
+    """Run inside the tool's worker, on its arguments (input) or result (output)."""
+
+    if TYPE_CHECKING:
+        # Engine code builds tools with a plain dict config; validation converts it.
+        def __init__(
+            self, *, name: str, config: Mapping[str, Any] | ToolSettings | None = None, **fields: Any
+        ) -> None: ...
+
+    def __new__(cls, *args: Any, **data: Any) -> ToolConfig:
+        # ToolConfig(tool_type=...) builds the variant that tool type names.
+        if cls is ToolConfig and data:
+            cls = _VARIANTS.get(str(data.get("tool_type", data.get("toolType", "worker"))), OtherTool)
+        return super().__new__(cls)
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, value: str) -> str:
+        if not value or not TOOL_NAME_PATTERN.match(value):
+            raise ValueError(f"invalid tool name {value!r}: use 1-128 letters, digits, '_', '-' or '.'")
+        return value
+
+
+class WorkerTool(ToolConfig):
+    tool_type: Literal["worker"] = "worker"
+    config: WorkerSettings = Field(default_factory=WorkerSettings)
+
+
+class AgentTool(ToolConfig):
+    tool_type: Literal["agent_tool"] = "agent_tool"
+    config: AgentToolSettings = Field(default_factory=AgentToolSettings)
+
+
+class HandoffTool(ToolConfig):
+    tool_type: Literal["handoff", "transfer"] = "handoff"
+    config: HandoffSettings = Field(default_factory=HandoffSettings)
+
+
+class HttpTool(ToolConfig):
+    tool_type: Literal["http"] = "http"
+    config: HttpSettings
+
+
+class McpTool(ToolConfig):
+    tool_type: Literal["mcp"] = "mcp"
+    config: McpSettings
+
+
+class ApiTool(ToolConfig):
+    tool_type: Literal["api"] = "api"
+    config: ApiSettings
+
+
+class HumanTool(ToolConfig):
+    """The operator answers; the answer is the tool result."""
+
+    tool_type: Literal["human"] = "human"
+
+
+class OtherTool(ToolConfig):
+    """A tool type this server has no model for (media, RAG, message queue, future kinds)."""
+
+
+_VARIANTS: dict[str, type[ToolConfig]] = {
+    "worker": WorkerTool,
+    "agent_tool": AgentTool,
+    "handoff": HandoffTool,
+    "transfer": HandoffTool,
+    "http": HttpTool,
+    "mcp": McpTool,
+    "api": ApiTool,
+    "human": HumanTool,
+}
+
+
+_TAGS = {name: "handoff" if variant is HandoffTool else name for name, variant in _VARIANTS.items()}
+
+
+def _tool_kind(value: Any) -> str:
+    kind = tag_of(value, "toolType", "tool_type")
+    return _TAGS.get("worker" if kind is None else str(kind), "other")
+
+
+AnyTool = Annotated[
+    Annotated[WorkerTool, Tag("worker")]
+    | Annotated[AgentTool, Tag("agent_tool")]
+    | Annotated[HandoffTool, Tag("handoff")]
+    | Annotated[HttpTool, Tag("http")]
+    | Annotated[McpTool, Tag("mcp")]
+    | Annotated[ApiTool, Tag("api")]
+    | Annotated[HumanTool, Tag("human")]
+    | Annotated[OtherTool, Tag("other")],
+    Discriminator(_tool_kind),
+]
+"""What ``AgentConfig.tools`` holds: the variant named by ``toolType``."""

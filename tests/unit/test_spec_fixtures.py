@@ -1,0 +1,77 @@
+"""Version-1 specs, as today's SDK wrote them and the database stores them, still load.
+
+The fixtures in tests/fixtures/specs/v1/ were produced by the SDK of schema version 1 (one
+per strategy and option kind). Each must upgrade, validate, and come back out as the same
+document apart from its version; the engine must read the same values as before.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agentspan.protocol.spec import SPEC_SCHEMA_VERSION, AgentConfig, upgrade
+from agentspan.server.engine.specs import extra
+
+FIXTURES = sorted((Path(__file__).parent.parent / "fixtures" / "specs" / "v1").glob("*.json"))
+
+
+def without_version(document: Any) -> Any:
+    if isinstance(document, dict):
+        return {k: without_version(v) for k, v in document.items() if k != "schemaVersion"}
+    if isinstance(document, list):
+        return [without_version(v) for v in document]
+    return document
+
+
+def load(path: Path) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(path.read_text())
+    return document
+
+
+def test_there_is_a_fixture_per_strategy_and_option() -> None:
+    names = {p.stem for p in FIXTURES}
+    assert {"guardrails", "termination", "swarm", "router_agent", "router_fn", "sequential_gate"} <= names
+    assert len(FIXTURES) >= 15
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=lambda p: p.stem)
+def test_a_v1_spec_upgrades_and_round_trips(path: Path) -> None:
+    stored = load(path)
+    assert stored["schemaVersion"] == 1
+    spec = AgentConfig.model_validate_json(path.read_text())
+    assert spec.schema_version == SPEC_SCHEMA_VERSION
+    assert without_version(spec.wire()) == without_version(stored)
+    again = AgentConfig.model_validate_json(spec.canonical_json())
+    assert again.canonical_json() == spec.canonical_json()
+    assert again.content_hash() == spec.content_hash()
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=lambda p: p.stem)
+def test_the_engine_reads_what_it_read_from_v1(path: Path) -> None:
+    stored = load(path)
+    spec = AgentConfig.model_validate(stored)
+    for key in ("router", "guardrails", "termination", "handoffs", "gate", "memory", "callbacks", "stopWhen"):
+        assert without_version(extra(spec, key)) == without_version(stored.get(key)), key
+
+
+def test_unknown_v1_conditions_are_dropped_with_the_same_meaning() -> None:
+    unknown = {"type": "unknown"}
+    text = {"type": "text_mention", "text": "DONE"}
+    document = {
+        "name": "a",
+        "schemaVersion": 1,
+        "termination": {"type": "or", "conditions": [text, {"type": "and", "conditions": [text, unknown]}]},
+        "handoffs": [
+            {"target": "b", "type": "unknown"},
+            {"target": "b", "type": "on_text_mention", "text": "x"},
+        ],
+    }
+    upgraded = upgrade(document)
+    assert upgraded["termination"] == {"type": "or", "conditions": [text]}
+    assert upgraded["handoffs"] == [{"target": "b", "type": "on_text_mention", "text": "x"}]
+    assert document["schemaVersion"] == 1, "the input is not modified"
+    assert "termination" not in upgrade({"name": "a", "termination": unknown})
