@@ -51,6 +51,7 @@ from agentspan.agents import Agent, AgentConfig, AgentRuntime, ToolContext, tool
 from agentspan.agents._errors import AgentAPIError, AgentspanError
 from agentspan.agents.testing import ScriptedModel, ToolCall
 from agentspan.client._http import ApiClient
+from agentspan.protocol.api import TERMINAL_STATUSES
 
 if TYPE_CHECKING:
     from support.servers import ServerProcess
@@ -607,9 +608,6 @@ def _answer_wait(cluster: Cluster, launch: Launch, stats: SettleStats) -> None:
         stats.answered += 1
 
 
-TERMINAL = ("COMPLETED", "FAILED", "TERMINATED", "TIMED_OUT")
-
-
 def settle(
     cluster: Cluster, launches: list[Launch], timeout: float, *, answer_waits: bool = True
 ) -> SettleStats:
@@ -619,7 +617,7 @@ def settle(
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         rows = [r for r in _root_summaries(cluster) if r["executionId"] in by_id]
-        open_rows = [r for r in rows if r["status"] not in TERMINAL]
+        open_rows = [r for r in rows if r["status"] not in TERMINAL_STATUSES]
         if len(rows) == len(by_id) and not open_rows:
             break
         for row in open_rows:

@@ -10,6 +10,7 @@ import json
 
 import pytest
 
+from agentspan.protocol.api import TERMINAL_STATUSES
 from agentspan.server.store import EventRow, ExecutionRow, Store, TaskRow
 
 pytestmark = pytest.mark.anyio
@@ -93,7 +94,7 @@ async def has_data(store: Store, execution_id: str) -> dict[str, bool]:
     }
 
 
-ALL = ("COMPLETED", "FAILED", "TERMINATED", "TIMED_OUT")
+ALL = tuple(sorted(TERMINAL_STATUSES))
 NONE = {"events": False, "messages": False, "task": False}
 EVERYTHING = {"events": True, "messages": True, "task": True}
 

@@ -187,51 +187,116 @@ class Agent:
         self.name = _check_name(name)
         self._claude_code_config: Any = None
         self.model: str = self._model_string(model)
-        self.instructions = instructions
         self.tools: list[Any] = list(tools or [])
-        self.agents: list[Agent] = list(agents or [])
-        self.strategy = _check_strategy(strategy)
-        self.router = router
-        self.output_type = output_type
+        self._set_team(agents, strategy, router, handoffs, allowed_transitions)
+        self._set_prompt(instructions, introduction, output_type, include_contents)
+        self._set_limits(max_turns, max_tokens, timeout_seconds, temperature, thinking_budget_tokens)
+        self._set_stopping(stop_when, termination, gate, required_tools)
+        self._set_context(memory, dependencies, metadata, credentials, stateful)
+        self._set_code_execution(local_code_execution, allowed_languages, allowed_commands, code_execution)
+        self._set_cli(cli_commands, cli_allowed_commands, cli_config)
         self.guardrails: list[Any] = list(guardrails or [])
-        self.memory = memory
-        self.dependencies: dict[str, Any] = dict(dependencies or {})
-        self.max_turns = max_turns
-        self.max_tokens = max_tokens
-        self.timeout_seconds = timeout_seconds
-        self.temperature = temperature
-        self.stop_when = stop_when
-        self.termination = termination
-        self.handoffs: list[Any] = list(handoffs or [])
-        self.allowed_transitions = dict(allowed_transitions) if allowed_transitions is not None else None
-        self.introduction = introduction
-        self.metadata: dict[str, Any] = dict(metadata or {})
-        self.local_code_execution = local_code_execution
-        self.allowed_languages: list[str] = (
-            list(allowed_languages) if allowed_languages is not None else ["python"]
-        )
-        self.allowed_commands: list[str] = list(allowed_commands or [])
-        self.code_execution = code_execution
-        self.cli_commands = cli_commands
-        self.cli_allowed_commands: list[str] = list(cli_allowed_commands or [])
-        self.cli_config = cli_config
         self.planner = planner
+        self.base_url = base_url
         self.callbacks: list[Any] = list(callbacks or [])
         self.before_agent_callback = before_agent_callback
         self.after_agent_callback = after_agent_callback
         self.before_model_callback = before_model_callback
         self.after_model_callback = after_model_callback
-        self.include_contents = include_contents
-        self.thinking_budget_tokens = thinking_budget_tokens
-        self.required_tools: list[str] = list(required_tools or [])
-        self.gate = gate
-        self.base_url = base_url
-        self.credentials: list[Any] = list(credentials or [])
-        self.stateful = stateful
         # True only for agents built by ``>>``: those chains flatten when extended, while a
         # sequential agent the user built explicitly stays one step with its own settings.
         self._pipeline = False
         self._validate()
+
+    # The ``_set_*`` helpers store related arguments together, copying lists and dicts so
+    # the caller's stay theirs. They check nothing beyond the strategy: the checks that
+    # need the whole agent run once, in ``_validate``, after every attribute is set.
+
+    def _set_team(
+        self,
+        agents: list[Agent] | None,
+        strategy: str | Strategy,
+        router: Agent | Callable[..., Any] | None,
+        handoffs: list[Any] | None,
+        allowed_transitions: dict[str, list[str]] | None,
+    ) -> None:
+        self.agents: list[Agent] = list(agents or [])
+        self.strategy = _check_strategy(strategy)
+        self.router = router
+        self.handoffs: list[Any] = list(handoffs or [])
+        self.allowed_transitions = dict(allowed_transitions) if allowed_transitions is not None else None
+
+    def _set_prompt(
+        self,
+        instructions: str | Callable[[], str] | PromptTemplate,
+        introduction: str | None,
+        output_type: Any,
+        include_contents: str | None,
+    ) -> None:
+        self.instructions = instructions
+        self.introduction = introduction
+        self.output_type = output_type
+        self.include_contents = include_contents
+
+    def _set_limits(
+        self,
+        max_turns: int,
+        max_tokens: int | None,
+        timeout_seconds: float,
+        temperature: float | None,
+        thinking_budget_tokens: int | None,
+    ) -> None:
+        self.max_turns = max_turns
+        self.max_tokens = max_tokens
+        self.timeout_seconds = timeout_seconds
+        self.temperature = temperature
+        self.thinking_budget_tokens = thinking_budget_tokens
+
+    def _set_stopping(
+        self,
+        stop_when: Callable[[dict[str, Any]], bool] | None,
+        termination: Any,
+        gate: Any,
+        required_tools: list[str] | None,
+    ) -> None:
+        self.stop_when = stop_when
+        self.termination = termination
+        self.gate = gate
+        self.required_tools: list[str] = list(required_tools or [])
+
+    def _set_context(
+        self,
+        memory: Any,
+        dependencies: dict[str, Any] | None,
+        metadata: dict[str, Any] | None,
+        credentials: list[Any] | None,
+        stateful: bool,
+    ) -> None:
+        self.memory = memory
+        self.dependencies: dict[str, Any] = dict(dependencies or {})
+        self.metadata: dict[str, Any] = dict(metadata or {})
+        self.credentials: list[Any] = list(credentials or [])
+        self.stateful = stateful
+
+    def _set_code_execution(
+        self,
+        local_code_execution: bool,
+        allowed_languages: list[str] | None,
+        allowed_commands: list[str] | None,
+        code_execution: Any,
+    ) -> None:
+        self.local_code_execution = local_code_execution
+        # None means the default (Python); an explicit [] allows no language at all.
+        self.allowed_languages: list[str] = (
+            list(allowed_languages) if allowed_languages is not None else ["python"]
+        )
+        self.allowed_commands: list[str] = list(allowed_commands or [])
+        self.code_execution = code_execution
+
+    def _set_cli(self, cli_commands: bool, cli_allowed_commands: list[str] | None, cli_config: Any) -> None:
+        self.cli_commands = cli_commands
+        self.cli_allowed_commands: list[str] = list(cli_allowed_commands or [])
+        self.cli_config = cli_config
 
     def _model_string(self, model: Any) -> str:
         if model is None:

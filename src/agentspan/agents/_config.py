@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, fields
 
+from agentspan.client._auth import API_KEY_VARIABLE, AUTH_KEY_VARIABLE
+
 
 def _bool(name: str, default: bool) -> bool:
     raw = os.environ.get(name, "").strip()
@@ -67,8 +69,8 @@ class AgentConfig:
     def from_env(cls) -> AgentConfig:
         return cls(
             server_url=os.environ.get("AGENTSPAN_SERVER_URL") or "http://localhost:6767/api",
-            api_key=os.environ.get("AGENTSPAN_API_KEY") or None,
-            auth_key=os.environ.get("AGENTSPAN_AUTH_KEY") or None,
+            api_key=os.environ.get(API_KEY_VARIABLE) or None,
+            auth_key=os.environ.get(AUTH_KEY_VARIABLE) or None,
             auth_secret=os.environ.get("AGENTSPAN_AUTH_SECRET") or None,
             llm_retry_count=_int("AGENTSPAN_LLM_RETRY_COUNT", 3),
             worker_poll_interval_ms=_int("AGENTSPAN_WORKER_POLL_INTERVAL", 100),

@@ -23,6 +23,7 @@ from agentspan.agents._result import AgentEvent, AgentResult, AgentStatus, resul
 from agentspan.agents._serialize import collect_tool_functions, serialize_agent
 from agentspan.agents._stream import AgentStream, AsyncAgentStream
 from agentspan.agents._system_functions import collect_system_functions
+from agentspan.client._auth import bearer_token
 from agentspan.client._autostart import ensure_server
 from agentspan.client._http import ApiClient
 from agentspan.client._loop import LoopThread
@@ -74,7 +75,8 @@ class AgentRuntime:
         self._close_lock = threading.Lock()
 
     async def _make_clients(self) -> tuple[ApiClient, WorkerPool]:
-        client = ApiClient(self.config.server_url, api_key=self.config.api_key or self.config.auth_key)
+        token = bearer_token(self.config.api_key, self.config.auth_key)
+        client = ApiClient(self.config.server_url, api_key=token)
         return client, WorkerPool(client, max_concurrency=max(1, self.config.worker_thread_count))
 
     # --- lifecycle ------------------------------------------------------------------------

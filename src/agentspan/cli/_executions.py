@@ -13,29 +13,31 @@ import socket
 import time
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, ValidationError
 
 import agentspan
+from agentspan.client._auth import auth_headers, bearer_token_from_env
 from agentspan.client._sse import SSEDecoder
 from agentspan.protocol.api import (
+    TERMINAL_STATUSES,
     ExecutionDetail,
     ExecutionList,
+    ExecutionStatus,
     ExecutionSummary,
     StatusResponse,
     StreamEvent,
     ToolCallRecord,
 )
+from agentspan.protocol.events import TERMINAL_EVENTS
 
 EXIT_ERROR = 1
 EXIT_UNREACHABLE = 3
 DEFAULT_SERVER_URL = "http://localhost:6767/api"
-STATUSES = ("RUNNING", "PAUSED", "COMPLETED", "FAILED", "TERMINATED", "TIMED_OUT")
-TERMINAL_EVENTS = frozenset({"done", "error"})
-TERMINAL_STATUSES = frozenset({"COMPLETED", "FAILED", "TERMINATED", "TIMED_OUT"})
+STATUSES: tuple[str, ...] = get_args(ExecutionStatus)  # what ``executions list --status`` accepts
 # The SSE endpoint sends a heartbeat every 15 s, so a read that waits longer than this
 # means the connection is dead, not that the execution is quiet.
 STREAM_READ_TIMEOUT = 60.0
@@ -82,14 +84,18 @@ def _problem_message(resp: httpx.Response) -> str:
 
 
 class ApiClient:
-    """The few REST calls the CLI makes, with errors already turned into :class:`CliError`."""
+    """The few REST calls the CLI makes, with errors already turned into :class:`CliError`.
+
+    Credentials come from the SDK's variables through ``client/_auth.py``, the same
+    headers the SDK's own client sends, so ``AGENTSPAN_API_KEY`` works for both."""
 
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url
+        headers = {"User-Agent": f"agentspan-cli/{agentspan.__version__}"}
         self._http = httpx.Client(
             base_url=base_url,
             timeout=30.0,
-            headers={"User-Agent": f"agentspan-cli/{agentspan.__version__}"},
+            headers={**headers, **auth_headers(bearer_token_from_env())},
         )
 
     def __enter__(self) -> ApiClient:

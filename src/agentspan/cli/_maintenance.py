@@ -20,8 +20,9 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from agentspan.cli._executions import TERMINAL_STATUSES, CliError
+from agentspan.cli._executions import CliError
 from agentspan.cli._server import _data_dir
+from agentspan.protocol.api import TERMINAL_STATUSES
 
 if TYPE_CHECKING:
     from agentspan.server.store.base import Store

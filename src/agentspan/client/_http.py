@@ -14,13 +14,14 @@ from typing import Any
 import httpx
 
 from agentspan._core.errors import AgentAPIError, AgentNotFoundError, AgentspanError
+from agentspan.client._auth import auth_headers
 from agentspan.client._sse import SSEDecoder, SSEMessage
 from agentspan.client._wire import WireError, WirePool, usable_for
 from agentspan.protocol.api import TERMINAL_STATUSES
+from agentspan.protocol.events import TERMINAL_EVENTS
 
 log = logging.getLogger("agentspan")
 
-TERMINAL_EVENTS = frozenset({"done", "error"})
 _WAIT_SLICE = 20.0  # seconds per long-poll while waiting for a result
 
 
@@ -35,9 +36,7 @@ class ApiClient:
 
     def __init__(self, base_url: str, *, api_key: str | None = None, timeout: float = 30.0) -> None:
         self.base_url = base_url.rstrip("/")
-        headers = {"X-Agentspan-Actor": default_actor()}
-        if api_key:
-            headers["Authorization"] = f"Bearer {api_key}"
+        headers = {"X-Agentspan-Actor": default_actor(), **auth_headers(api_key)}
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
             headers=headers,

@@ -16,9 +16,9 @@ from fastapi.responses import StreamingResponse
 from agentspan.protocol.errors import ErrorCode
 from agentspan.server.api.edge import layer_of, principal_of
 from agentspan.server.api.errors import documented
-from agentspan.server.service.stream import HEARTBEAT_SECONDS, TERMINAL_EVENTS
+from agentspan.server.service.stream import HEARTBEAT_SECONDS
 
-__all__ = ["HEARTBEAT_SECONDS", "TERMINAL_EVENTS", "router"]
+__all__ = ["HEARTBEAT_SECONDS", "router"]
 
 router = APIRouter(prefix="/api")
 

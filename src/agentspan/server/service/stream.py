@@ -16,12 +16,12 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from agentspan.protocol.api import TERMINAL_STATUSES
+from agentspan.protocol.events import TERMINAL_EVENTS
 from agentspan.server.hub import Hub
 from agentspan.server.service.queries import event_view
 from agentspan.server.store.base import EventRow, Store
 
 HEARTBEAT_SECONDS = 15.0
-TERMINAL_EVENTS = ("done", "error")
 
 
 async def sse_frames(

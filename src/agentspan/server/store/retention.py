@@ -10,9 +10,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Protocol
 
-PURGEABLE_STATUSES: tuple[str, ...] = ("COMPLETED", "FAILED", "TERMINATED", "TIMED_OUT")
-"""Terminal statuses: an execution in one of them never changes again. (The same set as
-``protocol.api.TERMINAL_STATUSES``, repeated because the store imports nothing above it.)"""
+from agentspan.protocol.api import TERMINAL_STATUSES
+
+PURGEABLE_STATUSES: tuple[str, ...] = tuple(sorted(TERMINAL_STATUSES))
+"""Terminal statuses (``protocol.api.TERMINAL_STATUSES``, sorted): an execution in one of
+them never changes again, so only those may be purged."""
 PURGE_BATCH = 500
 """Root executions examined per purge transaction: a huge purge never holds one long
 transaction (with its locks) while servers work on the same database."""
