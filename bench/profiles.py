@@ -25,7 +25,7 @@ COMPONENTS = [
     ),
     ("engine: decide (pure functions)", ("server/engine/",)),
     ("protocol models", ("agentspan/protocol/",)),
-    ("server: driver, dispatcher, hub, views, API", ("agentspan/server/",)),
+    ("server: driver, executors, hub, services, API", ("agentspan/server/",)),
     ("SDK worker: tool execution, schema", ("agentspan/client/", "agentspan/agents/")),
     ("logging", ("logging/",)),
 ]

@@ -660,7 +660,7 @@ numbers above are from the fixed code.
    is always written with insert-or-ignore).
 3. **SSE streams could close without their terminal event** (the status was read in a
    separate query after the events). Fixed in `67b793a`; streams now share one reader per
-   execution (`_EventFeed` in `server/api/sse.py`), which also re-reads the log once it
+   execution (`_EventFeed` in `server/service/stream.py`), which also re-reads the log once it
    sees the end.
 4. **PostgreSQL, server restart with 2 s leases: calls started after the restart ran
    twice.** Two causes: the SDK's HTTP client (httpx/httpcore) stalled a burst of ~100

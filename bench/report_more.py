@@ -120,7 +120,7 @@ def _streaming_notes(key: str, levels: dict[int, Any]) -> list[str]:
         f"{base.fmt(per_sub, 3)} ms of CPU per extra subscriber per event (each event here wakes the "
         "streams twice: the approval, then the model call's result). The streams of an execution "
         "share one read of the log and one encoding per event (`_EventFeed` in "
-        "`server/api/sse.py`); what is left per subscriber is waking its stream, the streaming "
+        "`server/service/stream.py`); what is left per subscriber is waking its stream, the streaming "
         "response around it and its own `send()`, all on the server's one event loop."
     ]
     if big["respond_ms"]["median"] > max(20.0, 5 * one["respond_ms"]["median"]):
@@ -314,7 +314,7 @@ def _history_notes(key: str, lengths: dict[int, Any]) -> list[str]:
         f"({base.fmt(slopes['round'])} µs per message of history). The model leg accounts for "
         f"{base.fmt(slopes['model_leg'])} µs / message "
         f"({base.fmt(first['model_ms'])} → {base.fmt(last['model_ms'])} ms, first → last tenth): each model "
-        "call reads only the messages added since the previous one (the dispatcher caches "
+        "call reads only the messages added since the previous one (the LLM executor caches "
         "conversations), but still builds a request from, and hands the model, the whole "
         "conversation, which grows with it by nature (a real model also takes longer on a longer "
         "prompt). The tool leg, "

@@ -23,6 +23,7 @@ import agentspan
 from agentspan.client._auth import auth_headers, bearer_token_from_env
 from agentspan.client._sse import SSEDecoder
 from agentspan.protocol.api import (
+    TERMINAL_EVENTS,
     TERMINAL_STATUSES,
     ExecutionDetail,
     ExecutionList,
@@ -32,7 +33,6 @@ from agentspan.protocol.api import (
     StreamEvent,
     ToolCallRecord,
 )
-from agentspan.protocol.events import TERMINAL_EVENTS
 
 EXIT_ERROR = 1
 EXIT_UNREACHABLE = 3

@@ -17,8 +17,7 @@ from agentspan._core.errors import AgentAPIError, AgentNotFoundError, AgentspanE
 from agentspan.client._auth import auth_headers
 from agentspan.client._sse import SSEDecoder, SSEMessage
 from agentspan.client._wire import WireError, WirePool, usable_for
-from agentspan.protocol.api import TERMINAL_STATUSES
-from agentspan.protocol.events import TERMINAL_EVENTS
+from agentspan.protocol.api import TERMINAL_EVENTS, TERMINAL_STATUSES
 
 log = logging.getLogger("agentspan")
 

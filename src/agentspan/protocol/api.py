@@ -19,6 +19,9 @@ from agentspan.protocol.spec import AgentConfig
 
 ExecutionStatus = Literal["RUNNING", "PAUSED", "COMPLETED", "FAILED", "TERMINATED", "TIMED_OUT"]
 TERMINAL_STATUSES: frozenset[str] = frozenset({"COMPLETED", "FAILED", "TERMINATED", "TIMED_OUT"})
+TERMINAL_EVENTS: frozenset[str] = frozenset({"done", "error"})
+"""The last event of every ended execution; a stream closes after it. Defined here rather
+than in ``events.py`` so that the SDK's transport can use it without building the catalog."""
 
 
 # --- executions -------------------------------------------------------------------------

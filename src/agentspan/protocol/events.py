@@ -37,7 +37,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from pydantic.alias_generators import to_camel
 
-from agentspan.protocol.api import TERMINAL_STATUSES, StreamEvent
+from agentspan.protocol.api import TERMINAL_EVENTS, TERMINAL_STATUSES, StreamEvent
 
 __all__ = [
     "EVENT_ADAPTER",
@@ -426,9 +426,6 @@ EVENT_TYPES: dict[str, type[_EventModel]] = {model.model_fields["type"].default:
 NOT_EMITTED_YET: frozenset[str] = frozenset({"guardrail_pass", "guardrail_fail"})
 """Types the SDK has always named (the reference product emits them) that no server code
 emits yet; guardrails will."""
-
-TERMINAL_EVENTS: frozenset[str] = frozenset({"done", "error"})
-"""The last event of every ended execution; a stream closes after it."""
 
 
 def event_type_names() -> tuple[str, ...]:

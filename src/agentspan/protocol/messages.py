@@ -2,7 +2,7 @@
 
 One internal shape for all providers; each adapter converts it to its API's form. The
 messages are ``TypedDict``s, not models, on purpose: a conversation is stored, cached and
-handed to providers as plain JSON dicts (the dispatcher's conversation cache shares them
+handed to providers as plain JSON dicts (the LLM executor's conversation cache shares them
 between calls), and a long conversation must not pay for building objects on every model
 call (docs/benchmarks.md, figure 6). The types cost nothing at run time; narrowing on
 ``message["role"]`` gives each branch its fields. Validate with :data:`CHAT_MESSAGES` where

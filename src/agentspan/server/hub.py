@@ -1,4 +1,4 @@
-"""In-process wake-ups: long-polling workers, SSE subscribers and the dispatcher wait on
+"""In-process wake-ups: long-polling workers, SSE subscribers and the executor pool wait on
 keys that the driver notifies after each commit. No sleep-polling on the hot path.
 
 (With several replicas on PostgreSQL this is fed by LISTEN/NOTIFY as well.)

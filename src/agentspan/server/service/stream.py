@@ -15,8 +15,7 @@ import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-from agentspan.protocol.api import TERMINAL_STATUSES
-from agentspan.protocol.events import TERMINAL_EVENTS
+from agentspan.protocol.api import TERMINAL_EVENTS, TERMINAL_STATUSES
 from agentspan.server.hub import Hub
 from agentspan.server.service.queries import event_view
 from agentspan.server.store.base import EventRow, Store
