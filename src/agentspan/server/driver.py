@@ -287,9 +287,8 @@ class Driver:
         # Children are created after this row's events so the parent's log shows the
         # handoff before anything the child does.
         for cmd in children:
-            child_spec = AgentConfig.model_validate(cmd.spec)
             child = await self._create(
-                tx, child_spec, cmd.prompt, row, cmd.link, now, effects, budgeted=new.budgeted
+                tx, cmd.spec, cmd.prompt, row, cmd.link, now, effects, budgeted=new.budgeted
             )
             link_child(new, cmd.link, child.id)
         if new.terminal and not was_terminal:
