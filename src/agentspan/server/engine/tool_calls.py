@@ -136,15 +136,20 @@ def run_tool(d: Step, call: CallState, tool: ToolConfig, delay: float = 0.0) -> 
             delay_seconds=delay,
             timeout_seconds=tool.timeout_seconds,
             attempt=call.attempt,
-            executor=executor_of(tool),
+            executor=executor_of(tool) or "worker",
         )
     )
 
 
-def executor_of(tool: ToolConfig) -> str:
+def executor_of(tool: ToolConfig) -> str | None:
     """Who runs a call of ``tool``: the executor named after its type (``worker``: an
-    external worker polling the task queue)."""
-    return "worker" if isinstance(tool, WorkerTool) else tool.tool_type
+    external worker polling the task queue), or ``None`` when the engine carries the call
+    out itself (agent tools start a child, handoff and transfer tools pass control)."""
+    if isinstance(tool, WorkerTool):
+        return "worker"
+    if isinstance(tool, AgentTool | HandoffTool):
+        return None
+    return tool.tool_type
 
 
 def _start_agent_tool(d: Step, call: CallState, tool: AgentTool) -> None:
