@@ -7,10 +7,7 @@ import copy
 import json
 from typing import Any, TypeVar
 
-from agentspan.protocol.spec import (
-    AgentConfig,
-    ToolConfig,
-)
+from agentspan.protocol.spec import AgentConfig, ToolConfig, parse_tool
 from agentspan.server.engine import decide
 from agentspan.server.engine.hooks import Hooks
 from agentspan.server.engine.model import (
@@ -40,7 +37,8 @@ C = TypeVar("C")
 
 
 def tool(name: str, **kwargs: Any) -> ToolConfig:
-    return ToolConfig(name=name, **kwargs)
+    """The tool variant ``tool_type`` names (default: a worker tool)."""
+    return parse_tool({"name": name, **kwargs})
 
 
 def agent(*tools: ToolConfig, name: str = "assistant", **kwargs: Any) -> AgentConfig:

@@ -320,11 +320,25 @@ def test_an_unknown_tool_on_an_agent_without_tools() -> None:
     assert d.messages[-1]["content"] == "Error: Unknown tool 'anything'. Available tools: none."
 
 
-def test_an_unsupported_tool_type_goes_back_to_the_model() -> None:
-    d = started(agent(tool("fetch", tool_type="quantum"))).llm(None, call("fetch"))
+def test_a_tool_runs_on_the_executor_its_type_names_on_every_attempt() -> None:
+    """Worker tools go to workers; any other type (an OtherTool too) to the executor of
+    that type, also when retried after a failure or re-run after a lost lease (the
+    driver answers a call no executor serves as unsupported)."""
+    fetch = tool("fetch", tool_type="quantum", retry_delay_seconds=0.5)
+    run = started(agent(fetch, LOOKUP))
+    d = run.llm(None, call("fetch"), call("lookup"))
+    assert [(c.name, c.executor) for c in commands(d, RunTool)] == [
+        ("fetch", "quantum"),
+        ("lookup", "worker"),
+    ]
+    d = run.fail("c1", retryable=True)
+    assert [(c.executor, c.attempt, c.delay_seconds) for c in commands(d, RunTool)] == [("quantum", 2, 0.5)]
+    d = run.fail("c1", lease_lost=True)
+    assert [(c.executor, c.attempt, c.delay_seconds) for c in commands(d, RunTool)] == [("quantum", 3, 0.0)]
+    d = run.fail("c1", "Tool type 'quantum' is not supported by this server yet.", retryable=False)
     assert not commands(d, RunTool)
-    assert "Tool type 'quantum' is not supported" in d.messages[-1]["content"]
-    assert commands(d, CallLlm)
+    run.ok("c2")
+    assert run.messages[-2]["content"] == "Error: Tool type 'quantum' is not supported by this server yet."
 
 
 # --------------------------------------------------------------------------- retries

@@ -209,7 +209,7 @@ def test_an_agent_tool_starts_a_child_and_its_result_goes_to_the_model() -> None
     run = started(agent(agent_tool()))
     d = run.llm(None, call("research", {"request": "find the capital of France"}, llm_id="R"))
 
-    assert d.commands == [StartChild(spec=RESEARCHER.wire(), prompt="find the capital of France", link="c1")]
+    assert d.commands == [StartChild(spec=RESEARCHER, prompt="find the capital of France", link="c1")]
     assert EventDraft("handoff", {"target": "researcher"}) in d.events
     assert d.state.calls["c1"].status == "child_running"
     assert d.state.calls["c1"].attempt == 1
@@ -257,7 +257,7 @@ def test_an_approved_agent_tool_starts_its_child() -> None:
     d = run.llm(None, call("research", {"request": "x"}))
     assert d.commands == []
     d = run.apply(approve())
-    assert d.commands == [StartChild(spec=RESEARCHER.wire(), prompt="x", link="c1")]
+    assert d.commands == [StartChild(spec=RESEARCHER, prompt="x", link="c1")]
 
 
 def test_cancel_cancels_running_children() -> None:
@@ -314,7 +314,7 @@ def finish_step(
 
 def test_a_pipeline_starts_its_first_step_with_the_prompt() -> None:
     d = Run(pipeline()).start("write about tides")
-    assert d.commands == [StartChild(spec=STEPS[0].wire(), prompt="write about tides", link="step:0")]
+    assert d.commands == [StartChild(spec=STEPS[0], prompt="write about tides", link="step:0")]
     assert d.events == [EventDraft("handoff", {"target": "drafter"})]
     assert d.messages == []
     assert d.state.step == 0
@@ -326,7 +326,7 @@ def test_a_pipeline_feeds_each_output_to_the_next_step_and_completes_with_the_la
     run.start("write about tides")
 
     d = finish_step(run, "k0", "draft")
-    assert d.commands == [StartChild(spec=STEPS[1].wire(), prompt="draft", link="step:1")]
+    assert d.commands == [StartChild(spec=STEPS[1], prompt="draft", link="step:1")]
     assert EventDraft("handoff", {"target": "editor"}) in d.events
     assert d.state.step == 1
     assert d.state.step_child is None

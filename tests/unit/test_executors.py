@@ -1,15 +1,14 @@
 """Server-side executors: a kind added by one module gets what worker tools get.
 
-The toy ``echo`` executor below is the whole of such a module. Until the typed tool spec
-lets the engine choose executors, the tests route the ``lookup`` tool to it by wrapping
-the real ``decide`` (``Driver.decide``) so its ``RunTool`` commands carry
-``executor="echo"``; everything else (the engine, the driver, the pool, SQLite) is real.
+The toy ``echo`` executor below is the whole of such a module. The ``lookup`` tool of the
+specs here has ``toolType: "echo"``: the engine sends its calls to the executor of that
+type, end to end through the real driver, pool and SQLite. A tool type no executor on the
+server serves is refused at start, and answered as unsupported in a run already going.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -18,9 +17,9 @@ from typing import Any
 import pytest
 
 from agentspan.protocol.api import StartRequest
-from agentspan.protocol.spec import AgentConfig
-from agentspan.server.engine.loop import decide
-from agentspan.server.engine.model import Decision, ExecState, Input, RunTool
+from agentspan.protocol.spec import AgentConfig, OtherTool
+from agentspan.server.engine.model import ExecState, Input, ToolSucceeded
+from agentspan.server.errors import InvalidAgent
 from agentspan.server.executors.base import ExecutorContext, ExecutorRegistry, Job
 from agentspan.server.executors.tools import ToolCall, ToolCallError, ToolExecutor
 from agentspan.server.observers import Notification, Observer, TaskFinished
@@ -50,22 +49,9 @@ class Echo(ToolExecutor):
         return await self.behaviour(call)
 
 
-def routed(tool: str, executor: str) -> Callable[[AgentConfig, ExecState, Input], Decision]:
-    """The engine's decision, with every run of ``tool`` sent to ``executor``."""
-
-    def decide_routed(spec: AgentConfig, state: ExecState, inp: Input) -> Decision:
-        d = decide(spec, state, inp)
-        d.commands = [
-            dataclasses.replace(c, executor=executor) if isinstance(c, RunTool) and c.name == tool else c
-            for c in d.commands
-        ]
-        return d
-
-    return decide_routed
-
-
 def lookup_agent(**tool: Any) -> AgentConfig:
-    return AgentConfig.model_validate(
+    """An agent whose model calls ``lookup`` (served by the ``echo`` executor), then answers."""
+    spec = AgentConfig.model_validate(
         {
             "name": "looker",
             "model": "scripted/m",
@@ -73,9 +59,11 @@ def lookup_agent(**tool: Any) -> AgentConfig:
                 {"toolCalls": [{"name": "lookup", "arguments": {"q": "rome"}}]},
                 {"text": "done"},
             ],
-            "tools": [{"name": "lookup", "toolType": "worker", **tool}],
+            "tools": [{"name": "lookup", "toolType": "echo", **tool}],
         }
     )
+    assert isinstance(spec.tools[0], OtherTool)
+    return spec
 
 
 async def finished(services: Services, execution_id: str, timeout: float = 10.0) -> ExecutionRow:
@@ -119,7 +107,6 @@ def run_with_echo(
     async def main() -> None:
         settings = Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'exec.db'}")
         services = await Services.start(settings, executors=[echo], observers=observers)
-        services.driver.decide = routed("lookup", "echo")
         try:
             await scenario(services)
         finally:
@@ -234,3 +221,95 @@ def test_the_registry_maps_executors_to_kinds_and_refuses_unknown_or_duplicate_o
         registry.task_kind("mcp")
     with pytest.raises(ValueError, match="registered already"):
         registry.register(Echo(never))
+
+
+def settings_in(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'exec.db'}")
+
+
+def test_a_tool_type_no_executor_serves_is_refused_at_start_naming_agent_tool_and_type(
+    tmp_path: Path,
+) -> None:
+    team = AgentConfig.model_validate(
+        {
+            "name": "team",
+            "strategy": "sequential",
+            "agents": [
+                {"name": "first", "model": "scripted/m", "tools": [{"name": "ok", "toolType": "worker"}]},
+                {
+                    "name": "second",
+                    "model": "scripted/m",
+                    "tools": [
+                        {"name": "weather", "toolType": "http", "config": {"url": "https://x.invalid"}}
+                    ],
+                },
+            ],
+        }
+    )
+
+    async def main() -> None:
+        services = await Services.start(settings_in(tmp_path))
+        try:
+            with pytest.raises(InvalidAgent) as caught:
+                await services.driver.start(StartRequest(agent_config=team, prompt="go"))
+            assert str(caught.value) == (
+                "agent 'team/second': tool 'weather' has type 'http', which this server does not run yet"
+            )
+            with pytest.raises(InvalidAgent, match="tool 'lookup' has type 'echo'"):
+                await services.driver.start(StartRequest(agent_config=lookup_agent(), prompt="go"))
+            total, _ = await services.store.list_executions(
+                status=None, agent_name=None, parent_id=None, roots_only=False, limit=10, offset=0
+            )
+            assert total == 0  # nothing was accepted
+        finally:
+            await services.stop()
+
+    asyncio.run(main())
+
+
+def test_a_run_in_flight_calling_a_tool_type_this_server_does_not_serve_gets_a_tool_error(
+    tmp_path: Path,
+) -> None:
+    """Started on a server with the ``echo`` executor; a server without it takes over and
+    the model then calls the tool: the call is answered with an error the model sees."""
+    spec = AgentConfig.model_validate(
+        {
+            "name": "looker",
+            "model": "scripted/m",
+            "scriptedTurns": [
+                {"toolCalls": [{"name": "wait", "arguments": {}}]},
+                {"toolCalls": [{"name": "lookup", "arguments": {"q": "rome"}}]},
+                {"text": "done"},
+            ],
+            "tools": [{"name": "wait", "toolType": "worker"}, {"name": "lookup", "toolType": "echo"}],
+        }
+    )
+
+    async def never(call: ToolCall) -> Any:
+        raise AssertionError("not called")
+
+    async def main() -> None:
+        old = await Services.start(settings_in(tmp_path), executors=[Echo(never)])
+        key = ["task:wait"]
+        wake = old.hub.listen(key)
+        try:
+            started = await old.driver.start(StartRequest(agent_config=spec, prompt="go"))
+            await old.hub.wait_for(wake, 10)  # the worker task of ``wait`` was queued
+        finally:
+            old.hub.unlisten(key, wake)
+            await old.stop()
+        new = await Services.start(settings_in(tmp_path))
+        try:
+            await new.driver.apply(started.execution_id, ToolSucceeded(call_id="c1", output="waited"))
+            row = await finished(new, started.execution_id)
+            assert row.status == "COMPLETED"
+            events = await new.store.list_events(started.execution_id, 0, 1000)
+            results = [e.payload for e in events if e.type == "tool_result"]
+            assert len(results) == 2
+            assert "Tool type 'echo' is not supported by this server yet." in results[1]
+            assert [e.type for e in events].count("tool_retry") == 0  # not retryable
+            assert await new.store.next_due("echo", None) is None  # no task nobody would run
+        finally:
+            await new.stop()
+
+    asyncio.run(main())

@@ -36,6 +36,8 @@ from agentspan.protocol.spec import (
     TerminationSpec,
     ThinkingSpec,
     ToolConfig,
+    WorkerTool,
+    parse_tool,
 )
 
 __all__ = ["collect_tool_functions", "serialize_agent"]
@@ -374,20 +376,22 @@ class _Serializer:
             config["agentConfig"] = self.agent(config.pop("agent"))
         if definition.credentials:
             config["credentials"] = _credential_names(definition.credentials)
-        return ToolConfig(
-            name=definition.name,
-            description=definition.description,
-            input_schema=definition.input_schema or dict(_EMPTY_INPUT_SCHEMA),
-            output_schema=definition.output_schema or None,
-            tool_type=definition.tool_type,
-            approval_required=definition.approval_required,
-            timeout_seconds=definition.timeout_seconds,
-            config=config,
-            retry_count=definition.retry_count,
-            retry_delay_seconds=definition.retry_delay_seconds,
-            retryable=definition.retryable,
-            stateful=True if definition.stateful or owner.stateful else None,
-            guardrails=[_guardrail_spec(g) for g in definition.guardrails] or None,
+        return parse_tool(
+            {
+                "name": definition.name,
+                "description": definition.description,
+                "input_schema": definition.input_schema or dict(_EMPTY_INPUT_SCHEMA),
+                "output_schema": definition.output_schema or None,
+                "tool_type": definition.tool_type,
+                "approval_required": definition.approval_required,
+                "timeout_seconds": definition.timeout_seconds,
+                "config": config,
+                "retry_count": definition.retry_count,
+                "retry_delay_seconds": definition.retry_delay_seconds,
+                "retryable": definition.retryable,
+                "stateful": True if definition.stateful or owner.stateful else None,
+                "guardrails": [_guardrail_spec(g) for g in definition.guardrails] or None,
+            }
         )
 
 
@@ -412,7 +416,7 @@ def _claude_code_config(agent: Agent) -> AgentConfig:
         timeout_seconds=agent.timeout_seconds,
         metadata={**agent.metadata, "_framework_passthrough": True},
         tools=[
-            ToolConfig(
+            WorkerTool(
                 name=agent.name,
                 tool_type="worker",
                 description="Claude Agent SDK passthrough worker",

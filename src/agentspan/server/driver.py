@@ -13,7 +13,6 @@ import os
 import random
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -38,7 +37,9 @@ from agentspan.server.engine.model import (
     SetTimer,
     Start,
     StartChild,
+    ToolFailed,
 )
+from agentspan.server.engine.tool_calls import executor_of
 from agentspan.server.errors import Internal, InvalidAgent, InvalidState, ValidationFailed, not_found
 from agentspan.server.executors.base import ExecutorRegistry, Job, ServerRunner
 from agentspan.server.hub import Hub
@@ -112,9 +113,6 @@ class Driver:
         """``None`` when nobody observes: then no notification is ever built."""
         self._specs: dict[str, AgentConfig] = {}
         self.runner: ServerRunner | None = None
-        self.decide: Callable[[AgentConfig, ExecState, Input], Decision] = decide
-        """The engine's decision function (an attribute so a test can route a tool to a
-        toy executor until the typed tool spec lets the engine choose executors)."""
 
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self)
@@ -158,7 +156,7 @@ class Driver:
 
     async def start(self, req: StartRequest) -> StartResponse:
         spec = req.agent_config
-        validate_tree(spec)
+        validate_tree(spec, self.executors)
         if not (req.prompt or req.context or any(m.strip() for m in req.media)):
             raise ValidationFailed("give a prompt, a media item or a context")
         now = time.time()
@@ -262,7 +260,7 @@ class Driver:
         state = ExecState.model_validate_json(row.state)
         was_terminal = state.terminal
         try:
-            d = self.decide(spec, state, inp)
+            d = decide(spec, state, inp)
         except Rejected as exc:
             code = _REJECTION_CODES.get(exc.code, ErrorCode.INVALID_STATE)
             raise InvalidState(str(exc), code) from None
@@ -274,7 +272,7 @@ class Driver:
             tokens = inp.prompt_tokens + inp.completion_tokens
             await tx.add_budget_usage(row.root_id, inp.cost_usd or 0.0, tokens)
         messages_start = state.message_count
-        children = await self._run_commands(tx, row, new, d.commands, now, effects)
+        children, unserved = await self._run_commands(tx, row, new, d.commands, now, effects)
         if d.messages:
             await tx.append_messages(row.id, messages_start, [_dumps(m) for m in d.messages])
         events = []
@@ -287,9 +285,8 @@ class Driver:
         # Children are created after this row's events so the parent's log shows the
         # handoff before anything the child does.
         for cmd in children:
-            child_spec = AgentConfig.model_validate(cmd.spec)
             child = await self._create(
-                tx, child_spec, cmd.prompt, row, cmd.link, now, effects, budgeted=new.budgeted
+                tx, cmd.spec, cmd.prompt, row, cmd.link, now, effects, budgeted=new.budgeted
             )
             link_child(new, cmd.link, child.id)
         if new.terminal and not was_terminal:
@@ -303,6 +300,12 @@ class Driver:
         await tx.notify(effects.keys)  # other replicas' waiters, delivered on commit only
         if self.observers is not None:
             effects.note(_step_committed(row, inp, state.status, d, events, now))
+        if unserved:
+            # Started by a server that ran this tool type: answer the calls (each a step of
+            # its own, which also tells the parent if the run ends), do not crash.
+            for answer in unserved:
+                new = await self._step(tx, row, answer, now, effects, notify_parent=notify_parent)
+            return new
         if new.terminal and not was_terminal and row.parent_id and notify_parent:
             parent = await tx.get_execution(row.parent_id)
             if parent is not None:
@@ -326,14 +329,20 @@ class Driver:
         commands: list[Command],
         now: float,
         effects: Effects,
-    ) -> list[StartChild]:
-        """Turn commands into task rows (the outbox); return the children to create."""
+    ) -> tuple[list[StartChild], list[ToolFailed]]:
+        """Turn commands into task rows (the outbox); return the children to create, and
+        the answers to calls no executor on this server runs."""
         children: list[StartChild] = []
+        unserved: list[ToolFailed] = []
         for cmd in commands:
             match cmd:
+                case RunTool() if not self.executors.serves(cmd.executor):
+                    error = f"Tool type '{cmd.executor}' is not supported by this server yet."
+                    unserved.append(ToolFailed(call_id=cmd.call_id, error=error, retryable=False))
                 case RunTool():
                     kind = self.executors.task_kind(cmd.executor)
-                    await self._queue(tx, row, new, self._tool_task(row, new, cmd, kind, now), now, effects)
+                    task = self._tool_task(row, new, cmd, kind, now)
+                    await self._queue(tx, row, new, task, now, effects)
                 case CallLlm():
                     call_id = "plan" if cmd.purpose == "plan" else f"turn{new.turn + 1}"
                     await self._queue(
@@ -354,7 +363,7 @@ class Driver:
                         )
                 case DropTasks():
                     await tx.delete_tasks_of(row.id)
-        return children
+        return children, unserved
 
     async def _queue(
         self, tx: Tx, row: ExecutionRow, new: ExecState, task: TaskRow, now: float, effects: Effects
@@ -441,8 +450,9 @@ def _step_committed(
     )
 
 
-def validate_tree(spec: AgentConfig, path: str = "") -> None:
-    """Reject agent trees this server cannot run, with a message naming the agent."""
+def validate_tree(spec: AgentConfig, executors: ExecutorRegistry, path: str = "") -> None:
+    """Reject agent trees this server cannot run, with a message naming the agent (and
+    the tool: a tool type no executor here serves would otherwise only fail when called)."""
     where = f"{path}{spec.name}"
     strategy = spec.strategy or "handoff"
     needs_model = not spec.agents or strategy == "handoff"
@@ -451,5 +461,12 @@ def validate_tree(spec: AgentConfig, path: str = "") -> None:
         raise InvalidAgent(f"agent '{where}': {what}")
     if spec.agents and strategy == "router" and spec.router is None:
         raise InvalidAgent(f"agent '{where}': strategy 'router' needs router=")
+    for tool in spec.tools:
+        executor = executor_of(tool)
+        if executor is not None and not executors.serves(executor):
+            raise InvalidAgent(
+                f"agent '{where}': tool '{tool.name}' has type '{tool.tool_type}', "
+                "which this server does not run yet"
+            )
     for nested in spec.nested_agents():
-        validate_tree(nested, f"{where}/")
+        validate_tree(nested, executors, f"{where}/")

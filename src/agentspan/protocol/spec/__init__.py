@@ -7,7 +7,7 @@ union), :mod:`.guardrails`, :mod:`.conditions` (termination, handoffs, gates),
 """
 
 from agentspan.protocol.spec._parts import SpecPart, TaskRef
-from agentspan.protocol.spec.agent import NAME_PATTERN, AgentConfig, Strategy
+from agentspan.protocol.spec.agent import NAME_PATTERN, AgentConfig, Strategy, parse_tool
 from agentspan.protocol.spec.code import CliSpec, CodeExecutionSpec
 from agentspan.protocol.spec.conditions import (
     CombinedSpec,
@@ -103,5 +103,6 @@ __all__ = [
     "ToolSettings",
     "WorkerSettings",
     "WorkerTool",
+    "parse_tool",
     "upgrade",
 ]

@@ -12,9 +12,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import ConfigDict, Discriminator, Field, Tag, TypeAdapter, field_validator, model_validator
 
 from agentspan.protocol._base import WireModel
 from agentspan.protocol.spec._parts import TaskRef, tag_of
@@ -127,21 +128,6 @@ class AgentConfig(WireModel):
             raise ValueError("maxTurns must be at least 1")
         return value
 
-    def wire_field(self, key: str) -> Any:
-        """The wire (JSON) form of the field called ``key`` on the wire, or of an unknown key.
-
-        A bridge for code written against the untyped spec (``extra(spec, "termination")``).
-        Unset options cost nothing; a set one is dumped on each call (no cache, so a spec
-        changed in place is never answered from stale data).
-        """
-        field = _FIELD_OF_KEY.get(key)
-        if field is None:
-            return (self.model_extra or {}).get(key)
-        value = getattr(self, field)
-        if value is None or isinstance(value, str | int | float | bool):
-            return value
-        return self.model_dump(mode="json", by_alias=True, exclude_none=True, include={field}).get(key)
-
     def tool(self, name: str) -> ToolConfig | None:
         """The tool called ``name``, if this agent offers it."""
         for tool in self.tools:
@@ -207,4 +193,10 @@ for _variant in (
     _variant.model_rebuild(force=True)
 AgentConfig.model_rebuild(force=True)
 
-_FIELD_OF_KEY: dict[str, str] = {info.alias or name: name for name, info in AgentConfig.model_fields.items()}
+_ANY_TOOL: TypeAdapter[ToolConfig] = TypeAdapter(AnyTool)
+
+
+def parse_tool(data: Mapping[str, Any]) -> ToolConfig:
+    """The variant of :class:`ToolConfig` that ``data``'s ``toolType`` names, validated
+    (wire or Python field names)."""
+    return _ANY_TOOL.validate_python(data)

@@ -1,24 +1,18 @@
 """Tools an agent offers its model: a tagged union discriminated on ``toolType``.
 
 Every variant is a :class:`ToolConfig` with the common fields and a ``config`` model of its
-own. ``ToolConfig(...)`` itself still works and builds the variant its ``tool_type`` names,
-so engine code creating handoff/transfer tools is unchanged. A ``toolType`` this server does
-not know becomes an :class:`OtherTool` (kept verbatim; the engine answers the call with
-"not supported").
-
-``config`` models read like the dict they replace (``tool.config.get("target")``): the
-engine's readers were written against the wire form and are being moved elsewhere.
+own; build the variant you mean (``WorkerTool(...)``), or parse a document with
+``parse_tool``. A ``toolType`` this server has no model for becomes an :class:`OtherTool`
+(kept verbatim; it runs if an executor of that type is registered).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import ConfigDict, Discriminator, Field, Tag, field_validator
 
-from agentspan.protocol._base import WireModel
 from agentspan.protocol.spec._parts import SpecPart, tag_of
 from agentspan.protocol.spec.credentials import CredentialRefs
 from agentspan.protocol.spec.guardrails import GuardrailSpec
@@ -34,34 +28,7 @@ TOOL_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9_.-]{1,128}$")
 
 
 class ToolSettings(SpecPart):
-    """A tool's ``config``; read-only mapping access by wire key, as the dict it replaces."""
-
-    def get(self, key: str, default: Any = None) -> Any:
-        """The wire value of ``key`` (a nested model as its JSON dict), as ``dict.get`` would."""
-        field = _field_of_key(type(self), key)
-        if field is None:
-            return (self.model_extra or {}).get(key, default)
-        value = getattr(self, field)
-        if value is None:
-            return default
-        return value.wire() if isinstance(value, SpecPart | WireModel) else value
-
-    def __getitem__(self, key: str) -> Any:
-        missing = object()
-        value = self.get(key, missing)
-        if value is missing:
-            raise KeyError(key)
-        return value
-
-    def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and self.get(key) is not None
-
-
-def _field_of_key(settings: type[ToolSettings], key: str) -> str | None:
-    for name, info in settings.model_fields.items():
-        if (info.alias or name) == key:
-            return name
-    return None
+    """A tool's ``config``: the base of each tool type's settings."""
 
 
 class WorkerSettings(ToolSettings):
@@ -149,18 +116,6 @@ class ToolConfig(SpecPart):
     """The worker serving this tool is bound to one execution."""
     guardrails: list[GuardrailSpec] | None = None
     """Run inside the tool's worker, on its arguments (input) or result (output)."""
-
-    if TYPE_CHECKING:
-        # Engine code builds tools with a plain dict config; validation converts it.
-        def __init__(
-            self, *, name: str, config: Mapping[str, Any] | ToolSettings | None = None, **fields: Any
-        ) -> None: ...
-
-    def __new__(cls, *args: Any, **data: Any) -> ToolConfig:
-        # ToolConfig(tool_type=...) builds the variant that tool type names.
-        if cls is ToolConfig and data:
-            cls = _VARIANTS.get(str(data.get("tool_type", data.get("toolType", "worker"))), OtherTool)
-        return super().__new__(cls)
 
     @field_validator("name")
     @classmethod

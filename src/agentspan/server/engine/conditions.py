@@ -1,14 +1,28 @@
-"""Declarative stop conditions, evaluated on the server (pure).
+"""Declarative stop and handoff conditions, evaluated on the server (pure).
 
-The SDK serialises ``TerminationCondition`` trees to JSON (``termination`` in the agent
-spec); this module evaluates them against real data: the latest answer, the messages so
-far, the iteration and the token usage.
+The SDK serialises ``TerminationCondition`` trees and handoff conditions into the agent
+spec, which validates them into typed models (an unknown kind is refused there, so none
+reaches the engine). This module evaluates them against real data: the latest answer,
+the messages so far, the iteration and the token usage.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from agentspan.protocol.spec import (
+    CombinedSpec,
+    HandoffSpec,
+    MaxMessageSpec,
+    OnTextMentionSpec,
+    OnToolResultSpec,
+    StopMessageSpec,
+    TerminationSpec,
+    TextMentionSpec,
+    TokenUsageSpec,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,82 +35,76 @@ class TerminationContext:
     total_tokens: int
 
 
-def should_terminate(config: Any, ctx: TerminationContext) -> str | None:
-    """The reason to stop, or ``None`` to go on. Unknown condition types never stop a run."""
-    if not isinstance(config, dict):
-        return None
-    kind = config.get("type")
-    if kind in ("and", "or"):
-        reasons = [should_terminate(c, ctx) for c in config.get("conditions") or []]
-        if kind == "and":
+def should_terminate(condition: TerminationSpec | None, ctx: TerminationContext) -> str | None:
+    """The reason to stop, or ``None`` to go on."""
+    match condition:
+        case None:
+            return None
+        case CombinedSpec(type="and", conditions=conditions):
+            reasons = [should_terminate(c, ctx) for c in conditions]
             return " AND ".join(r for r in reasons if r) if reasons and all(reasons) else None
-        return next((r for r in reasons if r), None)
-    check = _CHECKS.get(str(kind))
-    return check(config, ctx) if check is not None else None
+        case CombinedSpec(conditions=conditions):  # "or": the first that holds
+            for c in conditions:
+                reason = should_terminate(c, ctx)
+                if reason:
+                    return reason
+            return None
+        case TextMentionSpec():
+            return _text_mention(condition, ctx)
+        case StopMessageSpec():
+            stop = "TERMINATE" if condition.stop_message is None else condition.stop_message
+            return f"the answer is the stop message {stop!r}" if ctx.result.strip() == stop else None
+        case MaxMessageSpec():
+            limit = condition.max_messages
+            count = ctx.message_count or ctx.iteration
+            return f"{count} messages reached the limit of {limit}" if count >= limit else None
+        case TokenUsageSpec():
+            return _token_usage(condition, ctx)
 
 
-def _text_mention(config: dict[str, Any], ctx: TerminationContext) -> str | None:
-    text = str(config.get("text", ""))
+def _text_mention(condition: TextMentionSpec, ctx: TerminationContext) -> str | None:
+    text = condition.text
     if not text:
         return None
-    haystack, needle = (
-        (ctx.result, text) if config.get("caseSensitive") else (ctx.result.lower(), text.lower())
-    )
-    return f"the answer mentions {text!r}" if needle in haystack else None
+    found = text in ctx.result if condition.case_sensitive else text.lower() in ctx.result.lower()
+    return f"the answer mentions {text!r}" if found else None
 
 
-def _stop_message(config: dict[str, Any], ctx: TerminationContext) -> str | None:
-    stop = str(config.get("stopMessage", "TERMINATE"))
-    return f"the answer is the stop message {stop!r}" if ctx.result.strip() == stop else None
-
-
-def _max_message(config: dict[str, Any], ctx: TerminationContext) -> str | None:
-    limit = int(config.get("maxMessages") or 0)
-    count = ctx.message_count or ctx.iteration
-    return f"{count} messages reached the limit of {limit}" if limit and count >= limit else None
-
-
-def _token_usage(config: dict[str, Any], ctx: TerminationContext) -> str | None:
-    for key, used in (
-        ("maxTotalTokens", ctx.total_tokens),
-        ("maxPromptTokens", ctx.prompt_tokens),
-        ("maxCompletionTokens", ctx.completion_tokens),
+def _token_usage(condition: TokenUsageSpec, ctx: TerminationContext) -> str | None:
+    for key, limit, used in (
+        ("maxTotalTokens", condition.max_total_tokens, ctx.total_tokens),
+        ("maxPromptTokens", condition.max_prompt_tokens, ctx.prompt_tokens),
+        ("maxCompletionTokens", condition.max_completion_tokens, ctx.completion_tokens),
     ):
-        limit = config.get(key)
-        if isinstance(limit, int) and used >= limit:
+        if limit is not None and used >= limit:
             return f"token usage {used} reached {key}={limit}"
     return None
 
 
-_CHECKS = {
-    "text_mention": _text_mention,
-    "stop_message": _stop_message,
-    "max_message": _max_message,
-    "token_usage": _token_usage,
-}
-
-
-def text_handoff(handoffs: Any, answer: str, active: str) -> str | None:
+def text_handoff(handoffs: Sequence[HandoffSpec] | None, answer: str, active: str) -> str | None:
     """The target of the first ``on_text_mention`` handoff the answer triggers."""
-    for handoff in handoffs if isinstance(handoffs, list) else []:
-        if not isinstance(handoff, dict) or handoff.get("type") != "on_text_mention":
-            continue
-        text = str(handoff.get("text", ""))
-        target = handoff.get("target")
-        if text and target and target != active and text.lower() in answer.lower():
-            return str(target)
+    lowered = answer.lower()
+    for handoff in handoffs or ():
+        if (
+            isinstance(handoff, OnTextMentionSpec)
+            and handoff.text
+            and handoff.target != active
+            and handoff.text.lower() in lowered
+        ):
+            return handoff.target
     return None
 
 
-def tool_result_handoff(handoffs: Any, tool_name: str, result: Any, active: str) -> str | None:
+def tool_result_handoff(
+    handoffs: Sequence[HandoffSpec] | None, tool_name: str, result: Any, active: str
+) -> str | None:
     """The target of the first ``on_tool_result`` handoff a tool result triggers."""
-    for handoff in handoffs if isinstance(handoffs, list) else []:
-        if not isinstance(handoff, dict) or handoff.get("type") != "on_tool_result":
+    for handoff in handoffs or ():
+        if not isinstance(handoff, OnToolResultSpec):
             continue
-        target = handoff.get("target")
-        if not target or target == active or handoff.get("toolName") != tool_name:
+        if handoff.target == active or handoff.tool_name != tool_name:
             continue
-        contains = handoff.get("resultContains")
-        if contains is None or str(contains) in str(result):
-            return str(target)
+        contains = handoff.result_contains
+        if contains is None or contains in str(result):
+            return handoff.target
     return None

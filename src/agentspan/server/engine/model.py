@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agentspan.protocol.spec import AgentConfig
+
 STATE_SCHEMA_VERSION = 2
 """Version of the ``ExecState`` document. 2: outstanding decision functions are typed
 ``PendingFn`` records keyed by call id (version 1 kept one ``pending_fn`` call-id string);
@@ -360,9 +362,10 @@ class RunTool:
 
 @dataclass(frozen=True, slots=True)
 class StartChild:
-    """Start a child execution of ``spec`` (a sub-agent's AgentConfig as JSON)."""
+    """Start a child execution of ``spec`` (a sub-agent, as the parent's spec holds it or
+    as the parent's strategy adapted it: a swarm member with its transfer tools, ...)."""
 
-    spec: dict[str, Any]
+    spec: AgentConfig
     prompt: str
     link: str
     """What the child is for: a call id (``agent_tool``) or ``step:<n>`` (pipeline)."""

@@ -9,7 +9,6 @@ from agentspan.server.engine.conditions import TerminationContext, should_termin
 from agentspan.server.engine.hooks import Block, Replace, Retry, consult
 from agentspan.server.engine.model import CallState, EventDraft, ExecState, LlmResult
 from agentspan.server.engine.schema_check import check, parse_json_answer
-from agentspan.server.engine.specs import extra
 from agentspan.server.engine.steps import Step, add_messages, finish, next_model_call, request_model_call
 from agentspan.server.engine.tool_calls import dispatch_call, maybe_finish_turn
 
@@ -81,8 +80,8 @@ def on_plan(spec: AgentConfig, d: Step, plan: str) -> None:
 
 
 def _termination_reason(spec: AgentConfig, s: ExecState, text: str) -> str | None:
-    config = extra(spec, "termination")
-    if config is None:
+    condition = spec.termination
+    if condition is None:
         return None
     ctx = TerminationContext(
         result=text,
@@ -92,7 +91,7 @@ def _termination_reason(spec: AgentConfig, s: ExecState, text: str) -> str | Non
         completion_tokens=s.usage.completion_tokens,
         total_tokens=s.usage.total_tokens,
     )
-    return should_terminate(config, ctx)
+    return should_terminate(condition, ctx)
 
 
 def _record_usage(d: Step, inp: LlmResult) -> None:

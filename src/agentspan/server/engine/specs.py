@@ -1,10 +1,8 @@
-"""What an agent spec offers: its strategy's shape, extra keys, and the tools its model sees."""
+"""What an agent spec offers: its strategy's shape and the tools its model sees."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from agentspan.protocol.spec import AgentConfig, ToolConfig
+from agentspan.protocol.spec import AgentConfig, HandoffSettings, HandoffTool, ToolConfig
 
 
 def is_pipeline(spec: AgentConfig) -> bool:
@@ -19,14 +17,6 @@ def is_team(spec: AgentConfig) -> bool:
     return bool(spec.agents) and spec.strategy in TEAM_STRATEGIES
 
 
-def extra(spec: AgentConfig, key: str) -> Any:
-    """The wire (JSON) form of spec key ``key`` (termination, gate, handoffs, ...).
-
-    A bridge while engine code still reads dicts: the value now comes from the typed field.
-    """
-    return spec.wire_field(key)
-
-
 def offered_tools(spec: AgentConfig) -> list[ToolConfig]:
     """The tools the model sees: the agent's own, plus one ``transfer_to_<agent>`` per
     sub-agent for a handoff parent (calling it hands the conversation over)."""
@@ -37,7 +27,7 @@ def offered_tools(spec: AgentConfig) -> list[ToolConfig]:
             name = f"transfer_to_{sub.name}"
             if name not in names:
                 tools.append(
-                    ToolConfig(
+                    HandoffTool(
                         name=name,
                         description=f"Hand the conversation over to {sub.name}"
                         + (f": {sub.introduction}" if sub.introduction else "."),
@@ -46,7 +36,7 @@ def offered_tools(spec: AgentConfig) -> list[ToolConfig]:
                             "properties": {"reason": {"type": "string", "description": "Why, in one line."}},
                         },
                         tool_type="handoff",
-                        config={"target": sub.name},
+                        config=HandoffSettings(target=sub.name),
                     )
                 )
     return tools

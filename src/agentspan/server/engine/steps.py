@@ -22,7 +22,6 @@ from agentspan.server.engine.model import (
     SetTimer,
     Start,
 )
-from agentspan.server.engine.specs import extra
 
 
 @dataclass(slots=True, kw_only=True)
@@ -65,8 +64,8 @@ def next_model_call(spec: AgentConfig, d: Step) -> None:
     if s.paused:
         s.llm_due = True
         return
-    stop_when = extra(spec, "stopWhen")
-    if isinstance(stop_when, dict) and stop_when.get("taskName") and s.turn > 0 and not s.pending:
+    stop_when = spec.stop_when
+    if stop_when is not None and s.turn > 0 and not s.pending:
         # Ask the user's stop_when function (a worker task) before the next model call.
         context = {
             "result": s.last_text or "",
@@ -74,7 +73,7 @@ def next_model_call(spec: AgentConfig, d: Step) -> None:
             "iteration": s.turn,
             "token_usage": s.usage.model_dump(),
         }
-        call_fn(d, "stop_when", str(stop_when["taskName"]), context)
+        call_fn(d, "stop_when", stop_when.task_name, context)
         return
     request_model_call(spec, d)
 
@@ -163,7 +162,7 @@ def output_text(output: Any) -> str:
 def handoff_prompt(s: ExecState, sub: AgentConfig, note: Any = None) -> str:
     """What a sub-agent receives: the request, plus the conversation unless it asked
     for a fresh context (``include_contents="none"``)."""
-    if extra(sub, "includeContents") == "none":
+    if sub.include_contents == "none":
         return s.prompt
     parts = [s.prompt]
     parts += [f"[{line['agent']}]: {line['text']}" for line in s.transcript]
@@ -176,10 +175,10 @@ def handoff_prompt(s: ExecState, sub: AgentConfig, note: Any = None) -> str:
 
 def blocked_transition(spec: AgentConfig, source: str, target: str) -> str | None:
     """Why ``allowed_transitions`` forbids ``source`` -> ``target``, if it does."""
-    allowed = extra(spec, "allowedTransitions")
-    if not isinstance(allowed, dict) or source not in allowed:
+    allowed = spec.allowed_transitions
+    if allowed is None or source not in allowed:
         return None
-    permitted = [str(t) for t in allowed.get(source) or []]
+    permitted = allowed[source]
     if target in permitted:
         return None
     return (

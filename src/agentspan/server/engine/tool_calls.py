@@ -10,7 +10,10 @@ from agentspan.protocol.spec import (
     DEFAULT_TOOL_RETRIES,
     DEFAULT_TOOL_RETRY_DELAY_SECONDS,
     AgentConfig,
+    AgentTool,
+    HandoffTool,
     ToolConfig,
+    WorkerTool,
 )
 from agentspan.server.engine.conditions import tool_result_handoff
 from agentspan.server.engine.hooks import Block, Replace, Retry, consult
@@ -25,7 +28,7 @@ from agentspan.server.engine.model import (
     ToolFailed,
     ToolSucceeded,
 )
-from agentspan.server.engine.specs import extra, find_tool
+from agentspan.server.engine.specs import find_tool
 from agentspan.server.engine.steps import (
     Step,
     add_messages,
@@ -72,16 +75,23 @@ def dispatch_call(spec: AgentConfig, d: Step, call: CallState, raw_args: str) ->
         return
     elif tool.approval_required:
         await_human(d, call, "approval")
-    elif tool.tool_type == "agent_tool":
-        _start_agent_tool(d, call, tool)
-    elif tool.tool_type == "handoff":
-        _start_handoff(spec, d, call, tool)
-    elif tool.tool_type == "transfer":
-        _request_transfer(spec, d, call, tool)
-    elif tool.tool_type == "worker":
-        run_tool(d, call, tool)
     else:
-        resolve(d, call, error=f"Tool type '{tool.tool_type}' is not supported by this server yet.")
+        start_call(spec, d, call, tool)
+
+
+def start_call(spec: AgentConfig, d: Step, call: CallState, tool: ToolConfig) -> None:
+    """Carry a call out: the engine itself for agent tools and handoffs; for every other
+    tool type, the executor of that type (``RunTool.executor``; the driver answers a call
+    no executor on this server serves as unsupported)."""
+    match tool:
+        case AgentTool():
+            _start_agent_tool(d, call, tool)
+        case HandoffTool(tool_type="handoff"):
+            _start_handoff(spec, d, call, tool)
+        case HandoffTool():
+            _request_transfer(d, call, tool)
+        case _:
+            run_tool(d, call, tool)
 
 
 def _tool_allowed(spec: AgentConfig, d: Step, call: CallState) -> bool:
@@ -126,13 +136,25 @@ def run_tool(d: Step, call: CallState, tool: ToolConfig, delay: float = 0.0) -> 
             delay_seconds=delay,
             timeout_seconds=tool.timeout_seconds,
             attempt=call.attempt,
+            executor=executor_of(tool) or "worker",
         )
     )
 
 
-def _start_agent_tool(d: Step, call: CallState, tool: ToolConfig) -> None:
-    child_spec = tool.config.get("agentConfig")
-    if not isinstance(child_spec, dict):
+def executor_of(tool: ToolConfig) -> str | None:
+    """Who runs a call of ``tool``: the executor named after its type (``worker``: an
+    external worker polling the task queue), or ``None`` when the engine carries the call
+    out itself (agent tools start a child, handoff and transfer tools pass control)."""
+    if isinstance(tool, WorkerTool):
+        return "worker"
+    if isinstance(tool, AgentTool | HandoffTool):
+        return None
+    return tool.tool_type
+
+
+def _start_agent_tool(d: Step, call: CallState, tool: AgentTool) -> None:
+    child_spec = tool.config.agent_config
+    if child_spec is None:
         resolve(d, call, error=f"Tool '{tool.name}' has no agentConfig.")
         return
     request = call.args.get("request")
@@ -140,12 +162,12 @@ def _start_agent_tool(d: Step, call: CallState, tool: ToolConfig) -> None:
     call.status = "child_running"
     call.attempt += 1
     d.commands.append(StartChild(spec=child_spec, prompt=prompt, link=call.call_id))
-    d.events.append(EventDraft("handoff", {"target": str(child_spec.get("name", tool.name))}))
+    d.events.append(EventDraft("handoff", {"target": child_spec.name}))
 
 
-def _start_handoff(spec: AgentConfig, d: Step, call: CallState, tool: ToolConfig) -> None:
+def _start_handoff(spec: AgentConfig, d: Step, call: CallState, tool: HandoffTool) -> None:
     """Hand the run over to a sub-agent: its answer becomes this execution's answer."""
-    target = str(tool.config.get("target", ""))
+    target = tool.config.target
     sub = next((a for a in spec.agents if a.name == target), None)
     blocked = blocked_transition(spec, spec.name, target)
     if sub is None or blocked is not None or d.state.handed_to is not None:
@@ -155,21 +177,17 @@ def _start_handoff(spec: AgentConfig, d: Step, call: CallState, tool: ToolConfig
     call.status = "child_running"
     call.attempt += 1
     d.state.handed_to = call.call_id
-    d.commands.append(
-        StartChild(spec=sub.wire(), prompt=handoff_prompt(d.state, sub, reason), link=call.call_id)
-    )
+    d.commands.append(StartChild(spec=sub, prompt=handoff_prompt(d.state, sub, reason), link=call.call_id))
     d.events.append(
         EventDraft("handoff", {"target": target, "data": {"source": spec.name, "reason": reason}})
     )
 
 
-def _request_transfer(spec: AgentConfig, d: Step, call: CallState, tool: ToolConfig) -> None:
+def _request_transfer(d: Step, call: CallState, tool: HandoffTool) -> None:
     """A swarm member passes control to a peer once this turn's calls are done."""
-    target = str(tool.config.get("target", ""))
-    if tool.config.get("blocked"):
-        resolve(
-            d, call, error=str(tool.config.get("blockedReason") or f"Transfer to {target} is not allowed.")
-        )
+    target = tool.config.target
+    if tool.config.blocked:
+        resolve(d, call, error=tool.config.blocked_reason or f"Transfer to {target} is not allowed.")
         return
     d.state.transfer_to = d.state.transfer_to or target
     resolve(d, call, result=f"Transferring to {target}.")
@@ -219,7 +237,7 @@ def on_tool_succeeded(spec: AgentConfig, d: Step, inp: ToolSucceeded) -> None:
     if inp.state_updates:
         s.tool_state.update(inp.state_updates)
     resolve(d, call, result=inp.output)
-    target = tool_result_handoff(extra(spec, "swarmHandoffs"), call.name, inp.output, spec.name)
+    target = tool_result_handoff(spec.swarm_handoffs, call.name, inp.output, spec.name)
     if target is not None and s.transfer_to is None:
         s.transfer_to = target
     maybe_finish_turn(spec, d)
@@ -312,10 +330,7 @@ def on_approval(spec: AgentConfig, d: Step, inp: ApprovalDecided) -> None:
     tool = spec.tool(call.name)
     if inp.approved and tool is not None:
         call.wait_kind = None
-        if tool.tool_type == "agent_tool":
-            _start_agent_tool(d, call, tool)
-        else:
-            run_tool(d, call, tool)
+        start_call(spec, d, call, tool)
         return
     call.rejected = True
     d.state.turn_had_rejection = True
@@ -348,7 +363,7 @@ def on_call_child_finished(spec: AgentConfig, d: Step, inp: ChildFinished) -> No
                 error = f"sub-agent '{inp.agent_name}' {inp.status}: {inp.error}"
                 resolve(d, call, error=error)
                 tool = find_tool(spec, call.name)
-                if tool is not None and tool.config.get("optional") is False:
+                if isinstance(tool, AgentTool) and tool.config.optional is False:
                     # agent_tool(optional=False) / scatter_gather(fail_fast=True)
                     finish(d, "FAILED", error=error, finish_reason="error")
                     return

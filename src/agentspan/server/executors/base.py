@@ -110,9 +110,13 @@ class ExecutorRegistry:
             raise ValueError(f"executor kind {executor.kind!r} is registered already")
         self._server[executor.kind] = executor
 
+    def serves(self, executor: str) -> bool:
+        """Whether a ``RunTool`` with this ``executor`` can run on this server."""
+        return executor in self._server or executor in self._external
+
     def task_kind(self, executor: str) -> str:
         """The task kind that runs a ``RunTool`` with this ``executor``."""
-        if executor in self._server or executor in self._external:
+        if self.serves(executor):
             return executor
         raise ValueError(f"no executor {executor!r} is registered on this server")
 

@@ -18,7 +18,6 @@ from agentspan.server.engine.model import (
     ToolSucceeded,
 )
 from agentspan.server.engine.model_turn import on_llm_result
-from agentspan.server.engine.specs import extra
 from agentspan.server.engine.steps import (
     InputHandler,
     Step,
@@ -41,7 +40,7 @@ def start(spec: AgentConfig, d: Step, inp: Start) -> None:
     if inp.media:
         message["media"] = list(inp.media)
     add_messages(d, [message])
-    if extra(spec, "planner"):
+    if spec.planner:
         request_model_call(spec, d, "plan")
         return
     next_model_call(spec, d)

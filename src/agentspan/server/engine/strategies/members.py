@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from agentspan.protocol.spec import AgentConfig
 from agentspan.server.engine.model import ChildFinished, EventDraft, StartChild
@@ -32,13 +31,11 @@ def names(spec: AgentConfig) -> list[str]:
 
 
 def run_member(
-    spec: AgentConfig, d: Step, name: str, prompt: str, *, child_spec: dict[str, Any] | None = None
+    spec: AgentConfig, d: Step, name: str, prompt: str, *, child_spec: AgentConfig | None = None
 ) -> None:
     s = d.state
     s.active = name
-    d.commands.append(
-        StartChild(spec=child_spec or member(spec, name).wire(), prompt=prompt, link=f"team:{name}")
-    )
+    d.commands.append(StartChild(spec=child_spec or member(spec, name), prompt=prompt, link=f"team:{name}"))
     source = s.transcript[-1]["agent"] if s.transcript else spec.name
     d.events.append(EventDraft("handoff", {"target": name, "data": {"source": source}}))
 

@@ -19,7 +19,6 @@ from agentspan.server.engine.model import (
     ToolFailed,
     ToolSucceeded,
 )
-from agentspan.server.engine.specs import extra
 from agentspan.server.engine.steps import Step
 from agentspan.server.engine.strategies.base import Strategy
 from agentspan.server.engine.strategies.members import (
@@ -51,10 +50,10 @@ def _at_random(spec: AgentConfig, s: ExecState, allowed: list[str]) -> str:
 
 def _allowed_next(spec: AgentConfig, last: str | None) -> list[str]:
     everyone = names(spec)
-    transitions = extra(spec, "allowedTransitions")
-    if last is None or not isinstance(transitions, dict) or last not in transitions:
+    transitions = spec.allowed_transitions
+    if last is None or transitions is None or last not in transitions:
         return everyone
-    allowed = [n for n in everyone if n in (transitions.get(last) or [])]
+    allowed = [n for n in everyone if n in transitions[last]]
     return allowed or everyone
 
 
@@ -86,20 +85,19 @@ def _turn_finished(spec: AgentConfig, d: Step, inp: ChildFinished, name: str, pi
         completion_tokens=s.usage.completion_tokens,
         total_tokens=s.usage.total_tokens,
     )
-    reason = should_terminate(extra(spec, "termination"), ctx)
+    reason = should_terminate(spec.termination, ctx)
     if reason is not None:
         d.events.append(EventDraft("terminated", {"content": reason}))
         finish_team(spec, d, "termination")
         return
-    stop_when = extra(spec, "stopWhen")
-    if isinstance(stop_when, dict) and stop_when.get("taskName"):
+    if spec.stop_when is not None:
         args = {
             "result": text,
             "messages": transcript_messages(d),
             "iteration": s.team_turn,
             "token_usage": s.usage.model_dump(),
         }
-        call_fn(d, "stop_when", str(stop_when["taskName"]), args)
+        call_fn(d, "stop_when", spec.stop_when.task_name, args)
         return
     _next_turn(spec, d, pick)
 

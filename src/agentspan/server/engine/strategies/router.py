@@ -3,7 +3,7 @@ whose answer is the team's."""
 
 from __future__ import annotations
 
-from agentspan.protocol.spec import AgentConfig
+from agentspan.protocol.spec import AgentConfig, TaskRef
 from agentspan.server.engine.functions import call_fn, fn_answer
 from agentspan.server.engine.model import (
     ChildFinished,
@@ -13,7 +13,6 @@ from agentspan.server.engine.model import (
     ToolFailed,
     ToolSucceeded,
 )
-from agentspan.server.engine.specs import extra
 from agentspan.server.engine.steps import Step, finish, output_text
 from agentspan.server.engine.strategies.base import Strategy
 from agentspan.server.engine.strategies.members import (
@@ -29,11 +28,11 @@ from agentspan.server.engine.strategies.members import (
 
 def start(spec: AgentConfig, d: Step, inp: Start) -> None:
     begin_team(spec, d)
-    router = extra(spec, "router")
-    if isinstance(router, dict) and router.get("taskName"):
-        call_fn(d, "router", str(router["taskName"]), {"prompt": d.state.prompt, "agents": names(spec)})
+    router = spec.router
+    if isinstance(router, TaskRef):
+        call_fn(d, "router", router.task_name, {"prompt": d.state.prompt, "agents": names(spec)})
         return
-    if not isinstance(router, dict) or not router.get("name"):
+    if router is None:
         finish(
             d, "FAILED", error="a router team needs router= (an agent or a function)", finish_reason="error"
         )
@@ -42,14 +41,13 @@ def start(spec: AgentConfig, d: Step, inp: Start) -> None:
         f"- {a.name}: {a.introduction or (a.instructions if isinstance(a.instructions, str) else '') or 'no description'}"
         for a in spec.agents
     )
-    chooser = dict(router)
-    chooser["instructions"] = (
-        f"{router.get('instructions') or ''}\n\nChoose the one agent best suited to the request. "
+    instructions = (
+        f"{router.instructions or ''}\n\nChoose the one agent best suited to the request. "
         f"Agents:\n{lines}\nAnswer with the agent's name only."
     ).strip()
-    chooser["agents"], chooser["strategy"] = [], None
-    d.state.active = str(router["name"])
-    d.commands.append(StartChild(spec=chooser, prompt=d.state.prompt, link=f"team:{router['name']}"))
+    chooser = router.model_copy(update={"instructions": instructions, "agents": [], "strategy": None})
+    d.state.active = router.name
+    d.commands.append(StartChild(spec=chooser, prompt=d.state.prompt, link=f"team:{router.name}"))
 
 
 def _pick(candidates: list[str], answer: str) -> str | None:
@@ -77,8 +75,8 @@ def _chose(spec: AgentConfig, d: Step, answer: str) -> None:
 
 def member_finished(spec: AgentConfig, d: Step, inp: ChildFinished, name: str) -> None:
     s = d.state
-    router = extra(spec, "router") or {}
-    if isinstance(router, dict) and name == router.get("name") and name not in names(spec):
+    router = spec.router
+    if isinstance(router, AgentConfig) and name == router.name and name not in names(spec):
         if inp.status != "COMPLETED":
             finish(d, "FAILED", error=f"the router failed: {inp.error}", finish_reason="error")
             return

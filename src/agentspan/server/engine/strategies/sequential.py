@@ -3,7 +3,7 @@ step's gate (text match, or the user's function) may stop the pipeline early."""
 
 from __future__ import annotations
 
-from agentspan.protocol.spec import AgentConfig
+from agentspan.protocol.spec import AgentConfig, TaskRef, TextGateSpec
 from agentspan.server.engine.functions import call_fn, fn_answer
 from agentspan.server.engine.model import (
     ChildFinished,
@@ -14,7 +14,6 @@ from agentspan.server.engine.model import (
     ToolFailed,
     ToolSucceeded,
 )
-from agentspan.server.engine.specs import extra
 from agentspan.server.engine.steps import Step, finish, output_text
 from agentspan.server.engine.strategies.base import Strategy
 from agentspan.server.engine.strategies.handoff import MODEL_LOOP_INPUTS
@@ -29,7 +28,7 @@ def _start_step(spec: AgentConfig, d: Step, step: int, prompt: str) -> None:
     child = spec.agents[step]
     s.step = step
     s.step_child = None
-    d.commands.append(StartChild(spec=child.wire(), prompt=prompt, link=f"step:{step}"))
+    d.commands.append(StartChild(spec=child, prompt=prompt, link=f"step:{step}"))
     d.events.append(EventDraft("handoff", {"target": child.name}))
 
 
@@ -48,17 +47,16 @@ def child_finished(spec: AgentConfig, d: Step, inp: ChildFinished) -> None:
     text = output_text(inp.output)
     s.last_text = text
     s.output = inp.output
-    gate = extra(spec.agents[s.step], "gate")
-    if isinstance(gate, dict) and gate.get("taskName"):
-        call_fn(d, "gate", str(gate["taskName"]), {"result": text})
-        return
-    if isinstance(gate, dict) and gate.get("type") == "text_contains":
-        needle, hay = str(gate.get("text", "")), text
-        if not gate.get("caseSensitive", True):
-            needle, hay = needle.lower(), hay.lower()
-        _after_gate(spec, d, not (needle and needle in hay))
-        return
-    _after_gate(spec, d, True)
+    match spec.agents[s.step].gate:
+        case TaskRef(task_name=task_name):
+            call_fn(d, "gate", task_name, {"result": text})
+        case TextGateSpec() as gate:
+            needle, hay = gate.text, text
+            if gate.case_sensitive is False:
+                needle, hay = needle.lower(), hay.lower()
+            _after_gate(spec, d, not (needle and needle in hay))
+        case None:
+            _after_gate(spec, d, True)
 
 
 def _after_gate(spec: AgentConfig, d: Step, proceed: bool) -> None:

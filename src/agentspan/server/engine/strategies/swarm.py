@@ -3,13 +3,16 @@ handoff condition passes control; the first answer without a transfer ends the r
 
 from __future__ import annotations
 
-from typing import Any
-
-from agentspan.protocol.spec import AgentConfig, ToolConfig
+from agentspan.protocol.spec import (
+    AgentConfig,
+    HandoffSettings,
+    HandoffTool,
+    OnConditionSpec,
+    OnToolResultSpec,
+)
 from agentspan.server.engine.conditions import text_handoff
 from agentspan.server.engine.functions import call_fn, fn_answer
 from agentspan.server.engine.model import ChildFinished, PendingFn, Start, ToolFailed, ToolSucceeded
-from agentspan.server.engine.specs import extra
 from agentspan.server.engine.steps import Step, blocked_transition, finish
 from agentspan.server.engine.strategies.base import Strategy
 from agentspan.server.engine.strategies.members import (
@@ -26,33 +29,32 @@ from agentspan.server.engine.strategies.members import (
 )
 
 
-def _member_spec(spec: AgentConfig, name: str) -> dict[str, Any]:
+def _member_spec(spec: AgentConfig, name: str) -> AgentConfig:
     """A swarm member with ``transfer_to_<peer>`` tools (blocked moves stay visible, so
-    the model is told why instead of the move silently vanishing)."""
-    sub = member(spec, name).model_copy(deep=True)
-    existing = {t.name for t in sub.tools}
+    the model is told why instead of the move silently vanishing), and the team's
+    tool-result handoffs, which its own engine applies (``swarmHandoffs``)."""
+    sub = member(spec, name)
+    tools = list(sub.tools)
+    existing = {t.name for t in tools}
     for peer in spec.agents:
         tool_name = f"transfer_to_{peer.name}"
         if peer.name == name or tool_name in existing:
             continue
         blocked = blocked_transition(spec, name, peer.name)
-        sub.tools.append(
-            ToolConfig(
+        tools.append(
+            HandoffTool(
                 name=tool_name,
                 description=f"Transfer the conversation to {peer.name}"
                 + (f": {peer.introduction}" if peer.introduction else "."),
                 input_schema={"type": "object", "properties": {}},
                 tool_type="transfer",
-                config={"target": peer.name, "blocked": blocked is not None, "blockedReason": blocked},
+                config=HandoffSettings(target=peer.name, blocked=blocked is not None, blocked_reason=blocked),
             )
         )
-    wire = sub.wire()
-    handoffs = extra(spec, "handoffs")
-    if handoffs:
-        wire["swarmHandoffs"] = [
-            h for h in handoffs if isinstance(h, dict) and h.get("type") == "on_tool_result"
-        ]
-    return wire
+    update: dict[str, object] = {"tools": tools}
+    if spec.handoffs:
+        update["swarm_handoffs"] = [h for h in spec.handoffs if isinstance(h, OnToolResultSpec)]
+    return sub.model_copy(update=update)
 
 
 def start(spec: AgentConfig, d: Step, inp: Start) -> None:
@@ -67,14 +69,12 @@ def member_finished(spec: AgentConfig, d: Step, inp: ChildFinished, name: str) -
     if inp.status != "COMPLETED":
         finish(d, "FAILED", error=f"'{name}' {inp.status}: {inp.error}", finish_reason="error")
         return
-    target = inp.transfer_to or text_handoff(extra(spec, "handoffs"), text, name)
+    target = inp.transfer_to or text_handoff(spec.handoffs, text, name)
     if target is None:
-        conditions = [
-            h
-            for h in extra(spec, "handoffs") or []
-            if isinstance(h, dict) and h.get("type") == "on_condition"
+        # Kept in the state in their wire form (the state's format predates typed specs).
+        s.pending_handoff_checks = [
+            h.wire() for h in spec.handoffs or () if isinstance(h, OnConditionSpec) and h.target != name
         ]
-        s.pending_handoff_checks = [h for h in conditions if h.get("target") != name and h.get("taskName")]
         if _next_condition(d):
             return
         finish(d, "COMPLETED", output=text, finish_reason="stop")
