@@ -81,3 +81,28 @@ def test_unknown_v1_conditions_are_dropped_with_the_same_meaning() -> None:
     assert upgraded["handoffs"] == [{"target": "b", "type": "on_text_mention", "text": "x"}]
     assert document["schemaVersion"] == 1, "the input is not modified"
     assert "termination" not in upgrade({"name": "a", "termination": unknown})
+
+
+def test_a_document_without_a_version_is_read_as_version_1() -> None:
+    spec = AgentConfig.model_validate_json('{"name": "a", "termination": {"type": "unknown"}}')
+    assert spec.schema_version == SPEC_SCHEMA_VERSION and spec.termination is None
+
+
+def test_nested_v1_agents_upgrade_inside_a_current_request() -> None:
+    unknown = {"type": "unknown"}
+    child = {"name": "b", "schemaVersion": 1, "handoffs": [{"target": "a", **unknown}]}
+    spec = AgentConfig.model_validate({"name": "a", "agents": [child]})
+    assert spec.agents[0].handoffs == [] and spec.agents[0].schema_version == SPEC_SCHEMA_VERSION
+
+
+def test_a_current_document_keeps_unknown_conditions_refused() -> None:
+    with pytest.raises(ValueError, match="termination"):
+        AgentConfig.model_validate(
+            {"name": "a", "schemaVersion": SPEC_SCHEMA_VERSION, "termination": {"type": "unknown"}}
+        )
+
+
+@pytest.mark.parametrize("version", ["2", 2.0, True])
+def test_a_version_that_is_not_an_integer_is_refused(version: Any) -> None:
+    with pytest.raises(ValueError, match="schemaVersion must be an integer"):
+        AgentConfig.model_validate({"name": "a", "schemaVersion": version})

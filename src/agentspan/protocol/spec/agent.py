@@ -15,7 +15,16 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import ConfigDict, Discriminator, Field, Tag, TypeAdapter, field_validator, model_validator
+from pydantic import (
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    TypeAdapter,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from agentspan.protocol._base import WireModel
 from agentspan.protocol.spec._parts import TaskRef, tag_of
@@ -37,7 +46,7 @@ from agentspan.protocol.spec.tools import (
     ToolConfig,
     WorkerTool,
 )
-from agentspan.protocol.spec.upgrade import SPEC_SCHEMA_VERSION, upgrade
+from agentspan.protocol.spec.upgrade import SPEC_SCHEMA_VERSION, UPGRADED_KEYS, check_version, upgrade_value
 
 NAME_PATTERN = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_-]*$")
 
@@ -53,7 +62,8 @@ class AgentConfig(WireModel):
 
     model_config = ConfigDict(extra="allow")
 
-    schema_version: int = SPEC_SCHEMA_VERSION
+    schema_version: int = 1
+    """A document without one is version 1; validation leaves every spec at the current one."""
     name: str
     model: str | None = None
     base_url: str | None = None
@@ -109,10 +119,28 @@ class AgentConfig(WireModel):
     cli_config: CliSpec | None = None
     credentials: CredentialRefs | None = None
 
-    @model_validator(mode="before")
+    # Upgrading an older document happens field by field (it is declared first, so the
+    # fields after it see the document's version) and stays out of the way of a current
+    # one: a whole-document "before" hook would turn every request's JSON into Python
+    # objects before validating it, which doubled the cost of reading a spec.
+    @field_validator("schema_version", mode="plain")
     @classmethod
-    def _upgrade(cls, data: Any) -> Any:
-        return upgrade(data) if isinstance(data, dict) else data
+    def _known_version(cls, value: Any) -> int:
+        return check_version(value)
+
+    @field_validator(*UPGRADED_KEYS, mode="before")
+    @classmethod
+    def _upgrade_field(cls, value: Any, info: ValidationInfo) -> Any:
+        version = info.data.get("schema_version", SPEC_SCHEMA_VERSION)
+        if version >= SPEC_SCHEMA_VERSION or info.field_name is None:
+            return value
+        return upgrade_value(info.field_name, value, version)
+
+    @model_validator(mode="after")
+    def _current_version(self) -> AgentConfig:
+        if self.schema_version < SPEC_SCHEMA_VERSION:
+            self.schema_version = SPEC_SCHEMA_VERSION
+        return self
 
     @field_validator("name")
     @classmethod

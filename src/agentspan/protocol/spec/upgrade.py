@@ -18,6 +18,22 @@ SPEC_SCHEMA_VERSION = 2
 """
 
 
+def check_version(version: Any) -> int:
+    """``version`` if this server reads documents of it.
+
+    Raises:
+        ValueError: the version is newer than this server, or not an integer.
+    """
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise ValueError(f"agent spec schemaVersion must be an integer, got {version!r}")
+    if version > SPEC_SCHEMA_VERSION:
+        raise ValueError(
+            f"agent spec schemaVersion {version} is newer than this server supports "
+            f"({SPEC_SCHEMA_VERSION}); upgrade the server"
+        )
+    return version
+
+
 def upgrade(document: dict[str, Any]) -> dict[str, Any]:
     """``document`` (one agent level, camelCase or snake_case) in the current version.
 
@@ -26,38 +42,47 @@ def upgrade(document: dict[str, Any]) -> dict[str, Any]:
     Raises:
         ValueError: the document is newer than this server, or its version is not a number.
     """
-    version = document.get("schemaVersion", document.get("schema_version", 1))
-    if isinstance(version, bool) or not isinstance(version, int):
-        raise ValueError(f"agent spec schemaVersion must be an integer, got {version!r}")
-    if version > SPEC_SCHEMA_VERSION:
-        raise ValueError(
-            f"agent spec schemaVersion {version} is newer than this server supports "
-            f"({SPEC_SCHEMA_VERSION}); upgrade the server"
-        )
+    version = check_version(document.get("schemaVersion", document.get("schema_version", 1)))
     if version == SPEC_SCHEMA_VERSION:
         return document
     upgraded = dict(document)
-    for step in _STEPS[version - 1 if version >= 1 else 0 :]:
-        upgraded = step(upgraded)
+    for key in UPGRADED_KEYS:
+        if key in upgraded:
+            value = upgrade_value(key, upgraded[key], version)
+            if value is None:
+                del upgraded[key]
+            else:
+                upgraded[key] = value
     upgraded.pop("schema_version", None)
     upgraded["schemaVersion"] = SPEC_SCHEMA_VERSION
     return upgraded
 
 
-def _v1_to_v2(document: dict[str, Any]) -> dict[str, Any]:
+def upgrade_value(key: str, value: Any, version: int) -> Any:
+    """The value of ``key`` in a version-``version`` document, as the current version says it.
+
+    ``None``: the key goes away. ``AgentConfig`` upgrades key by key, through this, so a
+    current document (nearly every one) is validated straight from JSON: a whole-document
+    hook would turn it into Python objects first and double the cost of reading a spec.
+    """
+    for step in _STEPS[max(version, 1) - 1 :]:
+        if key in step and value is not None:
+            value = step[key](value)
+    return value
+
+
+def _v1_termination(condition: Any) -> Any:
     """Version 1 let SDKs write ``{"type": "unknown"}`` for conditions they could not
     describe; the server never acted on them. Version 2 has no such kind: drop them with
     the same meaning (an unknown condition never triggers)."""
-    if "termination" in document:
-        document["termination"] = _known_termination(document["termination"])
-        if document["termination"] is None:
-            del document["termination"]
-    handoffs = document.get("handoffs")
-    if isinstance(handoffs, list):
-        document["handoffs"] = [
-            h for h in handoffs if not (isinstance(h, dict) and h.get("type") == "unknown")
-        ]
-    return document
+    return _known_termination(condition)
+
+
+def _v1_handoffs(handoffs: Any) -> Any:
+    """Version 1's unknown handoff conditions never triggered; version 2 drops them."""
+    if not isinstance(handoffs, list):
+        return handoffs
+    return [h for h in handoffs if not (isinstance(h, dict) and h.get("type") == "unknown")]
 
 
 def _known_termination(condition: Any) -> Any:
@@ -78,5 +103,10 @@ def _known_termination(condition: Any) -> Any:
     return {**condition, "conditions": known}
 
 
-_STEPS: list[Callable[[dict[str, Any]], dict[str, Any]]] = [_v1_to_v2]
-"""``_STEPS[n - 1]`` turns version ``n`` into ``n + 1``."""
+_STEPS: list[dict[str, Callable[[Any], Any]]] = [{"termination": _v1_termination, "handoffs": _v1_handoffs}]
+"""``_STEPS[n - 1]`` turns version ``n`` into ``n + 1``, one top-level key at a time (the key
+is both the field name and the wire name). A step that must see the whole document would
+need a whole-document hook again; measure ``bench/spec_validation.py`` before adding one."""
+
+UPGRADED_KEYS: tuple[str, ...] = tuple(dict.fromkeys(key for step in _STEPS for key in step))
+"""Every key some step changes: ``AgentConfig`` runs the upgrade on these fields only."""
