@@ -148,8 +148,8 @@ class Driver:
     async def _put_spec(self, tx: Tx, spec: AgentConfig) -> str:
         # Always written (insert-or-ignore): the in-process cache may know a spec whose
         # inserting transaction has not committed yet, on another connection.
-        spec_hash = spec.content_hash()
-        await tx.put_spec(spec_hash, spec.canonical_json())
+        spec_hash, document = spec.stored_form()
+        await tx.put_spec(spec_hash, document)
         return spec_hash
 
     # --- starting -----------------------------------------------------------------------

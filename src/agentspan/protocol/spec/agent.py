@@ -169,7 +169,13 @@ class AgentConfig(WireModel):
 
     def content_hash(self) -> str:
         """SHA-256 of the canonical JSON."""
-        return hashlib.sha256(self.canonical_json().encode()).hexdigest()
+        return self.stored_form()[0]
+
+    def stored_form(self) -> tuple[str, str]:
+        """``(content hash, canonical JSON)``: what the store keeps, serialised once (the
+        JSON costs more than validating the spec did)."""
+        document = self.canonical_json()
+        return hashlib.sha256(document.encode()).hexdigest(), document
 
     def nested_agents(self) -> list[AgentConfig]:
         """Agents this one may start: sub-agents, a router agent and ``agent_tool`` agents."""
