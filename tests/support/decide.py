@@ -7,6 +7,7 @@ import copy
 import json
 from typing import Any, TypeVar
 
+from agentspan.protocol.messages import ChatMessage
 from agentspan.protocol.spec import AgentConfig, ToolConfig, parse_tool
 from agentspan.server.engine import decide
 from agentspan.server.engine.hooks import Hooks
@@ -83,7 +84,7 @@ class Run:
         self.spec = spec
         self.state = state if state is not None else ExecState()
         self.hooks = hooks
-        self.messages: list[dict[str, Any]] = []
+        self.messages: list[ChatMessage] = []
 
     def apply(self, inp: Input) -> Decision:
         before = copy.deepcopy(self.state)

@@ -19,7 +19,7 @@ from support.decide import LOOKUP, NOW, Run, agent, approve, call, tool
 SCHEMA = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
 
 
-def _conversation() -> list[dict[str, Any]]:
+def _conversation() -> list[ChatMessage]:
     """A conversation the engine wrote: media, tool calls, a result, a rejection, a retry
     of a structured answer and a plan."""
     run = Run(agent(LOOKUP, planner=True))

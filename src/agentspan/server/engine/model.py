@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agentspan.protocol.messages import ChatMessage
 from agentspan.protocol.spec import AgentConfig
 
 STATE_SCHEMA_VERSION = 2
@@ -418,5 +419,6 @@ class Rejected(Exception):
 class Decision:
     state: ExecState
     events: list[EventDraft] = field(default_factory=list)
-    messages: list[dict[str, Any]] = field(default_factory=list)
+    messages: list[ChatMessage] = field(default_factory=list)
+    """New conversation messages, in the union the store and every provider share."""
     commands: list[Command] = field(default_factory=list)

@@ -39,7 +39,9 @@ def on_llm_result(spec: AgentConfig, d: Step, inp: LlmResult) -> None:
             {
                 "role": "assistant",
                 "content": inp.content,
-                "tool_calls": [tc.model_dump() for tc in inp.tool_calls],
+                "tool_calls": [
+                    {"id": tc.id, "name": tc.name, "arguments": tc.arguments} for tc in inp.tool_calls
+                ],
             }
         ],
     )

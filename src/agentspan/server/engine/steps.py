@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from agentspan.protocol.messages import ChatMessage
 from agentspan.protocol.spec import AgentConfig
 from agentspan.server.engine.functions import call_fn
 from agentspan.server.engine.hooks import NO_HOOKS, Block, Hooks, ModelRequest, Replace, Retry, consult
@@ -47,7 +48,7 @@ def begin(spec: AgentConfig, d: Step, inp: Start) -> None:
         d.commands.append(SetTimer(at=s.deadline))
 
 
-def add_messages(d: Step, messages: list[dict[str, Any]]) -> None:
+def add_messages(d: Step, messages: list[ChatMessage]) -> None:
     d.messages.extend(messages)
     d.state.message_count += len(messages)
 

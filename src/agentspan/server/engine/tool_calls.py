@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from agentspan.protocol.messages import ChatMessage
 from agentspan.protocol.spec import (
     DEFAULT_TOOL_RETRIES,
     DEFAULT_TOOL_RETRY_DELAY_SECONDS,
@@ -197,7 +198,7 @@ def maybe_finish_turn(spec: AgentConfig, d: Step) -> None:
     s = d.state
     if any(s.calls[c].status != "done" for c in s.call_order):
         return
-    messages = []
+    messages: list[ChatMessage] = []
     for call_id in s.call_order:
         call = s.calls[call_id]
         messages.append(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from agentspan.protocol.messages import UserMessage
 from agentspan.protocol.spec import AgentConfig
 from agentspan.server.engine.functions import fn_answer
 from agentspan.server.engine.model import (
@@ -36,7 +37,7 @@ from agentspan.server.engine.tool_calls import (
 
 
 def start(spec: AgentConfig, d: Step, inp: Start) -> None:
-    message: dict[str, Any] = {"role": "user", "content": inp.prompt}
+    message: UserMessage = {"role": "user", "content": inp.prompt}
     if inp.media:
         message["media"] = list(inp.media)
     add_messages(d, [message])
