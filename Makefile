@@ -52,11 +52,12 @@ $(BENCH_STAMP): pyproject.toml bench/requirements.txt
 bench: $(BENCH_STAMP)
 	$(BENCH_VENV)/bin/python bench/run.py
 
-# Figure 1 (the durable turn) for commit BASE and this checkout, interleaved in one run:
-#   make bench-compare BASE=94ecc43
+# Figure 1 (the durable turn) for commit BASE and this checkout, interleaved in one run
+# (BACKEND=postgres for PostgreSQL): make bench-compare BASE=94ecc43
 BASE ?= HEAD
-bench-compare: $(STAMP)
-	$(BIN)/python bench/compare.py --base $(BASE)
+BACKEND ?= sqlite
+bench-compare: $(BENCH_STAMP)
+	$(BENCH_VENV)/bin/python bench/compare.py --base $(BASE) --backend $(BACKEND)
 
 test: lint typecheck
 	$(BIN)/pytest -q

@@ -11,7 +11,9 @@ harness itself (bench/, tests/support/) is the head's for both.
     bench/.venv/bin/python bench/compare.py --base 94ecc43 [--rounds 4] [--turns 100]
 
 It prints the median per-turn time of each commit (all samples of all rounds pooled),
-the median of each round, and the ratio head/base, and writes them to
+the median of each round, the ratio head/base (pooled, and the median of the rounds'
+ratios, which cancels the machine's drift between rounds), and the CPU time per turn of
+all processes, and writes them to
 ``bench/results/compare-<base>-<head>.json``.
 """
 
@@ -42,8 +44,9 @@ def _git(*args: str) -> str:
     return subprocess.run(["git", *args], cwd=ROOT, check=True, capture_output=True, text=True).stdout.strip()
 
 
-def _measure(src: Path, backend: str, warmup: int, reps: int, turns: int) -> list[float]:
-    """One overhead measurement with ``src`` first on the path; the per-rep medians."""
+def _measure(src: Path, backend: str, warmup: int, reps: int, turns: int) -> tuple[list[float], float]:
+    """One overhead measurement with ``src`` first on the path: the per-rep medians of the
+    wall time per turn, and the CPU time per turn of server, worker and client together."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(src), str(BENCH), str(ROOT / "tests")])
     cmd = [sys.executable, "-c", _MEASURE, backend, str(warmup), str(reps), str(turns)]
@@ -51,7 +54,7 @@ def _measure(src: Path, backend: str, warmup: int, reps: int, turns: int) -> lis
     line = next(line for line in out.splitlines() if line.startswith("RESULT "))
     result: dict[str, Any] = json.loads(line[len("RESULT ") :])
     medians: list[float] = result["turn_ms"]["rep_medians"]
-    return medians
+    return medians, sum(result["cpu_ms_per_turn"].values())
 
 
 def main() -> None:
@@ -68,6 +71,7 @@ def main() -> None:
     base_rev = _git("rev-parse", "--short", args.base)
     head_rev = "worktree" if args.head == "WORKTREE" else _git("rev-parse", "--short", args.head)
     samples: dict[str, list[float]] = {base_rev: [], head_rev: []}
+    cpu: dict[str, list[float]] = {base_rev: [], head_rev: []}
     rounds: list[dict[str, float]] = []
     with tempfile.TemporaryDirectory(prefix="bench-compare-") as tmp:
         sources = {base_rev: Path(tmp) / "base" / "src", head_rev: ROOT / "src"}
@@ -80,12 +84,16 @@ def main() -> None:
                 order = [base_rev, head_rev] if n % 2 == 0 else [head_rev, base_rev]
                 this_round: dict[str, float] = {}
                 for label in order:
-                    medians = _measure(sources[label], args.backend, args.warmup, args.reps, args.turns)
+                    medians, cpu_ms = _measure(
+                        sources[label], args.backend, args.warmup, args.reps, args.turns
+                    )
                     samples[label].extend(medians)
+                    cpu[label].append(cpu_ms)
                     this_round[label] = statistics.median(medians)
                 rounds.append(this_round)
                 print(
-                    f"round {n + 1}: " + ", ".join(f"{label} {this_round[label]:.2f} ms" for label in order),
+                    f"round {n + 1}: "
+                    + ", ".join(f"{k} {this_round[k]:.2f} ms ({cpu[k][-1]:.2f} ms CPU)" for k in order),
                     flush=True,
                 )
         finally:
@@ -94,6 +102,10 @@ def main() -> None:
                     _git("worktree", "remove", "--force", str(Path(tmp) / name))
     base_ms = statistics.median(samples[base_rev])
     head_ms = statistics.median(samples[head_rev])
+    base_cpu = statistics.median(cpu[base_rev])
+    head_cpu = statistics.median(cpu[head_rev])
+    # Each round's head/base ratio cancels the machine's drift between rounds.
+    ratios = [r[head_rev] / r[base_rev] for r in rounds]
     summary = {
         "backend": args.backend,
         "base": base_rev,
@@ -101,6 +113,10 @@ def main() -> None:
         "base_median_ms": base_ms,
         "head_median_ms": head_ms,
         "ratio": head_ms / base_ms,
+        "round_ratios": ratios,
+        "median_round_ratio": statistics.median(ratios),
+        "base_cpu_ms": base_cpu,
+        "head_cpu_ms": head_cpu,
         "rounds": rounds,
         "how": (
             f"{args.rounds} interleaved rounds; each round one measurement per commit of "
@@ -113,7 +129,9 @@ def main() -> None:
     out.write_text(json.dumps(summary, indent=2) + "\n")
     print(
         f"durable turn on {args.backend}: base {base_rev} {base_ms:.2f} ms, head {head_rev} "
-        f"{head_ms:.2f} ms, head/base {head_ms / base_ms:.3f}  ({out.relative_to(ROOT)})"
+        f"{head_ms:.2f} ms, head/base {head_ms / base_ms:.3f}, median of the rounds' ratios "
+        f"{statistics.median(ratios):.3f}; CPU per turn (all processes) {base_cpu:.2f} vs {head_cpu:.2f} ms"
+        f"  ({out.relative_to(ROOT)})"
     )
 
 
