@@ -229,4 +229,6 @@ def test_any_host_is_served_on_a_non_loopback_bind() -> None:
     assert Settings(host="127.0.0.1").loopback_only
     assert Settings(host="::1").loopback_only
     assert Settings(host="localhost").loopback_only
+    assert Settings(host="127.0.0.2").loopback_only
+    assert not Settings(host="::").loopback_only
     assert not Settings(host="0.0.0.0").loopback_only

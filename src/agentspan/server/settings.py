@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,7 +93,11 @@ class Settings:
     @property
     def loopback_only(self) -> bool:
         """True when the server binds an address only this machine can reach."""
-        return self.host.strip("[]").lower() in LOOPBACK_HOSTS
+        host = self.host.strip("[]").lower()
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return host in LOOPBACK_HOSTS
 
     def base_url_allowed(self, url: str) -> bool:
         """True when ``url`` matches an ``allowed_base_urls`` prefix: scheme, host and port
