@@ -8,6 +8,7 @@ were accepted, and neither ``Origin`` nor ``Host`` was looked at.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -145,8 +146,6 @@ OFFLINE = {"agentConfig": {"name": "cross", "model": "offline/basic"}, "prompt":
 def test_a_start_without_a_json_content_type_is_refused(
     guarded: ThreadServer, content_type: str | None
 ) -> None:
-    import json
-
     headers = {"content-type": content_type} if content_type else {}
     response = httpx.post(
         guarded.api_url + "/agent/start", content=json.dumps(OFFLINE), headers=headers, timeout=10
@@ -155,8 +154,6 @@ def test_a_start_without_a_json_content_type_is_refused(
 
 
 def test_json_with_a_charset_is_accepted(guarded: ThreadServer) -> None:
-    import json
-
     headers = {"content-type": "application/json; charset=utf-8"}
     response = httpx.post(guarded.api_url + "/agent/start", content=json.dumps(OFFLINE), headers=headers)
     assert response.status_code == 200, response.text
