@@ -221,7 +221,7 @@ def test_an_error_from_below_is_a_domain_error_without_a_status() -> None:
 def test_middleware_sees_the_fast_paths_and_fastapi(tmp_path: Path) -> None:
     seen: list[str] = []
 
-    def recorder(app: ASGIApp) -> ASGIApp:
+    def recorder(app: ASGIApp, _: Settings) -> ASGIApp:
         async def record(scope: dict[str, Any], receive: Any, send: Any) -> None:
             if scope["type"] == "http":
                 seen.append(scope["path"])

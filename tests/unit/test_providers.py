@@ -256,19 +256,22 @@ async def test_openai_round_trip_request_shape_and_parsing(fake: FakeOpenAI) -> 
 
 
 @pytest.mark.anyio
-async def test_openai_text_reply_output_schema_and_request_base_url_override(fake: FakeOpenAI) -> None:
+async def test_openai_text_reply_output_schema_and_a_keyless_caller_base_url(fake: FakeOpenAI) -> None:
     fake.script(FakeOpenAI.text('{"answer": "42"}'))
     schema = {"type": "object", "properties": {"answer": {"type": "string"}}, "required": ["answer"]}
-    # The constructor points at a closed port: only the per-request base_url can succeed.
-    provider = OpenAIProvider("sk-test", f"http://127.0.0.1:{_free_port()}/v1")
+    # The operator's endpoint is a closed port: only the caller's base URL can succeed.
+    registry = ProviderRegistry(
+        env={"OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": f"http://127.0.0.1:{_free_port()}/v1"}
+    )
     try:
+        provider, model = registry.resolve("openai/m", caller_base_url=fake.base_url)
         response = await provider.complete(
-            LlmRequest(
-                model="m", messages=[_user("hi")], max_tokens=64, output_schema=schema, base_url=fake.base_url
-            )
+            LlmRequest(model=model, messages=[_user("hi")], max_tokens=64, output_schema=schema)
         )
     finally:
-        await provider.aclose()
+        await registry.aclose()
+    assert "authorization" not in fake.request_headers[0]
+    assert "sk-test" not in repr(fake.request_headers)
     assert response == LlmResponse(
         content='{"answer": "42"}', usage=response.usage, finish_reason="stop", tool_calls=[]
     )

@@ -26,6 +26,7 @@ from agentspan.server.providers.base import (
     LlmUsage,
     ProviderError,
 )
+from agentspan.server.providers.registry import ProviderRegistry
 
 from fakes._http import FakeReply, word_pieces
 from fakes.anthropic_server import FakeAnthropic
@@ -498,15 +499,20 @@ async def test_connection_error_and_timeout_are_retryable(fake: FakeAnthropic) -
 
 
 @pytest.mark.anyio
-async def test_request_base_url_wins_and_v1_suffix_is_accepted(fake: FakeAnthropic) -> None:
-    fake.script(FakeAnthropic.text("via override"))
-    provider = AnthropicProvider(KEY, f"http://127.0.0.1:{_free_port()}")
+async def test_a_caller_base_url_gets_a_keyless_adapter_and_v1_suffix_is_accepted(
+    fake: FakeAnthropic,
+) -> None:
+    fake.script(FakeAnthropic.text("via the caller's endpoint"))
+    # The operator's endpoint is a closed port: only the caller's URL can answer.
+    registry = ProviderRegistry(
+        env={"ANTHROPIC_API_KEY": KEY, "ANTHROPIC_BASE_URL": f"http://127.0.0.1:{_free_port()}"}
+    )
     try:
-        response = await provider.complete(
-            LlmRequest(model="m", messages=[_user("hi")], base_url=fake.base_url + "/v1/")
-        )
+        provider, model = registry.resolve("anthropic/m", caller_base_url=fake.base_url + "/v1/")
+        response = await provider.complete(LlmRequest(model=model, messages=[_user("hi")]))
     finally:
-        await provider.aclose()
-    assert response.content == "via override"
+        await registry.aclose()
+    assert response.content == "via the caller's endpoint"
     assert fake.request_paths == ["/v1/messages"]
+    assert "x-api-key" not in fake.request_headers[0] and KEY not in repr(fake.request_headers)
     assert messages_url("https://api.anthropic.com") == "https://api.anthropic.com/v1/messages"

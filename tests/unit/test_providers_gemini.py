@@ -27,6 +27,7 @@ from agentspan.server.providers.gemini import (
     model_url,
     tool_response,
 )
+from agentspan.server.providers.registry import ProviderRegistry
 
 from fakes._http import FakeReply, word_pieces
 from fakes.gemini_server import FakeGemini, schema_problem
@@ -481,17 +482,22 @@ async def test_connection_error_and_timeout_are_retryable(fake: FakeGemini) -> N
 
 
 @pytest.mark.anyio
-async def test_request_base_url_wins(fake: FakeGemini) -> None:
-    fake.script(FakeGemini.text("via override"))
-    provider = GeminiProvider(KEY, f"http://127.0.0.1:{_free_port()}")
+async def test_a_caller_base_url_gets_a_keyless_adapter(fake: FakeGemini) -> None:
+    fake.script(FakeGemini.text("via the caller's endpoint"))
+    # The operator's endpoint is a closed port: only the caller's URL can answer.
+    registry = ProviderRegistry(
+        env={"GEMINI_API_KEY": KEY, "GEMINI_BASE_URL": f"http://127.0.0.1:{_free_port()}"}
+    )
     try:
-        response = await provider.complete(
-            LlmRequest(model=f"models/{MODEL}", messages=[_user("hi")], base_url=fake.base_url + "/v1beta/")
+        provider, model = registry.resolve(
+            f"google_gemini/{MODEL}", caller_base_url=fake.base_url + "/v1beta/"
         )
+        response = await provider.complete(LlmRequest(model=model, messages=[_user("hi")]))
     finally:
-        await provider.aclose()
-    assert response.content == "via override"
+        await registry.aclose()
+    assert response.content == "via the caller's endpoint"
     assert fake.request_paths == [f"/v1beta/models/{MODEL}:generateContent"]
+    assert "x-goog-api-key" not in fake.request_headers[0] and KEY not in repr(fake.request_headers)
     assert (
         model_url("https://g.example", "m", stream=True)
         == "https://g.example/v1beta/models/m:streamGenerateContent?alt=sse"

@@ -13,6 +13,7 @@ class ErrorCode(StrEnum):
     INVALID_JSON = "invalid_json"
     VALIDATION_FAILED = "validation_failed"
     INVALID_AGENT = "invalid_agent"
+    BASE_URL_NOT_ALLOWED = "base_url_not_allowed"
     EXECUTION_NOT_FOUND = "execution_not_found"
     TASK_NOT_FOUND = "task_not_found"
     LEASE_LOST = "lease_lost"
@@ -23,6 +24,9 @@ class ErrorCode(StrEnum):
     NOT_FOUND = "not_found"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     UNAUTHORIZED = "unauthorized"
+    FORBIDDEN_ORIGIN = "forbidden_origin"
+    FORBIDDEN_HOST = "forbidden_host"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
     INTERNAL = "internal_error"
 
 

@@ -7,7 +7,7 @@ A request passes, outermost first::
         -> FastAPI (api/routes.py, api/sse.py: everything else, and the OpenAPI description)
 
 A cross-cutting concern is a plain ASGI middleware (``Middleware``: it takes the app it
-wraps and returns an app) added to ``MIDDLEWARE``; it then sees every request, the hot
+wraps and the server's ``Settings`` and returns an app) added to ``MIDDLEWARE``; it then sees every request, the hot
 endpoints included. Keep it cheap per request and free of per-frame work on streams. An
 authentication middleware puts the caller's ``Principal`` into the scope under
 ``service.principal.PRINCIPAL_SCOPE_KEY``; ``api/edge.py::principal_of`` hands it on to
@@ -27,26 +27,28 @@ from agentspan.server.api import errors, routes, sse
 from agentspan.server.api.edge import ServiceLayer
 from agentspan.server.api.errors import code_table, tidy_problems
 from agentspan.server.api.fast import FastPaths, Receive, Scope, Send
+from agentspan.server.api.guard import RequestGuard
 from agentspan.server.service.executions import ExecutionService
 from agentspan.server.services import Services
 from agentspan.server.settings import Settings
 from agentspan.server.store.base import Store
 
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-Middleware = Callable[[ASGIApp], ASGIApp]
+Middleware = Callable[[ASGIApp, Settings], ASGIApp]
 
-MIDDLEWARE: tuple[Middleware, ...] = ()
-"""Cross-cutting middleware around the whole server, outermost first (none yet)."""
+MIDDLEWARE: tuple[Middleware, ...] = (RequestGuard,)
+"""Cross-cutting middleware around the whole server, outermost first: ``RequestGuard``
+(foreign hosts, foreign origins and non-JSON bodies are refused before anything runs)."""
 
 
 class ServerApp:
     """The server as one ASGI app: ``middleware`` around ``FastPaths`` around FastAPI."""
 
-    def __init__(self, api: FastAPI, middleware: Sequence[Middleware]) -> None:
+    def __init__(self, api: FastAPI, middleware: Sequence[Middleware], settings: Settings) -> None:
         self.api = api
         entry: ASGIApp = FastPaths(api)
         for wrap in reversed(middleware):
-            entry = wrap(entry)
+            entry = wrap(entry, settings)
         self.entry = entry
 
     @property
@@ -70,7 +72,9 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = await Services.start(settings, store)
         app.state.services = services
-        app.state.layer = ServiceLayer(executions=ExecutionService(services.driver), tasks=services.tasks)
+        app.state.layer = ServiceLayer(
+            executions=ExecutionService(services.driver, settings.base_url_allowed), tasks=services.tasks
+        )
         try:
             yield
         finally:
@@ -96,7 +100,7 @@ def create_app(
         svc: Services = app.state.services
         return {"healthy": True, "version": agentspan.__version__, "database": svc.store.url.split(":", 1)[0]}
 
-    return ServerApp(app, middleware)
+    return ServerApp(app, middleware, settings)
 
 
 def _describe_problems(app: FastAPI) -> None:

@@ -43,6 +43,13 @@ class InvalidAgent(DomainError):
     default_code = ErrorCode.INVALID_AGENT
 
 
+class BaseUrlNotAllowed(DomainError):
+    """An agent names its own model endpoint (``baseUrl``) that the operator has not
+    allowed (``AGENTSPAN_ALLOWED_BASE_URLS``); the server's keys must not go there."""
+
+    default_code = ErrorCode.BASE_URL_NOT_ALLOWED
+
+
 class InvalidState(DomainError):
     """The execution is not in a state that accepts this input; nothing changed.
 

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+"""Bind addresses that only this machine can reach (then only loopback Host headers pass)."""
 
 
 def default_data_dir() -> Path:
@@ -19,6 +24,27 @@ def _float_env(name: str, default: float) -> float:
         return float(raw)
     except ValueError:
         raise ValueError(f"{name} must be a number of seconds, got {raw!r}") from None
+
+
+def _list_env(name: str) -> tuple[str, ...]:
+    """A comma-separated variable as a tuple of its non-empty, trimmed items."""
+    return tuple(item.strip() for item in os.environ.get(name, "").split(",") if item.strip())
+
+
+def url_origin_and_path(url: str) -> tuple[str, str, str] | None:
+    """``(scheme, host:port, path)`` of an http(s) URL, lower-cased where case does not
+    matter and with the default port spelled out; None for anything else (user info
+    included: ``http://good@evil`` must not look like ``good``)."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
+        return None
+    port = port or (443 if scheme == "https" else 80)
+    return scheme, f"{parts.hostname.lower()}:{port}", parts.path.rstrip("/")
 
 
 @dataclass(slots=True)
@@ -36,6 +62,14 @@ class Settings:
     watchdog_interval_seconds: float = 1.0
     llm_concurrency: int = 64
     llm_max_attempts: int = 5
+    allowed_base_urls: tuple[str, ...] = ()
+    """``AGENTSPAN_ALLOWED_BASE_URLS``: the URL prefixes an agent's own ``baseUrl`` may
+    name. Empty (the default): a start naming any ``baseUrl`` is refused. An allowed
+    caller URL is called without the server's provider keys."""
+    cors_origins: tuple[str, ...] = ()
+    """``AGENTSPAN_CORS_ORIGINS``: web origins (``https://ui.example``) whose browser
+    requests are served, with CORS headers. Empty (the default): CORS is off and any
+    request with a foreign ``Origin`` is refused."""
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -44,6 +78,8 @@ class Settings:
             worker_lease_seconds=_float_env("AGENTSPAN_WORKER_LEASE_SECONDS", 10.0),
             llm_lease_seconds=_float_env("AGENTSPAN_LLM_LEASE_SECONDS", 30.0),
             no_worker_after_seconds=_float_env("AGENTSPAN_NO_WORKER_TIMEOUT", 30.0),
+            allowed_base_urls=_list_env("AGENTSPAN_ALLOWED_BASE_URLS"),
+            cors_origins=_list_env("AGENTSPAN_CORS_ORIGINS"),
         )
         for key, value in overrides.items():
             if value is not None:
@@ -53,3 +89,26 @@ class Settings:
 
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'agentspan.db'}"
+
+    @property
+    def loopback_only(self) -> bool:
+        """True when the server binds an address only this machine can reach."""
+        host = self.host.strip("[]").lower()
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return host in LOOPBACK_HOSTS
+
+    def base_url_allowed(self, url: str) -> bool:
+        """True when ``url`` matches an ``allowed_base_urls`` prefix: scheme, host and port
+        exactly, the path by whole segments."""
+        wanted = url_origin_and_path(url)
+        if wanted is None:
+            return False
+        for prefix in self.allowed_base_urls:
+            allowed = url_origin_and_path(prefix)
+            if allowed is None or allowed[:2] != wanted[:2]:
+                continue
+            if wanted[2] == allowed[2] or wanted[2].startswith(allowed[2] + "/"):
+                return True
+        return False

@@ -119,7 +119,7 @@ class LlmExecutor:
         *,
         planning: bool = False,
     ) -> LlmResponse:
-        provider, model_name = ctx.providers.resolve(spec.model or "")
+        provider, model_name = ctx.providers.resolve(spec.model or "", caller_base_url=spec.base_url)
         request = build_request(spec, model_name, messages, planning=planning)
         attempt = 0
         while True:

@@ -38,7 +38,6 @@ def build_request(
         else instructions,
         temperature=spec.temperature,
         max_tokens=spec.max_tokens,
-        base_url=spec.base_url,
         output_schema=None if planning else (spec.output_type or {}).get("schema"),
         thinking_budget_tokens=int(budget) if isinstance(budget, int | float) else None,
         options=options,

@@ -59,6 +59,8 @@ class HttpAdapter:
     def __init__(
         self, api_key: str | None, base_url: str, timeout: float, client: httpx.AsyncClient | None
     ) -> None:
+        # The endpoint is fixed here, with the key: a request never names another one, so
+        # a key cannot travel to a URL it was not configured for.
         self._api_key = api_key or None
         self._base_url = base_url
         self._timeout = timeout

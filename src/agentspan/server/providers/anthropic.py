@@ -65,7 +65,7 @@ class AnthropicProvider(HttpAdapter):
 
     def __init__(
         self,
-        api_key: str,
+        api_key: str | None,
         base_url: str = DEFAULT_BASE_URL,
         *,
         timeout: float = 120.0,
@@ -75,7 +75,7 @@ class AnthropicProvider(HttpAdapter):
 
     async def complete(self, request: LlmRequest, on_delta: DeltaCallback | None = None) -> LlmResponse:
         """Send one Messages request (streamed when ``on_delta`` is given) and normalise the reply."""
-        url = messages_url(request.base_url or self._base_url)
+        url = messages_url(self._base_url)
         payload = build_payload(request, stream=on_delta is not None)
         try:
             if on_delta is None:

@@ -33,7 +33,6 @@ class LlmRequest:
     instructions: str | None = None
     temperature: float | None = None
     max_tokens: int | None = None
-    base_url: str | None = None
     output_schema: dict[str, Any] | None = None
     """JSON schema the final answer must satisfy (structured output), if any."""
     thinking_budget_tokens: int | None = None

@@ -96,7 +96,7 @@ class GeminiProvider(HttpAdapter):
 
     def __init__(
         self,
-        api_key: str,
+        api_key: str | None,
         base_url: str = DEFAULT_BASE_URL,
         *,
         timeout: float = 120.0,
@@ -106,7 +106,7 @@ class GeminiProvider(HttpAdapter):
 
     async def complete(self, request: LlmRequest, on_delta: DeltaCallback | None = None) -> LlmResponse:
         """Send one generateContent request (streamed when ``on_delta`` is given)."""
-        url = model_url(request.base_url or self._base_url, request.model, stream=on_delta is not None)
+        url = model_url(self._base_url, request.model, stream=on_delta is not None)
         payload = build_payload(request)
         first_call = count_tool_calls(request.messages) + 1
         try:

@@ -92,7 +92,7 @@ class OpenAIProvider(HttpAdapter):
             raise self._transport_error(url, exc) from None
 
     def _url(self, request: LlmRequest) -> str:
-        base = request.base_url or self._base_url
+        base = self._base_url
         if self._azure_api_version is None:
             return _join_url(base, "chat/completions")
         # On Azure the "model" is the deployment name and picks the URL, not a body field.

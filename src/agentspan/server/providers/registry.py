@@ -43,6 +43,8 @@ _MODEL_FORMAT = "model must look like 'provider/model-name', e.g. 'openai/gpt-4o
 
 Build = Callable[[], Provider]
 Factory = Callable[[], tuple[tuple[str, ...], Build]]
+CallerFactory = Callable[[str], tuple[tuple[str, ...], Build]]
+"""Builds a keyless adapter for an endpoint the agent spec names (not the operator)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,18 +199,28 @@ class ProviderRegistry:
             "aws_bedrock": self._bedrock,
             "cohere": self._cohere,
         }
+        self._caller_factories: dict[str, CallerFactory] = {}
         for compatible in OPENAI_COMPATIBLE:
             self._factories[compatible.name] = functools.partial(self._openai_compatible, compatible)
+            self._caller_factories[compatible.name] = functools.partial(
+                self._openai_compatible_at, compatible
+            )
         for native in NATIVE_HTTP:
             self._factories[native.name] = functools.partial(self._native_http, native)
+            self._caller_factories[native.name] = functools.partial(self._native_http_at, native)
 
     @property
     def provider_names(self) -> list[str]:
         """The provider prefixes this registry understands, sorted."""
         return sorted(self._factories)
 
-    def resolve(self, model: str) -> tuple[Provider, str]:
-        """Return the adapter for ``model`` and the model name without its provider prefix."""
+    def resolve(self, model: str, caller_base_url: str | None = None) -> tuple[Provider, str]:
+        """Return the adapter for ``model`` and the model name without its provider prefix.
+
+        ``caller_base_url`` is an endpoint the agent spec names (``baseUrl``, checked
+        against the operator's allow-list at start): an HTTP provider then gets an adapter
+        for that URL with no key at all. The server's keys only ever go to the endpoints
+        its environment configures. SDK providers (Vertex, Bedrock, Cohere) ignore it."""
         provider_name, sep, model_name = model.partition("/")
         provider_name = provider_name.strip()
         model_name = model_name.strip()
@@ -227,7 +239,11 @@ class ProviderRegistry:
                 f"uses {model!r}; use offline/... or ScriptedModel in tests",
                 retryable=False,
             )
-        key, build = factory()
+        caller_factory = self._caller_factories.get(provider_name)
+        if caller_base_url and caller_factory is not None:
+            key, build = caller_factory(caller_base_url)
+        else:
+            key, build = factory()
         adapter = self._adapters.get(key)
         if adapter is None:
             adapter = self._adapters[key] = build()
@@ -289,9 +305,19 @@ class ProviderRegistry:
                 retryable=False,
             )
         url = base_url or cast(str, spec.default_base_url)
-        api_version = (
-            (self._setting("AZURE_OPENAI_API_VERSION") or DEFAULT_AZURE_API_VERSION) if spec.azure else None
+        return (spec.label, api_key or "", url, self._azure_version(spec)), self._openai_build(
+            spec, api_key, url
         )
+
+    def _openai_compatible_at(self, spec: OpenAICompatible, url: str) -> tuple[tuple[str, ...], Build]:
+        """The caller's endpoint: no key of the server's goes with it."""
+        return ("caller", spec.label, url, self._azure_version(spec)), self._openai_build(spec, None, url)
+
+    def _azure_version(self, spec: OpenAICompatible) -> str:
+        return (self._setting("AZURE_OPENAI_API_VERSION") or DEFAULT_AZURE_API_VERSION) if spec.azure else ""
+
+    def _openai_build(self, spec: OpenAICompatible, api_key: str | None, url: str) -> Build:
+        api_version = self._azure_version(spec) or None
 
         def build() -> Provider:
             return OpenAIProvider(
@@ -303,7 +329,7 @@ class ProviderRegistry:
                 stream_usage_option=spec.stream_usage_option,
             )
 
-        return (spec.label, api_key or "", url, api_version or ""), build
+        return build
 
     def _native_http(self, spec: NativeHttp) -> tuple[tuple[str, ...], Build]:
         api_key = self._first_setting(spec.key_envs)
@@ -312,6 +338,13 @@ class ProviderRegistry:
                 f"{spec.name} models need {_env_phrase(' or '.join(spec.key_envs))}", retryable=False
             )
         url = self._setting(spec.base_url_env) or spec.default_base_url
+        return (spec.module, api_key, url), self._native_build(spec, api_key, url)
+
+    def _native_http_at(self, spec: NativeHttp, url: str) -> tuple[tuple[str, ...], Build]:
+        """The caller's endpoint: no key of the server's goes with it."""
+        return ("caller", spec.module, url), self._native_build(spec, None, url)
+
+    def _native_build(self, spec: NativeHttp, api_key: str | None, url: str) -> Build:
         # Imported here, not at the top: the adapter is only needed once such a model is used.
         module_name = f"agentspan.server.providers.{spec.module}"
         try:
@@ -325,7 +358,7 @@ class ProviderRegistry:
         def build() -> Provider:
             return cast(Provider, adapter_class(api_key, url, client=self._shared_client()))
 
-        return (spec.module, api_key, url), build
+        return build
 
     def _vertex(self) -> tuple[tuple[str, ...], Build]:
         sdk = vertex.load_sdk()

@@ -24,6 +24,7 @@ from agentspan.protocol.api import (
     StreamEvent,
     TokenUsageWire,
 )
+from agentspan.protocol.spec import AgentConfig
 from agentspan.server.driver import Driver
 from agentspan.server.engine.model import (
     ApprovalDecided,
@@ -34,7 +35,7 @@ from agentspan.server.engine.model import (
     Selection,
     Stop,
 )
-from agentspan.server.errors import ValidationFailed, not_found
+from agentspan.server.errors import BaseUrlNotAllowed, ValidationFailed, not_found
 from agentspan.server.service.principal import Principal
 from agentspan.server.service.queries import (
     add_usage,
@@ -58,8 +59,11 @@ _NO = ("no", "n", "false", "reject", "rejected")
 class ExecutionService:
     """Start, read, answer and steer executions (the client side of the API)."""
 
-    def __init__(self, driver: Driver) -> None:
+    def __init__(self, driver: Driver, base_url_allowed: Callable[[str], bool] = lambda _: False) -> None:
+        """``base_url_allowed`` says whether an agent may name its own model endpoint
+        (``Settings.base_url_allowed``; by default none may)."""
         self.driver = driver
+        self.base_url_allowed = base_url_allowed
         self.store = driver.store
         self.hub = driver.hub
 
@@ -68,12 +72,25 @@ class ExecutionService:
     async def start(self, principal: Principal, req: StartRequest, wait_ms: int = 0) -> StartResponse:
         """Start (or, with a known idempotency key, find) an execution. With ``wait_ms``
         the answer waits for the run to end and carries its detail, events included."""
+        self._check_base_urls(req.agent_config)
         started = await self.driver.start(req)
         if wait_ms:
             row = await self._wait_terminal(started.execution_id, wait_ms)
             if row.status in TERMINAL_STATUSES:
                 started.result = await self._detail_of(row, include_events=True)
         return started
+
+    def _check_base_urls(self, spec: AgentConfig, path: str = "") -> None:
+        """Refuse a tree in which an agent names a model endpoint the operator has not
+        allowed: a caller must not be able to point the server's model calls anywhere."""
+        where = f"{path}{spec.name}"
+        if spec.base_url is not None and not self.base_url_allowed(spec.base_url):
+            raise BaseUrlNotAllowed(
+                f"agent '{where}': baseUrl {spec.base_url!r} is not allowed on this server "
+                "(the operator lists allowed model endpoints in AGENTSPAN_ALLOWED_BASE_URLS)"
+            )
+        for nested in spec.nested_agents():
+            self._check_base_urls(nested, f"{where}/")
 
     # --- reading ------------------------------------------------------------------------
 

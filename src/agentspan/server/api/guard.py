@@ -1,0 +1,148 @@
+"""``RequestGuard``: the server refuses to be driven by a web page it did not choose.
+
+A browser lets any page send "simple" cross-site requests (``text/plain`` bodies, no
+preflight) to ``localhost``, and DNS rebinding lets a page on ``evil.example`` reach a
+loopback server under its own host name. Both would let a page start executions and read
+the answers. The guard closes these doors with header checks only, before any route:
+
+* **Host** — on a loopback bind (``Settings.loopback_only``) only ``localhost``,
+  ``127.0.0.1`` and ``[::1]`` (any port) are served: ``421 forbidden_host``;
+* **Origin** — a request carrying an ``Origin`` that is neither the server's own (the
+  ``Host`` it was sent to) nor listed in ``Settings.cors_origins`` is refused:
+  ``403 forbidden_origin``. CORS headers are sent only to listed origins, and only then
+  are preflights answered; with the list empty (the default) CORS is off;
+* **Content type** — a ``POST``/``PUT``/``PATCH`` under ``/api`` that has a body must be
+  ``application/json`` (parameters such as ``charset`` allowed): ``415
+  unsupported_media_type``. A JSON body always costs a browser a preflight.
+
+Requests without ``Origin`` (the SDK, the CLI, curl) are not affected by the Origin rule.
+The checks read the headers once per request and add nothing per streamed frame.
+"""
+
+from __future__ import annotations
+
+from agentspan.protocol.errors import ErrorCode
+from agentspan.server.api.errors import PROBLEM_TYPE, STATUS, problem_body
+from agentspan.server.api.fast import ASGIApp, Message, Receive, Scope, Send
+from agentspan.server.settings import Settings
+
+LOOPBACK_HOST_NAMES = frozenset({b"localhost", b"127.0.0.1", b"[::1]"})
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_JSON = b"application/json"
+_PREFLIGHT_METHODS = b"GET, POST, PUT, DELETE"
+_PREFLIGHT_HEADERS = b"content-type, authorization, last-event-id"
+
+
+class RequestGuard:
+    """Refuses foreign hosts, foreign origins and non-JSON bodies; see the module doc."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.loopback_only = settings.loopback_only
+        self.cors_origins = frozenset(o.strip().rstrip("/").lower().encode() for o in settings.cors_origins)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        host = origin = content_type = None
+        has_body = False
+        for name, value in scope["headers"]:
+            if name == b"host":
+                host = value.lower()
+            elif name == b"origin":
+                origin = value.strip().lower()
+            elif name == b"content-type":
+                content_type = value
+            elif name == b"content-length":
+                has_body = value.strip() not in (b"", b"0")
+            elif name == b"transfer-encoding":
+                has_body = True
+        if self.loopback_only and host is not None and not is_loopback_host(host):
+            await _refuse(
+                send, ErrorCode.FORBIDDEN_HOST, "this server only answers to localhost, 127.0.0.1 or [::1]"
+            )
+            return
+        cross_site = origin is not None and origin in self.cors_origins
+        if origin is not None and not cross_site and not is_same_origin(origin, host):
+            detail = "requests from other web origins are refused (AGENTSPAN_CORS_ORIGINS lists allowed ones)"
+            await _refuse(send, ErrorCode.FORBIDDEN_ORIGIN, detail)
+            return
+        method = scope["method"]
+        if cross_site and method == "OPTIONS":
+            await _preflight(send, origin or b"", scope["headers"])
+            return
+        if (
+            has_body
+            and method in _BODY_METHODS
+            and scope["path"].startswith("/api/")
+            and not is_json(content_type)
+        ):
+            await _refuse(
+                send,
+                ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+                "the request body must be Content-Type: application/json",
+            )
+            return
+        if cross_site:
+            send = _with_cors_headers(send, origin or b"")
+        await self.app(scope, receive, send)
+
+
+def is_loopback_host(host: bytes) -> bool:
+    """True for ``localhost``, ``127.0.0.1`` and ``[::1]``, with or without a port."""
+    if host.startswith(b"["):
+        name, _, rest = host.partition(b"]")
+        name += b"]"
+    else:
+        name, _, port = host.partition(b":")
+        rest = b":" + port if port else b""
+    if rest and not (rest.startswith(b":") and rest[1:].isdigit()):
+        return False
+    return name in LOOPBACK_HOST_NAMES
+
+
+def is_same_origin(origin: bytes, host: bytes | None) -> bool:
+    """True when ``origin`` names the host the request was sent to (a page the server
+    itself served). The scheme is not compared: a TLS-terminating proxy changes it."""
+    scheme, sep, netloc = origin.partition(b"://")
+    return bool(sep) and scheme in (b"http", b"https") and host is not None and netloc == host
+
+
+def is_json(content_type: bytes | None) -> bool:
+    return content_type is not None and content_type.split(b";", 1)[0].strip().lower() == _JSON
+
+
+async def _refuse(send: Send, code: ErrorCode, detail: str) -> None:
+    status = STATUS[code]
+    body = problem_body(status, code, detail)
+    headers = [(b"content-type", PROBLEM_TYPE.encode()), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _preflight(send: Send, origin: bytes, request_headers: list[tuple[bytes, bytes]]) -> None:
+    """Answer a listed origin's CORS preflight: the methods and headers the API uses."""
+    asked = next((v for n, v in request_headers if n == b"access-control-request-headers"), None)
+    headers = [
+        (b"access-control-allow-origin", origin),
+        (b"access-control-allow-methods", _PREFLIGHT_METHODS),
+        (b"access-control-allow-headers", asked or _PREFLIGHT_HEADERS),
+        (b"access-control-max-age", b"600"),
+        (b"vary", b"Origin"),
+        (b"content-length", b"0"),
+    ]
+    await send({"type": "http.response.start", "status": 204, "headers": headers})
+    await send({"type": "http.response.body", "body": b""})
+
+
+def _with_cors_headers(send: Send, origin: bytes) -> Send:
+    """``send`` that tells the browser a listed origin may read the response."""
+
+    async def send_with_cors(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            extra = [(b"access-control-allow-origin", origin), (b"vary", b"Origin")]
+            message = {**message, "headers": [*message.get("headers", []), *extra]}
+        await send(message)
+
+    return send_with_cors
