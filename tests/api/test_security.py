@@ -229,3 +229,59 @@ def test_any_host_is_served_on_a_non_loopback_bind() -> None:
     assert Settings(host="127.0.0.2").loopback_only
     assert not Settings(host="::").loopback_only
     assert not Settings(host="0.0.0.0").loopback_only
+
+
+# --- request size -----------------------------------------------------------------------
+
+LIMIT = 4096
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadServer]:
+    server = _server(tmp_path_factory.mktemp("small"), max_request_bytes=LIMIT)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _chunks(data: bytes, size: int = 1000) -> Iterator[bytes]:
+    """A body sent chunked (no Content-Length), as a streaming client sends it."""
+    for i in range(0, len(data), size):
+        yield data[i : i + size]
+
+
+def test_a_body_over_the_limit_is_refused_before_it_is_read(small: ThreadServer) -> None:
+    big = {**OFFLINE, "prompt": "x" * (LIMIT + 1)}
+    body = _problem(
+        httpx.post(small.api_url + "/agent/start", json=big, timeout=10), 413, "request_too_large"
+    )
+    assert str(LIMIT) in body["detail"]
+    # A FastAPI route, not only the fast paths, and nothing was started.
+    respond = httpx.post(small.api_url + "/agent/none/respond", json={"reason": "x" * LIMIT}, timeout=10)
+    _problem(respond, 413, "request_too_large")
+    listing = httpx.get(small.api_url + "/agent/executions", timeout=10).json()
+    assert listing["totalHits"] == 0
+
+
+def test_a_chunked_body_is_bounded_too(small: ThreadServer) -> None:
+    headers = {"content-type": "application/json"}
+    big = json.dumps({**OFFLINE, "prompt": "x" * (LIMIT + 1)}).encode()
+    response = httpx.post(small.api_url + "/agent/start", content=_chunks(big), headers=headers, timeout=10)
+    _problem(response, 413, "request_too_large")
+    fits = json.dumps(OFFLINE).encode()
+    response = httpx.post(
+        small.api_url + "/agent/start", content=_chunks(fits, 10), headers=headers, timeout=10
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["agentName"] == "cross"
+
+
+def test_the_limit_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AGENTSPAN_MAX_REQUEST_BYTES", "1234")
+    assert Settings.from_env().max_request_bytes == 1234
+    monkeypatch.setenv("AGENTSPAN_MAX_REQUEST_BYTES", "lots")
+    with pytest.raises(ValueError, match="AGENTSPAN_MAX_REQUEST_BYTES"):
+        Settings.from_env()
+    monkeypatch.delenv("AGENTSPAN_MAX_REQUEST_BYTES")
+    assert Settings.from_env().max_request_bytes == 8 * 1024 * 1024

@@ -27,6 +27,7 @@ class ErrorCode(StrEnum):
     FORBIDDEN_ORIGIN = "forbidden_origin"
     FORBIDDEN_HOST = "forbidden_host"
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    REQUEST_TOO_LARGE = "request_too_large"
     INTERNAL = "internal_error"
 
 

@@ -47,6 +47,19 @@ def url_origin_and_path(url: str) -> tuple[str, str, str] | None:
     return scheme, f"{parts.hostname.lower()}:{port}", parts.path.rstrip("/")
 
 
+def _int_env(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1, got {value}")
+    return value
+
+
 @dataclass(slots=True)
 class Settings:
     host: str = "127.0.0.1"
@@ -66,6 +79,9 @@ class Settings:
     """``AGENTSPAN_ALLOWED_BASE_URLS``: the URL prefixes an agent's own ``baseUrl`` may
     name. Empty (the default): a start naming any ``baseUrl`` is refused. An allowed
     caller URL is called without the server's provider keys."""
+    max_request_bytes: int = 8 * 1024 * 1024
+    """``AGENTSPAN_MAX_REQUEST_BYTES``: the largest request body the server reads (413
+    beyond it). Bounds what one request can make the server hold in memory and store."""
     cors_origins: tuple[str, ...] = ()
     """``AGENTSPAN_CORS_ORIGINS``: web origins (``https://ui.example``) whose browser
     requests are served, with CORS headers. Empty (the default): CORS is off and any
@@ -80,6 +96,7 @@ class Settings:
             no_worker_after_seconds=_float_env("AGENTSPAN_NO_WORKER_TIMEOUT", 30.0),
             allowed_base_urls=_list_env("AGENTSPAN_ALLOWED_BASE_URLS"),
             cors_origins=_list_env("AGENTSPAN_CORS_ORIGINS"),
+            max_request_bytes=_int_env("AGENTSPAN_MAX_REQUEST_BYTES", 8 * 1024 * 1024),
         )
         for key, value in overrides.items():
             if value is not None:

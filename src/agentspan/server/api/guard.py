@@ -13,13 +13,18 @@ the answers. The guard closes these doors with header checks only, before any ro
   are preflights answered; with the list empty (the default) CORS is off;
 * **Content type** — a ``POST``/``PUT``/``PATCH`` under ``/api`` that has a body must be
   ``application/json`` (parameters such as ``charset`` allowed): ``415
-  unsupported_media_type``. A JSON body always costs a browser a preflight.
+  unsupported_media_type``. A JSON body always costs a browser a preflight;
+* **Size** — a body larger than ``Settings.max_request_bytes`` is refused with ``413
+  request_too_large`` before the app reads it: from ``Content-Length`` at once, and a
+  chunked body (no length) is read up to the limit first, then handed on.
 
 Requests without ``Origin`` (the SDK, the CLI, curl) are not affected by the Origin rule.
 The checks read the headers once per request and add nothing per streamed frame.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from agentspan.protocol.errors import ErrorCode
 from agentspan.server.api.errors import PROBLEM_TYPE, STATUS, problem_body
@@ -40,43 +45,32 @@ class RequestGuard:
         self.app = app
         self.loopback_only = settings.loopback_only
         self.cors_origins = frozenset(o.strip().rstrip("/").lower().encode() for o in settings.cors_origins)
+        self.max_body = settings.max_request_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        host = origin = content_type = None
-        has_body = False
-        for name, value in scope["headers"]:
-            if name == b"host":
-                host = value.lower()
-            elif name == b"origin":
-                origin = value.strip().lower()
-            elif name == b"content-type":
-                content_type = value
-            elif name == b"content-length":
-                has_body = value.strip() not in (b"", b"0")
-            elif name == b"transfer-encoding":
-                has_body = True
-        if self.loopback_only and host is not None and not is_loopback_host(host):
+        h = _Headers.of(scope["headers"])
+        if self.loopback_only and h.host is not None and not is_loopback_host(h.host):
             await _refuse(
                 send, ErrorCode.FORBIDDEN_HOST, "this server only answers to localhost, 127.0.0.1 or [::1]"
             )
             return
-        cross_site = origin is not None and origin in self.cors_origins
-        if origin is not None and not cross_site and not is_same_origin(origin, host):
+        cross_site = h.origin is not None and h.origin in self.cors_origins
+        if h.origin is not None and not cross_site and not is_same_origin(h.origin, h.host):
             detail = "requests from other web origins are refused (AGENTSPAN_CORS_ORIGINS lists allowed ones)"
             await _refuse(send, ErrorCode.FORBIDDEN_ORIGIN, detail)
             return
         method = scope["method"]
         if cross_site and method == "OPTIONS":
-            await _preflight(send, origin or b"", scope["headers"])
+            await _preflight(send, h.origin or b"", scope["headers"])
             return
         if (
-            has_body
+            h.has_body
             and method in _BODY_METHODS
             and scope["path"].startswith("/api/")
-            and not is_json(content_type)
+            and not is_json(h.content_type)
         ):
             await _refuse(
                 send,
@@ -84,9 +78,56 @@ class RequestGuard:
                 "the request body must be Content-Type: application/json",
             )
             return
+        bounded = await self._bounded(h, receive, send)
+        if bounded is None:
+            return
         if cross_site:
-            send = _with_cors_headers(send, origin or b"")
-        await self.app(scope, receive, send)
+            send = _with_cors_headers(send, h.origin or b"")
+        await self.app(scope, bounded, send)
+
+    async def _bounded(self, h: _Headers, receive: Receive, send: Send) -> Receive | None:
+        """``receive`` for a body within the size limit; ``None`` once a 413 was sent."""
+        if h.length > self.max_body:
+            await _too_large(send, self.max_body)
+            return None
+        if not h.chunked:
+            return receive
+        body = await _read_bounded(receive, self.max_body)
+        if body is None:
+            await _too_large(send, self.max_body)
+            return None
+        return _replay(body, receive)
+
+
+@dataclass(slots=True)
+class _Headers:
+    """The request headers the guard looks at, read in one pass."""
+
+    host: bytes | None = None
+    origin: bytes | None = None
+    content_type: bytes | None = None
+    length: int = 0
+    chunked: bool = False
+
+    @property
+    def has_body(self) -> bool:
+        return self.length > 0 or self.chunked
+
+    @classmethod
+    def of(cls, headers: list[tuple[bytes, bytes]]) -> _Headers:
+        h = cls()
+        for name, value in headers:
+            if name == b"host":
+                h.host = value.lower()
+            elif name == b"origin":
+                h.origin = value.strip().lower()
+            elif name == b"content-type":
+                h.content_type = value
+            elif name == b"content-length":
+                h.length = int(value) if value.strip().isdigit() else 0
+            elif name == b"transfer-encoding":
+                h.chunked = True
+        return h
 
 
 def is_loopback_host(host: bytes) -> bool:
@@ -119,6 +160,40 @@ async def _refuse(send: Send, code: ErrorCode, detail: str) -> None:
     headers = [(b"content-type", PROBLEM_TYPE.encode()), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+async def _too_large(send: Send, limit: int) -> None:
+    detail = f"the request body is larger than {limit} bytes (AGENTSPAN_MAX_REQUEST_BYTES)"
+    await _refuse(send, ErrorCode.REQUEST_TOO_LARGE, detail)
+
+
+async def _read_bounded(receive: Receive, limit: int) -> bytes | None:
+    """A body sent without a length, read whole unless it passes ``limit`` (``None``)
+    or the client goes away (what was read; the app then sees the disconnect)."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """``receive`` that hands the app the body read already, then the client's messages."""
+    pending = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def replay() -> Message:
+        return pending.pop() if pending else await receive()
+
+    return replay
 
 
 async def _preflight(send: Send, origin: bytes, request_headers: list[tuple[bytes, bytes]]) -> None:
