@@ -8,6 +8,7 @@ store does (its file, its lock, its migrations table).
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -772,3 +773,25 @@ async def test_sqlite_a_bad_synchronous_setting_does_not_keep_the_lock(
     store = SqliteStore(path)
     await store.open()
     await store.close()
+
+
+async def test_a_new_sqlite_store_is_readable_by_its_user_only(tmp_path: Path) -> None:
+    """Issue 11: the data directory 0700 and every database file 0600 (they hold prompts,
+    tool results and approvals), whatever the process umask."""
+    old = os.umask(0o022)
+    try:
+        store = SqliteStore(tmp_path / "data" / "agentspan.db")
+        await store.open()
+        try:
+            async with store.transaction() as tx:
+                await tx.put_spec("h", "{}")  # the WAL and shared-memory files now exist
+            data = tmp_path / "data"
+            assert data.stat().st_mode & 0o777 == 0o700
+            names = sorted(p.name for p in data.iterdir())
+            assert names == ["agentspan.db", "agentspan.db-shm", "agentspan.db-wal", "agentspan.db.lock"]
+            for name in names:
+                assert (data / name).stat().st_mode & 0o777 == 0o600, name
+        finally:
+            await store.close()
+    finally:
+        os.umask(old)

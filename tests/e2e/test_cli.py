@@ -91,6 +91,10 @@ def cli_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         assert started.returncode == 0, started
         assert started.stdout.startswith(f"Agentspan server running at http://127.0.0.1:{srv.port} (pid ")
         assert f"data {srv.data_dir})" in started.stdout
+        # What the server keeps (prompts, results, approvals) is readable by this user only.
+        for name in ("server.pid", "logs/server.log", "agentspan.db", "agentspan.db.lock"):
+            assert (srv.data_dir / name).stat().st_mode & 0o777 == 0o600, name
+        assert (srv.data_dir / "logs").stat().st_mode & 0o777 == 0o700
         yield srv
     finally:
         stopped = cli("server", "stop", "--data-dir", str(srv.data_dir))

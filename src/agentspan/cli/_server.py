@@ -119,7 +119,9 @@ def _read_pid(data_dir: Path) -> int | None:
 
 def _write_pid(data_dir: Path, pid: int) -> None:
     tmp = _pid_path(data_dir).with_suffix(".pid.tmp")
-    tmp.write_text(f"{pid}\n")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(f"{pid}\n")
     tmp.replace(_pid_path(data_dir))
 
 
@@ -202,8 +204,12 @@ def cmd_start(args: argparse.Namespace) -> int:
             f"stop it first: agentspan server stop --data-dir {data_dir}"
         )
     log = _log_path(data_dir)
-    log.parent.mkdir(parents=True, exist_ok=True)
+    for directory in (data_dir, log.parent):  # the data dir and its logs: this user's only
+        if not directory.exists():
+            directory.mkdir(parents=True, mode=0o700)
     _rotate(log)
+    os.close(os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
+    os.chmod(log, 0o600)
     command = [sys.executable, "-m", "agentspan.cli", "server", "run"]
     command += ["--host", args.host, "--port", str(args.port), "--data-dir", str(data_dir)]
     command += ["--log-level", args.log_level]

@@ -166,8 +166,9 @@ class SqliteStore(
         if sync not in _SYNCHRONOUS_MODES:
             raise StoreError(f"AGENTSPAN_SQLITE_SYNCHRONOUS must be NORMAL, FULL or EXTRA, not {sync!r}")
         if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            private_dir(Path(self.path).parent)
             self._take_file_lock()
+            private_files(self.path)
         conn: sqlite3.Connection | None = None
         try:
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -384,3 +385,22 @@ _PURGE_ROOTS = (
     "AND updated_at < ? AND created_at < ? AND (created_at, id) > (?, ?) "
     "ORDER BY created_at, id LIMIT ?"
 )
+
+
+def private_dir(path: Path) -> None:
+    """Create ``path`` (and its parents) readable by this user only. An existing directory
+    is left as it is: it may be the user's own choice (``--data-dir /srv/shared``)."""
+    if not path.exists():
+        path.mkdir(parents=True, mode=0o700)
+
+
+def private_files(db_path: str) -> None:
+    """The database file and its WAL and shared-memory files readable by this user only:
+    they hold prompts, tool results and approvals. SQLite creates ``-wal`` and ``-shm``
+    with the database file's mode, so creating that one 0600 covers the new ones; files
+    left by an older version are narrowed too."""
+    fd = os.open(db_path, os.O_RDWR | os.O_CREAT, 0o600)
+    os.close(fd)
+    for suffix in ("", "-wal", "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(db_path + suffix, 0o600)
