@@ -285,3 +285,44 @@ def test_the_limit_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch)
         Settings.from_env()
     monkeypatch.delenv("AGENTSPAN_MAX_REQUEST_BYTES")
     assert Settings.from_env().max_request_bytes == 8 * 1024 * 1024
+
+
+# --- inputs out of range (defect 6) -----------------------------------------------------
+
+
+def _raw_start(server: ThreadServer, text: str) -> httpx.Response:
+    headers = {"content-type": "application/json"}
+    return httpx.post(server.api_url + "/agent/start", content=text, headers=headers, timeout=10)
+
+
+@pytest.mark.parametrize("value", ["-1", "NaN", "Infinity", "1e999"])
+def test_a_timeout_out_of_range_is_refused(guarded: ThreadServer, value: str) -> None:
+    """Negative, NaN and infinite timeouts were accepted with 200."""
+    agent = json.dumps(OFFLINE["agentConfig"])
+    body = _problem(
+        _raw_start(guarded, f'{{"agentConfig": {agent}, "prompt": "hi", "timeoutSeconds": {value}}}'),
+        400,
+        "validation_failed",
+    )
+    assert "timeoutSeconds" in body["detail"]
+    spec = f'{{"name": "cross", "model": "offline/basic", "timeoutSeconds": {value}}}'
+    body = _problem(_raw_start(guarded, f'{{"agentConfig": {spec}, "prompt": "hi"}}'), 400, "invalid_agent")
+    assert "timeoutSeconds" in body["detail"]
+    tool = f'{{"name": "t", "timeoutSeconds": {value}}}'
+    spec = f'{{"name": "cross", "model": "offline/basic", "tools": [{tool}]}}'
+    _problem(_raw_start(guarded, f'{{"agentConfig": {spec}, "prompt": "hi"}}'), 400, "invalid_agent")
+
+
+def test_zero_means_no_timeout_and_is_accepted(guarded: ThreadServer) -> None:
+    response = httpx.post(guarded.api_url + "/agent/start", json={**OFFLINE, "timeoutSeconds": 0}, timeout=10)
+    assert response.status_code == 200, response.text
+
+
+def test_list_filters_and_pages_out_of_range_are_refused(guarded: ThreadServer) -> None:
+    api = guarded.api_url
+    body = _problem(httpx.get(api + "/agent/executions?status=bogus", timeout=10), 400, "validation_failed")
+    assert "bogus" in body["detail"] and "COMPLETED" in body["detail"]
+    assert httpx.get(api + "/agent/executions?status=completed", timeout=10).status_code == 200
+    for query in ("size=-1", "size=0", "start=-1"):
+        _problem(httpx.get(f"{api}/agent/executions?{query}", timeout=10), 400, "validation_failed")
+    _problem(httpx.get(f"{api}/agent/executions/none/events?limit=-1", timeout=10), 400, "validation_failed")

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from agentspan.protocol.messages import ChatMessage, UserMessage
+from agentspan.server.providers._common import MAX_ERROR_TEXT
 from agentspan.server.providers.anthropic import (
     DEFAULT_MAX_TOKENS,
     AnthropicProvider,
@@ -516,3 +517,15 @@ async def test_a_caller_base_url_gets_a_keyless_adapter_and_v1_suffix_is_accepte
     assert fake.request_paths == ["/v1/messages"]
     assert "x-api-key" not in fake.request_headers[0] and KEY not in repr(fake.request_headers)
     assert messages_url("https://api.anthropic.com") == "https://api.anthropic.com/v1/messages"
+
+
+@pytest.mark.anyio
+async def test_a_key_cut_by_the_error_length_limit_leaks_none_of_its_characters(fake: FakeAnthropic) -> None:
+    """Issue 11, defect 6: the message was cut to 300 characters before the key was masked,
+    so a key crossing the cut left its first characters in events and the database."""
+    for before in (MAX_ERROR_TEXT - 3 - 12, MAX_ERROR_TEXT - 3 - 5, MAX_ERROR_TEXT - 3 - len(KEY) + 4):
+        fake.script(FakeAnthropic.error(401, "x" * before + KEY + " and more text"))
+        error = str(await _fail(fake, LlmRequest(model="m", messages=[_user("hi")])))
+        kept = error.rstrip(".")
+        assert not any(kept.endswith(KEY[:n]) for n in range(4, len(KEY))), error[-40:]
+        assert "<redacted>" in error

@@ -34,10 +34,11 @@ class StartRequest(WireModel):
     media: list[str] = Field(default_factory=list)
     context: dict[str, Any] = Field(default_factory=dict)
     idempotency_key: str | None = None
-    timeout_seconds: float | None = None
+    timeout_seconds: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    """End the execution (TIMED_OUT) after this long; ``0`` or absent: no deadline."""
     credentials: list[str] = Field(default_factory=list)
     run_id: str | None = None
-    max_cost_usd: float | None = Field(default=None, gt=0)
+    max_cost_usd: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     """Stop making model calls once this execution and its children cost this much."""
     max_tokens_total: int | None = Field(default=None, gt=0)
     """Stop making model calls once this execution and its children used this many tokens."""

@@ -69,7 +69,8 @@ class AgentConfig(WireModel):
     base_url: str | None = None
     strategy: Strategy | None = None
     max_turns: int = 25
-    timeout_seconds: float = 0
+    timeout_seconds: float = Field(default=0, ge=0, allow_inf_nan=False)
+    """``0``: no deadline."""
     external: bool = False
     instructions: str | dict[str, Any] | None = None
     if TYPE_CHECKING:

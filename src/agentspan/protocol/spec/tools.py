@@ -104,11 +104,12 @@ class ToolConfig(SpecPart):
     output_schema: dict[str, Any] | None = None
     tool_type: str = "worker"
     approval_required: bool = False
-    timeout_seconds: float | None = None
+    timeout_seconds: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    """Enforced by whoever runs the call; ``0`` or absent: none."""
     config: ToolSettings = Field(default_factory=ToolSettings)
-    retry_count: int | None = None
+    retry_count: int | None = Field(default=None, ge=0)
     """Retries after the first failed attempt (``None`` = the server default)."""
-    retry_delay_seconds: float | None = None
+    retry_delay_seconds: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     """Base delay for exponential backoff between attempts."""
     retryable: bool = True
     """``False``: after an ambiguous loss (lease expired mid-run) the tool is not re-run."""

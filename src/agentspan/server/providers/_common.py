@@ -169,9 +169,23 @@ class HttpAdapter:
         return redact(text, self._api_key)
 
 
+_MIN_KEY_PREFIX = 4
+"""The shortest start of a key cut off at the end of a text that is still masked."""
+
+
 def redact(text: str, api_key: str | None) -> str:
-    """``text`` without ``api_key`` (some servers echo the credential back in error bodies)."""
-    return text.replace(api_key, "<redacted>") if api_key else text
+    """``text`` without ``api_key`` (some servers echo the credential back in error bodies).
+
+    Texts are often shortened (:func:`one_line`) before they get here, and a key crossing
+    the cut leaves its first characters just before the closing ``...``: those go too."""
+    if not api_key:
+        return text
+    text = text.replace(api_key, "<redacted>")
+    body, ellipsis = (text[:-3], "...") if text.endswith("...") else (text, "")
+    for n in range(min(len(api_key) - 1, len(body)), _MIN_KEY_PREFIX - 1, -1):
+        if body.endswith(api_key[:n]):
+            return body[:-n] + "<redacted>" + ellipsis
+    return text
 
 
 def one_line(text: str) -> str:

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Literal
+from typing import Literal, get_args
 
 from agentspan.protocol.api import (
     TERMINAL_STATUSES,
     ExecutionDetail,
     ExecutionList,
+    ExecutionStatus,
     RespondRequest,
     RespondResult,
     StartRequest,
@@ -54,6 +55,8 @@ Gone = Callable[[], Awaitable[bool]]
 
 _YES = ("yes", "y", "true", "approve", "approved")
 _NO = ("no", "n", "false", "reject", "rejected")
+
+EXECUTION_STATUSES: tuple[str, ...] = get_args(ExecutionStatus)
 
 
 class ExecutionService:
@@ -119,6 +122,9 @@ class ExecutionService:
         size: int = 20,
         start: int = 0,
     ) -> ExecutionList:
+        if status and status.upper() not in EXECUTION_STATUSES:
+            choices = ", ".join(EXECUTION_STATUSES)
+            raise ValidationFailed(f"status: unknown status {status!r}; use one of {choices}")
         total, rows = await self.store.list_executions(
             status=status.upper() if status else None,
             agent_name=agent_name,
