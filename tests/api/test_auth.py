@@ -259,3 +259,21 @@ def test_the_sdk_sends_its_key_and_a_wrong_one_is_refused(keyed: tuple[ThreadSer
     bad = AgentConfig(server_url=server.api_url, auto_start_server=False, api_key="asp_0123456789ab_nope")
     with AgentRuntime(config=bad) as runtime, pytest.raises(Exception, match="unauthorized|401"):
         runtime.run(agent, "hello")
+
+
+def test_revoking_the_last_key_does_not_open_the_server_again(tmp_path: Path) -> None:
+    server = _server(tmp_path)
+    try:
+        only = _create(server, "only", ["admin"])
+        revoked = httpx.delete(server.api_url + "/keys/only", headers=_bearer(only))
+        assert revoked.status_code == 200
+        _problem(_start(server, None), 401, "unauthorized")
+        _problem(_start(server, only), 401, "unauthorized")
+    finally:
+        server.stop()
+    # The way back in is the bootstrap token, set in the server's environment.
+    again = _server(tmp_path, auth_token="recover-1234")
+    try:
+        assert _create(again, "new-admin", ["admin"], "recover-1234").startswith("asp_")
+    finally:
+        again.stop()

@@ -6,8 +6,9 @@ the ASGI scope for the services (``api/edge.py::principal_of``), and the route's
 (``ROUTE_SCOPES``) is checked against it. It wraps both HTTP stacks (``app.py``), so the
 fast paths, FastAPI's routes, SSE and anything added later are covered alike.
 
-Keys are required once any exists, while the bootstrap token ``AGENTSPAN_AUTH_TOKEN`` is
-set, and always on a non-loopback bind. Then a missing or unknown key gets ``401
+Keys are required once one was ever created (revoking the last does not reopen the
+server), while the bootstrap token ``AGENTSPAN_AUTH_TOKEN`` is set, and always on a
+non-loopback bind. Then a missing or unknown key gets ``401
 unauthorized`` (with ``WWW-Authenticate: Bearer``) and a key without the route's scope
 ``403 insufficient_scope``. Otherwise (a loopback server nobody has created a key for)
 every request is ``ANONYMOUS``, as a local developer expects.

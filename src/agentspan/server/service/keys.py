@@ -91,12 +91,15 @@ class KeyService:
         self._hub = hub
         self._bootstrap = bootstrap_token or None
         self._active: dict[str, tuple[str, Principal]] = {}
+        self._ever_created = False
         self._watch: asyncio.Task[None] | None = None
 
     @property
     def required(self) -> bool:
-        """True once a key exists or a bootstrap token is set (then every request needs one)."""
-        return bool(self._active) or self._bootstrap is not None
+        """True once a key was ever created, or while a bootstrap token is set: then every
+        request needs a key. Revoking the last key does not open the server again (a
+        revoked key is often a leaked one); the bootstrap token is the way back in."""
+        return self._ever_created or self._bootstrap is not None
 
     async def start(self) -> None:
         await self.reload()
@@ -110,8 +113,9 @@ class KeyService:
             self._watch = None
 
     async def reload(self) -> None:
-        rows = await self._store.list_api_keys()
-        self._active = {row.id: (row.secret_hash, _principal(row)) for row in rows}
+        rows = await self._store.list_api_keys(include_revoked=True)
+        self._active = {r.id: (r.secret_hash, _principal(r)) for r in rows if r.revoked_at is None}
+        self._ever_created = bool(rows)
 
     async def _follow_changes(self) -> None:
         while True:
