@@ -71,9 +71,10 @@ class Authenticate:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        needed = required_scope(scope["method"], scope["path"])
         keys = self.keys
-        if needed is None or (keys is not None and not keys.required and not self.always_required):
+        open_server = keys is not None and not keys.required and not self.always_required
+        needed = None if open_server else required_scope(scope["method"], scope["path"])
+        if needed is None:
             scope[PRINCIPAL_SCOPE_KEY] = ANONYMOUS
             await self.app(scope, receive, send)
             return
