@@ -16,6 +16,7 @@ from agentspan.server.executors.timer import TimerExecutor
 from agentspan.server.hub import Hub
 from agentspan.server.observers import Observer, ObserverBus
 from agentspan.server.providers import ProviderRegistry
+from agentspan.server.service.keys import KeyService
 from agentspan.server.settings import Settings
 from agentspan.server.store.base import Store, StoreError
 from agentspan.server.store.sqlite import SqliteStore
@@ -69,6 +70,8 @@ class Services:
     llm: LlmExecutor
     watchdog: Watchdog
     providers: ProviderRegistry
+    keys: KeyService
+    """The API keys, and who a request's key stands for."""
     observers: ObserverBus | None = None
     """Post-commit notifications (``None``: nobody observes, nothing is built)."""
     notifier: PgNotifier | None = None
@@ -124,16 +127,19 @@ class Services:
             llm=llm,
             watchdog=Watchdog(driver, settings),
             providers=providers,
+            keys=KeyService(store, hub, settings.auth_token),
             observers=bus,
             notifier=notifier,
         )
         if bus is not None:
             bus.start()
+        await services.keys.start()
         await services.pool.start()
         await services.watchdog.start()
         return services
 
     async def stop(self) -> None:
+        await self.keys.stop()
         await self.watchdog.stop()
         await self.pool.stop()
         if self.observers is not None:
