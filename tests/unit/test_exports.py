@@ -41,6 +41,7 @@ EXPECTED = {
     "agent_tool",
     "configure",
     "function_tool",
+    "mcp_tool",
     "run",
     "run_async",
     "scatter_gather",
