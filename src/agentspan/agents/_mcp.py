@@ -50,9 +50,8 @@ def mcp_tool(
         raise ValueError("mcp_tool() needs a server_url")
     if isinstance(max_tools, bool) or not isinstance(max_tools, int) or max_tools < 1:
         raise ValueError(f"mcp_tool(max_tools=...) must be a whole number of at least 1, got {max_tools!r}")
-    if tool_names is not None and (
-        isinstance(tool_names, str) or not all(isinstance(n, str) and n for n in tool_names)
-    ):
+    given: Any = tool_names  # callers without type checking pass anything
+    if given is not None and (isinstance(given, str) or not all(isinstance(n, str) and n for n in given)):
         raise ValueError("mcp_tool(tool_names=...) must be a list of tool names")
     names = [c if isinstance(c, str) else str(c.env_var) for c in credentials or []]
     _check_placeholders(headers, names)

@@ -50,6 +50,20 @@ class BaseUrlNotAllowed(DomainError):
     default_code = ErrorCode.BASE_URL_NOT_ALLOWED
 
 
+class McpStdioNotAllowed(DomainError):
+    """An agent names a local (stdio) MCP server the operator has not listed in
+    ``AGENTSPAN_MCP_STDIO_COMMANDS``; a caller can never supply the command itself."""
+
+    default_code = ErrorCode.MCP_STDIO_NOT_ALLOWED
+
+
+class ToolDiscoveryFailed(DomainError):
+    """The tools of an MCP server (or API description) could not be listed at start, so
+    the execution was not created; the detail says why, never with a secret."""
+
+    default_code = ErrorCode.TOOL_DISCOVERY_FAILED
+
+
 class InvalidState(DomainError):
     """The execution is not in a state that accepts this input; nothing changed.
 

@@ -11,12 +11,14 @@ from typing import TYPE_CHECKING
 from agentspan.server.driver import Driver
 from agentspan.server.executors.base import Executor, ExecutorContext, ExecutorRegistry
 from agentspan.server.executors.llm import LlmExecutor
+from agentspan.server.executors.mcp_tool import McpToolExecutor
 from agentspan.server.executors.pool import ExecutorPool
 from agentspan.server.executors.timer import TimerExecutor
 from agentspan.server.hub import Hub
 from agentspan.server.observers import Observer, ObserverBus
 from agentspan.server.providers import ProviderRegistry
 from agentspan.server.service.keys import KeyService
+from agentspan.server.service.mcp_discovery import McpDiscovery
 from agentspan.server.settings import Settings
 from agentspan.server.store.base import Store, StoreError
 from agentspan.server.store.sqlite import SqliteStore
@@ -72,6 +74,8 @@ class Services:
     providers: ProviderRegistry
     keys: KeyService
     """The API keys, and who a request's key stands for."""
+    mcp: McpDiscovery
+    """MCP servers' tool listings, for starts (``expand_tree``) and the MCP executor."""
     observers: ObserverBus | None = None
     """Post-commit notifications (``None``: nobody observes, nothing is built)."""
     notifier: PgNotifier | None = None
@@ -94,7 +98,8 @@ class Services:
         hub = Hub()
         bus = ObserverBus(observers) if observers else None
         llm = LlmExecutor(settings, bus)
-        registry = ExecutorRegistry([llm, TimerExecutor(), *executors])
+        mcp = McpDiscovery(settings)
+        registry = ExecutorRegistry([llm, TimerExecutor(), McpToolExecutor(mcp), *executors])
         notifier: PgNotifier | None = None
         if _is_postgres(store.url):
             # Several replicas may share the database: a lease may belong to a live
@@ -116,6 +121,7 @@ class Services:
             spec_of=driver.spec_of,
             delta_sink=hub.delta_sink,
         )
+        mcp.secrets = ctx.secrets  # discovery resolves header credentials as calls do
         services = cls(
             settings=settings,
             store=store,
@@ -128,6 +134,7 @@ class Services:
             watchdog=Watchdog(driver, settings),
             providers=providers,
             keys=KeyService(store, hub, settings.auth_token),
+            mcp=mcp,
             observers=bus,
             notifier=notifier,
         )

@@ -30,6 +30,7 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.VALIDATION_FAILED: 400,
     ErrorCode.INVALID_AGENT: 400,
     ErrorCode.BASE_URL_NOT_ALLOWED: 400,
+    ErrorCode.MCP_STDIO_NOT_ALLOWED: 400,
     ErrorCode.UNAUTHORIZED: 401,
     ErrorCode.INSUFFICIENT_SCOPE: 403,
     ErrorCode.FORBIDDEN_ORIGIN: 403,
@@ -48,6 +49,7 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.CONFLICT: 409,
     ErrorCode.KEY_NAME_TAKEN: 409,
     ErrorCode.INTERNAL: 500,
+    ErrorCode.TOOL_DISCOVERY_FAILED: 502,
 }
 """The status every code is answered with: one status per code, for both stacks."""
 

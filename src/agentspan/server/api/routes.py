@@ -54,7 +54,13 @@ def _edge(request: Request) -> tuple[ServiceLayer, Principal]:
     response_model=StartResponse,
     response_model_by_alias=True,
     response_model_exclude_none=True,
-    responses=documented(ErrorCode.INVALID_AGENT, *BODY, *WRITES),
+    responses=documented(
+        ErrorCode.INVALID_AGENT,
+        ErrorCode.MCP_STDIO_NOT_ALLOWED,
+        ErrorCode.TOOL_DISCOVERY_FAILED,
+        *BODY,
+        *WRITES,
+    ),
 )
 async def start(
     request: Request,

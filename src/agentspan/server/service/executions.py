@@ -62,11 +62,19 @@ EXECUTION_STATUSES: tuple[str, ...] = get_args(ExecutionStatus)
 class ExecutionService:
     """Start, read, answer and steer executions (the client side of the API)."""
 
-    def __init__(self, driver: Driver, base_url_allowed: Callable[[str], bool] = lambda _: False) -> None:
+    def __init__(
+        self,
+        driver: Driver,
+        base_url_allowed: Callable[[str], bool] = lambda _: False,
+        expand_tools: Callable[[AgentConfig], Awaitable[None]] | None = None,
+    ) -> None:
         """``base_url_allowed`` says whether an agent may name its own model endpoint
-        (``Settings.base_url_allowed``; by default none may)."""
+        (``Settings.base_url_allowed``; by default none may). ``expand_tools`` replaces,
+        in place, tools discovered at start (an ``mcp_tool`` by the tools its server
+        lists) before the spec is stored."""
         self.driver = driver
         self.base_url_allowed = base_url_allowed
+        self.expand_tools = expand_tools
         self.store = driver.store
         self.hub = driver.hub
 
@@ -76,6 +84,8 @@ class ExecutionService:
         """Start (or, with a known idempotency key, find) an execution. With ``wait_ms``
         the answer waits for the run to end and carries its detail, events included."""
         self._check_base_urls(req.agent_config)
+        if self.expand_tools is not None:
+            await self.expand_tools(req.agent_config)
         started = await self.driver.start(req)
         if wait_ms:
             row = await self._wait_terminal(started.execution_id, wait_ms)
