@@ -13,11 +13,16 @@ from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 
 from agentspan.agents import Agent, AgentConfig, AgentRuntime, mcp_tool
+from agentspan.protocol.spec import McpSettings, McpTool
+from agentspan.protocol.spec.tools import TOOL_NAME_PATTERN
 from agentspan.server.executors.base import MissingSecret, NoSecrets, SecretResolver
+from agentspan.server.executors.mcp_client import ListedTool
+from agentspan.server.service.mcp_discovery import McpDiscovery, _expanded
 from agentspan.server.settings import Settings
 
 from fakes.openai_server import FakeOpenAI
@@ -289,3 +294,54 @@ def test_listings_are_cached_per_server_and_dropped_after_a_failed_call(
     finally:
         fake_openai._default = None
         own.stop()
+
+
+def test_a_sub_agent_s_mcp_tools_are_expanded_too(
+    rt: AgentRuntime, fake_openai: FakeOpenAI, mcp_http: McpServerProcess, mcp_log: Path
+) -> None:
+    fake_openai.script(FakeOpenAI.tool_calls([("add", {"a": 1, "b": 2})]), FakeOpenAI.text("3"))
+    child = Agent(name="adder", model="openai/gpt-4o", tools=[mcp_tool(mcp_http.url, tool_names=["add"])])
+    pipeline = Agent(name="pipe", agents=[child], strategy="sequential")
+    result = rt.run(pipeline, "1 + 2?")
+    assert result.status == "COMPLETED" and result.output == "3"
+    assert [c["args"] for c in calls_of(mcp_log)] == [{"a": 1, "b": 2}]
+
+
+def test_two_listed_tools_with_one_name_are_refused(
+    mcp_server: ThreadServer, mcp_http: McpServerProcess
+) -> None:
+    spec = {
+        "name": "twice",
+        "model": "openai/gpt-4o",
+        "tools": [_mcp(mcp_http.url, tool_names=["add"]), _mcp(mcp_http.url, tool_names=["add", "shout"])],
+    }
+    spec["tools"][1]["name"] = "more_tools"
+    response = httpx.post(mcp_server.api_url + "/agent/start", json={"agentConfig": spec, "prompt": "hi"})
+    assert response.status_code == 400 and response.json()["code"] == "invalid_agent"
+    assert "two tools are named 'add'" in response.json()["detail"]
+
+
+def test_a_listing_expires_after_its_ttl(mcp_http: McpServerProcess, tmp_path: Path) -> None:
+    now = [1000.0]
+    discovery = McpDiscovery(Settings(data_dir=tmp_path, mcp_list_ttl_seconds=60), clock=lambda: now[0])
+    tool = McpTool(name="mcp_tools", config=McpSettings(server_url=mcp_http.url, tool_names=["add"]))
+
+    async def expand() -> list[str]:
+        return [t.name for t in await discovery.expand(tool, "a")]
+
+    assert anyio.run(expand) == ["add"]
+    now[0] += 59
+    assert anyio.run(expand) == ["add"]
+    assert discovery.lists == 1
+    now[0] += 2
+    assert anyio.run(expand) == ["add"]
+    assert discovery.lists == 2
+
+
+def test_a_tool_name_the_model_cannot_take_is_cleaned_and_the_real_one_kept() -> None:
+    listed = ListedTool(name="files/read file", description="Read", input_schema={"type": "object"})
+    tool = McpTool(name="mcp_tools", config=McpSettings(server_url="http://x/mcp", tool_names=None))
+    (expanded,) = [_expanded(tool, listed)]
+    assert TOOL_NAME_PATTERN.match(expanded.name) and expanded.name.startswith("files_read_file_")
+    assert expanded.config.remote_name == "files/read file"
+    assert expanded.input_schema == {"type": "object", "properties": {}}

@@ -54,7 +54,9 @@ def test_server_killed_mid_mcp_call(
     data = tmp_path / "data"
     first = ServerProcess(data, env=env).start()
     second: ServerProcess | None = None
-    retried = Agent(name="retried", model="openai/gpt-4o", tools=[mcp_tool(mcp.url, tool_names=["slow_write"])])
+    retried = Agent(
+        name="retried", model="openai/gpt-4o", tools=[mcp_tool(mcp.url, tool_names=["slow_write"])]
+    )
     careful = Agent(
         name="careful",
         model="openai/gpt-4o",
