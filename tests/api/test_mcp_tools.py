@@ -310,12 +310,12 @@ def test_a_sub_agent_s_mcp_tools_are_expanded_too(
 def test_two_listed_tools_with_one_name_are_refused(
     mcp_server: ThreadServer, mcp_http: McpServerProcess
 ) -> None:
+    more = {**_mcp(mcp_http.url, tool_names=["add", "shout"]), "name": "more_tools"}
     spec = {
         "name": "twice",
         "model": "openai/gpt-4o",
-        "tools": [_mcp(mcp_http.url, tool_names=["add"]), _mcp(mcp_http.url, tool_names=["add", "shout"])],
+        "tools": [_mcp(mcp_http.url, tool_names=["add"]), more],
     }
-    spec["tools"][1]["name"] = "more_tools"
     response = httpx.post(mcp_server.api_url + "/agent/start", json={"agentConfig": spec, "prompt": "hi"})
     assert response.status_code == 400 and response.json()["code"] == "invalid_agent"
     assert "two tools are named 'add'" in response.json()["detail"]

@@ -93,7 +93,7 @@ def test_server_killed_mid_mcp_call(
     assert [c["meta"]["ai.agentspan/attempt"] for c in runs_a] == [1, 2]
     assert {c["meta"]["ai.agentspan/idempotencyKey"] for c in runs_a} == {f"{a.execution_id}:c1"}
     retry = [e for e in result_a.events if e.type == "tool_retry"]
-    assert len(retry) == 1 and retry[0].data["reason"] == "lease_expired"
+    assert len(retry) == 1 and (retry[0].data or {}).get("reason") == "lease_expired"
 
     # The non-retryable tool: not re-run until a human said so, then with the same key.
     assert status_b.pending_tool is not None and status_b.pending_tool["kind"] == "outcome_unknown"
