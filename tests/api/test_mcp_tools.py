@@ -213,11 +213,11 @@ def test_a_stdio_command_the_operator_did_not_allow_is_refused(mcp_server: Threa
     response = _start(mcp_server, _mcp("stdio:bash", transport="stdio"))
     assert response.status_code == 400, response.text
     body = response.json()
-    assert body["code"] == "mcp_stdio_not_allowed"
+    assert body["code"] == "mcp_server_not_allowed"
     assert "stdio:bash" in body["detail"] and "AGENTSPAN_MCP_STDIO_COMMANDS" in body["detail"]
     # A command line smuggled in as the name is just an unknown name.
     smuggled = _start(mcp_server, _mcp(f"stdio:{sys.executable} -c print(1)"))
-    assert smuggled.json()["code"] == "mcp_stdio_not_allowed"
+    assert smuggled.json()["code"] == "mcp_server_not_allowed"
 
 
 def test_an_unreachable_mcp_server_refuses_the_start(mcp_server: ThreadServer) -> None:

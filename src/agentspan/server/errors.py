@@ -50,11 +50,11 @@ class BaseUrlNotAllowed(DomainError):
     default_code = ErrorCode.BASE_URL_NOT_ALLOWED
 
 
-class McpStdioNotAllowed(DomainError):
+class McpServerNotAllowed(DomainError):
     """An agent names a local (stdio) MCP server the operator has not listed in
     ``AGENTSPAN_MCP_STDIO_COMMANDS``; a caller can never supply the command itself."""
 
-    default_code = ErrorCode.MCP_STDIO_NOT_ALLOWED
+    default_code = ErrorCode.MCP_SERVER_NOT_ALLOWED
 
 
 class ToolDiscoveryFailed(DomainError):

@@ -111,6 +111,9 @@ class Settings:
     """``AGENTSPAN_MCP_STDIO_COMMANDS``: the local MCP servers an agent may name as
     ``stdio:NAME`` (``NAME=command args;...``). A caller never supplies a command line: that
     would let anyone who may start an execution run programs on the server."""
+    mcp_allowed_urls: tuple[str, ...] = ()
+    """``AGENTSPAN_MCP_ALLOWED_URLS``: URL prefixes the MCP servers of an agent must match
+    (as ``AGENTSPAN_ALLOWED_BASE_URLS``). Empty (the default): any http(s) MCP server."""
     mcp_list_ttl_seconds: float = 300.0
     """``AGENTSPAN_MCP_LIST_TTL_SECONDS``: how long an MCP server's tool listing is reused
     by later starts (a failed call drops it at once)."""
@@ -130,6 +133,7 @@ class Settings:
             auth_token=os.environ.get("AGENTSPAN_AUTH_TOKEN", "").strip() or None,
             max_request_bytes=_int_env("AGENTSPAN_MAX_REQUEST_BYTES", 8 * 1024 * 1024),
             mcp_stdio_commands=_stdio_commands_env("AGENTSPAN_MCP_STDIO_COMMANDS"),
+            mcp_allowed_urls=_list_env("AGENTSPAN_MCP_ALLOWED_URLS"),
             mcp_list_ttl_seconds=_float_env("AGENTSPAN_MCP_LIST_TTL_SECONDS", 300.0),
             mcp_lease_seconds=_float_env("AGENTSPAN_MCP_LEASE_SECONDS", 30.0),
         )
@@ -154,13 +158,22 @@ class Settings:
     def base_url_allowed(self, url: str) -> bool:
         """True when ``url`` matches an ``allowed_base_urls`` prefix: scheme, host and port
         exactly, the path by whole segments."""
-        wanted = url_origin_and_path(url)
-        if wanted is None:
-            return False
-        for prefix in self.allowed_base_urls:
-            allowed = url_origin_and_path(prefix)
-            if allowed is None or allowed[:2] != wanted[:2]:
-                continue
-            if wanted[2] == allowed[2] or wanted[2].startswith(allowed[2] + "/"):
-                return True
+        return _matches_a_prefix(url, self.allowed_base_urls)
+
+    def mcp_url_allowed(self, url: str) -> bool:
+        """True when ``mcp_allowed_urls`` is empty (any MCP server) or ``url`` matches one of
+        its prefixes as ``base_url_allowed`` does."""
+        return not self.mcp_allowed_urls or _matches_a_prefix(url, self.mcp_allowed_urls)
+
+
+def _matches_a_prefix(url: str, prefixes: tuple[str, ...]) -> bool:
+    wanted = url_origin_and_path(url)
+    if wanted is None:
         return False
+    for prefix in prefixes:
+        allowed = url_origin_and_path(prefix)
+        if allowed is None or allowed[:2] != wanted[:2]:
+            continue
+        if wanted[2] == allowed[2] or wanted[2].startswith(allowed[2] + "/"):
+            return True
+    return False

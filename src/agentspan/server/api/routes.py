@@ -56,7 +56,7 @@ def _edge(request: Request) -> tuple[ServiceLayer, Principal]:
     response_model_exclude_none=True,
     responses=documented(
         ErrorCode.INVALID_AGENT,
-        ErrorCode.MCP_STDIO_NOT_ALLOWED,
+        ErrorCode.MCP_SERVER_NOT_ALLOWED,
         ErrorCode.TOOL_DISCOVERY_FAILED,
         *BODY,
         *WRITES,

@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from agentspan.protocol.spec import McpTool
-from agentspan.server.errors import McpStdioNotAllowed
+from agentspan.server.errors import McpServerNotAllowed
 from agentspan.server.executors.base import ExecutorContext, MissingSecret
 from agentspan.server.executors.mcp_client import McpFailure, McpRefused, McpUnavailable, call_tool
 from agentspan.server.executors.tools import ToolCall, ToolCallError, ToolExecutor
@@ -49,7 +49,7 @@ class McpToolExecutor(ToolExecutor):
             endpoint = await resolve_endpoint(tool.config, ctx.settings, ctx.secrets, call.execution_id)
         except MissingSecret as exc:
             raise ToolCallError(f"tool '{call.name}' cannot run: {exc}", retryable=False) from None
-        except McpStdioNotAllowed as exc:  # the operator withdrew it since the start
+        except McpServerNotAllowed as exc:  # the operator withdrew it since the start
             raise ToolCallError(exc.detail, retryable=False) from None
         meta = {
             "idempotencyKey": call.idempotency_key,

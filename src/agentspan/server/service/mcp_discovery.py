@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from agentspan.protocol.spec import AgentConfig, McpSettings, McpTool
 from agentspan.protocol.spec.tools import TOOL_NAME_PATTERN
-from agentspan.server.errors import InvalidAgent, McpStdioNotAllowed, ToolDiscoveryFailed
+from agentspan.server.errors import InvalidAgent, McpServerNotAllowed, ToolDiscoveryFailed
 from agentspan.server.executors.base import MissingSecret, NoSecrets, SecretResolver
 from agentspan.server.executors.mcp_client import (
     INSTALL_HINT,
@@ -60,14 +60,16 @@ async def resolve_endpoint(
     config: McpSettings, settings: Settings, secrets: SecretResolver, execution_id: str
 ) -> McpEndpoint:
     """The endpoint a tool's settings name, its ``${NAME}`` headers resolved now (raises
-    ``MissingSecret`` naming an unset credential, ``McpStdioNotAllowed``)."""
+    ``MissingSecret`` naming an unset credential, ``McpServerNotAllowed``)."""
     transport = transport_of(config.server_url, config.transport)
     if transport == "stdio":
         name = stdio_name(config.server_url)
         command = settings.mcp_stdio_commands.get(name)
         if command is None:
-            raise McpStdioNotAllowed(_stdio_refusal(name, settings))
+            raise McpServerNotAllowed(_stdio_refusal(name, settings))
         return McpEndpoint(url=name, transport="stdio", command=command)
+    if not settings.mcp_url_allowed(config.server_url):
+        raise McpServerNotAllowed(_url_refusal(config.server_url))
     names = placeholders(config.headers)
     values = await secrets.resolve(names, execution_id) if names else {}
     return McpEndpoint(
@@ -84,6 +86,10 @@ def _stdio_refusal(name: str, settings: Settings) -> str:
         f"MCP server 'stdio:{name}' is not one the operator allows (allowed: {allowed}); "
         "local MCP servers are listed by name in AGENTSPAN_MCP_STDIO_COMMANDS"
     )
+
+
+def _url_refusal(url: str) -> str:
+    return f"MCP server {url!r} does not match AGENTSPAN_MCP_ALLOWED_URLS on this server"
 
 
 @dataclass(slots=True)
@@ -119,7 +125,7 @@ class McpDiscovery:
         if transport == "stdio":
             name = stdio_name(config.server_url)
             if name not in self.settings.mcp_stdio_commands:
-                raise McpStdioNotAllowed(
+                raise McpServerNotAllowed(
                     f"agent '{where}': tool '{tool.name}': {_stdio_refusal(name, self.settings)}"
                 )
         elif config.server_url.startswith(STDIO_PREFIX) or not config.server_url.startswith(
@@ -128,6 +134,10 @@ class McpDiscovery:
             raise InvalidAgent(
                 f"agent '{where}': tool '{tool.name}': server_url must be an http(s) URL or stdio:NAME, "
                 f"got {config.server_url!r} with transport {transport!r}"
+            )
+        elif not self.settings.mcp_url_allowed(config.server_url):
+            raise McpServerNotAllowed(
+                f"agent '{where}': tool '{tool.name}': {_url_refusal(config.server_url)}"
             )
         undeclared = [n for n in placeholders(config.headers) if n not in (config.credentials or [])]
         if undeclared:
