@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 from collections.abc import Collection, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -345,3 +347,31 @@ def test_a_tool_name_the_model_cannot_take_is_cleaned_and_the_real_one_kept() ->
     assert TOOL_NAME_PATTERN.match(expanded.name) and expanded.name.startswith("files_read_file_")
     assert expanded.config.remote_name == "files/read file"
     assert expanded.input_schema == {"type": "object", "properties": {}}
+
+
+class _NotMcp(BaseHTTPRequestHandler):
+    """An internal JSON endpoint that is not an MCP server."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length") or 0))
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "internal": "INTERNAL-ONLY-DATA"}).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_an_endpoint_that_is_not_mcp_never_echoes_its_answer(mcp_server: ThreadServer) -> None:
+    internal = ThreadingHTTPServer(("127.0.0.1", 0), _NotMcp)
+    thread = threading.Thread(target=internal.serve_forever, daemon=True)
+    thread.start()
+    try:
+        response = _start(mcp_server, _mcp(f"http://127.0.0.1:{internal.server_port}/internal"))
+    finally:
+        internal.shutdown()
+    assert response.status_code == 502 and response.json()["code"] == "tool_discovery_failed"
+    assert "INTERNAL-ONLY-DATA" not in response.text

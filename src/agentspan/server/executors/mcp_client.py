@@ -191,12 +191,14 @@ async def _session(endpoint: McpEndpoint, timeout: float) -> AsyncIterator[Clien
     except Exception as exc:  # noqa: BLE001 - transport errors of many kinds, often grouped
         inner = _innermost(exc)
         if isinstance(inner, MCPError):
-            raise McpRefused(endpoint.scrub(f"MCP error {inner.code}: {inner.message}")) from None
+            raise McpRefused(endpoint.scrub(_brief(f"MCP error {inner.code}: {inner.message}"))) from None
         if isinstance(inner, TimeoutError):
             raise McpFailure(
                 f"the MCP server at {_where(endpoint)} did not answer within {timeout:g}s"
             ) from None
-        raise McpFailure(endpoint.scrub(f"MCP server at {_where(endpoint)}: {_describe(inner)}")) from None
+        raise McpFailure(
+            endpoint.scrub(_brief(f"MCP server at {_where(endpoint)}: {_describe(inner)}"))
+        ) from None
 
 
 async def _transport(endpoint: McpEndpoint, timeout: float, stack: contextlib.AsyncExitStack) -> Any:
@@ -232,6 +234,13 @@ def _innermost(exc: BaseException) -> BaseException:
     while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
         exc = exc.exceptions[0]
     return exc
+
+
+def _brief(text: str, limit: int = 300) -> str:
+    """The first line, bounded: the SDK's parse errors quote the answer further down, and
+    an answer from a URL that is not an MCP server must not travel back to the caller."""
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= limit else line[:limit] + "…"
 
 
 def _describe(exc: BaseException) -> str:
