@@ -224,7 +224,7 @@ def test_a_stdio_command_the_operator_did_not_allow_is_refused(mcp_server: Threa
 
 def test_an_unreachable_mcp_server_refuses_the_start(mcp_server: ThreadServer) -> None:
     response = _start(mcp_server, _mcp("http://127.0.0.1:9/mcp"))
-    assert response.status_code == 502, response.text
+    assert response.status_code == 400, response.text
     body = response.json()
     assert body["code"] == "tool_discovery_failed" and "127.0.0.1:9" in body["detail"]
 
@@ -291,7 +291,7 @@ def test_listings_are_cached_per_server_and_dropped_after_a_failed_call(
         assert message.startswith("Error") and own.url.rsplit("/", 1)[0] in message
         # The failed call dropped the cached listing: this start asks the (dead) server again.
         refused = _start(mcp_server, _mcp(own.url, tool_names=["shout"]))
-        assert refused.status_code == 502 and refused.json()["code"] == "tool_discovery_failed"
+        assert refused.status_code == 400 and refused.json()["code"] == "tool_discovery_failed"
         assert discovery.lists == before + 2
     finally:
         fake_openai._default = None
@@ -319,7 +319,7 @@ def test_two_listed_tools_with_one_name_are_refused(
         "tools": [_mcp(mcp_http.url, tool_names=["add"]), more],
     }
     response = httpx.post(mcp_server.api_url + "/agent/start", json={"agentConfig": spec, "prompt": "hi"})
-    assert response.status_code == 400 and response.json()["code"] == "invalid_agent"
+    assert response.status_code == 400 and response.json()["code"] == "tool_discovery_failed"
     assert "two tools are named 'add'" in response.json()["detail"]
 
 
@@ -373,5 +373,5 @@ def test_an_endpoint_that_is_not_mcp_never_echoes_its_answer(mcp_server: ThreadS
         response = _start(mcp_server, _mcp(f"http://127.0.0.1:{internal.server_port}/internal"))
     finally:
         internal.shutdown()
-    assert response.status_code == 502 and response.json()["code"] == "tool_discovery_failed"
+    assert response.status_code == 400 and response.json()["code"] == "tool_discovery_failed"
     assert "INTERNAL-ONLY-DATA" not in response.text

@@ -58,8 +58,9 @@ class McpServerNotAllowed(DomainError):
 
 
 class ToolDiscoveryFailed(DomainError):
-    """The tools of an MCP server (or API description) could not be listed at start, so
-    the execution was not created; the detail says why, never with a secret."""
+    """The tools of an ``mcp`` (or ``api``) tool could not be listed at start, so the
+    execution was not created; the message names the URL and what went wrong (never a
+    secret)."""
 
     default_code = ErrorCode.TOOL_DISCOVERY_FAILED
 

@@ -31,6 +31,7 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.INVALID_AGENT: 400,
     ErrorCode.BASE_URL_NOT_ALLOWED: 400,
     ErrorCode.MCP_SERVER_NOT_ALLOWED: 400,
+    ErrorCode.TOOL_DISCOVERY_FAILED: 400,
     ErrorCode.UNAUTHORIZED: 401,
     ErrorCode.INSUFFICIENT_SCOPE: 403,
     ErrorCode.FORBIDDEN_ORIGIN: 403,
@@ -49,7 +50,6 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.CONFLICT: 409,
     ErrorCode.KEY_NAME_TAKEN: 409,
     ErrorCode.INTERNAL: 500,
-    ErrorCode.TOOL_DISCOVERY_FAILED: 502,
 }
 """The status every code is answered with: one status per code, for both stacks."""
 

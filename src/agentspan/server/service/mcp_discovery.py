@@ -172,7 +172,7 @@ class McpDiscovery:
         try:
             endpoint = await resolve_endpoint(config, self.settings, self.secrets, execution_id="")
             listed = await self.listing(endpoint)
-        except MissingSecret as exc:  # the caller's or operator's to fix: a 400, not a 502
+        except MissingSecret as exc:  # a configuration to fix, not a server to reach
             raise InvalidAgent(f"agent '{where}': tool '{tool.name}': {exc}") from None
         except (McpFailure, McpRefused) as exc:
             raise ToolDiscoveryFailed(
@@ -240,7 +240,7 @@ def _check_unique(spec: AgentConfig, where: str) -> None:
     seen: set[str] = set()
     for tool in spec.tools:
         if tool.name in seen:
-            raise InvalidAgent(
+            raise ToolDiscoveryFailed(
                 f"agent '{where}': two tools are named '{tool.name}' after listing its MCP servers; "
                 "use tool_names=[...] to leave one out"
             )
