@@ -17,6 +17,7 @@ from agentspan.protocol.spec import (
     WorkerTool,
 )
 from agentspan.server.engine.conditions import tool_result_handoff
+from agentspan.server.engine.guardrails import on_human_decision, waiting_for_human
 from agentspan.server.engine.hooks import Block, Replace, Retry, consult
 from agentspan.server.engine.model import (
     ApprovalDecided,
@@ -306,6 +307,9 @@ def _on_lease_lost(spec: AgentConfig, d: Step, call: CallState, tool: ToolConfig
 
 
 def on_approval(spec: AgentConfig, d: Step, inp: ApprovalDecided) -> None:
+    if waiting_for_human(d):
+        on_human_decision(spec, d, inp)
+        return
     waiting = d.state.awaiting_approval()
     if inp.call_id is not None:
         target = d.state.calls.get(inp.call_id)
