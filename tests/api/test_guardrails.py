@@ -215,3 +215,45 @@ def test_guardrail_options_are_validated_as_the_reference_does() -> None:
     assert RegexGuardrail("x").name == "regex_guardrail" and LLMGuardrail("m/x", "p").name == "llm_guardrail"
     assert not RegexGuardrail("\\d", mode="allow").check("abc").passed
     assert RegexGuardrail("\\d").check("abc").passed
+
+
+def no_secrets(content: str) -> GuardrailResult:
+    if "secret" in content:
+        return GuardrailResult(passed=False, message="no secrets", fixed_output='{"query": "public"}')
+    return GuardrailResult(passed=True)
+
+
+ran_with: list[str] = []
+
+
+@tool(guardrails=[Guardrail(no_secrets, position="input", on_fail="fix")])
+def search(query: str) -> str:
+    """Search."""
+    ran_with.append(query)
+    return f"results for {query}"
+
+
+@tool(guardrails=[RegexGuardrail(r"\d{3}-\d{2}-\d{4}", name="no_ssn_out")])
+def profile(user: str) -> dict[str, str]:
+    """A user's profile."""
+    return {"user": user, "ssn": SSN}
+
+
+def test_tool_guardrails_check_arguments_before_the_body_and_results_before_the_model(
+    runtime: AgentRuntime, fake: FakeOpenAI
+) -> None:
+    fake.script(
+        FakeOpenAI.tool_calls([("search", {"query": "the secret plan"}), ("profile", {"user": "ann"})]),
+        FakeOpenAI.text("done"),
+    )
+    agent = Agent(name="tool_guarded", model="openai/gpt-4o", tools=[search, profile])
+    result = runtime.run(agent, "go")
+    assert result.status == "COMPLETED" and result.output == "done"
+    assert ran_with == ["public"], "the body ran once, with the fixed arguments"
+    search_result, profile_result = [
+        m["content"] for m in fake.requests[1]["messages"] if m["role"] == "tool"
+    ]
+    assert search_result == "results for public"
+    assert "Output blocked by guardrail 'no_ssn_out'" in profile_result and SSN not in profile_result
+    checks = {(g["name"], g["position"], g["passed"]) for g in result.guardrails}
+    assert checks == {("no_secrets", "tool_input", False), ("no_ssn_out", "tool_output", False)}

@@ -10,7 +10,20 @@ import pytest
 from agentspan.server.engine.guardrails import LLM_JUDGE
 from agentspan.server.engine.model import CallLlm, Cancel, RunTool, Stop
 
-from support.decide import LOOKUP, Run, agent, approve, assert_finished, call, commands, events, reject
+from support.decide import (
+    LOOKUP,
+    Run,
+    agent,
+    approve,
+    assert_finished,
+    call,
+    commands,
+    events,
+    reject,
+    tool,
+)
+
+SSN = "123-45-6789"
 
 
 def regex(name: str = "no_ssn", **kwargs: Any) -> dict[str, Any]:
@@ -217,3 +230,85 @@ def test_a_stop_while_a_verdict_is_awaited_does_not_let_the_answer_out() -> None
     assert not d.state.terminal
     d = run.ok(task.call_id, verdict(False, "nope"))
     assert_finished(d, "FAILED", "guardrail")
+
+
+# --- tool guardrails ------------------------------------------------------------------------
+
+
+def tool_run(*rails: dict[str, Any], **tool_options: Any) -> Run:
+    run = Run(agent(tool("lookup", guardrails=list(rails), **tool_options)))
+    run.start()
+    return run
+
+
+def test_a_blocked_argument_never_reaches_the_tool_and_the_model_sees_why() -> None:
+    run = tool_run(regex(position="input"))
+    d = run.llm(None, call("lookup", {"q": SSN}))
+    assert not [c for c in commands(d, RunTool) if c.name == "lookup"], "the tool never runs"
+    (failed,) = events(d, "guardrail_fail")
+    assert failed.fields["tool_name"] == "lookup" and failed.fields["call_id"] == "c1"
+    assert failed.fields["data"] == {"position": "tool_input", "onFail": "retry"}
+    assert d.state.calls["c1"].result == {
+        "error": "Blocked by guardrail 'no_ssn': Content matched a blocked pattern.",
+        "blocked": True,
+    }
+    assert commands(d, CallLlm), "the turn is over: the model is asked again"
+
+
+def test_clean_arguments_pass_and_the_call_runs() -> None:
+    run = tool_run(regex(position="input"))
+    d = run.llm(None, call("lookup", {"q": "weather"}))
+    (task,) = commands(d, RunTool)
+    assert task.name == "lookup" and task.args == {"q": "weather"}
+    assert events(d, "guardrail_pass")[0].fields["data"] == {"position": "tool_input"}
+
+
+def test_raise_on_a_tool_argument_fails_the_run() -> None:
+    run = tool_run(regex(position="input", onFail="raise"))
+    d = run.llm(None, call("lookup", {"q": SSN}))
+    assert_finished(d, "FAILED", "guardrail")
+    assert d.state.error == "Guardrail 'no_ssn' failed on tool 'lookup': Content matched a blocked pattern."
+
+
+def test_human_on_a_tool_argument_asks_for_approval_first() -> None:
+    run = tool_run(regex(position="input", onFail="human"))
+    d = run.llm(None, call("lookup", {"q": SSN}))
+    assert d.state.calls["c1"].status == "awaiting_approval" and events(d, "waiting")
+    d = run.apply(approve("c1"))
+    (task,) = commands(d, RunTool)
+    assert task.args == {"q": SSN}
+
+
+def test_fix_replaces_the_arguments_of_a_call() -> None:
+    run = tool_run(custom("clean_args", position="input", onFail="fix"))
+    (check,) = commands(run.llm(None, call("lookup", {"q": SSN})), RunTool)
+    assert check.name == "clean_args" and check.args["content"] == '{"q": "123-45-6789"}'
+    d = run.ok(check.call_id, verdict(False, "ssn", fixed_output='{"q": "[redacted]"}'))
+    (task,) = commands(d, RunTool)
+    assert task.name == "lookup" and task.args == {"q": "[redacted]"}
+
+
+def test_an_output_guardrail_blocks_or_fixes_a_tool_result() -> None:
+    run = tool_run(regex())
+    run.llm(None, call("lookup", {"q": "me"}))
+    d = run.ok("c1", {"ssn": SSN})
+    assert d.state.calls["c1"].result == {
+        "error": "Output blocked by guardrail 'no_ssn': Content matched a blocked pattern.",
+        "blocked": True,
+    }
+    assert SSN not in str(d.messages)
+    run = tool_run(custom("redact", onFail="fix"))
+    run.llm(None, call("lookup", {"q": "me"}))
+    (check,) = commands(run.ok("c1", {"ssn": SSN}), RunTool)
+    assert run.ok("c1", "again").events == [], "a duplicate result while it is checked changes nothing"
+    d = run.ok(check.call_id, verdict(False, "ssn", fixed_output="ssn: [redacted]"))
+    assert d.state.calls["c1"].result == "ssn: [redacted]"
+    assert d.messages[-1]["content"] == "ssn: [redacted]"  # type: ignore[typeddict-item]
+    assert commands(d, CallLlm)
+
+
+def test_a_passing_output_check_shows_the_result_as_returned() -> None:
+    run = tool_run(regex())
+    run.llm(None, call("lookup", {"q": "me"}))
+    d = run.ok("c1", {"answer": 42})
+    assert d.state.calls["c1"].result == {"answer": 42}

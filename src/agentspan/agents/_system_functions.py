@@ -170,7 +170,11 @@ def guardrail_task(rail: Guardrail) -> ToolDef:
 def _agent_functions(agent: Agent) -> list[tuple[Any, ToolDef]]:
     """``(user object, task)`` for each decision function of ``agent`` itself."""
     found: list[tuple[Any, ToolDef]] = []
-    for rail in agent.guardrails:
+    rails = list(agent.guardrails)
+    for item in agent.tools:
+        if not isinstance(item, str):  # a string is a built-in Claude Code tool
+            rails.extend(get_tool_def(item).guardrails)
+    for rail in rails:
         if isinstance(rail, Guardrail) and rail.func is not None:
             found.append((rail.func, guardrail_task(rail)))
     router = agent.router

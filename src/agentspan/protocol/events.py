@@ -139,12 +139,16 @@ class MessageData(_DataModel):
     """``True`` on a live text delta: an SSE-only frame, never stored (no ``id``)."""
 
 
+GuardrailCheck = Literal["input", "output", "tool_input", "tool_output"]
+"""What was checked: the agent's input or final answer, a tool call's arguments or result."""
+
+
 class GuardrailData(_DataModel):
-    position: Literal["input", "output"]
+    position: GuardrailCheck
 
 
 class GuardrailFailData(_DataModel):
-    position: Literal["input", "output"]
+    position: GuardrailCheck
     on_fail: Literal["retry", "raise", "fix", "human"]
     """What the failure does."""
 
@@ -339,21 +343,25 @@ class Resumed(_EventModel):
 
 
 class GuardrailPass(_EventModel):
-    """A guardrail accepted the input or the final answer."""
+    """A guardrail accepted the input, the final answer, or a tool call's arguments or
+    result (then with ``tool_name`` and ``call_id``)."""
 
     type: Literal["guardrail_pass"] = "guardrail_pass"
     guardrail_name: str
-    content: str | None = None
+    tool_name: str | None = None
+    call_id: str | None = None
     data: GuardrailData
 
 
 class GuardrailFail(_EventModel):
-    """A guardrail rejected the input or the final answer; ``content`` is its message.
+    """A guardrail rejected what it checked (as for ``guardrail_pass``); ``content`` is its message.
     What follows depends on ``data.onFail``: a retry, a fix, a wait for a person, or ``error``."""
 
     type: Literal["guardrail_fail"] = "guardrail_fail"
     guardrail_name: str
     content: str | None = None
+    tool_name: str | None = None
+    call_id: str | None = None
     data: GuardrailFailData
 
 

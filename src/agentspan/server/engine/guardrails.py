@@ -19,6 +19,13 @@ A verdict is a ``guardrail_pass``/``guardrail_fail`` event. What a failure does:
   ``fixed_output`` (without one it is a ``raise``); ``human`` waits for a person, who
   approves (optionally with an edited output) or rejects (the run fails).
 
+Tool guardrails (``guardrails`` on a tool) check a call's arguments (input, as JSON)
+before it runs — before a human is asked to approve it — and its result (output) before
+the model sees it. A failure there: ``fix`` replaces the arguments (a JSON object) or
+the result; ``raise`` fails the run; ``human`` on the arguments asks a person to approve
+the call; anything else answers the call with ``{"error": "Blocked by guardrail …",
+"blocked": true}`` (output: "Output blocked by guardrail …"), which the model sees.
+
 Turn hooks (``hooks.py``) are pure and synchronous; a guardrail may have to wait for a
 worker, a model or a person, so it keeps its own record (``ExecState.guard``) instead.
 """
@@ -29,7 +36,7 @@ import json
 import re
 from typing import Any
 
-from agentspan.protocol.spec import AgentConfig
+from agentspan.protocol.spec import AgentConfig, ToolConfig
 from agentspan.protocol.spec.guardrails import (
     GuardrailPosition,
     GuardrailSpec,
@@ -40,6 +47,7 @@ from agentspan.server.engine.answers import accept_answer
 from agentspan.server.engine.functions import call_fn
 from agentspan.server.engine.model import (
     ApprovalDecided,
+    CallState,
     EventDraft,
     GuardState,
     LlmResult,
@@ -67,6 +75,29 @@ def rails_at(spec: AgentConfig, position: GuardrailPosition) -> list[GuardrailSp
     return [g for g in spec.guardrails or () if (g.position or "output") == position]
 
 
+def tool_rails(tool: ToolConfig | None, position: GuardrailPosition) -> list[GuardrailSpec]:
+    """A tool's guardrails of one position (``input``/``tool_input`` check the arguments,
+    ``output``/``tool_output`` the result), in the order they run."""
+    same = {"input": ("input", "tool_input"), "output": ("output", "tool_output")}[position]
+    return [
+        g for g in (tool.guardrails if tool is not None else None) or () if (g.position or "output") in same
+    ]
+
+
+def _rails(spec: AgentConfig, d: Step, g: GuardState) -> list[GuardrailSpec]:
+    if g.call_id is None:
+        return rails_at(spec, g.position)
+    return tool_rails(spec.tool(d.state.calls[g.call_id].name), g.position)
+
+
+def _clear(d: Step, g: GuardState) -> None:
+    """The check is over."""
+    if g.call_id is None:
+        d.state.guard = None
+    else:
+        d.state.calls[g.call_id].guard = None
+
+
 def regex_verdict(rail: RegexGuardrailSpec, content: str) -> tuple[bool, str]:
     """``block``: fails when any pattern is found; ``allow``: fails when none is."""
     mode = rail.mode or "block"
@@ -84,7 +115,7 @@ def check_input(spec: AgentConfig, d: Step, start: Start) -> bool:
     if not rails_at(spec, "input"):
         return False
     d.state.guard = GuardState(position="input", content=start.prompt, start=start.model_dump())
-    _run(spec, d)
+    _run(spec, d, d.state.guard)
     return True
 
 
@@ -94,19 +125,38 @@ def check_output(spec: AgentConfig, d: Step, text: str) -> None:
     # max_turns): those finish with ``last_text``.
     d.state.last_text = None
     d.state.guard = GuardState(position="output", content=text)
-    _run(spec, d)
+    _run(spec, d, d.state.guard)
 
 
-def _run(spec: AgentConfig, d: Step) -> None:
-    """Run the guardrails from ``guard.index`` on until one has to be waited for or failed."""
-    g = d.state.guard
-    assert g is not None
-    rails = rails_at(spec, g.position)
+def check_tool_call(spec: AgentConfig, d: Step, call: CallState) -> bool:
+    """Check a call's arguments before it runs; ``False`` if its tool has no input
+    guardrails (carry on at once), else the check carries on with the call."""
+    if not tool_rails(spec.tool(call.name), "input"):
+        return False
+    call.guard = GuardState(position="input", content=json.dumps(call.args), call_id=call.call_id)
+    _run(spec, d, call.guard)
+    return True
+
+
+def check_tool_result(spec: AgentConfig, d: Step, call: CallState, result: Any) -> bool:
+    """Check a call's result before the model sees it; ``False`` if its tool has no
+    output guardrails, else the check resolves the call when it is done."""
+    if not tool_rails(spec.tool(call.name), "output"):
+        return False
+    text = result if isinstance(result, str) else json.dumps(result, default=str)
+    call.guard = GuardState(position="output", content=text, call_id=call.call_id, result=result)
+    _run(spec, d, call.guard)
+    return True
+
+
+def _run(spec: AgentConfig, d: Step, g: GuardState) -> None:
+    """Run the guardrails from ``g.index`` on until one has to be waited for or failed."""
+    rails = _rails(spec, d, g)
     while g.index < len(rails):
         rail = rails[g.index]
         if isinstance(rail, RegexGuardrailSpec):
             passed, message = regex_verdict(rail, g.content)
-            if not _apply(spec, d, rail, passed, message, None):
+            if not _apply(spec, d, g, rail, passed, message, None):
                 return
             continue
         if isinstance(rail, LlmGuardrailSpec):
@@ -115,16 +165,19 @@ def _run(spec: AgentConfig, d: Step) -> None:
                 args["maxTokens"] = rail.max_tokens
             g.waiting_fn = call_fn(d, "guardrail", LLM_JUDGE, args, executor=LLM_JUDGE)
         else:
-            iteration = d.state.guard_failures.get(rail.name, 0)
+            iteration = d.state.guard_failures.get(rail.name, 0) if g.call_id is None else 0
             g.waiting_fn = call_fn(
                 d, "guardrail", rail.task_name, {"content": g.content, "iteration": iteration}
             )
         return
-    d.state.guard = None
+    _clear(d, g)
     _passed(spec, d, g)
 
 
 def _passed(spec: AgentConfig, d: Step, g: GuardState) -> None:
+    if g.call_id is not None:
+        _tool_passed(spec, d, g)
+        return
     if g.position == "output":
         accept_answer(spec, d, g.content)
         return
@@ -141,11 +194,11 @@ def _passed(spec: AgentConfig, d: Step, g: GuardState) -> None:
 
 def on_guardrail_result(spec: AgentConfig, d: Step, fn: PendingFn, inp: ToolSucceeded | ToolFailed) -> None:
     """A guardrail task answered (retries of a failed one are already spent)."""
-    g = d.state.guard
-    if g is None or g.waiting_fn != fn.call_id:
+    g = _awaiting(d, fn.call_id)
+    if g is None:
         return  # the check it belonged to is over (a late or duplicate answer)
     g.waiting_fn = None
-    rail = rails_at(spec, g.position)[g.index]
+    rail = _rails(spec, d, g)[g.index]
     if isinstance(inp, ToolFailed):
         # Fail closed: a guardrail that cannot give a verdict does not let content through.
         passed, message, fixed = False, f"Guardrail error: {inp.error}", None
@@ -157,36 +210,47 @@ def on_guardrail_result(spec: AgentConfig, d: Step, fn: PendingFn, inp: ToolSucc
         passed = out.get("passed") is True
         message = str(out.get("message") or "")
         fixed = out.get("fixed_output", out.get("fixedOutput"))
-    if _apply(spec, d, rail, passed, message, fixed):
-        _run(spec, d)
+    if _apply(spec, d, g, rail, passed, message, fixed):
+        _run(spec, d, g)
 
 
-def _apply(spec: AgentConfig, d: Step, rail: GuardrailSpec, passed: bool, message: str, fixed: Any) -> bool:
+def _awaiting(d: Step, fn_call_id: str) -> GuardState | None:
+    """The check (the agent's, or a tool call's) waiting for this guardrail task."""
+    guards = [d.state.guard, *(c.guard for c in d.state.calls.values())]
+    return next((g for g in guards if g is not None and g.waiting_fn == fn_call_id), None)
+
+
+def _verdict_event(d: Step, g: GuardState, rail: GuardrailSpec, passed: bool, message: str) -> str:
+    """Record the verdict; returns the failure mode in force (``""`` when it passed)."""
+    on_fail = "" if passed else rail.on_fail or "retry"
+    fields: dict[str, Any] = {"guardrail_name": rail.name}
+    if not passed:
+        fields["content"] = message
+    if g.call_id is not None:
+        fields["tool_name"] = d.state.calls[g.call_id].name
+        fields["call_id"] = g.call_id
+    position = g.position if g.call_id is None else f"tool_{g.position}"
+    fields["data"] = {"position": position, **({"onFail": on_fail} if on_fail else {})}
+    d.events.append(EventDraft("guardrail_pass" if passed else "guardrail_fail", fields))
+    return on_fail
+
+
+def _apply(
+    spec: AgentConfig, d: Step, g: GuardState, rail: GuardrailSpec, passed: bool, message: str, fixed: Any
+) -> bool:
     """Record one verdict and act on it; ``True``: go on with the next guardrail."""
-    g = d.state.guard
-    assert g is not None
+    on_fail = _verdict_event(d, g, rail, passed, message)
     if passed:
-        d.events.append(
-            EventDraft("guardrail_pass", {"guardrail_name": rail.name, "data": {"position": g.position}})
-        )
         g.index += 1
         return True
-    on_fail = rail.on_fail or "retry"
-    d.events.append(
-        EventDraft(
-            "guardrail_fail",
-            {
-                "guardrail_name": rail.name,
-                "content": message,
-                "data": {"position": g.position, "onFail": on_fail},
-            },
-        )
-    )
-    if on_fail == "fix" and fixed is not None:
+    if on_fail == "fix" and fixed is not None and _fixable(g, fixed):
         g.content = fixed if isinstance(fixed, str) else json.dumps(fixed, default=str)
+        g.fixed = True
         g.index += 1
         return True
-    if g.position == "input":
+    if g.call_id is not None:
+        _tool_failed(spec, d, g, rail, on_fail, message)
+    elif g.position == "input":
         _fail(d, f"Input guardrail '{rail.name}' failed", message)
     elif on_fail == "retry":
         _send_back(spec, d, rail, message)
@@ -195,6 +259,17 @@ def _apply(spec: AgentConfig, d: Step, rail: GuardrailSpec, passed: bool, messag
     else:  # raise, or a fix without a fixed output
         _fail(d, f"Guardrail '{rail.name}' failed", message)
     return False
+
+
+def _fixable(g: GuardState, fixed: Any) -> bool:
+    """A tool call's fixed arguments must be a JSON object; any other fix is text."""
+    if g.call_id is None or g.position == "output":
+        return True
+    try:
+        value = json.loads(fixed) if isinstance(fixed, str) else fixed
+    except json.JSONDecodeError:
+        return False
+    return isinstance(value, dict)
 
 
 def _fail(d: Step, what: str, message: str, reason: str = "guardrail") -> None:
@@ -268,4 +343,39 @@ def on_human_decision(spec: AgentConfig, d: Step, inp: ApprovalDecided) -> None:
     if edited is not None:
         g.content = edited if isinstance(edited, str) else json.dumps(edited, default=str)
     g.index += 1
-    _run(spec, d)
+    _run(spec, d, g)
+
+
+# --- tool calls ---------------------------------------------------------------------------
+
+
+def _tool_passed(spec: AgentConfig, d: Step, g: GuardState) -> None:
+    # The tool-call module dispatches calls through this one: import at use.
+    from agentspan.server.engine.tool_calls import proceed_with_call, show_result
+
+    call = d.state.calls[g.call_id or ""]
+    if g.position == "input":
+        if g.fixed:
+            call.args = json.loads(g.content)
+        proceed_with_call(spec, d, call)
+    else:
+        show_result(spec, d, call, g.content if g.fixed else g.result)
+
+
+def _tool_failed(
+    spec: AgentConfig, d: Step, g: GuardState, rail: GuardrailSpec, on_fail: str, message: str
+) -> None:
+    from agentspan.server.engine.tool_calls import await_human, show_result
+
+    call = d.state.calls[g.call_id or ""]
+    _clear(d, g)
+    if on_fail == "raise":
+        _fail(d, f"Guardrail '{rail.name}' failed on tool '{call.name}'", message)
+    elif on_fail == "human" and g.position == "input":
+        await_human(d, call, "approval")  # a person decides whether the call runs
+    elif g.position == "input":
+        blocked = {"error": f"Blocked by guardrail '{rail.name}': {message}", "blocked": True}
+        show_result(spec, d, call, blocked)
+    else:
+        blocked = {"error": f"Output blocked by guardrail '{rail.name}': {message}", "blocked": True}
+        show_result(spec, d, call, blocked)
