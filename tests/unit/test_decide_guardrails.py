@@ -303,7 +303,7 @@ def test_an_output_guardrail_blocks_or_fixes_a_tool_result() -> None:
     assert run.ok("c1", "again").events == [], "a duplicate result while it is checked changes nothing"
     d = run.ok(check.call_id, verdict(False, "ssn", fixed_output="ssn: [redacted]"))
     assert d.state.calls["c1"].result == "ssn: [redacted]"
-    assert d.messages[-1]["content"] == "ssn: [redacted]"  # type: ignore[typeddict-item]
+    assert d.messages[-1]["content"] == "ssn: [redacted]"
     assert commands(d, CallLlm)
 
 

@@ -461,6 +461,15 @@ def validate_tree(spec: AgentConfig, executors: ExecutorRegistry, path: str = ""
         raise InvalidAgent(f"agent '{where}': {what}")
     if spec.agents and strategy == "router" and spec.router is None:
         raise InvalidAgent(f"agent '{where}': strategy 'router' needs router=")
+    if (
+        spec.agents
+        and strategy != "handoff"
+        and any((g.position or "output") == "output" for g in spec.guardrails or ())
+    ):
+        raise InvalidAgent(
+            f"agent '{where}': output guardrails check a model's answer, and a '{strategy}' team has no "
+            "model of its own; put them on its sub-agents"
+        )
     for tool in spec.tools:
         executor = executor_of(tool)
         if executor is not None and not executors.serves(executor):
