@@ -281,6 +281,13 @@ class LLMGuardrail(Guardrail):
         return LlmGuardrailSpec.model_validate(config)
 
 
+def as_guardrail(item: Any) -> Any:
+    """``Guardrail(item)`` for a ``@guardrail`` function; anything else as it is."""
+    if isinstance(getattr(item, "_guardrail_def", None), GuardrailDef):
+        return Guardrail(item)
+    return item
+
+
 def guardrail_worker(rail: Guardrail) -> Callable[..., dict[str, Any]]:
     """The worker function serving ``rail``'s task: ``{content, iteration}`` in, the
     verdict out. An exception in the guardrail is a failed verdict, not a failed task."""
