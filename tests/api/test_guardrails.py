@@ -257,3 +257,18 @@ def test_tool_guardrails_check_arguments_before_the_body_and_results_before_the_
     assert "Output blocked by guardrail 'no_ssn_out'" in profile_result and SSN not in profile_result
     checks = {(g["name"], g["position"], g["passed"]) for g in result.guardrails}
     assert checks == {("no_secrets", "tool_input", False), ("no_ssn_out", "tool_output", False)}
+
+
+def test_a_judge_call_is_charged_to_the_budget(runtime: AgentRuntime, fake: FakeOpenAI) -> None:
+    fake.script(
+        FakeOpenAI.text("You are an idiot."),
+        FakeOpenAI.text('{"passed": false, "reason": "insulting"}'),
+        FakeOpenAI.text("Happy to help."),
+    )
+    judge = LLMGuardrail(model="openai/gpt-4o-mini", policy="Be polite.", name="polite")
+    agent = Agent(name="budget_bot", model="openai/gpt-4o", guardrails=[judge])
+    # 15 tokens for the answer alone stay under 25; with the judge's 15 the budget is spent.
+    result = runtime.run(agent, "hi", max_tokens_total=25)
+    assert result.finish_reason == "budget_exceeded"
+    assert fake.request_count == 2, "no model call after the judge used up the budget"
+    assert result.output is None
