@@ -312,3 +312,10 @@ def test_a_passing_output_check_shows_the_result_as_returned() -> None:
     run.llm(None, call("lookup", {"q": "me"}))
     d = run.ok("c1", {"answer": 42})
     assert d.state.calls["c1"].result == {"answer": 42}
+
+
+def test_a_stray_failure_of_a_call_under_check_changes_nothing() -> None:
+    run = tool_run(custom("clean_args", position="input"))
+    run.llm(None, call("lookup", {"q": "x"}))
+    d = run.fail("c1", "not from any task of this call")
+    assert d.events == [] and d.commands == []

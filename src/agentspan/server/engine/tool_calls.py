@@ -270,8 +270,8 @@ def show_result(spec: AgentConfig, d: Step, call: CallState, result: Any) -> Non
 def on_tool_failed(spec: AgentConfig, d: Step, inp: ToolFailed) -> None:
     s = d.state
     call = s.calls.get(inp.call_id)
-    if call is None or call.status != "running":
-        return
+    if call is None or call.status != "running" or call.guard is not None:
+        return  # stale, or its arguments or result are being checked (no task of it runs)
     tool = spec.tool(call.name)
     retries = DEFAULT_TOOL_RETRIES if tool is None or tool.retry_count is None else tool.retry_count
     if tool is not None and inp.lease_lost:
