@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from agentspan.server.driver import Driver
 from agentspan.server.executors.base import Executor, ExecutorContext, ExecutorRegistry
+from agentspan.server.executors.guardrails import LlmGuardrailExecutor
 from agentspan.server.executors.llm import LlmExecutor
 from agentspan.server.executors.mcp_tool import McpToolExecutor
 from agentspan.server.executors.pool import ExecutorPool
@@ -99,7 +100,9 @@ class Services:
         bus = ObserverBus(observers) if observers else None
         llm = LlmExecutor(settings, bus)
         mcp = McpDiscovery(settings)
-        registry = ExecutorRegistry([llm, TimerExecutor(), McpToolExecutor(mcp), *executors])
+        registry = ExecutorRegistry(
+            [llm, TimerExecutor(), LlmGuardrailExecutor(), McpToolExecutor(mcp), *executors]
+        )
         notifier: PgNotifier | None = None
         if _is_postgres(store.url):
             # Several replicas may share the database: a lease may belong to a live
