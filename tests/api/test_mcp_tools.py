@@ -22,6 +22,7 @@ import pytest
 from agentspan.agents import Agent, AgentConfig, AgentRuntime, mcp_tool
 from agentspan.protocol.spec import McpSettings, McpTool
 from agentspan.protocol.spec.tools import TOOL_NAME_PATTERN
+from agentspan.server.errors import ToolDiscoveryFailed
 from agentspan.server.executors.base import MissingSecret, NoSecrets, SecretResolver
 from agentspan.server.executors.mcp_client import ListedTool
 from agentspan.server.service.mcp_discovery import McpDiscovery, _expanded
@@ -138,7 +139,7 @@ def test_streamable_http_tools_are_listed_called_and_answered(
     result = rt.run(agent, "What is 2 + 3?")
     assert result.status == "COMPLETED" and result.output == "The sum is 5."
     first, second = fake_openai.requests
-    assert set(offered(first)) == {"add", "shout", "refuse", "slow_write"}
+    assert set(offered(first)) == {"add", "shout", "refuse", "big", "slow_write"}
     add = offered(first)["add"]
     assert add["description"] == "Add two whole numbers."
     assert add["parameters"]["properties"]["a"]["type"] == "integer"
@@ -375,3 +376,32 @@ def test_an_endpoint_that_is_not_mcp_never_echoes_its_answer(mcp_server: ThreadS
         internal.shutdown()
     assert response.status_code == 400 and response.json()["code"] == "tool_discovery_failed"
     assert "INTERNAL-ONLY-DATA" not in response.text
+
+
+def test_a_structured_result_too_big_to_store_falls_back_to_bounded_text(
+    rt: AgentRuntime, fake_openai: FakeOpenAI, mcp_http: McpServerProcess
+) -> None:
+    fake_openai.script(
+        FakeOpenAI.tool_calls([("big", {"size": 10})]),
+        FakeOpenAI.tool_calls([("big", {"size": 1_200_000})]),
+        FakeOpenAI.text("ok"),
+    )
+    agent = Agent(name="bigger", model="openai/gpt-4o", tools=[mcp_tool(mcp_http.url, tool_names=["big"])])
+    result = rt.run(agent, "big")
+    assert result.status == "COMPLETED"
+    small, large = (c["result"] for c in result.tool_calls)
+    assert small == {"data": "x" * 10}
+    assert isinstance(large, str) and len(large) <= 1_000_000 + len("\n[truncated]")
+    assert large.endswith("[truncated]")
+
+
+def test_listed_tools_are_bounded_before_they_are_stored() -> None:
+    tool = McpTool(name="mcp_tools", config=McpSettings(server_url="http://x/mcp"))
+    wordy = ListedTool(name="wordy", description="d" * 10_000, input_schema={"type": "object"})
+    assert len(_expanded(tool, wordy).description) == 4_000
+    huge = {
+        "type": "object",
+        "properties": {f"p{i}": {"type": "string", "description": "x" * 100} for i in range(1000)},
+    }
+    with pytest.raises(ToolDiscoveryFailed, match="'huge' has an input schema over"):
+        _expanded(tool, ListedTool(name="huge", description="", input_schema=huge), "a")

@@ -61,6 +61,12 @@ def build(log: Path, gate: Path | None) -> MCPServer:
         raise ValueError(f"refused: {reason}")
 
     @server.tool()
+    def big(size: int, ctx: Context) -> dict[str, str]:
+        """A structured result of about ``size`` characters."""
+        record(ctx, "big", {"size": size})
+        return {"data": "x" * size}
+
+    @server.tool()
     async def slow_write(key: str, ctx: Context) -> str:
         """Write a record; waits for the test's gate before answering."""
         record(ctx, "slow_write", {"key": key})

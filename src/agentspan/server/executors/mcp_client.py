@@ -12,6 +12,7 @@ message that leaves this module is scrubbed of them.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -146,8 +147,10 @@ async def call_tool(
     text = _text_of(result.content)
     if result.is_error:
         return CallOutcome(output=text or "the MCP tool reported an error", is_error=True)
-    if result.structured_content is not None:
-        return CallOutcome(output=result.structured_content, is_error=False)
+    structured = result.structured_content
+    if structured is not None and len(json.dumps(structured, default=str)) <= MAX_RESULT_CHARS:
+        return CallOutcome(output=structured, is_error=False)
+    # No structured result, or one too big to store: the (bounded) text content instead.
     return CallOutcome(output=text, is_error=False)
 
 

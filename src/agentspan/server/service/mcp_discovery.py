@@ -12,6 +12,7 @@ holds, so a restarted server, or a replica, never lists again for that execution
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import time
 from collections import OrderedDict
@@ -40,6 +41,9 @@ DEFAULT_MAX_TOOLS = 64
 """The SDK's default ``max_tools``, for specs that leave it out."""
 LIST_TIMEOUT_SECONDS = 30.0
 CACHE_ENTRIES = 256
+MAX_DESCRIPTION_CHARS = 4_000
+MAX_SCHEMA_CHARS = 64_000
+"""An expanded tool is stored in the spec and sent with every model call: bounded."""
 _PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 
 
@@ -178,7 +182,7 @@ class McpDiscovery:
             raise ToolDiscoveryFailed(
                 f"agent '{where}': tool '{tool.name}': could not list the MCP server's tools: {exc}"
             ) from None
-        return [_expanded(tool, item) for item in _chosen(tool, listed)]
+        return [_expanded(tool, item, where) for item in _chosen(tool, listed)]
 
 
 def _chosen(tool: McpTool, listed: list[ListedTool]) -> list[ListedTool]:
@@ -198,16 +202,24 @@ def _model_name(remote: str) -> str:
     return f"{cleaned}_{hashlib.sha256(remote.encode()).hexdigest()[:6]}"
 
 
-def _expanded(tool: McpTool, listed: ListedTool) -> McpTool:
+def _expanded(tool: McpTool, listed: ListedTool, where: str = "?") -> McpTool:
+    """The tool the model is offered for one listed MCP tool (bounded: it is stored with
+    the spec and sent with every model call)."""
     schema = listed.input_schema if isinstance(listed.input_schema, dict) else {}
     schema = {"type": "object", "properties": {}, **schema}
+    if len(json.dumps(schema, default=str)) > MAX_SCHEMA_CHARS:
+        raise ToolDiscoveryFailed(
+            f"agent '{where}': MCP tool '{listed.name}' has an input schema over {MAX_SCHEMA_CHARS} "
+            "characters; leave it out with tool_names=[...]"
+        )
+    description = listed.description[:MAX_DESCRIPTION_CHARS]
     config = tool.config.model_copy(
         update={"remote_name": listed.name, "tool_names": None, "max_tools": None}
     )
     return tool.model_copy(
         update={
             "name": _model_name(listed.name),
-            "description": listed.description or tool.description,
+            "description": description or tool.description,
             "input_schema": schema,
             "config": config,
         }
