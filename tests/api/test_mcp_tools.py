@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+import time
 from collections.abc import Collection, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -405,3 +406,20 @@ def test_listed_tools_are_bounded_before_they_are_stored() -> None:
     }
     with pytest.raises(ToolDiscoveryFailed, match="'huge' has an input schema over"):
         _expanded(tool, ListedTool(name="huge", description="", input_schema=huge), "a")
+
+
+def test_a_call_over_its_timeout_is_cut_and_the_model_told(
+    rt: AgentRuntime, fake_openai: FakeOpenAI, tmp_path: Path
+) -> None:
+    hanging = McpServerProcess(tmp_path / "hang.jsonl", gate=tmp_path / "never").start()
+    try:
+        fake_openai.script(FakeOpenAI.tool_calls([("slow_write", {"key": "k"})]), FakeOpenAI.text("gave up"))
+        tools = mcp_tool(hanging.url, tool_names=["slow_write"], timeout_seconds=1, retry_count=0)
+        started = time.monotonic()
+        result = rt.run(Agent(name="hang", model="openai/gpt-4o", tools=[tools]), "write")
+        assert result.output == "gave up" and time.monotonic() - started < 15
+        message = tool_message(fake_openai.requests[1])
+        assert "timed out after 1" in message
+        assert len(hanging.calls()) == 1
+    finally:
+        hanging.stop()
