@@ -76,3 +76,13 @@ def test_stdio_commands_setting_is_parsed_from_the_environment(monkeypatch: pyte
     monkeypatch.setenv("AGENTSPAN_MCP_STDIO_COMMANDS", "just-a-command")
     with pytest.raises(ValueError, match="NAME=COMMAND"):
         Settings.from_env()
+
+
+def test_without_the_mcp_sdk_the_start_names_the_install_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import agentspan.server.service.mcp_discovery as module
+
+    monkeypatch.setattr(module, "mcp_available", lambda: False)
+    with pytest.raises(InvalidAgent, match=r"pip install 'agentspan\[mcp\]'"):
+        discovery(tmp_path).check(mcp("http://x/mcp"), "a")
