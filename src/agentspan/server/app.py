@@ -29,6 +29,7 @@ from agentspan.server.api.errors import code_table, tidy_problems
 from agentspan.server.api.fast import FastPaths, Receive, Scope, Send
 from agentspan.server.api.guard import RequestGuard
 from agentspan.server.service.executions import ExecutionService
+from agentspan.server.service.limits import Limits
 from agentspan.server.services import Services
 from agentspan.server.settings import Settings
 from agentspan.server.store.base import Store
@@ -73,7 +74,13 @@ def create_app(
         services = await Services.start(settings, store)
         app.state.services = services
         app.state.layer = ServiceLayer(
-            executions=ExecutionService(services.driver, settings.base_url_allowed), tasks=services.tasks
+            executions=ExecutionService(
+                services.driver,
+                settings.base_url_allowed,
+                Limits.from_settings(settings),
+                services.providers.model_problem,
+            ),
+            tasks=services.tasks,
         )
         try:
             yield
