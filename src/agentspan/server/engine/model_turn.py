@@ -10,7 +10,7 @@ from agentspan.server.engine.hooks import Block, Replace, Retry, consult
 from agentspan.server.engine.model import CallState, EventDraft, ExecState, LlmResult
 from agentspan.server.engine.schema_check import check, parse_json_answer
 from agentspan.server.engine.steps import Step, add_messages, finish, next_model_call, request_model_call
-from agentspan.server.engine.tool_calls import dispatch_call, maybe_finish_turn
+from agentspan.server.engine.tool_calls import dispatch_call, maybe_finish_turn, refuse_over_limit
 
 MAX_OUTPUT_RETRIES = 2
 """Structured answers that fail their schema are sent back this many times, then the run fails."""
@@ -22,6 +22,7 @@ def on_llm_result(spec: AgentConfig, d: Step, inp: LlmResult) -> None:
         return  # a duplicate delivery of a result already recorded
     s.awaiting_llm = False
     _record_usage(d, inp)
+    limit = inp.max_tool_calls  # a reply replaced by a hook is bounded all the same
     if d.hooks.after_model:
         checked = _checked_reply(spec, d, inp)
         if checked is None:
@@ -58,12 +59,15 @@ def on_llm_result(spec: AgentConfig, d: Step, inp: LlmResult) -> None:
     s.turn_had_rejection = False
     s.calls = {}
     s.call_order = []
-    for tc in inp.tool_calls:
+    for index, tc in enumerate(inp.tool_calls):
         s.call_counter += 1
         call = CallState(call_id=f"c{s.call_counter}", name=tc.name, llm_id=tc.id or f"c{s.call_counter}")
         s.calls[call.call_id] = call
         s.call_order.append(call.call_id)
-        dispatch_call(spec, d, call, tc.arguments)
+        if limit is not None and index >= limit:
+            refuse_over_limit(d, call, tc.arguments, limit, len(inp.tool_calls))
+        else:
+            dispatch_call(spec, d, call, tc.arguments)
     maybe_finish_turn(spec, d)
 
 
