@@ -80,15 +80,16 @@ def test_a_sub_agent_with_too_many_tools_is_named_by_its_path() -> None:
 def test_agents_in_the_tree_are_counted_at_every_depth_router_and_agent_tools_included() -> None:
     leaf = {"name": "leaf", "model": "offline/basic"}
     as_tool = {"name": "helper", "toolType": "agent_tool", "config": {"agentConfig": leaf}}
+    members: list[dict[str, Any]] = [{"name": "mid", "model": "offline/basic", "tools": [as_tool]}]
     four = {
         "name": "root",
         "model": "offline/basic",
         "strategy": "router",
         "router": {"name": "chooser", "model": "offline/basic"},
-        "agents": [{"name": "mid", "model": "offline/basic", "tools": [as_tool]}],
+        "agents": members,
     }
     check_start(_start(four), SMALL)  # root, chooser, mid, leaf
-    four["agents"].append({"name": "fifth", "model": "offline/basic"})
+    members.append({"name": "fifth", "model": "offline/basic"})
     error = _exceeded(_start(four))
     assert (error.limit.name, error.limit.max, error.limit.actual) == ("agents_per_tree", 4, 5)
 
