@@ -4,7 +4,7 @@ Every test here fails on the code before the limits: starts with 50,000 tools (2
 thousands of agents, megabytes of prompt or instructions and unknown model strings were
 accepted with 200, and a model reply asking for any number of tool calls had them all run.
 A spec over a limit is refused at start with ``413 limit_exceeded`` naming the limit, its
-value and where; nothing is stored. The pure checks are in tests/unit/test_limits.py.
+value and where; nothing is stored. The pure checks are in tests/unit/test_limit_checks.py.
 """
 
 from __future__ import annotations
