@@ -95,6 +95,11 @@ class Settings:
     max_parallel_tool_calls: int = 64
     """``AGENTSPAN_MAX_PARALLEL_TOOL_CALLS``: tool calls one model reply may have run; the
     calls past it are answered with an error the model sees (``engine/tool_calls.py``)."""
+    auth_token: str | None = None
+    """``AGENTSPAN_AUTH_TOKEN``: a bootstrap admin key that lives only in the server's
+    environment. While it is set, or once any API key exists, or whenever the server
+    binds a non-loopback address, every route but ``/health`` and the API description
+    requires a key (docs/security.md)."""
     cors_origins: tuple[str, ...] = ()
     """``AGENTSPAN_CORS_ORIGINS``: web origins (``https://ui.example``) whose browser
     requests are served, with CORS headers. Empty (the default): CORS is off and any
@@ -109,6 +114,7 @@ class Settings:
             no_worker_after_seconds=_float_env("AGENTSPAN_NO_WORKER_TIMEOUT", 30.0),
             allowed_base_urls=_list_env("AGENTSPAN_ALLOWED_BASE_URLS"),
             cors_origins=_list_env("AGENTSPAN_CORS_ORIGINS"),
+            auth_token=os.environ.get("AGENTSPAN_AUTH_TOKEN", "").strip() or None,
             max_request_bytes=_int_env("AGENTSPAN_MAX_REQUEST_BYTES", 8 * 1024 * 1024),
             max_tools_per_agent=_int_env("AGENTSPAN_MAX_TOOLS_PER_AGENT", 1000),
             max_agents_per_tree=_int_env("AGENTSPAN_MAX_AGENTS_PER_TREE", 256),
