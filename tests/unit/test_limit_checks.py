@@ -196,6 +196,22 @@ def test_a_model_string_no_provider_understands_is_refused(model: str, expected:
     assert "agent 'team/sub'" in refused.value.detail and expected in refused.value.detail
 
 
+def test_the_judge_model_of_an_llm_guardrail_is_checked_too() -> None:
+    check = ProviderRegistry(env={}).model_problem
+    judge = {"name": "polite", "guardrailType": "llm", "model": "nosuch/judge", "policy": "be polite"}
+    on_agent = {"name": "a", "model": "offline/basic", "guardrails": [judge]}
+    on_tool = {
+        "name": "a",
+        "model": "offline/basic",
+        "tools": [{"name": "t", "toolType": "worker", "guardrails": [judge]}],
+    }
+    for spec in (on_agent, on_tool):
+        with pytest.raises(InvalidModel) as refused:
+            check_start(_start(spec), SMALL, check)
+        assert "agent 'a': guardrail 'polite': unknown model provider 'nosuch'" in refused.value.detail
+    check_start(_start({**on_agent, "guardrails": [{**judge, "model": "offline/basic"}]}), SMALL, check)
+
+
 @pytest.mark.parametrize(
     "model", ["offline/basic", "scripted/model", "openai/gpt-4o", "groq/llama-3", "openrouter/meta/llama"]
 )

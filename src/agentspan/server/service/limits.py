@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agentspan.protocol.api import RespondRequest, StartRequest
 from agentspan.protocol.errors import LimitInfo
-from agentspan.protocol.spec import AgentConfig
+from agentspan.protocol.spec import AgentConfig, LlmGuardrailSpec
 from agentspan.server.errors import InvalidModel, LimitExceeded
 from agentspan.server.settings import Settings
 
@@ -179,12 +179,22 @@ class _TreeCheck:
             raise limits.exceeded(
                 "prompt_bytes", size, where, f"the instructions of agent '{where}' have {size} bytes"
             )
-        if spec.model and self.model_problem is not None:
-            problem = self.model_problem(spec.model)
-            if problem is not None:
-                raise InvalidModel(f"agent '{where}': {problem}")
+        if self.model_problem is not None:
+            self._check_models(spec, where, self.model_problem)
         for nested in spec.nested_agents():
             self.walk(nested, f"{where}/", depth + 1)
+
+    @staticmethod
+    def _check_models(spec: AgentConfig, where: str, model_problem: ModelProblem) -> None:
+        """The agent's model and the judge models of its LLM guardrails (its own and its
+        tools'): each must name a provider this server knows."""
+        named: list[tuple[str, str]] = [("", spec.model)] if spec.model else []
+        rails = [*(spec.guardrails or ()), *(r for t in spec.tools for r in t.guardrails or ())]
+        named += [(f"guardrail '{r.name}': ", r.model) for r in rails if isinstance(r, LlmGuardrailSpec)]
+        for what, model in named:
+            problem = model_problem(model)
+            if problem is not None:
+                raise InvalidModel(f"agent '{where}': {what}{problem}")
 
 
 def utf8_len(text: str) -> int:
