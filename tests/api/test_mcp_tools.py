@@ -26,6 +26,7 @@ from agentspan.protocol.spec.tools import TOOL_NAME_PATTERN
 from agentspan.server.errors import ToolDiscoveryFailed
 from agentspan.server.executors.base import MissingSecret, NoSecrets, SecretResolver
 from agentspan.server.executors.mcp_client import ListedTool
+from agentspan.server.service.limits import Limits
 from agentspan.server.service.mcp_discovery import McpDiscovery, _expanded
 from agentspan.server.settings import Settings
 
@@ -423,3 +424,15 @@ def test_a_call_over_its_timeout_is_cut_and_the_model_told(
         assert len(hanging.calls()) == 1
     finally:
         hanging.stop()
+
+
+def test_listed_tools_count_against_the_tools_per_agent_limit(
+    mcp_server: ThreadServer, mcp_http: McpServerProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    executions = mcp_server.app.state.layer.executions
+    monkeypatch.setattr(executions, "limits", Limits(tools_per_agent=3))
+    response = _start(mcp_server, _mcp(mcp_http.url))  # one tool sent, five listed
+    assert response.status_code == 413, response.text
+    body = response.json()
+    assert body["code"] == "limit_exceeded" and body["limit"]["actual"] == 5
+    assert _start(mcp_server, _mcp(mcp_http.url, tool_names=["add"])).status_code == 200

@@ -33,6 +33,7 @@ from agentspan.server.api.errors import code_table, tidy_problems
 from agentspan.server.api.fast import FastPaths, Receive, Scope, Send
 from agentspan.server.api.guard import RequestGuard
 from agentspan.server.service.executions import ExecutionService
+from agentspan.server.service.limits import Limits
 from agentspan.server.services import Services
 from agentspan.server.settings import Settings
 from agentspan.server.store.base import Store
@@ -81,7 +82,11 @@ def create_app(
         server.auth.keys = services.keys
         app.state.layer = ServiceLayer(
             executions=ExecutionService(
-                services.driver, settings.base_url_allowed, expand_tools=services.mcp.expand_tree
+                services.driver,
+                settings.base_url_allowed,
+                Limits.from_settings(settings),
+                services.providers.model_problem,
+                expand_tools=services.mcp.expand_tree,
             ),
             tasks=services.tasks,
             keys=services.keys,

@@ -56,6 +56,8 @@ def _edge(request: Request) -> tuple[ServiceLayer, Principal]:
     response_model_exclude_none=True,
     responses=documented(
         ErrorCode.INVALID_AGENT,
+        ErrorCode.INVALID_MODEL,
+        ErrorCode.LIMIT_EXCEEDED,
         ErrorCode.MCP_SERVER_NOT_ALLOWED,
         ErrorCode.TOOL_DISCOVERY_FAILED,
         *BODY,
@@ -159,6 +161,7 @@ async def list_events(
         ErrorCode.NOT_WAITING,
         ErrorCode.ALREADY_DECIDED,
         ErrorCode.INVALID_STATE,
+        ErrorCode.LIMIT_EXCEEDED,
         *BODY,
         *WRITES,
     ),

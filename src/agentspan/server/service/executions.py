@@ -37,6 +37,7 @@ from agentspan.server.engine.model import (
     Stop,
 )
 from agentspan.server.errors import BaseUrlNotAllowed, ValidationFailed, not_found
+from agentspan.server.service.limits import Limits, ModelProblem, check_answer, check_start
 from agentspan.server.service.principal import Principal
 from agentspan.server.service.queries import (
     add_usage,
@@ -66,14 +67,20 @@ class ExecutionService:
         self,
         driver: Driver,
         base_url_allowed: Callable[[str], bool] = lambda _: False,
+        limits: Limits | None = None,
+        model_problem: ModelProblem | None = None,
         expand_tools: Callable[[AgentConfig], Awaitable[None]] | None = None,
     ) -> None:
         """``base_url_allowed`` says whether an agent may name its own model endpoint
-        (``Settings.base_url_allowed``; by default none may). ``expand_tools`` replaces,
-        in place, tools discovered at start (an ``mcp_tool`` by the tools its server
-        lists) before the spec is stored."""
+        (``Settings.base_url_allowed``; by default none may); ``limits`` bound what a
+        request may ask for; ``model_problem`` says why a model string names no provider
+        (``ProviderRegistry.model_problem``; ``None``: model strings are not checked).
+        ``expand_tools`` replaces, in place, tools discovered at start (an ``mcp_tool`` by
+        the tools its server lists) before the spec is stored."""
         self.driver = driver
         self.base_url_allowed = base_url_allowed
+        self.limits = limits or Limits()
+        self.model_problem = model_problem
         self.expand_tools = expand_tools
         self.store = driver.store
         self.hub = driver.hub
@@ -82,10 +89,13 @@ class ExecutionService:
 
     async def start(self, principal: Principal, req: StartRequest, wait_ms: int = 0) -> StartResponse:
         """Start (or, with a known idempotency key, find) an execution. With ``wait_ms``
-        the answer waits for the run to end and carries its detail, events included."""
+        the answer waits for the run to end and carries its detail, events included.
+        Limits and model strings are checked first: they are cheap, and bound the rest."""
+        check_start(req, self.limits, self.model_problem)
         self._check_base_urls(req.agent_config)
         if self.expand_tools is not None:
             await self.expand_tools(req.agent_config)
+            check_start(req, self.limits)  # the listed tools count against the limits too
         started = await self.driver.start(req)
         if wait_ms:
             row = await self._wait_terminal(started.execution_id, wait_ms)
@@ -177,6 +187,7 @@ class ExecutionService:
         Who decided (``decidedBy``) is the caller's key name when keys are required, so
         an approver cannot claim to be someone else; without keys it is what the body or
         ``actor`` (the request's self-declared actor) says."""
+        check_answer(answer, self.limits)
         who = (answer.decided_by or actor) if principal.anonymous else principal.name
         inp: Selection | ApprovalDecided
         if answer.is_selection:
