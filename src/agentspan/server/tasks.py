@@ -93,15 +93,12 @@ class TaskService:
                 now = time.time()
                 claimed = await tx.claim_tasks("worker", names, now, count - len(handed), ttl, worker_id)
                 requeued = False
+                await self._workers_found(tx, [t for t in claimed if t.stalled], effects)
                 for task in claimed:
                     if task.status == "leased":
                         await self._lease_lost(tx, task, effects)
                         requeued = True
                         continue
-                    if task.stalled:
-                        row = await tx.get_execution(task.execution_id)
-                        if row is not None:
-                            await self.driver.apply_in(tx, row, WorkerFound(tool_name=task.name), effects)
                     handed.append(task)
                 if not requeued or len(handed) >= count:
                     break
@@ -119,12 +116,23 @@ class TaskService:
                     effects.note(_claimed(task, worker_id))
         return [_assignment(task, ttl) for task in handed]
 
+    async def _workers_found(self, tx: Tx, stalled: list[TaskRow], effects: Effects) -> None:
+        """Someone polls these stalled calls' tools again: one ``WorkerFound`` step per
+        execution for all of its tools (not a step per call, each reading and writing
+        the whole state of an execution that may wait for thousands of calls)."""
+        by_execution: dict[str, list[str]] = {}
+        for task in stalled:
+            by_execution.setdefault(task.execution_id, []).append(task.name)
+        for execution_id, names in by_execution.items():
+            row = await tx.get_execution(execution_id)
+            if row is not None:
+                found = WorkerFound(tool_names=list(dict.fromkeys(names)))
+                await self.driver.apply_in(tx, row, found, effects)
+
     async def _lease_lost(self, tx: Tx, task: TaskRow, effects: Effects) -> None:
         await tx.delete_task(task.id)
         row = await tx.get_execution(task.execution_id)
         if row is not None:
-            if task.stalled:  # someone polls this tool again
-                await self.driver.apply_in(tx, row, WorkerFound(tool_name=task.name), effects)
             lost = ToolFailed(call_id=task.call_id, error="worker lost during the call", lease_lost=True)
             await self.driver.apply_in(tx, row, lost, effects)
         if self.driver.observers is not None:

@@ -191,11 +191,11 @@ class AgentConfig(WireModel):
     def worker_task_names(self) -> list[str]:
         """Names of every task a worker must serve for this agent tree: tools, and the
         user's decision functions (router, stop_when, gate, handoff conditions)."""
-        names: list[str] = []
+        names: dict[str, None] = {}  # ordered, and a constant-time check per name
 
         def add(name: str) -> None:
-            if name and name not in names:
-                names.append(name)
+            if name:
+                names.setdefault(name)
 
         for ref in (self.stop_when, self.gate, self.router):
             if isinstance(ref, TaskRef):
@@ -210,7 +210,7 @@ class AgentConfig(WireModel):
         for sub in self.nested_agents():
             for name in sub.worker_task_names():
                 add(name)
-        return names
+        return list(names)
 
 
 AgentToolSettings.model_rebuild(_types_namespace={"AgentConfig": AgentConfig})

@@ -53,6 +53,7 @@ words in the reply's content, or in the tool calls' argument JSON.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import math
 import re
@@ -239,16 +240,24 @@ def _starts_sentence(text: str, start: int) -> bool:
     return not before or before[-1] in _SENTENCE_END
 
 
+@functools.lru_cache(maxsize=8)
+def _prompt_facts(prompt: str) -> tuple[tuple[float, ...], str]:
+    """The prompt's numbers and the string value it gives, worked out once per prompt
+    (a reply calling thousands of tools fills each one's arguments from the same prompt)."""
+    numbers = tuple(float(m.group()) for m in _NUMBER.finditer(prompt))
+    entity = find_entity(prompt)
+    return numbers, entity if entity is not None else prompt.strip()[:_MAX_FALLBACK]
+
+
 class _Filler:
     """Builds one schema-valid value from the prompt; numbers are consumed in order."""
 
     def __init__(self, prompt: str, root: dict[str, Any]) -> None:
         self._prompt = prompt
         self._root = root
-        self._numbers = [float(m.group()) for m in _NUMBER.finditer(prompt)]
+        numbers, self._fallback = _prompt_facts(prompt)
+        self._numbers = list(numbers)
         self._next_number = 0
-        entity = find_entity(prompt)
-        self._fallback = entity if entity is not None else prompt.strip()[:_MAX_FALLBACK]
 
     def object_value(self, schema: dict[str, Any]) -> dict[str, Any]:
         """Tool arguments must be an object even if the schema is loose."""
