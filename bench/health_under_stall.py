@@ -2,12 +2,14 @@
 
 .venv/bin/python bench/health_under_stall.py [TOOLS] [SECONDS]
 
-Starts a server (SQLite, no-worker timeout 1 s), starts an ``offline/basic`` agent with
+Starts a server (SQLite, no-worker timeout 3 s), starts an ``offline/basic`` agent with
 TOOLS worker tools (default 10,000) and no worker, and times ``GET /health`` back to back
 for SECONDS (default 15) from the start request on (the model's reply dispatches every
-call, then the watchdog reports them), and again for SECONDS after the server is killed
-with SIGKILL and restarted on the same database (the tasks are durable). A ``/health``
-request unanswered after 30 s counts as a failure of 30 s. Prints p50/p99/max per phase, how long the start
+call, then the watchdog reports them). Then starts a second such execution, kills the
+server with SIGKILL as soon as its calls are dispatched (before the watchdog reported
+them), restarts it on the same database and times ``/health`` again for SECONDS (the
+restarted server finds the durable, unreported calls). A ``/health`` request unanswered
+after 30 s counts as a failure of 30 s. Prints p50/p99/max per phase, how long the start
 request took, and how long ``agentspan server stop`` took on the stalled server.
 """
 
@@ -26,7 +28,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from support.servers import ServerProcess, free_port, wait_healthy  # noqa: E402
-from support.stall import STALL_ENV, HealthProbe, many_tools_agent  # noqa: E402
+from support.stall import STALL_ENV, HealthProbe, many_tools_agent, wait_for_tasks  # noqa: E402
 
 
 def missing_reported(api_url: str, execution_id: str) -> str:
@@ -52,7 +54,7 @@ def main() -> None:
     tools = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
     seconds = float(sys.argv[2]) if len(sys.argv) > 2 else 15.0
     env = {**STALL_ENV, "PYTHONUNBUFFERED": "1"}
-    print(f"{tools} worker tools, no worker, no-worker timeout 1 s, {seconds:g} s per phase")
+    print(f"{tools} worker tools, no worker, no-worker timeout 3 s, {seconds:g} s per phase")
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
         server = ServerProcess(data, env=env).start()
@@ -74,7 +76,15 @@ def main() -> None:
             print(f"start request: {took * 1000:.0f} ms (HTTP {r.status_code})")
             print(f"/health from the start for {seconds:g} s: {stalled.line()}")
             print(f"worker_missing reported for {missing_reported(server.api_url, execution_id)} tools")
+            again = httpx.post(
+                server.api_url + "/agent/start",
+                json={"agentConfig": many_tools_agent(tools, name="second"), "prompt": "again"},
+                timeout=600,
+            )
+            second = again.json()["executionId"]
+            wait_for_tasks(server.root_url, second, timeout=120)
             server.kill(signal.SIGKILL)
+            print(f"killed with SIGKILL once {second} dispatched its calls")
             restarted = ServerProcess(data, env=env, port=server.port)
             began = time.perf_counter()
             restarted.start()
@@ -84,7 +94,7 @@ def main() -> None:
                 time.sleep(seconds)
                 after_restart = probe.stop()
             print(f"/health after the restart: {after_restart.line()}")
-            print(f"worker_missing reported for {missing_reported(server.api_url, execution_id)} tools")
+            print(f"worker_missing reported for {missing_reported(server.api_url, second)} tools of {second}")
         finally:
             stop_or_kill(server)
         stop_time(data, env)
@@ -117,7 +127,9 @@ def stop_time(data: Path, env: dict[str, str]) -> None:
         began = time.perf_counter()
         done = subprocess.run([*cli, "stop", "--data-dir", str(data)], env=full_env, capture_output=True)
         took = time.perf_counter() - began
-    print(f"agentspan server stop: {took:.2f} s, {done.stdout.decode().strip()} {done.stderr.decode().strip()}")
+    print(
+        f"agentspan server stop: {took:.2f} s, {done.stdout.decode().strip()} {done.stderr.decode().strip()}"
+    )
 
 
 if __name__ == "__main__":

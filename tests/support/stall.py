@@ -17,11 +17,12 @@ from typing import Any
 import httpx
 
 STALL_ENV = {
-    "AGENTSPAN_NO_WORKER_TIMEOUT": "1",
+    "AGENTSPAN_NO_WORKER_TIMEOUT": "3",
     # Another change caps tools per agent (default 1000); these agents need more.
     "AGENTSPAN_MAX_TOOLS_PER_AGENT": "20000",
 }
-"""Environment for a server the many-tools agent can stall: the watchdog reports after 1 s."""
+"""Environment for a server the many-tools agent can stall: the watchdog reports after 3 s
+(time enough to kill the server between the dispatch and the report)."""
 
 
 def many_tools_agent(count: int, name: str = "many_tools") -> dict[str, Any]:

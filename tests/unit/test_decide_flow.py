@@ -517,7 +517,10 @@ def _random_input(rng: random.Random, spec: AgentConfig, state: ExecState, child
         return rng.choice(controls)
     if roll < 0.97:
         name = rng.choice(["lookup", "pay"])
-        workers: list[Input] = [WorkerMissing(tool_names=[name], waited_seconds=30), WorkerFound(tool_names=[name])]
+        workers: list[Input] = [
+            WorkerMissing(tool_names=[name], waited_seconds=30),
+            WorkerFound(tool_names=[name]),
+        ]
         return rng.choice(workers)
     endings: list[Input] = [Cancel(), TimedOut(), LlmFailed(error="x")]
     return rng.choice(endings)

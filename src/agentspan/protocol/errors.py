@@ -28,6 +28,7 @@ class ErrorCode(StrEnum):
     FORBIDDEN_HOST = "forbidden_host"
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
     REQUEST_TOO_LARGE = "request_too_large"
+    SHUTTING_DOWN = "shutting_down"
     INTERNAL = "internal_error"
 
 

@@ -90,4 +90,3 @@ class Watchdog:
             oldest = min(task.available_at for task in tasks)
             missing = WorkerMissing(tool_names=names, waited_seconds=now - oldest)
             await self.driver.apply_in(tx, row, missing, effects)
-

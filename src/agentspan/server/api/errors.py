@@ -45,6 +45,7 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.INVALID_STATE: 409,
     ErrorCode.CONFLICT: 409,
     ErrorCode.INTERNAL: 500,
+    ErrorCode.SHUTTING_DOWN: 503,
 }
 """The status every code is answered with: one status per code, for both stacks."""
 
@@ -60,6 +61,7 @@ _TITLES = {
     409: "Conflict",
     422: "Unprocessable Content",
     500: "Internal Server Error",
+    503: "Service Unavailable",
 }
 PROBLEM_TYPE = "application/problem+json"
 
@@ -135,8 +137,9 @@ def install(app: FastAPI) -> None:
 
 # --- the OpenAPI description ------------------------------------------------------------
 
-# Every route may meet these: a parameter that does not validate, a server fault.
-_ALWAYS = (ErrorCode.VALIDATION_FAILED, ErrorCode.INTERNAL)
+# Every route may meet these: a parameter that does not validate, a server fault, and a
+# shutdown cutting the request past the graceful wait (``api/fast.py::answer_cut``).
+_ALWAYS = (ErrorCode.VALIDATION_FAILED, ErrorCode.INTERNAL, ErrorCode.SHUTTING_DOWN)
 BODY = (ErrorCode.INVALID_JSON,)
 """What a route with a JSON body may answer besides ``_ALWAYS``."""
 WRITES = (ErrorCode.CONFLICT,)
