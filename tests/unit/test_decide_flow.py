@@ -183,6 +183,28 @@ def test_worker_missing_is_reported_once_and_cleared_when_found() -> None:
     assert d.events == []
 
 
+def test_one_worker_missing_step_reports_many_tools_each_once() -> None:
+    # The watchdog reports all of an execution's stalled tools in one step.
+    tools = [LOOKUP, WEATHER, *(tool(f"t{i}") for i in range(12))]
+    run = started(agent(*tools))
+    run.llm(None, call("lookup"), call("weather"), *(call(f"t{i}") for i in range(12)))
+    d = run.apply(WorkerMissing(tool_names=["lookup", "weather", "lookup"], waited_seconds=30))
+    assert [e.fields["tool_name"] for e in d.events] == ["lookup", "weather"]
+    d = run.apply(WorkerMissing(tool_names=["weather", *(f"t{i}" for i in range(12))], waited_seconds=30))
+    assert [e.fields["tool_name"] for e in d.events] == [f"t{i}" for i in range(12)]
+    # The status names ten tools and counts the rest.
+    reason = waiting_reason(d.state)
+    assert reason is not None and reason.endswith("'t7' and 4 more")
+
+    d = run.apply(WorkerFound(tool_names=["t1", "nobody", "lookup", "t1"]))
+    assert d.events == [
+        EventDraft("worker_found", {"tool_name": "t1"}),
+        EventDraft("worker_found", {"tool_name": "lookup"}),
+    ]
+    assert "t1" not in d.state.missing_workers and "lookup" not in d.state.missing_workers
+    assert len(d.state.missing_workers) == 12
+
+
 def test_tool_state_updates_merge() -> None:
     run = Run(agent(LOOKUP), ExecState(tool_state={"user": "ann", "count": 0}))
     run.start()

@@ -58,7 +58,11 @@ def _tool_table(spec: AgentConfig) -> dict[str, ToolConfig]:
     table: dict[str, ToolConfig] = {}
     for tool in offered_tools(spec):
         table.setdefault(tool.name, tool)  # the first of a name wins, as a scan would find
-    _TOOL_TABLES[key] = (weakref.ref(spec, lambda _ref, key=key: _TOOL_TABLES.pop(key, None)), table)
+
+    def forget(_ref: weakref.ref[AgentConfig]) -> None:
+        _TOOL_TABLES.pop(key, None)
+
+    _TOOL_TABLES[key] = (weakref.ref(spec, forget), table)
     return table
 
 
