@@ -63,6 +63,9 @@ from agentspan.protocol.messages import ChatMessage, MessageToolCall, ToolMessag
 from agentspan.server.providers.base import DeltaCallback, LlmRequest, LlmResponse, LlmToolCall, LlmUsage
 
 # Properties with these names carry the user's whole request rather than an extracted entity.
+_INLINE_TOOLS = 64
+"""Up to this many offered tools, a reply is built on the event loop (it takes microseconds)."""
+
 _WHOLE_PROMPT_NAMES = frozenset({"request", "query", "prompt", "question", "text", "message"})
 
 # Capitalised words that are not entities even mid-sentence.
@@ -102,7 +105,12 @@ class OfflineProvider:
         With ``on_delta`` the answer text is also delivered word by word, as a streaming
         provider would, so streaming can be exercised without a network.
         """
-        reply = respond(request)
+        if len(request.tools) > _INLINE_TOOLS:
+            # Filling arguments for thousands of tools takes a while: in a thread, the
+            # event loop keeps serving requests meanwhile (the GIL is handed over often).
+            reply = await asyncio.to_thread(respond, request)
+        else:
+            reply = respond(request)
         if on_delta is not None and reply.content:
             for piece in re.findall(r"\S+\s*", reply.content):
                 on_delta(piece)
