@@ -78,6 +78,12 @@ class Watchdog:
 
     async def _report(self, execution_id: str, since: float, now: float) -> None:
         """Mark one execution's stalled calls and tell it, in one transaction."""
+        known = await self.driver.store.get_execution(execution_id)
+        if known is not None:
+            # Parse its spec (first use since a restart) before the step, with a turn for
+            # requests in between: for thousands of tools each costs a good part of a second.
+            await self.driver.spec_of(known)
+            await asyncio.sleep(0)
         async with self.driver.unit_of_work() as (tx, effects):
             tasks = await tx.stalled_tasks_of(execution_id, since, since, TASKS_PER_STEP)
             if not tasks:
