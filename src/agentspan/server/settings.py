@@ -82,6 +82,11 @@ class Settings:
     max_request_bytes: int = 8 * 1024 * 1024
     """``AGENTSPAN_MAX_REQUEST_BYTES``: the largest request body the server reads (413
     beyond it). Bounds what one request can make the server hold in memory and store."""
+    auth_token: str | None = None
+    """``AGENTSPAN_AUTH_TOKEN``: a bootstrap admin key that lives only in the server's
+    environment. While it is set, or once any API key exists, or whenever the server
+    binds a non-loopback address, every route but ``/health`` and the API description
+    requires a key (docs/security.md)."""
     cors_origins: tuple[str, ...] = ()
     """``AGENTSPAN_CORS_ORIGINS``: web origins (``https://ui.example``) whose browser
     requests are served, with CORS headers. Empty (the default): CORS is off and any
@@ -96,6 +101,7 @@ class Settings:
             no_worker_after_seconds=_float_env("AGENTSPAN_NO_WORKER_TIMEOUT", 30.0),
             allowed_base_urls=_list_env("AGENTSPAN_ALLOWED_BASE_URLS"),
             cors_origins=_list_env("AGENTSPAN_CORS_ORIGINS"),
+            auth_token=os.environ.get("AGENTSPAN_AUTH_TOKEN", "").strip() or None,
             max_request_bytes=_int_env("AGENTSPAN_MAX_REQUEST_BYTES", 8 * 1024 * 1024),
         )
         for key, value in overrides.items():

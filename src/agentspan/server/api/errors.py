@@ -31,10 +31,12 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.INVALID_AGENT: 400,
     ErrorCode.BASE_URL_NOT_ALLOWED: 400,
     ErrorCode.UNAUTHORIZED: 401,
+    ErrorCode.INSUFFICIENT_SCOPE: 403,
     ErrorCode.FORBIDDEN_ORIGIN: 403,
     ErrorCode.EXECUTION_NOT_FOUND: 404,
     ErrorCode.TASK_NOT_FOUND: 404,
     ErrorCode.NOT_FOUND: 404,
+    ErrorCode.KEY_NOT_FOUND: 404,
     ErrorCode.METHOD_NOT_ALLOWED: 405,
     ErrorCode.REQUEST_TOO_LARGE: 413,
     ErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,
@@ -44,6 +46,7 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.ALREADY_DECIDED: 409,
     ErrorCode.INVALID_STATE: 409,
     ErrorCode.CONFLICT: 409,
+    ErrorCode.KEY_NAME_TAKEN: 409,
     ErrorCode.INTERNAL: 500,
     ErrorCode.SHUTTING_DOWN: 503,
 }
@@ -73,6 +76,27 @@ def problem_document(status: int, code: ErrorCode, detail: str) -> dict[str, Any
 
 def problem_body(status: int, code: ErrorCode, detail: str) -> bytes:
     return json.dumps(problem_document(status, code, detail)).encode()
+
+
+async def send_problem(
+    send: Any, code: ErrorCode, detail: str, headers: tuple[tuple[bytes, bytes], ...] = ()
+) -> None:
+    """Answer a raw ASGI request with ``code``'s problem document (the middleware's way
+    to refuse a request before any route runs)."""
+    status = STATUS[code]
+    body = problem_body(status, code, detail)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", PROBLEM_TYPE.encode()),
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 def problem_from(exc: BaseException) -> tuple[int, ErrorCode, str]:
@@ -137,9 +161,16 @@ def install(app: FastAPI) -> None:
 
 # --- the OpenAPI description ------------------------------------------------------------
 
-# Every route may meet these: a parameter that does not validate, a server fault, and a
-# shutdown cutting the request past the graceful wait (``api/fast.py::answer_cut``).
-_ALWAYS = (ErrorCode.VALIDATION_FAILED, ErrorCode.INTERNAL, ErrorCode.SHUTTING_DOWN)
+# Every route may meet these: a parameter that does not validate, (api/auth.py) a missing
+# or unknown key, or one without the route's scope, a server fault, and a shutdown cutting
+# the request past the graceful wait (``api/fast.py::answer_cut``).
+_ALWAYS = (
+    ErrorCode.VALIDATION_FAILED,
+    ErrorCode.UNAUTHORIZED,
+    ErrorCode.INSUFFICIENT_SCOPE,
+    ErrorCode.INTERNAL,
+    ErrorCode.SHUTTING_DOWN,
+)
 BODY = (ErrorCode.INVALID_JSON,)
 """What a route with a JSON body may answer besides ``_ALWAYS``."""
 WRITES = (ErrorCode.CONFLICT,)

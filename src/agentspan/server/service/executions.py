@@ -163,17 +163,21 @@ class ExecutionService:
         self, principal: Principal, execution_id: str, answer: RespondRequest, actor: str
     ) -> RespondResult:
         """Apply a human's answer: a selection (manual teams) or an approval decision.
-        ``actor`` names who answered when the body does not (``decidedBy``)."""
+
+        Who decided (``decidedBy``) is the caller's key name when keys are required, so
+        an approver cannot claim to be someone else; without keys it is what the body or
+        ``actor`` (the request's self-declared actor) says."""
+        who = (answer.decided_by or actor) if principal.anonymous else principal.name
         inp: Selection | ApprovalDecided
         if answer.is_selection:
             chosen = answer.choice
             inp = Selection(
                 selected=None if chosen is None else str(chosen),
-                decided_by=answer.decided_by or actor,
+                decided_by=who,
                 decided_at=time.time(),
             )
         else:
-            inp = _approval_from(answer, actor)
+            inp = _approval_from(answer, who)
         await self.driver.apply(execution_id, inp)
         return RespondResult(execution_id=execution_id, decided_by=inp.decided_by)
 
@@ -235,7 +239,7 @@ class ExecutionService:
         return total
 
 
-def _approval_from(answer: RespondRequest, actor: str) -> ApprovalDecided:
+def _approval_from(answer: RespondRequest, who: str) -> ApprovalDecided:
     approved = answer.approved
     if isinstance(approved, str):
         word = approved.strip().lower()
@@ -249,7 +253,7 @@ def _approval_from(answer: RespondRequest, actor: str) -> ApprovalDecided:
     return ApprovalDecided(
         approved=approved,
         reason=answer.reason or "",
-        decided_by=answer.decided_by or actor,
+        decided_by=who,
         decided_at=time.time(),
         call_id=call_id or None,
         extra=answer.extras(),
