@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -86,3 +89,38 @@ def test_without_the_mcp_sdk_the_start_names_the_install_command(
     monkeypatch.setattr(module, "mcp_available", lambda: False)
     with pytest.raises(InvalidAgent, match=r"pip install 'agentspan\[mcp\]'"):
         discovery(tmp_path).check(mcp("http://x/mcp"), "a")
+
+
+IMPORT_PROBE = """
+import asyncio, json, time
+from agentspan.server.executors import mcp_client
+
+async def main():
+    gaps, last, done = [], time.perf_counter(), False
+    async def tick():
+        nonlocal last
+        while not done:
+            await asyncio.sleep(0.01)
+            now = time.perf_counter()
+            gaps.append(now - last)
+            last = now
+    ticker = asyncio.create_task(tick())
+    await asyncio.sleep(0.05)
+    started = time.perf_counter()
+    await mcp_client._require_mcp()
+    took = time.perf_counter() - started
+    await asyncio.sleep(0.05)
+    done = True
+    await ticker
+    print(json.dumps({"took": took, "gap": max(gaps)}))
+
+asyncio.run(main())
+"""
+
+
+def test_the_sdk_is_imported_off_the_event_loop() -> None:
+    """A first import of the MCP SDK takes seconds; on the event loop it would stall every
+    request and lease renewal of the server (a lost lease, a needless re-run)."""
+    out = subprocess.run([sys.executable, "-c", IMPORT_PROBE], capture_output=True, text=True, check=True)
+    probe = json.loads(out.stdout)
+    assert probe["gap"] < probe["took"] / 2, probe

@@ -11,9 +11,12 @@ message that leaves this module is scrubbed of them.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import importlib.util
 import json
 import os
+import threading
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, cast
@@ -49,16 +52,32 @@ class McpRefused(Exception):
 
 
 def mcp_available() -> bool:
-    try:
-        import mcp  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    """Whether the SDK is installed (found, not imported: importing it takes seconds)."""
+    return importlib.util.find_spec("mcp") is not None
 
 
-def _require_mcp() -> None:
+def _import_sdk() -> None:
+    """Import every SDK module this client uses. Run in a thread: a first import takes
+    1-2 s, which on the event loop would stall every request and lease renewal."""
+    import httpx2  # noqa: F401
+    import mcp.client.sse
+    import mcp.client.stdio
+    import mcp.client.streamable_http
+    import mcp.types  # noqa: F401
+
+    _SDK_IMPORTED.set()
+
+
+_SDK_IMPORTED = threading.Event()
+"""Set once every module is fully imported (a module half-imported by another thread would
+block the loop on its import lock)."""
+
+
+async def _require_mcp() -> None:
     if not mcp_available():
         raise McpUnavailable(INSTALL_HINT)
+    if not _SDK_IMPORTED.is_set():
+        await asyncio.to_thread(_import_sdk)
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +194,7 @@ def _text_of(content: Sequence[Any]) -> str:
 async def _session(endpoint: McpEndpoint, timeout: float) -> AsyncIterator[Client]:
     """A connected client; transport and protocol failures become ``McpFailure`` /
     ``McpRefused`` with messages free of secrets."""
-    _require_mcp()
+    await _require_mcp()
     from mcp import Client, MCPError
     from mcp.types import Implementation
 
