@@ -80,7 +80,7 @@ def create_app(
         app.state.services = services
         server.auth.keys = services.keys
         app.state.layer = ServiceLayer(
-            executions=ExecutionService(services.driver, settings.base_url_allowed),
+            executions=ExecutionService(services.driver, settings.base_url_allowed, tools=services.tools),
             tasks=services.tasks,
             keys=services.keys,
         )

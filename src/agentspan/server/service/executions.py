@@ -48,6 +48,7 @@ from agentspan.server.service.queries import (
     usage_view,
 )
 from agentspan.server.service.stream import sse_frames
+from agentspan.server.service.tools import ToolExpander
 from agentspan.server.store.base import ExecutionRow
 
 Control = Literal["pause", "resume", "stop", "cancel"]
@@ -62,11 +63,18 @@ EXECUTION_STATUSES: tuple[str, ...] = get_args(ExecutionStatus)
 class ExecutionService:
     """Start, read, answer and steer executions (the client side of the API)."""
 
-    def __init__(self, driver: Driver, base_url_allowed: Callable[[str], bool] = lambda _: False) -> None:
+    def __init__(
+        self,
+        driver: Driver,
+        base_url_allowed: Callable[[str], bool] = lambda _: False,
+        tools: ToolExpander | None = None,
+    ) -> None:
         """``base_url_allowed`` says whether an agent may name its own model endpoint
-        (``Settings.base_url_allowed``; by default none may)."""
+        (``Settings.base_url_allowed``; by default none may); ``tools`` expands
+        discovering tools at start (``api_tool``; default settings without one)."""
         self.driver = driver
         self.base_url_allowed = base_url_allowed
+        self.tools = tools or ToolExpander()
         self.store = driver.store
         self.hub = driver.hub
 
@@ -76,6 +84,7 @@ class ExecutionService:
         """Start (or, with a known idempotency key, find) an execution. With ``wait_ms``
         the answer waits for the run to end and carries its detail, events included."""
         self._check_base_urls(req.agent_config)
+        req = await self.tools.expand(req)  # before the spec is stored: never discovered again
         started = await self.driver.start(req)
         if wait_ms:
             row = await self._wait_terminal(started.execution_id, wait_ms)
