@@ -19,9 +19,8 @@ from agentspan.agents._config import AgentConfig
 from agentspan.server.executors.base import NoSecrets
 from agentspan.server.settings import HttpToolSettings, Settings
 
-from api.test_http_tools import DictSecrets, tool_messages
 from fakes.openai_server import FakeOpenAI
-from support.http_target import HttpTarget, Seen
+from support.http_target import DictSecrets, HttpTarget, Seen, tool_messages
 from support.servers import ThreadServer
 
 PET = {

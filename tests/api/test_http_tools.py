@@ -8,7 +8,7 @@ endpoint received). Nothing of the HTTP layer is mocked.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,30 +17,15 @@ import pytest
 
 from agentspan.agents import Agent, AgentRuntime, http_tool
 from agentspan.agents._config import AgentConfig
-from agentspan.server.executors.base import MissingSecret, NoSecrets
+from agentspan.server.executors.base import NoSecrets
 from agentspan.server.settings import HttpToolSettings, Settings
 
 from fakes.openai_server import FakeOpenAI
-from support.http_target import HttpTarget, Seen
+from support.http_target import DictSecrets, HttpTarget, Seen, tool_messages
 from support.servers import ThreadServer
 
 CAP = 1024
 CANARY = "s3cr3t-canary-7f1e9"
-
-
-class DictSecrets:
-    """A ``SecretResolver`` over a dict (the credential store's stand-in in these tests)."""
-
-    def __init__(self, values: dict[str, str]) -> None:
-        self.values = values
-        self.asked: list[tuple[list[str], str]] = []
-
-    async def resolve(self, names: Collection[str], execution_id: str) -> dict[str, str]:
-        self.asked.append((list(names), execution_id))
-        for name in names:
-            if name not in self.values:
-                raise MissingSecret(f"credential {name!r} is not set on the server")
-        return {name: self.values[name] for name in names}
 
 
 @pytest.fixture(scope="module")
@@ -68,12 +53,6 @@ def rt(http_server: ThreadServer, fake_openai: FakeOpenAI) -> Iterator[AgentRunt
     http_server.services.pool.ctx.secrets = NoSecrets()
     with AgentRuntime(config=AgentConfig(server_url=http_server.api_url, auto_start_server=False)) as runtime:
         yield runtime
-
-
-def tool_messages(fake: FakeOpenAI) -> list[str]:
-    """The tool results the model was shown, in the order it saw them."""
-    last = fake.requests[-1]["messages"]
-    return [str(m["content"]) for m in last if m["role"] == "tool"]
 
 
 def agent_with(*tools: Any) -> Agent:

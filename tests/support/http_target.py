@@ -15,12 +15,16 @@ import re
 import sys
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
+
+from agentspan.server.executors.base import MissingSecret
+
+from fakes.openai_server import FakeOpenAI
 
 
 @dataclass
@@ -151,3 +155,24 @@ class HttpTarget:
                 seen.params = match.groupdict()
                 return handler(seen)
         return 404, {"error": f"no route {seen.method} {seen.path}"}
+
+
+class DictSecrets:
+    """A ``SecretResolver`` over a dict (the credential store's stand-in in these tests)."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        self.values = values
+        self.asked: list[tuple[list[str], str]] = []
+
+    async def resolve(self, names: Collection[str], execution_id: str) -> dict[str, str]:
+        self.asked.append((list(names), execution_id))
+        for name in names:
+            if name not in self.values:
+                raise MissingSecret(f"credential {name!r} is not set on the server")
+        return {name: self.values[name] for name in names}
+
+
+def tool_messages(fake: FakeOpenAI) -> list[str]:
+    """The tool results the model was shown, in the order it saw them."""
+    last = fake.requests[-1]["messages"]
+    return [str(m["content"]) for m in last if m["role"] == "tool"]
