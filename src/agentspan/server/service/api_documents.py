@@ -214,7 +214,7 @@ def _describe(op: dict[str, Any], method: str, path: str) -> str:
 def _operation(base: str, path: str, method: str, op: dict[str, Any], inputs: _Inputs) -> Operation:
     op_id = op.get("operationId")
     return Operation(
-        name=str(op_id) if isinstance(op_id, str) and op_id else f"{method}_{path}",
+        name=str(op_id) if isinstance(op_id, str) and op_id else f"{method}_{path.strip('/')}",
         description=_describe(op, method, path),
         method=method.upper(),
         url=base.rstrip("/") + "/" + path.lstrip("/"),
