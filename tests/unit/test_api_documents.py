@@ -106,5 +106,5 @@ def test_a_non_object_body_is_one_body_argument_and_cookies_are_not_arguments() 
 
 
 def test_the_number_of_operations_read_is_bounded() -> None:
-    paths = {f"/p{i}": {"get": {}} for i in range(MAX_OPERATIONS + 10)}
+    paths: dict[str, Any] = {f"/p{i}": {"get": {}} for i in range(MAX_OPERATIONS + 10)}
     assert len(operations(openapi(paths), "https://api.test/")) == MAX_OPERATIONS

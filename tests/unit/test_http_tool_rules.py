@@ -4,6 +4,7 @@ refused, how secrets are masked, and what the SDK constructors produce."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import httpx
 import pytest
@@ -178,8 +179,9 @@ def test_http_tool_and_api_tool_produce_the_reference_wire_shapes() -> None:
     assert isinstance(http_spec, HttpTool) and isinstance(api_spec, ApiTool)
     assert http_spec.config.method == "POST" and http_spec.config.credentials == ["WEATHER_KEY"]
     assert api_spec.config.tool_names == ["a"] and api_spec.config.max_tools == 5
-    assert spec.wire()["tools"][0]["config"]["contentType"] == "application/json"
-    assert spec.wire()["tools"][1]["config"]["max_tools"] == 5
+    wire: Any = spec.wire()["tools"]
+    assert wire[0]["config"]["contentType"] == "application/json"
+    assert wire[1]["config"]["max_tools"] == 5
 
 
 def test_every_header_placeholder_must_be_a_declared_credential() -> None:
