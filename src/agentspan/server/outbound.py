@@ -43,6 +43,30 @@ class DestinationRefused(Exception):
     """The policy does not let this server send that request (the message says why)."""
 
 
+@lru_cache(maxsize=1)
+def provider_key_names() -> frozenset[str]:
+    """The variables the server's own model-provider credentials live in. A tool header
+    may not name one: a caller could otherwise send the operator's keys anywhere (even
+    once the credential store can hold them)."""
+    from agentspan.server.providers.registry import NATIVE_HTTP, OPENAI_COMPATIBLE
+
+    names = {name for compatible in OPENAI_COMPATIBLE for name in compatible.key_envs}
+    names |= {name for native in NATIVE_HTTP for name in native.key_envs}
+    names |= {"COHERE_API_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"}
+    names |= {"GOOGLE_APPLICATION_CREDENTIALS", "AGENTSPAN_AUTH_TOKEN", "AGENTSPAN_MASTER_KEY"}
+    return frozenset(names)
+
+
+def check_credential_names(names: Iterable[str]) -> None:
+    """``DestinationRefused`` when a name is one of the server's own keys."""
+    for name in names:
+        if name in provider_key_names():
+            raise DestinationRefused(
+                f"credential {name!r} names one of the server's own keys, which tools may not send "
+                "(store the value under another name)"
+            )
+
+
 def blocked_address(address: str) -> bool:
     """True for a link-local or metadata address (IPv4-mapped IPv6 included)."""
     try:

@@ -19,6 +19,7 @@ else; 408, 429 and 5xx are retried by the tool's retry policy first.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from dataclasses import dataclass, field
@@ -32,7 +33,14 @@ from agentspan.protocol.spec import HttpTool
 from agentspan.protocol.spec.tools import HttpSettings
 from agentspan.server.executors.base import ExecutorContext, MissingSecret
 from agentspan.server.executors.tools import ToolCall, ToolCallError, ToolExecutor
-from agentspan.server.outbound import DestinationRefused, Masker, OutboundPolicy, read_capped, refusal_of
+from agentspan.server.outbound import (
+    DestinationRefused,
+    Masker,
+    OutboundPolicy,
+    check_credential_names,
+    read_capped,
+    refusal_of,
+)
 from agentspan.server.settings import HttpToolSettings
 
 QUERY_METHODS = frozenset({"GET", "DELETE", "HEAD"})
@@ -69,7 +77,7 @@ def build_request(config: HttpSettings, args: dict[str, Any]) -> HttpRequest:
     for name in config.query_params or ():
         if name in rest:
             request.params.extend(_query_items(name, rest.pop(name)))
-    request.headers.setdefault("Accept", ", ".join(config.accept or ["application/json"]))
+    set_default(request.headers, "Accept", ", ".join(config.accept or ["application/json"]))
     if config.body_param:
         if config.body_param in rest:
             request.content = _encode_body(rest.pop(config.body_param), config, request)
@@ -93,7 +101,7 @@ def _substitute_path(url: str, args: dict[str, Any]) -> str:
 
 def _encode_body(value: Any, config: HttpSettings, request: HttpRequest) -> bytes:
     content_type = config.content_type or "application/json"
-    request.headers.setdefault("Content-Type", content_type)
+    set_default(request.headers, "Content-Type", content_type)
     if content_type.startswith("application/x-www-form-urlencoded") and isinstance(value, dict):
         return urlencode([(k, _as_text(v)) for k, v in value.items()]).encode()
     if isinstance(value, str) and not content_type.endswith("json"):
@@ -119,6 +127,12 @@ def _as_text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+def set_default(headers: dict[str, str], name: str, value: str) -> None:
+    """Add a header unless the tool sets it already, in any letter case."""
+    if not any(key.lower() == name.lower() for key in headers):
+        headers[name] = value
+
+
 def placeholders(headers: dict[str, str]) -> list[str]:
     """The credential names ``${NAME}`` in header values, in order, once each."""
     names = (m.group(1) for value in headers.values() for m in PLACEHOLDER.finditer(value))
@@ -134,6 +148,10 @@ async def resolve_secrets(names: list[str], execution_id: str, ctx: ExecutorCont
     (setting the credential takes a person)."""
     if not names:
         return {}
+    try:
+        check_credential_names(names)
+    except DestinationRefused as exc:
+        raise ToolCallError(str(exc), retryable=False) from None
     try:
         return dict(await ctx.secrets.resolve(names, execution_id))
     except MissingSecret as exc:
@@ -160,15 +178,16 @@ class HttpToolExecutor(ToolExecutor):
         secrets = await resolve_secrets(placeholders(request.headers), call.execution_id, ctx)
         masker = Masker(secrets.values())
         headers = fill_in(request.headers, secrets)
-        headers.setdefault("Idempotency-Key", call.idempotency_key)
-        headers.setdefault("User-Agent", _USER_AGENT)
+        set_default(headers, "Idempotency-Key", call.idempotency_key)
+        set_default(headers, "User-Agent", _USER_AGENT)
         timeout = call.timeout_seconds or self.settings.timeout_seconds
         try:
-            async with self.policy.client(destination, timeout) as client:
+            # The whole call, not just each read: a slow trickle of bytes cannot hold it.
+            async with asyncio.timeout(timeout), self.policy.client(destination, timeout) as client:
                 return await self._send(client, request, headers, masker)
         except ToolCallError:
             raise
-        except httpx.TimeoutException:
+        except (httpx.TimeoutException, TimeoutError):
             raise ToolCallError(f"{request.method} {request.url} timed out after {timeout}s") from None
         except Exception as exc:  # noqa: BLE001 - masked: an error may quote a header value
             refused = refusal_of(exc)

@@ -23,7 +23,14 @@ from agentspan.protocol.spec.tools import HttpSettings
 from agentspan.server.errors import ToolDiscoveryFailed
 from agentspan.server.executors.base import MissingSecret, NoSecrets, SecretResolver
 from agentspan.server.executors.http_tool import fill_in, placeholders
-from agentspan.server.outbound import DestinationRefused, Masker, OutboundPolicy, read_capped, refusal_of
+from agentspan.server.outbound import (
+    DestinationRefused,
+    Masker,
+    OutboundPolicy,
+    check_credential_names,
+    read_capped,
+    refusal_of,
+)
 from agentspan.server.service.api_documents import DocumentError, Operation, document_format, operations
 from agentspan.server.settings import HttpToolSettings
 
@@ -116,6 +123,7 @@ async def _document(url: str, headers: dict[str, str], discovery: Discovery) -> 
     if key in discovery.documents:
         return discovery.documents[key]
     names = placeholders(headers)
+    check_credential_names(names)
     try:
         secrets = dict(await discovery.secrets.resolve(names, "")) if names else {}
     except MissingSecret as exc:

@@ -20,9 +20,10 @@ from typing import Any
 from agentspan.protocol.api import StartRequest
 from agentspan.protocol.spec import AgentConfig, AgentTool, HttpTool
 from agentspan.protocol.spec.tools import ToolConfig
-from agentspan.server.errors import ToolDiscoveryFailed, UrlNotAllowed
+from agentspan.server.errors import InvalidAgent, ToolDiscoveryFailed, UrlNotAllowed
 from agentspan.server.executors.base import NoSecrets, SecretResolver
-from agentspan.server.outbound import DestinationRefused
+from agentspan.server.executors.http_tool import placeholders
+from agentspan.server.outbound import DestinationRefused, check_credential_names
 from agentspan.server.service.api_tools import Discovery, expand_api_tool
 from agentspan.server.settings import HttpToolSettings
 
@@ -98,6 +99,10 @@ class ToolExpander:
                     discovery.policy.check(tool.config.url)
                 except DestinationRefused as exc:
                     raise UrlNotAllowed(f"agent '{where}': tool '{tool.name}': {exc}") from None
+                try:
+                    check_credential_names(placeholders(tool.config.headers or {}))
+                except DestinationRefused as exc:
+                    raise InvalidAgent(f"agent '{where}': tool '{tool.name}': {exc}") from None
         for nested in spec.nested_agents():
             self._check_destinations(nested, discovery, f"{where}/")
 
