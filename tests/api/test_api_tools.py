@@ -303,7 +303,7 @@ def test_max_tools_keeps_the_first_operations_in_document_order(
 ) -> None:
     fake_openai.script(FakeOpenAI.text("nothing to do"))
     users = api_tool(target.url + "/collections/users.json", max_tools=1)
-    pets = api_tool(target.url + "/openapi.json", name="pets", max_tools=2)
+    pets = api_tool(target.url + "/openapi.json", max_tools=2)  # two default names: both expand
     rt.run(Agent(name="capped", model="openai/gpt-4o", tools=[users, pets]), "hi")
     assert list(offered(fake_openai)) == ["Get_user", "getPetById", "deletePet"]
     get_user = offered(fake_openai)["Get_user"]["parameters"]
