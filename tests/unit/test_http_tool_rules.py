@@ -16,7 +16,7 @@ from agentspan.protocol.spec.tools import HttpSettings
 from agentspan.server.executors.http_tool import build_request, fill_in, placeholders
 from agentspan.server.executors.tools import ToolCallError
 from agentspan.server.outbound import DestinationRefused, Masker, OutboundPolicy, blocked_address, refusal_of
-from agentspan.server.settings import HttpToolSettings
+from agentspan.server.settings import HttpToolSettings, Settings
 
 
 def settings(url: str, **extra: object) -> HttpSettings:
@@ -191,3 +191,16 @@ def test_every_header_placeholder_must_be_a_declared_credential() -> None:
         api_tool("https://api.test", headers={"A": "${A}", "B": "${B}"}, credentials=["A"])
     with pytest.raises(ValueError, match="max_tools must be at least 1"):
         api_tool("https://api.test", max_tools=0)
+
+
+def test_the_limits_are_read_from_the_environment_and_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AGENTSPAN_HTTP_TOOL_ALLOWED_URLS", " https://a.test/v1 , http://b.test ")
+    monkeypatch.setenv("AGENTSPAN_HTTP_TOOL_MAX_RESPONSE_BYTES", "4096")
+    monkeypatch.setenv("AGENTSPAN_API_TOOL_DISCOVERY_SECONDS", "2.5")
+    tools = Settings.from_env().http_tools
+    assert tools.allowed_urls == ("https://a.test/v1", "http://b.test")
+    assert (tools.max_response_bytes, tools.discovery_seconds, tools.timeout_seconds) == (4096, 2.5, 30.0)
+    for value in ("0", "-1", "inf", "nan"):
+        monkeypatch.setenv("AGENTSPAN_HTTP_TOOL_TIMEOUT_SECONDS", value)
+        with pytest.raises(ValueError, match="AGENTSPAN_HTTP_TOOL_TIMEOUT_SECONDS must be a positive"):
+            Settings.from_env()

@@ -60,6 +60,14 @@ def _int_env(name: str, default: int) -> int:
     return value
 
 
+def _seconds_env(name: str, default: float) -> float:
+    """A positive, finite number of seconds (a zero or infinite limit is no limit)."""
+    value = _float_env(name, default)
+    if not 0 < value < float("inf"):
+        raise ValueError(f"{name} must be a positive number of seconds, got {value}")
+    return value
+
+
 @dataclass(slots=True)
 class HttpToolSettings:
     """What server-side HTTP tools (``http_tool``, ``api_tool``) may do (docs/tools.md)."""
@@ -86,11 +94,11 @@ class HttpToolSettings:
     def from_env(cls) -> HttpToolSettings:
         return cls(
             allowed_urls=_list_env("AGENTSPAN_HTTP_TOOL_ALLOWED_URLS"),
-            timeout_seconds=_float_env("AGENTSPAN_HTTP_TOOL_TIMEOUT_SECONDS", 30.0),
+            timeout_seconds=_seconds_env("AGENTSPAN_HTTP_TOOL_TIMEOUT_SECONDS", 30.0),
             max_response_bytes=_int_env("AGENTSPAN_HTTP_TOOL_MAX_RESPONSE_BYTES", 256 * 1024),
-            lease_seconds=_float_env("AGENTSPAN_HTTP_TOOL_LEASE_SECONDS", 30.0),
+            lease_seconds=_seconds_env("AGENTSPAN_HTTP_TOOL_LEASE_SECONDS", 30.0),
             max_document_bytes=_int_env("AGENTSPAN_API_TOOL_MAX_DOCUMENT_BYTES", 8 * 1024 * 1024),
-            discovery_seconds=_float_env("AGENTSPAN_API_TOOL_DISCOVERY_SECONDS", 20.0),
+            discovery_seconds=_seconds_env("AGENTSPAN_API_TOOL_DISCOVERY_SECONDS", 20.0),
         )
 
     def url_allowed(self, url: str) -> bool:
