@@ -366,3 +366,21 @@ def test_a_document_over_the_size_cap_is_refused(tmp_path: Path, target: HttpTar
         server.stop()
     assert problem["code"] == "tool_discovery_failed"
     assert "larger than 200 bytes" in problem["detail"] and "/openapi.json" in problem["detail"]
+
+
+def test_discovered_tools_count_against_the_tools_per_agent_limit(tmp_path: Path, target: HttpTarget) -> None:
+    settings = Settings(data_dir=tmp_path, max_tools_per_agent=2)
+    server = ThreadServer(settings).start()
+    try:
+        agent = {
+            "name": "greedy",
+            "model": "openai/gpt-4o",
+            "tools": [{"name": "a", "toolType": "api", "config": {"url": target.url + "/openapi.json"}}],
+        }
+        response = httpx.post(f"{server.api_url}/agent/start", json={"agentConfig": agent, "prompt": "x"})
+    finally:
+        server.stop()
+    assert response.status_code == 413, response.text
+    assert (
+        response.json()["code"] == "limit_exceeded" and response.json()["limit"]["name"] == "tools_per_agent"
+    )

@@ -40,6 +40,16 @@ from agentspan.agents._scatter import scatter_gather
 from agentspan.agents._server_tools import api_tool, http_tool
 from agentspan.agents._stream import AgentStream, AsyncAgentStream
 from agentspan.agents._tool import ToolContext, ToolDef, agent_tool, tool
+from agentspan.agents.guardrail import (
+    Guardrail,
+    GuardrailDef,
+    GuardrailResult,
+    LLMGuardrail,
+    OnFail,
+    Position,
+    RegexGuardrail,
+    guardrail,
+)
 from agentspan.agents.handoff import HandoffCondition, OnCondition, OnTextMention, OnToolResult
 from agentspan.agents.termination import (
     MaxMessageTermination,
@@ -69,12 +79,19 @@ __all__ = [
     "DeploymentInfo",
     "EventType",
     "FinishReason",
+    "Guardrail",
+    "GuardrailDef",
+    "GuardrailResult",
     "HandoffCondition",
+    "LLMGuardrail",
     "MaxMessageTermination",
     "OnCondition",
+    "OnFail",
     "OnTextMention",
     "OnToolResult",
+    "Position",
     "PromptTemplate",
+    "RegexGuardrail",
     "Status",
     "StopMessageTermination",
     "Strategy",
@@ -90,6 +107,7 @@ __all__ = [
     "api_tool",
     "configure",
     "function_tool",
+    "guardrail",
     "http_tool",
     "run",
     "run_async",

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from agentspan.server.driver import Driver
 from agentspan.server.executors.base import Executor, ExecutorContext, ExecutorRegistry
+from agentspan.server.executors.guardrails import LlmGuardrailExecutor
 from agentspan.server.executors.http_tool import HttpToolExecutor
 from agentspan.server.executors.llm import LlmExecutor
 from agentspan.server.executors.pool import ExecutorPool
@@ -98,7 +99,9 @@ class Services:
         hub = Hub()
         bus = ObserverBus(observers) if observers else None
         llm = LlmExecutor(settings, bus)
-        registry = ExecutorRegistry([llm, TimerExecutor(), HttpToolExecutor(settings.http_tools), *executors])
+        registry = ExecutorRegistry(
+            [llm, TimerExecutor(), LlmGuardrailExecutor(), HttpToolExecutor(settings.http_tools), *executors]
+        )
         notifier: PgNotifier | None = None
         if _is_postgres(store.url):
             # Several replicas may share the database: a lease may belong to a live

@@ -37,6 +37,7 @@ from agentspan.server.engine.model import (
     Stop,
 )
 from agentspan.server.errors import BaseUrlNotAllowed, ValidationFailed, not_found
+from agentspan.server.service.limits import Limits, ModelProblem, check_answer, check_start
 from agentspan.server.service.principal import Principal
 from agentspan.server.service.queries import (
     add_usage,
@@ -67,13 +68,20 @@ class ExecutionService:
         self,
         driver: Driver,
         base_url_allowed: Callable[[str], bool] = lambda _: False,
+        limits: Limits | None = None,
+        model_problem: ModelProblem | None = None,
         tools: ToolExpander | None = None,
     ) -> None:
         """``base_url_allowed`` says whether an agent may name its own model endpoint
-        (``Settings.base_url_allowed``; by default none may); ``tools`` expands
-        discovering tools at start (``api_tool``; default settings without one)."""
+        (``Settings.base_url_allowed``; by default none may); ``limits`` bound what a
+        request may ask for; ``model_problem`` says why a model string names no provider
+        (``ProviderRegistry.model_problem``; ``None``: model strings are not checked);
+        ``tools`` expands discovering tools at start (``api_tool``; default settings
+        without one)."""
         self.driver = driver
         self.base_url_allowed = base_url_allowed
+        self.limits = limits or Limits()
+        self.model_problem = model_problem
         self.tools = tools or ToolExpander()
         self.store = driver.store
         self.hub = driver.hub
@@ -82,10 +90,14 @@ class ExecutionService:
 
     async def start(self, principal: Principal, req: StartRequest, wait_ms: int = 0) -> StartResponse:
         """Start (or, with a known idempotency key, find) an execution. With ``wait_ms``
-        the answer waits for the run to end and carries its detail, events included."""
+        the answer waits for the run to end and carries its detail, events included.
+        Limits and model strings are checked first: they are cheap, and bound the rest."""
+        check_start(req, self.limits, self.model_problem)
         self._check_base_urls(req.agent_config)
-        req = await self.tools.expand(req)  # before the spec is stored: never discovered again
-        started = await self.driver.start(req)
+        expanded = await self.tools.expand(req)  # before the spec is stored: never discovered again
+        if expanded is not req:
+            check_start(expanded, self.limits, self.model_problem)  # discovered tools count too
+        started = await self.driver.start(expanded)
         if wait_ms:
             row = await self._wait_terminal(started.execution_id, wait_ms)
             if row.status in TERMINAL_STATUSES:
@@ -176,6 +188,7 @@ class ExecutionService:
         Who decided (``decidedBy``) is the caller's key name when keys are required, so
         an approver cannot claim to be someone else; without keys it is what the body or
         ``actor`` (the request's self-declared actor) says."""
+        check_answer(answer, self.limits)
         who = (answer.decided_by or actor) if principal.anonymous else principal.name
         inp: Selection | ApprovalDecided
         if answer.is_selection:
