@@ -8,6 +8,7 @@ endpoint received). Nothing of the HTTP layer is mocked.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -170,8 +171,13 @@ def test_a_response_over_the_cap_is_cut_and_the_result_says_so(
 
 
 def test_a_credential_is_filled_in_at_call_time_and_never_recorded(
-    rt: AgentRuntime, http_server: ThreadServer, target: HttpTarget, fake_openai: FakeOpenAI
+    rt: AgentRuntime,
+    http_server: ThreadServer,
+    target: HttpTarget,
+    fake_openai: FakeOpenAI,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG)  # every logger, httpx and httpcore traces included
     secrets = DictSecrets({"API_TOKEN": CANARY})
     http_server.services.pool.ctx.secrets = secrets
     # The service echoes what it got, in a success and in an error: both must come back masked.
@@ -205,6 +211,7 @@ def test_a_credential_is_filled_in_at_call_time_and_never_recorded(
     stored = b"".join(p.read_bytes() for p in Path(http_server.settings.data_dir).rglob("*") if p.is_file())
     assert CANARY.encode() not in stored
     assert b"${API_TOKEN}" in stored  # the spec keeps the placeholder, never the value
+    assert any(r.name.startswith("httpcore") for r in caplog.records) and CANARY not in caplog.text
 
 
 def test_a_missing_credential_is_a_clear_error_the_model_sees_and_nothing_is_sent(
