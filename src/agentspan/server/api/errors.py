@@ -30,6 +30,8 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.VALIDATION_FAILED: 400,
     ErrorCode.INVALID_AGENT: 400,
     ErrorCode.BASE_URL_NOT_ALLOWED: 400,
+    ErrorCode.URL_NOT_ALLOWED: 400,
+    ErrorCode.TOOL_DISCOVERY_FAILED: 400,
     ErrorCode.INVALID_MODEL: 400,
     ErrorCode.UNAUTHORIZED: 401,
     ErrorCode.INSUFFICIENT_SCOPE: 403,
