@@ -9,7 +9,7 @@ serve apps without the fast paths, calling the same service methods.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
 
@@ -31,15 +31,30 @@ from agentspan.protocol.api import (
 )
 from agentspan.protocol.errors import ErrorCode
 from agentspan.server.api.edge import ServiceLayer, layer_of, principal_of
-from agentspan.server.api.errors import BODY, WRITES, documented
+from agentspan.server.api.errors import BODY, PARAMETERS, WRITE_METHOD, WRITES, documented
 from agentspan.server.service.principal import Principal
 
 router = APIRouter(prefix="/api")
 
 MAX_WAIT_MS = 120_000
-_UNKNOWN = documented(ErrorCode.EXECUTION_NOT_FOUND)
-_CONTROL = documented(ErrorCode.EXECUTION_NOT_FOUND, ErrorCode.INVALID_STATE, *WRITES)
-_LEASED = documented(ErrorCode.LEASE_LOST, *BODY, *WRITES)
+
+AUTHENTICATED: tuple[ErrorCode, ...] = ()
+"""What every route under ``/api`` may answer because of who is calling (``/health`` is
+not under ``/api`` and lists none of these): authentication adds its ``401`` and ``403``
+codes here, once, and ``answers`` documents them for every operation of ``routes.py`` and
+``sse.py``."""
+
+
+def answers(*codes: ErrorCode) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI ``responses=`` of an ``/api`` route that raises ``codes``: those, the
+    ``AUTHENTICATED`` ones and (``documented``) what any request may be answered with."""
+    return documented(*AUTHENTICATED, *codes)
+
+
+_UNKNOWN = answers(ErrorCode.EXECUTION_NOT_FOUND)
+_CONTROL_CODES = (ErrorCode.EXECUTION_NOT_FOUND, ErrorCode.INVALID_STATE, *WRITES)
+_BODILESS_CONTROL = answers(*_CONTROL_CODES, *WRITE_METHOD)
+_LEASED = answers(ErrorCode.LEASE_LOST, *BODY, *WRITES)
 
 
 def _edge(request: Request) -> tuple[ServiceLayer, Principal]:
@@ -54,7 +69,7 @@ def _edge(request: Request) -> tuple[ServiceLayer, Principal]:
     response_model=StartResponse,
     response_model_by_alias=True,
     response_model_exclude_none=True,
-    responses=documented(ErrorCode.INVALID_AGENT, *BODY, *WRITES),
+    responses=answers(ErrorCode.INVALID_AGENT, ErrorCode.BASE_URL_NOT_ALLOWED, *PARAMETERS, *BODY, *WRITES),
 )
 async def start(
     request: Request,
@@ -83,7 +98,7 @@ async def status(request: Request, execution_id: str) -> StatusResponse:
     "/agent/execution/{execution_id}",
     response_model=ExecutionDetail,
     response_model_exclude_none=True,
-    responses=_UNKNOWN,
+    responses=answers(ErrorCode.EXECUTION_NOT_FOUND, *PARAMETERS),
 )
 async def detail(
     request: Request,
@@ -103,7 +118,7 @@ async def detail(
     "/agent/executions",
     response_model=ExecutionList,
     response_model_exclude_none=True,
-    responses=documented(),
+    responses=answers(*PARAMETERS),
 )
 async def list_executions(
     request: Request,
@@ -130,7 +145,7 @@ async def list_executions(
     "/agent/executions/{execution_id}/events",
     response_model=list[StreamEvent],
     response_model_exclude_none=True,
-    responses=_UNKNOWN,
+    responses=answers(ErrorCode.EXECUTION_NOT_FOUND, *PARAMETERS),
 )
 async def list_events(
     request: Request,
@@ -148,7 +163,7 @@ async def list_events(
 @router.post(
     "/agent/{execution_id}/respond",
     response_model=RespondResult,
-    responses=documented(
+    responses=answers(
         ErrorCode.EXECUTION_NOT_FOUND,
         ErrorCode.NOT_WAITING,
         ErrorCode.ALREADY_DECIDED,
@@ -169,25 +184,25 @@ async def respond(
     return await layer.executions.respond(principal, execution_id, body, who)
 
 
-@router.put("/agent/{execution_id}/pause", status_code=204, responses=_CONTROL)
+@router.put("/agent/{execution_id}/pause", status_code=204, responses=_BODILESS_CONTROL)
 async def pause(request: Request, execution_id: str) -> None:
     layer, principal = _edge(request)
     await layer.executions.control(principal, execution_id, "pause")
 
 
-@router.put("/agent/{execution_id}/resume", status_code=204, responses=_CONTROL)
+@router.put("/agent/{execution_id}/resume", status_code=204, responses=_BODILESS_CONTROL)
 async def resume(request: Request, execution_id: str) -> None:
     layer, principal = _edge(request)
     await layer.executions.control(principal, execution_id, "resume")
 
 
-@router.delete("/agent/{execution_id}/cancel", status_code=204, responses=_CONTROL)
+@router.delete("/agent/{execution_id}/cancel", status_code=204, responses=answers(*_CONTROL_CODES))
 async def cancel(request: Request, execution_id: str, reason: str = "") -> None:
     layer, principal = _edge(request)
     await layer.executions.control(principal, execution_id, "cancel", reason)
 
 
-@router.post("/agent/{execution_id}/stop", status_code=204, responses=_CONTROL)
+@router.post("/agent/{execution_id}/stop", status_code=204, responses=_BODILESS_CONTROL)
 async def stop(request: Request, execution_id: str) -> None:
     layer, principal = _edge(request)
     await layer.executions.control(principal, execution_id, "stop")
@@ -200,7 +215,7 @@ async def stop(request: Request, execution_id: str) -> None:
     "/tasks/poll",
     response_model=PollResponse,
     response_model_exclude_none=True,
-    responses=documented(*BODY, *WRITES),
+    responses=answers(*BODY, *WRITES),
 )
 async def poll(request: Request, body: PollRequest) -> PollResponse:
     layer, principal = _edge(request)
