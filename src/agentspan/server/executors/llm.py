@@ -23,6 +23,7 @@ from agentspan.server.observers import LlmCallFinished, ObserverBus
 from agentspan.server.providers import LlmResponse, ProviderError
 from agentspan.server.providers.base import DeltaCallback
 from agentspan.server.providers.prices import PriceTable
+from agentspan.server.providers.redaction import Masked
 from agentspan.server.settings import Settings
 
 log = logging.getLogger("agentspan.server")
@@ -119,7 +120,10 @@ class LlmExecutor:
         *,
         planning: bool = False,
     ) -> LlmResponse:
-        provider, model_name = ctx.providers.resolve(spec.model or "", caller_base_url=spec.base_url)
+        adapter, model_name = ctx.providers.resolve(spec.model or "", caller_base_url=spec.base_url)
+        # Whatever the endpoint answers is stored, streamed and given to workers: the
+        # server's credentials are masked in all of it (an endpoint may echo its key).
+        provider = Masked(adapter, ctx.providers.secrets())
         request = build_request(spec, model_name, messages, planning=planning)
         attempt = 0
         while True:
