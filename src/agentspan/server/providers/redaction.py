@@ -27,10 +27,10 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from agentspan.server.providers._common import MASK as MASK
 from agentspan.server.providers._common import redact
 from agentspan.server.providers.base import DeltaCallback, LlmRequest, LlmResponse, Provider, ProviderError
 
-MASK = "<redacted>"
 _SECRET_NAME = re.compile(r"(_KEY|_TOKEN|_SECRET|_PASSWORD)$", re.IGNORECASE)
 MIN_SECRET = 8
 """Shorter values are not treated as secrets (masking ``"1"`` everywhere would mangle text)."""
