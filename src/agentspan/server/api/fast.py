@@ -34,7 +34,7 @@ from agentspan.protocol.api import (
 )
 from agentspan.server.api.edge import ServiceLayer, layer_of, principal_of
 from agentspan.server.api.errors import problem_body, problem_from
-from agentspan.server.api.routes import MAX_WAIT_MS
+from agentspan.server.api.routes import MAX_WAIT_MS, looks_like_event_id, resume_point
 from agentspan.server.errors import ValidationFailed
 
 Scope = dict[str, Any]
@@ -208,14 +208,13 @@ def _flag(raw: str, name: str) -> bool:
 
 
 def _after(query: str | None, header: str | None) -> int:
-    """Where a stream resumes: ``Last-Event-ID`` wins over ``lastEventId``."""
-    if header and header.strip().isdigit():
-        return int(header.strip())
+    """Where a stream resumes: ``Last-Event-ID`` wins over ``lastEventId`` (a header that
+    is not a number is ignored, as a browser may send one of its own)."""
+    if header and looks_like_event_id(header):
+        return resume_point(header, "Last-Event-ID")
     if query is None:
         return 0
-    if not query.strip().isdigit():
-        raise ValidationFailed(f"lastEventId: give an event id, not {query!r}")
-    return int(query)
+    return resume_point(query, "lastEventId")
 
 
 def _wait_ms(query: dict[str, str]) -> int:

@@ -32,11 +32,15 @@ from agentspan.protocol.api import (
 from agentspan.protocol.errors import ErrorCode
 from agentspan.server.api.edge import ServiceLayer, layer_of, principal_of
 from agentspan.server.api.errors import BODY, PARAMETERS, WRITE_METHOD, WRITES, documented
+from agentspan.server.errors import ValidationFailed
 from agentspan.server.service.principal import Principal
 
 router = APIRouter(prefix="/api")
 
 MAX_WAIT_MS = 120_000
+MAX_POSITION = 2**53 - 1
+"""The largest page offset or event id a request may name: any real one is far smaller,
+and a larger one would overflow the database's 64-bit integers (a 500, not a 400)."""
 
 AUTHENTICATED: tuple[ErrorCode, ...] = ()
 """What every route under ``/api`` may answer because of who is calling (``/health`` is
@@ -55,6 +59,20 @@ _UNKNOWN = answers(ErrorCode.EXECUTION_NOT_FOUND)
 _CONTROL_CODES = (ErrorCode.EXECUTION_NOT_FOUND, ErrorCode.INVALID_STATE, *WRITES)
 _BODILESS_CONTROL = answers(*_CONTROL_CODES, *WRITE_METHOD)
 _LEASED = answers(ErrorCode.LEASE_LOST, *BODY, *WRITES)
+
+
+def looks_like_event_id(raw: str) -> bool:
+    """Digits only (``str.isdigit`` alone also takes ``"²"``, which ``int`` refuses)."""
+    value = raw.strip()
+    return value.isascii() and value.isdigit()
+
+
+def resume_point(raw: str, name: str) -> int:
+    """An event id (``lastEventId``, ``Last-Event-ID``) as given; 400 when it is none."""
+    value = raw.strip()
+    if not looks_like_event_id(value) or int(value) > MAX_POSITION:
+        raise ValidationFailed(f"{name}: give an event id (0 to {MAX_POSITION}), not {raw!r}")
+    return int(value)
 
 
 def _edge(request: Request) -> tuple[ServiceLayer, Principal]:
@@ -127,7 +145,7 @@ async def list_executions(
     parent_id: Annotated[str | None, Query(alias="parentId")] = None,
     include_children: Annotated[bool, Query(alias="includeChildren")] = False,
     size: Annotated[int, Query(ge=1, le=1000)] = 20,
-    start: Annotated[int, Query(ge=0)] = 0,
+    start: Annotated[int, Query(ge=0, le=MAX_POSITION)] = 0,
 ) -> ExecutionList:
     layer, principal = _edge(request)
     return await layer.executions.list_executions(
@@ -150,7 +168,7 @@ async def list_executions(
 async def list_events(
     request: Request,
     execution_id: str,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_POSITION)] = 0,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> list[StreamEvent]:
     layer, principal = _edge(request)

@@ -16,7 +16,7 @@ from fastapi.responses import StreamingResponse
 from agentspan.protocol.errors import ErrorCode
 from agentspan.server.api.edge import layer_of, principal_of
 from agentspan.server.api.errors import PARAMETERS
-from agentspan.server.api.routes import answers
+from agentspan.server.api.routes import MAX_POSITION, answers, looks_like_event_id, resume_point
 from agentspan.server.service.stream import HEARTBEAT_SECONDS
 
 __all__ = ["HEARTBEAT_SECONDS", "router"]
@@ -75,12 +75,12 @@ async def stream(
     request: Request,
     execution_id: str,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
-    last_event_query: Annotated[int | None, Query(alias="lastEventId")] = None,
+    last_event_query: Annotated[int | None, Query(alias="lastEventId", ge=0, le=MAX_POSITION)] = None,
     deltas: bool = True,
 ) -> EventStreamResponse:
     after = last_event_query or 0
-    if last_event_id and last_event_id.strip().isdigit():
-        after = int(last_event_id.strip())
+    if last_event_id and looks_like_event_id(last_event_id):
+        after = resume_point(last_event_id, "Last-Event-ID")
     frames = await layer_of(request.app.state).executions.stream(
         principal_of(request.scope), execution_id, after=after, deltas=deltas, gone=request.is_disconnected
     )
