@@ -141,3 +141,14 @@ def test_offsets_past_a_database_integer_are_refused(server: ThreadServer) -> No
         f"{server.api_url}/agent/stream/{execution}", headers={"Last-Event-ID": str(huge)}, timeout=10
     )
     problem(stream, 400, "validation_failed")
+
+
+def test_an_empty_query_value_is_not_a_missing_one(server: ThreadServer) -> None:
+    """Found by schemathesis: the fast paths dropped ``deltas=`` and ``waitMs=`` as if
+    absent and answered 200, where FastAPI (and the description) refuse them."""
+    started = post(server, "/agent/start?waitMs=10000", {"agentConfig": AGENT, "prompt": "hi"}).json()
+    stream = httpx.get(f"{server.api_url}/agent/stream/{started['executionId']}?deltas=", timeout=10)
+    problem(stream, 400, "validation_failed")
+    problem(
+        post(server, "/agent/start?waitMs=", {"agentConfig": AGENT, "prompt": "hi"}), 400, "validation_failed"
+    )

@@ -62,7 +62,7 @@ class _Request:
 
     def query(self) -> dict[str, str]:
         raw = self.scope.get("query_string", b"")
-        return dict(parse_qsl(raw.decode("latin-1"))) if raw else {}
+        return dict(parse_qsl(raw.decode("latin-1"), keep_blank_values=True)) if raw else {}
 
     def watch_disconnect(self) -> None:
         """Notice a client that goes away during a long-poll (checked before claiming)."""
