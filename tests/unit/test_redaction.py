@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+from types import SimpleNamespace
+from typing import Any
+
 import pytest
 
+from agentspan.protocol.spec import AgentConfig
+from agentspan.server.engine.model import LlmFailed
+from agentspan.server.executors.llm import LlmExecutor
 from agentspan.server.providers.base import LlmRequest, LlmResponse, LlmToolCall, ProviderError
 from agentspan.server.providers.redaction import (
     MASK,
@@ -13,6 +20,7 @@ from agentspan.server.providers.redaction import (
     mask,
     secret_forms,
 )
+from agentspan.server.settings import Settings
 
 KEY = "sk-canary-0123456789abcdef/+xyz"
 
@@ -90,3 +98,34 @@ async def test_masked_provider_masks_answers_streams_and_errors() -> None:
         await Masked(_Echo(fail=True), [KEY]).complete(LlmRequest(model="m", messages=[]))
     assert KEY not in str(failed.value) and MASK in str(failed.value)
     assert failed.value.retryable and failed.value.retry_after == 2.0 and failed.value.__cause__ is None
+
+
+class _Crashing:
+    async def complete(self, request: LlmRequest, on_delta: object = None) -> LlmResponse:
+        raise RuntimeError(f"adapter bug while holding {KEY}")
+
+    async def aclose(self) -> None:
+        return None
+
+
+class _Providers:
+    def resolve(self, model: str, caller_base_url: str | None = None) -> tuple[_Crashing, str]:
+        return _Crashing(), "m"
+
+    def secrets(self) -> tuple[str, ...]:
+        return (KEY,)
+
+
+@pytest.mark.anyio
+async def test_a_crashing_adapter_leaves_the_key_out_of_the_error_and_the_log(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An unexpected exception is not a ``ProviderError``: its text (and the traceback
+    logged for it) went out unmasked."""
+    ctx: Any = SimpleNamespace(providers=_Providers(), delta_sink=lambda _: None)
+    spec = AgentConfig(name="a", model="openai/m")
+    with caplog.at_level(logging.ERROR, logger="agentspan.server"):
+        failed = await LlmExecutor(Settings())._call("e1", spec, [], ctx, planning=False)
+    assert isinstance(failed, LlmFailed) and "internal error" in failed.error
+    assert KEY not in failed.error and MASK in failed.error
+    assert "adapter bug" in caplog.text and KEY not in caplog.text
