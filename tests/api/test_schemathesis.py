@@ -55,6 +55,10 @@ valid by the schema may still be answered 400 ``invalid_agent``."""
 WAIT_MS_IN_RUN = 200
 """The longest ``waitMs`` the run asks for (long-polls answer when it is up)."""
 SLOW_SECONDS = 4.0
+TOKEN = "schemathesis-bootstrap-admin-token"
+"""The server's bootstrap admin key: every request carries it, so a key the run creates
+(``POST /api/keys``, which makes keys required) does not lock the rest of the run out."""
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
 _DESCRIPTION = create_app(Settings()).api.openapi()
 OPERATIONS = [
     pytest.param(method.upper(), path, mode, id=f"{mode.value}-{method.upper()} {path}")
@@ -72,7 +76,7 @@ OPERATIONS = [
 @pytest.fixture(scope="module")
 def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ThreadServer, dict[str, list[str]]]]:
     data_dir: Path = tmp_path_factory.mktemp("fuzzed")
-    srv = ThreadServer(Settings(data_dir=data_dir, worker_lease_seconds=2.0)).start()
+    srv = ThreadServer(Settings(data_dir=data_dir, worker_lease_seconds=2.0, auth_token=TOKEN)).start()
     try:
         yield srv, _seed(srv)
     finally:
@@ -86,7 +90,10 @@ def _seed(srv: ThreadServer) -> dict[str, list[str]]:
     for n in range(3):
         agent: dict[str, Any] = {"name": f"done{n}", "model": "offline/basic"}
         started = httpx.post(
-            srv.api_url + "/agent/start?waitMs=10000", json={"agentConfig": agent, "prompt": "hi"}, timeout=15
+            srv.api_url + "/agent/start?waitMs=10000",
+            json={"agentConfig": agent, "prompt": "hi"},
+            headers=AUTH,
+            timeout=15,
         ).json()
         terminal.append(started["executionId"])
     tool = {"name": "needs_worker", "inputSchema": {"type": "object", "properties": {}}}
@@ -95,6 +102,7 @@ def _seed(srv: ThreadServer) -> dict[str, list[str]]:
         started = httpx.post(
             srv.api_url + "/agent/start",
             json={"agentConfig": agent, "prompt": "use needs_worker"},
+            headers=AUTH,
             timeout=15,
         ).json()
         live.append(started["executionId"])
@@ -104,7 +112,7 @@ def _seed(srv: ThreadServer) -> dict[str, list[str]]:
 @pytest.fixture(scope="module")
 def api_schema(fuzzed: tuple[ThreadServer, dict[str, list[str]]]) -> Any:
     srv, _ = fuzzed
-    raw = httpx.get(srv.api_url + "/openapi.json", timeout=5).json()
+    raw = httpx.get(srv.api_url + "/openapi.json", headers=AUTH, timeout=5).json()
     schema = schemathesis.openapi.from_dict(raw)
     schema.config.update(base_url=srv.root_url, request_timeout=2 * SLOW_SECONDS)
     return schema
@@ -165,11 +173,11 @@ def test_operation(
             case.path_parameters["execution_id"] = pick
         _bound_waits(case, limits)
         started = time.monotonic()
-        response = case.call(session=session)
+        response = case.call(session=session, headers=AUTH)
         # Every wait is bounded and every stream names an ended execution: an answer that
         # takes longer (a stream cut at the request timeout) is a request that hangs.
         assert time.monotonic() - started < SLOW_SECONDS, case.as_curl_command()
-        case.validate_response(response, checks=CHECKS)
+        case.validate_response(response, checks=CHECKS, headers=AUTH)
 
     try:
         run()

@@ -316,3 +316,42 @@ def test_show_prints_the_execution_tree(cli_server: Server) -> None:
     tree = shown.stdout.split("Tree:\n", 1)[1].splitlines()
     assert sorted(line.split()[1] for line in tree) == ["leaf_a", "leaf_b"]
     assert all(line.startswith("  - ") and "COMPLETED" in line for line in tree)
+
+
+# --- API keys ---------------------------------------------------------------------------
+
+
+def test_keys_create_list_revoke(tmp_path: Path) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    started = cli("server", "start", "--port", str(port), "--data-dir", str(tmp_path), "--timeout", "20")
+    assert started.returncode == 0, started
+
+    def as_key(key: str | None, *args: str) -> subprocess.CompletedProcess[str]:
+        env = {**_env(), **({"AGENTSPAN_API_KEY": key} if key else {})}
+        cmd = [sys.executable, "-m", "agentspan.cli", "--server-url", url, *args]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=30, env=env, check=False)
+
+    try:
+        # No key exists yet on this loopback server: the first one is made without one.
+        made = as_key(None, "keys", "create", "root", "--scope", "admin")
+        assert made.returncode == 0, made
+        admin = made.stdout.strip()
+        assert admin.startswith("asp_") and "\n" not in admin
+        assert "shown only once" in made.stderr
+        # From now on a key is needed, and the CLI sends AGENTSPAN_API_KEY.
+        assert_one_line_error(as_key(None, "executions", "list"), 1, "read AGENTSPAN_API_KEY) (unauthorized)")
+        ops = as_key(admin, "keys", "create", "ops", "--scope", "operator").stdout.strip()
+        assert as_key(ops, "executions", "list").returncode == 0
+        assert_one_line_error(as_key(ops, "keys", "list"), 1, "(insufficient_scope)")
+        listed = as_key(admin, "keys", "list")
+        assert listed.returncode == 0 and "root" in listed.stdout and "ops" in listed.stdout
+        assert ops.split("_", 2)[2] not in listed.stdout
+        revoked = as_key(admin, "keys", "revoke", "ops")
+        assert (revoked.returncode, revoked.stdout.startswith("revoked key 'ops'")) == (0, True), revoked
+        assert_one_line_error(as_key(ops, "executions", "list"), 1, "unknown or revoked (unauthorized)")
+        assert_one_line_error(as_key(admin, "keys", "revoke", "ops"), 1, "(key_not_found)")
+        assert "ops" in as_key(admin, "keys", "list", "--all").stdout
+    finally:
+        stopped = cli("server", "stop", "--data-dir", str(tmp_path))
+        assert stopped.returncode == 0, stopped

@@ -92,3 +92,31 @@ def test_two_replicas_share_everything(pg_database: str, tmp_path: Path) -> None
 
 async def _collect(runtime: AgentRuntime, execution_id: str, after: int) -> list[int]:
     return [int(m.id) async for m in runtime._client.events(execution_id, after) if m.id]
+
+
+def test_a_key_made_on_one_replica_works_on_the_other_and_revocation_is_immediate(
+    pg_database: str, tmp_path: Path
+) -> None:
+    import time
+
+    import httpx
+
+    env = {"AGENTSPAN_DATABASE_URL": pg_database}
+    a = ServerProcess(tmp_path / "a", env=env).start()
+    b = ServerProcess(tmp_path / "b", env=env).start()
+    try:
+        made = httpx.post(a.api_url + "/keys", json={"name": "ops", "scopes": ["admin"]}, timeout=10)
+        assert made.status_code == 201, made.text
+        key = {"Authorization": f"Bearer {made.json()['key']}"}
+        # Replica B requires keys now too, and knows the new one.
+        assert httpx.get(b.api_url + "/agent/executions", timeout=10).status_code == 401
+        assert httpx.get(b.api_url + "/agent/executions", headers=key, timeout=10).status_code == 200
+        # Revoked through B: refused by A as soon as the NOTIFY arrives (well under a second).
+        assert httpx.delete(b.api_url + "/keys/ops", headers=key, timeout=10).status_code == 200
+        revoked_at = time.monotonic()
+        while httpx.get(a.api_url + "/agent/executions", headers=key, timeout=10).status_code != 401:
+            assert time.monotonic() - revoked_at < 2.0, "replica A still accepts the revoked key"
+            time.sleep(0.01)
+    finally:
+        a.stop()
+        b.stop()

@@ -39,6 +39,16 @@ from agentspan.agents._runtime import AgentRuntime
 from agentspan.agents._scatter import scatter_gather
 from agentspan.agents._stream import AgentStream, AsyncAgentStream
 from agentspan.agents._tool import ToolContext, ToolDef, agent_tool, tool
+from agentspan.agents.guardrail import (
+    Guardrail,
+    GuardrailDef,
+    GuardrailResult,
+    LLMGuardrail,
+    OnFail,
+    Position,
+    RegexGuardrail,
+    guardrail,
+)
 from agentspan.agents.handoff import HandoffCondition, OnCondition, OnTextMention, OnToolResult
 from agentspan.agents.termination import (
     MaxMessageTermination,
@@ -68,12 +78,19 @@ __all__ = [
     "DeploymentInfo",
     "EventType",
     "FinishReason",
+    "Guardrail",
+    "GuardrailDef",
+    "GuardrailResult",
     "HandoffCondition",
+    "LLMGuardrail",
     "MaxMessageTermination",
     "OnCondition",
+    "OnFail",
     "OnTextMention",
     "OnToolResult",
+    "Position",
     "PromptTemplate",
+    "RegexGuardrail",
     "Status",
     "StopMessageTermination",
     "Strategy",
@@ -88,6 +105,7 @@ __all__ = [
     "agent_tool",
     "configure",
     "function_tool",
+    "guardrail",
     "run",
     "run_async",
     "scatter_gather",

@@ -3,9 +3,8 @@
 Every request to the server goes through one of two clients, the SDK's async
 ``client/_http.py::ApiClient`` (which hands the same headers to ``client/_wire.py``) and
 the CLI's sync ``cli/_executions.py::ApiClient``. Both take their credential headers from
-here, so a new scheme (a scoped token, a signed request) is written once and both send
-it. The server does not check the header yet (docs/deploy.md); sending it now means a
-server that starts checking needs no client change.
+here, so a new scheme (a signed request, say) is written once and both send it. The
+server checks the key once it has any (docs/security.md#authentication).
 """
 
 from __future__ import annotations

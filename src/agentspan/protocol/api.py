@@ -274,3 +274,30 @@ class FailRequest(WireModel):
     lease_id: str
     error: str
     retryable: bool = True
+
+
+# --- API keys ---------------------------------------------------------------------------
+
+
+class CreateKeyRequest(WireModel):
+    name: str = Field(min_length=1, max_length=64)
+    """Recorded as who acted (an approval's ``decidedBy``); unique among active keys."""
+    scopes: list[str] = Field(default_factory=list, max_length=8)
+    """``admin``, ``operator``, ``worker``; empty: ``operator`` and ``worker``."""
+
+
+class ApiKeyInfo(WireModel):
+    """A key as listed: never the key itself, which is shown only when it is created."""
+
+    id: str
+    name: str
+    scopes: list[str]
+    created_at: float
+    created_by: str
+    revoked_at: float | None = None
+
+
+class CreatedApiKey(ApiKeyInfo):
+    key: str
+    """The key to send as ``Authorization: Bearer <key>``. Shown once; the server keeps
+    only its hash."""

@@ -2,16 +2,19 @@
 
 A request passes, outermost first::
 
-    MIDDLEWARE (cross-cutting: auth, metrics, tracing, …)
-      -> FastPaths (api/fast.py: start, worker task calls, the SSE stream)
-        -> FastAPI (api/routes.py, api/sse.py: everything else, and the OpenAPI description)
+    MIDDLEWARE (cross-cutting: the request guard, metrics, tracing, …)
+      -> Authenticate (api/auth.py: who is calling, and may they; not optional)
+        -> FastPaths (api/fast.py: start, worker task calls, the SSE stream)
+          -> FastAPI (api/routes.py, api/sse.py, api/keys.py: everything else, and the
+             OpenAPI description)
 
 A cross-cutting concern is a plain ASGI middleware (``Middleware``: it takes the app it
 wraps and the server's ``Settings`` and returns an app) added to ``MIDDLEWARE``; it then sees every request, the hot
-endpoints included. Keep it cheap per request and free of per-frame work on streams. An
-authentication middleware puts the caller's ``Principal`` into the scope under
-``service.principal.PRINCIPAL_SCOPE_KEY``; ``api/edge.py::principal_of`` hands it on to
-the services.
+endpoints included. Keep it cheap per request and free of per-frame work on streams.
+``Authenticate`` is always there, inside the middleware, so replacing ``MIDDLEWARE``
+cannot switch authentication off; it puts the caller's ``Principal`` into the scope under
+``service.principal.PRINCIPAL_SCOPE_KEY``, and ``api/edge.py::principal_of`` hands it on
+to the services.
 """
 
 from __future__ import annotations
@@ -23,12 +26,14 @@ from typing import Any
 from fastapi import FastAPI
 
 import agentspan
-from agentspan.server.api import errors, routes, sse
+from agentspan.server.api import errors, keys, routes, sse
+from agentspan.server.api.auth import Authenticate
 from agentspan.server.api.edge import ServiceLayer
 from agentspan.server.api.errors import code_table, tidy_problems
 from agentspan.server.api.fast import FastPaths, Receive, Scope, Send
 from agentspan.server.api.guard import RequestGuard
 from agentspan.server.service.executions import ExecutionService
+from agentspan.server.service.limits import Limits
 from agentspan.server.services import Services
 from agentspan.server.settings import Settings
 from agentspan.server.store.base import Store
@@ -42,11 +47,13 @@ MIDDLEWARE: tuple[Middleware, ...] = (RequestGuard,)
 
 
 class ServerApp:
-    """The server as one ASGI app: ``middleware`` around ``FastPaths`` around FastAPI."""
+    """The server as one ASGI app: ``middleware`` around ``Authenticate`` around
+    ``FastPaths`` around FastAPI."""
 
     def __init__(self, api: FastAPI, middleware: Sequence[Middleware], settings: Settings) -> None:
         self.api = api
-        entry: ASGIApp = FastPaths(api)
+        self.auth = Authenticate(FastPaths(api), settings)
+        entry: ASGIApp = self.auth
         for wrap in reversed(middleware):
             entry = wrap(entry, settings)
         self.entry = entry
@@ -72,8 +79,16 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = await Services.start(settings, store)
         app.state.services = services
+        server.auth.keys = services.keys
         app.state.layer = ServiceLayer(
-            executions=ExecutionService(services.driver, settings.base_url_allowed), tasks=services.tasks
+            executions=ExecutionService(
+                services.driver,
+                settings.base_url_allowed,
+                Limits.from_settings(settings),
+                services.providers.model_problem,
+            ),
+            tasks=services.tasks,
+            keys=services.keys,
         )
         try:
             yield
@@ -93,6 +108,7 @@ def create_app(
     errors.install(app)
     app.include_router(routes.router)
     app.include_router(sse.router)
+    app.include_router(keys.router)
     _describe_problems(app)
 
     @app.get("/health", responses=errors.documented())
@@ -100,7 +116,8 @@ def create_app(
         svc: Services = app.state.services
         return {"healthy": True, "version": agentspan.__version__, "database": svc.store.url.split(":", 1)[0]}
 
-    return ServerApp(app, middleware, settings)
+    server = ServerApp(app, middleware, settings)
+    return server
 
 
 def _describe_problems(app: FastAPI) -> None:

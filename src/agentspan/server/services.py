@@ -10,12 +10,14 @@ from typing import TYPE_CHECKING
 
 from agentspan.server.driver import Driver
 from agentspan.server.executors.base import Executor, ExecutorContext, ExecutorRegistry
+from agentspan.server.executors.guardrails import LlmGuardrailExecutor
 from agentspan.server.executors.llm import LlmExecutor
 from agentspan.server.executors.pool import ExecutorPool
 from agentspan.server.executors.timer import TimerExecutor
 from agentspan.server.hub import Hub
 from agentspan.server.observers import Observer, ObserverBus
 from agentspan.server.providers import ProviderRegistry
+from agentspan.server.service.keys import KeyService
 from agentspan.server.settings import Settings
 from agentspan.server.store.base import Store, StoreError
 from agentspan.server.store.sqlite import SqliteStore
@@ -69,6 +71,8 @@ class Services:
     llm: LlmExecutor
     watchdog: Watchdog
     providers: ProviderRegistry
+    keys: KeyService
+    """The API keys, and who a request's key stands for."""
     observers: ObserverBus | None = None
     """Post-commit notifications (``None``: nobody observes, nothing is built)."""
     notifier: PgNotifier | None = None
@@ -91,7 +95,7 @@ class Services:
         hub = Hub()
         bus = ObserverBus(observers) if observers else None
         llm = LlmExecutor(settings, bus)
-        registry = ExecutorRegistry([llm, TimerExecutor(), *executors])
+        registry = ExecutorRegistry([llm, TimerExecutor(), LlmGuardrailExecutor(), *executors])
         notifier: PgNotifier | None = None
         if _is_postgres(store.url):
             # Several replicas may share the database: a lease may belong to a live
@@ -124,16 +128,19 @@ class Services:
             llm=llm,
             watchdog=Watchdog(driver, settings),
             providers=providers,
+            keys=KeyService(store, hub, settings.auth_token),
             observers=bus,
             notifier=notifier,
         )
         if bus is not None:
             bus.start()
+        await services.keys.start()
         await services.pool.start()
         await services.watchdog.start()
         return services
 
     async def stop(self) -> None:
+        await self.keys.stop()
         await self.watchdog.stop()
         await self.pool.stop()
         if self.observers is not None:

@@ -1,8 +1,8 @@
 """What both HTTP stacks share besides errors: who is calling, and whom to call.
 
-``principal_of`` is the one place a request becomes a ``Principal``. Today nobody
-authenticates, so it is ``ANONYMOUS`` unless an outer middleware (see ``app.py``) put
-one into the ASGI scope; an authentication middleware will do exactly that.
+``principal_of`` is the one place a route reads its caller: the ``Principal`` that
+``api/auth.py::Authenticate`` put into the ASGI scope (``ANONYMOUS`` for an app served
+without it, as some tests do).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agentspan.server.service.executions import ExecutionService
+from agentspan.server.service.keys import KeyService
 from agentspan.server.service.principal import ANONYMOUS, PRINCIPAL_SCOPE_KEY, Principal
 from agentspan.server.tasks import TaskService
 
@@ -22,6 +23,7 @@ class ServiceLayer:
 
     executions: ExecutionService
     tasks: TaskService
+    keys: KeyService
 
 
 def principal_of(scope: Mapping[str, Any]) -> Principal:

@@ -20,8 +20,8 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from agentspan.protocol.errors import ErrorCode, Problem
-from agentspan.server.errors import TRANSLATED, DomainError, as_domain_error
+from agentspan.protocol.errors import ErrorCode, LimitInfo, Problem
+from agentspan.server.errors import TRANSLATED, DomainError, as_domain_error, limit_of
 
 log = logging.getLogger("agentspan.server")
 
@@ -30,13 +30,17 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.VALIDATION_FAILED: 400,
     ErrorCode.INVALID_AGENT: 400,
     ErrorCode.BASE_URL_NOT_ALLOWED: 400,
+    ErrorCode.INVALID_MODEL: 400,
     ErrorCode.UNAUTHORIZED: 401,
+    ErrorCode.INSUFFICIENT_SCOPE: 403,
     ErrorCode.FORBIDDEN_ORIGIN: 403,
     ErrorCode.EXECUTION_NOT_FOUND: 404,
     ErrorCode.TASK_NOT_FOUND: 404,
     ErrorCode.NOT_FOUND: 404,
+    ErrorCode.KEY_NOT_FOUND: 404,
     ErrorCode.METHOD_NOT_ALLOWED: 405,
     ErrorCode.REQUEST_TOO_LARGE: 413,
+    ErrorCode.LIMIT_EXCEEDED: 413,
     ErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,
     ErrorCode.FORBIDDEN_HOST: 421,
     ErrorCode.LEASE_LOST: 409,
@@ -44,7 +48,9 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.ALREADY_DECIDED: 409,
     ErrorCode.INVALID_STATE: 409,
     ErrorCode.CONFLICT: 409,
+    ErrorCode.KEY_NAME_TAKEN: 409,
     ErrorCode.INTERNAL: 500,
+    ErrorCode.SHUTTING_DOWN: 503,
 }
 """The status every code is answered with: one status per code, for both stacks."""
 
@@ -60,17 +66,44 @@ _TITLES = {
     409: "Conflict",
     422: "Unprocessable Content",
     500: "Internal Server Error",
+    503: "Service Unavailable",
 }
 PROBLEM_TYPE = "application/problem+json"
 
 
-def problem_document(status: int, code: ErrorCode, detail: str) -> dict[str, Any]:
-    problem = Problem(title=_TITLES.get(status, "Error"), status=status, detail=detail, code=code)
-    return problem.model_dump(mode="json")
+def problem_document(
+    status: int, code: ErrorCode, detail: str, limit: LimitInfo | None = None
+) -> dict[str, Any]:
+    """The problem document; ``limit`` (see ``errors.limit_of``) only for ``limit_exceeded``."""
+    problem = Problem(
+        title=_TITLES.get(status, "Error"), status=status, detail=detail, code=code, limit=limit
+    )
+    return problem.model_dump(mode="json", exclude_none=True)
 
 
-def problem_body(status: int, code: ErrorCode, detail: str) -> bytes:
-    return json.dumps(problem_document(status, code, detail)).encode()
+def problem_body(status: int, code: ErrorCode, detail: str, limit: LimitInfo | None = None) -> bytes:
+    return json.dumps(problem_document(status, code, detail, limit)).encode()
+
+
+async def send_problem(
+    send: Any, code: ErrorCode, detail: str, headers: tuple[tuple[bytes, bytes], ...] = ()
+) -> None:
+    """Answer a raw ASGI request with ``code``'s problem document (the middleware's way
+    to refuse a request before any route runs)."""
+    status = STATUS[code]
+    body = problem_body(status, code, detail)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", PROBLEM_TYPE.encode()),
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 def problem_from(exc: BaseException) -> tuple[int, ErrorCode, str]:
@@ -115,7 +148,9 @@ def install(app: FastAPI) -> None:
     async def handle(_: Request, exc: Exception) -> JSONResponse:
         status, code, detail = problem_from(exc)
         return JSONResponse(
-            problem_document(status, code, detail), status_code=status, media_type=PROBLEM_TYPE
+            problem_document(status, code, detail, limit_of(exc)),
+            status_code=status,
+            media_type=PROBLEM_TYPE,
         )
 
     expected: tuple[type[Exception], ...] = (
@@ -140,9 +175,11 @@ EVERY_REQUEST = (
     ErrorCode.FORBIDDEN_ORIGIN,
     ErrorCode.REQUEST_TOO_LARGE,
     ErrorCode.INTERNAL,
+    ErrorCode.SHUTTING_DOWN,
 )
 """What any request may be answered with, whatever its route: ``RequestGuard``'s refusals
-(before a route runs; a body too large is refused on any method) and a server fault.
+(before a route runs; a body too large is refused on any method), a server fault, and a
+shutdown cutting the request past the graceful wait (``api/fast.py::answer_cut``).
 ``documented`` lists them for every operation."""
 PARAMETERS = (ErrorCode.VALIDATION_FAILED,)
 """What a route with query parameters (or a body) may answer: a value that does not validate."""

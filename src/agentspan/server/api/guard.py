@@ -27,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from agentspan.protocol.errors import ErrorCode
-from agentspan.server.api.errors import PROBLEM_TYPE, STATUS, problem_body
+from agentspan.server.api.errors import send_problem
 from agentspan.server.api.fast import ASGIApp, Message, Receive, Scope, Send
 from agentspan.server.settings import Settings
 
@@ -53,14 +53,14 @@ class RequestGuard:
             return
         h = _Headers.of(scope["headers"])
         if self.loopback_only and h.host is not None and not is_loopback_host(h.host):
-            await _refuse(
+            await send_problem(
                 send, ErrorCode.FORBIDDEN_HOST, "this server only answers to localhost, 127.0.0.1 or [::1]"
             )
             return
         cross_site = h.origin is not None and h.origin in self.cors_origins
         if h.origin is not None and not cross_site and not is_same_origin(h.origin, h.host):
             detail = "requests from other web origins are refused (AGENTSPAN_CORS_ORIGINS lists allowed ones)"
-            await _refuse(send, ErrorCode.FORBIDDEN_ORIGIN, detail)
+            await send_problem(send, ErrorCode.FORBIDDEN_ORIGIN, detail)
             return
         method = scope["method"]
         if cross_site and method == "OPTIONS":
@@ -72,7 +72,7 @@ class RequestGuard:
             and scope["path"].startswith("/api/")
             and not is_json(h.content_type)
         ):
-            await _refuse(
+            await send_problem(
                 send,
                 ErrorCode.UNSUPPORTED_MEDIA_TYPE,
                 "the request body must be Content-Type: application/json",
@@ -154,17 +154,9 @@ def is_json(content_type: bytes | None) -> bool:
     return content_type is not None and content_type.split(b";", 1)[0].strip().lower() == _JSON
 
 
-async def _refuse(send: Send, code: ErrorCode, detail: str) -> None:
-    status = STATUS[code]
-    body = problem_body(status, code, detail)
-    headers = [(b"content-type", PROBLEM_TYPE.encode()), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
-
 async def _too_large(send: Send, limit: int) -> None:
     detail = f"the request body is larger than {limit} bytes (AGENTSPAN_MAX_REQUEST_BYTES)"
-    await _refuse(send, ErrorCode.REQUEST_TOO_LARGE, detail)
+    await send_problem(send, ErrorCode.REQUEST_TOO_LARGE, detail)
 
 
 async def _read_bounded(receive: Receive, limit: int) -> bytes | None:

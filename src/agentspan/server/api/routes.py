@@ -42,11 +42,11 @@ MAX_POSITION = 2**53 - 1
 """The largest page offset or event id a request may name: any real one is far smaller,
 and a larger one would overflow the database's 64-bit integers (a 500, not a 400)."""
 
-AUTHENTICATED: tuple[ErrorCode, ...] = ()
-"""What every route under ``/api`` may answer because of who is calling (``/health`` is
-not under ``/api`` and lists none of these): authentication adds its ``401`` and ``403``
-codes here, once, and ``answers`` documents them for every operation of ``routes.py`` and
-``sse.py``."""
+AUTHENTICATED: tuple[ErrorCode, ...] = (ErrorCode.UNAUTHORIZED, ErrorCode.INSUFFICIENT_SCOPE)
+"""What every route under ``/api`` may answer because of who is calling (``api/auth.py``:
+no or an unknown key, or a key without the route's scope). ``answers`` documents them for
+every operation of ``routes.py``, ``sse.py`` and ``keys.py``; ``/health`` is open and lists
+none of them."""
 
 
 def answers(*codes: ErrorCode) -> dict[int | str, dict[str, Any]]:
@@ -87,7 +87,15 @@ def _edge(request: Request) -> tuple[ServiceLayer, Principal]:
     response_model=StartResponse,
     response_model_by_alias=True,
     response_model_exclude_none=True,
-    responses=answers(ErrorCode.INVALID_AGENT, ErrorCode.BASE_URL_NOT_ALLOWED, *PARAMETERS, *BODY, *WRITES),
+    responses=answers(
+        ErrorCode.INVALID_AGENT,
+        ErrorCode.INVALID_MODEL,
+        ErrorCode.BASE_URL_NOT_ALLOWED,
+        ErrorCode.LIMIT_EXCEEDED,
+        *PARAMETERS,
+        *BODY,
+        *WRITES,
+    ),
 )
 async def start(
     request: Request,
@@ -186,6 +194,7 @@ async def list_events(
         ErrorCode.NOT_WAITING,
         ErrorCode.ALREADY_DECIDED,
         ErrorCode.INVALID_STATE,
+        ErrorCode.LIMIT_EXCEEDED,
         *BODY,
         *WRITES,
     ),

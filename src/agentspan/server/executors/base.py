@@ -12,7 +12,7 @@ Tasks of the ``worker`` kind are not run here: external workers long-poll for th
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -41,10 +41,33 @@ class Job:
     state: ExecState | None = None
 
 
+class MissingSecret(LookupError):
+    """A secret a tool needs is not set; the message names it (never a value)."""
+
+
+class SecretResolver(Protocol):
+    """Where a server-side executor gets the secrets a call needs (``${NAME}`` in an HTTP,
+    OpenAPI or MCP tool's headers), at call time and in memory only: a resolved value
+    must never enter state, events, task payloads, logs or errors."""
+
+    async def resolve(self, names: Collection[str], execution_id: str) -> dict[str, str]:
+        """The value of each name; raises ``MissingSecret`` naming the first one unset."""
+        ...
+
+
+class NoSecrets:
+    """The resolver while the server has no credential store: every name is missing."""
+
+    async def resolve(self, names: Collection[str], execution_id: str) -> dict[str, str]:
+        for name in names:
+            raise MissingSecret(f"credential {name!r} is not set on the server")
+        return {}
+
+
 @dataclass(slots=True)
 class ExecutorContext:
     """What an executor may use: read access to the store, the model providers, the
-    live-delta sink of the hub and the settings (later: a credential resolver)."""
+    live-delta sink of the hub, the settings and the secrets resolver."""
 
     store: Store
     settings: Settings
@@ -53,6 +76,8 @@ class ExecutorContext:
     """The agent spec an execution runs (cached by content hash)."""
     delta_sink: Callable[[str], DeltaCallback | None]
     """Where streamed text of an execution goes (``None``: nobody is listening)."""
+    secrets: SecretResolver = NoSecrets()
+    """Secrets for server-side tool calls (the credential store, once there is one)."""
 
 
 class Executor(Protocol):

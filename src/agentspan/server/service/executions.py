@@ -37,6 +37,7 @@ from agentspan.server.engine.model import (
     Stop,
 )
 from agentspan.server.errors import BaseUrlNotAllowed, ValidationFailed, not_found
+from agentspan.server.service.limits import Limits, ModelProblem, check_answer, check_start
 from agentspan.server.service.principal import Principal
 from agentspan.server.service.queries import (
     add_usage,
@@ -62,11 +63,21 @@ EXECUTION_STATUSES: tuple[str, ...] = get_args(ExecutionStatus)
 class ExecutionService:
     """Start, read, answer and steer executions (the client side of the API)."""
 
-    def __init__(self, driver: Driver, base_url_allowed: Callable[[str], bool] = lambda _: False) -> None:
+    def __init__(
+        self,
+        driver: Driver,
+        base_url_allowed: Callable[[str], bool] = lambda _: False,
+        limits: Limits | None = None,
+        model_problem: ModelProblem | None = None,
+    ) -> None:
         """``base_url_allowed`` says whether an agent may name its own model endpoint
-        (``Settings.base_url_allowed``; by default none may)."""
+        (``Settings.base_url_allowed``; by default none may); ``limits`` bound what a
+        request may ask for; ``model_problem`` says why a model string names no provider
+        (``ProviderRegistry.model_problem``; ``None``: model strings are not checked)."""
         self.driver = driver
         self.base_url_allowed = base_url_allowed
+        self.limits = limits or Limits()
+        self.model_problem = model_problem
         self.store = driver.store
         self.hub = driver.hub
 
@@ -74,7 +85,9 @@ class ExecutionService:
 
     async def start(self, principal: Principal, req: StartRequest, wait_ms: int = 0) -> StartResponse:
         """Start (or, with a known idempotency key, find) an execution. With ``wait_ms``
-        the answer waits for the run to end and carries its detail, events included."""
+        the answer waits for the run to end and carries its detail, events included.
+        Limits and model strings are checked first: they are cheap, and bound the rest."""
+        check_start(req, self.limits, self.model_problem)
         self._check_base_urls(req.agent_config)
         started = await self.driver.start(req)
         if wait_ms:
@@ -163,17 +176,22 @@ class ExecutionService:
         self, principal: Principal, execution_id: str, answer: RespondRequest, actor: str
     ) -> RespondResult:
         """Apply a human's answer: a selection (manual teams) or an approval decision.
-        ``actor`` names who answered when the body does not (``decidedBy``)."""
+
+        Who decided (``decidedBy``) is the caller's key name when keys are required, so
+        an approver cannot claim to be someone else; without keys it is what the body or
+        ``actor`` (the request's self-declared actor) says."""
+        check_answer(answer, self.limits)
+        who = (answer.decided_by or actor) if principal.anonymous else principal.name
         inp: Selection | ApprovalDecided
         if answer.is_selection:
             chosen = answer.choice
             inp = Selection(
                 selected=None if chosen is None else str(chosen),
-                decided_by=answer.decided_by or actor,
+                decided_by=who,
                 decided_at=time.time(),
             )
         else:
-            inp = _approval_from(answer, actor)
+            inp = _approval_from(answer, who)
         await self.driver.apply(execution_id, inp)
         return RespondResult(execution_id=execution_id, decided_by=inp.decided_by)
 
@@ -235,7 +253,7 @@ class ExecutionService:
         return total
 
 
-def _approval_from(answer: RespondRequest, actor: str) -> ApprovalDecided:
+def _approval_from(answer: RespondRequest, who: str) -> ApprovalDecided:
     approved = answer.approved
     if isinstance(approved, str):
         word = approved.strip().lower()
@@ -249,7 +267,7 @@ def _approval_from(answer: RespondRequest, actor: str) -> ApprovalDecided:
     return ApprovalDecided(
         approved=approved,
         reason=answer.reason or "",
-        decided_by=answer.decided_by or actor,
+        decided_by=who,
         decided_at=time.time(),
         call_id=call_id or None,
         extra=answer.extras(),

@@ -8,7 +8,8 @@ The interface is split by aggregate, one module each, holding its Protocols (wha
 transaction may do, what a store may read), its SQL written once (sql.py compiles it
 for both dialects) and the shared code running it:
 
-    executions.py  events.py  messages.py  specs.py  queue.py  budgets.py  retention.py
+    executions.py  events.py  messages.py  specs.py  queue.py  budgets.py  keys.py
+    retention.py
 
 ``Tx`` and ``Store`` here are the union of those Protocols, so callers keep one object
 to pass around. sqlite.py and postgres.py only add what really differs by dialect:
@@ -37,6 +38,7 @@ from agentspan.server.store.budgets import Budget, BudgetsReads, BudgetsTx
 from agentspan.server.store.errors import ConflictError, StoreError, StoreLockedError
 from agentspan.server.store.events import EventRow, EventsReads, EventsTx
 from agentspan.server.store.executions import ExecutionRow, ExecutionsReads, ExecutionsTx
+from agentspan.server.store.keys import ApiKeyRow, KeysReads, KeysTx
 from agentspan.server.store.messages import MessagesReads, MessagesTx
 from agentspan.server.store.queue import QueueReads, QueueTx, TaskRow
 from agentspan.server.store.retention import (
@@ -54,6 +56,7 @@ __all__ = [
     "PURGEABLE_STATUSES",
     "PURGE_BATCH",
     "WAKE_EVERYONE",
+    "ApiKeyRow",
     "Budget",
     "ConflictError",
     "EventRow",
@@ -76,7 +79,7 @@ re-reads the state it waits on. Defined here, below the hub that honours it, bec
 store sends it and must not import the server above it."""
 
 
-class Tx(ExecutionsTx, EventsTx, MessagesTx, SpecsTx, QueueTx, BudgetsTx, Protocol):
+class Tx(ExecutionsTx, EventsTx, MessagesTx, SpecsTx, QueueTx, BudgetsTx, KeysTx, Protocol):
     """Operations inside one transaction. All-or-nothing."""
 
     async def notify(self, keys: Iterable[str]) -> None:
@@ -87,7 +90,15 @@ class Tx(ExecutionsTx, EventsTx, MessagesTx, SpecsTx, QueueTx, BudgetsTx, Protoc
 
 
 class Store(
-    ExecutionsReads, EventsReads, MessagesReads, SpecsReads, QueueReads, BudgetsReads, Retention, Protocol
+    ExecutionsReads,
+    EventsReads,
+    MessagesReads,
+    SpecsReads,
+    QueueReads,
+    BudgetsReads,
+    KeysReads,
+    Retention,
+    Protocol,
 ):
     """A database holding executions. Implementations: SQLite (embedded default) and
     PostgreSQL (shared by several server replicas). Reads here need no transaction."""

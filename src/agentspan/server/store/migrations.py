@@ -180,6 +180,33 @@ MIGRATIONS: tuple[Migration, ...] = (
         )""",
         ),
     ),
+    # 3: API keys, stored as hashes (keys.py); an active key's name is unique.
+    Migration(
+        sqlite=(
+            """CREATE TABLE api_keys (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            secret_hash TEXT NOT NULL,
+            scopes TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            created_by TEXT NOT NULL,
+            revoked_at REAL
+        )""",
+            "CREATE UNIQUE INDEX api_keys_active_name ON api_keys (name) WHERE revoked_at IS NULL",
+        ),
+        postgres=(
+            """CREATE TABLE api_keys (
+            id text PRIMARY KEY,
+            name text NOT NULL,
+            secret_hash text NOT NULL,
+            scopes text NOT NULL,
+            created_at double precision NOT NULL,
+            created_by text NOT NULL,
+            revoked_at double precision
+        )""",
+            "CREATE UNIQUE INDEX api_keys_active_name ON api_keys (name) WHERE revoked_at IS NULL",
+        ),
+    ),
 )
 
 SQLITE_MIGRATIONS: list[list[str]] = [list(m.sqlite) for m in MIGRATIONS]

@@ -61,6 +61,7 @@ from agentspan.server.store.errors import ConflictError, StoreError
 from agentspan.server.store.events import APPEND as APPEND_EVENTS
 from agentspan.server.store.events import EventRow, EventsReadsSql
 from agentspan.server.store.executions import ExecutionRow, ExecutionsReadsSql, ExecutionsTxSql
+from agentspan.server.store.keys import KeysReadsSql, KeysTxSql
 from agentspan.server.store.messages import APPEND as APPEND_MESSAGES
 from agentspan.server.store.messages import MessagesReadsSql
 from agentspan.server.store.migrations import POSTGRES_MIGRATIONS
@@ -150,7 +151,7 @@ _NOTIFY = sql("SELECT pg_notify(:channel, k) FROM unnest(:keys::text[]) AS k")
 # --------------------------------------------------------------------------- transactions
 
 
-class PostgresTx(ExecutionsTxSql, SpecsTxSql, QueueTxSql, BudgetsTxSql):
+class PostgresTx(ExecutionsTxSql, SpecsTxSql, QueueTxSql, BudgetsTxSql, KeysTxSql):
     """Statements of one transaction on one pooled connection."""
 
     __slots__ = ("_c", "_keys")
@@ -264,7 +265,13 @@ class _PooledConnection(asyncpg.Connection):
 
 
 class PostgresStore(
-    ExecutionsReadsSql, EventsReadsSql, MessagesReadsSql, SpecsReadsSql, QueueReadsSql, BudgetsReadsSql
+    ExecutionsReadsSql,
+    EventsReadsSql,
+    MessagesReadsSql,
+    SpecsReadsSql,
+    QueueReadsSql,
+    BudgetsReadsSql,
+    KeysReadsSql,
 ):
     """A store on a PostgreSQL database shared by any number of server replicas.
 

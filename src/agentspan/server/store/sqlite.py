@@ -32,6 +32,7 @@ from agentspan.server.store.errors import StoreError, StoreLockedError
 from agentspan.server.store.events import APPEND as APPEND_EVENTS
 from agentspan.server.store.events import EventRow, EventsReadsSql
 from agentspan.server.store.executions import ExecutionRow, ExecutionsReadsSql, ExecutionsTxSql
+from agentspan.server.store.keys import KeysReadsSql, KeysTxSql
 from agentspan.server.store.messages import APPEND as APPEND_MESSAGES
 from agentspan.server.store.messages import MessagesReadsSql
 from agentspan.server.store.migrations import SQLITE_MIGRATIONS
@@ -75,7 +76,7 @@ _RELEASE = sql(
 )
 
 
-class SqliteTx(ExecutionsTxSql, SpecsTxSql, QueueTxSql, BudgetsTxSql):
+class SqliteTx(ExecutionsTxSql, SpecsTxSql, QueueTxSql, BudgetsTxSql, KeysTxSql):
     """Statements of one transaction on the store's connection."""
 
     __slots__ = ("_c",)
@@ -140,7 +141,13 @@ class SqliteTx(ExecutionsTxSql, SpecsTxSql, QueueTxSql, BudgetsTxSql):
 
 
 class SqliteStore(
-    ExecutionsReadsSql, EventsReadsSql, MessagesReadsSql, SpecsReadsSql, QueueReadsSql, BudgetsReadsSql
+    ExecutionsReadsSql,
+    EventsReadsSql,
+    MessagesReadsSql,
+    SpecsReadsSql,
+    QueueReadsSql,
+    BudgetsReadsSql,
+    KeysReadsSql,
 ):
     """The embedded store. ``path`` is a file; ``:memory:`` is allowed for tests.
 
