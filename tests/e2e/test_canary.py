@@ -10,7 +10,8 @@ calls, a worker failure and streamed replies. Then the canary must not appear in
 of the data directory (SQLite database, ``-wal``, ``-shm``, logs), in any row of the
 PostgreSQL tables (when ``AGENTSPAN_TEST_DATABASE_URL`` is set), in any event (the events
 API and the SSE stream, live model text included), in any API response, or in any task
-payload a worker was given.
+payload a worker was given. Every request carries the server's bootstrap admin key
+(``AGENTSPAN_AUTH_TOKEN``, a second canary), which must not appear anywhere either.
 """
 
 from __future__ import annotations
@@ -46,10 +47,11 @@ TOOL = {
 class Seen:
     """Everything the server said to its clients, as text, to search for the canary."""
 
-    def __init__(self, api_url: str) -> None:
+    def __init__(self, api_url: str, token: str) -> None:
         self.api_url = api_url
         self.texts: list[tuple[str, str]] = []
-        self.client = httpx.Client(timeout=30)
+        self.auth = {"Authorization": f"Bearer {token}"}
+        self.client = httpx.Client(timeout=30, headers=self.auth)
 
     def call(self, method: str, path: str, body: Any = None) -> httpx.Response:
         response = self.client.request(method, self.api_url + path, json=body)
@@ -93,7 +95,8 @@ def _follow(seen: Seen, execution_id: str) -> threading.Thread:
     """An SSE subscriber with live text (deltas) on, so the server streams model replies."""
 
     def read() -> None:
-        with httpx.stream("GET", f"{seen.api_url}/agent/stream/{execution_id}", timeout=60) as stream:
+        url = f"{seen.api_url}/agent/stream/{execution_id}"
+        with httpx.stream("GET", url, headers=seen.auth, timeout=60) as stream:
             seen.record(f"SSE live {execution_id}", stream.read().decode())
 
     follower = threading.Thread(target=read, daemon=True)
@@ -172,9 +175,9 @@ def _drive(seen: Seen, fake: FakeOpenAI, key: str) -> list[str]:
     return errors
 
 
-def _leaks(haystack: bytes, key: str) -> bool:
-    """The whole key, or its random part (what a cut would leave) in any common encoding."""
-    needles = {key, key[len("sk-canary-") :]}
+def _leaks(haystack: bytes, *keys: str) -> bool:
+    """A whole key, or its random part (what a cut would leave) in any common encoding."""
+    needles = {n for key in keys for n in (key, key.split("-canary-", 1)[1])}
     return any(n.encode() in haystack or n.encode("utf-16-le") in haystack for n in needles)
 
 
@@ -226,8 +229,11 @@ async def _pg_dump(url: str) -> bytes:
 @pytest.mark.parametrize("database", ["sqlite", "postgres"], indirect=True)
 def test_the_provider_key_never_leaves_the_server(tmp_path: Path, database: str | None) -> None:
     key = f"sk-canary-{secrets.token_hex(16)}"
+    # The server's bootstrap admin key, sent with every request: a secret of its own.
+    token = f"tok-canary-{secrets.token_hex(16)}"
     with FakeOpenAI(echo_header="authorization") as fake:
         env = {
+            "AGENTSPAN_AUTH_TOKEN": token,
             "OPENAI_API_KEY": key,
             "OPENAI_BASE_URL": fake.base_url,
             "AGENTSPAN_ALLOW_MODEL_REQUESTS": "true",
@@ -235,7 +241,7 @@ def test_the_provider_key_never_leaves_the_server(tmp_path: Path, database: str 
         if database is not None:
             env["AGENTSPAN_DATABASE_URL"] = database
         server = ServerProcess(tmp_path / "data", env=env, log_level="debug").start()
-        seen = Seen(server.api_url)
+        seen = Seen(server.api_url, token)
         try:
             errors = _drive(seen, fake, key)
             # The fake really was sent the key and really echoed it.
@@ -247,12 +253,12 @@ def test_the_provider_key_never_leaves_the_server(tmp_path: Path, database: str 
             seen.client.close()
             server.stop()
         after_stop = _files(tmp_path)
-    assert not [where for where, text in seen.texts if _leaks(text.encode(), key)]
+    assert not [where for where, text in seen.texts if _leaks(text.encode(), key, token)]
     for name, data in {**live_files, **after_stop}.items():
-        assert not _leaks(data, key), f"the canary is in {name}"
+        assert not _leaks(data, key, token), f"a canary is in {name}"
     assert {p.name for p in (tmp_path / "data").iterdir()} & {"agentspan.db", f"server-{server.port}.log"}
     if stored is not None:
-        assert not _leaks(asyncio.run(stored), key), "the canary is in a PostgreSQL row"
+        assert not _leaks(asyncio.run(stored), key, token), "a canary is in a PostgreSQL row"
 
 
 def _files(root: Path) -> dict[str, bytes]:
