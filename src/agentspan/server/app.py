@@ -112,7 +112,7 @@ def create_app(
     app.include_router(keys.router)
     _describe_problems(app)
 
-    @app.get("/health")
+    @app.get("/health", responses=errors.documented())
     async def health() -> dict[str, object]:
         svc: Services = app.state.services
         return {"healthy": True, "version": agentspan.__version__, "database": svc.store.url.split(":", 1)[0]}
