@@ -17,6 +17,7 @@ EXPECTED = {
     "AgentStream",
     "AgentspanError",
     "AsyncAgentStream",
+    "CallbackHandler",
     "ConfigurationError",
     "DeploymentInfo",
     "EventType",

@@ -39,6 +39,7 @@ from agentspan.agents._runtime import AgentRuntime
 from agentspan.agents._scatter import scatter_gather
 from agentspan.agents._stream import AgentStream, AsyncAgentStream
 from agentspan.agents._tool import ToolContext, ToolDef, agent_tool, tool
+from agentspan.agents.callback import CallbackHandler
 from agentspan.agents.guardrail import (
     Guardrail,
     GuardrailDef,
@@ -74,6 +75,7 @@ __all__ = [
     "AgentStream",
     "AgentspanError",
     "AsyncAgentStream",
+    "CallbackHandler",
     "ConfigurationError",
     "DeploymentInfo",
     "EventType",

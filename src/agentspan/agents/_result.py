@@ -64,6 +64,7 @@ class EventType(str, Enum):
     RESUMED = "resumed"
     WORKER_MISSING = "worker_missing"
     WORKER_FOUND = "worker_found"
+    CALLBACK = "callback"
 
 
 @dataclass

@@ -153,6 +153,18 @@ class GuardrailFailData(_DataModel):
     """What the failure does."""
 
 
+class CallbackData(_DataModel):
+    position: Literal[
+        "before_agent", "after_agent", "before_model", "after_model", "before_tool", "after_tool"
+    ]
+    task: str
+    """The worker task that ran the callback (``<agent>_<position>``)."""
+    overridden: bool
+    """Whether its answer changed the run (skipped or replaced a step, see sdk.md)."""
+    errors: list[str] | None = None
+    """Errors of handlers that raised (logged in the worker and skipped), or of the task."""
+
+
 class DoneData(_DataModel):
     finish_reason: str
 
@@ -365,6 +377,17 @@ class GuardrailFail(_EventModel):
     data: GuardrailFailData
 
 
+class Callback(_EventModel):
+    """A lifecycle callback answered (``content`` is its position); for a tool callback
+    also ``tool_name`` and ``call_id`` of the call. Recorded once: never asked again."""
+
+    type: Literal["callback"] = "callback"
+    content: str
+    tool_name: str | None = None
+    call_id: str | None = None
+    data: CallbackData
+
+
 # --- terminal -----------------------------------------------------------------------------
 
 
@@ -408,6 +431,7 @@ Event = Annotated[
     | WorkerFound
     | GuardrailPass
     | GuardrailFail
+    | Callback
     | Done
     | Error,
     Field(discriminator="type"),
@@ -440,6 +464,7 @@ _MODELS: tuple[type[_EventModel], ...] = (
     WorkerFound,
     GuardrailPass,
     GuardrailFail,
+    Callback,
     Done,
     Error,
 )

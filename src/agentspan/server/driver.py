@@ -13,20 +13,20 @@ import os
 import random
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import Any
 
 from agentspan.protocol.api import TERMINAL_STATUSES, StartRequest, StartResponse
 from agentspan.protocol.errors import ErrorCode
 from agentspan.protocol.spec import AgentConfig
+from agentspan.server.engine.functions import CONVERSATION
 from agentspan.server.engine.loop import decide, link_child
 from agentspan.server.engine.model import (
     CallLlm,
     Cancel,
     CancelChild,
     ChildFinished,
-    Command,
     Decision,
     DropTasks,
     ExecState,
@@ -273,7 +273,7 @@ class Driver:
             cost = max(new.usage.cost_usd - state.usage.cost_usd, 0.0)
             await tx.add_budget_usage(row.root_id, cost, spent)
         messages_start = state.message_count
-        children, unserved = await self._run_commands(tx, row, new, d.commands, now, effects)
+        children, unserved = await self._run_commands(tx, row, new, d, now, effects)
         if d.messages:
             await tx.append_messages(row.id, messages_start, [_dumps(m) for m in d.messages])
         events = []
@@ -327,7 +327,7 @@ class Driver:
         tx: Tx,
         row: ExecutionRow,
         new: ExecState,
-        commands: list[Command],
+        d: Decision,
         now: float,
         effects: Effects,
     ) -> tuple[list[StartChild], list[ToolFailed]]:
@@ -335,13 +335,15 @@ class Driver:
         the answers to calls no executor on this server runs."""
         children: list[StartChild] = []
         unserved: list[ToolFailed] = []
-        for cmd in commands:
+        for cmd in d.commands:
             match cmd:
                 case RunTool() if not self.executors.serves(cmd.executor):
                     error = f"Tool type '{cmd.executor}' is not supported by this server yet."
                     unserved.append(ToolFailed(call_id=cmd.call_id, error=error, retryable=False))
                 case RunTool():
                     kind = self.executors.task_kind(cmd.executor)
+                    if cmd.args.get("messages") == CONVERSATION:
+                        cmd = await self._with_conversation(tx, row, d, cmd)
                     task = self._tool_task(row, new, cmd, kind, now)
                     await self._queue(tx, row, new, task, now, effects)
                 case CallLlm():
@@ -384,6 +386,16 @@ class Driver:
         else:
             effects.keys.add(self.executors.wake_key(task.kind, task.name))
         await tx.upsert_task(task)
+
+    async def _with_conversation(self, tx: Tx, row: ExecutionRow, d: Decision, cmd: RunTool) -> RunTool:
+        """A callback asking for the conversation gets it in its task (the messages stored
+        so far, this step's new ones, after the agent's instructions if they are text)."""
+        spec = await self._spec(tx, row.spec_hash)
+        stored = await tx.list_messages(row.id)
+        messages: list[Any] = [*stored[: d.state.message_count - len(d.messages)], *d.messages]
+        if isinstance(spec.instructions, str) and spec.instructions:
+            messages.insert(0, {"role": "system", "content": spec.instructions})
+        return replace(cmd, args={**cmd.args, "messages": messages})
 
     def _tool_task(self, row: ExecutionRow, state: ExecState, cmd: RunTool, kind: str, now: float) -> TaskRow:
         task_input = {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from agentspan.protocol.spec import AgentConfig
 from agentspan.server.engine.answers import accept_answer
+from agentspan.server.engine.callback_points import ask_after_model
 from agentspan.server.engine.conditions import TerminationContext, should_terminate
 from agentspan.server.engine.guardrails import check_output, rails_at
 from agentspan.server.engine.hooks import Block, Replace, Retry, consult
@@ -25,6 +26,14 @@ def on_llm_result(spec: AgentConfig, d: Step, inp: LlmResult) -> None:
         return  # a duplicate delivery of a result already recorded
     s.awaiting_llm = False
     record_usage(d, inp)
+    if not s.planning and ask_after_model(spec, d, inp):
+        return  # the after_model callback answers first (callbacks.py carries on)
+    act_on_reply(spec, d, inp)
+
+
+def act_on_reply(spec: AgentConfig, d: Step, inp: LlmResult) -> None:
+    """Act on a recorded model reply (or the reply a callback gave instead)."""
+    s = d.state
     if d.hooks.after_model:
         checked = _checked_reply(spec, d, inp)
         if checked is None:

@@ -16,6 +16,7 @@ from agentspan.protocol.spec import (
     ToolConfig,
     WorkerTool,
 )
+from agentspan.server.engine.callback_points import ask_after_tool, ask_before_tool
 from agentspan.server.engine.conditions import tool_result_handoff
 from agentspan.server.engine.guardrails import (
     check_tool_call,
@@ -78,9 +79,16 @@ def dispatch_call(spec: AgentConfig, d: Step, call: CallState, raw_args: str) ->
     elif tool is None:
         names = ", ".join(t.name for t in spec.tools) or "none"
         resolve(d, call, error=f"Unknown tool '{call.name}'. Available tools: {names}.")
-    elif d.hooks.before_tool and not _tool_allowed(spec, d, call):
+    elif not ask_before_tool(spec, d, call):
+        continue_call(spec, d, call)
+
+
+def continue_call(spec: AgentConfig, d: Step, call: CallState) -> None:
+    """A known tool's call, its ``before_tool`` callback (if any) answered: the turn
+    hooks, then its input guardrails, then approval or the run itself."""
+    if d.hooks.before_tool and not _tool_allowed(spec, d, call):
         return
-    elif not check_tool_call(spec, d, call):
+    if not check_tool_call(spec, d, call):
         proceed_with_call(spec, d, call)
 
 
@@ -249,7 +257,7 @@ def _tool_content(call: CallState) -> str:
 def on_tool_succeeded(spec: AgentConfig, d: Step, inp: ToolSucceeded) -> None:
     s = d.state
     call = s.calls.get(inp.call_id)
-    if call is None or call.status != "running" or call.guard is not None:
+    if call is None or call.status != "running" or call.guard is not None or call.hook is not None:
         return  # stale: the call was already resolved (or its result is being checked)
     if inp.state_updates:
         s.tool_state.update(inp.state_updates)
@@ -258,7 +266,13 @@ def on_tool_succeeded(spec: AgentConfig, d: Step, inp: ToolSucceeded) -> None:
 
 
 def show_result(spec: AgentConfig, d: Step, call: CallState, result: Any) -> None:
-    """Resolve a call with the result the model will see, then maybe end the turn."""
+    """Resolve a call with the result the model will see (once its ``after_tool``
+    callback, if any, answered), then maybe end the turn."""
+    if not ask_after_tool(spec, d, call, result=result):
+        shown_result(spec, d, call, result)
+
+
+def shown_result(spec: AgentConfig, d: Step, call: CallState, result: Any) -> None:
     s = d.state
     resolve(d, call, result=result)
     target = tool_result_handoff(spec.swarm_handoffs, call.name, result, spec.name)
@@ -270,7 +284,7 @@ def show_result(spec: AgentConfig, d: Step, call: CallState, result: Any) -> Non
 def on_tool_failed(spec: AgentConfig, d: Step, inp: ToolFailed) -> None:
     s = d.state
     call = s.calls.get(inp.call_id)
-    if call is None or call.status != "running" or call.guard is not None:
+    if call is None or call.status != "running" or call.guard is not None or call.hook is not None:
         return  # stale, or its arguments or result are being checked (no task of it runs)
     tool = spec.tool(call.name)
     retries = DEFAULT_TOOL_RETRIES if tool is None or tool.retry_count is None else tool.retry_count
@@ -295,8 +309,9 @@ def on_tool_failed(spec: AgentConfig, d: Step, inp: ToolFailed) -> None:
         )
         run_tool(d, call, tool, delay)
         return
-    resolve(d, call, error=inp.error)
-    maybe_finish_turn(spec, d)
+    if not ask_after_tool(spec, d, call, error=inp.error):
+        resolve(d, call, error=inp.error)
+        maybe_finish_turn(spec, d)
 
 
 def _on_lease_lost(spec: AgentConfig, d: Step, call: CallState, tool: ToolConfig) -> None:

@@ -55,6 +55,7 @@ def stop(spec: AgentConfig, d: Step) -> None:
         s.awaiting_llm
         or any(c.status in ("running", "child_running") for c in s.calls.values())
         or (s.guard is not None and not s.guard.human)  # a verdict is on its way
+        or s.hook is not None  # so is a callback's answer
     )
     if not busy:
         finish(d, "COMPLETED", output=s.last_text, finish_reason="stopped")
