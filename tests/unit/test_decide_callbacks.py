@@ -65,7 +65,11 @@ def test_every_position_waits_for_its_task_in_order_and_is_recorded() -> None:
     d = answer(run)  # before_model of the second call
     d = run.llm("the answer")
     d = answer(run)  # after_model
-    assert callback_task(d).args == {"position": "after_agent", "agent_name": "assistant", "output": "the answer"}
+    assert callback_task(d).args == {
+        "position": "after_agent",
+        "agent_name": "assistant",
+        "output": "the answer",
+    }
     assert not d.state.terminal
     d = answer(run)
     assert_finished(d, "COMPLETED", "stop")
