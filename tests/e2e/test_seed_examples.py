@@ -115,6 +115,34 @@ with AgentRuntime() as runtime:
     runtime.run(agent, "What is the SSN on file?").print_result()
 """
 
+CALLBACKS = """
+import time
+from agentspan.agents import Agent, AgentRuntime, CallbackHandler
+
+class TimingHandler(CallbackHandler):
+    def on_agent_start(self, **kwargs):
+        self.t0 = time.time()
+    def on_agent_end(self, **kwargs):
+        print(f"Took {time.time() - self.t0:.2f}s")
+
+class LoggingHandler(CallbackHandler):
+    def on_model_start(self, *, messages=None, **kwargs):
+        print(f"Sending {len(messages or [])} messages")
+    def on_model_end(self, *, llm_result=None, **kwargs):
+        print(f"LLM responded: {(llm_result or '')[:80]}")
+
+agent = Agent(
+    name="my_agent",
+    model="openai/gpt-4o-mini",
+    instructions="You are a helpful assistant.",
+    callbacks=[TimingHandler(), LoggingHandler()],
+)
+
+with AgentRuntime() as runtime:
+    result = runtime.run(agent, "Hello!")
+    result.print_result()
+"""
+
 
 def by_role(body: dict[str, Any]) -> FakeReply:
     """Answer as each agent would, recognised by its instructions."""
@@ -193,3 +221,17 @@ def test_regex_guardrail_example_never_shows_the_ssn(
     out = run_program(REGEX_GUARDRAIL, seed_server)
     assert "I cannot share that." in out and "123-45-6789" not in out
     assert fake_openai.request_count == 2
+
+
+def test_callbacks_example_prints_what_each_hook_was_given(
+    seed_server: ServerProcess, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.script(FakeOpenAI.text("Hi! How can I help you today?"))
+    out = run_program(CALLBACKS, seed_server)
+    lines = out.splitlines()
+    assert "Sending 2 messages" in lines  # the system prompt and the user's message
+    assert "LLM responded: Hi! How can I help you today?" in lines
+    took = [line for line in lines if line.startswith("Took ")]
+    assert len(took) == 1 and took[0].endswith("s")  # on_agent_start ran first, in the same process
+    assert lines.index("Sending 2 messages") < lines.index("LLM responded: Hi! How can I help you today?")
+    assert fake_openai.request_count == 1
