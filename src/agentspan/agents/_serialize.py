@@ -375,6 +375,7 @@ class _Serializer:
                 "retryable": definition.retryable,
                 "stateful": True if definition.stateful or owner.stateful else None,
                 "guardrails": [_guardrail_spec(g) for g in definition.guardrails] or None,
+                "response_schema": definition.response_schema,
             }
         )
 

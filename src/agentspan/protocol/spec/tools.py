@@ -117,6 +117,25 @@ class ToolConfig(SpecPart):
     """The worker serving this tool is bound to one execution."""
     guardrails: list[GuardrailSpec] | None = None
     """Run inside the tool's worker, on its arguments (input) or result (output)."""
+    response_schema: dict[str, Any] | None = None
+    """What a person may answer when this tool waits for approval (a JSON object schema
+    with a boolean ``approved``; default ``{approved, reason}``): feedback, edited
+    ``arguments``, ... — ``/respond`` bodies are checked against it."""
+
+    @field_validator("response_schema")
+    @classmethod
+    def _approval_schema(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is None:
+            return None
+        properties = value.get("properties")
+        approved = properties.get("approved") if isinstance(properties, dict) else None
+        if value.get("type", "object") != "object" or not isinstance(approved, dict):
+            raise ValueError(
+                "responseSchema must be a JSON object schema whose properties include 'approved'"
+            )
+        if approved.get("type", "boolean") != "boolean":
+            raise ValueError("responseSchema: 'approved' must be a boolean")
+        return value
 
     @field_validator("name")
     @classmethod

@@ -91,6 +91,8 @@ class CallState(_Model):
     """The id the model gave this call (tool messages must echo it)."""
     wait_kind: Literal["approval", "outcome_unknown"] | None = None
     approval: dict[str, Any] | None = None
+    response_schema: dict[str, Any] | None = None
+    """The tool's own schema of a person's answer, while it waits (``None``: the default)."""
     guard: GuardState | None = None
     """The tool's guardrails checking this call's arguments or result, while they do."""
     hook: str | None = None

@@ -137,6 +137,8 @@ def await_human(d: Step, call: CallState, kind: str) -> None:
     call.status = "awaiting_approval"
     call.wait_kind = "approval" if kind == "approval" else "outcome_unknown"
     call.approval = None  # a new question: earlier answers stay in the event log
+    tool = d.spec.tool(call.name)
+    call.response_schema = tool.response_schema if tool is not None else None
     d.events.append(
         EventDraft(
             "waiting",
@@ -237,7 +239,8 @@ def maybe_finish_turn(spec: AgentConfig, d: Step) -> None:
 
 def _tool_content(call: CallState) -> str:
     if call.rejected:
-        reason = (call.approval or {}).get("reason") or "no reason given"
+        approval = call.approval or {}
+        reason = approval.get("reason") or (approval.get("extra") or {}).get("feedback") or "no reason given"
         if call.attempt > 0:  # an "outcome unknown" call: it may have run before the loss
             return (
                 f"The call to '{call.name}' was interrupted and may or may not have taken effect; "
@@ -370,8 +373,12 @@ def on_approval(spec: AgentConfig, d: Step, inp: ApprovalDecided) -> None:
         )
     )
     tool = spec.tool(call.name)
+    call.response_schema = None
     if inp.approved and tool is not None:
         call.wait_kind = None
+        edited = inp.extra.get("arguments")
+        if isinstance(edited, dict):
+            call.args = edited  # a person corrected the arguments (checked by the service)
         start_call(spec, d, call, tool)
         return
     call.rejected = True

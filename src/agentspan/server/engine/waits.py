@@ -16,6 +16,17 @@ def wait_text(call: CallState) -> str:
     return f"Tool '{call.name}' requires approval."
 
 
+APPROVAL_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "approved": {"type": "boolean", "description": "Approve this call?"},
+        "reason": {"type": "string", "description": "Why (the model sees it when the call is rejected)"},
+    },
+    "required": ["approved"],
+}
+"""What a person answers to an approval, unless the tool declares a richer schema."""
+
+
 def pending_tool(call: CallState) -> dict[str, Any]:
     """The ``pendingTool`` document shown in status and ``waiting`` events."""
     return {
@@ -23,6 +34,7 @@ def pending_tool(call: CallState) -> dict[str, Any]:
         "tool_name": call.name,
         "parameters": call.args,
         "kind": call.wait_kind or "approval",
+        "response_schema": call.response_schema or APPROVAL_SCHEMA,
     }
 
 

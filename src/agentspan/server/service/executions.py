@@ -36,6 +36,7 @@ from agentspan.server.engine.model import (
     Selection,
     Stop,
 )
+from agentspan.server.engine.schema_check import check
 from agentspan.server.errors import BaseUrlNotAllowed, ValidationFailed, not_found
 from agentspan.server.service.principal import Principal
 from agentspan.server.service.queries import (
@@ -178,6 +179,7 @@ class ExecutionService:
             )
         else:
             inp = _approval_from(answer, who)
+            await self._check_answer(execution_id, inp)
         await self.driver.apply(execution_id, inp)
         return RespondResult(execution_id=execution_id, decided_by=inp.decided_by)
 
@@ -194,6 +196,32 @@ class ExecutionService:
         await self.driver.apply(execution_id, inputs[action])
 
     # --- helpers ------------------------------------------------------------------------
+
+    async def _check_answer(self, execution_id: str, inp: ApprovalDecided) -> None:
+        """An answer must fit the waiting question's ``response_schema`` (and edited
+        ``arguments`` the tool's input schema): a 400 naming what is wrong, else the
+        engine decides it (once: a compare-and-set on the execution's state)."""
+        row = await self._row(execution_id)
+        waiting = status_view(row).pending_tool
+        if not waiting or (
+            inp.call_id and inp.call_id not in (waiting.get("taskRefName"), waiting.get("tool_name"))
+        ):
+            return  # not waiting, or for another call: the engine says so (409)
+        body = {"approved": inp.approved, **({"reason": inp.reason} if inp.reason else {}), **inp.extra}
+        problems = check(body, waiting.get("response_schema") or {})
+        edited = inp.extra.get("arguments")
+        if not problems and edited is not None and waiting.get("kind") == "approval":
+            tool = (await self.driver.spec_of(row)).tool(str(waiting.get("tool_name")))
+            schema = tool.input_schema if tool is not None else {}
+            if isinstance(edited, dict):
+                problems = [p.replace("$", "$.arguments", 1) for p in check(edited, schema)]
+            else:
+                problems = ["$.arguments: must be an object (the call's new arguments)"]
+        if problems:
+            raise ValidationFailed(
+                f"the answer does not match what {waiting.get('tool_name')!r} waits for: "
+                + "; ".join(problems)
+            )
 
     async def _row(self, execution_id: str) -> ExecutionRow:
         row = await self.store.get_execution(execution_id)
