@@ -130,7 +130,9 @@ def tool(
     ``arguments`` (default: ``approved`` and ``reason``).
     """
     if response_schema is not None and not approval_required:
-        raise ConfigurationError("@tool(response_schema=...) describes an approval: give approval_required=True")
+        raise ConfigurationError(
+            "@tool(response_schema=...) describes an approval: give approval_required=True"
+        )
     options: dict[str, Any] = {
         "name": name,
         "description": description,
