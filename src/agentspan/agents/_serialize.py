@@ -205,8 +205,8 @@ def _memory_spec(agent: Agent) -> MemorySpec | None:
         return own
     messages = list(getattr(memory, "messages", None) or [])
     max_messages = getattr(memory, "max_messages", None)
-    if not messages and max_messages is None:
-        return None
+    # Sent even when empty: the agent asked for memory, so the server must know (and
+    # refuse it while it has none, rather than run without it).
     return MemorySpec(messages=messages or None, max_messages=max_messages)
 
 

@@ -377,6 +377,20 @@ class GuardrailFail(_EventModel):
     data: GuardrailFailData
 
 
+class ToolsRequiredData(_DataModel):
+    missing: list[str]
+    attempt: int
+
+
+class ToolsRequired(_EventModel):
+    """The model answered before calling every ``requiredTools`` tool (``content`` lists
+    the missing ones): the answer was sent back, asking for them."""
+
+    type: Literal["tools_required"] = "tools_required"
+    content: str
+    data: ToolsRequiredData
+
+
 class Callback(_EventModel):
     """A lifecycle callback answered (``content`` is its position); for a tool callback
     also ``tool_name`` and ``call_id`` of the call. Recorded once: never asked again."""
@@ -431,6 +445,7 @@ Event = Annotated[
     | WorkerFound
     | GuardrailPass
     | GuardrailFail
+    | ToolsRequired
     | Callback
     | Done
     | Error,
@@ -464,6 +479,7 @@ _MODELS: tuple[type[_EventModel], ...] = (
     WorkerFound,
     GuardrailPass,
     GuardrailFail,
+    ToolsRequired,
     Callback,
     Done,
     Error,

@@ -201,6 +201,11 @@ class ExecState(_Model):
     """The agent-level guardrail check in progress (input or final answer), if any."""
     guard_failures: dict[str, int] = Field(default_factory=dict)
     """Failed output checks so far, by guardrail name (``retry`` sends back up to maxRetries)."""
+    # required tools
+    tools_used: list[str] = Field(default_factory=list)
+    """Required tools (``requiredTools``) called successfully so far."""
+    required_asks: int = 0
+    """Answers sent back because a required tool was not called yet."""
     # lifecycle callbacks
     hook: CallbackWait | None = None
     """The agent-level callback (before/after agent or model) the execution waits for."""

@@ -9,6 +9,7 @@ from agentspan.server.engine.conditions import TerminationContext, should_termin
 from agentspan.server.engine.guardrails import check_output, rails_at
 from agentspan.server.engine.hooks import Block, Replace, Retry, consult
 from agentspan.server.engine.model import CallState, EventDraft, ExecState, LlmResult
+from agentspan.server.engine.required_tools import insist, missing_tools
 from agentspan.server.engine.steps import (
     Step,
     add_messages,
@@ -109,7 +110,12 @@ def _termination_reason(spec: AgentConfig, s: ExecState, text: str) -> str | Non
 
 
 def _on_final_answer(spec: AgentConfig, d: Step, text: str) -> None:
-    """The answer goes through the output guardrails first, if the agent has any."""
+    """An answer before every required tool was called is sent back; then the answer
+    goes through the output guardrails, if the agent has any."""
+    missing = missing_tools(spec, d)
+    if missing:
+        insist(spec, d, missing)
+        return
     if rails_at(spec, "output"):
         check_output(spec, d, text)
         return

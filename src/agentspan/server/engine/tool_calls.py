@@ -36,6 +36,7 @@ from agentspan.server.engine.model import (
     ToolFailed,
     ToolSucceeded,
 )
+from agentspan.server.engine.required_tools import note_call
 from agentspan.server.engine.specs import find_tool
 from agentspan.server.engine.steps import (
     Step,
@@ -264,6 +265,7 @@ def on_tool_succeeded(spec: AgentConfig, d: Step, inp: ToolSucceeded) -> None:
         return  # stale: the call was already resolved (or its result is being checked)
     if inp.state_updates:
         s.tool_state.update(inp.state_updates)
+    note_call(spec, d, call)  # it ran: a required tool counts as called
     if not check_tool_result(spec, d, call, inp.output):
         show_result(spec, d, call, inp.output)
 
@@ -407,6 +409,7 @@ def on_call_child_finished(spec: AgentConfig, d: Step, inp: ChildFinished) -> No
             return
         if call.child_id == inp.child_id and call.status == "child_running":
             if inp.status == "COMPLETED":
+                note_call(spec, d, call)
                 resolve(d, call, result=inp.output)
             else:
                 error = f"sub-agent '{inp.agent_name}' {inp.status}: {inp.error}"

@@ -248,6 +248,7 @@ class ExecutionService:
         messages = await self.store.list_messages(row.id)
         children = await self.store.children_of(row.id)
         view = detail_view(row, events, messages, children)
+        view.metadata = (await self.driver.spec_of(row)).metadata
         view.token_usage = await self._tree_usage(row, children, view.token_usage)
         if include_events:
             view.events = [event_view(e) for e in events]
