@@ -49,6 +49,7 @@ from agentspan.server.service.queries import (
     usage_view,
 )
 from agentspan.server.service.stream import sse_frames
+from agentspan.server.service.templates import PromptTemplates
 from agentspan.server.store.base import ExecutionRow
 
 Control = Literal["pause", "resume", "stop", "cancel"]
@@ -63,11 +64,18 @@ EXECUTION_STATUSES: tuple[str, ...] = get_args(ExecutionStatus)
 class ExecutionService:
     """Start, read, answer and steer executions (the client side of the API)."""
 
-    def __init__(self, driver: Driver, base_url_allowed: Callable[[str], bool] = lambda _: False) -> None:
+    def __init__(
+        self,
+        driver: Driver,
+        base_url_allowed: Callable[[str], bool] = lambda _: False,
+        templates: PromptTemplates | None = None,
+    ) -> None:
         """``base_url_allowed`` says whether an agent may name its own model endpoint
-        (``Settings.base_url_allowed``; by default none may)."""
+        (``Settings.base_url_allowed``; by default none may); ``templates`` renders
+        ``PromptTemplate`` instructions (by default there are none)."""
         self.driver = driver
         self.base_url_allowed = base_url_allowed
+        self.templates = templates or PromptTemplates(None)
         self.store = driver.store
         self.hub = driver.hub
 
@@ -77,6 +85,9 @@ class ExecutionService:
         """Start (or, with a known idempotency key, find) an execution. With ``wait_ms``
         the answer waits for the run to end and carries its detail, events included."""
         self._check_base_urls(req.agent_config)
+        rendered = self.templates.resolve(req.agent_config)
+        if rendered is not req.agent_config:
+            req = req.model_copy(update={"agent_config": rendered})
         started = await self.driver.start(req)
         if wait_ms:
             row = await self._wait_terminal(started.execution_id, wait_ms)
