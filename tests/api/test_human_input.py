@@ -168,3 +168,28 @@ def test_the_server_refuses_a_response_schema_without_approved(server: ThreadSer
     response = httpx.post(f"{server.api_url}/agent/start", json=body, timeout=10)
     assert response.status_code == 400
     assert "responseSchema" in response.json()["detail"]
+
+
+def test_an_answer_for_the_second_waiting_call_is_checked_against_its_schema(
+    runtime: AgentRuntime, fake: FakeOpenAI
+) -> None:
+    ran.clear()
+    fake.script(
+        FakeOpenAI.tool_calls(
+            [
+                ("transfer_funds", {"from_acct": "a", "to_acct": "b", "amount": 1}),
+                ("publish", {"title": "t", "body": "b"}),
+            ]
+        ),
+        FakeOpenAI.text("Both done."),
+    )
+    agent = Agent(name="two_waits", model="openai/gpt-4o", tools=[transfer_funds, publish])
+    handle = runtime.start(agent, "do both")
+    wait_for(lambda: handle.get_status().is_waiting)
+    with pytest.raises(AgentAPIError) as err:
+        handle.respond({"approved": True, "feedback": 5, "taskRefName": "c2"})
+    assert err.value.status_code == 400 and "'publish'" in str(err.value) and "$.feedback" in str(err.value)
+    handle.respond({"approved": True, "feedback": "ok", "taskRefName": "c2"})
+    handle.respond({"approved": True, "taskRefName": "c1"})
+    assert handle.join(timeout=10).output == "Both done."
+    assert len(ran) == 2

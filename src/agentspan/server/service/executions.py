@@ -37,6 +37,7 @@ from agentspan.server.engine.model import (
     Stop,
 )
 from agentspan.server.engine.schema_check import check
+from agentspan.server.engine.waits import pending_tool
 from agentspan.server.errors import BaseUrlNotAllowed, ValidationFailed, not_found
 from agentspan.server.service.principal import Principal
 from agentspan.server.service.queries import (
@@ -214,10 +215,13 @@ class ExecutionService:
         engine decides it (once: a compare-and-set on the execution's state)."""
         row = await self._row(execution_id)
         waiting = status_view(row).pending_tool
-        if not waiting or (
-            inp.call_id and inp.call_id not in (waiting.get("taskRefName"), waiting.get("tool_name"))
+        if inp.call_id and (
+            not waiting or inp.call_id not in (waiting.get("taskRefName"), waiting.get("tool_name"))
         ):
-            return  # not waiting, or for another call: the engine says so (409)
+            call = state_of(row).calls.get(inp.call_id)  # another of the calls waiting
+            waiting = pending_tool(call) if call is not None and call.status == "awaiting_approval" else None
+        if not waiting:
+            return  # nothing (or not that) waits: the engine says so (409)
         body = {"approved": inp.approved, **({"reason": inp.reason} if inp.reason else {}), **inp.extra}
         problems = check(body, waiting.get("response_schema") or {})
         edited = inp.extra.get("arguments")
