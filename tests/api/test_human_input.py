@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from agentspan.agents import Agent, AgentAPIError, AgentRuntime, ConfigurationError, tool
+from agentspan.agents import Agent, AgentAPIError, AgentRuntime, ConfigurationError, human_tool, tool
 
 from fakes.openai_server import FakeOpenAI
 from support.servers import ThreadServer
@@ -193,3 +193,38 @@ def test_an_answer_for_the_second_waiting_call_is_checked_against_its_schema(
     handle.respond({"approved": True, "taskRefName": "c1"})
     assert handle.join(timeout=10).output == "Both done."
     assert len(ran) == 2
+
+
+ask_user = human_tool(
+    name="ask_user",
+    description="Ask the user a question when you need clarification or additional information.",
+)
+
+
+def test_a_human_tool_asks_and_the_answer_is_the_result(runtime: AgentRuntime, fake: FakeOpenAI) -> None:
+    fake.script(
+        FakeOpenAI.tool_calls([("ask_user", {"question": "Which laptop model?"})]),
+        FakeOpenAI.text("Filed for the ThinkPad."),
+    )
+    handle = runtime.start(Agent(name="it_support", model="openai/gpt-4o", tools=[ask_user]), "file a ticket")
+    wait_for(lambda: handle.get_status().is_waiting)
+    status = handle.get_status()
+    assert status.pending_tool is not None and status.pending_tool["kind"] == "human"
+    assert status.pending_tool["parameters"] == {"question": "Which laptop model?"}
+    assert status.pending_tool["response_schema"]["properties"]["message"]["type"] == "string"
+    with pytest.raises(AgentAPIError) as err:
+        handle.approve()  # a question takes an answer, not an approval
+    assert err.value.status_code == 400 and "message" in str(err.value)
+    handle.send("The ThinkPad X1")
+    result = handle.join(timeout=10)
+    assert result.output == "Filed for the ThinkPad."
+    assert fake.requests[1]["messages"][-1] == {
+        "role": "tool",
+        "tool_call_id": fake.requests[1]["messages"][-1]["tool_call_id"],
+        "content": "The ThinkPad X1",
+    }
+    answered = next(e for e in result.events if e.type == "human_input")
+    assert answered.result == {"message": "The ThinkPad X1"}
+    with pytest.raises(AgentAPIError) as again:
+        handle.send("too late")
+    assert again.value.status_code == 409

@@ -364,3 +364,37 @@ def test_human_guardrail_example_keeps_the_answer_when_approved_without_an_edit(
     fake_openai.script(FakeOpenAI.text("It offers guaranteed returns."))
     out = run_interactive(FINANCE, seed_server, "y\n\n\n")
     assert "Done: It offers guaranteed returns." in out
+
+
+IT_SUPPORT = """
+from agentspan.agents import Agent, AgentRuntime, human_tool, tool
+
+@tool
+def submit_ticket(title: str, priority: str, assignee: str) -> dict:
+    \"\"\"Submit an IT support ticket.\"\"\"
+    return {"ticket_id": "TKT-4821", "title": title, "priority": priority, "assignee": assignee}
+
+ask_user = human_tool(
+    name="ask_user",
+    description="Ask the user a question when you need clarification or additional information.",
+)
+
+agent = Agent(name="it_support", model="openai/gpt-4o-mini", tools=[submit_ticket, ask_user],
+              instructions="You are an IT support assistant.")
+PROMPT = "I need to file a ticket for Alice about a laptop issue"
+"""
+
+
+def test_human_tool_example_asks_through_the_schema_driven_form(
+    seed_server: ServerProcess, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.script(
+        FakeOpenAI.tool_calls([("ask_user", {"question": "What is wrong with the laptop?"})]),
+        FakeOpenAI.tool_calls(
+            [("submit_ticket", {"title": "Screen flickers", "priority": "high", "assignee": "Alice"})]
+        ),
+        FakeOpenAI.text("Ticket TKT-4821 filed."),
+    )
+    out = run_interactive(IT_SUPPORT, seed_server, "The screen flickers\n")
+    assert "Ask the user a question" in out and "Done: Ticket TKT-4821 filed." in out
+    assert fake_openai.requests[1]["messages"][-1]["content"] == "The screen flickers"

@@ -1,10 +1,24 @@
-"""Agent options the engine honours beyond the loop itself: ``requiredTools``."""
+"""What the engine honours beyond the loop itself: ``requiredTools`` and ``human`` tools."""
 
 from __future__ import annotations
 
-from agentspan.server.engine.model import CallLlm, RunTool
+import pytest
 
-from support.decide import LOOKUP, WEATHER, Run, agent, assert_finished, call, commands, events
+from agentspan.server.engine.model import CallLlm, HumanAnswered, Rejected, RunTool
+
+from support.decide import (
+    LOOKUP,
+    NOW,
+    WEATHER,
+    Run,
+    agent,
+    approve,
+    assert_finished,
+    call,
+    commands,
+    events,
+    tool,
+)
 
 
 def required(*names: str) -> Run:
@@ -60,3 +74,34 @@ def test_without_required_tools_an_answer_finishes_at_once() -> None:
     run = Run(agent(LOOKUP))
     run.start()
     assert_finished(run.llm("hi"), "COMPLETED", "stop")
+
+
+# --------------------------------------------------------------------------- human tools
+
+ASK = tool("ask_user", tool_type="human", description="Ask the user.")
+
+
+def test_a_human_tool_waits_for_an_answer_which_becomes_its_result() -> None:
+    run = Run(agent(ASK, LOOKUP))
+    run.start()
+    d = run.llm("", call("ask_user", {"question": "Which laptop?"}), call("lookup"))
+    assert [c.name for c in commands(d, RunTool)] == ["lookup"], "no worker task for a question"
+    (waiting,) = events(d, "waiting")
+    assert waiting.fields["content"] == "Tool 'ask_user' asks: Which laptop?"
+    assert waiting.fields["pending_tool"]["kind"] == "human"
+    assert waiting.fields["pending_tool"]["response_schema"]["required"] == ["message"]
+    run.ok("c2", "found")
+    with pytest.raises(Rejected):
+        run.apply(approve())  # an approval does not answer a question
+    d = run.apply(HumanAnswered(answer={"message": "The ThinkPad"}, decided_by="alice", decided_at=NOW))
+    (answered,) = events(d, "human_input")
+    assert answered.fields == {
+        "tool_name": "ask_user",
+        "call_id": "c1",
+        "result": {"message": "The ThinkPad"},
+        "data": {"decidedBy": "alice", "decidedAt": NOW},
+    }
+    assert commands(d, CallLlm)
+    assert [m["content"] for m in run.messages if m["role"] == "tool"] == ["The ThinkPad", "found"]
+    with pytest.raises(Rejected):
+        run.apply(HumanAnswered(answer={"message": "again"}, decided_at=NOW))  # answered once

@@ -50,6 +50,7 @@ EXPECTED = {
     "configure",
     "function_tool",
     "guardrail",
+    "human_tool",
     "run",
     "run_async",
     "scatter_gather",

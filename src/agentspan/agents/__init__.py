@@ -38,7 +38,7 @@ from agentspan.agents._run import (
 from agentspan.agents._runtime import AgentRuntime
 from agentspan.agents._scatter import scatter_gather
 from agentspan.agents._stream import AgentStream, AsyncAgentStream
-from agentspan.agents._tool import ToolContext, ToolDef, agent_tool, tool
+from agentspan.agents._tool import ToolContext, ToolDef, agent_tool, human_tool, tool
 from agentspan.agents.callback import CallbackHandler
 from agentspan.agents.guardrail import (
     Guardrail,
@@ -108,6 +108,7 @@ __all__ = [
     "configure",
     "function_tool",
     "guardrail",
+    "human_tool",
     "run",
     "run_async",
     "scatter_gather",

@@ -65,6 +65,7 @@ class EventType(str, Enum):
     WORKER_MISSING = "worker_missing"
     WORKER_FOUND = "worker_found"
     TOOLS_REQUIRED = "tools_required"
+    HUMAN_INPUT = "human_input"
     CALLBACK = "callback"
 
 

@@ -190,3 +190,32 @@ def agent_tool(
         retry_count=retry_count,
         retry_delay_seconds=retry_delay_seconds,
     )
+
+
+_QUESTION_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"question": {"type": "string", "description": "The question to ask the user"}},
+    "required": ["question"],
+}
+
+
+def human_tool(
+    name: str,
+    description: str,
+    input_schema: dict[str, Any] | None = None,
+    response_schema: dict[str, Any] | None = None,
+) -> ToolDef:
+    """A tool the model calls to ask a person: the run waits (durably, no worker) until
+    someone answers with ``respond(...)`` (or ``send(text)``); the answer is the result.
+
+    ``input_schema`` is what the model sends (default ``{"question": string}``);
+    ``response_schema`` what the person answers (default ``{"message": string}``, the text
+    becoming the result; a richer answer is the result as an object).
+    """
+    return ToolDef(
+        name=name,
+        description=description,
+        input_schema=dict(input_schema or _QUESTION_SCHEMA),
+        tool_type="human",
+        response_schema=response_schema,
+    )

@@ -81,7 +81,7 @@ class PendingToolDoc(BaseModel):
     tool_name: str
     parameters: dict[str, Any]
     """The call's arguments; for a selection ``{"options": [agent names]}``."""
-    kind: Literal["approval", "outcome_unknown", "selection", "guardrail"]
+    kind: Literal["approval", "outcome_unknown", "selection", "guardrail", "human"]
     response_schema: dict[str, Any] | None = None
     """JSON schema of the expected answer (selections and ``human`` guardrails)."""
 
@@ -391,6 +391,22 @@ class ToolsRequired(_EventModel):
     data: ToolsRequiredData
 
 
+class HumanInputData(_DataModel):
+    decided_by: str
+    decided_at: float
+
+
+class HumanInput(_EventModel):
+    """A person answered a ``human`` tool's question (``result``: the answer as sent);
+    the answer is the call's result."""
+
+    type: Literal["human_input"] = "human_input"
+    tool_name: str
+    call_id: str
+    result: dict[str, Any]
+    data: HumanInputData
+
+
 class Callback(_EventModel):
     """A lifecycle callback answered (``content`` is its position); for a tool callback
     also ``tool_name`` and ``call_id`` of the call. Recorded once: never asked again."""
@@ -446,6 +462,7 @@ Event = Annotated[
     | GuardrailPass
     | GuardrailFail
     | ToolsRequired
+    | HumanInput
     | Callback
     | Done
     | Error,
@@ -480,6 +497,7 @@ _MODELS: tuple[type[_EventModel], ...] = (
     GuardrailPass,
     GuardrailFail,
     ToolsRequired,
+    HumanInput,
     Callback,
     Done,
     Error,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import ConfigDict, Discriminator, Field, Tag, field_validator
+from pydantic import ConfigDict, Discriminator, Field, Tag, ValidationInfo, field_validator
 
 from agentspan.protocol.spec._parts import SpecPart, tag_of
 from agentspan.protocol.spec.credentials import CredentialRefs
@@ -124,12 +124,16 @@ class ToolConfig(SpecPart):
 
     @field_validator("response_schema")
     @classmethod
-    def _approval_schema(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+    def _approval_schema(cls, value: dict[str, Any] | None, info: ValidationInfo) -> dict[str, Any] | None:
         if value is None:
             return None
         properties = value.get("properties")
-        approved = properties.get("approved") if isinstance(properties, dict) else None
-        if value.get("type", "object") != "object" or not isinstance(approved, dict):
+        if value.get("type", "object") != "object" or not isinstance(properties, dict):
+            raise ValueError("responseSchema must be a JSON object schema with properties")
+        if info.data.get("tool_type") == "human":
+            return value  # the answer to a question: any object the schema describes
+        approved = properties.get("approved")
+        if not isinstance(approved, dict):
             raise ValueError(
                 "responseSchema must be a JSON object schema whose properties include 'approved'"
             )

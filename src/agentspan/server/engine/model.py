@@ -89,7 +89,7 @@ class CallState(_Model):
     """Runs lost with their worker (lease expired); re-run at once, up to a bound."""
     llm_id: str = ""
     """The id the model gave this call (tool messages must echo it)."""
-    wait_kind: Literal["approval", "outcome_unknown"] | None = None
+    wait_kind: Literal["approval", "outcome_unknown", "human"] | None = None
     approval: dict[str, Any] | None = None
     response_schema: dict[str, Any] | None = None
     """The tool's own schema of a person's answer, while it waits (``None``: the default)."""
@@ -327,6 +327,17 @@ class ApprovalDecided(_Model):
     extra: dict[str, Any] = Field(default_factory=dict)
 
 
+class HumanAnswered(_Model):
+    """A person answered a ``human`` tool's question; the answer is the call's result."""
+
+    kind: Literal["human_answer"] = "human_answer"
+    answer: dict[str, Any]
+    decided_by: str = "unknown"
+    decided_at: float
+    call_id: str | None = None
+    """Which waiting question; ``None`` = the first one waiting."""
+
+
 class ChildFinished(_Model):
     kind: Literal["child_finished"] = "child_finished"
     child_id: str
@@ -392,6 +403,7 @@ Input = Annotated[
     | ToolSucceeded
     | ToolFailed
     | ApprovalDecided
+    | HumanAnswered
     | ChildFinished
     | Cancel
     | Pause

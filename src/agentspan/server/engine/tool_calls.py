@@ -13,6 +13,7 @@ from agentspan.protocol.spec import (
     AgentConfig,
     AgentTool,
     HandoffTool,
+    HumanTool,
     ToolConfig,
     WorkerTool,
 )
@@ -25,6 +26,7 @@ from agentspan.server.engine.guardrails import (
     waiting_for_human,
 )
 from agentspan.server.engine.hooks import Block, Replace, Retry, consult
+from agentspan.server.engine.human_tools import ask_person
 from agentspan.server.engine.model import (
     ApprovalDecided,
     CallState,
@@ -116,6 +118,8 @@ def start_call(spec: AgentConfig, d: Step, call: CallState, tool: ToolConfig) ->
             _start_handoff(spec, d, call, tool)
         case HandoffTool():
             _request_transfer(d, call, tool)
+        case HumanTool():
+            ask_person(d, call, tool)
         case _:
             run_tool(d, call, tool)
 
@@ -175,7 +179,7 @@ def executor_of(tool: ToolConfig) -> str | None:
     out itself (agent tools start a child, handoff and transfer tools pass control)."""
     if isinstance(tool, WorkerTool):
         return "worker"
-    if isinstance(tool, AgentTool | HandoffTool):
+    if isinstance(tool, AgentTool | HandoffTool | HumanTool):
         return None
     return tool.tool_type
 
@@ -352,7 +356,7 @@ def on_approval(spec: AgentConfig, d: Step, inp: ApprovalDecided) -> None:
     if waiting_for_human(d):
         on_human_decision(spec, d, inp)
         return
-    waiting = d.state.awaiting_approval()
+    waiting = [c for c in d.state.awaiting_approval() if c.wait_kind != "human"]  # questions: human_tools
     if inp.call_id is not None:
         target = d.state.calls.get(inp.call_id)
         if target is not None and target.approval is not None:

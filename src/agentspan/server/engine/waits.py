@@ -8,6 +8,11 @@ from agentspan.server.engine.model import CallState, ExecState, GuardState
 
 
 def wait_text(call: CallState) -> str:
+    if call.wait_kind == "human":
+        question = call.args.get("question")
+        if isinstance(question, str) and question.strip():
+            return f"Tool '{call.name}' asks: {question.strip()}"
+        return f"Tool '{call.name}' waits for a person's answer."
     if call.wait_kind == "outcome_unknown":
         return (
             f"Tool '{call.name}' is not retryable and its worker was lost mid-call: "

@@ -9,9 +9,11 @@ from typing import Any
 from agentspan.protocol.messages import UserMessage
 from agentspan.protocol.spec import AgentConfig
 from agentspan.server.engine.functions import fn_answer
+from agentspan.server.engine.human_tools import on_human_answer
 from agentspan.server.engine.model import (
     ApprovalDecided,
     EventDraft,
+    HumanAnswered,
     LlmResult,
     PendingFn,
     Start,
@@ -76,6 +78,7 @@ MODEL_LOOP_INPUTS: dict[type[Any], InputHandler] = {
     ToolSucceeded: on_tool_succeeded,
     ToolFailed: on_tool_failed,
     ApprovalDecided: on_approval,
+    HumanAnswered: on_human_answer,
 }
 
 STRATEGY = Strategy(
