@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from agentspan.agents import Agent, AgentAPIError, AgentRuntime, ToolContext, tool
+from agentspan.agents import Agent, AgentAPIError, AgentRuntime, RegexGuardrail, ToolContext, agent_tool, tool
 
 from fakes.openai_server import FakeOpenAI
 
@@ -94,3 +94,24 @@ def test_required_tools_are_called_before_the_answer_is_accepted(
     assert [e.content for e in result.events if e.type == "tools_required"] == ["audit"]
     assert result.metadata == {"team": "risk", "tier": 2}, "metadata is stored and returned"
     assert seen_metadata == [{"team": "risk", "tier": 2}], "tools see the agent's metadata"
+
+
+def test_an_agent_tool_with_retry_count_runs_a_failed_child_again(
+    runtime: AgentRuntime, fake: FakeOpenAI
+) -> None:
+    fake.script(
+        FakeOpenAI.tool_calls([("researcher", {"request": "find the number"})]),
+        FakeOpenAI.text("It is 123-45-6789."),  # the child's first answer fails its guardrail
+        FakeOpenAI.text("I cannot share it."),  # the child, run again
+        FakeOpenAI.text("The researcher could not share it."),
+    )
+    researcher = Agent(
+        name="researcher",
+        model="openai/gpt-4o",
+        guardrails=[RegexGuardrail([r"\d{3}-\d{2}-\d{4}"], name="no_ssn", on_fail="raise")],
+    )
+    lead = Agent(name="lead", model="openai/gpt-4o", tools=[agent_tool(researcher, retry_count=1)])
+    result = runtime.run(lead, "ask the researcher")
+    assert result.status == "COMPLETED" and result.output == "The researcher could not share it."
+    assert [e.type for e in result.events].count("tool_retry") == 1
+    assert result.tool_calls[0]["result"] == "I cannot share it."

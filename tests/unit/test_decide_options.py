@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agentspan.server.engine.model import CallLlm, HumanAnswered, Rejected, RunTool
+from agentspan.server.engine.model import CallLlm, ChildFinished, HumanAnswered, Rejected, RunTool, StartChild
 
 from support.decide import (
     LOOKUP,
@@ -105,3 +105,27 @@ def test_a_human_tool_waits_for_an_answer_which_becomes_its_result() -> None:
     assert [m["content"] for m in run.messages if m["role"] == "tool"] == ["The ThinkPad", "found"]
     with pytest.raises(Rejected):
         run.apply(HumanAnswered(answer={"message": "again"}, decided_at=NOW))  # answered once
+
+
+# --------------------------------------------------------------------------- agent tool retries
+
+
+def test_a_failed_agent_tool_child_runs_again_up_to_its_retry_count() -> None:
+    sub = agent(name="researcher").model_dump(by_alias=True, exclude_none=True)
+    research = tool("researcher", tool_type="agent_tool", retry_count=1, config={"agentConfig": sub})
+    run = Run(agent(research))
+    run.start()
+    d = run.llm("", call("researcher", {"request": "dig"}))
+    (first,) = commands(d, StartChild)
+    run.state.calls["c1"].child_id = "k1"  # the driver links each child it creates
+    d = run.apply(ChildFinished(child_id="k1", agent_name="researcher", status="FAILED", error="boom"))
+    (again,) = commands(d, StartChild)
+    assert again.prompt == first.prompt == "dig"
+    (retry,) = events(d, "tool_retry")
+    assert retry.fields["data"] == {"attempt": 1, "delaySeconds": 0}
+    assert not events(d, "tool_result")
+    run.state.calls["c1"].child_id = "k2"
+    d = run.apply(ChildFinished(child_id="k2", agent_name="researcher", status="FAILED", error="boom again"))
+    assert not commands(d, StartChild), "the retries are spent"
+    (shown,) = events(d, "tool_result")
+    assert "boom again" in shown.fields["result"]["error"]

@@ -417,11 +417,35 @@ def on_call_child_finished(spec: AgentConfig, d: Step, inp: ChildFinished) -> No
                 resolve(d, call, result=inp.output)
             else:
                 error = f"sub-agent '{inp.agent_name}' {inp.status}: {inp.error}"
-                resolve(d, call, error=error)
                 tool = find_tool(spec, call.name)
+                if isinstance(tool, AgentTool) and _retry_agent_tool(d, call, tool, error):
+                    return
+                resolve(d, call, error=error)
                 if isinstance(tool, AgentTool) and tool.config.optional is False:
                     # agent_tool(optional=False) / scatter_gather(fail_fast=True)
                     finish(d, "FAILED", error=error, finish_reason="error")
                     return
             maybe_finish_turn(spec, d)
             return
+
+
+def _retry_agent_tool(d: Step, call: CallState, tool: AgentTool, error: str) -> bool:
+    """``agent_tool(retry_count=n)``: a failed child runs again (a new child execution, at
+    once: the retry delay is not applied), up to ``n`` more times."""
+    retries = tool.retry_count if tool.retry_count is not None else tool.config.retry_count
+    if not retries or call.attempt > retries:
+        return False
+    d.events.append(
+        EventDraft(
+            "tool_retry",
+            {
+                "tool_name": call.name,
+                "call_id": call.call_id,
+                "content": error,
+                "data": {"attempt": call.attempt, "delaySeconds": 0},
+            },
+        )
+    )
+    call.child_id = None
+    _start_agent_tool(d, call, tool)
+    return True
