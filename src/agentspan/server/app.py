@@ -33,6 +33,7 @@ from agentspan.server.api.errors import code_table, tidy_problems
 from agentspan.server.api.fast import FastPaths, Receive, Scope, Send
 from agentspan.server.api.guard import RequestGuard
 from agentspan.server.service.executions import ExecutionService
+from agentspan.server.service.limits import Limits
 from agentspan.server.service.templates import PromptTemplates
 from agentspan.server.services import Services
 from agentspan.server.settings import Settings
@@ -84,7 +85,9 @@ def create_app(
             executions=ExecutionService(
                 services.driver,
                 settings.base_url_allowed,
-                PromptTemplates(settings.resolved_prompt_templates_dir()),
+                Limits.from_settings(settings),
+                services.providers.model_problem,
+                templates=PromptTemplates(settings.resolved_prompt_templates_dir()),
             ),
             tasks=services.tasks,
             keys=services.keys,

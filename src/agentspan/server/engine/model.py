@@ -293,6 +293,9 @@ class LlmResult(_Model):
     cost_usd: float | None = None
     """Estimated cost of this call; ``None`` when the model has no price."""
     thinking: str | None = None
+    max_tool_calls: int | None = None
+    """How many of ``tool_calls`` may run (the server's AGENTSPAN_MAX_PARALLEL_TOOL_CALLS
+    when the reply came); the rest are answered with an error. ``None``: all of them."""
 
 
 class LlmFailed(_Model):

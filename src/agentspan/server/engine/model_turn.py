@@ -18,7 +18,7 @@ from agentspan.server.engine.steps import (
     record_usage,
     request_model_call,
 )
-from agentspan.server.engine.tool_calls import dispatch_call, maybe_finish_turn
+from agentspan.server.engine.tool_calls import dispatch_call, maybe_finish_turn, refuse_over_limit
 
 
 def on_llm_result(spec: AgentConfig, d: Step, inp: LlmResult) -> None:
@@ -35,6 +35,7 @@ def on_llm_result(spec: AgentConfig, d: Step, inp: LlmResult) -> None:
 def act_on_reply(spec: AgentConfig, d: Step, inp: LlmResult) -> None:
     """Act on a recorded model reply (or the reply a callback gave instead)."""
     s = d.state
+    limit = inp.max_tool_calls  # a reply replaced by a hook is bounded all the same
     if d.hooks.after_model:
         checked = _checked_reply(spec, d, inp)
         if checked is None:
@@ -71,12 +72,15 @@ def act_on_reply(spec: AgentConfig, d: Step, inp: LlmResult) -> None:
     s.turn_had_rejection = False
     s.calls = {}
     s.call_order = []
-    for tc in inp.tool_calls:
+    for index, tc in enumerate(inp.tool_calls):
         s.call_counter += 1
         call = CallState(call_id=f"c{s.call_counter}", name=tc.name, llm_id=tc.id or f"c{s.call_counter}")
         s.calls[call.call_id] = call
         s.call_order.append(call.call_id)
-        dispatch_call(spec, d, call, tc.arguments)
+        if limit is not None and index >= limit:
+            refuse_over_limit(d, call, tc.arguments, limit, len(inp.tool_calls))
+        else:
+            dispatch_call(spec, d, call, tc.arguments)
     maybe_finish_turn(spec, d)
 
 

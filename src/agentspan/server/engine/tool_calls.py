@@ -107,6 +107,26 @@ def proceed_with_call(spec: AgentConfig, d: Step, call: CallState) -> None:
         start_call(spec, d, call, tool)
 
 
+def refuse_over_limit(d: Step, call: CallState, raw_args: str, limit: int, asked: int) -> None:
+    """A call past the server's limit on tool calls per model reply: it is recorded and
+    answered with an error the model sees (the first ``limit`` calls run as usual), so
+    the model can ask again in a later reply; the run itself goes on."""
+    args, _ = _parse_arguments(raw_args)
+    call.args = args or {}
+    d.events.append(
+        EventDraft("tool_call", {"tool_name": call.name, "args": call.args, "call_id": call.call_id})
+    )
+    resolve(
+        d,
+        call,
+        error=(
+            f"Not run: the reply asked for {asked} tool calls and this server runs at most {limit} "
+            f"per reply (AGENTSPAN_MAX_PARALLEL_TOOL_CALLS); the first {limit} ran. "
+            f"Call '{call.name}' again in a later reply if it is still needed."
+        ),
+    )
+
+
 def start_call(spec: AgentConfig, d: Step, call: CallState, tool: ToolConfig) -> None:
     """Carry a call out: the engine itself for agent tools and handoffs; for every other
     tool type, the executor of that type (``RunTool.executor``; the driver answers a call

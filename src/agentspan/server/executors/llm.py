@@ -153,4 +153,5 @@ class LlmExecutor:
                 model, usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens
             ),
             thinking=reply.thinking,
+            max_tool_calls=self.settings.max_parallel_tool_calls,
         )

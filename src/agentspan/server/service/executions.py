@@ -41,6 +41,7 @@ from agentspan.server.engine.model import (
 from agentspan.server.engine.schema_check import check
 from agentspan.server.engine.waits import pending_tool
 from agentspan.server.errors import BaseUrlNotAllowed, InvalidState, ValidationFailed, not_found
+from agentspan.server.service.limits import Limits, ModelProblem, check_answer, check_start
 from agentspan.server.service.principal import Principal
 from agentspan.server.service.queries import (
     add_usage,
@@ -71,13 +72,19 @@ class ExecutionService:
         self,
         driver: Driver,
         base_url_allowed: Callable[[str], bool] = lambda _: False,
+        limits: Limits | None = None,
+        model_problem: ModelProblem | None = None,
         templates: PromptTemplates | None = None,
     ) -> None:
         """``base_url_allowed`` says whether an agent may name its own model endpoint
-        (``Settings.base_url_allowed``; by default none may); ``templates`` renders
-        ``PromptTemplate`` instructions (by default there are none)."""
+        (``Settings.base_url_allowed``; by default none may); ``limits`` bound what a
+        request may ask for; ``model_problem`` says why a model string names no provider
+        (``ProviderRegistry.model_problem``; ``None``: model strings are not checked);
+        ``templates`` renders ``PromptTemplate`` instructions (by default there are none)."""
         self.driver = driver
         self.base_url_allowed = base_url_allowed
+        self.limits = limits or Limits()
+        self.model_problem = model_problem
         self.templates = templates or PromptTemplates(None)
         self.store = driver.store
         self.hub = driver.hub
@@ -86,7 +93,9 @@ class ExecutionService:
 
     async def start(self, principal: Principal, req: StartRequest, wait_ms: int = 0) -> StartResponse:
         """Start (or, with a known idempotency key, find) an execution. With ``wait_ms``
-        the answer waits for the run to end and carries its detail, events included."""
+        the answer waits for the run to end and carries its detail, events included.
+        Limits and model strings are checked first: they are cheap, and bound the rest."""
+        check_start(req, self.limits, self.model_problem)
         self._check_base_urls(req.agent_config)
         rendered = self.templates.resolve(req.agent_config)
         if rendered is not req.agent_config:
@@ -182,6 +191,7 @@ class ExecutionService:
         Who decided (``decidedBy``) is the caller's key name when keys are required, so
         an approver cannot claim to be someone else; without keys it is what the body or
         ``actor`` (the request's self-declared actor) says."""
+        check_answer(answer, self.limits)
         who = (answer.decided_by or actor) if principal.anonymous else principal.name
         inp: Selection | ApprovalDecided | HumanAnswered
         if answer.is_selection:
