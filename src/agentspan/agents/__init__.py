@@ -37,6 +37,7 @@ from agentspan.agents._run import (
 )
 from agentspan.agents._runtime import AgentRuntime
 from agentspan.agents._scatter import scatter_gather
+from agentspan.agents._server_tools import api_tool, http_tool
 from agentspan.agents._stream import AgentStream, AsyncAgentStream
 from agentspan.agents._tool import ToolContext, ToolDef, agent_tool, human_tool, tool
 from agentspan.agents.callback import CallbackHandler
@@ -105,9 +106,11 @@ __all__ = [
     "ToolContext",
     "ToolDef",
     "agent_tool",
+    "api_tool",
     "configure",
     "function_tool",
     "guardrail",
+    "http_tool",
     "human_tool",
     "run",
     "run_async",

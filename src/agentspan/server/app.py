@@ -87,6 +87,7 @@ def create_app(
                 settings.base_url_allowed,
                 Limits.from_settings(settings),
                 services.providers.model_problem,
+                tools=services.tools,
                 templates=PromptTemplates(settings.resolved_prompt_templates_dir()),
             ),
             tasks=services.tasks,
