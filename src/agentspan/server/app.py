@@ -34,6 +34,7 @@ from agentspan.server.api.fast import FastPaths, Receive, Scope, Send
 from agentspan.server.api.guard import RequestGuard
 from agentspan.server.service.executions import ExecutionService
 from agentspan.server.service.limits import Limits
+from agentspan.server.service.templates import PromptTemplates
 from agentspan.server.services import Services
 from agentspan.server.settings import Settings
 from agentspan.server.store.base import Store
@@ -87,6 +88,7 @@ def create_app(
                 Limits.from_settings(settings),
                 services.providers.model_problem,
                 tools=services.tools,
+                templates=PromptTemplates(settings.resolved_prompt_templates_dir()),
             ),
             tasks=services.tasks,
             keys=services.keys,
