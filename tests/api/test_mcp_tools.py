@@ -51,6 +51,15 @@ class Secrets:
         return {n: self.values[n] for n in names}
 
 
+class Withdrawn(Secrets):
+    """Answers the first resolution (the listing at start), then the credential is gone."""
+
+    async def resolve(self, names: Collection[str], execution_id: str) -> dict[str, str]:
+        values = await super().resolve(names, execution_id)
+        self.values = {}
+        return values
+
+
 @pytest.fixture(scope="module")
 def mcp_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("mcp") / "calls.jsonl"
@@ -254,9 +263,7 @@ def test_a_credential_withdrawn_after_start_is_a_tool_error_the_model_sees(
         mcp_http.url, headers={"Authorization": "Bearer ${MCP_TOKEN}"}, credentials=["MCP_TOKEN"]
     )
     agent = Agent(name="withdrawn", model="openai/gpt-4o", tools=[tools])
-    listing = Secrets({"MCP_TOKEN": CANARY})
-    use_secrets(mcp_server, listing)
-    mcp_server.services.pool.ctx.secrets = NoSecrets()  # gone by the time of the call
+    use_secrets(mcp_server, Withdrawn({"MCP_TOKEN": CANARY}))  # deleted after the listing
     result = rt.run(agent, "1 + 1?")
     assert result.output == "no luck"
     message = tool_message(fake_openai.requests[1])

@@ -38,8 +38,10 @@ from agentspan.agents._run import (
 )
 from agentspan.agents._runtime import AgentRuntime
 from agentspan.agents._scatter import scatter_gather
+from agentspan.agents._server_tools import api_tool, http_tool
 from agentspan.agents._stream import AgentStream, AsyncAgentStream
-from agentspan.agents._tool import ToolContext, ToolDef, agent_tool, tool
+from agentspan.agents._tool import ToolContext, ToolDef, agent_tool, human_tool, tool
+from agentspan.agents.callback import CallbackHandler
 from agentspan.agents.guardrail import (
     Guardrail,
     GuardrailDef,
@@ -75,6 +77,7 @@ __all__ = [
     "AgentStream",
     "AgentspanError",
     "AsyncAgentStream",
+    "CallbackHandler",
     "ConfigurationError",
     "DeploymentInfo",
     "EventType",
@@ -104,9 +107,12 @@ __all__ = [
     "ToolContext",
     "ToolDef",
     "agent_tool",
+    "api_tool",
     "configure",
     "function_tool",
     "guardrail",
+    "http_tool",
+    "human_tool",
     "mcp_tool",
     "run",
     "run_async",

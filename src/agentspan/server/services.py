@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agentspan.server.driver import Driver
 from agentspan.server.executors.base import Executor, ExecutorContext, ExecutorRegistry
 from agentspan.server.executors.guardrails import LlmGuardrailExecutor
+from agentspan.server.executors.http_tool import HttpToolExecutor
 from agentspan.server.executors.llm import LlmExecutor
 from agentspan.server.executors.mcp_tool import McpToolExecutor
 from agentspan.server.executors.pool import ExecutorPool
@@ -20,6 +21,7 @@ from agentspan.server.observers import Observer, ObserverBus
 from agentspan.server.providers import ProviderRegistry
 from agentspan.server.service.keys import KeyService
 from agentspan.server.service.mcp_discovery import McpDiscovery
+from agentspan.server.service.tools import ToolExpander
 from agentspan.server.settings import Settings
 from agentspan.server.store.base import Store, StoreError
 from agentspan.server.store.sqlite import SqliteStore
@@ -76,11 +78,13 @@ class Services:
     keys: KeyService
     """The API keys, and who a request's key stands for."""
     mcp: McpDiscovery
-    """MCP servers' tool listings, for starts (``expand_tree``) and the MCP executor."""
+    """MCP servers' tool listings, for starts (``ToolExpander``) and the MCP executor."""
     observers: ObserverBus | None = None
     """Post-commit notifications (``None``: nobody observes, nothing is built)."""
     notifier: PgNotifier | None = None
     """Feeds the hub with other replicas' wake-ups (PostgreSQL only)."""
+    tools: ToolExpander = field(default_factory=ToolExpander)
+    """Expands discovering tools (``api_tool``) at start."""
 
     @classmethod
     async def start(
@@ -101,7 +105,14 @@ class Services:
         llm = LlmExecutor(settings, bus)
         mcp = McpDiscovery(settings)
         registry = ExecutorRegistry(
-            [llm, TimerExecutor(), LlmGuardrailExecutor(), McpToolExecutor(mcp), *executors]
+            [
+                llm,
+                TimerExecutor(),
+                LlmGuardrailExecutor(),
+                HttpToolExecutor(settings.http_tools),
+                McpToolExecutor(mcp),
+                *executors,
+            ]
         )
         notifier: PgNotifier | None = None
         if _is_postgres(store.url):
@@ -140,6 +151,7 @@ class Services:
             mcp=mcp,
             observers=bus,
             notifier=notifier,
+            tools=ToolExpander(settings.http_tools, lambda: ctx.secrets, mcp=mcp),
         )
         if bus is not None:
             bus.start()

@@ -19,7 +19,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from agentspan.protocol.spec import AgentConfig, McpSettings, McpTool
+from agentspan.protocol.spec import McpSettings, McpTool
 from agentspan.protocol.spec.tools import TOOL_NAME_PATTERN
 from agentspan.server.errors import InvalidAgent, McpServerNotAllowed, ToolDiscoveryFailed
 from agentspan.server.executors.base import MissingSecret, NoSecrets, SecretResolver
@@ -165,10 +165,6 @@ class McpDiscovery:
             self._cache.popitem(last=False)
         return tools
 
-    async def expand_tree(self, spec: AgentConfig) -> None:
-        """Expand every ``mcp_tool`` of an agent tree (``ExecutionService``'s hook)."""
-        await expand_tree(spec, self)
-
     async def expand(self, tool: McpTool, where: str = "") -> list[McpTool]:
         where = where or "?"
         self.check(tool, where)
@@ -231,32 +227,6 @@ async def expand_mcp(tool: McpTool, discovery: McpDiscovery, where: str = "") ->
     if tool.config.remote_name is not None:
         return [tool]
     return await discovery.expand(tool, where)
-
-
-async def expand_tree(spec: AgentConfig, discovery: McpDiscovery, path: str = "") -> None:
-    """Expand every ``mcp_tool`` of an agent tree in place (the start request's own copy).
-    Two tools of one agent with the same name are refused: the model could not tell them
-    apart."""
-    where = f"{path}{spec.name}"
-    if any(isinstance(t, McpTool) and t.config.remote_name is None for t in spec.tools):
-        tools: list[object] = []
-        for tool in spec.tools:
-            tools.extend(await expand_mcp(tool, discovery, where) if isinstance(tool, McpTool) else [tool])
-        spec.tools = tools  # type: ignore[assignment]
-        _check_unique(spec, where)
-    for nested in spec.nested_agents():
-        await expand_tree(nested, discovery, f"{where}/")
-
-
-def _check_unique(spec: AgentConfig, where: str) -> None:
-    seen: set[str] = set()
-    for tool in spec.tools:
-        if tool.name in seen:
-            raise ToolDiscoveryFailed(
-                f"agent '{where}': two tools are named '{tool.name}' after listing its MCP servers; "
-                "use tool_names=[...] to leave one out"
-            )
-        seen.add(tool.name)
 
 
 def _cache_key(endpoint: McpEndpoint) -> str:

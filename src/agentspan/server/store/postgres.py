@@ -151,7 +151,7 @@ _NOTIFY = sql("SELECT pg_notify(:channel, k) FROM unnest(:keys::text[]) AS k")
 # --------------------------------------------------------------------------- transactions
 
 
-class PostgresTx(ExecutionsTxSql, SpecsTxSql, QueueTxSql, BudgetsTxSql, KeysTxSql):
+class PostgresTx(ExecutionsTxSql, SpecsTxSql, QueueTxSql, BudgetsTxSql, KeysTxSql, MessagesReadsSql):
     """Statements of one transaction on one pooled connection."""
 
     __slots__ = ("_c", "_keys")

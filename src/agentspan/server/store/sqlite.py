@@ -76,7 +76,7 @@ _RELEASE = sql(
 )
 
 
-class SqliteTx(ExecutionsTxSql, SpecsTxSql, QueueTxSql, BudgetsTxSql, KeysTxSql):
+class SqliteTx(ExecutionsTxSql, SpecsTxSql, QueueTxSql, BudgetsTxSql, KeysTxSql, MessagesReadsSql):
     """Statements of one transaction on the store's connection."""
 
     __slots__ = ("_c",)
