@@ -114,6 +114,7 @@ class AgentRuntime:
     # --- core (runs on the runtime loop) --------------------------------------------------
 
     async def _start_core(self, agent: Agent | str, prompt: str | None, **kwargs: Any) -> AgentHandle:
+        agent = await _native(agent, kwargs.get("context"))
         body = self._start_body(agent, prompt, **kwargs)
         started = await self._client.start(body)
         return self._started(agent, started)
@@ -215,6 +216,7 @@ class AgentRuntime:
     async def _run_core(self, agent: Agent | str, prompt: str | None, **kwargs: Any) -> AgentResult:
         timeout = kwargs.pop("timeout", None)
         on_event = kwargs.pop("on_event", None)
+        agent = await _native(agent, kwargs.get("context"))
         if timeout is None and isinstance(agent, Agent) and agent.timeout_seconds:
             timeout = agent.timeout_seconds + 30  # the server times the run out first
         if on_event is None:
@@ -429,7 +431,8 @@ class AgentRuntime:
         if not agents:
             raise ValueError("serve() needs at least one agent")
         tools = {}
-        for agent in agents:
+        for given in agents:
+            agent = self._loop.run(_native(given, None, serving=True))
             tools.update(collect_tool_functions(agent))
             tools.update(collect_system_functions(agent))
         self._loop.run(self._register(list(tools.values())))
@@ -501,6 +504,16 @@ class AgentRuntime:
 
     async def stop_async(self, execution_id: str) -> None:
         await self._loop.run_async(self._client.stop(execution_id))
+
+
+async def _native(agent: Any, context: Any, *, serving: bool = False) -> Any:
+    """An agent of another framework (OpenAI Agents SDK, ...) as a native ``Agent``; the
+    adapter is imported only when such an object is passed (docs/frameworks.md)."""
+    if isinstance(agent, Agent | str):
+        return agent
+    from agentspan.frameworks import to_native_agent
+
+    return await to_native_agent(agent, context=context, serving=serving)
 
 
 def _as_body(output: Any) -> dict[str, Any]:
