@@ -336,7 +336,9 @@ def _invoker(item: Any, owner: Any) -> Callable[..., Any]:
             agent=owner,
         )
         for rail in item.tool_input_guardrails or ():
-            rejected = _verdict(await rail.run(ToolInputGuardrailData(context=tool_context, agent=owner)), rail)
+            rejected = _verdict(
+                await rail.run(ToolInputGuardrailData(context=tool_context, agent=owner)), rail
+            )
             if rejected is not None:
                 return rejected
         result = await item.on_invoke_tool(tool_context, raw)

@@ -1,0 +1,407 @@
+"""Conformance: OpenAI Agents SDK agents (the real ``openai-agents`` package) run unchanged on
+a real server over HTTP, with the fake OpenAI endpoint scripting the model's replies."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+agents = pytest.importorskip("agents", reason="the openai-agents package is not installed")
+
+from agents import (  # noqa: E402 - after the skip
+    Agent,
+    GuardrailFunctionOutput,
+    ModelSettings,
+    RunContextWrapper,
+    ToolGuardrailFunctionOutput,
+    function_tool,
+    handoff,
+    input_guardrail,
+    output_guardrail,
+    tool_input_guardrail,
+)
+
+from agentspan import Runner, RunResult  # noqa: E402
+from agentspan._core.errors import ConfigurationError  # noqa: E402
+from agentspan.agents import AgentRuntime  # noqa: E402
+from agentspan.frameworks import detect_framework  # noqa: E402
+from agentspan.frameworks.openai_agents import native_model, to_agent  # noqa: E402
+
+from fakes.openai_server import FakeOpenAI  # noqa: E402
+
+pytestmark = pytest.mark.e2e
+
+
+@function_tool
+def get_weather(city: str) -> str:
+    """Get the current weather for a city.
+
+    Args:
+        city: The city to look up.
+    """
+    return f"72F and sunny in {city}"
+
+
+@function_tool
+def remember(ctx: RunContextWrapper[dict[str, Any]], fact: str) -> str:
+    """Remember a fact in the run's context."""
+    ctx.context.setdefault("facts", []).append(fact)
+    return f"remembered {fact}"
+
+
+@function_tool
+def recall(ctx: RunContextWrapper[dict[str, Any]]) -> str:
+    """Recall the facts remembered so far."""
+    return ", ".join(ctx.context.get("facts", [])) or "nothing"
+
+
+@function_tool(needs_approval=True)
+def transfer_funds(amount: float) -> str:
+    """Move money (a person must approve)."""
+    return f"moved {amount}"
+
+
+class WeatherReport(BaseModel):
+    city: str
+    temperature: float
+
+
+class TraceSpy(agents.TracingProcessor):  # type: ignore[misc]
+    """Records every trace and span the SDK starts: any would be exported to OpenAI."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def on_trace_start(self, trace: Any) -> None:
+        self.seen.append(f"trace {trace}")
+
+    def on_trace_end(self, trace: Any) -> None:
+        self.seen.append(f"trace end {trace}")
+
+    def on_span_start(self, span: Any) -> None:
+        self.seen.append(f"span {span}")
+
+    def on_span_end(self, span: Any) -> None:
+        self.seen.append(f"span end {span}")
+
+    def shutdown(self) -> None:
+        pass
+
+    def force_flush(self) -> None:
+        pass
+
+
+@pytest.fixture
+def fake(fake_openai: FakeOpenAI) -> FakeOpenAI:
+    fake_openai.reset()
+    return fake_openai
+
+
+def _wait_until_waiting(runtime: AgentRuntime, execution_id: str) -> None:
+    deadline = time.monotonic() + 20
+    while not runtime.get_status(execution_id).is_waiting:
+        assert time.monotonic() < deadline, "the run never waited for approval"
+        time.sleep(0.05)
+
+
+# --------------------------------------------------------------------------- one agent
+
+
+def test_single_agent_with_a_tool(runtime: AgentRuntime, fake: FakeOpenAI) -> None:
+    spy = TraceSpy()
+    agents.add_trace_processor(spy)
+
+    def instructions(ctx: RunContextWrapper[dict[str, Any]], agent: Agent[Any]) -> str:
+        return f"You are {agent.name}; the user is {ctx.context['user']}."
+
+    agent = Agent(
+        name="Weather agent",
+        instructions=instructions,
+        model="gpt-4o-mini",
+        tools=[get_weather],
+        model_settings=ModelSettings(temperature=0.2, max_tokens=300),
+    )
+    fake.script(FakeOpenAI.tool_calls([("get_weather", {"city": "NYC"})]), FakeOpenAI.text("It is sunny."))
+
+    result = runtime.run(agent, "Weather in NYC?", context={"user": "ada"})
+
+    assert result.status == "COMPLETED", result.error
+    assert result.output == "It is sunny."
+    assert result.tool_calls[0]["name"] == "get_weather"
+    assert result.tool_calls[0]["result"] == "72F and sunny in NYC"
+    first = fake.requests[0]
+    assert first["model"] == "gpt-4o-mini"
+    assert first["temperature"] == 0.2
+    assert 300 in (first.get("max_tokens"), first.get("max_completion_tokens"))
+    assert first["messages"][0] == {"role": "system", "content": "You are Weather agent; the user is ada."}
+    schema = first["tools"][0]["function"]["parameters"]
+    assert schema["properties"]["city"]["description"] == "The city to look up."
+    assert fake.requests[1]["messages"][-1]["content"] == "72F and sunny in NYC"
+    assert spy.seen == []  # nothing for the SDK's tracing to export
+
+
+def test_context_is_the_runs_durable_shared_state(runtime: AgentRuntime, fake: FakeOpenAI) -> None:
+    agent = Agent(name="memo", instructions="Remember things.", model="gpt-4o", tools=[remember, recall])
+    fake.script(
+        FakeOpenAI.tool_calls([("remember", {"fact": "tea"})]),
+        FakeOpenAI.tool_calls([("recall", {})]),
+        FakeOpenAI.text("done"),
+    )
+    given = {"facts": ["milk"]}
+    result = runtime.run(agent, "remember tea", context=given)
+    assert result.status == "COMPLETED", result.error
+    assert [c["result"] for c in result.tool_calls] == ["remembered tea", "milk, tea"]
+    assert given == {"facts": ["milk"]}  # the caller's object is the initial state, not shared memory
+
+
+def test_structured_output_through_the_runner(runtime: AgentRuntime, fake: FakeOpenAI) -> None:
+    agent = Agent(name="reporter", instructions="Report.", model="gpt-4o", output_type=WeatherReport)
+    fake.script(FakeOpenAI.text(json.dumps({"city": "Oslo", "temperature": 3.5})))
+
+    result = Runner.run_sync(agent, "Weather in Oslo?", runtime=runtime)
+
+    assert isinstance(result, RunResult)
+    assert result.final_output == WeatherReport(city="Oslo", temperature=3.5)
+    assert "temperature" in json.dumps(fake.requests[0]["response_format"])
+
+
+def test_runner_run_async_and_max_turns(runtime: AgentRuntime, fake: FakeOpenAI) -> None:
+    import asyncio
+
+    agent = Agent(name="looper", instructions="Loop.", model="gpt-4o", tools=[get_weather])
+    fake.script(*[FakeOpenAI.tool_calls([("get_weather", {"city": f"c{i}"})]) for i in range(5)])
+
+    result = asyncio.run(Runner.run(agent, "go", max_turns=2, runtime=runtime))
+
+    assert result.result.finish_reason == "max_turns"
+    assert len(result.result.tool_calls) == 2
+
+
+# --------------------------------------------------------------------------- several agents
+
+
+def test_handoffs_between_agents(runtime: AgentRuntime, fake: FakeOpenAI) -> None:
+    billing = Agent(
+        name="Billing agent",
+        handoff_description="Answers billing questions.",
+        instructions="You handle billing.",
+        model="gpt-4o",
+    )
+    refunds = Agent(name="Refund agent", instructions="You handle refunds.", model="gpt-4o")
+    triage = Agent(
+        name="Triage agent",
+        instructions="Route the user.",
+        model="gpt-4o",
+        handoffs=[billing, handoff(refunds)],
+    )
+    fake.script(
+        FakeOpenAI.tool_calls([("transfer_to_billing_agent", {"reason": "billing"})]),
+        FakeOpenAI.text("Your invoice is paid."),
+    )
+
+    result = Runner.run_sync(triage, "Is my invoice paid?", runtime=runtime)
+
+    assert result.final_output == "Your invoice is paid."
+    offered = {t["function"]["name"]: t["function"]["description"] for t in fake.requests[0]["tools"]}
+    assert set(offered) == {"transfer_to_billing_agent", "transfer_to_refund_agent"}
+    assert "Answers billing questions." in offered["transfer_to_billing_agent"]
+    assert fake.requests[1]["messages"][0] == {"role": "system", "content": "You handle billing."}
+    assert "Is my invoice paid?" in fake.requests[1]["messages"][-1]["content"]
+
+
+def test_agent_as_tool_is_a_child_execution(runtime: AgentRuntime, fake: FakeOpenAI) -> None:
+    spanish = Agent(name="spanish", instructions="Translate to Spanish.", model="gpt-4o")
+    orchestrator = Agent(
+        name="orchestrator",
+        instructions="Use your tools.",
+        model="gpt-4o",
+        tools=[spanish.as_tool(tool_name="to_spanish", tool_description="Translate to Spanish")],
+    )
+    fake.script(
+        FakeOpenAI.tool_calls([("to_spanish", {"request": "hello"})]),
+        FakeOpenAI.text("hola"),
+        FakeOpenAI.text("In Spanish: hola"),
+    )
+    result = runtime.run(orchestrator, "Say hello in Spanish")
+    assert result.status == "COMPLETED", result.error
+    assert result.output == "In Spanish: hola"
+    assert result.tool_calls[0]["result"] == "hola"
+    assert fake.requests[1]["messages"][-1]["content"] == "hello"
+
+
+def test_cyclic_handoffs_are_refused_with_a_clear_error(runtime: AgentRuntime) -> None:
+    a = Agent(name="a", model="gpt-4o")
+    b = Agent(name="b", model="gpt-4o", handoffs=[a])
+    a.handoffs.append(b)
+    with pytest.raises(ConfigurationError, match=r"cyclic handoffs \(a -> b -> a\)"):
+        runtime.start(a, "hi")
+
+
+# --------------------------------------------------------------------------- streaming, approvals
+
+
+def test_streaming_events(runtime: AgentRuntime, fake: FakeOpenAI) -> None:
+    agent = Agent(name="streamer", instructions="Help.", model="gpt-4o", tools=[get_weather])
+    fake.script(FakeOpenAI.tool_calls([("get_weather", {"city": "Rome"})]), FakeOpenAI.text("Warm."))
+    events = list(runtime.stream(agent, "Weather in Rome?"))
+    types = [e.type for e in events]
+    assert "tool_call" in types and "tool_result" in types and types[-1] == "done"
+
+
+def test_runner_run_streamed(runtime: AgentRuntime, fake: FakeOpenAI) -> None:
+    import asyncio
+
+    agent = Agent(name="streamer2", instructions="Help.", model="gpt-4o", tools=[get_weather])
+    fake.script(FakeOpenAI.tool_calls([("get_weather", {"city": "Rome"})]), FakeOpenAI.text("Warm."))
+
+    async def follow() -> tuple[list[str], Any]:
+        streamed = Runner.run_streamed(agent, "Weather in Rome?", runtime=runtime)
+        seen = [event.type async for event in streamed.stream_events()]
+        return seen, streamed.final_output
+
+    seen, final = asyncio.run(follow())
+    assert "tool_result" in seen and seen[-1] == "done"
+    assert final == "Warm."
+
+
+def test_approval_required_tool_waits_for_a_person(runtime: AgentRuntime, fake: FakeOpenAI) -> None:
+    agent = Agent(name="banker", instructions="Move money.", model="gpt-4o", tools=[transfer_funds])
+    fake.script(FakeOpenAI.tool_calls([("transfer_funds", {"amount": 50})]), FakeOpenAI.text("Moved."))
+    handle = runtime.start(agent, "Move 50")
+    _wait_until_waiting(runtime, handle.execution_id)
+    assert fake.request_count == 1  # nothing ran before the decision
+    handle.approve()
+    result = handle.join(timeout=30)
+    assert result.output == "Moved."
+    assert result.tool_calls[0]["result"] == "moved 50.0"
+    assert result.tool_calls[0]["approval"]["approved"] is True
+
+
+def test_rejected_tool_is_not_run(runtime: AgentRuntime, fake: FakeOpenAI) -> None:
+    agent = Agent(name="banker2", instructions="Move money.", model="gpt-4o", tools=[transfer_funds])
+    fake.script(FakeOpenAI.tool_calls([("transfer_funds", {"amount": 9})]), FakeOpenAI.text("Not moved."))
+    handle = runtime.start(agent, "Move 9")
+    _wait_until_waiting(runtime, handle.execution_id)
+    handle.reject("no")
+    result = handle.join(timeout=30)
+    assert result.output == "Not moved."
+    assert result.tool_calls[0].get("result") != "moved 9.0"
+
+
+# --------------------------------------------------------------------------- guardrails
+
+
+@input_guardrail
+def no_homework(ctx: RunContextWrapper[Any], agent: Agent[Any], content: Any) -> GuardrailFunctionOutput:
+    return GuardrailFunctionOutput(output_info="homework", tripwire_triggered="homework" in str(content))
+
+
+@output_guardrail
+def typed_check(ctx: RunContextWrapper[Any], agent: Agent[Any], output: Any) -> GuardrailFunctionOutput:
+    return GuardrailFunctionOutput(
+        output_info=type(output).__name__, tripwire_triggered=output.temperature > 100
+    )
+
+
+def test_input_guardrail_tripwire_fails_the_run(runtime: AgentRuntime, fake: FakeOpenAI) -> None:
+    agent = Agent(name="tutor", instructions="Help.", model="gpt-4o", input_guardrails=[no_homework])
+    result = runtime.run(agent, "do my homework")
+    assert result.status == "FAILED"
+    assert "no_homework" in (result.error or "")
+    assert fake.request_count == 0
+
+
+def test_output_guardrail_sees_the_typed_output(runtime: AgentRuntime, fake: FakeOpenAI) -> None:
+    agent = Agent(
+        name="checked",
+        instructions="Report.",
+        model="gpt-4o",
+        output_type=WeatherReport,
+        output_guardrails=[typed_check],
+    )
+    fake.script(FakeOpenAI.text(json.dumps({"city": "Hell", "temperature": 500})))
+    failed = runtime.run(agent, "weather in hell")
+    assert failed.status == "FAILED" and "typed_check" in (failed.error or "")
+    fake.script(FakeOpenAI.text(json.dumps({"city": "Oslo", "temperature": 3})))
+    passed = runtime.run(agent, "weather in Oslo")
+    assert passed.status == "COMPLETED" and passed.output == WeatherReport(city="Oslo", temperature=3)
+
+
+@tool_input_guardrail
+def no_secret_cities(data: Any) -> ToolGuardrailFunctionOutput:
+    args = json.loads(data.context.tool_arguments)
+    if args.get("city") == "Area 51":
+        return ToolGuardrailFunctionOutput.reject_content("That place is classified.")
+    return ToolGuardrailFunctionOutput.allow()
+
+
+@function_tool(tool_input_guardrails=[no_secret_cities])
+def guarded_weather(city: str) -> str:
+    """Weather, except for secret places."""
+    return f"sunny in {city}"
+
+
+def test_tool_input_guardrail_rejects_inside_the_step(runtime: AgentRuntime, fake: FakeOpenAI) -> None:
+    agent = Agent(name="guarded", instructions="Help.", model="gpt-4o", tools=[guarded_weather])
+    fake.script(
+        FakeOpenAI.tool_calls([("guarded_weather", {"city": "Area 51"})]),
+        FakeOpenAI.tool_calls([("guarded_weather", {"city": "Paris"})]),
+        FakeOpenAI.text("ok"),
+    )
+    result = runtime.run(agent, "weather")
+    assert [c["result"] for c in result.tool_calls] == ["That place is classified.", "sunny in Paris"]
+
+
+# --------------------------------------------------------------------------- mapping details
+
+
+def test_detection_and_model_names() -> None:
+    assert detect_framework(Agent(name="x")) == "openai_agents"
+    assert detect_framework(object()) is None
+    assert native_model("gpt-4o") == "openai/gpt-4o"
+    assert native_model("litellm/anthropic/claude-sonnet-4-6") == "anthropic/claude-sonnet-4-6"
+    assert native_model("anthropic/claude-sonnet-4-6") == "anthropic/claude-sonnet-4-6"
+
+
+def test_unsupported_features_are_refused_by_name() -> None:
+    import asyncio
+
+    hosted = Agent(name="searcher", model="gpt-4o", tools=[agents.WebSearchTool()])
+    with pytest.raises(ConfigurationError, match="WebSearchTool.*not supported yet"):
+        asyncio.run(to_agent(hosted))
+    stop_first = Agent(name="stopper", model="gpt-4o", tool_use_behavior="stop_on_first_tool")
+    with pytest.raises(ConfigurationError, match="tool_use_behavior"):
+        asyncio.run(to_agent(stop_first))
+    custom_model = Agent(name="custom", model=agents.OpenAIChatCompletionsModel("gpt-4o", openai_client=None))  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="Model object"):
+        asyncio.run(to_agent(custom_model))
+
+
+def test_a_tool_alone_is_not_an_agent(runtime: AgentRuntime) -> None:
+    with pytest.raises(TypeError, match="expected an Agent, got FunctionTool"):
+        runtime.start(get_weather, "hi")
+
+
+def test_runner_refuses_a_non_json_context(runtime: AgentRuntime) -> None:
+    class Deps:
+        pass
+
+    with pytest.raises(ConfigurationError, match="JSON object"):
+        Runner.run_sync(Agent(name="x", model="gpt-4o"), "hi", context=Deps(), runtime=runtime)
+
+
+def test_adapter_without_the_package_names_the_install_command() -> None:
+    code = (
+        "import sys\n"
+        "sys.modules['agents'] = None\n"  # as if openai-agents were not installed
+        "import agentspan.frameworks.openai_agents\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert "pip install 'agentspan[openai-agents]'" in done.stderr
