@@ -20,6 +20,8 @@ from agents import (  # noqa: E402 - after the skip
     ModelSettings,
     RunContextWrapper,
     ToolGuardrailFunctionOutput,
+    TracingProcessor,
+    add_trace_processor,
     function_tool,
     handoff,
     input_guardrail,
@@ -72,7 +74,7 @@ class WeatherReport(BaseModel):
     temperature: float
 
 
-class TraceSpy(agents.TracingProcessor):  # type: ignore[misc]
+class TraceSpy(TracingProcessor):
     """Records every trace and span the SDK starts: any would be exported to OpenAI."""
 
     def __init__(self) -> None:
@@ -115,7 +117,7 @@ def _wait_until_waiting(runtime: AgentRuntime, execution_id: str) -> None:
 
 def test_single_agent_with_a_tool(runtime: AgentRuntime, fake: FakeOpenAI) -> None:
     spy = TraceSpy()
-    agents.add_trace_processor(spy)
+    add_trace_processor(spy)
 
     def instructions(ctx: RunContextWrapper[dict[str, Any]], agent: Agent[Any]) -> str:
         return f"You are {agent.name}; the user is {ctx.context['user']}."
@@ -378,7 +380,7 @@ def test_unsupported_features_are_refused_by_name() -> None:
     stop_first = Agent(name="stopper", model="gpt-4o", tool_use_behavior="stop_on_first_tool")
     with pytest.raises(ConfigurationError, match="tool_use_behavior"):
         asyncio.run(to_agent(stop_first))
-    custom_model = Agent(name="custom", model=agents.OpenAIChatCompletionsModel("gpt-4o", openai_client=None))  # type: ignore[arg-type]
+    custom_model = Agent(name="custom", model=agents.OpenAIChatCompletionsModel("gpt-4o", openai_client=None))
     with pytest.raises(ConfigurationError, match="Model object"):
         asyncio.run(to_agent(custom_model))
 

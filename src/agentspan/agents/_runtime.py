@@ -32,6 +32,9 @@ from agentspan.client._worker import WorkerPool
 log = logging.getLogger("agentspan")
 
 EventCallback = Callable[[AgentEvent], None]
+# What run/start/stream/serve take: an Agent, the name of a deployed one, or an agent of
+# another framework (an OpenAI Agents SDK Agent, ...; docs/frameworks.md).
+AgentLike = Agent | str | Any
 _FIRST_WAIT_SECONDS = 20.0  # how long ``run()``'s start request may wait for the result
 
 
@@ -253,7 +256,7 @@ class AgentRuntime:
 
     def run(
         self,
-        agent: Agent | str,
+        agent: AgentLike,
         prompt: str | None = None,
         *,
         version: int | None = None,
@@ -288,7 +291,7 @@ class AgentRuntime:
 
     async def run_async(
         self,
-        agent: Agent | str,
+        agent: AgentLike,
         prompt: str | None = None,
         *,
         version: int | None = None,
@@ -322,7 +325,7 @@ class AgentRuntime:
 
     def start(
         self,
-        agent: Agent | str,
+        agent: AgentLike,
         prompt: str | None = None,
         *,
         version: int | None = None,
@@ -351,7 +354,7 @@ class AgentRuntime:
 
     async def start_async(
         self,
-        agent: Agent | str,
+        agent: AgentLike,
         prompt: str | None = None,
         *,
         version: int | None = None,
@@ -379,7 +382,7 @@ class AgentRuntime:
 
     def stream(
         self,
-        agent: Agent | str | None = None,
+        agent: AgentLike | None = None,
         prompt: str | None = None,
         *,
         version: int | None = None,
@@ -397,7 +400,7 @@ class AgentRuntime:
 
     async def stream_async(
         self,
-        agent: Agent | str | None = None,
+        agent: AgentLike | None = None,
         prompt: str | None = None,
         *,
         version: int | None = None,
@@ -420,7 +423,7 @@ class AgentRuntime:
 
     # --- workers --------------------------------------------------------------------------
 
-    def serve(self, *agents: Agent, packages: list[str] | None = None, blocking: bool = True) -> None:
+    def serve(self, *agents: AgentLike, packages: list[str] | None = None, blocking: bool = True) -> None:
         """Serve the tools of ``agents`` for executions started anywhere.
 
         With ``blocking=True`` (the default) this waits until SIGINT/SIGTERM, then shuts

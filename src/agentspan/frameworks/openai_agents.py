@@ -188,7 +188,7 @@ class _Converter:
         return bool(await _resolved(enabled(_context_wrapper(self.options.context), source)))
 
     async def _handoff_targets(self, source: Any) -> list[Any]:
-        targets = []
+        targets: list[Any] = []
         for item in source.handoffs:
             if isinstance(item, oai.Agent):
                 targets.append(item)
