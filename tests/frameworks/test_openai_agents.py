@@ -407,3 +407,26 @@ def test_adapter_without_the_package_names_the_install_command() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode != 0
     assert "pip install 'agentspan[openai-agents]'" in done.stderr
+
+
+def test_options_without_an_equivalent_are_named_in_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    import asyncio
+
+    def on_transfer(ctx: RunContextWrapper[Any]) -> None:
+        pass
+
+    plain = Agent(name="plain", model="gpt-4o", handoffs=[handoff(Agent(name="t1", model="gpt-4o"))])
+    with caplog.at_level("WARNING", logger="agentspan.frameworks"):
+        asyncio.run(to_agent(plain))
+    assert caplog.text == ""
+    noisy = Agent(
+        name="noisy",
+        model="gpt-4o",
+        model_settings=ModelSettings(top_p=0.5, temperature=0.1),
+        handoffs=[handoff(Agent(name="t2", model="gpt-4o"), on_handoff=on_transfer)],
+    )
+    with caplog.at_level("WARNING", logger="agentspan.frameworks"):
+        converted = asyncio.run(to_agent(noisy))
+    assert "ignoring top_p" in caplog.text
+    assert "handoff 'transfer_to_t2'" in caplog.text
+    assert converted.temperature == 0.1 and [a.name for a in converted.agents] == ["t2"]

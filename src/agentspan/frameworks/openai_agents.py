@@ -202,7 +202,7 @@ class _Converter:
                 )
             if not await self._enabled(item, source):
                 continue
-            if item.input_filter is not None or item.input_json_schema:
+            if item.input_filter is not None or _has_on_handoff(item):
                 log.warning(
                     "agent %r: handoff %r: input_filter, input_type and on_handoff are not run "
                     "(the target gets the conversation; docs/frameworks.md)",
@@ -253,6 +253,20 @@ class _Converter:
         check = _input_check(rail, owner) if position == "input" else _output_check(rail, owner)
         # The SDK ends the run when a tripwire triggers: "raise" does the same here.
         return Guardrail(check, position=position, on_fail="raise", name=name)
+
+
+def _has_on_handoff(item: Any) -> bool:
+    """Whether ``handoff(..., on_handoff=...)`` was given: the SDK keeps the callback only
+    in the closure of the function it builds, so look there (best effort)."""
+    invoke = item.on_invoke_handoff
+    for func in (invoke, *getattr(invoke, "args", ())):
+        code, cells = getattr(func, "__code__", None), getattr(func, "__closure__", None)
+        if code is None or not cells:
+            continue
+        for name, cell in zip(code.co_freevars, cells, strict=False):
+            if name == "on_handoff" and cell.cell_contents is not None:
+                return True
+    return False
 
 
 def _refuse_unsupported(source: Any) -> None:

@@ -1,0 +1,107 @@
+"""Whole programs in their own processes: an OpenAI Agents SDK agent passed to ``run()``
+unchanged, and ``from agentspan import Runner`` as a one-line replacement for the SDK's."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("agents", reason="the openai-agents package is not installed")
+
+from fakes.openai_server import FakeOpenAI  # noqa: E402
+from support.servers import ServerProcess  # noqa: E402
+
+pytestmark = pytest.mark.e2e
+
+RUN_PROGRAM = '''
+from agents import Agent, function_tool
+from agentspan.agents import run
+
+@function_tool
+def get_weather(city: str) -> str:
+    """Get current weather for a city."""
+    return f"72F and sunny in {city}"
+
+agent = Agent(name="Weather agent", instructions="Answer briefly.", model="gpt-4o", tools=[get_weather])
+result = run(agent, "What's the weather in NYC?")
+print("output:", result.output)
+print("execution:", result.execution_id)
+'''
+
+# The OpenAI Agents SDK quickstart with one import changed (Runner from agentspan).
+RUNNER_PROGRAM = """
+from agents import Agent
+from agentspan import Runner
+
+history_tutor = Agent(
+    name="History Tutor",
+    handoff_description="Specialist agent for historical questions",
+    instructions="You provide assistance with historical queries.",
+)
+math_tutor = Agent(
+    name="Math Tutor",
+    handoff_description="Specialist agent for math questions",
+    instructions="You provide help with math problems.",
+)
+triage_agent = Agent(
+    name="Triage Agent",
+    instructions="You determine which agent to use based on the user's homework question",
+    handoffs=[history_tutor, math_tutor],
+)
+result = Runner.run_sync(triage_agent, "Who was the first president of the United States?")
+print("final:", result.final_output)
+"""
+
+
+@pytest.fixture
+def proc_server(tmp_path: Path, fake_openai: FakeOpenAI) -> Iterator[ServerProcess]:
+    fake_openai.reset()
+    server = ServerProcess(tmp_path / "data").start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def run_python(code: str, server: ServerProcess) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "AGENTSPAN_SERVER_URL": server.api_url, "OPENAI_AGENTS_DISABLE_TRACING": "1"}
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], env=env, capture_output=True, text=True, timeout=90
+    )
+
+
+def test_run_takes_an_openai_agents_sdk_agent_unchanged(
+    proc_server: ServerProcess, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.script(
+        FakeOpenAI.tool_calls([("get_weather", {"city": "NYC"})]),
+        FakeOpenAI.text("It is 72F and sunny in NYC."),
+    )
+    done = run_python(RUN_PROGRAM, proc_server)
+    assert done.returncode == 0, done.stderr
+    assert "output: It is 72F and sunny in NYC." in done.stdout
+    assert fake_openai.requests[1]["messages"][-1]["content"] == "72F and sunny in NYC"
+
+
+def test_runner_drop_in_with_handoffs_and_the_sdks_default_model(
+    proc_server: ServerProcess, fake_openai: FakeOpenAI
+) -> None:
+    from agents.models import get_default_model
+
+    fake_openai.script(
+        FakeOpenAI.tool_calls([("transfer_to_history_tutor", {})]),
+        FakeOpenAI.text("George Washington."),
+    )
+    done = run_python(RUNNER_PROGRAM, proc_server)
+    assert done.returncode == 0, done.stderr
+    assert "final: George Washington." in done.stdout
+    assert fake_openai.requests[0]["model"] == get_default_model()  # model=None: the SDK's default
+    assert (
+        fake_openai.requests[1]["messages"][0]["content"] == "You provide assistance with historical queries."
+    )
