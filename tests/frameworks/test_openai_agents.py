@@ -237,11 +237,27 @@ def test_agent_as_tool_is_a_child_execution(runtime: AgentRuntime, fake: FakeOpe
     assert fake.requests[1]["messages"][-1]["content"] == "hello"
 
 
-def test_cyclic_handoffs_are_refused_with_a_clear_error(runtime: AgentRuntime) -> None:
+def test_cyclic_handoffs_run_as_a_swarm(runtime: AgentRuntime, fake: FakeOpenAI) -> None:
+    triage = Agent(name="Triage", instructions="Route.", model="gpt-4o")
+    faq = Agent(name="FAQ", instructions="Answer FAQs.", model="gpt-4o", handoffs=[triage])
+    booking = Agent(name="Booking", instructions="Book seats.", model="gpt-4o", handoffs=[triage])
+    triage.handoffs.extend([faq, booking])
+    fake.script(
+        FakeOpenAI.tool_calls([("transfer_to_faq", {})]),
+        FakeOpenAI.tool_calls([("transfer_to_triage", {})]),
+        FakeOpenAI.text("Anything else?"),
+    )
+    result = Runner.run_sync(triage, "How many seats?", runtime=runtime)
+    assert result.final_output == "Anything else?", result.error
+    assert [r["messages"][0]["content"] for r in fake.requests] == ["Route.", "Answer FAQs.", "Route."]
+    faq_tools = {t["function"]["name"] for t in fake.requests[1]["tools"]}
+    assert "transfer_to_triage" in faq_tools
+
+
+def test_an_agent_that_is_its_own_agent_tool_is_refused(runtime: AgentRuntime) -> None:
     a = Agent(name="a", model="gpt-4o")
-    b = Agent(name="b", model="gpt-4o", handoffs=[a])
-    a.handoffs.append(b)
-    with pytest.raises(ConfigurationError, match=r"cyclic handoffs \(a -> b -> a\)"):
+    a.tools.append(a.as_tool(tool_name="again", tool_description="me"))
+    with pytest.raises(ConfigurationError, match=r"agent tool of itself \(a -> a\)"):
         runtime.start(a, "hi")
 
 

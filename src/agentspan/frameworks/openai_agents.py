@@ -84,13 +84,11 @@ def native_model(model: Any) -> str:
 
 
 def _native_name(name: str) -> str:
-    """SDK agent names are free text ("Triage agent"); ours are identifiers. Names that
-    are not become lower-case with ``_`` for every other character, the way the SDK
-    itself names handoff tools (``transfer_to_triage_agent``)."""
-    if NAME_PATTERN.match(name):
-        return name
-    cleaned = re.sub(r"[^a-zA-Z0-9_]+", "_", name.strip()).strip("_").lower()
-    if not cleaned or cleaned[0].isdigit():
+    """The agent's name as the SDK spells it in its handoff tools: every character other
+    than a letter, digit or ``_`` becomes ``_``, then lower case ("Triage agent" →
+    ``triage_agent``), so the ``transfer_to_<name>`` tools the model sees are the SDK's."""
+    cleaned = re.sub(r"[^a-zA-Z0-9_]", "_", name).lower()
+    if not NAME_PATTERN.match(cleaned):
         cleaned = f"agent_{cleaned}"
     return cleaned
 
@@ -119,6 +117,7 @@ class _Converter:
         self.options = options
         self._agents: dict[int, Agent] = {}
         self._tools: dict[int, ToolDef] = {}
+        self._targets: dict[int, list[Any]] = {}
         self._path: list[str] = []
 
     async def agent(self, source: Any, *, first: bool) -> Agent:
@@ -129,18 +128,64 @@ class _Converter:
         if name in self._path:
             cycle = " -> ".join([*self._path, name])
             raise ConfigurationError(
-                f"OpenAI Agents SDK agent {source.name!r}: cyclic handoffs ({cycle}) are not supported yet"
+                f"OpenAI Agents SDK agent {source.name!r} is an agent tool of itself ({cycle}); "
+                "an agent cannot contain itself"
             )
-        _refuse_unsupported(source)
         self._path.append(name)
         try:
-            converted = await self._convert(source, name, first=first)
+            graph = await self._handoff_graph(source)
+            if _has_cycle(graph, id(source)):
+                converted = await self._swarm(source, name, graph, first=first)
+            else:
+                converted = await self._convert(source, name, first=first, handoffs=True)
         finally:
             self._path.pop()
         self._agents[id(source)] = converted
         return converted
 
-    async def _convert(self, source: Any, name: str, *, first: bool) -> Agent:
+    async def _handoff_graph(self, source: Any) -> dict[int, tuple[Any, list[Any]]]:
+        """Every agent reachable through handoffs from ``source``, with its handoff targets,
+        in the order they are found (``source`` first)."""
+        graph: dict[int, tuple[Any, list[Any]]] = {}
+        queue = [source]
+        while queue:
+            current = queue.pop(0)
+            if id(current) in graph:
+                continue
+            targets = await self._handoff_targets(current)
+            graph[id(current)] = (current, targets)
+            queue.extend(targets)
+        return graph
+
+    async def _swarm(
+        self, source: Any, name: str, graph: dict[int, tuple[Any, list[Any]]], *, first: bool
+    ) -> Agent:
+        """Handoffs that form a cycle (``triage -> faq -> triage``) cannot nest as a tree:
+        the agents become one swarm team, each allowed to transfer only to its own
+        handoff targets; the agent the run starts with goes first."""
+        members = []
+        for member, _ in graph.values():
+            members.append(
+                await self._convert(
+                    member, _native_name(member.name), first=first and member is source, handoffs=False
+                )
+            )
+        transitions = {
+            _native_name(member.name): [_native_name(t.name) for t in targets]
+            for member, targets in graph.values()
+        }
+        return Agent(
+            name=f"{name}_handoffs",
+            agents=members,
+            strategy="swarm",
+            allowed_transitions=transitions,
+            max_turns=self.options.max_turns,
+        )
+
+    async def _convert(self, source: Any, name: str, *, first: bool, handoffs: bool) -> Agent:
+        """One agent; its handoff targets become sub-agents when ``handoffs`` (a tree),
+        else the swarm team holding it routes them."""
+        _refuse_unsupported(source)
         settings = source.model_settings
         if self.options.settings is not None:
             settings = settings.resolve(self.options.settings)
@@ -149,12 +194,13 @@ class _Converter:
         if first:
             # The SDK runs input guardrails only for the agent the run starts with.
             guardrails = [self._guardrail(g, "input", source) for g in source.input_guardrails] + guardrails
+        targets = await self._handoff_targets(source) if handoffs else []
         return Agent(
             name=name,
             model=self.options.model or native_model(source.model),
             instructions=await self._instructions(source),
             tools=[await self.tool(t, source) for t in source.tools if await self._enabled(t, source)],
-            agents=[await self.agent(t, first=False) for t in await self._handoff_targets(source)],
+            agents=[await self.agent(t, first=False) for t in targets],
             strategy="handoff",
             output_type=_output_type(source),
             guardrails=guardrails,
@@ -188,6 +234,12 @@ class _Converter:
         return bool(await _resolved(enabled(_context_wrapper(self.options.context), source)))
 
     async def _handoff_targets(self, source: Any) -> list[Any]:
+        known = self._targets.get(id(source))
+        if known is None:
+            known = self._targets[id(source)] = await self._read_handoffs(source)
+        return known
+
+    async def _read_handoffs(self, source: Any) -> list[Any]:
         targets: list[Any] = []
         for item in source.handoffs:
             if isinstance(item, oai.Agent):
@@ -202,6 +254,13 @@ class _Converter:
                 )
             if not await self._enabled(item, source):
                 continue
+            if item.tool_name != f"transfer_to_{_native_name(target.name)}":
+                log.warning(
+                    "agent %r: handoff tool %r is offered as %r (tool names of handoffs are not kept yet)",
+                    source.name,
+                    item.tool_name,
+                    f"transfer_to_{_native_name(target.name)}",
+                )
             if item.input_filter is not None or _has_on_handoff(item):
                 log.warning(
                     "agent %r: handoff %r: input_filter, input_type and on_handoff are not run "
@@ -267,6 +326,22 @@ def _has_on_handoff(item: Any) -> bool:
             if name == "on_handoff" and cell.cell_contents is not None:
                 return True
     return False
+
+
+def _has_cycle(graph: dict[int, tuple[Any, list[Any]]], start: int) -> bool:
+    """Whether the handoff graph has a cycle reachable from ``start``."""
+    state: dict[int, int] = {}  # 1: on the current path, 2: done
+
+    def visit(node: int) -> bool:
+        state[node] = 1
+        for target in graph[node][1]:
+            mark = state.get(id(target))
+            if mark == 1 or (mark is None and visit(id(target))):
+                return True
+        state[node] = 2
+        return False
+
+    return visit(start)
 
 
 def _refuse_unsupported(source: Any) -> None:
