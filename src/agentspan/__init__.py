@@ -11,8 +11,8 @@ from typing import Any
 __version__ = "0.1.0"
 
 _LAZY = {
-    "Runner": ("agentspan.agents.openai_compat", "Runner"),
-    "RunResult": ("agentspan.agents.openai_compat", "RunResult"),
+    "Runner": ("agentspan.agents", "Runner"),
+    "RunResult": ("agentspan.agents", "RunResult"),
     "function_tool": ("agentspan.agents", "tool"),
 }
 

@@ -189,10 +189,13 @@ def test_runner_run_async_and_max_turns(runtime: AgentRuntime, fake: FakeOpenAI)
 
 
 def test_handoffs_between_agents(runtime: AgentRuntime, fake: FakeOpenAI) -> None:
+    async def billing_instructions(ctx: RunContextWrapper[Any], agent: Agent[Any]) -> str:
+        return "You handle billing."
+
     billing = Agent(
         name="Billing agent",
         handoff_description="Answers billing questions.",
-        instructions="You handle billing.",
+        instructions=billing_instructions,
         model="gpt-4o",
     )
     refunds = Agent(name="Refund agent", instructions="You handle refunds.", model="gpt-4o")
@@ -380,6 +383,12 @@ def test_tool_input_guardrail_rejects_inside_the_step(runtime: AgentRuntime, fak
 
 
 def test_detection_and_model_names() -> None:
+    import agentspan
+    import agentspan.agents
+    from agentspan.agents import openai_compat
+
+    assert agentspan.Runner is agentspan.agents.Runner is openai_compat.Runner
+    assert agentspan.RunResult is openai_compat.RunResult
     assert detect_framework(Agent(name="x")) == "openai_agents"
     assert detect_framework(object()) is None
     assert native_model("gpt-4o") == "openai/gpt-4o"

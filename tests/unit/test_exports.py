@@ -34,6 +34,8 @@ EXPECTED = {
     "Position",
     "PromptTemplate",
     "RegexGuardrail",
+    "RunResult",
+    "Runner",
     "Status",
     "StopMessageTermination",
     "Strategy",
