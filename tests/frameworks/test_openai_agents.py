@@ -455,3 +455,15 @@ def test_options_without_an_equivalent_are_named_in_a_warning(caplog: pytest.Log
     assert "ignoring top_p" in caplog.text
     assert "handoff 'transfer_to_t2'" in caplog.text
     assert converted.temperature == 0.1 and [a.name for a in converted.agents] == ["t2"]
+
+
+def test_the_sdk_imports_no_framework_until_one_is_used() -> None:
+    code = (
+        "import sys, agentspan, agentspan.agents\n"
+        "from agentspan import Runner\n"
+        "print(sorted(m for m in sys.modules if m == 'agents' or m.startswith(('agents.', 'agentspan.frameworks'))))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "[]"
