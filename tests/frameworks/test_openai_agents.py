@@ -173,16 +173,25 @@ def test_structured_output_through_the_runner(runtime: AgentRuntime, fake: FakeO
     assert "temperature" in json.dumps(fake.requests[0]["response_format"])
 
 
-def test_runner_run_async_and_max_turns(runtime: AgentRuntime, fake: FakeOpenAI) -> None:
+def test_runner_raises_max_turns_exceeded_like_the_sdk(runtime: AgentRuntime, fake: FakeOpenAI) -> None:
     import asyncio
 
     agent = Agent(name="looper", instructions="Loop.", model="gpt-4o", tools=[get_weather])
     fake.script(*[FakeOpenAI.tool_calls([("get_weather", {"city": f"c{i}"})]) for i in range(5)])
 
-    result = asyncio.run(Runner.run(agent, "go", max_turns=2, runtime=runtime))
+    with pytest.raises(agents.MaxTurnsExceeded, match=r"Max turns \(2\) exceeded"):
+        asyncio.run(Runner.run(agent, "go", max_turns=2, runtime=runtime))
+    assert fake.request_count == 2  # each agent turn is one model call
 
-    assert result.result.finish_reason == "max_turns"
-    assert len(result.result.tool_calls) == 2
+
+def test_runner_returns_a_native_agents_failure(runtime: AgentRuntime, fake: FakeOpenAI) -> None:
+    from agentspan.agents import Agent as NativeAgent
+
+    fake.script(*[FakeOpenAI.tool_calls([("nothing", {})]) for _ in range(3)])
+    result = Runner.run_sync(
+        NativeAgent(name="native", model="openai/gpt-4o"), "go", max_turns=1, runtime=runtime
+    )
+    assert result.final_output is None and result.result.finish_reason == "max_turns"
 
 
 # --------------------------------------------------------------------------- several agents
@@ -336,6 +345,26 @@ def test_input_guardrail_tripwire_fails_the_run(runtime: AgentRuntime, fake: Fak
     assert result.status == "FAILED"
     assert "no_homework" in (result.error or "")
     assert fake.request_count == 0
+
+
+def test_runner_raises_the_sdks_tripwire_exceptions(runtime: AgentRuntime, fake: FakeOpenAI) -> None:
+    tutor = Agent(name="tutor2", instructions="Help.", model="gpt-4o", input_guardrails=[no_homework])
+    with pytest.raises(agents.InputGuardrailTripwireTriggered) as raised:
+        Runner.run_sync(tutor, "do my homework", runtime=runtime)
+    assert raised.value.guardrail_result.guardrail is no_homework
+    assert "homework" in str(raised.value.guardrail_result.output.output_info)
+    checked = Agent(
+        name="checked2",
+        instructions="Report.",
+        model="gpt-4o",
+        output_type=WeatherReport,
+        output_guardrails=[typed_check],
+    )
+    fake.script(FakeOpenAI.text(json.dumps({"city": "Hell", "temperature": 500})))
+    with pytest.raises(agents.OutputGuardrailTripwireTriggered) as out:
+        Runner.run_sync(checked, "weather in hell", runtime=runtime)
+    assert out.value.guardrail_result.guardrail is typed_check
+    assert fake.request_count == 1
 
 
 def test_output_guardrail_sees_the_typed_output(runtime: AgentRuntime, fake: FakeOpenAI) -> None:

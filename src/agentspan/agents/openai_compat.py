@@ -5,10 +5,13 @@
 Also importable as ``from agentspan import Runner, RunResult``. It takes an OpenAI Agents
 SDK ``Agent`` (needs ``pip install 'agentspan[openai-agents]'``) or a native ``Agent``, and
 uses the default runtime of the module-level API (``configure()`` sets it up).
+For an OpenAI Agents SDK agent, a run that does not complete raises what the SDK's runner
+raises (``InputGuardrailTripwireTriggered``, ``OutputGuardrailTripwireTriggered``,
+``MaxTurnsExceeded``, else ``AgentsException``); for a native agent the result is returned
+(``final_output`` is ``None``, ``error`` says why), as in the reference product.
 Differences from the SDK's runner are listed in docs/frameworks.md: the input is a string,
-``context`` is a JSON object (the run's durable shared state), a failed run is returned
-(``final_output`` is ``None``, ``error`` says why) rather than raised, and
-``stream_events()`` yields Agentspan events.
+``context`` is a JSON object (the run's durable shared state), and ``stream_events()``
+yields Agentspan events.
 """
 
 from __future__ import annotations
@@ -59,9 +62,10 @@ class RunResultStreaming:
     result.stream_events()``, then ``final_output``. ``await``-ing it gives the
     :class:`AsyncAgentStream` (the reference product's form)."""
 
-    def __init__(self, handle: AgentHandle, runtime: AgentRuntime) -> None:
+    def __init__(self, handle: AgentHandle, runtime: AgentRuntime, agent: Any = None) -> None:
         self._handle = handle
         self._runtime = runtime
+        self._agent = agent
         self._result: AgentResult | None = None
 
     @property
@@ -86,6 +90,7 @@ class RunResultStreaming:
         async for event in stream:
             yield event
         self._result = await stream.get_result()
+        _raise_for_failure(self._agent, self._result)
 
     def __await__(self) -> Generator[Any, None, AsyncAgentStream]:
         async def as_stream() -> AsyncAgentStream:
@@ -111,20 +116,40 @@ def _context(context: Any) -> dict[str, Any] | None:
     )
 
 
-async def _prepared(starting_agent: Any, context: Any, max_turns: int, run_config: Any) -> Any:
+def _raise_for_failure(agent: Any, result: AgentResult) -> None:
+    """An OpenAI Agents SDK agent's failed run raises the SDK's exception (see the module
+    doc); ``agent`` is ``None`` for a native agent."""
+    if agent is None:
+        return
+    from agentspan.frameworks import openai_agents
+
+    openai_agents.raise_for_failure(agent, result)
+
+
+def _checked(converted: Any, result: AgentResult) -> RunResult:
+    _raise_for_failure(converted, result)
+    return RunResult(result)
+
+
+async def _prepared(starting_agent: Any, context: Any, max_turns: int, run_config: Any) -> tuple[Agent, Any]:
+    """The agent to run, and the same again when it was converted from another framework
+    (``None`` for a native one)."""
     if isinstance(starting_agent, Agent):
         if max_turns == _UNSET_MAX_TURNS:
-            return starting_agent
+            return starting_agent, None
         changed = copy.copy(starting_agent)
         changed.max_turns = max_turns
-        return changed
+        return changed, None
     from agentspan.frameworks import detect_framework, to_native_agent
 
     if detect_framework(starting_agent) is None:
         raise TypeError(
             f"Runner needs an OpenAI Agents SDK Agent or an agentspan Agent, got {type(starting_agent).__name__}"
         )
-    return await to_native_agent(starting_agent, context=context, max_turns=max_turns, run_config=run_config)
+    native: Agent = await to_native_agent(
+        starting_agent, context=context, max_turns=max_turns, run_config=run_config
+    )
+    return native, native
 
 
 class Runner:
@@ -145,9 +170,9 @@ class Runner:
         """Run the agent on ``input`` and wait for its answer."""
         chosen = _runtime(runtime)
         ctx = _context(context)
-        agent = await chosen._loop.run_async(_prepared(starting_agent, ctx, max_turns, run_config))
+        agent, converted = await chosen._loop.run_async(_prepared(starting_agent, ctx, max_turns, run_config))
         result = await chosen.run_async(agent, _input_text(input), context=ctx, **kwargs)
-        return RunResult(result)
+        return _checked(converted, result)
 
     @classmethod
     def run_sync(
@@ -164,8 +189,8 @@ class Runner:
         """:meth:`run`, blocking."""
         chosen = _runtime(runtime)
         ctx = _context(context)
-        agent = chosen._loop.run(_prepared(starting_agent, ctx, max_turns, run_config))
-        return RunResult(chosen.run(agent, _input_text(input), context=ctx, **kwargs))
+        agent, converted = chosen._loop.run(_prepared(starting_agent, ctx, max_turns, run_config))
+        return _checked(converted, chosen.run(agent, _input_text(input), context=ctx, **kwargs))
 
     @classmethod
     def run_streamed(
@@ -182,6 +207,6 @@ class Runner:
         """Start the run and return at once; follow it with ``stream_events()``."""
         chosen = _runtime(runtime)
         ctx = _context(context)
-        agent = chosen._loop.run(_prepared(starting_agent, ctx, max_turns, run_config))
+        agent, converted = chosen._loop.run(_prepared(starting_agent, ctx, max_turns, run_config))
         handle = chosen.start(agent, _input_text(input), context=ctx, **kwargs)
-        return RunResultStreaming(handle, chosen)
+        return RunResultStreaming(handle, chosen, converted)

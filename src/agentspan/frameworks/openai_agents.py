@@ -29,12 +29,14 @@ import json
 import logging
 import os
 import re
+import weakref
 from collections.abc import Callable
 from typing import Any
 
 from agentspan._core.errors import ConfigurationError, TerminalToolError
 from agentspan._core.tool import ToolContext, ToolDef
 from agentspan.agents._agent import Agent
+from agentspan.agents._result import AgentResult
 from agentspan.agents._tool import agent_tool
 from agentspan.agents.guardrail import Guardrail, GuardrailResult
 from agentspan.protocol.spec import NAME_PATTERN
@@ -49,7 +51,7 @@ except ImportError as exc:  # pragma: no cover - exercised in a process without 
         "pip install 'agentspan[openai-agents]'"
     ) from exc
 
-__all__ = ["DEFAULT_MAX_TURNS", "native_model", "to_agent"]
+__all__ = ["DEFAULT_MAX_TURNS", "native_model", "raise_for_failure", "to_agent"]
 
 log = logging.getLogger("agentspan.frameworks")
 
@@ -119,6 +121,8 @@ class _Converter:
         self._tools: dict[int, ToolDef] = {}
         self._targets: dict[int, list[Any]] = {}
         self._path: list[str] = []
+        # native guardrail name -> (position, the SDK's guardrail, the SDK agent it is on)
+        self.guardrails: dict[str, tuple[str, Any, Any]] = {}
 
     async def agent(self, source: Any, *, first: bool) -> Agent:
         done = self._agents.get(id(source))
@@ -309,6 +313,7 @@ class _Converter:
 
     def _guardrail(self, rail: Any, position: str, owner: Any) -> Guardrail:
         name = _native_name(rail.get_name())
+        self.guardrails.setdefault(name, (position, rail, owner))
         check = _input_check(rail, owner) if position == "input" else _output_check(rail, owner)
         # The SDK ends the run when a tripwire triggers: "raise" does the same here.
         return Guardrail(check, position=position, on_fail="raise", name=name)
@@ -518,4 +523,46 @@ async def to_agent(
         settings=getattr(run_config, "model_settings", None),
         serving=serving,
     )
-    return await _Converter(options).agent(source, first=True)
+    converter = _Converter(options)
+    native = await converter.agent(source, first=True)
+    _ORIGINS[native] = _Origin(converter.guardrails, options.max_turns)
+    return native
+
+
+# --------------------------------------------------------------------------- Runner's errors
+
+
+@dataclasses.dataclass(frozen=True)
+class _Origin:
+    guardrails: dict[str, tuple[str, Any, Any]]
+    max_turns: int
+
+
+# What ``Runner`` needs to raise the SDK's own exceptions for a converted agent's run.
+_ORIGINS: weakref.WeakKeyDictionary[Agent, _Origin] = weakref.WeakKeyDictionary()
+_GUARDRAIL_ERROR = re.compile(r"(?:Input guardrail|Guardrail) '([^']+)' failed")
+
+
+def raise_for_failure(agent: Agent, result: AgentResult) -> None:
+    """Raise what the SDK's ``Runner`` raises when ``result`` (a run of ``agent``, as
+    converted by :func:`to_agent`) did not complete: ``InputGuardrailTripwireTriggered`` /
+    ``OutputGuardrailTripwireTriggered`` (the guardrail's ``output_info`` is the recorded
+    message), ``MaxTurnsExceeded``, or ``AgentsException`` with the run's error."""
+    origin = _ORIGINS.get(agent)
+    if origin is None:
+        return
+    found = _GUARDRAIL_ERROR.search(result.error or "")
+    if not result.is_success and found and found.group(1) in origin.guardrails:
+        position, rail, owner = origin.guardrails[found.group(1)]
+        output = oai.GuardrailFunctionOutput(output_info=result.error, tripwire_triggered=True)
+        if position == "input":
+            raise oai.InputGuardrailTripwireTriggered(oai.InputGuardrailResult(guardrail=rail, output=output))
+        raise oai.OutputGuardrailTripwireTriggered(
+            oai.OutputGuardrailResult(guardrail=rail, agent_output=None, agent=owner, output=output)
+        )
+    if result.finish_reason == "max_turns":
+        raise oai.MaxTurnsExceeded(f"Max turns ({origin.max_turns}) exceeded")
+    if not result.is_success:
+        raise oai.AgentsException(
+            f"run {result.execution_id} {result.status}: {result.error or 'no error given'}"
+        )
