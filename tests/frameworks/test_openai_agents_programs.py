@@ -59,6 +59,52 @@ print("final:", result.final_output)
 """
 
 
+# The SDK's guardrail example (an input guardrail that runs a checking agent), with Runner
+# imported from agentspan: the checking agent is a durable run of its own.
+GUARDRAIL_PROGRAM = """
+import asyncio
+from pydantic import BaseModel
+from agents import (Agent, GuardrailFunctionOutput, InputGuardrailTripwireTriggered,
+                    RunContextWrapper, TResponseInputItem, input_guardrail)
+from agentspan import Runner
+
+class MathHomeworkOutput(BaseModel):
+    is_math_homework: bool
+    reasoning: str
+
+guardrail_agent = Agent(
+    name="Guardrail check",
+    instructions="Check if the user is asking you to do their math homework.",
+    output_type=MathHomeworkOutput,
+)
+
+@input_guardrail
+async def math_guardrail(
+    ctx: RunContextWrapper[None], agent: Agent, input: str | list[TResponseInputItem]
+) -> GuardrailFunctionOutput:
+    result = await Runner.run(guardrail_agent, input, context=ctx.context)
+    return GuardrailFunctionOutput(
+        output_info=result.final_output,
+        tripwire_triggered=result.final_output.is_math_homework,
+    )
+
+agent = Agent(
+    name="Customer support agent",
+    instructions="You are a customer support agent. You help customers with their questions.",
+    input_guardrails=[math_guardrail],
+)
+
+async def main():
+    try:
+        await Runner.run(agent, "Hello, can you help me solve for x: 2x + 3 = 11?")
+        print("Guardrail didn't trip - this is unexpected")
+    except InputGuardrailTripwireTriggered:
+        print("Math homework guardrail tripped")
+
+asyncio.run(main())
+"""
+
+
 @pytest.fixture
 def proc_server(tmp_path: Path, fake_openai: FakeOpenAI) -> Iterator[ServerProcess]:
     fake_openai.reset()
@@ -108,3 +154,15 @@ def test_runner_drop_in_with_handoffs_and_the_sdks_default_model(
     assert (
         fake_openai.requests[1]["messages"][0]["content"] == "You provide assistance with historical queries."
     )
+
+
+def test_the_sdks_guardrail_example_with_a_checking_agent(
+    proc_server: ServerProcess, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.script(FakeOpenAI.text('{"is_math_homework": true, "reasoning": "solve for x"}'))
+    done = run_python(GUARDRAIL_PROGRAM, proc_server)
+    assert done.returncode == 0, done.stderr
+    assert "Math homework guardrail tripped" in done.stdout
+    # One model call: the checking agent's; the support agent never ran.
+    assert fake_openai.request_count == 1
+    assert "math homework" in fake_openai.requests[0]["messages"][0]["content"]
