@@ -31,7 +31,7 @@ from agents import (  # noqa: E402 - after the skip
 
 from agentspan import Runner, RunResult  # noqa: E402
 from agentspan._core.errors import ConfigurationError  # noqa: E402
-from agentspan.agents import AgentRuntime  # noqa: E402
+from agentspan.agents import AgentRuntime, AsyncAgentStream  # noqa: E402
 from agentspan.frameworks import detect_framework  # noqa: E402
 from agentspan.frameworks.openai_agents import native_model, to_agent  # noqa: E402
 
@@ -298,6 +298,25 @@ def test_runner_run_streamed(runtime: AgentRuntime, fake: FakeOpenAI) -> None:
     seen, final = asyncio.run(follow())
     assert "tool_result" in seen and seen[-1] == "done"
     assert final == "Warm."
+
+    async def reference_form() -> Any:
+        fake.script(FakeOpenAI.text("Mild."))
+        stream = await Runner.run_streamed(agent, "And tomorrow?", runtime=runtime)
+        assert isinstance(stream, AsyncAgentStream)
+        return [event async for event in stream][-1].output
+
+    assert asyncio.run(reference_form()) == "Mild."
+
+    async def tripped() -> None:
+        guarded = Agent(
+            name="streamer3", instructions="Help.", model="gpt-4o", input_guardrails=[no_homework]
+        )
+        streamed = Runner.run_streamed(guarded, "my homework", runtime=runtime)
+        async for _ in streamed.stream_events():
+            pass
+
+    with pytest.raises(agents.InputGuardrailTripwireTriggered):
+        asyncio.run(tripped())
 
 
 def test_approval_required_tool_waits_for_a_person(runtime: AgentRuntime, fake: FakeOpenAI) -> None:
