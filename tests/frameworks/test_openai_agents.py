@@ -515,3 +515,44 @@ def test_the_sdk_imports_no_framework_until_one_is_used() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert done.stdout.strip() == "[]"
+
+
+def test_run_config_tool_switches_and_output_schemas_map() -> None:
+    import asyncio
+
+    @function_tool(is_enabled=False)
+    def hidden() -> str:
+        """Never offered."""
+        return "no"
+
+    @function_tool(is_enabled=lambda ctx, agent: ctx.context["admin"])
+    def admin_only() -> str:
+        """Offered to admins."""
+        return "yes"
+
+    helper = Agent(name="helper", model="gpt-4o")
+    source = Agent(
+        name="mapped",
+        model="gpt-4o",
+        model_settings=ModelSettings(temperature=0.9, max_tokens=50),
+        output_type=agents.AgentOutputSchema(WeatherReport, strict_json_schema=False),
+        tools=[
+            get_weather,
+            hidden,
+            admin_only,
+            helper.as_tool("helper", "Ask the helper", needs_approval=True),
+        ],
+    )
+    config = agents.RunConfig(model="gpt-4.1-mini", model_settings=ModelSettings(temperature=0.1))
+    converted = asyncio.run(to_agent(source, context={"admin": False}, run_config=config))
+    assert converted.model == "openai/gpt-4.1-mini"
+    assert (converted.temperature, converted.max_tokens) == (0.1, 50)
+    assert converted.output_type is WeatherReport
+    names = {t.name: t for t in converted.tools}
+    assert set(names) == {"get_weather", "helper"}
+    assert names["helper"].tool_type == "agent_tool" and names["helper"].approval_required is True
+    assert names["helper"].config["agent"].model == "openai/gpt-4.1-mini"
+    admin = asyncio.run(to_agent(source, context={"admin": True}))
+    assert {t.name for t in admin.tools} == {"get_weather", "admin_only", "helper"}
+    served = asyncio.run(to_agent(source, serving=True))  # a worker serves every tool a run may offer
+    assert {t.name for t in served.tools} == {"get_weather", "admin_only", "helper"}
