@@ -343,6 +343,25 @@ def test_rejected_tool_is_not_run(runtime: AgentRuntime, fake: FakeOpenAI) -> No
     assert result.tool_calls[0].get("result") != "moved 9.0"
 
 
+@function_tool(timeout=0.2)
+async def slow_lookup(topic: str) -> str:
+    """A lookup that takes too long."""
+    import asyncio
+
+    await asyncio.sleep(5)
+    return "late"
+
+
+def test_the_sdks_tool_timeout_applies(runtime: AgentRuntime, fake: FakeOpenAI) -> None:
+    agent = Agent(name="impatient", instructions="Help.", model="gpt-4o", tools=[slow_lookup])
+    fake.script(FakeOpenAI.tool_calls([("slow_lookup", {"topic": "x"})]), FakeOpenAI.text("gave up"))
+    started = time.monotonic()
+    result = runtime.run(agent, "look it up")
+    assert result.output == "gave up"
+    assert result.tool_calls[0]["result"] == "Tool 'slow_lookup' timed out after 0.2 seconds."
+    assert time.monotonic() - started < 4
+
+
 # --------------------------------------------------------------------------- guardrails
 
 

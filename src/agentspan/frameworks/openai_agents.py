@@ -288,12 +288,13 @@ class _Converter:
         if item._is_agent_tool and isinstance(item._agent_instance, oai.Agent):
             definition = await self._agent_tool(item)
         else:
+            # No timeout of ours: the SDK applies the tool's own (timeout_seconds with its
+            # timeout_behavior) inside the call, as its runner would.
             definition = ToolDef(
                 name=item.name,
                 description=item.description or "",
                 input_schema=dict(item.params_json_schema),
                 func=_invoker(item, owner),
-                timeout_seconds=item.timeout_seconds,
             )
         # A per-call approval policy is a function of this process; the server cannot ask
         # it, so such tools always wait for a person (failing closed).
@@ -416,6 +417,15 @@ def _plain_output(value: Any) -> Any:
     return value
 
 
+async def _invoke(item: Any, tool_context: Any, raw: str) -> Any:
+    """The SDK's own invocation of a function tool (argument validation, context
+    injection, failure and timeout policies); ``on_invoke_tool`` on SDKs without it."""
+    invoke = getattr(oai.tool, "invoke_function_tool", None)
+    if invoke is None:
+        return await item.on_invoke_tool(tool_context, raw)
+    return await invoke(function_tool=item, context=tool_context, arguments=raw)
+
+
 def _invoker(item: Any, owner: Any) -> Callable[..., Any]:
     """The worker function of a function tool: the SDK's own invocation, with the run's
     durable shared state as the tool's ``context`` (changes are recorded with the result)."""
@@ -435,7 +445,7 @@ def _invoker(item: Any, owner: Any) -> Callable[..., Any]:
             )
             if rejected is not None:
                 return rejected
-        result = await item.on_invoke_tool(tool_context, raw)
+        result = await _invoke(item, tool_context, raw)
         for rail in item.tool_output_guardrails or ():
             data = ToolOutputGuardrailData(context=tool_context, agent=owner, output=result)
             rejected = _verdict(await rail.run(data), rail)
