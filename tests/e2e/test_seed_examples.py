@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from fakes.openai_server import FakeOpenAI, FakeReply
+from support.http_target import HttpTarget
 from support.servers import ServerProcess
 
 pytestmark = pytest.mark.e2e
@@ -73,6 +74,24 @@ analysis = Agent(name="analysis", model="openai/gpt-4o",
 
 with AgentRuntime() as runtime:
     result = runtime.run(analysis, "Launching an AI healthcare tool in the US")
+    result.print_result()
+"""
+
+# "Server-Side Tools (No Workers Needed)", without its mcp_tool line (the MCP executor is
+# separate work); the public weather URL is the one thing the test swaps, for a local service.
+SERVER_SIDE_TOOLS = """
+from agentspan.agents import Agent, AgentRuntime, http_tool
+
+weather_api = http_tool(
+    name="get_weather", description="Get weather for a city",
+    url="https://api.weather.com/v1/current", method="GET",
+    input_schema={"type": "object", "properties": {"city": {"type": "string"}}},
+)
+
+agent = Agent(name="assistant", model="openai/gpt-4o", tools=[weather_api])
+
+with AgentRuntime() as runtime:
+    result = runtime.run(agent, "What's the weather in NYC?")
     result.print_result()
 """
 
@@ -174,6 +193,25 @@ def test_parallel_example(seed_server: ServerProcess, fake_openai: FakeOpenAI) -
     out = run_program(PARALLEL, seed_server)
     assert "[market]: <market size>" in out and "[risk]: <regulatory>" in out
     assert fake_openai.request_count == 2
+
+
+def test_server_side_http_tool_example(
+    seed_server: ServerProcess, fake_openai: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def weather_model(body: dict[str, Any]) -> FakeReply:
+        last = body["messages"][-1]
+        if last["role"] == "tool":
+            return FakeOpenAI.text(f"Weather report: {last['content']}")
+        return FakeOpenAI.tool_calls([("get_weather", {"city": "NYC"})])
+
+    monkeypatch.setattr(fake_openai, "_default", weather_model)
+    with HttpTarget() as weather:
+        weather.route("GET", "/v1/current", lambda seen: (200, {"city": seen.query["city"][0], "temp_f": 72}))
+        code = SERVER_SIDE_TOOLS.replace("https://api.weather.com", weather.url)
+        out = run_program(code, seed_server)
+        [seen] = weather.requests_to("/v1/current")
+    assert seen.query == {"city": ["NYC"]} and seen.headers["accept"] == "application/json"
+    assert "Weather report:" in out and '"temp_f": 72' in out and '"city": "NYC"' in out
 
 
 def test_guardrail_example_asks_again_until_the_answer_is_short(

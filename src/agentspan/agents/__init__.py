@@ -37,6 +37,7 @@ from agentspan.agents._run import (
 )
 from agentspan.agents._runtime import AgentRuntime
 from agentspan.agents._scatter import scatter_gather
+from agentspan.agents._server_tools import api_tool, http_tool
 from agentspan.agents._stream import AgentStream, AsyncAgentStream
 from agentspan.agents._tool import ToolContext, ToolDef, agent_tool, tool
 from agentspan.agents.guardrail import (
@@ -106,9 +107,11 @@ __all__ = [
     "ToolContext",
     "ToolDef",
     "agent_tool",
+    "api_tool",
     "configure",
     "function_tool",
     "guardrail",
+    "http_tool",
     "run",
     "run_async",
     "scatter_gather",

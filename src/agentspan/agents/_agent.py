@@ -86,6 +86,10 @@ def _check_numbers(
         raise ConfigurationError(f"agent {name!r}: thinking_budget_tokens must be >= 1")
 
 
+_EXPANDED_AT_START = frozenset({"api", "mcp"})
+"""Tool types the server replaces by discovered tools when the agent starts."""
+
+
 def _check_tools(name: str, tools: list[Any], claude_code: bool) -> None:
     if claude_code:
         # A Claude Code agent runs inside the Claude Agent SDK, which only knows its own
@@ -100,9 +104,12 @@ def _check_tools(name: str, tools: list[Any], claude_code: bool) -> None:
     seen: set[str] = set()
     for item in tools:
         try:
-            tool_name = get_tool_def(item).name
+            definition = get_tool_def(item)
         except TypeError as exc:
             raise ConfigurationError(f"agent {name!r}: {exc}") from None
+        if definition.tool_type in _EXPANDED_AT_START:
+            continue  # stands for the tools the server discovers; it checks those names
+        tool_name = definition.name
         if tool_name in seen:
             raise ConfigurationError(f"agent {name!r} has two tools named {tool_name!r}")
         seen.add(tool_name)

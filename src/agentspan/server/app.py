@@ -86,6 +86,7 @@ def create_app(
                 settings.base_url_allowed,
                 Limits.from_settings(settings),
                 services.providers.model_problem,
+                tools=services.tools,
             ),
             tasks=services.tasks,
             keys=services.keys,

@@ -57,6 +57,14 @@ class HttpSettings(ToolSettings):
     accept: list[str] | None = None
     content_type: str | None = None
     credentials: CredentialRefs | None = None
+    # Where arguments go besides ``{name}`` in the URL (the rest: the query string for
+    # GET/DELETE/HEAD, else the body). Set on the tools ``api_tool`` discovery makes.
+    query_params: list[str] | None = None
+    """Arguments sent in the query string whatever the method."""
+    header_params: list[str] | None = None
+    """Arguments sent as request headers."""
+    body_param: str | None = None
+    """The argument whose value is the whole body (an operation whose body is not an object)."""
 
 
 class _SnakeCaseSettings(ToolSettings):

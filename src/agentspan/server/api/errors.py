@@ -30,6 +30,8 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.VALIDATION_FAILED: 400,
     ErrorCode.INVALID_AGENT: 400,
     ErrorCode.BASE_URL_NOT_ALLOWED: 400,
+    ErrorCode.URL_NOT_ALLOWED: 400,
+    ErrorCode.TOOL_DISCOVERY_FAILED: 400,
     ErrorCode.INVALID_MODEL: 400,
     ErrorCode.UNAUTHORIZED: 401,
     ErrorCode.INSUFFICIENT_SCOPE: 403,
@@ -50,6 +52,7 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.CONFLICT: 409,
     ErrorCode.KEY_NAME_TAKEN: 409,
     ErrorCode.INTERNAL: 500,
+    ErrorCode.SHUTTING_DOWN: 503,
 }
 """The status every code is answered with: one status per code, for both stacks."""
 
@@ -65,6 +68,7 @@ _TITLES = {
     409: "Conflict",
     422: "Unprocessable Content",
     500: "Internal Server Error",
+    503: "Service Unavailable",
 }
 PROBLEM_TYPE = "application/problem+json"
 
@@ -168,13 +172,15 @@ def install(app: FastAPI) -> None:
 
 # --- the OpenAPI description ------------------------------------------------------------
 
-# Every route may meet these: a parameter that does not validate, a server fault, and
-# (api/auth.py) a missing or unknown key, or one without the route's scope.
+# Every route may meet these: a parameter that does not validate, (api/auth.py) a missing
+# or unknown key, or one without the route's scope, a server fault, and a shutdown cutting
+# the request past the graceful wait (``api/fast.py::answer_cut``).
 _ALWAYS = (
     ErrorCode.VALIDATION_FAILED,
     ErrorCode.UNAUTHORIZED,
     ErrorCode.INSUFFICIENT_SCOPE,
     ErrorCode.INTERNAL,
+    ErrorCode.SHUTTING_DOWN,
 )
 BODY = (ErrorCode.INVALID_JSON,)
 """What a route with a JSON body may answer besides ``_ALWAYS``."""

@@ -49,6 +49,7 @@ from agentspan.server.service.queries import (
     usage_view,
 )
 from agentspan.server.service.stream import sse_frames
+from agentspan.server.service.tools import ToolExpander
 from agentspan.server.store.base import ExecutionRow
 
 Control = Literal["pause", "resume", "stop", "cancel"]
@@ -69,15 +70,19 @@ class ExecutionService:
         base_url_allowed: Callable[[str], bool] = lambda _: False,
         limits: Limits | None = None,
         model_problem: ModelProblem | None = None,
+        tools: ToolExpander | None = None,
     ) -> None:
         """``base_url_allowed`` says whether an agent may name its own model endpoint
         (``Settings.base_url_allowed``; by default none may); ``limits`` bound what a
         request may ask for; ``model_problem`` says why a model string names no provider
-        (``ProviderRegistry.model_problem``; ``None``: model strings are not checked)."""
+        (``ProviderRegistry.model_problem``; ``None``: model strings are not checked);
+        ``tools`` expands discovering tools at start (``api_tool``; default settings
+        without one)."""
         self.driver = driver
         self.base_url_allowed = base_url_allowed
         self.limits = limits or Limits()
         self.model_problem = model_problem
+        self.tools = tools or ToolExpander()
         self.store = driver.store
         self.hub = driver.hub
 
@@ -89,7 +94,10 @@ class ExecutionService:
         Limits and model strings are checked first: they are cheap, and bound the rest."""
         check_start(req, self.limits, self.model_problem)
         self._check_base_urls(req.agent_config)
-        started = await self.driver.start(req)
+        expanded = await self.tools.expand(req)  # before the spec is stored: never discovered again
+        if expanded is not req:
+            check_start(expanded, self.limits, self.model_problem)  # discovered tools count too
+        started = await self.driver.start(expanded)
         if wait_ms:
             row = await self._wait_terminal(started.execution_id, wait_ms)
             if row.status in TERMINAL_STATUSES:
