@@ -32,6 +32,7 @@ from agents import (  # noqa: E402 - after the skip
 from agentspan import Runner, RunResult  # noqa: E402
 from agentspan._core.errors import ConfigurationError  # noqa: E402
 from agentspan.agents import AgentRuntime, AsyncAgentStream  # noqa: E402
+from agentspan.agents import tool as native_tool  # noqa: E402
 from agentspan.frameworks import detect_framework  # noqa: E402
 from agentspan.frameworks.openai_agents import native_model, to_agent  # noqa: E402
 
@@ -146,6 +147,21 @@ def test_single_agent_with_a_tool(runtime: AgentRuntime, fake: FakeOpenAI) -> No
     assert schema["properties"]["city"]["description"] == "The city to look up."
     assert fake.requests[1]["messages"][-1]["content"] == "72F and sunny in NYC"
     assert spy.seen == []  # nothing for the SDK's tracing to export
+
+
+@native_tool
+def shout(text: str) -> str:
+    """An Agentspan tool."""
+    return text.upper()
+
+
+def test_agentspan_tools_in_an_sdk_agent_run_as_they_are(runtime: AgentRuntime, fake: FakeOpenAI) -> None:
+    agent = Agent(name="mixed", instructions="Help.", model="gpt-4o", tools=[get_weather, shout])  # type: ignore[list-item]
+    fake.script(FakeOpenAI.tool_calls([("shout", {"text": "hi"})]), FakeOpenAI.text("HI it is"))
+    result = runtime.run(agent, "shout hi")
+    assert result.status == "COMPLETED", result.error
+    assert result.tool_calls[0]["result"] == "HI"
+    assert {t["function"]["name"] for t in fake.requests[0]["tools"]} == {"get_weather", "shout"}
 
 
 def test_context_is_the_runs_durable_shared_state(runtime: AgentRuntime, fake: FakeOpenAI) -> None:

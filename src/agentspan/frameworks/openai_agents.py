@@ -279,6 +279,11 @@ class _Converter:
         done = self._tools.get(id(item))
         if done is not None:
             return done
+        native = getattr(item, "_tool_def", item)
+        if isinstance(native, ToolDef):
+            # An Agentspan tool (@tool, http_tool, api_tool, agent_tool) in an SDK agent's
+            # list runs as it does in a native agent.
+            return native
         if not isinstance(item, oai.FunctionTool):
             raise ConfigurationError(
                 f"agent {owner.name!r}: tool {getattr(item, 'name', item)!r} ({type(item).__name__}) is not "
