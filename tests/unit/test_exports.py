@@ -35,6 +35,8 @@ EXPECTED = {
     "Position",
     "PromptTemplate",
     "RegexGuardrail",
+    "RunResult",
+    "Runner",
     "Status",
     "StopMessageTermination",
     "Strategy",

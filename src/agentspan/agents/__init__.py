@@ -53,6 +53,7 @@ from agentspan.agents.guardrail import (
     guardrail,
 )
 from agentspan.agents.handoff import HandoffCondition, OnCondition, OnTextMention, OnToolResult
+from agentspan.agents.openai_compat import Runner, RunResult
 from agentspan.agents.termination import (
     MaxMessageTermination,
     StopMessageTermination,
@@ -95,6 +96,8 @@ __all__ = [
     "Position",
     "PromptTemplate",
     "RegexGuardrail",
+    "RunResult",
+    "Runner",
     "Status",
     "StopMessageTermination",
     "Strategy",
