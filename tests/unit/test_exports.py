@@ -55,6 +55,7 @@ EXPECTED = {
     "guardrail",
     "http_tool",
     "human_tool",
+    "mcp_tool",
     "run",
     "run_async",
     "scatter_gather",

@@ -14,6 +14,7 @@ from agentspan._core.errors import (
 from agentspan.agents._agent import Agent, PromptTemplate, Strategy
 from agentspan.agents._config import AgentConfig
 from agentspan.agents._handle import AgentHandle
+from agentspan.agents._mcp import mcp_tool
 from agentspan.agents._result import (
     AgentEvent,
     AgentResult,
@@ -115,6 +116,7 @@ __all__ = [
     "guardrail",
     "http_tool",
     "human_tool",
+    "mcp_tool",
     "run",
     "run_async",
     "scatter_gather",

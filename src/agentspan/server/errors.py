@@ -82,6 +82,13 @@ class LimitExceeded(DomainError):
         self.limit = limit
 
 
+class McpServerNotAllowed(DomainError):
+    """An agent names a local (stdio) MCP server the operator has not listed in
+    ``AGENTSPAN_MCP_STDIO_COMMANDS``; a caller can never supply the command itself."""
+
+    default_code = ErrorCode.MCP_SERVER_NOT_ALLOWED
+
+
 class InvalidState(DomainError):
     """The execution is not in a state that accepts this input; nothing changed.
 

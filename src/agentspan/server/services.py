@@ -13,12 +13,14 @@ from agentspan.server.executors.base import Executor, ExecutorContext, ExecutorR
 from agentspan.server.executors.guardrails import LlmGuardrailExecutor
 from agentspan.server.executors.http_tool import HttpToolExecutor
 from agentspan.server.executors.llm import LlmExecutor
+from agentspan.server.executors.mcp_tool import McpToolExecutor
 from agentspan.server.executors.pool import ExecutorPool
 from agentspan.server.executors.timer import TimerExecutor
 from agentspan.server.hub import Hub
 from agentspan.server.observers import Observer, ObserverBus
 from agentspan.server.providers import ProviderRegistry
 from agentspan.server.service.keys import KeyService
+from agentspan.server.service.mcp_discovery import McpDiscovery
 from agentspan.server.service.tools import ToolExpander
 from agentspan.server.settings import Settings
 from agentspan.server.store.base import Store, StoreError
@@ -75,6 +77,8 @@ class Services:
     providers: ProviderRegistry
     keys: KeyService
     """The API keys, and who a request's key stands for."""
+    mcp: McpDiscovery
+    """MCP servers' tool listings, for starts (``ToolExpander``) and the MCP executor."""
     observers: ObserverBus | None = None
     """Post-commit notifications (``None``: nobody observes, nothing is built)."""
     notifier: PgNotifier | None = None
@@ -99,8 +103,16 @@ class Services:
         hub = Hub()
         bus = ObserverBus(observers) if observers else None
         llm = LlmExecutor(settings, bus)
+        mcp = McpDiscovery(settings)
         registry = ExecutorRegistry(
-            [llm, TimerExecutor(), LlmGuardrailExecutor(), HttpToolExecutor(settings.http_tools), *executors]
+            [
+                llm,
+                TimerExecutor(),
+                LlmGuardrailExecutor(),
+                HttpToolExecutor(settings.http_tools),
+                McpToolExecutor(mcp),
+                *executors,
+            ]
         )
         notifier: PgNotifier | None = None
         if _is_postgres(store.url):
@@ -123,6 +135,7 @@ class Services:
             spec_of=driver.spec_of,
             delta_sink=hub.delta_sink,
         )
+        mcp.secrets = ctx.secrets  # discovery resolves header credentials as calls do
         services = cls(
             settings=settings,
             store=store,
@@ -135,9 +148,10 @@ class Services:
             watchdog=Watchdog(driver, settings),
             providers=providers,
             keys=KeyService(store, hub, settings.auth_token),
+            mcp=mcp,
             observers=bus,
             notifier=notifier,
-            tools=ToolExpander(settings.http_tools, lambda: ctx.secrets),
+            tools=ToolExpander(settings.http_tools, lambda: ctx.secrets, mcp=mcp),
         )
         if bus is not None:
             bus.start()

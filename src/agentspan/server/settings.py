@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -45,6 +46,21 @@ def url_origin_and_path(url: str) -> tuple[str, str, str] | None:
         return None
     port = port or (443 if scheme == "https" else 80)
     return scheme, f"{parts.hostname.lower()}:{port}", parts.path.rstrip("/")
+
+
+def _stdio_commands_env(name: str) -> dict[str, tuple[str, ...]]:
+    """``name=command line`` entries separated by ``;`` (each command line split as a shell
+    would, without running one)."""
+    commands: dict[str, tuple[str, ...]] = {}
+    for entry in os.environ.get(name, "").split(";"):
+        if not entry.strip():
+            continue
+        label, sep, command = entry.partition("=")
+        argv = tuple(shlex.split(command))
+        if not sep or not label.strip() or not argv:
+            raise ValueError(f"{name}: each entry must be NAME=COMMAND [ARGS...], got {entry.strip()!r}")
+        commands[label.strip()] = argv
+    return commands
 
 
 def _int_env(name: str, default: int) -> int:
@@ -170,6 +186,19 @@ class Settings:
     request with a foreign ``Origin`` is refused."""
     http_tools: HttpToolSettings = field(default_factory=HttpToolSettings)
     """Limits and destinations of server-side HTTP tools."""
+    mcp_stdio_commands: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """``AGENTSPAN_MCP_STDIO_COMMANDS``: the local MCP servers an agent may name as
+    ``stdio:NAME`` (``NAME=command args;...``). A caller never supplies a command line: that
+    would let anyone who may start an execution run programs on the server."""
+    mcp_allowed_urls: tuple[str, ...] = ()
+    """``AGENTSPAN_MCP_ALLOWED_URLS``: URL prefixes the MCP servers of an agent must match
+    (as ``AGENTSPAN_ALLOWED_BASE_URLS``). Empty (the default): any http(s) MCP server."""
+    mcp_list_ttl_seconds: float = 300.0
+    """``AGENTSPAN_MCP_LIST_TTL_SECONDS``: how long an MCP server's tool listing is reused
+    by later starts (a failed call drops it at once)."""
+    mcp_lease_seconds: float = 30.0
+    """``AGENTSPAN_MCP_LEASE_SECONDS``: the lease of an MCP call; after a crash, the call
+    is re-run (or waits for a human) once this has run out."""
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -188,6 +217,10 @@ class Settings:
             max_agent_depth=_int_env("AGENTSPAN_MAX_AGENT_DEPTH", 16),
             max_prompt_bytes=_int_env("AGENTSPAN_MAX_PROMPT_BYTES", 1024 * 1024),
             max_parallel_tool_calls=_int_env("AGENTSPAN_MAX_PARALLEL_TOOL_CALLS", 64),
+            mcp_stdio_commands=_stdio_commands_env("AGENTSPAN_MCP_STDIO_COMMANDS"),
+            mcp_allowed_urls=_list_env("AGENTSPAN_MCP_ALLOWED_URLS"),
+            mcp_list_ttl_seconds=_float_env("AGENTSPAN_MCP_LIST_TTL_SECONDS", 300.0),
+            mcp_lease_seconds=_float_env("AGENTSPAN_MCP_LEASE_SECONDS", 30.0),
         )
         for key, value in overrides.items():
             if value is not None:
@@ -217,3 +250,8 @@ class Settings:
         """True when ``url`` matches an ``allowed_base_urls`` prefix: scheme, host and port
         exactly, the path by whole segments."""
         return url_matches(url, self.allowed_base_urls)
+
+    def mcp_url_allowed(self, url: str) -> bool:
+        """True when ``mcp_allowed_urls`` is empty (any MCP server) or ``url`` matches one of
+        its prefixes as ``base_url_allowed`` does."""
+        return not self.mcp_allowed_urls or url_matches(url, self.mcp_allowed_urls)

@@ -72,14 +72,26 @@ class _SnakeCaseSettings(ToolSettings):
     model_config = ConfigDict(alias_generator=None)
 
 
+McpTransport = Literal["streamable_http", "sse", "stdio"]
+
+
 class McpSettings(_SnakeCaseSettings):
-    """An MCP server whose tools (all, or ``tool_names``) the model is offered."""
+    """An MCP server whose tools (all, or ``tool_names``) the model is offered.
+
+    As sent by the SDK it stands for the whole server; when an execution starts the server
+    replaces it by one tool per listed MCP tool, each with ``remote_name`` set."""
 
     server_url: Annotated[str, Field(min_length=1)]
     headers: dict[str, str] | None = None
     tool_names: list[str] | None = None
     max_tools: Annotated[int, Field(ge=1)] | None = None
     credentials: CredentialRefs | None = None
+    transport: McpTransport | None = None
+    """``None``: ``stdio`` for a ``stdio:NAME`` URL, ``sse`` for a path ending in ``/sse``,
+    else streamable HTTP."""
+    remote_name: str | None = None
+    """Set on an expanded tool: the MCP server's own name for it (the tool's ``name`` is
+    what the model sees)."""
 
 
 class ApiSettings(_SnakeCaseSettings):

@@ -92,6 +92,8 @@ def _edge(request: Request) -> tuple[ServiceLayer, Principal]:
         ErrorCode.INVALID_MODEL,
         ErrorCode.BASE_URL_NOT_ALLOWED,
         ErrorCode.LIMIT_EXCEEDED,
+        ErrorCode.MCP_SERVER_NOT_ALLOWED,
+        ErrorCode.TOOL_DISCOVERY_FAILED,
         *PARAMETERS,
         *BODY,
         *WRITES,

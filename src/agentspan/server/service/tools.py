@@ -18,13 +18,14 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from agentspan.protocol.api import StartRequest
-from agentspan.protocol.spec import AgentConfig, AgentTool, HttpTool
+from agentspan.protocol.spec import AgentConfig, AgentTool, HttpTool, McpTool
 from agentspan.protocol.spec.tools import ToolConfig
 from agentspan.server.errors import InvalidAgent, ToolDiscoveryFailed, UrlNotAllowed
 from agentspan.server.executors.base import NoSecrets, SecretResolver
 from agentspan.server.executors.http_tool import placeholders
 from agentspan.server.outbound import DestinationRefused, check_credential_names
 from agentspan.server.service.api_tools import Discovery, expand_api_tool
+from agentspan.server.service.mcp_discovery import McpDiscovery, expand_mcp
 from agentspan.server.settings import HttpToolSettings
 
 Expander = Callable[[Any, Discovery], Awaitable[list[Any]]]
@@ -39,12 +40,17 @@ class ToolExpander:
     """Expands the discovering tools of an agent tree (``EXPANDERS``) at start."""
 
     def __init__(
-        self, settings: HttpToolSettings | None = None, secrets: Callable[[], SecretResolver] | None = None
+        self,
+        settings: HttpToolSettings | None = None,
+        secrets: Callable[[], SecretResolver] | None = None,
+        mcp: McpDiscovery | None = None,
     ) -> None:
         """``secrets``: where header credentials of a discovery request come from (read at
-        each start, so a resolver installed after construction is used)."""
+        each start, so a resolver installed after construction is used). ``mcp``: the
+        process's MCP listings (``mcp`` tools are refused as unsupported without it)."""
         self.settings = settings or HttpToolSettings()
         self._secrets = secrets or NoSecrets
+        self.mcp = mcp
 
     async def expand(self, req: StartRequest) -> StartRequest:
         """``req`` with its agent tree's discovering tools expanded (``req`` itself when
@@ -69,7 +75,10 @@ class ToolExpander:
         tools: list[ToolConfig] = []
         for tool in spec.tools:
             expander = EXPANDERS.get(tool.tool_type)
-            if expander is not None:
+            if isinstance(tool, McpTool) and self.mcp is not None:
+                self.mcp.secrets = self._secrets()
+                tools.extend(await expand_mcp(tool, self.mcp, where))
+            elif expander is not None:
                 tools.extend(await expander(tool, discovery))
             elif isinstance(tool, AgentTool) and tool.config.agent_config is not None:
                 child = await self._agent(tool.config.agent_config, discovery, f"{where}/")
