@@ -18,6 +18,7 @@ EXPECTED = {
     "AgentspanError",
     "AsyncAgentStream",
     "ConfigurationError",
+    "ConversationMemory",
     "DeploymentInfo",
     "EventType",
     "FinishReason",

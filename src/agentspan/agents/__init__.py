@@ -51,6 +51,7 @@ from agentspan.agents.guardrail import (
     guardrail,
 )
 from agentspan.agents.handoff import HandoffCondition, OnCondition, OnTextMention, OnToolResult
+from agentspan.agents.memory import ConversationMemory
 from agentspan.agents.termination import (
     MaxMessageTermination,
     StopMessageTermination,
@@ -76,6 +77,7 @@ __all__ = [
     "AgentspanError",
     "AsyncAgentStream",
     "ConfigurationError",
+    "ConversationMemory",
     "DeploymentInfo",
     "EventType",
     "FinishReason",

@@ -7,6 +7,7 @@ from typing import Any
 from agentspan.protocol.messages import ChatMessage
 from agentspan.protocol.spec import AgentConfig
 from agentspan.server.engine.specs import offered_tools
+from agentspan.server.memory import memory_instructions
 from agentspan.server.providers import LlmRequest, LlmToolSpec
 
 PLANNING_INSTRUCTIONS = (
@@ -27,6 +28,9 @@ def build_request(
     if spec.llm_options is not None:
         options.update(spec.llm_options)
     instructions = spec.instructions if isinstance(spec.instructions, str) else None
+    if spec.memory is not None:
+        # The memory's system messages stay in force however the conversation is trimmed.
+        instructions = "\n\n".join(p for p in (instructions, *memory_instructions(spec)) if p) or None
     return LlmRequest(
         model=model_name,
         messages=messages,
