@@ -3,6 +3,7 @@ a real server over HTTP, and the fake OpenAI endpoint recording what the model w
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from agentspan.agents import Agent, AgentRuntime, ConversationMemory
+from agentspan.agents import Agent, AgentRuntime, ConversationMemory, tool
 
 from fakes.openai_server import FakeOpenAI
 from support.servers import ThreadServer
@@ -128,6 +129,48 @@ def test_the_loaded_history_is_recorded_with_the_run(
     second = runtime.run(agent, "second", session_id=session)
     detail = httpx.get(f"{server.api_url}/agent/execution/{second.execution_id}").json()
     assert [m["content"] for m in detail["messages"]][:3] == ["first", "one", "second"]
+
+
+def test_what_a_run_remembers_is_fixed_when_it_starts(runtime: AgentRuntime, fake: FakeOpenAI) -> None:
+    """A run that waits (here for an approval) while another run of its session completes
+    goes on with the history it started with: nothing is read again later."""
+    session = f"s-{uuid.uuid4()}"
+
+    @tool(approval_required=True)
+    def pay(amount: int) -> str:
+        """Pay."""
+        return "paid"
+
+    fake.script(FakeOpenAI.text("one"))
+    runtime.run(Agent(name="first", model="openai/gpt-4o"), "first", session_id=session)
+    fake.script(FakeOpenAI.tool_calls([("pay", {"amount": 5})]))
+    waiting = runtime.start(
+        Agent(name="payer", model="openai/gpt-4o", tools=[pay]), "pay", session_id=session
+    )
+    deadline = time.monotonic() + 10
+    while not waiting.get_status().is_waiting:
+        assert time.monotonic() < deadline, "the run never asked for approval"
+        time.sleep(0.02)
+    fake.script(FakeOpenAI.text("meanwhile"))
+    runtime.run(Agent(name="other", model="openai/gpt-4o"), "in between", session_id=session)
+    fake.script(FakeOpenAI.text("paid it"))
+    waiting.approve()
+    assert waiting.join(timeout=10).output == "paid it"
+    after_approval = [m.get("content") for m in sent(fake, 3)]
+    assert after_approval[:3] == ["first", "one", "pay"]
+    assert "in between" not in after_approval
+    # and the session now holds all three exchanges, in the order they completed
+    fake.script(FakeOpenAI.text("done"))
+    runtime.run(Agent(name="last", model="openai/gpt-4o"), "last", session_id=session)
+    assert [m["content"] for m in sent(fake, 4)] == [
+        "first",
+        "one",
+        "in between",
+        "meanwhile",
+        "pay",
+        "paid it",
+        "last",
+    ]
 
 
 def test_semantic_memory_is_refused_at_start_naming_the_option(
