@@ -11,7 +11,15 @@ from typing import Any
 import httpx
 import pytest
 
-from agentspan.agents import Agent, AgentRuntime, ConversationMemory, tool
+from agentspan.agents import (
+    Agent,
+    AgentRuntime,
+    ConversationMemory,
+    Guardrail,
+    GuardrailResult,
+    guardrail,
+    tool,
+)
 
 from fakes.openai_server import FakeOpenAI
 from support.servers import ThreadServer
@@ -170,6 +178,35 @@ def test_what_a_run_remembers_is_fixed_when_it_starts(runtime: AgentRuntime, fak
         "pay",
         "paid it",
         "last",
+    ]
+
+
+@guardrail
+def polite(content: str) -> GuardrailResult:
+    """Ask nicely."""
+    return (
+        GuardrailResult(passed=True, fixed_output=None)
+        if "please" in content
+        else GuardrailResult(passed=False, message="ask nicely", fixed_output=f"{content}, please")
+    )
+
+
+def test_the_history_survives_an_input_guardrail_that_waits_for_a_worker(
+    runtime: AgentRuntime, fake: FakeOpenAI
+) -> None:
+    """The start waits in the state document for the guardrail's verdict (a worker task);
+    the history it was created with goes on to the model, with the fixed prompt."""
+    memory = ConversationMemory()
+    memory.add_user_message("earlier")
+    memory.add_assistant_message("noted")
+    rail = Guardrail(polite, position="input", on_fail="fix")
+    agent = Agent(name="polite_bot", model="openai/gpt-4o", memory=memory, guardrails=[rail])
+    result = runtime.run(agent, "help me")
+    assert result.status == "COMPLETED", result.error
+    assert sent(fake, 0) == [
+        {"role": "user", "content": "earlier"},
+        {"role": "assistant", "content": "noted"},
+        {"role": "user", "content": "help me, please"},
     ]
 
 
