@@ -225,7 +225,8 @@ def test_semantic_memory_is_refused_at_start_naming_the_option(
     assert response.status_code == 400
     problem = response.json()
     assert problem["code"] == "invalid_agent"
-    assert "memory: semantic memory is not supported" in problem["detail"] and "'recall'" in problem["detail"]
+    assert "option 'memory': semantic memory is not supported" in problem["detail"]
+    assert "agent 'recall'" in problem["detail"]
 
 
 @pytest.mark.parametrize(

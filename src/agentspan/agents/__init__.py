@@ -39,7 +39,8 @@ from agentspan.agents._runtime import AgentRuntime
 from agentspan.agents._scatter import scatter_gather
 from agentspan.agents._server_tools import api_tool, http_tool
 from agentspan.agents._stream import AgentStream, AsyncAgentStream
-from agentspan.agents._tool import ToolContext, ToolDef, agent_tool, tool
+from agentspan.agents._tool import ToolContext, ToolDef, agent_tool, human_tool, tool
+from agentspan.agents.callback import CallbackHandler
 from agentspan.agents.guardrail import (
     Guardrail,
     GuardrailDef,
@@ -76,6 +77,7 @@ __all__ = [
     "AgentStream",
     "AgentspanError",
     "AsyncAgentStream",
+    "CallbackHandler",
     "ConfigurationError",
     "ConversationMemory",
     "DeploymentInfo",
@@ -111,6 +113,7 @@ __all__ = [
     "function_tool",
     "guardrail",
     "http_tool",
+    "human_tool",
     "run",
     "run_async",
     "scatter_gather",

@@ -106,16 +106,12 @@ def split_memory(memory: MemorySpec, where: str) -> tuple[list[str], list[ChatMe
 
 
 def check_memory(spec: AgentConfig, where: str) -> None:
-    """Refuse at start what this server cannot honour: semantic memory, memory on an
-    agent without a conversation of its own, and messages that do not parse."""
+    """Refuse at start what this server cannot honour: memory on an agent without a
+    conversation of its own, and messages that do not parse. (Semantic memory is refused
+    with the other unhonoured options, ``engine/options.py``.)"""
     memory = spec.memory
-    if memory is None:
+    if memory is None or memory.kind == "semantic":
         return
-    if memory.kind == "semantic":
-        raise InvalidAgent(
-            f"agent '{where}': memory: semantic memory is not supported by this server yet; "
-            "use ConversationMemory, or search your own store from a tool"
-        )
     if not runs_a_model_loop(spec):
         raise InvalidAgent(
             f"agent '{where}': memory: a '{spec.strategy}' team has no conversation of its own; "

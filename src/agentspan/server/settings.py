@@ -161,6 +161,9 @@ class Settings:
     environment. While it is set, or once any API key exists, or whenever the server
     binds a non-loopback address, every route but ``/health`` and the API description
     requires a key (docs/security.md)."""
+    prompt_templates_dir: Path | None = None
+    """``AGENTSPAN_PROMPT_TEMPLATES_DIR``: where prompt templates are (``<name>.txt``,
+    ``<name>.v<N>.txt``); default ``<data_dir>/prompts``."""
     cors_origins: tuple[str, ...] = ()
     """``AGENTSPAN_CORS_ORIGINS``: web origins (``https://ui.example``) whose browser
     requests are served, with CORS headers. Empty (the default): CORS is off and any
@@ -190,10 +193,16 @@ class Settings:
             if value is not None:
                 setattr(settings, key, value)
         settings.data_dir = Path(settings.data_dir).expanduser()
+        templates = os.environ.get("AGENTSPAN_PROMPT_TEMPLATES_DIR", "").strip()
+        if settings.prompt_templates_dir is None and templates:
+            settings.prompt_templates_dir = Path(templates).expanduser()
         return settings
 
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'agentspan.db'}"
+
+    def resolved_prompt_templates_dir(self) -> Path:
+        return self.prompt_templates_dir or self.data_dir / "prompts"
 
     @property
     def loopback_only(self) -> bool:

@@ -16,6 +16,16 @@ PLANNING_INSTRUCTIONS = (
 )
 
 
+def instructions_of(spec: AgentConfig) -> str | None:
+    """The system text of every model call: the agent's instructions (when they are text)
+    and its memory's system messages, which stay in force however the conversation is
+    trimmed."""
+    instructions = spec.instructions if isinstance(spec.instructions, str) else None
+    if spec.memory is None:
+        return instructions
+    return "\n\n".join(p for p in (instructions, *memory_instructions(spec)) if p) or None
+
+
 def build_request(
     spec: AgentConfig, model_name: str, messages: list[ChatMessage], *, planning: bool = False
 ) -> LlmRequest:
@@ -27,10 +37,7 @@ def build_request(
         options["scriptedTurns"] = spec.scripted_turns
     if spec.llm_options is not None:
         options.update(spec.llm_options)
-    instructions = spec.instructions if isinstance(spec.instructions, str) else None
-    if spec.memory is not None:
-        # The memory's system messages stay in force however the conversation is trimmed.
-        instructions = "\n\n".join(p for p in (instructions, *memory_instructions(spec)) if p) or None
+    instructions = instructions_of(spec)
     return LlmRequest(
         model=model_name,
         messages=messages,
