@@ -30,7 +30,7 @@ unit: $(STAMP)
 	$(BIN)/pytest tests/unit tests/contract tests/api -q
 
 e2e: $(STAMP)
-	$(BIN)/pytest tests/e2e tests/chaos -q
+	$(BIN)/pytest tests/e2e tests/chaos tests/frameworks -q
 
 # Fault injection, long versions (CHAOS_SEED=N replays; AGENTSPAN_TEST_DATABASE_URL adds
 # the PostgreSQL scenarios); writes the results table into docs/reliability.md.

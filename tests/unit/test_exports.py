@@ -36,6 +36,8 @@ EXPECTED = {
     "Position",
     "PromptTemplate",
     "RegexGuardrail",
+    "RunResult",
+    "Runner",
     "Status",
     "StopMessageTermination",
     "Strategy",

@@ -74,6 +74,12 @@ RULES = [
         why="agents builds on client; what both need lives in agentspan._core",
     ),
     Rule(
+        "framework adapters build on the SDK facade only",
+        importer="agentspan.frameworks",
+        allowed=("agentspan.frameworks", "agentspan.agents", "agentspan._core", "agentspan.protocol"),
+        why="an adapter turns a framework's objects into a native Agent; it runs in the SDK process",
+    ),
+    Rule(
         "the SDK core imports only protocol",
         importer="agentspan._core",
         allowed=("agentspan._core", "agentspan.protocol"),

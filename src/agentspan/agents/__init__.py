@@ -53,6 +53,7 @@ from agentspan.agents.guardrail import (
 )
 from agentspan.agents.handoff import HandoffCondition, OnCondition, OnTextMention, OnToolResult
 from agentspan.agents.memory import ConversationMemory
+from agentspan.agents.openai_compat import Runner, RunResult
 from agentspan.agents.termination import (
     MaxMessageTermination,
     StopMessageTermination,
@@ -96,6 +97,8 @@ __all__ = [
     "Position",
     "PromptTemplate",
     "RegexGuardrail",
+    "RunResult",
+    "Runner",
     "Status",
     "StopMessageTermination",
     "Strategy",

@@ -7,11 +7,10 @@ import dataclasses
 import threading
 from typing import Any
 
-from agentspan.agents._agent import Agent
 from agentspan.agents._config import AgentConfig
 from agentspan.agents._handle import AgentHandle
 from agentspan.agents._result import AgentResult
-from agentspan.agents._runtime import AgentRuntime
+from agentspan.agents._runtime import AgentLike, AgentRuntime
 from agentspan.agents._stream import AgentStream, AsyncAgentStream
 
 _lock = threading.Lock()
@@ -57,31 +56,31 @@ atexit.register(shutdown)
 
 
 def run(
-    agent: Agent | str, prompt: str | None = None, *, runtime: AgentRuntime | None = None, **kwargs: Any
+    agent: AgentLike, prompt: str | None = None, *, runtime: AgentRuntime | None = None, **kwargs: Any
 ) -> AgentResult:
     return _runtime(runtime).run(agent, prompt, **kwargs)
 
 
 async def run_async(
-    agent: Agent | str, prompt: str | None = None, *, runtime: AgentRuntime | None = None, **kwargs: Any
+    agent: AgentLike, prompt: str | None = None, *, runtime: AgentRuntime | None = None, **kwargs: Any
 ) -> AgentResult:
     return await _runtime(runtime).run_async(agent, prompt, **kwargs)
 
 
 def start(
-    agent: Agent | str, prompt: str | None = None, *, runtime: AgentRuntime | None = None, **kwargs: Any
+    agent: AgentLike, prompt: str | None = None, *, runtime: AgentRuntime | None = None, **kwargs: Any
 ) -> AgentHandle:
     return _runtime(runtime).start(agent, prompt, **kwargs)
 
 
 async def start_async(
-    agent: Agent | str, prompt: str | None = None, *, runtime: AgentRuntime | None = None, **kwargs: Any
+    agent: AgentLike, prompt: str | None = None, *, runtime: AgentRuntime | None = None, **kwargs: Any
 ) -> AgentHandle:
     return await _runtime(runtime).start_async(agent, prompt, **kwargs)
 
 
 def stream(
-    agent: Agent | str | None = None,
+    agent: AgentLike | None = None,
     prompt: str | None = None,
     *,
     handle: AgentHandle | None = None,
@@ -92,7 +91,7 @@ def stream(
 
 
 async def stream_async(
-    agent: Agent | str | None = None,
+    agent: AgentLike | None = None,
     prompt: str | None = None,
     *,
     handle: AgentHandle | None = None,
@@ -102,5 +101,5 @@ async def stream_async(
     return await _runtime(runtime).stream_async(agent, prompt, handle=handle, **kwargs)
 
 
-def serve(*agents: Agent, blocking: bool = True, runtime: AgentRuntime | None = None) -> None:
+def serve(*agents: AgentLike, blocking: bool = True, runtime: AgentRuntime | None = None) -> None:
     _runtime(runtime).serve(*agents, blocking=blocking)

@@ -33,6 +33,9 @@ from agentspan.client._worker import WorkerPool
 log = logging.getLogger("agentspan")
 
 EventCallback = Callable[[AgentEvent], None]
+# What run/start/stream/serve take: an Agent, the name of a deployed one, or an agent of
+# another framework (an OpenAI Agents SDK Agent, ...; docs/frameworks.md).
+AgentLike = Agent | str | Any
 _FIRST_WAIT_SECONDS = 20.0  # how long ``run()``'s start request may wait for the result
 
 
@@ -115,6 +118,7 @@ class AgentRuntime:
     # --- core (runs on the runtime loop) --------------------------------------------------
 
     async def _start_core(self, agent: Agent | str, prompt: str | None, **kwargs: Any) -> AgentHandle:
+        agent = await _native(agent, kwargs.get("context"))
         body = self._start_body(agent, prompt, **kwargs)
         started = await self._client.start(body)
         return self._started(agent, started)
@@ -216,6 +220,7 @@ class AgentRuntime:
     async def _run_core(self, agent: Agent | str, prompt: str | None, **kwargs: Any) -> AgentResult:
         timeout = kwargs.pop("timeout", None)
         on_event = kwargs.pop("on_event", None)
+        agent = await _native(agent, kwargs.get("context"))
         if timeout is None and isinstance(agent, Agent) and agent.timeout_seconds:
             timeout = agent.timeout_seconds + 30  # the server times the run out first
         if on_event is None:
@@ -255,7 +260,7 @@ class AgentRuntime:
 
     def run(
         self,
-        agent: Agent | str,
+        agent: AgentLike,
         prompt: str | None = None,
         *,
         version: int | None = None,
@@ -290,7 +295,7 @@ class AgentRuntime:
 
     async def run_async(
         self,
-        agent: Agent | str,
+        agent: AgentLike,
         prompt: str | None = None,
         *,
         version: int | None = None,
@@ -324,7 +329,7 @@ class AgentRuntime:
 
     def start(
         self,
-        agent: Agent | str,
+        agent: AgentLike,
         prompt: str | None = None,
         *,
         version: int | None = None,
@@ -353,7 +358,7 @@ class AgentRuntime:
 
     async def start_async(
         self,
-        agent: Agent | str,
+        agent: AgentLike,
         prompt: str | None = None,
         *,
         version: int | None = None,
@@ -381,7 +386,7 @@ class AgentRuntime:
 
     def stream(
         self,
-        agent: Agent | str | None = None,
+        agent: AgentLike | None = None,
         prompt: str | None = None,
         *,
         version: int | None = None,
@@ -399,7 +404,7 @@ class AgentRuntime:
 
     async def stream_async(
         self,
-        agent: Agent | str | None = None,
+        agent: AgentLike | None = None,
         prompt: str | None = None,
         *,
         version: int | None = None,
@@ -422,7 +427,7 @@ class AgentRuntime:
 
     # --- workers --------------------------------------------------------------------------
 
-    def serve(self, *agents: Agent, packages: list[str] | None = None, blocking: bool = True) -> None:
+    def serve(self, *agents: AgentLike, packages: list[str] | None = None, blocking: bool = True) -> None:
         """Serve the tools of ``agents`` for executions started anywhere.
 
         With ``blocking=True`` (the default) this waits until SIGINT/SIGTERM, then shuts
@@ -433,7 +438,8 @@ class AgentRuntime:
         if not agents:
             raise ValueError("serve() needs at least one agent")
         tools = {}
-        for agent in agents:
+        for given in agents:
+            agent = self._loop.run(_native(given, None, serving=True))
             tools.update(collect_tool_functions(agent))
             tools.update(collect_system_functions(agent))
         self._loop.run(self._register(list(tools.values())))
@@ -505,6 +511,16 @@ class AgentRuntime:
 
     async def stop_async(self, execution_id: str) -> None:
         await self._loop.run_async(self._client.stop(execution_id))
+
+
+async def _native(agent: Any, context: Any, *, serving: bool = False) -> Any:
+    """An agent of another framework (OpenAI Agents SDK, ...) as a native ``Agent``; the
+    adapter is imported only when such an object is passed (docs/frameworks.md)."""
+    if isinstance(agent, Agent | str):
+        return agent
+    from agentspan.frameworks import to_native_agent
+
+    return await to_native_agent(agent, context=context, serving=serving)
 
 
 def _as_body(output: Any) -> dict[str, Any]:
