@@ -20,18 +20,18 @@ def fake(fake_openai: FakeOpenAI) -> Iterator[FakeOpenAI]:
     fake_openai.reset()
 
 
-class Memory:
-    """What ConversationMemory looks like to the serialiser (the class is not exported yet)."""
+class SemanticMemory:
+    """What the reference's SemanticMemory looks like to the serialiser (not built here;
+    conversation memory is, see test_memory.py)."""
 
-    def __init__(self) -> None:
-        self.messages: list[dict[str, Any]] = []
-        self.max_messages: int | None = None
+    def search(self, query: str, top_k: int | None = None) -> list[str]:
+        return []
 
 
 @pytest.mark.parametrize(
     ("options", "option"),
     [
-        ({"memory": Memory()}, "memory"),
+        ({"memory": SemanticMemory()}, "memory"),
         ({"local_code_execution": True}, "codeExecution"),
         ({"cli_commands": True}, "cliConfig"),
     ],
@@ -47,12 +47,12 @@ def test_an_option_the_server_cannot_honour_is_refused_at_start(
     assert fake.request_count == 0
 
 
-def test_a_sub_agent_with_memory_is_refused_too(runtime: AgentRuntime) -> None:
+def test_a_sub_agent_with_semantic_memory_is_refused_too(runtime: AgentRuntime) -> None:
     team = Agent(
         name="team",
         agents=[
             Agent(name="a", model="openai/gpt-4o"),
-            Agent(name="b", model="openai/gpt-4o", memory=Memory()),
+            Agent(name="b", model="openai/gpt-4o", memory=SemanticMemory()),
         ],
         strategy="sequential",
     )

@@ -19,6 +19,7 @@ EXPECTED = {
     "AsyncAgentStream",
     "CallbackHandler",
     "ConfigurationError",
+    "ConversationMemory",
     "DeploymentInfo",
     "EventType",
     "FinishReason",

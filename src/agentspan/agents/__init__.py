@@ -53,6 +53,7 @@ from agentspan.agents.guardrail import (
     guardrail,
 )
 from agentspan.agents.handoff import HandoffCondition, OnCondition, OnTextMention, OnToolResult
+from agentspan.agents.memory import ConversationMemory
 from agentspan.agents.openai_compat import Runner, RunResult
 from agentspan.agents.termination import (
     MaxMessageTermination,
@@ -80,6 +81,7 @@ __all__ = [
     "AsyncAgentStream",
     "CallbackHandler",
     "ConfigurationError",
+    "ConversationMemory",
     "DeploymentInfo",
     "EventType",
     "FinishReason",

@@ -23,6 +23,7 @@ from agentspan.agents._result import AgentEvent, AgentResult, AgentStatus, resul
 from agentspan.agents._serialize import collect_tool_functions, serialize_agent
 from agentspan.agents._stream import AgentStream, AsyncAgentStream
 from agentspan.agents._system_functions import collect_system_functions
+from agentspan.agents.memory import remember_exchange
 from agentspan.client._auth import bearer_token
 from agentspan.client._autostart import ensure_server
 from agentspan.client._http import ApiClient
@@ -223,10 +224,13 @@ class AgentRuntime:
         if timeout is None and isinstance(agent, Agent) and agent.timeout_seconds:
             timeout = agent.timeout_seconds + 30  # the server times the run out first
         if on_event is None:
-            return await self._run_quiet(agent, prompt, timeout, kwargs)
-        handle = await self._start_core(agent, prompt, **kwargs)
-        result = await self._wait_core(handle.execution_id, timeout, on_event)
-        result.correlation_id = handle.correlation_id
+            result = await self._run_quiet(agent, prompt, timeout, kwargs)
+        else:
+            handle = await self._start_core(agent, prompt, **kwargs)
+            result = await self._wait_core(handle.execution_id, timeout, on_event)
+            result.correlation_id = handle.correlation_id
+        if not kwargs.get("session_id"):  # a session's conversation is kept by the server
+            remember_exchange(agent, prompt, result)
         return result
 
     async def _run_quiet(

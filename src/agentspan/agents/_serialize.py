@@ -203,11 +203,16 @@ def _memory_spec(agent: Agent) -> MemorySpec | None:
     own = _described(memory, _MEMORY, "memory")
     if own is not None:
         return own
-    messages = list(getattr(memory, "messages", None) or [])
-    max_messages = getattr(memory, "max_messages", None)
-    # Sent even when empty: the agent asked for memory, so the server must know (and
-    # refuse it while it has none, rather than run without it).
-    return MemorySpec(messages=messages or None, max_messages=max_messages)
+    if not hasattr(memory, "messages"):
+        if callable(getattr(memory, "search", None)):
+            # Semantic memory: said so, so that the server refuses it by name rather
+            # than run without it.
+            return MemorySpec(kind="semantic")
+        raise ConfigurationError(
+            f"agent {agent.name!r}: memory must be a ConversationMemory, got {type(memory).__name__}"
+        )
+    messages = list(memory.messages or [])
+    return MemorySpec(messages=messages, max_messages=getattr(memory, "max_messages", None))
 
 
 def _callbacks(agent: Agent) -> list[CallbackSpec] | None:

@@ -42,7 +42,9 @@ from agentspan.server.engine.options import unhonoured
 from agentspan.server.engine.tool_calls import executor_of
 from agentspan.server.errors import Internal, InvalidAgent, InvalidState, ValidationFailed, not_found
 from agentspan.server.executors.base import ExecutorRegistry, Job, ServerRunner
+from agentspan.server.executors.prompts import instructions_of
 from agentspan.server.hub import Hub
+from agentspan.server.memory import check_memory, load_history, record_exchange
 from agentspan.server.observers import Notification, ObserverBus, StepCommitted
 from agentspan.server.store.base import EventRow, ExecutionRow, Store, TaskRow, Tx
 
@@ -231,6 +233,7 @@ class Driver:
             now=now,
             timeout_seconds=req.timeout_seconds if req is not None else None,
             media=[m for m in req.media if m.strip()] if req is not None else [],
+            history=await load_history(tx, spec, req.session_id if req is not None else ""),
         )
         await self._step(tx, row, start, now, effects)
         return row
@@ -298,6 +301,7 @@ class Driver:
             link_child(new, cmd.link, child.id)
         if new.terminal and not was_terminal:
             effects.keys.add(f"done:{row.id}")  # for those waiting for the end only
+            await record_exchange(tx, row, new, now)  # a completed run of a session
         expected = row.version
         row.version += 1
         row.status = new.status
@@ -401,8 +405,9 @@ class Driver:
         so far, this step's new ones, after the agent's instructions if they are text)."""
         stored = await tx.list_messages(row.id)
         messages: list[Any] = [*stored[: d.state.message_count - len(d.messages)], *d.messages]
-        if isinstance(spec.instructions, str) and spec.instructions:
-            messages.insert(0, {"role": "system", "content": spec.instructions})
+        instructions = instructions_of(spec)
+        if instructions:
+            messages.insert(0, {"role": "system", "content": instructions})
         return replace(cmd, args={**cmd.args, "messages": messages})
 
     def _tool_task(
@@ -501,6 +506,7 @@ def validate_tree(spec: AgentConfig, executors: ExecutorRegistry, path: str = ""
             f"agent '{where}': output guardrails check a model's answer, and a '{strategy}' team has no "
             "model of its own; put them on its sub-agents"
         )
+    check_memory(spec, where)
     for tool in spec.tools:
         executor = executor_of(tool)
         if executor is not None and not executors.serves(executor):

@@ -8,12 +8,19 @@ from pydantic import Field
 
 from agentspan.protocol.spec._parts import SpecPart
 
+MAX_MEMORY_MESSAGES = 1000
+"""Messages a memory may carry in a spec (each is stored with the run's first messages)."""
+
 
 class MemorySpec(SpecPart):
-    """Prior conversation the execution starts from."""
+    """Prior conversation the execution starts from: ``messages`` (the reference's
+    ``{"role", "message"}`` entries or chat messages) and, for a root run with a
+    ``sessionId``, the session's earlier exchanges; ``max_messages`` bounds both."""
 
-    messages: list[dict[str, Any]] | None = None
+    messages: Annotated[list[dict[str, Any]], Field(max_length=MAX_MEMORY_MESSAGES)] | None = None
     max_messages: Annotated[int, Field(ge=1)] | None = None
+    kind: Literal["conversation", "semantic"] | None = None
+    """``None`` means conversation memory; ``semantic`` is refused at start (not built)."""
 
 
 CallbackPosition = Literal[

@@ -271,6 +271,9 @@ class Start(_Model):
     timeout_seconds: float | None = None
     media: list[str] = Field(default_factory=list)
     seed: int = 0
+    history: list[ChatMessage] = Field(default_factory=list)
+    """The conversation memory the driver loaded (server/memory.py): written before the
+    prompt as the execution's first messages."""
 
 
 class ToolCallIn(_Model):

@@ -15,8 +15,9 @@ Unhonoured = tuple[str, Callable[[AgentConfig], bool], str]
 UNHONOURED: tuple[Unhonoured, ...] = (
     (
         "memory",
-        lambda spec: spec.memory is not None,
-        "conversation memory is not supported by this server yet; send the earlier messages in the prompt",
+        lambda spec: spec.memory is not None and spec.memory.kind == "semantic",
+        "semantic memory is not supported by this server yet; use ConversationMemory, "
+        "or search your own store from a tool",
     ),
     (
         "codeExecution",

@@ -7,12 +7,23 @@ from typing import Any
 from agentspan.protocol.messages import ChatMessage
 from agentspan.protocol.spec import AgentConfig
 from agentspan.server.engine.specs import offered_tools
+from agentspan.server.memory import memory_instructions
 from agentspan.server.providers import LlmRequest, LlmToolSpec
 
 PLANNING_INSTRUCTIONS = (
     "Before acting, write a short numbered plan of the steps you will take to handle the "
     "request (which tools or agents you will use and why). Do not carry it out yet."
 )
+
+
+def instructions_of(spec: AgentConfig) -> str | None:
+    """The system text of every model call: the agent's instructions (when they are text)
+    and its memory's system messages, which stay in force however the conversation is
+    trimmed."""
+    instructions = spec.instructions if isinstance(spec.instructions, str) else None
+    if spec.memory is None:
+        return instructions
+    return "\n\n".join(p for p in (instructions, *memory_instructions(spec)) if p) or None
 
 
 def build_request(
@@ -26,7 +37,7 @@ def build_request(
         options["scriptedTurns"] = spec.scripted_turns
     if spec.llm_options is not None:
         options.update(spec.llm_options)
-    instructions = spec.instructions if isinstance(spec.instructions, str) else None
+    instructions = instructions_of(spec)
     return LlmRequest(
         model=model_name,
         messages=messages,

@@ -39,6 +39,7 @@ from agentspan.server.store.errors import ConflictError, StoreError, StoreLocked
 from agentspan.server.store.events import EventRow, EventsReads, EventsTx
 from agentspan.server.store.executions import ExecutionRow, ExecutionsReads, ExecutionsTx
 from agentspan.server.store.keys import ApiKeyRow, KeysReads, KeysTx
+from agentspan.server.store.memory import MemoryTx
 from agentspan.server.store.messages import MessagesReads, MessagesTx
 from agentspan.server.store.queue import QueueReads, QueueTx, TaskRow
 from agentspan.server.store.retention import (
@@ -79,7 +80,7 @@ re-reads the state it waits on. Defined here, below the hub that honours it, bec
 store sends it and must not import the server above it."""
 
 
-class Tx(ExecutionsTx, EventsTx, MessagesTx, SpecsTx, QueueTx, BudgetsTx, KeysTx, Protocol):
+class Tx(ExecutionsTx, EventsTx, MessagesTx, SpecsTx, QueueTx, BudgetsTx, KeysTx, MemoryTx, Protocol):
     """Operations inside one transaction. All-or-nothing."""
 
     async def notify(self, keys: Iterable[str]) -> None:
@@ -97,6 +98,7 @@ class Store(
     QueueReads,
     BudgetsReads,
     KeysReads,
+    MemoryTx,
     Retention,
     Protocol,
 ):

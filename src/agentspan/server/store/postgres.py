@@ -62,6 +62,7 @@ from agentspan.server.store.events import APPEND as APPEND_EVENTS
 from agentspan.server.store.events import EventRow, EventsReadsSql
 from agentspan.server.store.executions import ExecutionRow, ExecutionsReadsSql, ExecutionsTxSql
 from agentspan.server.store.keys import KeysReadsSql, KeysTxSql
+from agentspan.server.store.memory import MemorySql
 from agentspan.server.store.messages import APPEND as APPEND_MESSAGES
 from agentspan.server.store.messages import MessagesReadsSql
 from agentspan.server.store.migrations import POSTGRES_MIGRATIONS
@@ -151,7 +152,9 @@ _NOTIFY = sql("SELECT pg_notify(:channel, k) FROM unnest(:keys::text[]) AS k")
 # --------------------------------------------------------------------------- transactions
 
 
-class PostgresTx(ExecutionsTxSql, SpecsTxSql, QueueTxSql, BudgetsTxSql, KeysTxSql, MessagesReadsSql):
+class PostgresTx(
+    ExecutionsTxSql, SpecsTxSql, QueueTxSql, BudgetsTxSql, KeysTxSql, MessagesReadsSql, MemorySql
+):
     """Statements of one transaction on one pooled connection."""
 
     __slots__ = ("_c", "_keys")
@@ -272,6 +275,7 @@ class PostgresStore(
     QueueReadsSql,
     BudgetsReadsSql,
     KeysReadsSql,
+    MemorySql,
 ):
     """A store on a PostgreSQL database shared by any number of server replicas.
 

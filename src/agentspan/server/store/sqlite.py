@@ -33,6 +33,7 @@ from agentspan.server.store.events import APPEND as APPEND_EVENTS
 from agentspan.server.store.events import EventRow, EventsReadsSql
 from agentspan.server.store.executions import ExecutionRow, ExecutionsReadsSql, ExecutionsTxSql
 from agentspan.server.store.keys import KeysReadsSql, KeysTxSql
+from agentspan.server.store.memory import MemorySql
 from agentspan.server.store.messages import APPEND as APPEND_MESSAGES
 from agentspan.server.store.messages import MessagesReadsSql
 from agentspan.server.store.migrations import SQLITE_MIGRATIONS
@@ -76,7 +77,7 @@ _RELEASE = sql(
 )
 
 
-class SqliteTx(ExecutionsTxSql, SpecsTxSql, QueueTxSql, BudgetsTxSql, KeysTxSql, MessagesReadsSql):
+class SqliteTx(ExecutionsTxSql, SpecsTxSql, QueueTxSql, BudgetsTxSql, KeysTxSql, MessagesReadsSql, MemorySql):
     """Statements of one transaction on the store's connection."""
 
     __slots__ = ("_c",)
@@ -148,6 +149,7 @@ class SqliteStore(
     QueueReadsSql,
     BudgetsReadsSql,
     KeysReadsSql,
+    MemorySql,
 ):
     """The embedded store. ``path`` is a file; ``:memory:`` is allowed for tests.
 

@@ -42,7 +42,7 @@ def start(spec: AgentConfig, d: Step, inp: Start) -> None:
     message: UserMessage = {"role": "user", "content": inp.prompt}
     if inp.media:
         message["media"] = list(inp.media)
-    add_messages(d, [message])
+    add_messages(d, [*inp.history, message])
     if spec.planner:
         request_model_call(spec, d, "plan")
         return
