@@ -27,6 +27,8 @@ class ErrorCode(StrEnum):
     INSUFFICIENT_SCOPE = "insufficient_scope"
     KEY_NOT_FOUND = "key_not_found"
     KEY_NAME_TAKEN = "key_name_taken"
+    CREDENTIAL_NOT_FOUND = "credential_not_found"
+    CREDENTIAL_STORE_UNAVAILABLE = "credential_store_unavailable"
     FORBIDDEN_ORIGIN = "forbidden_origin"
     FORBIDDEN_HOST = "forbidden_host"
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"

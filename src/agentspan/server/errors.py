@@ -71,6 +71,13 @@ class Conflict(DomainError):
     default_code = ErrorCode.CONFLICT
 
 
+class CredentialStoreUnavailable(DomainError):
+    """The credential store cannot seal or open values on this server (its master key is
+    missing, malformed or not the one the stored values were sealed with)."""
+
+    default_code = ErrorCode.CREDENTIAL_STORE_UNAVAILABLE
+
+
 class Internal(DomainError):
     """A broken invariant of the server itself (e.g. a stored spec that is missing)."""
 

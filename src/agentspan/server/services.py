@@ -16,7 +16,9 @@ from agentspan.server.executors.timer import TimerExecutor
 from agentspan.server.hub import Hub
 from agentspan.server.observers import Observer, ObserverBus
 from agentspan.server.providers import ProviderRegistry
+from agentspan.server.service.credentials import CredentialService
 from agentspan.server.service.keys import KeyService
+from agentspan.server.service.master_key import KeySource
 from agentspan.server.settings import Settings
 from agentspan.server.store.base import Store, StoreError
 from agentspan.server.store.sqlite import SqliteStore
@@ -72,6 +74,8 @@ class Services:
     providers: ProviderRegistry
     keys: KeyService
     """The API keys, and who a request's key stands for."""
+    credentials: CredentialService
+    """Sealed secrets; also the resolver server-side tools take ``${NAME}`` values from."""
     observers: ObserverBus | None = None
     """Post-commit notifications (``None``: nobody observes, nothing is built)."""
     notifier: PgNotifier | None = None
@@ -109,12 +113,14 @@ class Services:
             )
         driver = Driver(store, hub, registry, bus)
         providers = ProviderRegistry()
+        credentials = CredentialService(store, KeySource(settings.data_dir, settings.master_key))
         ctx = ExecutorContext(
             store=store,
             settings=settings,
             providers=providers,
             spec_of=driver.spec_of,
             delta_sink=hub.delta_sink,
+            secrets=credentials,
         )
         services = cls(
             settings=settings,
@@ -128,12 +134,14 @@ class Services:
             watchdog=Watchdog(driver, settings),
             providers=providers,
             keys=KeyService(store, hub, settings.auth_token),
+            credentials=credentials,
             observers=bus,
             notifier=notifier,
         )
         if bus is not None:
             bus.start()
         await services.keys.start()
+        await services.credentials.start()
         await services.pool.start()
         await services.watchdog.start()
         return services

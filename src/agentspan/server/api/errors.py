@@ -37,6 +37,7 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.TASK_NOT_FOUND: 404,
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.KEY_NOT_FOUND: 404,
+    ErrorCode.CREDENTIAL_NOT_FOUND: 404,
     ErrorCode.METHOD_NOT_ALLOWED: 405,
     ErrorCode.REQUEST_TOO_LARGE: 413,
     ErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,
@@ -48,6 +49,7 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.CONFLICT: 409,
     ErrorCode.KEY_NAME_TAKEN: 409,
     ErrorCode.INTERNAL: 500,
+    ErrorCode.CREDENTIAL_STORE_UNAVAILABLE: 503,
 }
 """The status every code is answered with: one status per code, for both stacks."""
 
@@ -63,6 +65,7 @@ _TITLES = {
     409: "Conflict",
     422: "Unprocessable Content",
     500: "Internal Server Error",
+    503: "Service Unavailable",
 }
 PROBLEM_TYPE = "application/problem+json"
 

@@ -37,6 +37,7 @@ from agentspan.server.engine.model import (
     Stop,
 )
 from agentspan.server.errors import BaseUrlNotAllowed, ValidationFailed, not_found
+from agentspan.server.service.credentials import check_declarations
 from agentspan.server.service.principal import Principal
 from agentspan.server.service.queries import (
     add_usage,
@@ -76,6 +77,7 @@ class ExecutionService:
         """Start (or, with a known idempotency key, find) an execution. With ``wait_ms``
         the answer waits for the run to end and carries its detail, events included."""
         self._check_base_urls(req.agent_config)
+        check_declarations(req.agent_config, req.credentials)
         started = await self.driver.start(req)
         if wait_ms:
             row = await self._wait_terminal(started.execution_id, wait_ms)

@@ -57,6 +57,7 @@ import asyncpg.pool
 from agentspan.server.store import executions, queue
 from agentspan.server.store.base import WAKE_EVERYONE
 from agentspan.server.store.budgets import BudgetsReadsSql, BudgetsTxSql
+from agentspan.server.store.credentials import CredentialsReadsSql, CredentialsTxSql
 from agentspan.server.store.errors import ConflictError, StoreError
 from agentspan.server.store.events import APPEND as APPEND_EVENTS
 from agentspan.server.store.events import EventRow, EventsReadsSql
@@ -151,7 +152,7 @@ _NOTIFY = sql("SELECT pg_notify(:channel, k) FROM unnest(:keys::text[]) AS k")
 # --------------------------------------------------------------------------- transactions
 
 
-class PostgresTx(ExecutionsTxSql, SpecsTxSql, QueueTxSql, BudgetsTxSql, KeysTxSql):
+class PostgresTx(ExecutionsTxSql, SpecsTxSql, QueueTxSql, BudgetsTxSql, KeysTxSql, CredentialsTxSql):
     """Statements of one transaction on one pooled connection."""
 
     __slots__ = ("_c", "_keys")
@@ -272,6 +273,7 @@ class PostgresStore(
     QueueReadsSql,
     BudgetsReadsSql,
     KeysReadsSql,
+    CredentialsReadsSql,
 ):
     """A store on a PostgreSQL database shared by any number of server replicas.
 

@@ -28,6 +28,7 @@ from typing import Any, ClassVar
 
 from agentspan.server.store import executions, queue
 from agentspan.server.store.budgets import BudgetsReadsSql, BudgetsTxSql
+from agentspan.server.store.credentials import CredentialsReadsSql, CredentialsTxSql
 from agentspan.server.store.errors import StoreError, StoreLockedError
 from agentspan.server.store.events import APPEND as APPEND_EVENTS
 from agentspan.server.store.events import EventRow, EventsReadsSql
@@ -76,7 +77,7 @@ _RELEASE = sql(
 )
 
 
-class SqliteTx(ExecutionsTxSql, SpecsTxSql, QueueTxSql, BudgetsTxSql, KeysTxSql):
+class SqliteTx(ExecutionsTxSql, SpecsTxSql, QueueTxSql, BudgetsTxSql, KeysTxSql, CredentialsTxSql):
     """Statements of one transaction on the store's connection."""
 
     __slots__ = ("_c",)
@@ -148,6 +149,7 @@ class SqliteStore(
     QueueReadsSql,
     BudgetsReadsSql,
     KeysReadsSql,
+    CredentialsReadsSql,
 ):
     """The embedded store. ``path`` is a file; ``:memory:`` is allowed for tests.
 
