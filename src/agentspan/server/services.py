@@ -121,6 +121,7 @@ class Services:
             spec_of=driver.spec_of,
             delta_sink=hub.delta_sink,
             secrets=credentials,
+            provider_keys=credentials,
         )
         services = cls(
             settings=settings,

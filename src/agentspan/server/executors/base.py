@@ -55,12 +55,24 @@ class SecretResolver(Protocol):
         ...
 
 
+class ProviderKeys(Protocol):
+    """Where the model-call executor finds provider API keys the server's environment
+    lacks (``OPENAI_API_KEY`` set with ``agentspan credentials set``), at call time."""
+
+    async def lookup(self, names: Collection[str]) -> dict[str, str]:
+        """The values of those of ``names`` that are set (the rest are left out)."""
+        ...
+
+
 class NoSecrets:
     """The resolver while the server has no credential store: every name is missing."""
 
     async def resolve(self, names: Collection[str], execution_id: str) -> dict[str, str]:
         for name in names:
             raise MissingSecret(f"credential {name!r} is not set on the server")
+        return {}
+
+    async def lookup(self, names: Collection[str]) -> dict[str, str]:
         return {}
 
 
@@ -77,7 +89,9 @@ class ExecutorContext:
     delta_sink: Callable[[str], DeltaCallback | None]
     """Where streamed text of an execution goes (``None``: nobody is listening)."""
     secrets: SecretResolver = NoSecrets()
-    """Secrets for server-side tool calls (the credential store, once there is one)."""
+    """Secrets for server-side tool calls (the credential store)."""
+    provider_keys: ProviderKeys = NoSecrets()
+    """Provider API keys the environment lacks (the credential store)."""
 
 
 class Executor(Protocol):

@@ -119,7 +119,12 @@ class LlmExecutor:
         *,
         planning: bool = False,
     ) -> LlmResponse:
-        provider, model_name = ctx.providers.resolve(spec.model or "", caller_base_url=spec.base_url)
+        model = spec.model or ""
+        # A provider key the environment lacks may be in the credential store (set while
+        # the server runs); looked up only then, and never kept.
+        wanted = () if spec.base_url else ctx.providers.key_names(model)
+        stored = await ctx.provider_keys.lookup(wanted) if wanted else None
+        provider, model_name = ctx.providers.resolve(model, caller_base_url=spec.base_url, stored=stored)
         request = build_request(spec, model_name, messages, planning=planning)
         attempt = 0
         while True:

@@ -82,6 +82,8 @@ class KeySourceLike(Protocol):
 
     def settle_pending(self, key_ids_in_use: set[str]) -> None: ...
 
+    def refresh(self) -> MasterKey | None: ...
+
 
 class CredentialService:
     """Credentials in the store; see the module doc."""
@@ -177,6 +179,8 @@ class CredentialService:
 
     def _open(self, row: CredentialRow) -> str:
         key = self._keys.current()
+        if key is None or key.key_id != row.key_id:
+            key = self._keys.refresh()  # rotated meanwhile by `agentspan credentials rotate-master-key`
         if key is None or key.key_id != row.key_id:
             raise MasterKeyError(self._foreign_key_message(key, {row.key_id}))
         return key.open(row.name, row.ciphertext)

@@ -121,6 +121,12 @@ class KeySource:
             self._key = read_key_file(self.path)
         return self._key
 
+    def refresh(self) -> MasterKey | None:
+        """Read the key file again (another process rotated it); the key in use otherwise."""
+        if not self.from_env:
+            self._key = None
+        return self.current()
+
     def create(self) -> MasterKey:
         """Make the key file (the first credential is about to be stored)."""
         if self.from_env:
