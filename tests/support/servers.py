@@ -91,8 +91,15 @@ class ThreadServer:
 class ServerProcess:
     """``agentspan server run`` as a child process, so tests can kill it with real signals."""
 
-    def __init__(self, data_dir: Path, env: dict[str, str] | None = None, port: int | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        env: dict[str, str] | None = None,
+        port: int | None = None,
+        log_level: str = "warning",
+    ) -> None:
         self.data_dir = data_dir
+        self.log_level = log_level
         self.port = port or free_port()
         self.env = {**os.environ, **(env or {})}
         self.proc: subprocess.Popen[bytes] | None = None
@@ -120,7 +127,7 @@ class ServerProcess:
             "--data-dir",
             str(self.data_dir),
             "--log-level",
-            "warning",
+            self.log_level,
         ]
         self.proc = subprocess.Popen(cmd, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         log.close()
