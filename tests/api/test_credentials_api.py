@@ -95,7 +95,7 @@ def _start(server: ThreadServer, agent: dict[str, Any], **extra: Any) -> httpx.R
     return httpx.post(server.api_url + "/agent/start", json=body, params={"waitMs": 10000}, timeout=15)
 
 
-def test_a_start_must_declare_every_placeholder_and_cannot_give_workers_credentials(
+def test_a_start_must_declare_every_placeholder_and_only_tools_may_have_credentials(
     server: ThreadServer,
 ) -> None:
     http_tool = {
@@ -107,11 +107,21 @@ def test_a_start_must_declare_every_placeholder_and_cannot_give_workers_credenti
         _start(server, {"name": "a", "model": "offline/basic", "tools": [http_tool]}), 400, "invalid_agent"
     )
     assert "GH_TOKEN" in body["detail"] and "issues" in body["detail"]
-    worker = {"name": "charge", "toolType": "worker", "config": {"credentials": ["STRIPE_KEY"]}}
+    badly_named = {"name": "charge", "toolType": "worker", "config": {"credentials": ["STRIPE-KEY"]}}
     body = _problem(
-        _start(server, {"name": "a", "model": "offline/basic", "tools": [worker]}), 400, "invalid_agent"
+        _start(server, {"name": "a", "model": "offline/basic", "tools": [badly_named]}), 400, "invalid_agent"
     )
-    assert "not supported" in body["detail"] and "charge" in body["detail"]
+    assert "STRIPE-KEY" in body["detail"] and "charge" in body["detail"]
+    child = {"name": "helper", "model": "offline/basic"}
+    agent_tool = {
+        "name": "ask",
+        "toolType": "agent_tool",
+        "config": {"agentConfig": child, "credentials": ["X"]},
+    }
+    body = _problem(
+        _start(server, {"name": "a", "model": "offline/basic", "tools": [agent_tool]}), 400, "invalid_agent"
+    )
+    assert "not supported" in body["detail"] and "ask" in body["detail"]
     agent = {"name": "a", "model": "offline/basic", "credentials": ["GH_TOKEN"]}
     _problem(_start(server, agent), 400, "invalid_agent")
     nested = {"name": "team", "model": "offline/basic", "agents": [agent]}

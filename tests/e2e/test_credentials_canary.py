@@ -2,8 +2,8 @@
 
 A real server process (debug logging) gets canary values through the CLI (stdin, a file)
 and the REST API, uses one as a provider key for real model calls to the fake OpenAI-wire
-endpoint (one of which answers an error quoting the key back), and is asked every
-question an operator could ask. Then every stored byte is searched for the canary, raw,
+endpoint (one of which answers an error quoting the key back), gives the other to a worker
+tool's call, and is asked every question an operator could ask. Then every stored byte is searched for the canary, raw,
 hex and base64: the SQLite file with its -wal and -shm (while the server runs and after
 it stops), every other file of the data dir, the server's log, every row of every table
 on PostgreSQL (when AGENTSPAN_TEST_DATABASE_URL is set), every API answer, event and
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import os
 import subprocess
 import sys
@@ -27,6 +28,9 @@ from typing import Any
 import httpx
 import pytest
 
+from agentspan.agents import Agent, AgentConfig, AgentRuntime, get_credential, tool
+from agentspan.agents.testing import ScriptedModel, ToolCall
+
 from fakes.openai_server import FakeOpenAI
 from support.servers import ServerProcess
 
@@ -37,6 +41,16 @@ PG_URL = os.environ.get("AGENTSPAN_TEST_DATABASE_URL", "")
 def _forms(secret: str) -> list[bytes]:
     raw = secret.encode()
     return [raw, raw.hex().encode(), base64.b64encode(raw).rstrip(b"=")]
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+@tool(credentials=["TOOL_TOKEN"])
+def use_token(page: int) -> str:
+    """Call an API with the token (here: prove the token arrived, without returning it)."""
+    return _digest(get_credential("TOOL_TOKEN") + os.environ["TOOL_TOKEN"])
 
 
 def assert_absent(secrets: list[str], where: str, data: bytes | str) -> None:
@@ -173,6 +187,21 @@ def test_a_credential_value_never_appears_outside_its_sealed_row(
             fake.script(fake.error(401, f"Incorrect API key provided: {key}. Find yours at ..."))
             failed = _start(api, answers, "groq/llama-3.3-70b")
             assert failed["status"] == "FAILED" and "401" in failed["error"]
+
+            # A worker tool receives the other one for its call, fetched with its lease.
+            agent = Agent(
+                name="canary_worker",
+                model=ScriptedModel([ToolCall("use_token", {"page": 1}), "done"]),
+                tools=[use_token],
+            )
+            config = AgentConfig(server_url=api, auto_start_server=False)
+            with AgentRuntime(config=config) as runtime:
+                ran = runtime.run(agent, "use the token")
+            assert ran.tool_calls[0]["result"] == _digest(token + token)
+            answers.append(repr(ran))
+            for execution in httpx.get(api + "/agent/executions").json()["results"]:
+                detail = httpx.get(f"{api}/agent/execution/{execution['executionId']}?includeEvents=true")
+                answers.append(detail.text)
 
             for path in sorted(p for p in data_dir.rglob("*") if p.is_file()):
                 assert_absent(secrets, f"{path.name} (server running)", path.read_bytes())

@@ -4,6 +4,13 @@ Everything importable here is listed in ``__all__`` and pinned by a test; the mo
 behind it are private.
 """
 
+from agentspan._core.credentials import (
+    CredentialAuthError,
+    CredentialNotFoundError,
+    CredentialRateLimitError,
+    CredentialServiceError,
+    get_credential,
+)
 from agentspan._core.errors import (
     AgentAPIError,
     AgentNotFoundError,
@@ -65,6 +72,10 @@ __all__ = [
     "AgentspanError",
     "AsyncAgentStream",
     "ConfigurationError",
+    "CredentialAuthError",
+    "CredentialNotFoundError",
+    "CredentialRateLimitError",
+    "CredentialServiceError",
     "DeploymentInfo",
     "EventType",
     "FinishReason",
@@ -88,6 +99,7 @@ __all__ = [
     "agent_tool",
     "configure",
     "function_tool",
+    "get_credential",
     "run",
     "run_async",
     "scatter_gather",

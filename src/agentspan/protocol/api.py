@@ -329,3 +329,11 @@ class CredentialInfo(WireModel):
     updated_at: float
     created_by: str
     updated_by: str
+
+
+class TaskCredentialsRequest(WireModel):
+    """``POST /api/tasks/{taskId}/credentials``: a worker asks, with its current lease, for
+    credentials the task's tool declares (``@tool(credentials=[...])``)."""
+
+    lease_id: str
+    names: list[str] = Field(min_length=1, max_length=64)

@@ -29,6 +29,7 @@ class ErrorCode(StrEnum):
     KEY_NAME_TAKEN = "key_name_taken"
     CREDENTIAL_NOT_FOUND = "credential_not_found"
     CREDENTIAL_STORE_UNAVAILABLE = "credential_store_unavailable"
+    CREDENTIAL_NOT_DECLARED = "credential_not_declared"
     FORBIDDEN_ORIGIN = "forbidden_origin"
     FORBIDDEN_HOST = "forbidden_host"
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"

@@ -105,6 +105,7 @@ def create_app(
     app.include_router(sse.router)
     app.include_router(keys.router)
     app.include_router(credentials.router)
+    app.include_router(credentials.tasks_router)
     _describe_problems(app)
 
     @app.get("/health")

@@ -78,6 +78,12 @@ class CredentialStoreUnavailable(DomainError):
     default_code = ErrorCode.CREDENTIAL_STORE_UNAVAILABLE
 
 
+class CredentialNotDeclared(DomainError):
+    """A worker asked for a credential its task's tool does not declare."""
+
+    default_code = ErrorCode.CREDENTIAL_NOT_DECLARED
+
+
 class Internal(DomainError):
     """A broken invariant of the server itself (e.g. a stored spec that is missing)."""
 

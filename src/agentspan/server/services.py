@@ -113,7 +113,9 @@ class Services:
             )
         driver = Driver(store, hub, registry, bus)
         providers = ProviderRegistry()
-        credentials = CredentialService(store, KeySource(settings.data_dir, settings.master_key))
+        credentials = CredentialService(
+            store, KeySource(settings.data_dir, settings.master_key), spec_of=driver.spec_of
+        )
         ctx = ExecutorContext(
             store=store,
             settings=settings,

@@ -1,5 +1,7 @@
 """``/api/credentials``: set, list and delete credentials (the ``admin`` scope: no rule in
-``api/auth.py`` names this path, so it needs ``admin``).
+``api/auth.py`` names this path, so it needs ``admin``); and
+``/api/tasks/{taskId}/credentials``, where a worker's current lease gets the credentials
+its tool declares (the ``worker`` scope of ``/api/tasks/``).
 
 A value goes in and never comes out: every answer carries names and dates only. Values
 travel in request bodies, never in a URL (which proxies and access logs keep).
@@ -9,12 +11,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from agentspan.protocol.api import CredentialInfo, CredentialValue, SetCredentialRequest
+from agentspan.protocol.api import (
+    CredentialInfo,
+    CredentialValue,
+    SetCredentialRequest,
+    TaskCredentialsRequest,
+)
 from agentspan.protocol.errors import ErrorCode
 from agentspan.server.api.edge import layer_of, principal_of
 from agentspan.server.api.errors import BODY, WRITES, documented
 
 router = APIRouter(prefix="/api/credentials", tags=["credentials"])
+tasks_router = APIRouter(prefix="/api/tasks", tags=["credentials"])
 
 _SET = (*BODY, *WRITES, ErrorCode.CREDENTIAL_STORE_UNAVAILABLE)
 
@@ -75,3 +83,18 @@ async def get_credential(request: Request, name: str) -> CredentialInfo:
 async def delete_credential(request: Request, name: str) -> Response:
     await layer_of(request.app.state).credentials.delete(name)
     return Response(status_code=204)
+
+
+@tasks_router.post(
+    "/{task_id}/credentials",
+    response_model=dict[str, str],
+    responses=documented(
+        ErrorCode.LEASE_LOST, ErrorCode.CREDENTIAL_NOT_DECLARED, ErrorCode.CREDENTIAL_NOT_FOUND, *BODY
+    ),
+)
+async def task_credentials(request: Request, task_id: str, body: TaskCredentialsRequest) -> dict[str, str]:
+    """The values of credentials a worker tool call declares (``@tool(credentials=[...])``),
+    for the current lease of its task only (the ``worker`` scope, as every ``/api/tasks``
+    route). The answer is the one place a value leaves the server."""
+    credentials = layer_of(request.app.state).credentials
+    return await credentials.for_task(task_id, body.lease_id, body.names)

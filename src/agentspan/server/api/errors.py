@@ -32,6 +32,7 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.BASE_URL_NOT_ALLOWED: 400,
     ErrorCode.UNAUTHORIZED: 401,
     ErrorCode.INSUFFICIENT_SCOPE: 403,
+    ErrorCode.CREDENTIAL_NOT_DECLARED: 403,
     ErrorCode.FORBIDDEN_ORIGIN: 403,
     ErrorCode.EXECUTION_NOT_FOUND: 404,
     ErrorCode.TASK_NOT_FOUND: 404,

@@ -10,8 +10,10 @@
   database cannot go stale when it is replaced or deleted (on any replica).
 - ``lookup`` is the same without the errors, for provider keys a server's environment
   lacks (``providers.ProviderRegistry.resolve(..., stored=...)``).
+- ``for_task``: the values a worker tool call declared (``@tool(credentials=[...])``),
+  given only to the current lease of its task, which is the short-lived token.
 - ``check_declarations`` refuses, at start, what the server cannot honour: a header
-  placeholder the tool does not declare, and credentials for worker tools (not built).
+  placeholder the tool does not declare, and credentials on agents, agent tools and runs.
 
 Values are sealed by ``master_key.MasterKey`` (AES-256-GCM, the name as associated data).
 """
@@ -21,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Collection, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from typing import Protocol
 
 from agentspan.protocol.api import MAX_CREDENTIAL_CHARS, CredentialInfo
@@ -35,18 +37,25 @@ from agentspan.protocol.spec.tools import (
     McpSettings,
     WorkerSettings,
 )
-from agentspan.server.errors import CredentialStoreUnavailable, InvalidAgent, NotFound, ValidationFailed
-from agentspan.server.executors.base import MissingSecret
+from agentspan.server.errors import (
+    CredentialNotDeclared,
+    CredentialStoreUnavailable,
+    InvalidAgent,
+    LeaseLost,
+    NotFound,
+    ValidationFailed,
+)
+from agentspan.server.executors.base import WORKER_KIND, MissingSecret
 from agentspan.server.service.master_key import MasterKey, MasterKeyError
 from agentspan.server.service.principal import Principal
-from agentspan.server.store.base import CredentialRow, Store
+from agentspan.server.store.base import CredentialRow, ExecutionRow, Store
 
 log = logging.getLogger("agentspan.server")
 
 WORKER_CREDENTIALS_REFUSED = (
-    "credentials for worker tools, agents and runs are not supported by this server yet "
-    "(docs/credentials.md); declare them on http_tool, api_tool or mcp_tool, whose headers "
-    "use them as ${NAME}"
+    "credentials on agents, agent tools and runs are not supported by this server yet "
+    "(docs/credentials.md); declare them on the tools that use them: @tool(credentials=[...]), "
+    "or http_tool/api_tool/mcp_tool whose headers use them as ${NAME}"
 )
 
 
@@ -88,9 +97,17 @@ class KeySourceLike(Protocol):
 class CredentialService:
     """Credentials in the store; see the module doc."""
 
-    def __init__(self, store: Store, keys: KeySourceLike) -> None:
+    def __init__(
+        self,
+        store: Store,
+        keys: KeySourceLike,
+        spec_of: Callable[[ExecutionRow], Awaitable[AgentConfig]] | None = None,
+    ) -> None:
+        """``spec_of``: the agent spec an execution runs (the driver's cache), which says
+        what a worker's task may have (``for_task``)."""
         self._store = store
         self._keys = keys
+        self._spec_of = spec_of
         self._creating = asyncio.Lock()
 
     async def start(self) -> None:
@@ -164,6 +181,50 @@ class CredentialService:
             log.debug("resolved credentials %s for execution %s", ", ".join(values), execution_id)
         return values
 
+    async def for_task(self, task_id: str, lease_id: str, names: Collection[str]) -> dict[str, str]:
+        """Values for a worker tool call: only to the current lease of a task (the lease is
+        the short-lived, execution-scoped token: it ends with the call, when the task is
+        withdrawn or the execution stops), and only names the task's tool declares."""
+        wanted = [check_name(name) for name in dict.fromkeys(names)]
+        async with self._store.transaction() as tx:
+            task = await tx.get_task(task_id)
+            row = await tx.get_execution(task.execution_id) if task is not None else None
+        if (
+            task is None
+            or row is None
+            or task.kind != WORKER_KIND
+            or task.status != "leased"
+            or task.lease_id != lease_id
+            or (task.lease_expires_at or 0.0) <= time.time()
+        ):
+            raise LeaseLost(
+                f"task {task_id!r} is not leased to you (the call ended, or its lease expired or moved): "
+                "credentials are given only during a call"
+            )
+        declared = declared_by(await self._spec(row), task.name)
+        refused = [name for name in wanted if name not in declared]
+        if refused:
+            raise CredentialNotDeclared(
+                f"tool {task.name!r} does not declare {', '.join(refused)} in its credentials"
+            )
+        try:
+            values = await self.resolve(wanted, row.id)
+        except MissingSecret as exc:
+            raise NotFound(str(exc), ErrorCode.CREDENTIAL_NOT_FOUND) from None
+        log.info(
+            "gave credentials %s to task %s (tool %s, execution %s)",
+            ", ".join(wanted),
+            task_id,
+            task.name,
+            row.id,
+        )
+        return values
+
+    async def _spec(self, row: ExecutionRow) -> AgentConfig:
+        if self._spec_of is None:
+            raise CredentialStoreUnavailable("this server cannot give credentials to workers")
+        return await self._spec_of(row)
+
     async def lookup(self, names: Iterable[str]) -> dict[str, str]:
         """The values of those of ``names`` that are set and open with this server's key."""
         values: dict[str, str] = {}
@@ -235,10 +296,18 @@ async def rotate(store: Store, old: MasterKey, new: MasterKey) -> int:
 # --- what a start may declare ------------------------------------------------------------
 
 
+def declared_by(spec: AgentConfig, tool_name: str) -> set[str]:
+    """The credentials the worker tool ``tool_name`` of this agent declares."""
+    for tool in spec.tools:
+        if tool.name == tool_name and isinstance(tool.config, WorkerSettings):
+            return set(tool.config.credentials or ())
+    return set()
+
+
 def check_declarations(spec: AgentConfig, run_credentials: Collection[str], path: str = "") -> None:
     """Refuse credentials the server cannot honour: a header placeholder its tool does not
-    declare, a declared name no credential could have, and credentials for worker tools,
-    agents and runs (workers do not receive credentials yet)."""
+    declare, a declared name no credential could have, and credentials on agents, agent
+    tools and runs (only tools receive credentials)."""
     if run_credentials and not path:
         raise ValidationFailed(f"credentials: {WORKER_CREDENTIALS_REFUSED}")
     where = f"{path}{spec.name}"
@@ -246,20 +315,22 @@ def check_declarations(spec: AgentConfig, run_credentials: Collection[str], path
         raise InvalidAgent(f"agent '{where}': credentials {spec.credentials}: {WORKER_CREDENTIALS_REFUSED}")
     for tool in spec.tools:
         config = tool.config
-        if isinstance(config, HttpSettings | ApiSettings | McpSettings):
+        if isinstance(config, HttpSettings | ApiSettings | McpSettings | WorkerSettings):
             for name in config.credentials or ():
                 if CREDENTIAL_NAME_PATTERN.fullmatch(name) is None:
                     raise InvalidAgent(
                         f"agent '{where}': tool '{tool.name}': {name!r} is not a credential name "
                         "(letters, digits and '_', not starting with a digit)"
                     )
-            missing = undeclared(config.headers, config.credentials)
+            missing = (
+                [] if isinstance(config, WorkerSettings) else undeclared(config.headers, config.credentials)
+            )
             if missing:
                 raise InvalidAgent(
                     f"agent '{where}': tool '{tool.name}': headers use {', '.join(missing)} "
                     "without declaring it in the tool's credentials"
                 )
-        elif isinstance(config, WorkerSettings | AgentToolSettings) and config.credentials:
+        elif isinstance(config, AgentToolSettings) and config.credentials:
             raise InvalidAgent(
                 f"agent '{where}': tool '{tool.name}': credentials {config.credentials}: "
                 f"{WORKER_CREDENTIALS_REFUSED}"
