@@ -137,3 +137,20 @@ async def test_the_key_file_is_made_0600_on_first_use_and_read_after(store: Stor
     assert (data / "master.key").stat().st_mode & 0o777 == 0o600
     restarted = service(store, data)
     assert await restarted.resolve(["TOKEN"], "e") == {"TOKEN": "v"}
+
+
+async def test_a_running_server_with_a_key_file_follows_a_rotation(store: Store, tmp_path: Path) -> None:
+    from agentspan.server.service.master_key import write_key_file
+
+    running = service(store, tmp_path)  # key file mode
+    await running.set(ALICE, "TOKEN", "v")
+    source = KeySource(tmp_path, None)
+    old = source.current()
+    assert old is not None
+    new = new_key(str(source.path))
+    assert await rotate(store, old, new) == 1
+    write_key_file(source.path, new, exclusive=False)  # what rotate-master-key leaves behind
+    # The running service still holds the old key; it reads the file again.
+    assert await running.resolve(["TOKEN"], "e") == {"TOKEN": "v"}
+    await running.set(ALICE, "OTHER", "w")
+    assert {r.key_id for r in await store.list_credentials()} == {new.key_id}

@@ -255,6 +255,8 @@ class CredentialService:
             try:
                 key = self._keys.current()
                 in_use = {row.key_id for row in await self._store.list_credentials()}
+                if key is not None and in_use - {key.key_id}:
+                    key = self._keys.refresh()  # rotated meanwhile by another process?
                 foreign = in_use - {key.key_id} if key is not None else in_use
                 if foreign:
                     raise CredentialStoreUnavailable(self._foreign_key_message(key, foreign))
