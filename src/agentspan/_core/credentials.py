@@ -22,7 +22,8 @@ import threading
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from agentspan._core.errors import AgentspanError
+from agentspan._core.errors import AgentspanError, ConfigurationError
+from agentspan.protocol.spec.credentials import undeclared
 
 _CURRENT: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar(
     "agentspan_credentials", default=None
@@ -78,6 +79,18 @@ def get_credential(name: str) -> str:
         raise CredentialNotFoundError(
             [name], f"credential {name!r} is not among the tool's declared credentials"
         ) from None
+
+
+def check_placeholders(tool_name: str, headers: Mapping[str, str] | None, declared: list[Any] | None) -> None:
+    """Every ``${NAME}`` in a server-side tool's headers must be in its ``credentials``
+    (``ConfigurationError``, a ``ValueError``, naming the missing ones, as in the reference)."""
+    missing = undeclared(headers, credential_names(declared or []))
+    if missing:
+        names = ", ".join(missing)
+        raise ConfigurationError(
+            f"tool {tool_name!r}: headers use ${{{missing[0]}}} but its credentials do not list "
+            f"{names}: add credentials={missing!r}"
+        )
 
 
 def credential_names(declared: list[Any]) -> list[str]:
