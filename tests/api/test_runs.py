@@ -426,10 +426,12 @@ def test_structured_output_is_parsed(runtime: AgentRuntime, fake: FakeOpenAI) ->
     assert fake.requests[0]["response_format"]["type"] == "json_schema"
 
 
-def test_unknown_provider_fails_at_once_with_the_choices(runtime: AgentRuntime) -> None:
-    result = runtime.run(Agent(name="lost", model="nosuch/model-x"), "hi", timeout=20)
-    assert result.status == "FAILED" and result.finish_reason == "error"
-    assert result.error is not None and "nosuch" in result.error and "openai" in result.error
+def test_unknown_provider_is_refused_at_start_with_the_choices(runtime: AgentRuntime) -> None:
+    with pytest.raises(AgentAPIError) as refused:
+        runtime.run(Agent(name="lost", model="nosuch/model-x"), "hi", timeout=20)
+    assert refused.value.status_code == 400 and refused.value.code == "invalid_model"
+    assert "lost" in refused.value.message and "nosuch" in refused.value.message
+    assert "openai" in refused.value.message
 
 
 def test_transient_model_errors_are_retried(runtime: AgentRuntime, fake: FakeOpenAI) -> None:

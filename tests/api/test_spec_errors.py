@@ -32,6 +32,11 @@ def start(server: ThreadServer, **spec: Any) -> dict[str, Any]:
             "'retry', 'raise', 'fix' or 'human'",
         ),
         (
+            {"guardrails": [{"name": "g", "guardrailType": "regex", "patterns": ["(unclosed"]}]},
+            "agentConfig.guardrails.0.regex.patterns",
+            "not a valid regular expression",
+        ),
+        (
             {"termination": {"type": "max_message", "maxMessages": 0}},
             "agentConfig.termination.max_message.maxMessages",
             "greater than or equal to 1",
@@ -53,3 +58,10 @@ def test_a_bad_option_names_its_field(
 def test_a_newer_spec_version_is_refused_clearly(server: ThreadServer) -> None:
     detail = start(server, schemaVersion=99)["detail"]
     assert "newer than this server supports" in detail
+
+
+def test_output_guardrails_on_a_team_without_a_model_are_refused(server: ThreadServer) -> None:
+    members = [{"name": "a", "model": "offline/basic"}, {"name": "b", "model": "offline/basic"}]
+    rails = [{"name": "g", "guardrailType": "regex", "patterns": ["x"]}]
+    detail = start(server, strategy="parallel", agents=members, guardrails=rails)["detail"]
+    assert "output guardrails" in detail and "'parallel' team" in detail

@@ -17,6 +17,11 @@ def says(*turns: Any) -> ScriptedModel:
     return ScriptedModel(list(turns))
 
 
+def fails() -> ScriptedModel:
+    """A model whose second call fails: one scripted turn, and then none left."""
+    return says(ToolCall("no_such_tool", {}))
+
+
 def handoff_targets(result: Any) -> list[str]:
     return [e.target for e in result.events if e.type == "handoff"]
 
@@ -76,7 +81,7 @@ def test_blocked_handoff_is_reported_to_the_model(runtime: AgentRuntime) -> None
 def test_parallel_gathers_every_branch_even_when_one_fails(runtime: AgentRuntime) -> None:
     market = Agent(name="market", model=says("Market is big."))
     risk = Agent(name="risk", model=says("Risks are regulatory."))
-    broken = Agent(name="broken", model="nosuch/model")
+    broken = Agent(name="broken", model=fails())
     analysis = Agent(
         name="analysis", model="offline/basic", agents=[market, risk, broken], strategy="parallel"
     )
@@ -482,7 +487,7 @@ def test_scatter_gather_fans_out_in_parallel_and_can_fail_fast(runtime: AgentRun
     assert result.output == "merged"
     assert [c["result"] for c in result.tool_calls] == ["piece done", "piece done"]
 
-    broken = Agent(name="broken_worker", model="nosuch/model")
+    broken = Agent(name="broken_worker", model=fails())
     strict = scatter_gather(
         "strict_fanout",
         broken,

@@ -9,7 +9,7 @@ import os
 import time
 from pathlib import Path
 
-from agentspan.agents import Agent, ToolContext, tool
+from agentspan.agents import Agent, Guardrail, GuardrailResult, ToolContext, guardrail, tool
 
 
 @tool(retry_count=0)
@@ -45,3 +45,35 @@ def worker_agent() -> Agent:
 
 def mixed_agent() -> Agent:
     return Agent(name="chaos_mixed", model="openai/gpt-4o", tools=[gated_step, risky_step, slow_step])
+
+
+def _note(line: str) -> None:
+    with Path(os.environ["CHAOS_LOG"]).open("a") as fh:
+        fh.write(line + "\n")
+
+
+@guardrail
+def first_check(content: str) -> GuardrailResult:
+    """A quick guardrail whose verdict is recorded before the server is killed."""
+    _note(f"first {os.getpid()}")
+    return GuardrailResult(passed=True)
+
+
+@tool(name="slow_check")
+def slow_check_worker(content: str, iteration: int, context: ToolContext) -> dict[str, object]:
+    """Serves the external guardrail ``slow_check``: records each run, slow when CHAOS_SLOW=1."""
+    _note(f"slow {os.getpid()} {context.idempotency_key} {context.attempt}")
+    if os.environ.get("CHAOS_SLOW") == "1":
+        time.sleep(120)
+    return {"passed": True, "message": ""}
+
+
+def guarded_agent() -> Agent:
+    """Checked by a custom guardrail, then by an external one (``slow_check``)."""
+    rails = [Guardrail(first_check, on_fail="raise"), Guardrail(name="slow_check", on_fail="raise")]
+    return Agent(name="chaos_guarded", model="openai/gpt-4o", guardrails=rails)
+
+
+def guard_holder() -> Agent:
+    """Only so ``serve`` registers the external guardrail's worker."""
+    return Agent(name="chaos_guard_holder", model="openai/gpt-4o", tools=[slow_check_worker])

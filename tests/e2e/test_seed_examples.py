@@ -1,4 +1,5 @@
-"""The product page's multi-agent examples, copied unchanged, against a fake OpenAI endpoint."""
+"""The product page's examples (multi-agent, guardrails), copied unchanged, against a fake
+OpenAI endpoint."""
 
 from __future__ import annotations
 
@@ -75,6 +76,45 @@ with AgentRuntime() as runtime:
     result.print_result()
 """
 
+GUARDRAILS = """
+from agentspan.agents import Agent, AgentRuntime, Guardrail, GuardrailResult, OnFail, guardrail
+
+@guardrail
+def word_limit(content: str) -> GuardrailResult:
+    \"\"\"Keep responses concise.\"\"\"
+    if len(content.split()) > 500:
+        return GuardrailResult(passed=False, message="Too long. Be more concise.")
+    return GuardrailResult(passed=True)
+
+agent = Agent(
+    name="concise_bot", model="openai/gpt-4o",
+    guardrails=[Guardrail(word_limit, on_fail=OnFail.RETRY)],
+)
+
+with AgentRuntime() as runtime:
+    result = runtime.run(agent, "Explain quantum computing.")
+    result.print_result()
+"""
+
+# The product page shows this one as a fragment (no run); the last three lines run it.
+REGEX_GUARDRAIL = """
+from agentspan.agents import Agent, RegexGuardrail
+guardrail = RegexGuardrail(
+patterns=[r"\\b\\d{3}-\\d{2}-\\d{4}\\b"],
+name="no_ssn",
+on_fail="retry",
+max_retries=3,
+)
+agent = Agent(
+name="support_bot",
+model="openai/gpt-4o",
+guardrails=[guardrail],
+)
+from agentspan.agents import AgentRuntime
+with AgentRuntime() as runtime:
+    runtime.run(agent, "What is the SSN on file?").print_result()
+"""
+
 
 def by_role(body: dict[str, Any]) -> FakeReply:
     """Answer as each agent would, recognised by its instructions."""
@@ -133,4 +173,23 @@ def test_pipeline_example(seed_server: ServerProcess, fake_openai: FakeOpenAI) -
 def test_parallel_example(seed_server: ServerProcess, fake_openai: FakeOpenAI) -> None:
     out = run_program(PARALLEL, seed_server)
     assert "[market]: <market size>" in out and "[risk]: <regulatory>" in out
+    assert fake_openai.request_count == 2
+
+
+def test_guardrail_example_asks_again_until_the_answer_is_short(
+    seed_server: ServerProcess, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.script(FakeOpenAI.text("qubit " * 600), FakeOpenAI.text("Qubits use superposition."))
+    out = run_program(GUARDRAILS, seed_server)
+    assert "Qubits use superposition." in out and "qubit qubit" not in out
+    assert fake_openai.request_count == 2
+    assert "Too long. Be more concise." in fake_openai.requests[1]["messages"][-1]["content"]
+
+
+def test_regex_guardrail_example_never_shows_the_ssn(
+    seed_server: ServerProcess, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.script(FakeOpenAI.text("It is 123-45-6789."), FakeOpenAI.text("I cannot share that."))
+    out = run_program(REGEX_GUARDRAIL, seed_server)
+    assert "I cannot share that." in out and "123-45-6789" not in out
     assert fake_openai.request_count == 2

@@ -46,6 +46,16 @@ from agentspan.agents._runtime import AgentRuntime
 from agentspan.agents._scatter import scatter_gather
 from agentspan.agents._stream import AgentStream, AsyncAgentStream
 from agentspan.agents._tool import ToolContext, ToolDef, agent_tool, tool
+from agentspan.agents.guardrail import (
+    Guardrail,
+    GuardrailDef,
+    GuardrailResult,
+    LLMGuardrail,
+    OnFail,
+    Position,
+    RegexGuardrail,
+    guardrail,
+)
 from agentspan.agents.handoff import HandoffCondition, OnCondition, OnTextMention, OnToolResult
 from agentspan.agents.termination import (
     MaxMessageTermination,
@@ -79,12 +89,19 @@ __all__ = [
     "DeploymentInfo",
     "EventType",
     "FinishReason",
+    "Guardrail",
+    "GuardrailDef",
+    "GuardrailResult",
     "HandoffCondition",
+    "LLMGuardrail",
     "MaxMessageTermination",
     "OnCondition",
+    "OnFail",
     "OnTextMention",
     "OnToolResult",
+    "Position",
     "PromptTemplate",
+    "RegexGuardrail",
     "Status",
     "StopMessageTermination",
     "Strategy",
@@ -100,6 +117,7 @@ __all__ = [
     "configure",
     "function_tool",
     "get_credential",
+    "guardrail",
     "run",
     "run_async",
     "scatter_gather",

@@ -10,6 +10,7 @@ from typing import Any
 
 from agentspan._core.errors import ConfigurationError
 from agentspan._core.tool import get_tool_def
+from agentspan.agents.guardrail import as_guardrail
 from agentspan.protocol.spec import NAME_PATTERN
 
 __all__ = ["Agent", "PromptTemplate", "Strategy"]
@@ -195,7 +196,8 @@ class Agent:
         self._set_context(memory, dependencies, metadata, credentials, stateful)
         self._set_code_execution(local_code_execution, allowed_languages, allowed_commands, code_execution)
         self._set_cli(cli_commands, cli_allowed_commands, cli_config)
-        self.guardrails: list[Any] = list(guardrails or [])
+        # A bare @guardrail function is taken as Guardrail(function) with the defaults.
+        self.guardrails: list[Any] = [as_guardrail(g) for g in guardrails or []]
         self.planner = planner
         self.base_url = base_url
         self.callbacks: list[Any] = list(callbacks or [])

@@ -219,6 +219,23 @@ class AgentResult:
     def is_rejected(self) -> bool:
         return self.finish_reason == FinishReason.REJECTED
 
+    @property
+    def guardrails(self) -> list[dict[str, Any]]:
+        """Every guardrail verdict of the run, in order: ``{"name", "position", "passed",
+        "message"}`` (read from the ``guardrail_pass``/``guardrail_fail`` events)."""
+        verdicts: list[dict[str, Any]] = []
+        for event in self.events:
+            if event.type in (EventType.GUARDRAIL_PASS.value, EventType.GUARDRAIL_FAIL.value):
+                verdicts.append(
+                    {
+                        "name": event.guardrail_name,
+                        "position": (event.data or {}).get("position"),
+                        "passed": event.type == EventType.GUARDRAIL_PASS.value,
+                        "message": event.content or "",
+                    }
+                )
+        return verdicts
+
     def print_result(self) -> None:
         width = 60
         print("╭" + "─" * (width - 2) + "╮")

@@ -9,7 +9,9 @@ same :class:`~agentspan.client._worker.WorkerPool` as tools:
   output ``{"should_stop": bool}``;
 * ``<agent>_gate``: input ``{"result"}``, output ``{"decision": "continue" | "stop"}``;
 * ``<agent>_handoff_<target>`` (``OnCondition``): input ``{"result", "active_agent",
-  "messages"}``, output ``{"handoff": bool}``.
+  "messages"}``, output ``{"handoff": bool}``;
+* ``<guardrail name>`` (a function guardrail): input ``{"content", "iteration"}``, output
+  ``{"passed", "message", "fixed_output", "on_fail", "guardrail_name"}``.
 
 A ``termination=`` condition is evaluated by the server and needs no worker. Which
 objects get a task mirrors how ``_serialize`` names them, so every ``taskName`` in the
@@ -26,6 +28,7 @@ from typing import Any
 from agentspan._core.errors import ConfigurationError, TerminalToolError
 from agentspan._core.tool import ToolDef, get_tool_def
 from agentspan.agents._agent import Agent
+from agentspan.agents.guardrail import Guardrail, guardrail_worker
 
 __all__ = ["collect_system_functions"]
 
@@ -159,9 +162,21 @@ def _is_function_gate(gate: Any) -> bool:
     return not hasattr(gate, "text")
 
 
+def guardrail_task(rail: Guardrail) -> ToolDef:
+    """``<guardrail name>``: ``{content, iteration}`` in, the verdict out (see ``guardrail_worker``)."""
+    return _system_tool(rail.name, f"Guardrail {rail.name}", guardrail_worker(rail))
+
+
 def _agent_functions(agent: Agent) -> list[tuple[Any, ToolDef]]:
     """``(user object, task)`` for each decision function of ``agent`` itself."""
     found: list[tuple[Any, ToolDef]] = []
+    rails = list(agent.guardrails)
+    for item in agent.tools:
+        if not isinstance(item, str):  # a string is a built-in Claude Code tool
+            rails.extend(get_tool_def(item).guardrails)
+    for rail in rails:
+        if isinstance(rail, Guardrail) and rail.func is not None:
+            found.append((rail.func, guardrail_task(rail)))
     router = agent.router
     if router is not None and not isinstance(router, Agent):
         found.append((router, router_task(agent, router)))
@@ -214,7 +229,8 @@ def collect_system_functions(agent: Agent) -> dict[str, ToolDef]:
             if definition.name in owners and owners[definition.name] != user_object:
                 raise ConfigurationError(
                     f"task {definition.name!r} would serve two different functions; agents that "
-                    "attach a router, stop_when, gate or handoff condition need unique names"
+                    "attach a router, stop_when, gate or handoff condition, and guardrails, "
+                    "need unique names"
                 )
             owners[definition.name] = user_object
             found[definition.name] = definition

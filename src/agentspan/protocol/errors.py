@@ -34,7 +34,24 @@ class ErrorCode(StrEnum):
     FORBIDDEN_HOST = "forbidden_host"
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
     REQUEST_TOO_LARGE = "request_too_large"
+    LIMIT_EXCEEDED = "limit_exceeded"
+    INVALID_MODEL = "invalid_model"
     INTERNAL = "internal_error"
+
+
+class LimitInfo(BaseModel):
+    """Which of the server's limits a request exceeded (``limit_exceeded`` problems)."""
+
+    name: str
+    """The limit, e.g. ``tools_per_agent``."""
+    setting: str
+    """The environment variable the operator sets it with, e.g. ``AGENTSPAN_MAX_TOOLS_PER_AGENT``."""
+    max: int
+    """The limit's value on this server."""
+    actual: int
+    """What the request asked for."""
+    path: str
+    """Where: the agent (``team/researcher``) or the field (``prompt``)."""
 
 
 class Problem(BaseModel):
@@ -45,3 +62,5 @@ class Problem(BaseModel):
     status: int
     detail: str = ""
     code: ErrorCode
+    limit: LimitInfo | None = None
+    """Only in ``limit_exceeded`` problems: which limit, its value and what exceeded it."""

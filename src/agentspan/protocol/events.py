@@ -81,9 +81,9 @@ class PendingToolDoc(BaseModel):
     tool_name: str
     parameters: dict[str, Any]
     """The call's arguments; for a selection ``{"options": [agent names]}``."""
-    kind: Literal["approval", "outcome_unknown", "selection"]
+    kind: Literal["approval", "outcome_unknown", "selection", "guardrail"]
     response_schema: dict[str, Any] | None = None
-    """JSON schema of the expected answer (selections only)."""
+    """JSON schema of the expected answer (selections and ``human`` guardrails)."""
 
 
 class LlmCallData(_DataModel):
@@ -97,6 +97,9 @@ class LlmCallData(_DataModel):
     """Estimated USD; ``None`` when the model has no price in the table."""
     finish_reason: str | None
     """The provider's own finish reason."""
+    purpose: Literal["guardrail"] | None = None
+    """Set for a call the server made for another reason than the agent's turn (an LLM
+    guardrail's judge); absent for the agent's own calls."""
 
 
 class AttemptData(_DataModel):
@@ -134,6 +137,20 @@ class HandoffData(_DataModel):
 class MessageData(_DataModel):
     delta: bool
     """``True`` on a live text delta: an SSE-only frame, never stored (no ``id``)."""
+
+
+GuardrailCheck = Literal["input", "output", "tool_input", "tool_output"]
+"""What was checked: the agent's input or final answer, a tool call's arguments or result."""
+
+
+class GuardrailData(_DataModel):
+    position: GuardrailCheck
+
+
+class GuardrailFailData(_DataModel):
+    position: GuardrailCheck
+    on_fail: Literal["retry", "raise", "fix", "human"]
+    """What the failure does."""
 
 
 class DoneData(_DataModel):
@@ -326,19 +343,26 @@ class Resumed(_EventModel):
 
 
 class GuardrailPass(_EventModel):
-    """Reserved for guardrails (not emitted yet): a guardrail accepted a text."""
+    """A guardrail accepted the input, the final answer, or a tool call's arguments or
+    result (then with ``tool_name`` and ``call_id``)."""
 
     type: Literal["guardrail_pass"] = "guardrail_pass"
     guardrail_name: str
-    content: str | None = None
+    tool_name: str | None = None
+    call_id: str | None = None
+    data: GuardrailData
 
 
 class GuardrailFail(_EventModel):
-    """Reserved for guardrails (not emitted yet): a guardrail rejected a text."""
+    """A guardrail rejected what it checked (as for ``guardrail_pass``); ``content`` is its message.
+    What follows depends on ``data.onFail``: a retry, a fix, a wait for a person, or ``error``."""
 
     type: Literal["guardrail_fail"] = "guardrail_fail"
     guardrail_name: str
     content: str | None = None
+    tool_name: str | None = None
+    call_id: str | None = None
+    data: GuardrailFailData
 
 
 # --- terminal -----------------------------------------------------------------------------
@@ -423,9 +447,8 @@ _MODELS: tuple[type[_EventModel], ...] = (
 EVENT_TYPES: dict[str, type[_EventModel]] = {model.model_fields["type"].default: model for model in _MODELS}
 """Event type → its model, in catalog order."""
 
-NOT_EMITTED_YET: frozenset[str] = frozenset({"guardrail_pass", "guardrail_fail"})
-"""Types the SDK has always named (the reference product emits them) that no server code
-emits yet; guardrails will."""
+NOT_EMITTED_YET: frozenset[str] = frozenset()
+"""Types the catalog names that no server code emits yet (none: guardrails emit the last two)."""
 
 
 def event_type_names() -> tuple[str, ...]:

@@ -33,6 +33,7 @@ from agentspan.server.api.errors import code_table, tidy_problems
 from agentspan.server.api.fast import FastPaths, Receive, Scope, Send
 from agentspan.server.api.guard import RequestGuard
 from agentspan.server.service.executions import ExecutionService
+from agentspan.server.service.limits import Limits
 from agentspan.server.services import Services
 from agentspan.server.settings import Settings
 from agentspan.server.store.base import Store
@@ -80,7 +81,12 @@ def create_app(
         app.state.services = services
         server.auth.keys = services.keys
         app.state.layer = ServiceLayer(
-            executions=ExecutionService(services.driver, settings.base_url_allowed),
+            executions=ExecutionService(
+                services.driver,
+                settings.base_url_allowed,
+                Limits.from_settings(settings),
+                services.providers.model_problem,
+            ),
             tasks=services.tasks,
             keys=services.keys,
             credentials=services.credentials,

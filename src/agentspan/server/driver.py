@@ -31,7 +31,6 @@ from agentspan.server.engine.model import (
     DropTasks,
     ExecState,
     Input,
-    LlmResult,
     Rejected,
     RunTool,
     SetTimer,
@@ -267,10 +266,12 @@ class Driver:
         if d.state is state:
             return state  # nothing changed (a late or duplicate input)
         new = d.state
-        if isinstance(inp, LlmResult) and new.budgeted is not False:
-            # The whole tree shares one budget row, kept current in the same transaction.
-            tokens = inp.prompt_tokens + inp.completion_tokens
-            await tx.add_budget_usage(row.root_id, inp.cost_usd or 0.0, tokens)
+        spent = new.usage.total_tokens - state.usage.total_tokens
+        if spent > 0 and new.budgeted is not False:
+            # A model reply, or an LLM guardrail's judge call: the whole tree shares one
+            # budget row, kept current in the same transaction.
+            cost = max(new.usage.cost_usd - state.usage.cost_usd, 0.0)
+            await tx.add_budget_usage(row.root_id, cost, spent)
         messages_start = state.message_count
         children, unserved = await self._run_commands(tx, row, new, d.commands, now, effects)
         if d.messages:
@@ -461,6 +462,15 @@ def validate_tree(spec: AgentConfig, executors: ExecutorRegistry, path: str = ""
         raise InvalidAgent(f"agent '{where}': {what}")
     if spec.agents and strategy == "router" and spec.router is None:
         raise InvalidAgent(f"agent '{where}': strategy 'router' needs router=")
+    if (
+        spec.agents
+        and strategy != "handoff"
+        and any((g.position or "output") == "output" for g in spec.guardrails or ())
+    ):
+        raise InvalidAgent(
+            f"agent '{where}': output guardrails check a model's answer, and a '{strategy}' team has no "
+            "model of its own; put them on its sub-agents"
+        )
     for tool in spec.tools:
         executor = executor_of(tool)
         if executor is not None and not executors.serves(executor):

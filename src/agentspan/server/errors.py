@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from agentspan.protocol.errors import ErrorCode
+from agentspan.protocol.errors import ErrorCode, LimitInfo
 from agentspan.server.store.base import ConflictError
 
 
@@ -48,6 +48,24 @@ class BaseUrlNotAllowed(DomainError):
     allowed (``AGENTSPAN_ALLOWED_BASE_URLS``); the server's keys must not go there."""
 
     default_code = ErrorCode.BASE_URL_NOT_ALLOWED
+
+
+class InvalidModel(DomainError):
+    """An agent names a model string no provider of this server understands (malformed,
+    or an unknown provider prefix); refused at start rather than at the first model call."""
+
+    default_code = ErrorCode.INVALID_MODEL
+
+
+class LimitExceeded(DomainError):
+    """A request exceeds one of the operator's limits (``server/service/limits.py``);
+    ``limit`` says which, its value and what exceeded it."""
+
+    default_code = ErrorCode.LIMIT_EXCEEDED
+
+    def __init__(self, detail: str, limit: LimitInfo) -> None:
+        super().__init__(detail)
+        self.limit = limit
 
 
 class InvalidState(DomainError):
@@ -88,6 +106,11 @@ class Internal(DomainError):
     """A broken invariant of the server itself (e.g. a stored spec that is missing)."""
 
     default_code = ErrorCode.INTERNAL
+
+
+def limit_of(exc: BaseException) -> LimitInfo | None:
+    """The exceeded limit ``exc`` names, if it is a ``LimitExceeded``."""
+    return exc.limit if isinstance(exc, LimitExceeded) else None
 
 
 def not_found(execution_id: str) -> NotFound:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from agentspan.server.driver import Driver
 from agentspan.server.executors.base import Executor, ExecutorContext, ExecutorRegistry
+from agentspan.server.executors.guardrails import LlmGuardrailExecutor
 from agentspan.server.executors.llm import LlmExecutor
 from agentspan.server.executors.pool import ExecutorPool
 from agentspan.server.executors.timer import TimerExecutor
@@ -98,7 +99,7 @@ class Services:
         hub = Hub()
         bus = ObserverBus(observers) if observers else None
         llm = LlmExecutor(settings, bus)
-        registry = ExecutorRegistry([llm, TimerExecutor(), *executors])
+        registry = ExecutorRegistry([llm, TimerExecutor(), LlmGuardrailExecutor(), *executors])
         notifier: PgNotifier | None = None
         if _is_postgres(store.url):
             # Several replicas may share the database: a lease may belong to a live

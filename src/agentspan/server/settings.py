@@ -100,6 +100,19 @@ class Settings:
     max_request_bytes: int = 8 * 1024 * 1024
     """``AGENTSPAN_MAX_REQUEST_BYTES``: the largest request body the server reads (413
     beyond it). Bounds what one request can make the server hold in memory and store."""
+    max_tools_per_agent: int = 1000
+    """``AGENTSPAN_MAX_TOOLS_PER_AGENT``: tools one agent of a tree may offer its model."""
+    max_agents_per_tree: int = 256
+    """``AGENTSPAN_MAX_AGENTS_PER_TREE``: agents in one started tree, the root included
+    (sub-agents, router agents and ``agent_tool`` agents, at any depth)."""
+    max_agent_depth: int = 16
+    """``AGENTSPAN_MAX_AGENT_DEPTH``: how deeply agents may nest (the root alone: 1)."""
+    max_prompt_bytes: int = 1024 * 1024
+    """``AGENTSPAN_MAX_PROMPT_BYTES``: the largest text a request may make model input
+    (a start's prompt and media, an agent's instructions, a human's answer), in UTF-8 bytes."""
+    max_parallel_tool_calls: int = 64
+    """``AGENTSPAN_MAX_PARALLEL_TOOL_CALLS``: tool calls one model reply may have run; the
+    calls past it are answered with an error the model sees (``engine/tool_calls.py``)."""
     auth_token: str | None = None
     """``AGENTSPAN_AUTH_TOKEN``: a bootstrap admin key that lives only in the server's
     environment. While it is set, or once any API key exists, or whenever the server
@@ -126,6 +139,11 @@ class Settings:
             auth_token=os.environ.get("AGENTSPAN_AUTH_TOKEN", "").strip() or None,
             master_key=_master_key_env(),
             max_request_bytes=_int_env("AGENTSPAN_MAX_REQUEST_BYTES", 8 * 1024 * 1024),
+            max_tools_per_agent=_int_env("AGENTSPAN_MAX_TOOLS_PER_AGENT", 1000),
+            max_agents_per_tree=_int_env("AGENTSPAN_MAX_AGENTS_PER_TREE", 256),
+            max_agent_depth=_int_env("AGENTSPAN_MAX_AGENT_DEPTH", 16),
+            max_prompt_bytes=_int_env("AGENTSPAN_MAX_PROMPT_BYTES", 1024 * 1024),
+            max_parallel_tool_calls=_int_env("AGENTSPAN_MAX_PARALLEL_TOOL_CALLS", 64),
         )
         for key, value in overrides.items():
             if value is not None:

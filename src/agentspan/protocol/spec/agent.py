@@ -191,11 +191,13 @@ class AgentConfig(WireModel):
     def worker_task_names(self) -> list[str]:
         """Names of every task a worker must serve for this agent tree: tools, and the
         user's decision functions (router, stop_when, gate, handoff conditions)."""
-        names: list[str] = []
+        # A dict keeps the first-seen order and makes each addition O(1): with a list,
+        # an agent with 50,000 tools took 20 s here.
+        names: dict[str, None] = {}
 
         def add(name: str) -> None:
-            if name and name not in names:
-                names.append(name)
+            if name:
+                names.setdefault(name, None)
 
         for ref in (self.stop_when, self.gate, self.router):
             if isinstance(ref, TaskRef):
@@ -210,7 +212,7 @@ class AgentConfig(WireModel):
         for sub in self.nested_agents():
             for name in sub.worker_task_names():
                 add(name)
-        return names
+        return list(names)
 
 
 AgentToolSettings.model_rebuild(_types_namespace={"AgentConfig": AgentConfig})

@@ -8,9 +8,10 @@ maxRetries 3) without being written, so the JSON stays what the SDK sent.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
-from pydantic import Discriminator, Field, Tag
+from pydantic import Discriminator, Field, Tag, field_validator
 
 from agentspan.protocol.spec._parts import SpecPart, tag_of
 
@@ -27,13 +28,31 @@ class _Guardrail(SpecPart):
     max_retries: Annotated[int, Field(ge=1)] | None = None
 
 
+MAX_PATTERNS = 64
+MAX_PATTERN_CHARS = 1_000
+
+
 class RegexGuardrailSpec(_Guardrail):
-    """Fails when a pattern matches (``mode="block"``) or when none does (``"allow"``)."""
+    """Fails when a pattern matches (``mode="block"``) or when none does (``"allow"``).
+    Python ``re`` syntax; each pattern must compile (checked at start)."""
 
     guardrail_type: Literal["regex"]
-    patterns: list[str]
+    patterns: Annotated[
+        list[Annotated[str, Field(max_length=MAX_PATTERN_CHARS)]],
+        Field(min_length=1, max_length=MAX_PATTERNS),
+    ]
     mode: Literal["block", "allow"] | None = None
     message: str | None = None
+
+    @field_validator("patterns")
+    @classmethod
+    def _compiles(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"pattern {pattern!r} is not a valid regular expression: {exc}") from None
+        return patterns
 
 
 class LlmGuardrailSpec(_Guardrail):

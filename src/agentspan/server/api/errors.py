@@ -20,8 +20,8 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from agentspan.protocol.errors import ErrorCode, Problem
-from agentspan.server.errors import TRANSLATED, DomainError, as_domain_error
+from agentspan.protocol.errors import ErrorCode, LimitInfo, Problem
+from agentspan.server.errors import TRANSLATED, DomainError, as_domain_error, limit_of
 
 log = logging.getLogger("agentspan.server")
 
@@ -30,6 +30,7 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.VALIDATION_FAILED: 400,
     ErrorCode.INVALID_AGENT: 400,
     ErrorCode.BASE_URL_NOT_ALLOWED: 400,
+    ErrorCode.INVALID_MODEL: 400,
     ErrorCode.UNAUTHORIZED: 401,
     ErrorCode.INSUFFICIENT_SCOPE: 403,
     ErrorCode.CREDENTIAL_NOT_DECLARED: 403,
@@ -41,6 +42,7 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.CREDENTIAL_NOT_FOUND: 404,
     ErrorCode.METHOD_NOT_ALLOWED: 405,
     ErrorCode.REQUEST_TOO_LARGE: 413,
+    ErrorCode.LIMIT_EXCEEDED: 413,
     ErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,
     ErrorCode.FORBIDDEN_HOST: 421,
     ErrorCode.LEASE_LOST: 409,
@@ -71,13 +73,18 @@ _TITLES = {
 PROBLEM_TYPE = "application/problem+json"
 
 
-def problem_document(status: int, code: ErrorCode, detail: str) -> dict[str, Any]:
-    problem = Problem(title=_TITLES.get(status, "Error"), status=status, detail=detail, code=code)
-    return problem.model_dump(mode="json")
+def problem_document(
+    status: int, code: ErrorCode, detail: str, limit: LimitInfo | None = None
+) -> dict[str, Any]:
+    """The problem document; ``limit`` (see ``errors.limit_of``) only for ``limit_exceeded``."""
+    problem = Problem(
+        title=_TITLES.get(status, "Error"), status=status, detail=detail, code=code, limit=limit
+    )
+    return problem.model_dump(mode="json", exclude_none=True)
 
 
-def problem_body(status: int, code: ErrorCode, detail: str) -> bytes:
-    return json.dumps(problem_document(status, code, detail)).encode()
+def problem_body(status: int, code: ErrorCode, detail: str, limit: LimitInfo | None = None) -> bytes:
+    return json.dumps(problem_document(status, code, detail, limit)).encode()
 
 
 async def send_problem(
@@ -143,7 +150,9 @@ def install(app: FastAPI) -> None:
     async def handle(_: Request, exc: Exception) -> JSONResponse:
         status, code, detail = problem_from(exc)
         return JSONResponse(
-            problem_document(status, code, detail), status_code=status, media_type=PROBLEM_TYPE
+            problem_document(status, code, detail, limit_of(exc)),
+            status_code=status,
+            media_type=PROBLEM_TYPE,
         )
 
     expected: tuple[type[Exception], ...] = (

@@ -35,7 +35,8 @@ from agentspan.protocol.api import (
 from agentspan.server.api.edge import ServiceLayer, layer_of, principal_of
 from agentspan.server.api.errors import problem_body, problem_from
 from agentspan.server.api.routes import MAX_WAIT_MS
-from agentspan.server.errors import ValidationFailed
+from agentspan.server.errors import ValidationFailed, limit_of
+from agentspan.server.service.limits import precheck_start_json
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -120,7 +121,7 @@ class FastPaths:
             )
         except Exception as exc:  # noqa: BLE001 - every error leaves as a problem document
             status, code, detail = problem_from(exc)
-            await _respond(send, status, problem_body(status, code, detail))
+            await _respond(send, status, problem_body(status, code, detail, limit_of(exc)))
             return
         await send({"type": "http.response.start", "status": 200, "headers": _SSE_HEADERS})
         request.watch_disconnect()
@@ -146,7 +147,7 @@ class FastPaths:
             return
         except Exception as exc:  # noqa: BLE001 - every error leaves as a problem document
             status, code, detail = problem_from(exc)
-            body = problem_body(status, code, detail)
+            body = problem_body(status, code, detail, limit_of(exc))
         finally:
             request.close()
         await _respond(send, status, body)
@@ -156,6 +157,7 @@ class FastPaths:
         principal = principal_of(request.scope)
         if action == "start":
             wait_ms = _wait_ms(request.query())
+            precheck_start_json(request.body, layer.executions.limits)
             body = StartRequest.model_validate_json(request.body)
             return 200, _json(await layer.executions.start(principal, body, wait_ms))
         if action == "poll":

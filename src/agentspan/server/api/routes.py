@@ -54,7 +54,9 @@ def _edge(request: Request) -> tuple[ServiceLayer, Principal]:
     response_model=StartResponse,
     response_model_by_alias=True,
     response_model_exclude_none=True,
-    responses=documented(ErrorCode.INVALID_AGENT, *BODY, *WRITES),
+    responses=documented(
+        ErrorCode.INVALID_AGENT, ErrorCode.INVALID_MODEL, ErrorCode.LIMIT_EXCEEDED, *BODY, *WRITES
+    ),
 )
 async def start(
     request: Request,
@@ -153,6 +155,7 @@ async def list_events(
         ErrorCode.NOT_WAITING,
         ErrorCode.ALREADY_DECIDED,
         ErrorCode.INVALID_STATE,
+        ErrorCode.LIMIT_EXCEEDED,
         *BODY,
         *WRITES,
     ),

@@ -12,15 +12,21 @@ FN_ATTEMPTS = 3
 """Runs of a local decision function before its default answer is used."""
 
 
-def call_fn(d: Decision, purpose: FnPurpose, task_name: str, args: dict[str, Any]) -> None:
-    """Run one of the user's local decision functions as a worker task; its answer comes
-    back as a tool result for the new ``PendingFn``'s call id (see ``on_fn_result``)."""
+def call_fn(
+    d: Decision, purpose: FnPurpose, task_name: str, args: dict[str, Any], executor: str = "worker"
+) -> str:
+    """Run one of the user's local decision functions as a worker task (or, ``executor``,
+    a server-side one); its answer comes back as a tool result for the new
+    ``PendingFn``'s call id, which is returned (see ``on_fn_result``)."""
     s = d.state
     s.fn_counter += 1
     # The purpose in the id is for people reading tasks; the engine routes by the record.
     call_id = f"fn.{purpose}.{s.fn_counter}"
-    s.pending[call_id] = PendingFn(call_id=call_id, purpose=purpose, task=task_name, args=args)
-    d.commands.append(RunTool(call_id=call_id, name=task_name, args=args))
+    s.pending[call_id] = PendingFn(
+        call_id=call_id, purpose=purpose, task=task_name, args=args, executor=executor
+    )
+    d.commands.append(RunTool(call_id=call_id, name=task_name, args=args, executor=executor))
+    return call_id
 
 
 def retry_fn(d: Decision, fn: PendingFn, inp: ToolSucceeded | ToolFailed) -> bool:
@@ -32,7 +38,14 @@ def retry_fn(d: Decision, fn: PendingFn, inp: ToolSucceeded | ToolFailed) -> boo
     fn.attempt += 1
     delay = 0.0 if inp.lease_lost else min(DEFAULT_TOOL_RETRY_DELAY_SECONDS * 2 ** (fn.attempt - 2), 30.0)
     d.commands.append(
-        RunTool(call_id=fn.call_id, name=fn.task, args=fn.args, delay_seconds=delay, attempt=fn.attempt)
+        RunTool(
+            call_id=fn.call_id,
+            name=fn.task,
+            args=fn.args,
+            delay_seconds=delay,
+            attempt=fn.attempt,
+            executor=fn.executor,
+        )
     )
     return True
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from agentspan.protocol.spec import AgentConfig
 from agentspan.server.engine.control import SHARED, on_resume
+from agentspan.server.engine.guardrails import check_input
 from agentspan.server.engine.hooks import Hooks, hooks_for
 from agentspan.server.engine.model import (
     STATE_SCHEMA_VERSION,
@@ -72,7 +73,8 @@ def decide(spec: AgentConfig, state: ExecState, inp: Input, hooks: Hooks | None 
             on_fn_result(spec, d, inp, strategy)
         case Start():
             begin(spec, d, inp)
-            strategy.start(spec, d, inp)
+            if not check_input(spec, d, inp):
+                strategy.start(spec, d, inp)
         case ChildFinished():
             strategy.child_finished(spec, d, inp)
         case Resume():

@@ -26,6 +26,36 @@ class _Model(BaseModel):
 
 # --- state ------------------------------------------------------------------------------
 
+GuardPosition = Literal["input", "output"]
+
+
+class GuardState(_Model):
+    """A guardrail check in progress, going through the guardrails of its position in
+    order (``index`` is the next one to run): the agent's input or final answer, or
+    (``call_id`` set) a tool call's arguments or result."""
+
+    position: GuardPosition
+    content: str
+    """The text being checked (after any ``fix`` of an earlier guardrail)."""
+    call_id: str | None = None
+    """A tool guardrail: the call whose arguments (input) or result (output) are checked."""
+    result: Any = None
+    """A tool guardrail on output: the result as the tool returned it (shown if it passes)."""
+    fixed: bool = False
+    """A ``fix`` replaced the content (a tool's result is then the fixed text)."""
+    index: int = 0
+    waiting_fn: str | None = None
+    """The decision-function call id of the guardrail task whose verdict is awaited."""
+    human: bool = False
+    """The guardrail at ``index`` failed with ``on_fail="human"``: a person decides."""
+    rail: str = ""
+    """The name of the guardrail a person is asked about."""
+    message: str = ""
+    """Why the guardrail a human is asked about failed."""
+    start: dict[str, Any] | None = None
+    """Input position: the ``Start`` input to carry on with once the checks pass."""
+
+
 CallStatus = Literal["awaiting_approval", "running", "child_running", "done"]
 
 
@@ -48,6 +78,8 @@ class CallState(_Model):
     """The id the model gave this call (tool messages must echo it)."""
     wait_kind: Literal["approval", "outcome_unknown"] | None = None
     approval: dict[str, Any] | None = None
+    guard: GuardState | None = None
+    """The tool's guardrails checking this call's arguments or result, while they do."""
 
 
 class Usage(_Model):
@@ -76,6 +108,8 @@ class PendingFn(_Model):
     args: dict[str, Any] = Field(default_factory=dict)
     attempt: int = 1
     """Runs started so far (the first run is attempt 1); see ``functions.retry_fn``."""
+    executor: str = "worker"
+    """Who runs it: an SDK worker, or a server-side executor (an LLM guardrail's judge)."""
 
 
 class ExecState(_Model):
@@ -143,6 +177,11 @@ class ExecState(_Model):
     transfer_to: str | None = None
     """Swarm member: the peer to transfer to once the current turn's calls are done."""
     pending_handoff_checks: list[dict[str, Any]] = Field(default_factory=list)
+    # guardrails
+    guard: GuardState | None = None
+    """The agent-level guardrail check in progress (input or final answer), if any."""
+    guard_failures: dict[str, int] = Field(default_factory=dict)
+    """Failed output checks so far, by guardrail name (``retry`` sends back up to maxRetries)."""
     # Read from version-1 documents only, never written (``exclude``): see ``upgraded``.
     v1_pending_fn: str | None = Field(default=None, validation_alias="pending_fn", exclude=True)
     v1_pending_fn_call: dict[str, Any] | None = Field(
@@ -223,6 +262,9 @@ class LlmResult(_Model):
     cost_usd: float | None = None
     """Estimated cost of this call; ``None`` when the model has no price."""
     thinking: str | None = None
+    max_tool_calls: int | None = None
+    """How many of ``tool_calls`` may run (the server's AGENTSPAN_MAX_PARALLEL_TOOL_CALLS
+    when the reply came); the rest are answered with an error. ``None``: all of them."""
 
 
 class LlmFailed(_Model):

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from agentspan.protocol.spec import AgentConfig
+from agentspan.server.engine.answers import accept_answer
 from agentspan.server.engine.conditions import TerminationContext, should_terminate
+from agentspan.server.engine.guardrails import check_output, rails_at
 from agentspan.server.engine.hooks import Block, Replace, Retry, consult
 from agentspan.server.engine.model import CallState, EventDraft, ExecState, LlmResult
-from agentspan.server.engine.schema_check import check, parse_json_answer
-from agentspan.server.engine.steps import Step, add_messages, finish, next_model_call, request_model_call
-from agentspan.server.engine.tool_calls import dispatch_call, maybe_finish_turn
-
-MAX_OUTPUT_RETRIES = 2
-"""Structured answers that fail their schema are sent back this many times, then the run fails."""
+from agentspan.server.engine.steps import (
+    Step,
+    add_messages,
+    finish,
+    next_model_call,
+    record_usage,
+    request_model_call,
+)
+from agentspan.server.engine.tool_calls import dispatch_call, maybe_finish_turn, refuse_over_limit
 
 
 def on_llm_result(spec: AgentConfig, d: Step, inp: LlmResult) -> None:
@@ -21,7 +24,8 @@ def on_llm_result(spec: AgentConfig, d: Step, inp: LlmResult) -> None:
     if not s.awaiting_llm:
         return  # a duplicate delivery of a result already recorded
     s.awaiting_llm = False
-    _record_usage(d, inp)
+    record_usage(d, inp)
+    limit = inp.max_tool_calls  # a reply replaced by a hook is bounded all the same
     if d.hooks.after_model:
         checked = _checked_reply(spec, d, inp)
         if checked is None:
@@ -58,12 +62,15 @@ def on_llm_result(spec: AgentConfig, d: Step, inp: LlmResult) -> None:
     s.turn_had_rejection = False
     s.calls = {}
     s.call_order = []
-    for tc in inp.tool_calls:
+    for index, tc in enumerate(inp.tool_calls):
         s.call_counter += 1
         call = CallState(call_id=f"c{s.call_counter}", name=tc.name, llm_id=tc.id or f"c{s.call_counter}")
         s.calls[call.call_id] = call
         s.call_order.append(call.call_id)
-        dispatch_call(spec, d, call, tc.arguments)
+        if limit is not None and index >= limit:
+            refuse_over_limit(d, call, tc.arguments, limit, len(inp.tool_calls))
+        else:
+            dispatch_call(spec, d, call, tc.arguments)
     maybe_finish_turn(spec, d)
 
 
@@ -96,70 +103,12 @@ def _termination_reason(spec: AgentConfig, s: ExecState, text: str) -> str | Non
     return should_terminate(condition, ctx)
 
 
-def _record_usage(d: Step, inp: LlmResult) -> None:
-    usage = d.state.usage
-    usage.prompt_tokens += inp.prompt_tokens
-    usage.completion_tokens += inp.completion_tokens
-    usage.total_tokens += inp.prompt_tokens + inp.completion_tokens
-    usage.cached_tokens += inp.cached_tokens
-    usage.reasoning_tokens += inp.reasoning_tokens
-    if inp.cost_usd is None:
-        usage.priced = False
-    else:
-        usage.cost_usd += inp.cost_usd
-    data: dict[str, Any] = {
-        "model": inp.model,
-        "promptTokens": inp.prompt_tokens,
-        "completionTokens": inp.completion_tokens,
-        "cachedTokens": inp.cached_tokens,
-        "reasoningTokens": inp.reasoning_tokens,
-        "latencyMs": round(inp.latency_ms, 1),
-        "costUsd": inp.cost_usd,
-        "finishReason": inp.finish_reason,
-    }
-    fields: dict[str, Any] = {"data": data}
-    if inp.thinking:
-        fields["content"] = inp.thinking
-    d.events.append(EventDraft("llm_call", fields))
-
-
 def _on_final_answer(spec: AgentConfig, d: Step, text: str) -> None:
-    """Finish with the answer, or send a structured answer that fails its schema back."""
-    s = d.state
-    reason = "rejected" if s.turn_had_rejection else "stop"
-    schema = (spec.output_type or {}).get("schema")
-    if not isinstance(schema, dict):
-        finish(d, "COMPLETED", output=text, finish_reason=reason)
+    """The answer goes through the output guardrails first, if the agent has any."""
+    if rails_at(spec, "output"):
+        check_output(spec, d, text)
         return
-    value, problem = parse_json_answer(text)
-    problems = [problem] if problem else check(value, schema)
-    if not problems:
-        finish(d, "COMPLETED", output=value, finish_reason=reason)
-        return
-    s.output_attempts += 1
-    listed = "; ".join(problems)
-    if s.output_attempts > MAX_OUTPUT_RETRIES or s.turn >= spec.max_turns:
-        finish(
-            d,
-            "FAILED",
-            error=f"the answer did not match the output schema after {s.output_attempts} attempts: {listed}",
-            finish_reason="error",
-        )
-        return
-    d.events.append(EventDraft("output_invalid", {"content": listed, "data": {"attempt": s.output_attempts}}))
-    add_messages(
-        d,
-        [
-            {
-                "role": "user",
-                "content": (
-                    f"Your answer does not match the required JSON schema: {listed}. "
-                    "Reply again with only a JSON document that matches the schema."
-                ),
-            }
-        ],
-    )
-    next_model_call(spec, d)
+    accept_answer(spec, d, text)
 
 
 def _checked_reply(spec: AgentConfig, d: Step, reply: LlmResult) -> LlmResult | None:

@@ -20,6 +20,7 @@ from agentspan.server.engine.model import (
     DropTasks,
     EventDraft,
     ExecState,
+    LlmResult,
     SetTimer,
     Start,
 )
@@ -46,6 +47,37 @@ def begin(spec: AgentConfig, d: Step, inp: Start) -> None:
     if timeout and timeout > 0:
         s.deadline = inp.now + timeout
         d.commands.append(SetTimer(at=s.deadline))
+
+
+def record_usage(d: Step, inp: LlmResult, purpose: str | None = None) -> None:
+    """Add a model call's tokens and cost to the execution's usage; an ``llm_call`` event
+    records it (``purpose``: why the server made it, when not for the agent's own turn)."""
+    usage = d.state.usage
+    usage.prompt_tokens += inp.prompt_tokens
+    usage.completion_tokens += inp.completion_tokens
+    usage.total_tokens += inp.prompt_tokens + inp.completion_tokens
+    usage.cached_tokens += inp.cached_tokens
+    usage.reasoning_tokens += inp.reasoning_tokens
+    if inp.cost_usd is None:
+        usage.priced = False
+    else:
+        usage.cost_usd += inp.cost_usd
+    data: dict[str, Any] = {
+        "model": inp.model,
+        "promptTokens": inp.prompt_tokens,
+        "completionTokens": inp.completion_tokens,
+        "cachedTokens": inp.cached_tokens,
+        "reasoningTokens": inp.reasoning_tokens,
+        "latencyMs": round(inp.latency_ms, 1),
+        "costUsd": inp.cost_usd,
+        "finishReason": inp.finish_reason,
+    }
+    if purpose is not None:
+        data["purpose"] = purpose
+    fields: dict[str, Any] = {"data": data}
+    if inp.thinking:
+        fields["content"] = inp.thinking
+    d.events.append(EventDraft("llm_call", fields))
 
 
 def add_messages(d: Step, messages: list[ChatMessage]) -> None:

@@ -17,6 +17,12 @@ from agentspan.protocol.spec import (
     WorkerTool,
 )
 from agentspan.server.engine.conditions import tool_result_handoff
+from agentspan.server.engine.guardrails import (
+    check_tool_call,
+    check_tool_result,
+    on_human_decision,
+    waiting_for_human,
+)
 from agentspan.server.engine.hooks import Block, Replace, Retry, consult
 from agentspan.server.engine.model import (
     ApprovalDecided,
@@ -74,10 +80,40 @@ def dispatch_call(spec: AgentConfig, d: Step, call: CallState, raw_args: str) ->
         resolve(d, call, error=f"Unknown tool '{call.name}'. Available tools: {names}.")
     elif d.hooks.before_tool and not _tool_allowed(spec, d, call):
         return
+    elif not check_tool_call(spec, d, call):
+        proceed_with_call(spec, d, call)
+
+
+def proceed_with_call(spec: AgentConfig, d: Step, call: CallState) -> None:
+    """A known tool's call with acceptable arguments: ask a human first, or run it."""
+    tool = find_tool(spec, call.name)
+    if tool is None:  # the spec is fixed for the run, so this cannot happen after dispatch
+        resolve(d, call, error=f"Unknown tool '{call.name}'.")
+        maybe_finish_turn(spec, d)
     elif tool.approval_required:
         await_human(d, call, "approval")
     else:
         start_call(spec, d, call, tool)
+
+
+def refuse_over_limit(d: Step, call: CallState, raw_args: str, limit: int, asked: int) -> None:
+    """A call past the server's limit on tool calls per model reply: it is recorded and
+    answered with an error the model sees (the first ``limit`` calls run as usual), so
+    the model can ask again in a later reply; the run itself goes on."""
+    args, _ = _parse_arguments(raw_args)
+    call.args = args or {}
+    d.events.append(
+        EventDraft("tool_call", {"tool_name": call.name, "args": call.args, "call_id": call.call_id})
+    )
+    resolve(
+        d,
+        call,
+        error=(
+            f"Not run: the reply asked for {asked} tool calls and this server runs at most {limit} "
+            f"per reply (AGENTSPAN_MAX_PARALLEL_TOOL_CALLS); the first {limit} ran. "
+            f"Call '{call.name}' again in a later reply if it is still needed."
+        ),
+    )
 
 
 def start_call(spec: AgentConfig, d: Step, call: CallState, tool: ToolConfig) -> None:
@@ -233,12 +269,19 @@ def _tool_content(call: CallState) -> str:
 def on_tool_succeeded(spec: AgentConfig, d: Step, inp: ToolSucceeded) -> None:
     s = d.state
     call = s.calls.get(inp.call_id)
-    if call is None or call.status != "running":
-        return  # stale: the call was already resolved
+    if call is None or call.status != "running" or call.guard is not None:
+        return  # stale: the call was already resolved (or its result is being checked)
     if inp.state_updates:
         s.tool_state.update(inp.state_updates)
-    resolve(d, call, result=inp.output)
-    target = tool_result_handoff(spec.swarm_handoffs, call.name, inp.output, spec.name)
+    if not check_tool_result(spec, d, call, inp.output):
+        show_result(spec, d, call, inp.output)
+
+
+def show_result(spec: AgentConfig, d: Step, call: CallState, result: Any) -> None:
+    """Resolve a call with the result the model will see, then maybe end the turn."""
+    s = d.state
+    resolve(d, call, result=result)
+    target = tool_result_handoff(spec.swarm_handoffs, call.name, result, spec.name)
     if target is not None and s.transfer_to is None:
         s.transfer_to = target
     maybe_finish_turn(spec, d)
@@ -247,8 +290,8 @@ def on_tool_succeeded(spec: AgentConfig, d: Step, inp: ToolSucceeded) -> None:
 def on_tool_failed(spec: AgentConfig, d: Step, inp: ToolFailed) -> None:
     s = d.state
     call = s.calls.get(inp.call_id)
-    if call is None or call.status != "running":
-        return
+    if call is None or call.status != "running" or call.guard is not None:
+        return  # stale, or its arguments or result are being checked (no task of it runs)
     tool = spec.tool(call.name)
     retries = DEFAULT_TOOL_RETRIES if tool is None or tool.retry_count is None else tool.retry_count
     if tool is not None and inp.lease_lost:
@@ -306,6 +349,9 @@ def _on_lease_lost(spec: AgentConfig, d: Step, call: CallState, tool: ToolConfig
 
 
 def on_approval(spec: AgentConfig, d: Step, inp: ApprovalDecided) -> None:
+    if waiting_for_human(d):
+        on_human_decision(spec, d, inp)
+        return
     waiting = d.state.awaiting_approval()
     if inp.call_id is not None:
         target = d.state.calls.get(inp.call_id)

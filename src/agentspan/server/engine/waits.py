@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agentspan.server.engine.model import CallState, ExecState
+from agentspan.server.engine.model import CallState, ExecState, GuardState
 
 
 def wait_text(call: CallState) -> str:
@@ -26,6 +26,47 @@ def pending_tool(call: CallState) -> dict[str, Any]:
     }
 
 
+GUARD_RESPONSE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "approved": {"type": "boolean"},
+        "reason": {"type": "string"},
+        "edited_output": {"type": "string", "description": "The answer to use instead"},
+    },
+    "required": ["approved"],
+}
+
+
+def guard_ref(rail: str) -> str:
+    """The ``taskRefName`` of a ``human`` guardrail's question."""
+    return f"guardrail.{rail}"
+
+
+def guard_wait_text(g: GuardState) -> str:
+    why = f": {g.message}" if g.message else ""
+    return (
+        f"Guardrail '{g.rail}' failed{why}. Waiting for a person to approve the answer, "
+        "approve it with an edited output, or reject it."
+    )
+
+
+def pending_guard(g: GuardState) -> dict[str, Any]:
+    """The ``pendingTool`` document of a ``human`` guardrail's question."""
+    return {
+        "taskRefName": guard_ref(g.rail),
+        "tool_name": g.rail,
+        "parameters": {"content": g.content, "message": g.message},
+        "kind": "guardrail",
+        "response_schema": GUARD_RESPONSE_SCHEMA,
+    }
+
+
+def human_guard(state: ExecState) -> GuardState | None:
+    """The guardrail a person is asked about, if any."""
+    g = state.guard
+    return g if g is not None and g.human and not state.terminal else None
+
+
 def waiting_reason(state: ExecState) -> str | None:
     """Why a non-terminal execution is not making progress, if it is not."""
     if state.terminal:
@@ -35,6 +76,9 @@ def waiting_reason(state: ExecState) -> str | None:
     waiting = state.awaiting_approval()
     if waiting:
         return wait_text(waiting[0])
+    guard = human_guard(state)
+    if guard is not None:
+        return guard_wait_text(guard)
     if state.paused:
         return "paused"
     if state.missing_workers:

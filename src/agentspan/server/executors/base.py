@@ -19,7 +19,7 @@ from typing import Protocol
 from agentspan.protocol.spec import AgentConfig
 from agentspan.server.engine.model import ExecState, Input
 from agentspan.server.providers import ProviderRegistry
-from agentspan.server.providers.base import DeltaCallback
+from agentspan.server.providers.base import DeltaCallback, Provider
 from agentspan.server.settings import Settings
 from agentspan.server.store.base import ExecutionRow, Store, TaskRow
 
@@ -92,6 +92,17 @@ class ExecutorContext:
     """Secrets for server-side tool calls (the credential store)."""
     provider_keys: ProviderKeys = NoSecrets()
     """Provider API keys the environment lacks (the credential store)."""
+
+
+async def resolve_model(
+    ctx: ExecutorContext, model: str, caller_base_url: str | None = None
+) -> tuple[Provider, str]:
+    """The adapter for ``model``, with the provider's key taken from the credential store
+    when the environment lacks it (looked up per call, never kept; a caller's own
+    ``baseUrl`` never gets a stored key, as it never gets the environment's)."""
+    wanted = () if caller_base_url else ctx.providers.key_names(model)
+    stored = await ctx.provider_keys.lookup(wanted) if wanted else None
+    return ctx.providers.resolve(model, caller_base_url=caller_base_url, stored=stored)
 
 
 class Executor(Protocol):

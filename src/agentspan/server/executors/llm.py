@@ -16,7 +16,7 @@ import time
 from agentspan.protocol.messages import ChatMessage
 from agentspan.protocol.spec import AgentConfig
 from agentspan.server.engine.model import BudgetExceeded, ExecState, Input, LlmFailed, LlmResult, ToolCallIn
-from agentspan.server.executors.base import ExecutorContext, Job
+from agentspan.server.executors.base import ExecutorContext, Job, resolve_model
 from agentspan.server.executors.conversations import ConversationCache
 from agentspan.server.executors.prompts import build_request
 from agentspan.server.observers import LlmCallFinished, ObserverBus
@@ -119,12 +119,7 @@ class LlmExecutor:
         *,
         planning: bool = False,
     ) -> LlmResponse:
-        model = spec.model or ""
-        # A provider key the environment lacks may be in the credential store (set while
-        # the server runs); looked up only then, and never kept.
-        wanted = () if spec.base_url else ctx.providers.key_names(model)
-        stored = await ctx.provider_keys.lookup(wanted) if wanted else None
-        provider, model_name = ctx.providers.resolve(model, caller_base_url=spec.base_url, stored=stored)
+        provider, model_name = await resolve_model(ctx, spec.model or "", spec.base_url)
         request = build_request(spec, model_name, messages, planning=planning)
         attempt = 0
         while True:
@@ -158,4 +153,5 @@ class LlmExecutor:
                 model, usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens
             ),
             thinking=reply.thinking,
+            max_tool_calls=self.settings.max_parallel_tool_calls,
         )

@@ -227,6 +227,20 @@ class ProviderRegistry:
             return ()
         return names
 
+    def model_problem(self, model: str) -> str | None:
+        """Why ``model`` names no provider of this registry (malformed, or an unknown
+        prefix), or None. Checked when an execution starts; whether the provider is
+        configured (its key, its SDK) is only known when a call is made."""
+        provider_name, sep, model_name = (part.strip() for part in model.partition("/"))
+        if not sep or not provider_name or not model_name:
+            return f"{_MODEL_FORMAT}; got {model!r}"
+        if provider_name not in self._factories:
+            return (
+                f"unknown model provider {provider_name!r} in {model!r}; "
+                f"valid providers: {', '.join(self.provider_names)}"
+            )
+        return None
+
     def resolve(
         self, model: str, caller_base_url: str | None = None, stored: Mapping[str, str] | None = None
     ) -> tuple[Provider, str]:
@@ -240,18 +254,11 @@ class ProviderRegistry:
         ``stored``: API keys from the credential store (``key_names``), used only for the
         provider's key variables the environment leaves unset, so a key set with
         ``agentspan credentials set OPENAI_API_KEY`` works without a restart."""
-        provider_name, sep, model_name = model.partition("/")
-        provider_name = provider_name.strip()
-        model_name = model_name.strip()
-        if not sep or not provider_name or not model_name:
-            raise ProviderError(f"{_MODEL_FORMAT}; got {model!r}", retryable=False)
-        factory = self._factories.get(provider_name)
-        if factory is None:
-            raise ProviderError(
-                f"unknown model provider {provider_name!r} in {model!r}; "
-                f"valid providers: {', '.join(self.provider_names)}",
-                retryable=False,
-            )
+        problem = self.model_problem(model)
+        if problem is not None:
+            raise ProviderError(problem, retryable=False)
+        provider_name, _, model_name = (part.strip() for part in model.partition("/"))
+        factory = self._factories[provider_name]
         if provider_name not in _LOCAL_PROVIDERS and not self._model_requests_allowed():
             raise ProviderError(
                 f"real model requests are disabled (AGENTSPAN_ALLOW_MODEL_REQUESTS=false) but the agent "

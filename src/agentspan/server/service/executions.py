@@ -38,6 +38,7 @@ from agentspan.server.engine.model import (
 )
 from agentspan.server.errors import BaseUrlNotAllowed, ValidationFailed, not_found
 from agentspan.server.service.credentials import check_declarations
+from agentspan.server.service.limits import Limits, ModelProblem, check_answer, check_start
 from agentspan.server.service.principal import Principal
 from agentspan.server.service.queries import (
     add_usage,
@@ -63,11 +64,21 @@ EXECUTION_STATUSES: tuple[str, ...] = get_args(ExecutionStatus)
 class ExecutionService:
     """Start, read, answer and steer executions (the client side of the API)."""
 
-    def __init__(self, driver: Driver, base_url_allowed: Callable[[str], bool] = lambda _: False) -> None:
+    def __init__(
+        self,
+        driver: Driver,
+        base_url_allowed: Callable[[str], bool] = lambda _: False,
+        limits: Limits | None = None,
+        model_problem: ModelProblem | None = None,
+    ) -> None:
         """``base_url_allowed`` says whether an agent may name its own model endpoint
-        (``Settings.base_url_allowed``; by default none may)."""
+        (``Settings.base_url_allowed``; by default none may); ``limits`` bound what a
+        request may ask for; ``model_problem`` says why a model string names no provider
+        (``ProviderRegistry.model_problem``; ``None``: model strings are not checked)."""
         self.driver = driver
         self.base_url_allowed = base_url_allowed
+        self.limits = limits or Limits()
+        self.model_problem = model_problem
         self.store = driver.store
         self.hub = driver.hub
 
@@ -75,7 +86,9 @@ class ExecutionService:
 
     async def start(self, principal: Principal, req: StartRequest, wait_ms: int = 0) -> StartResponse:
         """Start (or, with a known idempotency key, find) an execution. With ``wait_ms``
-        the answer waits for the run to end and carries its detail, events included."""
+        the answer waits for the run to end and carries its detail, events included.
+        Limits and model strings are checked first: they are cheap, and bound the rest."""
+        check_start(req, self.limits, self.model_problem)
         self._check_base_urls(req.agent_config)
         check_declarations(req.agent_config, req.credentials)
         started = await self.driver.start(req)
@@ -169,6 +182,7 @@ class ExecutionService:
         Who decided (``decidedBy``) is the caller's key name when keys are required, so
         an approver cannot claim to be someone else; without keys it is what the body or
         ``actor`` (the request's self-declared actor) says."""
+        check_answer(answer, self.limits)
         who = (answer.decided_by or actor) if principal.anonymous else principal.name
         inp: Selection | ApprovalDecided
         if answer.is_selection:

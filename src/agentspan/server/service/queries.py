@@ -20,7 +20,7 @@ from agentspan.protocol.api import (
 )
 from agentspan.protocol.messages import ChatMessage
 from agentspan.server.engine.model import ExecState
-from agentspan.server.engine.waits import pending_tool, waiting_reason
+from agentspan.server.engine.waits import human_guard, pending_guard, pending_tool, waiting_reason
 from agentspan.server.store.base import EventRow, ExecutionRow
 
 
@@ -57,6 +57,9 @@ def status_view(row: ExecutionRow) -> StatusResponse:
     terminal = row.status in TERMINAL_STATUSES
     waiting = [] if terminal else state.awaiting_approval()
     choice = state.pending_choice if state.selecting and not terminal else None
+    guard = human_guard(state)
+    if choice is None and guard is not None:
+        choice = pending_guard(guard)
     return StatusResponse(
         execution_id=row.id,
         agent_name=row.agent_name,

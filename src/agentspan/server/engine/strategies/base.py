@@ -10,6 +10,7 @@ from typing import Any
 
 from agentspan.protocol.spec import AgentConfig
 from agentspan.server.engine.functions import retry_fn
+from agentspan.server.engine.guardrails import on_guardrail_result
 from agentspan.server.engine.model import (
     ChildFinished,
     EventDraft,
@@ -48,6 +49,11 @@ def on_fn_result(spec: AgentConfig, d: Step, inp: ToolSucceeded | ToolFailed, st
     """A decision function answered (or failed): run it again, or act on the answer."""
     s = d.state
     fn = s.pending[inp.call_id]
+    if fn.purpose == "guardrail":  # agent guardrails work the same in every strategy
+        if not retry_fn(d, fn, inp):
+            del s.pending[inp.call_id]
+            on_guardrail_result(spec, d, fn, inp)
+        return
     handler = strategy.fn_results.get(fn.purpose)
     if handler is None:
         raise Rejected("invalid_state", f"a {strategy.name} run has no use for a {fn.purpose} answer")

@@ -51,7 +51,11 @@ def stop(spec: AgentConfig, d: Step) -> None:
     """Stop now when idle; otherwise at the next model call (``next_model_call``)."""
     s = d.state
     s.stop_requested = True
-    busy = s.awaiting_llm or any(c.status in ("running", "child_running") for c in s.calls.values())
+    busy = (
+        s.awaiting_llm
+        or any(c.status in ("running", "child_running") for c in s.calls.values())
+        or (s.guard is not None and not s.guard.human)  # a verdict is on its way
+    )
     if not busy:
         finish(d, "COMPLETED", output=s.last_text, finish_reason="stopped")
 
