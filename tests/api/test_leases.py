@@ -12,7 +12,7 @@ import pytest
 from agentspan.server.service.principal import ANONYMOUS
 from agentspan.server.services import Services
 from agentspan.server.settings import Settings
-from agentspan.server.store.base import TaskRow, Tx
+from agentspan.server.store.base import TaskRow
 from agentspan.server.tasks import TaskService
 
 
@@ -57,9 +57,9 @@ def test_a_slow_claim_hands_out_a_lease_that_runs_from_the_answer(
 
             original = TaskService._lease_lost
 
-            async def slow_lease_lost(self: TaskService, tx: Tx, task: TaskRow, effects: Any) -> None:
+            async def slow_lease_lost(self: TaskService, task: TaskRow) -> None:
                 await asyncio.sleep(0.3)  # stands in for a slow engine step
-                await original(self, tx, task, effects)
+                await original(self, task)
 
             monkeypatch.setattr(TaskService, "_lease_lost", slow_lease_lost)
             assignments = await services.tasks.poll(ANONYMOUS, ["slow_tool"], "w1", 10, 0)

@@ -795,3 +795,28 @@ async def test_a_new_sqlite_store_is_readable_by_its_user_only(tmp_path: Path) -
             await store.close()
     finally:
         os.umask(old)
+
+
+async def test_stalled_calls_are_found_by_execution_for_one_step_each(store: Store) -> None:
+    # The watchdog asks which executions have stalled calls, then reads all of one
+    # execution's in the transaction that reports them (one step per execution).
+    await add_tasks(
+        store,
+        *(task(f"a{i}", execution_id="ea", name=f"tool_{i}", available_at=float(i)) for i in range(5)),
+        task("b1", execution_id="eb", name="tool_b", available_at=0.0),
+        task("b_fresh", execution_id="eb", name="tool_b2", available_at=95.0),
+        task("c_served", execution_id="ec", name="served", available_at=0.0),
+        task("d_llm", execution_id="ed", kind="llm", name="llm", available_at=0.0),
+    )
+    await store.record_poll(["served"], "w1", 85.0)
+
+    assert sorted(await store.stalled_executions(90.0, 80.0, 10)) == ["ea", "eb"]
+    assert len(await store.stalled_executions(90.0, 80.0, 1)) == 1
+    async with store.transaction() as tx:
+        found = await tx.stalled_tasks_of("ea", 90.0, 80.0, 100)
+        assert [t.id for t in found] == ["a0", "a1", "a2", "a3", "a4"]  # oldest first
+        assert [t.id for t in await tx.stalled_tasks_of("ea", 90.0, 80.0, 2)] == ["a0", "a1"]
+        assert [t.id for t in await tx.stalled_tasks_of("eb", 90.0, 80.0, 100)] == ["b1"]
+        assert await tx.stalled_tasks_of("ec", 90.0, 80.0, 100) == []
+        await tx.mark_stalled([t.id for t in found])
+    assert await store.stalled_executions(90.0, 80.0, 10) == ["eb"]

@@ -122,3 +122,23 @@ def test_only_the_current_lease_gets_only_the_declared_names(server: ThreadServe
     )
     assert done.status_code == 204
     _problem(httpx.post(url, json={"leaseId": task["leaseId"], "names": ["PAYMENT_KEY"]}), 409, "lease_lost")
+
+
+@pytest.mark.anyio
+async def test_a_server_that_cannot_answer_makes_the_call_retryable_not_failed_for_good() -> None:
+    from agentspan.agents._tool import get_tool_def
+    from agentspan.client._http import ApiClient
+    from agentspan.client._worker import WorkerPool, _Failure
+
+    from support.servers import free_port
+
+    client = ApiClient(f"http://127.0.0.1:{free_port()}/api")  # nobody listens there
+    pool = WorkerPool(client)
+    task = {"taskId": "t1", "leaseId": "l1", "executionId": "e1", "idempotencyKey": "k", "attempt": 1}
+    try:
+        outcome = await pool._outcome(get_tool_def(charge), {**task, "input": {"amount": 1}})
+    finally:
+        await pool.stop()
+        await client.aclose()
+    assert isinstance(outcome, _Failure) and outcome.retryable
+    assert "CredentialServiceError" in outcome.error

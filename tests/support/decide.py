@@ -142,6 +142,6 @@ LATE_INPUTS: list[Input] = [
     ToolFailed(call_id="c1", error="late"),
     ChildFinished(child_id="k", agent_name="sub", status="COMPLETED"),
     TimedOut(),
-    WorkerMissing(tool_name="lookup", waited_seconds=60),
-    WorkerFound(tool_name="lookup"),
+    WorkerMissing(tool_names=["lookup"], waited_seconds=60),
+    WorkerFound(tool_names=["lookup"]),
 ]

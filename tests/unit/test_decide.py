@@ -757,7 +757,7 @@ def test_a_failed_model_call_fails_the_run() -> None:
 def test_cancel_terminates_the_run() -> None:
     run = started(agent(LOOKUP))
     run.llm(None, call("lookup"))
-    run.apply(WorkerMissing(tool_name="lookup", waited_seconds=30))
+    run.apply(WorkerMissing(tool_names=["lookup"], waited_seconds=30))
     d = run.apply(Cancel(reason="changed my mind"))
     assert_finished(d, "TERMINATED", "cancelled")
     assert d.state.error == "changed my mind"

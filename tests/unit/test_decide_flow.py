@@ -161,7 +161,7 @@ def test_stop_while_the_model_answers_keeps_the_answer() -> None:
 def test_worker_missing_is_reported_once_and_cleared_when_found() -> None:
     run = started(agent(LOOKUP, WEATHER))
     run.llm(None, call("lookup"), call("weather"))
-    d = run.apply(WorkerMissing(tool_name="lookup", waited_seconds=61.4))
+    d = run.apply(WorkerMissing(tool_names=["lookup"], waited_seconds=61.4))
     (event,) = d.events
     assert event.type == "worker_missing"
     assert event.fields["tool_name"] == "lookup"
@@ -170,17 +170,39 @@ def test_worker_missing_is_reported_once_and_cleared_when_found() -> None:
     assert d.commands == []
     assert waiting_reason(d.state) == "no worker is polling for tool 'lookup'"
 
-    d = run.apply(WorkerMissing(tool_name="lookup", waited_seconds=120))
+    d = run.apply(WorkerMissing(tool_names=["lookup"], waited_seconds=120))
     assert d.events == []
-    d = run.apply(WorkerMissing(tool_name="weather", waited_seconds=60))
+    d = run.apply(WorkerMissing(tool_names=["weather"], waited_seconds=60))
     assert event_types(d) == ["worker_missing"]
     assert d.state.missing_workers == ["lookup", "weather"]
 
-    d = run.apply(WorkerFound(tool_name="lookup"))
+    d = run.apply(WorkerFound(tool_names=["lookup"]))
     assert d.events == [EventDraft("worker_found", {"tool_name": "lookup"})]
     assert d.state.missing_workers == ["weather"]
-    d = run.apply(WorkerFound(tool_name="lookup"))
+    d = run.apply(WorkerFound(tool_names=["lookup"]))
     assert d.events == []
+
+
+def test_one_worker_missing_step_reports_many_tools_each_once() -> None:
+    # The watchdog reports all of an execution's stalled tools in one step.
+    tools = [LOOKUP, WEATHER, *(tool(f"t{i}") for i in range(12))]
+    run = started(agent(*tools))
+    run.llm(None, call("lookup"), call("weather"), *(call(f"t{i}") for i in range(12)))
+    d = run.apply(WorkerMissing(tool_names=["lookup", "weather", "lookup"], waited_seconds=30))
+    assert [e.fields["tool_name"] for e in d.events] == ["lookup", "weather"]
+    d = run.apply(WorkerMissing(tool_names=["weather", *(f"t{i}" for i in range(12))], waited_seconds=30))
+    assert [e.fields["tool_name"] for e in d.events] == [f"t{i}" for i in range(12)]
+    # The status names ten tools and counts the rest.
+    reason = waiting_reason(d.state)
+    assert reason is not None and reason.endswith("'t7' and 4 more")
+
+    d = run.apply(WorkerFound(tool_names=["t1", "nobody", "lookup", "t1"]))
+    assert d.events == [
+        EventDraft("worker_found", {"tool_name": "t1"}),
+        EventDraft("worker_found", {"tool_name": "lookup"}),
+    ]
+    assert "t1" not in d.state.missing_workers and "lookup" not in d.state.missing_workers
+    assert len(d.state.missing_workers) == 12
 
 
 def test_tool_state_updates_merge() -> None:
@@ -421,7 +443,7 @@ def test_decide_never_mutates_its_input_state() -> None:
                 ToolCallIn(id="3", name="research", arguments='{"request": "r"}'),
             ],
         ),
-        WorkerMissing(tool_name="lookup", waited_seconds=5),
+        WorkerMissing(tool_names=["lookup"], waited_seconds=5),
         ToolFailed(call_id="c1", error="flaky"),
         ToolSucceeded(call_id="c1", output={"v": 1}, state_updates={"k": "v"}),
         approve("c2"),
@@ -517,7 +539,10 @@ def _random_input(rng: random.Random, spec: AgentConfig, state: ExecState, child
         return rng.choice(controls)
     if roll < 0.97:
         name = rng.choice(["lookup", "pay"])
-        workers: list[Input] = [WorkerMissing(tool_name=name, waited_seconds=30), WorkerFound(tool_name=name)]
+        workers: list[Input] = [
+            WorkerMissing(tool_names=[name], waited_seconds=30),
+            WorkerFound(tool_names=[name]),
+        ]
         return rng.choice(workers)
     endings: list[Input] = [Cancel(), TimedOut(), LlmFailed(error="x")]
     return rng.choice(endings)

@@ -36,6 +36,11 @@ from agentspan.client._http import ApiClient
 
 log = logging.getLogger("agentspan.worker")
 
+SHUTTING_DOWN = "shutting_down"
+"""The code of the ``503`` a server answers a request with when it is shutting down."""
+SHUTDOWN_RETRY_SECONDS = 1.0
+"""How long to wait after it (what the server's ``Retry-After`` says)."""
+
 
 class WorkerPool:
     """Serves a growing set of tools for one runtime."""
@@ -78,6 +83,7 @@ class WorkerPool:
 
     async def _poll_loop(self, names: list[str]) -> None:
         backoff = 0.1
+        server_away = False  # it said it was shutting down, and has not answered since
         while not self._closed:
             try:
                 await self._slots.acquire()
@@ -85,9 +91,23 @@ class WorkerPool:
                 free = max(1, min(self._free_slots(), 32))
                 tasks = await self.client.poll(names, self.worker_id, free, self.poll_wait_ms)
                 backoff = 0.1
+                if server_away:
+                    log.info("the server is back; polling for %s again", names)
+                    server_away = False
             except asyncio.CancelledError:
                 raise
             except AgentAPIError as exc:
+                if exc.code == SHUTTING_DOWN or (server_away and exc.status_code == 0):
+                    # A restart (or a replica leaving): expected, and nothing was claimed,
+                    # so wait for it quietly instead of warning on every attempt.
+                    if not server_away:
+                        log.info("the server is shutting down; polling for %s again once it is back", names)
+                    server_away = True
+                    delay = SHUTDOWN_RETRY_SECONDS if exc.code == SHUTTING_DOWN else backoff
+                    log.debug("poll for %s: %s; retrying in %.1fs", names, exc, delay)
+                    await asyncio.sleep(delay)
+                    backoff = min(backoff * 2, 5.0)
+                    continue
                 log.warning("poll for %s failed: %s; retrying in %.1fs", names, exc, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
@@ -136,14 +156,13 @@ class WorkerPool:
             return _Failure(str(exc) or type(exc).__name__, retryable=False)
         except (ToolSerializationError, _BadArguments) as exc:
             return _Failure(str(exc), retryable=False)
-        except (
-            CredentialNotFoundError,
-            CredentialAuthError,
-            CredentialRateLimitError,
-            CredentialServiceError,
-        ) as exc:
+        except (CredentialNotFoundError, CredentialAuthError) as exc:
             # As in the reference: a call without its credentials fails for good.
             return _Failure(f"{type(exc).__name__}: {exc}", retryable=False)
+        except (CredentialRateLimitError, CredentialServiceError) as exc:
+            # The server could not answer now (shutting down, unreachable): try the call
+            # again later, like any transient failure, rather than fail it for good.
+            return _Failure(f"{type(exc).__name__}: {exc}", retryable=True)
         except TimeoutError:
             return _Failure(f"tool '{tool.name}' timed out after {tool.timeout_seconds}s", retryable=True)
         except Exception as exc:  # noqa: BLE001 - the tool's own failure, retried by policy

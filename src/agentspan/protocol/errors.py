@@ -36,6 +36,7 @@ class ErrorCode(StrEnum):
     REQUEST_TOO_LARGE = "request_too_large"
     LIMIT_EXCEEDED = "limit_exceeded"
     INVALID_MODEL = "invalid_model"
+    SHUTTING_DOWN = "shutting_down"
     INTERNAL = "internal_error"
 
 

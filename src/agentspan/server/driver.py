@@ -187,6 +187,11 @@ class Driver:
         budgeted: bool | None = None,
     ) -> ExecutionRow:
         spec_hash = await self._put_spec(tx, spec)
+        if req is not None:
+            # A spec validated from the request (not one the engine built for a child):
+            # the first step would otherwise parse the stored JSON again, which costs as
+            # much as validating the request did (seconds for thousands of tools).
+            self._specs.setdefault(spec_hash, spec)
         execution_id = str(uuid.uuid4())
         state = ExecState()
         if req is not None:

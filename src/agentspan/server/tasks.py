@@ -7,6 +7,7 @@ another worker gets ``409 lease_lost`` and its result is discarded.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -86,49 +87,68 @@ class TaskService:
     async def _claim(self, names: list[str], worker_id: str, count: int) -> list[TaskAssignment]:
         ttl = self.settings.worker_lease_seconds
         handed: list[TaskRow] = []
-        async with self.driver.unit_of_work() as (tx, effects):
-            # A task whose lease expired goes back through the engine (which records the
-            # loss and re-queues it, or asks a human); then claim again for what is left.
-            for _ in range(3):
-                now = time.time()
-                claimed = await tx.claim_tasks("worker", names, now, count - len(handed), ttl, worker_id)
-                requeued = False
-                for task in claimed:
-                    if task.status == "leased":
-                        await self._lease_lost(tx, task, effects)
-                        requeued = True
-                        continue
-                    if task.stalled:
-                        row = await tx.get_execution(task.execution_id)
-                        if row is not None:
-                            await self.driver.apply_in(tx, row, WorkerFound(tool_name=task.name), effects)
-                    handed.append(task)
-                if not requeued or len(handed) >= count:
-                    break
-            # Re-queuing lost leases costs an engine step each, which on a loaded database
-            # can take a good part of a short lease: a lease handed out must run from now,
-            # not from when the claim began (else the worker loses it before its first
-            # heartbeat, and the call runs twice).
-            until = time.time() + ttl
-            for task in handed:
-                if task.lease_expires_at is not None and until - task.lease_expires_at > _LEASE_SLACK:
+        # A task whose lease expired goes back through the engine (which records the loss
+        # and re-queues it, or asks a human); then claim again for what is left. Each
+        # loss is its own step, after the claim committed (the claim leased the task to
+        # us, so nobody else takes it meanwhile), with a turn for other requests between
+        # steps: a dead worker may have held many calls of a large execution.
+        for _ in range(3):
+            async with self.driver.unit_of_work() as (tx, effects):
+                claimed = await tx.claim_tasks(
+                    "worker", names, time.time(), count - len(handed), ttl, worker_id
+                )
+                await self._workers_found(tx, [t for t in claimed if t.stalled], effects)
+                lost = [t for t in claimed if t.status == "leased"]
+                fresh = [t for t in claimed if t.status != "leased"]
+                if self.driver.observers is not None:
+                    for task in fresh:
+                        effects.note(_claimed(task, worker_id))
+            handed.extend(fresh)
+            for task in lost:
+                await self._lease_lost(task)
+                await asyncio.sleep(0)
+            if not lost or len(handed) >= count:
+                break
+        # Re-queuing lost leases costs an engine step each, which on a loaded database
+        # can take a good part of a short lease: a lease handed out must run from now,
+        # not from when the claim began (else the worker loses it before its first
+        # heartbeat, and the call runs twice).
+        until = time.time() + ttl
+        aged = [
+            t for t in handed if t.lease_expires_at is not None and until - t.lease_expires_at > _LEASE_SLACK
+        ]
+        if aged:
+            async with self.store.transaction() as tx:
+                for task in aged:
                     await tx.extend_lease(task.id, task.lease_id or "", until)
                     task.lease_expires_at = until
-            if self.driver.observers is not None:
-                for task in handed:
-                    effects.note(_claimed(task, worker_id))
         return [_assignment(task, ttl) for task in handed]
 
-    async def _lease_lost(self, tx: Tx, task: TaskRow, effects: Effects) -> None:
-        await tx.delete_task(task.id)
-        row = await tx.get_execution(task.execution_id)
-        if row is not None:
-            if task.stalled:  # someone polls this tool again
-                await self.driver.apply_in(tx, row, WorkerFound(tool_name=task.name), effects)
-            lost = ToolFailed(call_id=task.call_id, error="worker lost during the call", lease_lost=True)
-            await self.driver.apply_in(tx, row, lost, effects)
-        if self.driver.observers is not None:
-            effects.note(_finished(task, "lease_lost", task.attempt - 1))  # the claim counted a new one
+    async def _workers_found(self, tx: Tx, stalled: list[TaskRow], effects: Effects) -> None:
+        """Someone polls these stalled calls' tools again: one ``WorkerFound`` step per
+        execution for all of its tools (not a step per call, each reading and writing
+        the whole state of an execution that may wait for thousands of calls)."""
+        by_execution: dict[str, list[str]] = {}
+        for task in stalled:
+            by_execution.setdefault(task.execution_id, []).append(task.name)
+        for execution_id, names in by_execution.items():
+            row = await tx.get_execution(execution_id)
+            if row is not None:
+                found = WorkerFound(tool_names=list(dict.fromkeys(names)))
+                await self.driver.apply_in(tx, row, found, effects)
+
+    async def _lease_lost(self, task: TaskRow) -> None:
+        """Hand a lost lease to the engine, in a step of its own (fenced by the lease our
+        claim took: if it moved on meanwhile, someone else handled it)."""
+        async with self.driver.unit_of_work() as (tx, effects):
+            if await tx.take_task(task.id, task.lease_id or "") is None:
+                return
+            row = await tx.get_execution(task.execution_id)
+            if row is not None:
+                lost = ToolFailed(call_id=task.call_id, error="worker lost during the call", lease_lost=True)
+                await self.driver.apply_in(tx, row, lost, effects)
+            if self.driver.observers is not None:
+                effects.note(_finished(task, "lease_lost", task.attempt - 1))  # the claim counted a new one
 
     async def heartbeat(self, principal: Principal, task_id: str, lease_id: str) -> int:
         ttl = self.settings.worker_lease_seconds

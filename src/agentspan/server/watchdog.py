@@ -2,8 +2,15 @@
 
 A worker task waiting longer than ``no_worker_after_seconds`` for a tool whose name no
 worker polled meanwhile is marked stalled, and its execution hears ``WorkerMissing``
-(an event and a status the user can see). When a worker shows up, ``TaskService``
-clears it (``WorkerFound``).
+(an event per tool and a status the user can see). When a worker shows up,
+``TaskService`` clears it (``WorkerFound``).
+
+Fairness: the work of a pass is bounded and shares the event loop. An execution's
+stalled calls are reported in one step, whatever their number (a step of an execution
+with thousands of calls costs about the same for one tool as for all of them: it reads
+and writes the state document once), at most ``EXECUTIONS_PER_BATCH`` executions are
+looked up at a time, and the loop yields between steps, so requests such as ``/health``
+are served between them, and a shutdown cancels the loop at the next step.
 """
 
 from __future__ import annotations
@@ -18,6 +25,13 @@ from agentspan.server.engine.model import WorkerMissing
 from agentspan.server.settings import Settings
 
 log = logging.getLogger("agentspan.server")
+
+EXECUTIONS_PER_BATCH = 50
+"""Executions with stalled calls fetched per query."""
+MAX_BATCHES_PER_PASS = 20
+"""A pass reports at most this many batches; the rest waits for the next pass."""
+TASKS_PER_STEP = 10_000
+"""Stalled calls of one execution reported by one step (more go in the next)."""
 
 
 class Watchdog:
@@ -46,16 +60,39 @@ class Watchdog:
             except Exception:
                 log.exception("watchdog error")
 
-    async def watch_once(self) -> None:
-        """Report every worker task that waited too long for a worker (one step each)."""
+    async def watch_once(self) -> int:
+        """Report the worker tasks that waited too long for a worker: one step per
+        execution, yielding between steps. Returns the number of steps taken."""
         now = time.time()
-        window = self.settings.no_worker_after_seconds
-        candidates = await self.driver.store.stalled_candidates(now - window, now - window)
-        for task in candidates:
-            async with self.driver.unit_of_work() as (tx, effects):
-                await tx.mark_stalled([task.id])
-                row = await tx.get_execution(task.execution_id)
-                if row is not None:
-                    waited = now - task.available_at
-                    missing = WorkerMissing(tool_name=task.name, waited_seconds=waited)
-                    await self.driver.apply_in(tx, row, missing, effects)
+        since = now - self.settings.no_worker_after_seconds
+        steps = 0
+        for _ in range(MAX_BATCHES_PER_PASS):
+            executions = await self.driver.store.stalled_executions(since, since, EXECUTIONS_PER_BATCH)
+            for execution_id in executions:
+                await self._report(execution_id, since, now)
+                steps += 1
+                await asyncio.sleep(0)  # let requests in between steps
+            if len(executions) < EXECUTIONS_PER_BATCH:
+                break
+        return steps
+
+    async def _report(self, execution_id: str, since: float, now: float) -> None:
+        """Mark one execution's stalled calls and tell it, in one transaction."""
+        known = await self.driver.store.get_execution(execution_id)
+        if known is not None:
+            # Parse its spec (first use since a restart) before the step, with a turn for
+            # requests in between: for thousands of tools each costs a good part of a second.
+            await self.driver.spec_of(known)
+            await asyncio.sleep(0)
+        async with self.driver.unit_of_work() as (tx, effects):
+            tasks = await tx.stalled_tasks_of(execution_id, since, since, TASKS_PER_STEP)
+            if not tasks:
+                return  # a worker claimed them meanwhile
+            await tx.mark_stalled([task.id for task in tasks])
+            row = await tx.get_execution(execution_id)
+            if row is None:
+                return
+            names = list(dict.fromkeys(task.name for task in tasks))
+            oldest = min(task.available_at for task in tasks)
+            missing = WorkerMissing(tool_names=names, waited_seconds=now - oldest)
+            await self.driver.apply_in(tx, row, missing, effects)

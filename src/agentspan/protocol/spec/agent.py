@@ -19,6 +19,7 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    PrivateAttr,
     Tag,
     TypeAdapter,
     ValidationInfo,
@@ -157,12 +158,21 @@ class AgentConfig(WireModel):
             raise ValueError("maxTurns must be at least 1")
         return value
 
+    _tool_index: tuple[list[ToolConfig], dict[str, ToolConfig]] | None = PrivateAttr(default=None)
+    """``tools`` by name, built on first use for the list it was built from (a copy with
+    other tools has another list, and builds its own)."""
+
     def tool(self, name: str) -> ToolConfig | None:
-        """The tool called ``name``, if this agent offers it."""
-        for tool in self.tools:
-            if tool.name == name:
-                return tool
-        return None
+        """The tool called ``name``, if this agent offers it (the first of that name), in
+        constant time: the engine asks once per tool call, and an agent may offer
+        thousands of tools, all called in one turn."""
+        index = self._tool_index
+        if index is None or index[0] is not self.tools:
+            by_name: dict[str, ToolConfig] = {}
+            for tool in self.tools:
+                by_name.setdefault(tool.name, tool)
+            index = self._tool_index = (self.tools, by_name)
+        return index[1].get(name)
 
     def canonical_json(self) -> str:
         """Deterministic JSON used for hashing and storage."""

@@ -53,6 +53,7 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.KEY_NAME_TAKEN: 409,
     ErrorCode.INTERNAL: 500,
     ErrorCode.CREDENTIAL_STORE_UNAVAILABLE: 503,
+    ErrorCode.SHUTTING_DOWN: 503,
 }
 """The status every code is answered with: one status per code, for both stacks."""
 
@@ -172,13 +173,15 @@ def install(app: FastAPI) -> None:
 
 # --- the OpenAPI description ------------------------------------------------------------
 
-# Every route may meet these: a parameter that does not validate, a server fault, and
-# (api/auth.py) a missing or unknown key, or one without the route's scope.
+# Every route may meet these: a parameter that does not validate, (api/auth.py) a missing
+# or unknown key, or one without the route's scope, a server fault, and a shutdown cutting
+# the request past the graceful wait (``api/fast.py::answer_cut``).
 _ALWAYS = (
     ErrorCode.VALIDATION_FAILED,
     ErrorCode.UNAUTHORIZED,
     ErrorCode.INSUFFICIENT_SCOPE,
     ErrorCode.INTERNAL,
+    ErrorCode.SHUTTING_DOWN,
 )
 BODY = (ErrorCode.INVALID_JSON,)
 """What a route with a JSON body may answer besides ``_ALWAYS``."""

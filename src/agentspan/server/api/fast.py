@@ -17,6 +17,7 @@ this app from outside (``app.py``), so they see these endpoints too.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl
@@ -32,6 +33,7 @@ from agentspan.protocol.api import (
     PollResponse,
     StartRequest,
 )
+from agentspan.protocol.errors import ErrorCode
 from agentspan.server.api.edge import ServiceLayer, layer_of, principal_of
 from agentspan.server.api.errors import problem_body, problem_from
 from agentspan.server.api.routes import MAX_WAIT_MS
@@ -94,18 +96,32 @@ class FastPaths:
         return self.app.state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            if scope["method"] == "POST":
-                route = _route(scope["path"])
-                if route is not None:
-                    await self._serve(scope, receive, send, *route)
-                    return
-            elif scope["method"] == "GET" and scope["path"].startswith(_STREAM_PREFIX):
-                execution_id = scope["path"][len(_STREAM_PREFIX) :]
-                if execution_id and "/" not in execution_id:
-                    await self._stream(scope, receive, send, execution_id)
-                    return
-        await self.app(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if scope["method"] == "POST":
+            route = _route(scope["path"])
+            if route is not None:
+                await self._serve(scope, receive, send, *route)
+                return
+        elif scope["method"] == "GET" and scope["path"].startswith(_STREAM_PREFIX):
+            execution_id = scope["path"][len(_STREAM_PREFIX) :]
+            if execution_id and "/" not in execution_id:
+                await self._stream(scope, receive, send, execution_id)
+                return
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except asyncio.CancelledError:
+            # A long request (``waitMs``) cut by a shutdown: answer it as the fast paths do.
+            if not started:
+                await answer_cut(send)
 
     async def _stream(self, scope: Scope, receive: Receive, send: Send, execution_id: str) -> None:
         """``GET /api/agent/stream/{id}``: ``ExecutionService.stream``'s frames written straight to
@@ -142,8 +158,9 @@ class FastPaths:
             status, body = await self._handle(request, action, task_id)
         except asyncio.CancelledError:
             # Only a server shutting down cancels a request (a parked long-poll, past the
-            # graceful wait): there is nobody to answer, and nothing to log.
+            # graceful wait). Unanswered, uvicorn would send a plain-text 500.
             request.close()
+            await answer_cut(send)
             return
         except Exception as exc:  # noqa: BLE001 - every error leaves as a problem document
             status, code, detail = problem_from(exc)
@@ -249,8 +266,26 @@ async def _read_body(receive: Receive) -> bytes:
     return b"".join(chunks)
 
 
-async def _respond(send: Send, status: int, body: bytes | None) -> None:
-    headers = [(b"content-length", str(len(body or b"")).encode())]
+RETRY_AFTER_SECONDS = 1
+"""What a request cut by a shutdown is told to wait before trying again (a restart, or
+another replica behind the same address)."""
+
+
+async def answer_cut(send: Send) -> None:
+    """Answer a request the server is shutting down under: ``503 shutting_down`` with
+    ``Retry-After``, a problem document the SDK retries quietly. Nothing was done for it
+    that a retry would repeat: a cut poll claimed nothing, a cut ``waitMs`` only waited."""
+    detail = "the server is shutting down; try again (it may be restarting)"
+    body = problem_body(503, ErrorCode.SHUTTING_DOWN, detail)
+    retry = [(b"retry-after", str(RETRY_AFTER_SECONDS).encode()), (b"connection", b"close")]
+    with contextlib.suppress(Exception):  # the client may be gone already
+        await _respond(send, 503, body, retry)
+
+
+async def _respond(
+    send: Send, status: int, body: bytes | None, extra: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    headers = [(b"content-length", str(len(body or b"")).encode()), *(extra or ())]
     if body is not None:
         kind = b"application/problem+json" if status >= 400 else b"application/json"
         headers.append((b"content-type", kind))

@@ -61,30 +61,39 @@ def on_resume(spec: AgentConfig, d: Step, held: Callable[[AgentConfig, Step], No
 
 
 def on_worker_missing(spec: AgentConfig, d: Step, inp: WorkerMissing) -> None:
+    """One ``worker_missing`` event per tool name not reported yet (a set, not a scan of
+    the list per name: an agent may wait for thousands of tools at once)."""
     s = d.state
-    if inp.tool_name in s.missing_workers:
-        return
-    s.missing_workers.append(inp.tool_name)
-    d.events.append(
-        EventDraft(
-            "worker_missing",
-            {
-                "tool_name": inp.tool_name,
-                "content": (
-                    f"No worker is polling for tool '{inp.tool_name}' "
-                    f"(waited {inp.waited_seconds:.0f}s). Start a worker that serves it, "
-                    "e.g. runtime.serve(agent)."
-                ),
-            },
+    reported = set(s.missing_workers)
+    for name in inp.tool_names:
+        if name in reported:
+            continue
+        reported.add(name)
+        s.missing_workers.append(name)
+        d.events.append(
+            EventDraft(
+                "worker_missing",
+                {
+                    "tool_name": name,
+                    "content": (
+                        f"No worker is polling for tool '{name}' "
+                        f"(waited {inp.waited_seconds:.0f}s). Start a worker that serves it, "
+                        "e.g. runtime.serve(agent)."
+                    ),
+                },
+            )
         )
-    )
 
 
 def on_worker_found(spec: AgentConfig, d: Step, inp: WorkerFound) -> None:
     s = d.state
-    if inp.tool_name in s.missing_workers:
-        s.missing_workers.remove(inp.tool_name)
-        d.events.append(EventDraft("worker_found", {"tool_name": inp.tool_name}))
+    found = set(inp.tool_names) & set(s.missing_workers)
+    if not found:
+        return
+    s.missing_workers = [n for n in s.missing_workers if n not in found]
+    for name in dict.fromkeys(inp.tool_names):  # in the order given, each once
+        if name in found:
+            d.events.append(EventDraft("worker_found", {"tool_name": name}))
 
 
 SHARED: dict[type[Any], InputHandler] = {

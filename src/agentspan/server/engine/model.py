@@ -342,8 +342,11 @@ class TimedOut(_Model):
 
 
 class WorkerMissing(_Model):
+    """Nobody polls for these tools: one input for all of an execution's stalled calls
+    the watchdog found in one pass (one step, however many calls wait)."""
+
     kind: Literal["worker_missing"] = "worker_missing"
-    tool_name: str
+    tool_names: list[str]
     waited_seconds: float
 
 
@@ -353,8 +356,10 @@ class BudgetExceeded(_Model):
 
 
 class WorkerFound(_Model):
+    """A worker claimed calls of these tools (one input per execution and claim)."""
+
     kind: Literal["worker_found"] = "worker_found"
-    tool_name: str
+    tool_names: list[str]
 
 
 Input = Annotated[

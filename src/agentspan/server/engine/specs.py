@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import weakref
+
 from agentspan.protocol.spec import AgentConfig, HandoffSettings, HandoffTool, ToolConfig
 
 
@@ -42,5 +44,29 @@ def offered_tools(spec: AgentConfig) -> list[ToolConfig]:
     return tools
 
 
+_TOOL_TABLES: dict[int, tuple[weakref.ref[AgentConfig], dict[str, ToolConfig]]] = {}
+"""``offered_tools`` by name, per spec object (by identity: the driver keeps one parsed
+spec per hash, so a step finds its table without rebuilding it). Entries go with the
+spec, through the weak reference's callback."""
+
+
+def _tool_table(spec: AgentConfig) -> dict[str, ToolConfig]:
+    key = id(spec)
+    entry = _TOOL_TABLES.get(key)
+    if entry is not None and entry[0]() is spec:
+        return entry[1]
+    table: dict[str, ToolConfig] = {}
+    for tool in offered_tools(spec):
+        table.setdefault(tool.name, tool)  # the first of a name wins, as a scan would find
+
+    def forget(_ref: weakref.ref[AgentConfig]) -> None:
+        _TOOL_TABLES.pop(key, None)
+
+    _TOOL_TABLES[key] = (weakref.ref(spec, forget), table)
+    return table
+
+
 def find_tool(spec: AgentConfig, name: str) -> ToolConfig | None:
-    return next((t for t in offered_tools(spec) if t.name == name), None)
+    """The offered tool called ``name``, in constant time: a model reply calling every one
+    of an agent's thousands of tools must not scan the tool list once per call."""
+    return _tool_table(spec).get(name)

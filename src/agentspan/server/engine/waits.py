@@ -6,6 +6,10 @@ from typing import Any
 
 from agentspan.server.engine.model import CallState, ExecState, GuardState
 
+_NAMED_MISSING = 10
+"""Tools a waiting reason names; more are counted (one per tool would make every status
+of an agent waiting for thousands of tools as long as its tool list)."""
+
 
 def wait_text(call: CallState) -> str:
     if call.wait_kind == "outcome_unknown":
@@ -82,6 +86,9 @@ def waiting_reason(state: ExecState) -> str | None:
     if state.paused:
         return "paused"
     if state.missing_workers:
-        names = ", ".join(f"'{n}'" for n in state.missing_workers)
+        missing = state.missing_workers
+        names = ", ".join(f"'{n}'" for n in missing[:_NAMED_MISSING])
+        if len(missing) > _NAMED_MISSING:
+            names += f" and {len(missing) - _NAMED_MISSING} more"
         return f"no worker is polling for tool {names}"
     return None

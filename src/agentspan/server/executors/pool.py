@@ -20,11 +20,11 @@ import time
 import uuid
 from typing import Literal
 
-from agentspan.server.driver import Driver, Effects
+from agentspan.server.driver import Driver
 from agentspan.server.engine.model import Input, LlmFailed, ToolFailed
 from agentspan.server.executors.base import SERVER_WAKE_KEY, Executor, ExecutorContext, ExecutorRegistry, Job
 from agentspan.server.observers import TaskClaimed, TaskFinished
-from agentspan.server.store.base import TaskRow, Tx
+from agentspan.server.store.base import TaskRow
 
 log = logging.getLogger("agentspan.server")
 
@@ -119,8 +119,9 @@ class ExecutorPool:
     async def _claim_once(self) -> None:
         now = time.time()
         claimed: list[TaskRow] = []
+        lost: list[TaskRow] = []
         starved = False
-        async with self.driver.unit_of_work() as (tx, effects):
+        async with self.driver.unit_of_work() as (tx, _effects):
             for kind, executor in self._executors.items():
                 free = executor.concurrency - len(self._running[kind])
                 if free <= 0:
@@ -131,27 +132,34 @@ class ExecutorPool:
                 starved = starved or len(tasks) >= free
                 for task in tasks:
                     if task.status == "leased" and not executor.reruns_lost_leases:
-                        await self._report_lost(tx, task, effects)
+                        lost.append(task)
                     else:
                         claimed.append(task)
         self._starved = starved
         for task in claimed:
             self.run_leased(Job(task))
+        for task in lost:
+            await self._report_lost(task)
+            await asyncio.sleep(0)  # one engine step each: let requests in between
 
-    async def _report_lost(self, tx: Tx, task: TaskRow, effects: Effects) -> None:
+    async def _report_lost(self, task: TaskRow) -> None:
         """A lease that expired mid-run goes through the engine, as a worker's does: it
         records the loss and re-queues the call (or asks a human, for a tool marked not
-        retryable); the old run's result, if it ever comes, is fenced out."""
-        await tx.delete_task(task.id)
-        row = await tx.get_execution(task.execution_id)
-        if row is not None:
-            lost = ToolFailed(call_id=task.call_id, error="server lost during the call", lease_lost=True)
-            await self.driver.apply_in(tx, row, lost, effects)
-        if self.driver.observers is not None:
-            lost_attempt = task.attempt - 1  # the claim that found the loss counted a new one
-            effects.note(
-                TaskFinished(task.id, task.execution_id, task.kind, task.name, lost_attempt, "lease_lost")
-            )
+        retryable); the old run's result, if it ever comes, is fenced out. A step of its
+        own after the claim committed (the claim leased the task to us, so nobody else
+        takes it meanwhile; if the lease moved on anyway, whoever took it handled it)."""
+        async with self.driver.unit_of_work() as (tx, effects):
+            if await tx.take_task(task.id, task.lease_id or "") is None:
+                return
+            row = await tx.get_execution(task.execution_id)
+            if row is not None:
+                lost = ToolFailed(call_id=task.call_id, error="server lost during the call", lease_lost=True)
+                await self.driver.apply_in(tx, row, lost, effects)
+            if self.driver.observers is not None:
+                lost_attempt = task.attempt - 1  # the claim that found the loss counted a new one
+                effects.note(
+                    TaskFinished(task.id, task.execution_id, task.kind, task.name, lost_attempt, "lease_lost")
+                )
 
     async def _until_next_due(self) -> float:
         """Seconds until the earliest task of any kind falls due (or a lease expires)."""

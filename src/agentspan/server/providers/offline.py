@@ -53,6 +53,7 @@ words in the reply's content, or in the tool calls' argument JSON.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import math
 import re
@@ -62,6 +63,9 @@ from agentspan.protocol.messages import ChatMessage, MessageToolCall, ToolMessag
 from agentspan.server.providers.base import DeltaCallback, LlmRequest, LlmResponse, LlmToolCall, LlmUsage
 
 # Properties with these names carry the user's whole request rather than an extracted entity.
+_INLINE_TOOLS = 64
+"""Up to this many offered tools, a reply is built on the event loop (it takes microseconds)."""
+
 _WHOLE_PROMPT_NAMES = frozenset({"request", "query", "prompt", "question", "text", "message"})
 
 # Capitalised words that are not entities even mid-sentence.
@@ -101,7 +105,12 @@ class OfflineProvider:
         With ``on_delta`` the answer text is also delivered word by word, as a streaming
         provider would, so streaming can be exercised without a network.
         """
-        reply = respond(request)
+        if len(request.tools) > _INLINE_TOOLS:
+            # Filling arguments for thousands of tools takes a while: in a thread, the
+            # event loop keeps serving requests meanwhile (the GIL is handed over often).
+            reply = await asyncio.to_thread(respond, request)
+        else:
+            reply = respond(request)
         if on_delta is not None and reply.content:
             for piece in re.findall(r"\S+\s*", reply.content):
                 on_delta(piece)
@@ -239,16 +248,24 @@ def _starts_sentence(text: str, start: int) -> bool:
     return not before or before[-1] in _SENTENCE_END
 
 
+@functools.lru_cache(maxsize=8)
+def _prompt_facts(prompt: str) -> tuple[tuple[float, ...], str]:
+    """The prompt's numbers and the string value it gives, worked out once per prompt
+    (a reply calling thousands of tools fills each one's arguments from the same prompt)."""
+    numbers = tuple(float(m.group()) for m in _NUMBER.finditer(prompt))
+    entity = find_entity(prompt)
+    return numbers, entity if entity is not None else prompt.strip()[:_MAX_FALLBACK]
+
+
 class _Filler:
     """Builds one schema-valid value from the prompt; numbers are consumed in order."""
 
     def __init__(self, prompt: str, root: dict[str, Any]) -> None:
         self._prompt = prompt
         self._root = root
-        self._numbers = [float(m.group()) for m in _NUMBER.finditer(prompt)]
+        numbers, self._fallback = _prompt_facts(prompt)
+        self._numbers = list(numbers)
         self._next_number = 0
-        entity = find_entity(prompt)
-        self._fallback = entity if entity is not None else prompt.strip()[:_MAX_FALLBACK]
 
     def object_value(self, schema: dict[str, Any]) -> dict[str, Any]:
         """Tool arguments must be an object even if the schema is loose."""

@@ -101,6 +101,13 @@ class QueueTx(Protocol):
 
     async def mark_stalled(self, task_ids: Sequence[str]) -> None: ...
 
+    async def stalled_tasks_of(
+        self, execution_id: str, older_than: float, poll_since: float, limit: int
+    ) -> list[TaskRow]:
+        """``stalled_candidates`` of one execution (up to ``limit``), read in the
+        transaction that reports them."""
+        ...
+
 
 class QueueReads(Protocol):
     async def next_due(self, kind: str, names: Sequence[str] | None) -> float | None:
@@ -113,6 +120,10 @@ class QueueReads(Protocol):
         """Worker tasks waiting since before ``older_than`` (pending, or leased to a worker
         whose lease expired) whose name nobody polled after ``poll_since``, not yet marked
         stalled."""
+        ...
+
+    async def stalled_executions(self, older_than: float, poll_since: float, limit: int) -> list[str]:
+        """The executions (up to ``limit``) that have ``stalled_candidates``."""
         ...
 
     async def release_server_leases(self, kinds: Sequence[str]) -> int:
@@ -153,11 +164,18 @@ RECORD_POLL = sql_per_dialect(
     "INSERT INTO pollers (name, worker_id, last_poll_at) SELECT n, :worker_id, :now FROM polled "
     "ON CONFLICT (name) DO UPDATE SET worker_id = excluded.worker_id, last_poll_at = excluded.last_poll_at",
 )
-STALLED_CANDIDATES = sql(
-    f"SELECT {COLS} FROM tasks WHERE kind = 'worker' AND NOT stalled "
+_STALLED = (
+    "kind = 'worker' AND NOT stalled "
     "AND ((status = 'pending' AND available_at <= :older_than) "
     "OR (status = 'leased' AND lease_expires_at <= :older_than)) "
-    "AND name NOT IN (SELECT name FROM pollers WHERE last_poll_at >= :poll_since) LIMIT 500"
+    "AND name NOT IN (SELECT name FROM pollers WHERE last_poll_at >= :poll_since)"
+)
+STALLED_CANDIDATES = sql(f"SELECT {COLS} FROM tasks WHERE {_STALLED} LIMIT 500")
+STALLED_EXECUTIONS = sql(f"SELECT DISTINCT execution_id FROM tasks WHERE {_STALLED} LIMIT :limit")
+# Served by the tasks_execution index: an execution's tasks, whatever the queue holds.
+STALLED_OF = sql(
+    f"SELECT {COLS} FROM tasks WHERE execution_id = :execution_id AND {_STALLED} "
+    "ORDER BY available_at, id LIMIT :limit"
 )
 NEXT_DUE = "SELECT MIN(CASE WHEN status = 'pending' THEN available_at ELSE lease_expires_at END) FROM tasks"
 """The head of ``next_due``; each dialect adds its WHERE (it filters by a list of names)."""
@@ -206,9 +224,19 @@ class QueueTxSql(Runner):
     async def extend_lease(self, task_id: str, lease_id: str, until: float) -> bool:
         return await self._run(EXTEND_LEASE, until, task_id, lease_id) == 1
 
+    async def stalled_tasks_of(
+        self, execution_id: str, older_than: float, poll_since: float, limit: int
+    ) -> list[TaskRow]:
+        rows = await self._rows(STALLED_OF, execution_id, older_than, poll_since, limit)
+        return [task_row(r) for r in rows]
+
 
 class QueueReadsSql(Runner):
     __slots__ = ()
 
     async def stalled_candidates(self, older_than: float, poll_since: float) -> list[TaskRow]:
         return [task_row(r) for r in await self._rows(STALLED_CANDIDATES, older_than, poll_since)]
+
+    async def stalled_executions(self, older_than: float, poll_since: float, limit: int) -> list[str]:
+        rows = await self._rows(STALLED_EXECUTIONS, older_than, poll_since, limit)
+        return [str(r[0]) for r in rows]
