@@ -122,3 +122,33 @@ def test_stale_lease_is_fenced(server: ThreadServer) -> None:
 def test_openapi_document_is_served(server: ThreadServer) -> None:
     spec = httpx.get(server.api_url + "/openapi.json", timeout=5).json()
     assert "/api/agent/start" in spec["paths"] and "/api/tasks/poll" in spec["paths"]
+
+
+def test_offsets_past_a_database_integer_are_refused(server: ThreadServer) -> None:
+    """Found by schemathesis: ``start``/``after``/``lastEventId`` beyond a 64-bit integer
+    reached the database and came back as a 500."""
+    started = post(server, "/agent/start?waitMs=10000", {"agentConfig": AGENT, "prompt": "hi"}).json()
+    execution = started["executionId"]
+    huge = 2**70
+    for path in (
+        f"/agent/executions?start={huge}",
+        f"/agent/executions/{execution}/events?after={huge}",
+        f"/agent/stream/{execution}?lastEventId={huge}",
+        f"/agent/stream/{execution}?lastEventId=%C2%B2",  # "²": a digit to str.isdigit, not to int
+    ):
+        problem(httpx.get(server.api_url + path, timeout=10), 400, "validation_failed")
+    stream = httpx.get(
+        f"{server.api_url}/agent/stream/{execution}", headers={"Last-Event-ID": str(huge)}, timeout=10
+    )
+    problem(stream, 400, "validation_failed")
+
+
+def test_an_empty_query_value_is_not_a_missing_one(server: ThreadServer) -> None:
+    """Found by schemathesis: the fast paths dropped ``deltas=`` and ``waitMs=`` as if
+    absent and answered 200, where FastAPI (and the description) refuse them."""
+    started = post(server, "/agent/start?waitMs=10000", {"agentConfig": AGENT, "prompt": "hi"}).json()
+    stream = httpx.get(f"{server.api_url}/agent/stream/{started['executionId']}?deltas=", timeout=10)
+    problem(stream, 400, "validation_failed")
+    problem(
+        post(server, "/agent/start?waitMs=", {"agentConfig": AGENT, "prompt": "hi"}), 400, "validation_failed"
+    )

@@ -21,7 +21,8 @@ import uvicorn
 from fastapi import FastAPI
 
 from agentspan.protocol.errors import ErrorCode
-from agentspan.server.api.errors import STATUS, problem_from
+from agentspan.server.api.errors import EVERY_REQUEST, STATUS, problem_from
+from agentspan.server.api.routes import AUTHENTICATED
 from agentspan.server.app import ASGIApp, Middleware, create_app
 from agentspan.server.errors import (
     Conflict,
@@ -211,6 +212,27 @@ def test_every_code_has_one_status_in_the_docs_and_in_openapi(stacks: dict[str, 
             for status, response in responses.items():
                 for code in re.findall(r"`([a-z_]+)`", response["description"].partition("one of:")[2]):
                     assert STATUS[ErrorCode(code)] == int(status), (path, code)
+
+
+def test_every_operation_documents_what_any_request_may_be_answered() -> None:
+    """The guard's refusals and a fault on every operation, a JSON body's on every write,
+    authentication's (``routes.AUTHENTICATED``) on every ``/api`` operation; problems are
+    ``application/problem+json``; the stream's 200 is ``text/event-stream``."""
+    spec = create_app(Settings()).api.openapi()
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            expected = {*EVERY_REQUEST, *(AUTHENTICATED if path.startswith("/api/") else ())}
+            if method in ("post", "put", "patch"):
+                expected.add(ErrorCode.UNSUPPORTED_MEDIA_TYPE)
+            listed: set[ErrorCode] = set()
+            for status, response in operation["responses"].items():
+                if int(status) >= 400:
+                    assert list(response["content"]) == ["application/problem+json"], (path, status)
+                    codes = re.findall(r"`([a-z_]+)`", response["description"].partition("one of:")[2])
+                    listed |= {ErrorCode(code) for code in codes}
+            assert expected <= listed, (method, path, expected - listed)
+    stream = spec["paths"]["/api/agent/stream/{execution_id}"]["get"]["responses"]["200"]
+    assert list(stream["content"]) == ["text/event-stream"]
 
 
 def test_an_error_from_below_is_a_domain_error_without_a_status() -> None:

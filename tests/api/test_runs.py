@@ -299,6 +299,23 @@ def test_stream_query_resume_content_type_and_bad_parameters(
         assert bad.status_code == 400 and bad.json()["code"] == "validation_failed", params
 
 
+def test_stream_resumed_after_its_terminal_event_ends_at_once(
+    runtime: AgentRuntime, server: ThreadServer
+) -> None:
+    """Found by schemathesis: resuming an ended execution after its last event (a client
+    that reconnects right after ``done``) followed it for ever, one heartbeat at a time."""
+    result = runtime.run(Agent(name="resumer3", model="offline/basic"), "hi")
+    url = f"{server.api_url}/agent/stream/{result.execution_id}"
+    last = httpx.get(f"{server.api_url}/agent/executions/{result.execution_id}/events", timeout=10).json()[-1]
+    assert last["type"] == "done"
+    for params in ({"lastEventId": last["id"]}, {"lastEventId": last["id"] + 50}):
+        started = time.monotonic()
+        with httpx.stream("GET", url, params=params, timeout=5) as response:
+            body = response.read().decode()
+        assert time.monotonic() - started < 3, params
+        assert "id:" not in body and body.startswith(":connected"), body
+
+
 def test_pause_holds_the_next_model_call(runtime: AgentRuntime, fake: FakeOpenAI) -> None:
     gate = threading.Event()
 

@@ -9,7 +9,7 @@ import os
 import time
 from pathlib import Path
 
-from agentspan.agents import Agent, Guardrail, GuardrailResult, ToolContext, guardrail, tool
+from agentspan.agents import Agent, CallbackHandler, Guardrail, GuardrailResult, ToolContext, guardrail, tool
 
 
 @tool(retry_count=0)
@@ -77,3 +77,26 @@ def guarded_agent() -> Agent:
 def guard_holder() -> Agent:
     """Only so ``serve`` registers the external guardrail's worker."""
     return Agent(name="chaos_guard_holder", model="openai/gpt-4o", tools=[slow_check_worker])
+
+
+class NotingHandler(CallbackHandler):
+    """Records each callback run; ``on_model_end`` is slow when CHAOS_SLOW=1."""
+
+    def on_agent_start(self, **kwargs: object) -> None:
+        _note(f"before_agent {os.getpid()}")
+
+    def on_model_start(self, **kwargs: object) -> None:
+        _note(f"before_model {os.getpid()}")
+
+    def on_model_end(self, **kwargs: object) -> dict[str, str]:
+        _note(f"after_model {os.getpid()}")
+        if os.environ.get("CHAOS_SLOW") == "1":
+            time.sleep(120)
+        return {"response": f"reviewed by {os.getpid()}"}
+
+    def on_agent_end(self, **kwargs: object) -> None:
+        _note(f"after_agent {os.getpid()}")
+
+
+def hooked_agent() -> Agent:
+    return Agent(name="chaos_hooked", model="openai/gpt-4o", callbacks=[NotingHandler()])

@@ -323,6 +323,21 @@ async def test_messages_round_trip_in_order(store: Store) -> None:
     # The tail from an index on (how the dispatcher catches up on a cached conversation).
     assert await store.list_messages("e1", start=2) == second
     assert await store.list_messages("e1", start=1) == first[1:] + second
+
+
+async def test_messages_are_read_inside_a_step(store: Store) -> None:
+    """A callback asking for the conversation reads it in the step that asks (driver)."""
+    await add_executions(store, execution("e1"))
+    async with store.transaction() as tx:
+        await tx.append_messages("e1", 0, [json.dumps({"role": "user", "content": "hi"})])
+    async with store.transaction() as tx:
+        await tx.append_messages(
+            "e1", 1, [json.dumps({"role": "assistant", "content": "yo", "tool_calls": []})]
+        )
+        assert [m["content"] for m in await tx.list_messages("e1")] == ["hi", "yo"]
+        assert await tx.list_messages("e1", start=1) == [
+            {"role": "assistant", "content": "yo", "tool_calls": []}
+        ]
     assert await store.list_messages("e1", start=3) == []
 
 

@@ -9,6 +9,7 @@ sent with chunked transfer encoding, one chunk per event, as real servers do.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import sys
@@ -26,6 +27,10 @@ PROMPT_TOKENS = 10
 COMPLETION_TOKENS = 5
 """Answer tokens every fake reply reports (thinking tokens are added on top)."""
 DEFAULT_ANSWER = "fake final answer"
+ECHO = "{echo}"
+"""In a scripted reply's text, error message, tool arguments or raw body: replaced by the
+value of the request header named ``FakeServer(echo_header=...)`` (a server that echoes
+the credential it was sent, e.g. in an "invalid API key" error)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,10 +109,18 @@ class FakeServer:
 
     thread_name = "fake-llm"
 
-    def __init__(self, *, default: DefaultReply | None = None, api_key: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        default: DefaultReply | None = None,
+        api_key: str | None = None,
+        echo_header: str | None = None,
+    ) -> None:
         self._default = default
         self.api_key = api_key
         """When set, requests with another key are rejected the way the real API does."""
+        self.echo_header = echo_header.lower() if echo_header else None
+        """When set, :data:`ECHO` in a reply becomes this request header's value."""
         self._lock = threading.Lock()
         self._queue: deque[FakeReply] = deque()
         self._requests: list[dict[str, Any]] = []
@@ -302,6 +315,8 @@ class FakeServer:
         if rejection is not None:
             return rejection, 0.0
         reply = self._next_reply(body)
+        if self.echo_header is not None:
+            reply = _echoed(reply, headers.get(self.echo_header, ""))
         return self._render(reply, body, number, route), reply.delay
 
     def _next_reply(self, body: dict[str, Any]) -> FakeReply:
@@ -321,6 +336,26 @@ class FakeServer:
     def _raw_reply(self, reply: FakeReply) -> HttpReply:
         assert reply.raw_body is not None
         return with_headers(reply.status, reply.raw_body.encode(), reply.headers)
+
+
+def _echoed(reply: FakeReply, value: str) -> FakeReply:
+    """``reply`` with :data:`ECHO` replaced by ``value`` wherever it carries text."""
+
+    def put(text: str | None) -> str | None:
+        return None if text is None else text.replace(ECHO, value)
+
+    return dataclasses.replace(
+        reply,
+        content=put(reply.content),
+        thinking=put(reply.thinking),
+        error_message=put(reply.error_message),
+        raw_body=put(reply.raw_body),
+        stream_error=put(reply.stream_error),
+        # Inside JSON arguments: the value is escaped as a JSON string's content.
+        tool_calls=tuple(
+            (name, args.replace(ECHO, json.dumps(value)[1:-1])) for name, args in reply.tool_calls
+        ),
+    )
 
 
 def with_headers(status: int, body: bytes, headers: Iterable[tuple[str, str]]) -> HttpReply:

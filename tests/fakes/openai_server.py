@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 from fakes._http import (
     COMPLETION_TOKENS,
     DEFAULT_ANSWER,
+    ECHO,
     PROMPT_TOKENS,
     DefaultReply,
     FakeReply,
@@ -45,6 +46,7 @@ __all__ = [
     "ARGUMENT_FRAGMENT",
     "COMPLETION_TOKENS",
     "DEFAULT_ANSWER",
+    "ECHO",
     "PROMPT_TOKENS",
     "DefaultReply",
     "FakeOpenAI",
@@ -71,8 +73,8 @@ class FakeOpenAI(FakeServer):
 
     thread_name = "fake-openai"
 
-    def __init__(self, *, default: DefaultReply | None = None) -> None:
-        super().__init__(default=default)
+    def __init__(self, *, default: DefaultReply | None = None, echo_header: str | None = None) -> None:
+        super().__init__(default=default, echo_header=echo_header)
 
     @property
     def base_url(self) -> str:

@@ -20,7 +20,7 @@ STALL_ENV = {
     "AGENTSPAN_NO_WORKER_TIMEOUT": "3",
     # Another change caps tools per agent (default 1000); these agents need more.
     "AGENTSPAN_MAX_TOOLS_PER_AGENT": "20000",
-    # ... and tool calls run per model reply (default 64); the offline model calls them all.
+    # ... and the model's one reply must be allowed to call every one of them at once.
     "AGENTSPAN_MAX_PARALLEL_TOOL_CALLS": "20000",
 }
 """Environment for a server the many-tools agent can stall: the watchdog reports after 3 s

@@ -143,7 +143,7 @@ def test_list_and_dict_arguments_are_copied() -> None:
 
 @pytest.mark.parametrize("name", ["", "1abc", "has space", "dot.name", "-lead", 5, None])
 def test_invalid_names_are_rejected(name: Any) -> None:
-    with pytest.raises(ValueError, match="invalid agent name"):
+    with pytest.raises(ValueError, match="^Invalid agent name"):
         Agent(name=name, model=MODEL)
 
 
@@ -154,12 +154,12 @@ def test_valid_names(name: str) -> None:
 
 def test_strategy_is_converted_and_checked() -> None:
     assert make("p", strategy="parallel").strategy is Strategy.PARALLEL
-    with pytest.raises(ValueError, match="invalid strategy 'fastest'.*'handoff'"):
+    with pytest.raises(ValueError, match="^Invalid strategy 'fastest'. Must be one of: handoff"):
         make("p", strategy="fastest")
 
 
 def test_router_strategy_needs_a_router() -> None:
-    with pytest.raises(ConfigurationError, match="needs router"):
+    with pytest.raises(ConfigurationError, match="^strategy='router' requires a router argument"):
         make("team", strategy="router", agents=[make("a")])
     team = make("team", strategy="router", agents=[make("a")], router=lambda prompt: "a")
     assert callable(team.router)
@@ -169,7 +169,7 @@ def test_router_strategy_needs_a_router() -> None:
 
 @pytest.mark.parametrize("turns", [0, -1, 1.5, True])
 def test_max_turns_must_be_a_positive_integer(turns: Any) -> None:
-    with pytest.raises(ValueError, match="max_turns"):
+    with pytest.raises(ValueError, match="^max_turns must be >= 1"):
         make("a", max_turns=turns)
 
 
@@ -183,12 +183,12 @@ def test_numeric_limits() -> None:
 
 
 def test_duplicate_sub_agent_names_are_rejected() -> None:
-    with pytest.raises(ValueError, match="two sub-agents named 'a'"):
+    with pytest.raises(ValueError, match="^Duplicate sub-agent names in"):
         make("team", agents=[make("a"), make("a", model="anthropic/claude")])
 
 
 def test_sub_agents_must_be_agents() -> None:
-    with pytest.raises(ConfigurationError, match="sub-agents must be Agent"):
+    with pytest.raises(TypeError, match="^Expected an Agent or @agent-decorated function, got str"):
         make("team", agents=["a"])
 
 
@@ -298,7 +298,7 @@ def test_rshift_only_with_agents() -> None:
 
 def test_rshift_of_the_same_agent_twice_is_rejected() -> None:
     a = make("a")
-    with pytest.raises(ConfigurationError, match="two sub-agents named 'a'"):
+    with pytest.raises(ConfigurationError, match="^Duplicate sub-agent names in"):
         a >> a  # noqa: B018 - the expression itself must raise
 
 
@@ -530,12 +530,7 @@ def test_router_agent_is_serialised_inline() -> None:
 
 
 def test_deprecated_callbacks_and_handlers_declare_positions() -> None:
-    class CallbackHandler:
-        def on_model_start(self, **kwargs: Any) -> dict[str, Any] | None:
-            return None
-
-        def on_tool_end(self, **kwargs: Any) -> dict[str, Any] | None:
-            return None
+    from agentspan.agents import CallbackHandler
 
     class Audit(CallbackHandler):
         def on_tool_end(self, **kwargs: Any) -> dict[str, Any] | None:

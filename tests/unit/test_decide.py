@@ -39,7 +39,7 @@ from agentspan.server.engine.model import (
     WorkerMissing,
 )
 from agentspan.server.engine.tool_calls import MAX_RETRY_DELAY_SECONDS
-from agentspan.server.engine.waits import waiting_reason
+from agentspan.server.engine.waits import APPROVAL_SCHEMA, waiting_reason
 
 from support.decide import (
     LATE_INPUTS,
@@ -450,6 +450,7 @@ def test_a_lost_lease_on_a_non_retryable_tool_waits_for_a_human() -> None:
         "tool_name": "pay",
         "parameters": {"amount": 10},
         "kind": "outcome_unknown",
+        "response_schema": APPROVAL_SCHEMA,
     }
     assert "not retryable" in waiting.fields["content"]
     c1 = d.state.calls["c1"]
@@ -525,6 +526,7 @@ def test_an_approval_required_tool_waits_for_a_human() -> None:
         "tool_name": "delete_db",
         "parameters": {"name": "prod"},
         "kind": "approval",
+        "response_schema": APPROVAL_SCHEMA,
     }
     c1 = d.state.calls["c1"]
     assert c1.status == "awaiting_approval"

@@ -529,3 +529,13 @@ async def test_a_key_cut_by_the_error_length_limit_leaks_none_of_its_characters(
         kept = error.rstrip(".")
         assert not any(kept.endswith(KEY[:n]) for n in range(4, len(KEY))), error[-40:]
         assert "<redacted>" in error
+
+
+@pytest.mark.anyio
+async def test_the_key_is_masked_before_the_error_is_cut(fake: FakeAnthropic) -> None:
+    """Masking after the cut left a cut-off start of up to three characters (too short to
+    tell from text); the body is now masked first, so not one character of the key stays."""
+    for kept in (1, 2, 3):
+        fake.script(FakeAnthropic.error(401, "x" * (MAX_ERROR_TEXT - 3 - kept) + KEY + " and more text"))
+        error = str(await _fail(fake, LlmRequest(model="m", messages=[_user("hi")])))
+        assert not error.rstrip(".").endswith(KEY[:kept]), error[-40:]

@@ -74,6 +74,8 @@ class ToolDef:
     """``False``: if a call's outcome is unknown (its worker vanished mid-run), do not re-run it."""
     external: bool = False
     """The tool's worker runs in another process; this one only declares its schema."""
+    response_schema: dict[str, Any] | None = None
+    """What a person may answer when the call waits for approval (``None``: the default)."""
 
     def __post_init__(self) -> None:
         _check_tool_settings(self.name, self.timeout_seconds, self.retry_count, self.retry_delay_seconds)

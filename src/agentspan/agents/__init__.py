@@ -44,8 +44,10 @@ from agentspan.agents._run import (
 )
 from agentspan.agents._runtime import AgentRuntime
 from agentspan.agents._scatter import scatter_gather
+from agentspan.agents._server_tools import api_tool, http_tool
 from agentspan.agents._stream import AgentStream, AsyncAgentStream
-from agentspan.agents._tool import ToolContext, ToolDef, agent_tool, tool
+from agentspan.agents._tool import ToolContext, ToolDef, agent_tool, human_tool, tool
+from agentspan.agents.callback import CallbackHandler
 from agentspan.agents.guardrail import (
     Guardrail,
     GuardrailDef,
@@ -81,6 +83,7 @@ __all__ = [
     "AgentStream",
     "AgentspanError",
     "AsyncAgentStream",
+    "CallbackHandler",
     "ConfigurationError",
     "CredentialAuthError",
     "CredentialNotFoundError",
@@ -114,10 +117,13 @@ __all__ = [
     "ToolContext",
     "ToolDef",
     "agent_tool",
+    "api_tool",
     "configure",
     "function_tool",
     "get_credential",
     "guardrail",
+    "http_tool",
+    "human_tool",
     "run",
     "run_async",
     "scatter_gather",

@@ -54,9 +54,10 @@ _DEPRECATED_CALLBACKS = (
 
 def _check_name(name: Any) -> str:
     if not isinstance(name, str) or not NAME_PATTERN.match(name):
+        # The reference's messages (users match on them): "Invalid agent name ...".
         raise ConfigurationError(
-            f"invalid agent name {name!r}: it must be a non-empty string of letters, digits, "
-            "'_' or '-' that does not start with a digit or '-'"
+            f"Invalid agent name {name!r}. Must start with a letter or underscore and contain only "
+            "letters, digits, underscores, or hyphens."
         )
     return name
 
@@ -65,8 +66,8 @@ def _check_strategy(strategy: Any) -> Strategy:
     try:
         return Strategy(strategy)
     except ValueError:
-        valid = ", ".join(repr(s.value) for s in Strategy)
-        raise ConfigurationError(f"invalid strategy {strategy!r}: use one of {valid}") from None
+        valid = ", ".join(s.value for s in Strategy)
+        raise ConfigurationError(f"Invalid strategy {strategy!r}. Must be one of: {valid}") from None
 
 
 def _check_numbers(
@@ -77,13 +78,17 @@ def _check_numbers(
     thinking_budget_tokens: int | None,
 ) -> None:
     if isinstance(max_turns, bool) or not isinstance(max_turns, int) or max_turns < 1:
-        raise ConfigurationError(f"agent {name!r}: max_turns must be an integer >= 1, got {max_turns!r}")
+        raise ConfigurationError(f"max_turns must be >= 1, got {max_turns!r} (agent {name!r})")
     if max_tokens is not None and max_tokens < 1:
         raise ConfigurationError(f"agent {name!r}: max_tokens must be >= 1, got {max_tokens}")
     if timeout_seconds < 0:
         raise ConfigurationError(f"agent {name!r}: timeout_seconds must be >= 0 (0 = no timeout)")
     if thinking_budget_tokens is not None and thinking_budget_tokens < 1:
         raise ConfigurationError(f"agent {name!r}: thinking_budget_tokens must be >= 1")
+
+
+_EXPANDED_AT_START = frozenset({"api", "mcp"})
+"""Tool types the server replaces by discovered tools when the agent starts."""
 
 
 def _check_tools(name: str, tools: list[Any], claude_code: bool) -> None:
@@ -100,9 +105,12 @@ def _check_tools(name: str, tools: list[Any], claude_code: bool) -> None:
     seen: set[str] = set()
     for item in tools:
         try:
-            tool_name = get_tool_def(item).name
+            definition = get_tool_def(item)
         except TypeError as exc:
             raise ConfigurationError(f"agent {name!r}: {exc}") from None
+        if definition.tool_type in _EXPANDED_AT_START:
+            continue  # stands for the tools the server discovers; it checks those names
+        tool_name = definition.name
         if tool_name in seen:
             raise ConfigurationError(f"agent {name!r} has two tools named {tool_name!r}")
         seen.add(tool_name)
@@ -112,15 +120,18 @@ def _check_sub_agents(name: str, agents: list[Any]) -> None:
     seen: set[str] = set()
     for sub in agents:
         if not isinstance(sub, Agent):
-            raise ConfigurationError(f"agent {name!r}: sub-agents must be Agent objects, got {sub!r}")
+            # A TypeError, as in the reference (code catching it expects that class).
+            raise TypeError(f"Expected an Agent or @agent-decorated function, got {type(sub).__name__}")
         if sub.name in seen:
-            raise ConfigurationError(f"agent {name!r} has two sub-agents named {sub.name!r}")
+            raise ConfigurationError(
+                f"Duplicate sub-agent names in {name!r}: [{sub.name!r}]. Each sub-agent must have a unique name."
+            )
         seen.add(sub.name)
 
 
 def _check_routing(name: str, strategy: Strategy, router: Any, include_contents: str | None) -> None:
     if strategy is Strategy.ROUTER and router is None:
-        raise ConfigurationError(f"agent {name!r}: strategy 'router' needs router=<Agent or function>")
+        raise ConfigurationError(f"strategy='router' requires a router argument (agent {name!r})")
     if router is not None and not (isinstance(router, Agent) or callable(router)):
         raise ConfigurationError(f"agent {name!r}: router must be an Agent or a function, got {router!r}")
     if include_contents not in _INCLUDE_CONTENTS:

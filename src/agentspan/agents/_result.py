@@ -64,6 +64,9 @@ class EventType(str, Enum):
     RESUMED = "resumed"
     WORKER_MISSING = "worker_missing"
     WORKER_FOUND = "worker_found"
+    TOOLS_REQUIRED = "tools_required"
+    HUMAN_INPUT = "human_input"
+    CALLBACK = "callback"
 
 
 @dataclass
@@ -315,6 +318,7 @@ def result_from_detail(
         error=detail.get("error"),
         events=events or [],
         sub_results=dict(detail.get("subResults") or {}),
+        metadata=dict(detail.get("metadata") or {}),
     )
 
 

@@ -21,6 +21,7 @@ from agentspan._core.credentials import check_placeholders
 from agentspan._core.errors import ConfigurationError
 from agentspan.agents._agent import Agent, PromptTemplate
 from agentspan.agents._tool import ToolDef, get_tool_def
+from agentspan.agents.callback import POSITION_METHODS, overrides
 from agentspan.agents.gate import TextGate
 from agentspan.agents.handoff import HandoffCondition
 from agentspan.agents.termination import TerminationCondition
@@ -45,15 +46,6 @@ __all__ = ["collect_tool_functions", "serialize_agent"]
 
 _EMPTY_INPUT_SCHEMA: dict[str, Any] = {"type": "object", "properties": {}}
 _DEFAULT_EXEC_TIMEOUT = 30
-# CallbackHandler method → server position, in the order positions are declared.
-_CALLBACK_POSITIONS = (
-    ("before_agent", "on_agent_start"),
-    ("after_agent", "on_agent_end"),
-    ("before_model", "on_model_start"),
-    ("after_model", "on_model_end"),
-    ("before_tool", "on_tool_start"),
-    ("after_tool", "on_tool_end"),
-)
 _T = TypeVar("_T")
 
 
@@ -214,24 +206,16 @@ def _memory_spec(agent: Agent) -> MemorySpec | None:
         return own
     messages = list(getattr(memory, "messages", None) or [])
     max_messages = getattr(memory, "max_messages", None)
-    if not messages and max_messages is None:
-        return None
+    # Sent even when empty: the agent asked for memory, so the server must know (and
+    # refuse it while it has none, rather than run without it).
     return MemorySpec(messages=messages or None, max_messages=max_messages)
-
-
-def _overrides(handler: Any, method: str) -> bool:
-    """Whether ``handler`` implements ``method`` rather than inheriting the base no-op."""
-    for klass in type(handler).__mro__:
-        if method in vars(klass):
-            return klass.__name__ not in ("CallbackHandler", "object")
-    return False
 
 
 def _callbacks(agent: Agent) -> list[CallbackSpec] | None:
     entries = []
-    for position, method in _CALLBACK_POSITIONS:
+    for position, method in POSITION_METHODS.items():
         legacy = getattr(agent, f"{position}_callback", None)
-        if legacy is not None or any(_overrides(h, method) for h in agent.callbacks):
+        if legacy is not None or any(overrides(h, method) for h in agent.callbacks):
             entries.append(
                 CallbackSpec.model_validate({"position": position, "taskName": f"{agent.name}_{position}"})
             )
@@ -394,6 +378,7 @@ class _Serializer:
                 "retryable": definition.retryable,
                 "stateful": True if definition.stateful or owner.stateful else None,
                 "guardrails": [_guardrail_spec(g) for g in definition.guardrails] or None,
+                "response_schema": definition.response_schema,
             }
         )
 

@@ -11,7 +11,9 @@ same :class:`~agentspan.client._worker.WorkerPool` as tools:
 * ``<agent>_handoff_<target>`` (``OnCondition``): input ``{"result", "active_agent",
   "messages"}``, output ``{"handoff": bool}``;
 * ``<guardrail name>`` (a function guardrail): input ``{"content", "iteration"}``, output
-  ``{"passed", "message", "fixed_output", "on_fail", "guardrail_name"}``.
+  ``{"passed", "message", "fixed_output", "on_fail", "guardrail_name"}``;
+* ``<agent>_<position>`` (lifecycle callbacks, ``callback.py``): input ``{"position",
+  "agent_name", ...}`` (what the position passes), output ``{"override", "errors"}``.
 
 A ``termination=`` condition is evaluated by the server and needs no worker. Which
 objects get a task mirrors how ``_serialize`` names them, so every ``taskName`` in the
@@ -28,6 +30,7 @@ from typing import Any
 from agentspan._core.errors import ConfigurationError, TerminalToolError
 from agentspan._core.tool import ToolDef, get_tool_def
 from agentspan.agents._agent import Agent
+from agentspan.agents.callback import POSITION_METHODS, callback_worker, overrides
 from agentspan.agents.guardrail import Guardrail, guardrail_worker
 
 __all__ = ["collect_system_functions"]
@@ -189,6 +192,15 @@ def _agent_functions(agent: Agent) -> list[tuple[Any, ToolDef]]:
     for handoff in agent.handoffs:
         if _is_condition_handoff(handoff):
             found.append((handoff, handoff_task(agent, handoff)))
+    for position, method in POSITION_METHODS.items():
+        legacy = getattr(agent, f"{position}_callback", None)
+        handlers = [h for h in agent.callbacks if overrides(h, method)]
+        if legacy is not None or handlers:
+            worker = callback_worker(position, handlers, legacy)
+            name = f"{agent.name}_{position}"
+            found.append(
+                ((legacy, *handlers), _system_tool(name, f"{position} callback of {agent.name}", worker))
+            )
     return found
 
 

@@ -12,6 +12,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar, overload
 
+from agentspan._core.errors import ConfigurationError
 from agentspan._core.schema import input_schema_for, output_schema_for, parse_docstring
 from agentspan._core.tool import ToolContext, ToolDef, encode_tool_result, get_tool_def, get_tool_defs
 from agentspan.agents._agent import Agent
@@ -93,6 +94,7 @@ def tool(
     retry_count: int | None = None,
     retry_delay_seconds: float | None = None,
     retryable: bool = True,
+    response_schema: dict[str, Any] | None = None,
 ) -> Callable[[_F], _F]: ...
 
 
@@ -111,6 +113,7 @@ def tool(
     retry_count: int | None = None,
     retry_delay_seconds: float | None = None,
     retryable: bool = True,
+    response_schema: dict[str, Any] | None = None,
 ) -> Any:
     """Turn a function into a tool an agent can call; use bare or with options.
 
@@ -122,7 +125,14 @@ def tool(
     The decorated function stays directly callable. ``external=True`` declares a tool whose
     worker runs elsewhere: only its schema is used here. ``retryable=False`` marks a tool
     with side effects that must not be re-run when the outcome of an attempt is unknown.
+    ``response_schema`` (with ``approval_required=True``) is what the approver may answer:
+    a JSON object schema with a boolean ``approved``, plus e.g. ``feedback`` or edited
+    ``arguments`` (default: ``approved`` and ``reason``).
     """
+    if response_schema is not None and not approval_required:
+        raise ConfigurationError(
+            "@tool(response_schema=...) describes an approval: give approval_required=True"
+        )
     options: dict[str, Any] = {
         "name": name,
         "description": description,
@@ -136,6 +146,7 @@ def tool(
         "retry_count": retry_count,
         "retry_delay_seconds": retry_delay_seconds,
         "retryable": retryable,
+        "response_schema": response_schema,
     }
     if func is not None:
         return _build_tool(func, options)
@@ -178,4 +189,33 @@ def agent_tool(
         config=config,
         retry_count=retry_count,
         retry_delay_seconds=retry_delay_seconds,
+    )
+
+
+_QUESTION_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"question": {"type": "string", "description": "The question to ask the user"}},
+    "required": ["question"],
+}
+
+
+def human_tool(
+    name: str,
+    description: str,
+    input_schema: dict[str, Any] | None = None,
+    response_schema: dict[str, Any] | None = None,
+) -> ToolDef:
+    """A tool the model calls to ask a person: the run waits (durably, no worker) until
+    someone answers with ``respond(...)`` (or ``send(text)``); the answer is the result.
+
+    ``input_schema`` is what the model sends (default ``{"question": string}``);
+    ``response_schema`` what the person answers (default ``{"message": string}``, the text
+    becoming the result; a richer answer is the result as an object).
+    """
+    return ToolDef(
+        name=name,
+        description=description,
+        input_schema=dict(input_schema or _QUESTION_SCHEMA),
+        tool_type="human",
+        response_schema=response_schema,
     )

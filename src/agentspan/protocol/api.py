@@ -117,6 +117,8 @@ class ExecutionDetail(WireModel):
     messages: list[dict[str, Any]] = Field(default_factory=list)
     sub_results: dict[str, Any] | None = None
     children: list[str] = Field(default_factory=list)
+    metadata: dict[str, Any] | None = None
+    """The agent's ``metadata``, as its spec carries it."""
     created_at: float
     updated_at: float
     events: list[StreamEvent] | None = None

@@ -14,6 +14,8 @@ class ErrorCode(StrEnum):
     VALIDATION_FAILED = "validation_failed"
     INVALID_AGENT = "invalid_agent"
     BASE_URL_NOT_ALLOWED = "base_url_not_allowed"
+    URL_NOT_ALLOWED = "url_not_allowed"
+    TOOL_DISCOVERY_FAILED = "tool_discovery_failed"
     EXECUTION_NOT_FOUND = "execution_not_found"
     TASK_NOT_FOUND = "task_not_found"
     LEASE_LOST = "lease_lost"

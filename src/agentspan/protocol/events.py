@@ -81,7 +81,7 @@ class PendingToolDoc(BaseModel):
     tool_name: str
     parameters: dict[str, Any]
     """The call's arguments; for a selection ``{"options": [agent names]}``."""
-    kind: Literal["approval", "outcome_unknown", "selection", "guardrail"]
+    kind: Literal["approval", "outcome_unknown", "selection", "guardrail", "human"]
     response_schema: dict[str, Any] | None = None
     """JSON schema of the expected answer (selections and ``human`` guardrails)."""
 
@@ -151,6 +151,18 @@ class GuardrailFailData(_DataModel):
     position: GuardrailCheck
     on_fail: Literal["retry", "raise", "fix", "human"]
     """What the failure does."""
+
+
+class CallbackData(_DataModel):
+    position: Literal[
+        "before_agent", "after_agent", "before_model", "after_model", "before_tool", "after_tool"
+    ]
+    task: str
+    """The worker task that ran the callback (``<agent>_<position>``)."""
+    overridden: bool
+    """Whether its answer changed the run (skipped or replaced a step, see sdk.md)."""
+    errors: list[str] | None = None
+    """Errors of handlers that raised (logged in the worker and skipped), or of the task."""
 
 
 class DoneData(_DataModel):
@@ -365,6 +377,47 @@ class GuardrailFail(_EventModel):
     data: GuardrailFailData
 
 
+class ToolsRequiredData(_DataModel):
+    missing: list[str]
+    attempt: int
+
+
+class ToolsRequired(_EventModel):
+    """The model answered before calling every ``requiredTools`` tool (``content`` lists
+    the missing ones): the answer was sent back, asking for them."""
+
+    type: Literal["tools_required"] = "tools_required"
+    content: str
+    data: ToolsRequiredData
+
+
+class HumanInputData(_DataModel):
+    decided_by: str
+    decided_at: float
+
+
+class HumanInput(_EventModel):
+    """A person answered a ``human`` tool's question (``result``: the answer as sent);
+    the answer is the call's result."""
+
+    type: Literal["human_input"] = "human_input"
+    tool_name: str
+    call_id: str
+    result: dict[str, Any]
+    data: HumanInputData
+
+
+class Callback(_EventModel):
+    """A lifecycle callback answered (``content`` is its position); for a tool callback
+    also ``tool_name`` and ``call_id`` of the call. Recorded once: never asked again."""
+
+    type: Literal["callback"] = "callback"
+    content: str
+    tool_name: str | None = None
+    call_id: str | None = None
+    data: CallbackData
+
+
 # --- terminal -----------------------------------------------------------------------------
 
 
@@ -408,6 +461,9 @@ Event = Annotated[
     | WorkerFound
     | GuardrailPass
     | GuardrailFail
+    | ToolsRequired
+    | HumanInput
+    | Callback
     | Done
     | Error,
     Field(discriminator="type"),
@@ -440,6 +496,9 @@ _MODELS: tuple[type[_EventModel], ...] = (
     WorkerFound,
     GuardrailPass,
     GuardrailFail,
+    ToolsRequired,
+    HumanInput,
+    Callback,
     Done,
     Error,
 )

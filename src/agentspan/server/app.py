@@ -34,6 +34,7 @@ from agentspan.server.api.fast import FastPaths, Receive, Scope, Send
 from agentspan.server.api.guard import RequestGuard
 from agentspan.server.service.executions import ExecutionService
 from agentspan.server.service.limits import Limits
+from agentspan.server.service.templates import PromptTemplates
 from agentspan.server.services import Services
 from agentspan.server.settings import Settings
 from agentspan.server.store.base import Store
@@ -86,6 +87,8 @@ def create_app(
                 settings.base_url_allowed,
                 Limits.from_settings(settings),
                 services.providers.model_problem,
+                tools=services.tools,
+                templates=PromptTemplates(settings.resolved_prompt_templates_dir()),
             ),
             tasks=services.tasks,
             keys=services.keys,
@@ -114,7 +117,7 @@ def create_app(
     app.include_router(credentials.tasks_router)
     _describe_problems(app)
 
-    @app.get("/health")
+    @app.get("/health", responses=errors.documented())
     async def health() -> dict[str, object]:
         svc: Services = app.state.services
         return {"healthy": True, "version": agentspan.__version__, "database": svc.store.url.split(":", 1)[0]}

@@ -13,20 +13,20 @@ import os
 import random
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import Any
 
 from agentspan.protocol.api import TERMINAL_STATUSES, StartRequest, StartResponse
 from agentspan.protocol.errors import ErrorCode
 from agentspan.protocol.spec import AgentConfig
+from agentspan.server.engine.functions import CONVERSATION
 from agentspan.server.engine.loop import decide, link_child
 from agentspan.server.engine.model import (
     CallLlm,
     Cancel,
     CancelChild,
     ChildFinished,
-    Command,
     Decision,
     DropTasks,
     ExecState,
@@ -38,6 +38,7 @@ from agentspan.server.engine.model import (
     StartChild,
     ToolFailed,
 )
+from agentspan.server.engine.options import unhonoured
 from agentspan.server.engine.tool_calls import executor_of
 from agentspan.server.errors import Internal, InvalidAgent, InvalidState, ValidationFailed, not_found
 from agentspan.server.executors.base import ExecutorRegistry, Job, ServerRunner
@@ -278,7 +279,7 @@ class Driver:
             cost = max(new.usage.cost_usd - state.usage.cost_usd, 0.0)
             await tx.add_budget_usage(row.root_id, cost, spent)
         messages_start = state.message_count
-        children, unserved = await self._run_commands(tx, row, new, d.commands, now, effects)
+        children, unserved = await self._run_commands(tx, row, spec, new, d, now, effects)
         if d.messages:
             await tx.append_messages(row.id, messages_start, [_dumps(m) for m in d.messages])
         events = []
@@ -331,8 +332,9 @@ class Driver:
         self,
         tx: Tx,
         row: ExecutionRow,
+        spec: AgentConfig,
         new: ExecState,
-        commands: list[Command],
+        d: Decision,
         now: float,
         effects: Effects,
     ) -> tuple[list[StartChild], list[ToolFailed]]:
@@ -340,14 +342,16 @@ class Driver:
         the answers to calls no executor on this server runs."""
         children: list[StartChild] = []
         unserved: list[ToolFailed] = []
-        for cmd in commands:
+        for cmd in d.commands:
             match cmd:
                 case RunTool() if not self.executors.serves(cmd.executor):
                     error = f"Tool type '{cmd.executor}' is not supported by this server yet."
                     unserved.append(ToolFailed(call_id=cmd.call_id, error=error, retryable=False))
                 case RunTool():
                     kind = self.executors.task_kind(cmd.executor)
-                    task = self._tool_task(row, new, cmd, kind, now)
+                    if cmd.args.get("messages") == CONVERSATION:
+                        cmd = await self._with_conversation(tx, row, spec, d, cmd)
+                    task = self._tool_task(row, new, cmd, kind, now, spec.metadata)
                     await self._queue(tx, row, new, task, now, effects)
                 case CallLlm():
                     call_id = "plan" if cmd.purpose == "plan" else f"turn{new.turn + 1}"
@@ -390,16 +394,35 @@ class Driver:
             effects.keys.add(self.executors.wake_key(task.kind, task.name))
         await tx.upsert_task(task)
 
-    def _tool_task(self, row: ExecutionRow, state: ExecState, cmd: RunTool, kind: str, now: float) -> TaskRow:
-        task_input = {
-            "args": cmd.args,
-            "context": {
-                "executionId": row.id,
-                "agentName": row.agent_name,
-                "sessionId": row.session_id,
-                "state": state.tool_state,
-            },
+    async def _with_conversation(
+        self, tx: Tx, row: ExecutionRow, spec: AgentConfig, d: Decision, cmd: RunTool
+    ) -> RunTool:
+        """A callback asking for the conversation gets it in its task (the messages stored
+        so far, this step's new ones, after the agent's instructions if they are text)."""
+        stored = await tx.list_messages(row.id)
+        messages: list[Any] = [*stored[: d.state.message_count - len(d.messages)], *d.messages]
+        if isinstance(spec.instructions, str) and spec.instructions:
+            messages.insert(0, {"role": "system", "content": spec.instructions})
+        return replace(cmd, args={**cmd.args, "messages": messages})
+
+    def _tool_task(
+        self,
+        row: ExecutionRow,
+        state: ExecState,
+        cmd: RunTool,
+        kind: str,
+        now: float,
+        metadata: dict[str, Any] | None = None,
+    ) -> TaskRow:
+        context: dict[str, Any] = {
+            "executionId": row.id,
+            "agentName": row.agent_name,
+            "sessionId": row.session_id,
+            "state": state.tool_state,
         }
+        if metadata:
+            context["metadata"] = metadata  # ToolContext.metadata: the agent's metadata
+        task_input = {"args": cmd.args, "context": context}
         key = f"{row.id}:{cmd.call_id}"
         return TaskRow(
             id=key,
@@ -460,6 +483,8 @@ def validate_tree(spec: AgentConfig, executors: ExecutorRegistry, path: str = ""
     """Reject agent trees this server cannot run, with a message naming the agent (and
     the tool: a tool type no executor here serves would otherwise only fail when called)."""
     where = f"{path}{spec.name}"
+    for option, why in unhonoured(spec):
+        raise InvalidAgent(f"agent '{where}': option '{option}': {why}")
     strategy = spec.strategy or "handoff"
     needs_model = not spec.agents or strategy == "handoff"
     if needs_model and not spec.model:

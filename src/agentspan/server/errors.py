@@ -50,6 +50,20 @@ class BaseUrlNotAllowed(DomainError):
     default_code = ErrorCode.BASE_URL_NOT_ALLOWED
 
 
+class UrlNotAllowed(DomainError):
+    """A server-side tool names a destination the server does not call (link-local or
+    cloud-metadata addresses, or a URL outside ``AGENTSPAN_HTTP_TOOL_ALLOWED_URLS``)."""
+
+    default_code = ErrorCode.URL_NOT_ALLOWED
+
+
+class ToolDiscoveryFailed(DomainError):
+    """The tools of an ``api`` (or ``mcp``) tool could not be listed at start; the
+    message names the URL and what went wrong."""
+
+    default_code = ErrorCode.TOOL_DISCOVERY_FAILED
+
+
 class InvalidModel(DomainError):
     """An agent names a model string no provider of this server understands (malformed,
     or an unknown provider prefix); refused at start rather than at the first model call."""

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agentspan.server.driver import Driver
 from agentspan.server.executors.base import Executor, ExecutorContext, ExecutorRegistry
 from agentspan.server.executors.guardrails import LlmGuardrailExecutor
+from agentspan.server.executors.http_tool import HttpToolExecutor
 from agentspan.server.executors.llm import LlmExecutor
 from agentspan.server.executors.pool import ExecutorPool
 from agentspan.server.executors.timer import TimerExecutor
@@ -20,6 +21,7 @@ from agentspan.server.providers import ProviderRegistry
 from agentspan.server.service.credentials import CredentialService
 from agentspan.server.service.keys import KeyService
 from agentspan.server.service.master_key import KeySource
+from agentspan.server.service.tools import ToolExpander
 from agentspan.server.settings import Settings
 from agentspan.server.store.base import Store, StoreError
 from agentspan.server.store.sqlite import SqliteStore
@@ -81,6 +83,8 @@ class Services:
     """Post-commit notifications (``None``: nobody observes, nothing is built)."""
     notifier: PgNotifier | None = None
     """Feeds the hub with other replicas' wake-ups (PostgreSQL only)."""
+    tools: ToolExpander = field(default_factory=ToolExpander)
+    """Expands discovering tools (``api_tool``) at start."""
 
     @classmethod
     async def start(
@@ -99,7 +103,9 @@ class Services:
         hub = Hub()
         bus = ObserverBus(observers) if observers else None
         llm = LlmExecutor(settings, bus)
-        registry = ExecutorRegistry([llm, TimerExecutor(), LlmGuardrailExecutor(), *executors])
+        registry = ExecutorRegistry(
+            [llm, TimerExecutor(), LlmGuardrailExecutor(), HttpToolExecutor(settings.http_tools), *executors]
+        )
         notifier: PgNotifier | None = None
         if _is_postgres(store.url):
             # Several replicas may share the database: a lease may belong to a live
@@ -141,6 +147,7 @@ class Services:
             credentials=credentials,
             observers=bus,
             notifier=notifier,
+            tools=ToolExpander(settings.http_tools, lambda: ctx.secrets),
         )
         if bus is not None:
             bus.start()

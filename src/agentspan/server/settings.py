@@ -78,6 +78,67 @@ def _master_key_env() -> str | None:
     return raw
 
 
+def _seconds_env(name: str, default: float) -> float:
+    """A positive, finite number of seconds (a zero or infinite limit is no limit)."""
+    value = _float_env(name, default)
+    if not 0 < value < float("inf"):
+        raise ValueError(f"{name} must be a positive number of seconds, got {value}")
+    return value
+
+
+@dataclass(slots=True)
+class HttpToolSettings:
+    """What server-side HTTP tools (``http_tool``, ``api_tool``) may do (docs/tools.md)."""
+
+    allowed_urls: tuple[str, ...] = ()
+    """``AGENTSPAN_HTTP_TOOL_ALLOWED_URLS``: URL prefixes HTTP tools and API documents may
+    name. Empty (the default): any http(s) URL but link-local and cloud-metadata
+    addresses; set: only matching URLs, and a listed one may be link-local."""
+    timeout_seconds: float = 30.0
+    """``AGENTSPAN_HTTP_TOOL_TIMEOUT_SECONDS``: a call's time limit when its tool sets none."""
+    max_response_bytes: int = 256 * 1024
+    """``AGENTSPAN_HTTP_TOOL_MAX_RESPONSE_BYTES``: the most of a response body a call
+    keeps (the model is told where it was cut)."""
+    lease_seconds: float = 30.0
+    """``AGENTSPAN_HTTP_TOOL_LEASE_SECONDS``: a call's lease (renewed while it runs; a
+    dead server's call is re-run this long after)."""
+    max_document_bytes: int = 8 * 1024 * 1024
+    """``AGENTSPAN_API_TOOL_MAX_DOCUMENT_BYTES``: the largest API description read."""
+    discovery_seconds: float = 20.0
+    """``AGENTSPAN_API_TOOL_DISCOVERY_SECONDS``: the time ``api_tool`` discovery may take
+    at start, all documents of one request together."""
+
+    @classmethod
+    def from_env(cls) -> HttpToolSettings:
+        return cls(
+            allowed_urls=_list_env("AGENTSPAN_HTTP_TOOL_ALLOWED_URLS"),
+            timeout_seconds=_seconds_env("AGENTSPAN_HTTP_TOOL_TIMEOUT_SECONDS", 30.0),
+            max_response_bytes=_int_env("AGENTSPAN_HTTP_TOOL_MAX_RESPONSE_BYTES", 256 * 1024),
+            lease_seconds=_seconds_env("AGENTSPAN_HTTP_TOOL_LEASE_SECONDS", 30.0),
+            max_document_bytes=_int_env("AGENTSPAN_API_TOOL_MAX_DOCUMENT_BYTES", 8 * 1024 * 1024),
+            discovery_seconds=_seconds_env("AGENTSPAN_API_TOOL_DISCOVERY_SECONDS", 20.0),
+        )
+
+    def url_allowed(self, url: str) -> bool:
+        """True when ``url`` matches an ``allowed_urls`` prefix (as ``url_matches``)."""
+        return url_matches(url, self.allowed_urls)
+
+
+def url_matches(url: str, prefixes: tuple[str, ...]) -> bool:
+    """True when ``url`` matches one of ``prefixes``: scheme, host and port exactly, the
+    path by whole segments."""
+    wanted = url_origin_and_path(url)
+    if wanted is None:
+        return False
+    for prefix in prefixes:
+        allowed = url_origin_and_path(prefix)
+        if allowed is None or allowed[:2] != wanted[:2]:
+            continue
+        if wanted[2] == allowed[2] or wanted[2].startswith(allowed[2] + "/"):
+            return True
+    return False
+
+
 @dataclass(slots=True)
 class Settings:
     host: str = "127.0.0.1"
@@ -122,10 +183,15 @@ class Settings:
     """``AGENTSPAN_MASTER_KEY``: base64 of the 32-byte key that seals stored credentials.
     Unset: ``<data_dir>/master.key``, made 0600 when the first credential is stored
     (docs/credentials.md). Replicas sharing a database need the same key."""
+    prompt_templates_dir: Path | None = None
+    """``AGENTSPAN_PROMPT_TEMPLATES_DIR``: where prompt templates are (``<name>.txt``,
+    ``<name>.v<N>.txt``); default ``<data_dir>/prompts``."""
     cors_origins: tuple[str, ...] = ()
     """``AGENTSPAN_CORS_ORIGINS``: web origins (``https://ui.example``) whose browser
     requests are served, with CORS headers. Empty (the default): CORS is off and any
     request with a foreign ``Origin`` is refused."""
+    http_tools: HttpToolSettings = field(default_factory=HttpToolSettings)
+    """Limits and destinations of server-side HTTP tools."""
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -139,6 +205,7 @@ class Settings:
             auth_token=os.environ.get("AGENTSPAN_AUTH_TOKEN", "").strip() or None,
             master_key=_master_key_env(),
             max_request_bytes=_int_env("AGENTSPAN_MAX_REQUEST_BYTES", 8 * 1024 * 1024),
+            http_tools=HttpToolSettings.from_env(),
             max_tools_per_agent=_int_env("AGENTSPAN_MAX_TOOLS_PER_AGENT", 1000),
             max_agents_per_tree=_int_env("AGENTSPAN_MAX_AGENTS_PER_TREE", 256),
             max_agent_depth=_int_env("AGENTSPAN_MAX_AGENT_DEPTH", 16),
@@ -149,10 +216,16 @@ class Settings:
             if value is not None:
                 setattr(settings, key, value)
         settings.data_dir = Path(settings.data_dir).expanduser()
+        templates = os.environ.get("AGENTSPAN_PROMPT_TEMPLATES_DIR", "").strip()
+        if settings.prompt_templates_dir is None and templates:
+            settings.prompt_templates_dir = Path(templates).expanduser()
         return settings
 
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'agentspan.db'}"
+
+    def resolved_prompt_templates_dir(self) -> Path:
+        return self.prompt_templates_dir or self.data_dir / "prompts"
 
     @property
     def loopback_only(self) -> bool:
@@ -166,13 +239,4 @@ class Settings:
     def base_url_allowed(self, url: str) -> bool:
         """True when ``url`` matches an ``allowed_base_urls`` prefix: scheme, host and port
         exactly, the path by whole segments."""
-        wanted = url_origin_and_path(url)
-        if wanted is None:
-            return False
-        for prefix in self.allowed_base_urls:
-            allowed = url_origin_and_path(prefix)
-            if allowed is None or allowed[:2] != wanted[:2]:
-                continue
-            if wanted[2] == allowed[2] or wanted[2].startswith(allowed[2] + "/"):
-                return True
-        return False
+        return url_matches(url, self.allowed_base_urls)

@@ -230,5 +230,6 @@ def _assignment(task: TaskRow, ttl: float) -> TaskAssignment:
             agent_name=ctx.get("agentName", ""),
             session_id=ctx.get("sessionId", ""),
             state=ctx.get("state", {}),
+            metadata=ctx.get("metadata", {}),
         ),
     )

@@ -200,7 +200,8 @@ class AgentConfig(WireModel):
 
     def worker_task_names(self) -> list[str]:
         """Names of every task a worker must serve for this agent tree: tools, and the
-        user's decision functions (router, stop_when, gate, handoff conditions)."""
+        user's decision functions (router, stop_when, gate, handoff conditions) and lifecycle
+        callbacks."""
         # A dict keeps the first-seen order and makes each addition O(1): with a list,
         # an agent with 50,000 tools took 20 s here.
         names: dict[str, None] = {}
@@ -219,6 +220,8 @@ class AgentConfig(WireModel):
         for tool in self.tools:
             if tool.tool_type == "worker":
                 add(tool.name)
+        for callback in self.callbacks or ():
+            add(callback.task_name)
         for sub in self.nested_agents():
             for name in sub.worker_task_names():
                 add(name)

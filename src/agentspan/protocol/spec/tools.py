@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import ConfigDict, Discriminator, Field, Tag, field_validator
+from pydantic import ConfigDict, Discriminator, Field, Tag, ValidationInfo, field_validator
 
 from agentspan.protocol.spec._parts import SpecPart, tag_of
 from agentspan.protocol.spec.credentials import CredentialRefs
@@ -57,6 +57,14 @@ class HttpSettings(ToolSettings):
     accept: list[str] | None = None
     content_type: str | None = None
     credentials: CredentialRefs | None = None
+    # Where arguments go besides ``{name}`` in the URL (the rest: the query string for
+    # GET/DELETE/HEAD, else the body). Set on the tools ``api_tool`` discovery makes.
+    query_params: list[str] | None = None
+    """Arguments sent in the query string whatever the method."""
+    header_params: list[str] | None = None
+    """Arguments sent as request headers."""
+    body_param: str | None = None
+    """The argument whose value is the whole body (an operation whose body is not an object)."""
 
 
 class _SnakeCaseSettings(ToolSettings):
@@ -117,6 +125,29 @@ class ToolConfig(SpecPart):
     """The worker serving this tool is bound to one execution."""
     guardrails: list[GuardrailSpec] | None = None
     """Run inside the tool's worker, on its arguments (input) or result (output)."""
+    response_schema: dict[str, Any] | None = None
+    """What a person may answer when this tool waits for approval (a JSON object schema
+    with a boolean ``approved``; default ``{approved, reason}``): feedback, edited
+    ``arguments``, ... — ``/respond`` bodies are checked against it."""
+
+    @field_validator("response_schema")
+    @classmethod
+    def _approval_schema(cls, value: dict[str, Any] | None, info: ValidationInfo) -> dict[str, Any] | None:
+        if value is None:
+            return None
+        properties = value.get("properties")
+        if value.get("type", "object") != "object" or not isinstance(properties, dict):
+            raise ValueError("responseSchema must be a JSON object schema with properties")
+        if info.data.get("tool_type") == "human":
+            return value  # the answer to a question: any object the schema describes
+        approved = properties.get("approved")
+        if not isinstance(approved, dict):
+            raise ValueError(
+                "responseSchema must be a JSON object schema whose properties include 'approved'"
+            )
+        if approved.get("type", "boolean") != "boolean":
+            raise ValueError("responseSchema: 'approved' must be a boolean")
+        return value
 
     @field_validator("name")
     @classmethod

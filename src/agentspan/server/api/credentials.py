@@ -19,12 +19,14 @@ from agentspan.protocol.api import (
 )
 from agentspan.protocol.errors import ErrorCode
 from agentspan.server.api.edge import layer_of, principal_of
-from agentspan.server.api.errors import BODY, WRITES, documented
+from agentspan.server.api.errors import BODY, PARAMETERS, WRITES
+from agentspan.server.api.routes import answers
 
 router = APIRouter(prefix="/api/credentials", tags=["credentials"])
 tasks_router = APIRouter(prefix="/api/tasks", tags=["credentials"])
 
 _SET = (*BODY, *WRITES, ErrorCode.CREDENTIAL_STORE_UNAVAILABLE)
+"""Setting one: the body, a name that does not validate, a store that cannot seal."""
 
 
 @router.post(
@@ -32,7 +34,7 @@ _SET = (*BODY, *WRITES, ErrorCode.CREDENTIAL_STORE_UNAVAILABLE)
     status_code=201,
     response_model=CredentialInfo,
     response_model_by_alias=True,
-    responses=documented(*_SET),
+    responses=answers(*_SET),
 )
 async def create_credential(request: Request, body: SetCredentialRequest) -> CredentialInfo:
     """Set a credential (replacing any value it had)."""
@@ -45,7 +47,7 @@ async def create_credential(request: Request, body: SetCredentialRequest) -> Cre
     "/{name}",
     response_model=CredentialInfo,
     response_model_by_alias=True,
-    responses={201: {"description": "The credential was new"}, **documented(*_SET)},
+    responses={201: {"description": "The credential was new"}, **answers(*_SET)},
 )
 async def put_credential(
     request: Request, name: str, body: CredentialValue, response: Response
@@ -61,7 +63,7 @@ async def put_credential(
     "",
     response_model=list[CredentialInfo],
     response_model_by_alias=True,
-    responses=documented(),
+    responses=answers(),
 )
 async def list_credentials(request: Request) -> list[CredentialInfo]:
     """Every credential's name and dates (never a value)."""
@@ -72,14 +74,16 @@ async def list_credentials(request: Request) -> list[CredentialInfo]:
     "/{name}",
     response_model=CredentialInfo,
     response_model_by_alias=True,
-    responses=documented(ErrorCode.CREDENTIAL_NOT_FOUND),
+    responses=answers(ErrorCode.CREDENTIAL_NOT_FOUND, *PARAMETERS),
 )
 async def get_credential(request: Request, name: str) -> CredentialInfo:
     """One credential's name and dates (never its value)."""
     return await layer_of(request.app.state).credentials.info(name)
 
 
-@router.delete("/{name}", status_code=204, responses=documented(ErrorCode.CREDENTIAL_NOT_FOUND, *WRITES))
+@router.delete(
+    "/{name}", status_code=204, responses=answers(ErrorCode.CREDENTIAL_NOT_FOUND, *PARAMETERS, *WRITES)
+)
 async def delete_credential(request: Request, name: str) -> Response:
     await layer_of(request.app.state).credentials.delete(name)
     return Response(status_code=204)
@@ -88,7 +92,7 @@ async def delete_credential(request: Request, name: str) -> Response:
 @tasks_router.post(
     "/{task_id}/credentials",
     response_model=dict[str, str],
-    responses=documented(
+    responses=answers(
         ErrorCode.LEASE_LOST, ErrorCode.CREDENTIAL_NOT_DECLARED, ErrorCode.CREDENTIAL_NOT_FOUND, *BODY
     ),
 )

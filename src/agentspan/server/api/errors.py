@@ -30,6 +30,8 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.VALIDATION_FAILED: 400,
     ErrorCode.INVALID_AGENT: 400,
     ErrorCode.BASE_URL_NOT_ALLOWED: 400,
+    ErrorCode.URL_NOT_ALLOWED: 400,
+    ErrorCode.TOOL_DISCOVERY_FAILED: 400,
     ErrorCode.INVALID_MODEL: 400,
     ErrorCode.UNAUTHORIZED: 401,
     ErrorCode.INSUFFICIENT_SCOPE: 403,
@@ -173,27 +175,36 @@ def install(app: FastAPI) -> None:
 
 # --- the OpenAPI description ------------------------------------------------------------
 
-# Every route may meet these: a parameter that does not validate, (api/auth.py) a missing
-# or unknown key, or one without the route's scope, a server fault, and a shutdown cutting
-# the request past the graceful wait (``api/fast.py::answer_cut``).
-_ALWAYS = (
-    ErrorCode.VALIDATION_FAILED,
-    ErrorCode.UNAUTHORIZED,
-    ErrorCode.INSUFFICIENT_SCOPE,
+EVERY_REQUEST = (
+    ErrorCode.FORBIDDEN_HOST,
+    ErrorCode.FORBIDDEN_ORIGIN,
+    ErrorCode.REQUEST_TOO_LARGE,
     ErrorCode.INTERNAL,
     ErrorCode.SHUTTING_DOWN,
 )
-BODY = (ErrorCode.INVALID_JSON,)
-"""What a route with a JSON body may answer besides ``_ALWAYS``."""
+"""What any request may be answered with, whatever its route: ``RequestGuard``'s refusals
+(before a route runs; a body too large is refused on any method), a server fault, and a
+shutdown cutting the request past the graceful wait (``api/fast.py::answer_cut``).
+``documented`` lists them for every operation."""
+PARAMETERS = (ErrorCode.VALIDATION_FAILED,)
+"""What a route with query parameters (or a body) may answer: a value that does not validate."""
+BODY = (*PARAMETERS, ErrorCode.INVALID_JSON, ErrorCode.UNSUPPORTED_MEDIA_TYPE)
+"""What a route with a JSON body may answer: ``RequestGuard`` refuses a body that is not
+``application/json`` (415), the body may not parse (400) or not validate (400)."""
+WRITE_METHOD = (ErrorCode.UNSUPPORTED_MEDIA_TYPE,)
+"""What a ``POST``/``PUT`` route without a body may answer: sent one anyway, the body must
+still be JSON (``RequestGuard`` checks the method, not the route)."""
 WRITES = (ErrorCode.CONFLICT,)
 """What a route that writes may answer (PostgreSQL: another writer came first)."""
 
 
 def documented(*codes: ErrorCode) -> dict[int | str, dict[str, Any]]:
-    """The ``responses=`` of a route that can answer ``codes``: one entry per status,
-    listing its codes, each a problem document."""
+    """The ``responses=`` of an operation that can answer ``codes`` (and ``EVERY_REQUEST``):
+    one entry per status, listing its codes, each a problem document. The status of a code
+    comes from ``STATUS``, so a new code is documented by adding it there and to the
+    ``codes`` of the routes that raise it."""
     by_status: dict[int, list[ErrorCode]] = {}
-    for code in (*codes, *_ALWAYS):
+    for code in (*codes, *EVERY_REQUEST):
         listed = by_status.setdefault(STATUS[code], [])
         if code not in listed:
             listed.append(code)
@@ -222,8 +233,10 @@ def tidy_problems(schema: dict[str, Any]) -> dict[str, Any]:
             responses.pop("422", None)
             for status, response in responses.items():
                 content = response.get("content", {})
-                if status.isdigit() and int(status) >= 400 and "application/json" in content:
-                    response["content"] = {PROBLEM_TYPE: content["application/json"]}
+                if status.isdigit() and int(status) >= 400 and content:
+                    # FastAPI files them under the route's media type (``text/event-stream``
+                    # for the stream); a problem is always ``application/problem+json``.
+                    response["content"] = {PROBLEM_TYPE: next(iter(content.values()))}
     components = schema.get("components", {}).get("schemas", {})
     for unused in ("HTTPValidationError", "ValidationError"):
         components.pop(unused, None)

@@ -36,7 +36,7 @@ from agentspan.protocol.api import (
 from agentspan.protocol.errors import ErrorCode
 from agentspan.server.api.edge import ServiceLayer, layer_of, principal_of
 from agentspan.server.api.errors import problem_body, problem_from
-from agentspan.server.api.routes import MAX_WAIT_MS
+from agentspan.server.api.routes import MAX_WAIT_MS, looks_like_event_id, resume_point
 from agentspan.server.errors import ValidationFailed, limit_of
 from agentspan.server.service.limits import precheck_start_json
 
@@ -65,7 +65,7 @@ class _Request:
 
     def query(self) -> dict[str, str]:
         raw = self.scope.get("query_string", b"")
-        return dict(parse_qsl(raw.decode("latin-1"))) if raw else {}
+        return dict(parse_qsl(raw.decode("latin-1"), keep_blank_values=True)) if raw else {}
 
     def watch_disconnect(self) -> None:
         """Notice a client that goes away during a long-poll (checked before claiming)."""
@@ -227,14 +227,13 @@ def _flag(raw: str, name: str) -> bool:
 
 
 def _after(query: str | None, header: str | None) -> int:
-    """Where a stream resumes: ``Last-Event-ID`` wins over ``lastEventId``."""
-    if header and header.strip().isdigit():
-        return int(header.strip())
+    """Where a stream resumes: ``Last-Event-ID`` wins over ``lastEventId`` (a header that
+    is not a number is ignored, as a browser may send one of its own)."""
+    if header and looks_like_event_id(header):
+        return resume_point(header, "Last-Event-ID")
     if query is None:
         return 0
-    if not query.strip().isdigit():
-        raise ValidationFailed(f"lastEventId: give an event id, not {query!r}")
-    return int(query)
+    return resume_point(query, "lastEventId")
 
 
 def _wait_ms(query: dict[str, str]) -> int:

@@ -13,7 +13,8 @@ from fastapi import APIRouter, Query, Request
 from agentspan.protocol.api import ApiKeyInfo, CreatedApiKey, CreateKeyRequest
 from agentspan.protocol.errors import ErrorCode
 from agentspan.server.api.edge import layer_of, principal_of
-from agentspan.server.api.errors import BODY, WRITES, documented
+from agentspan.server.api.errors import BODY, PARAMETERS, WRITES
+from agentspan.server.api.routes import answers
 
 router = APIRouter(prefix="/api/keys", tags=["keys"])
 
@@ -24,7 +25,7 @@ router = APIRouter(prefix="/api/keys", tags=["keys"])
     response_model=CreatedApiKey,
     response_model_by_alias=True,
     response_model_exclude_none=True,
-    responses=documented(ErrorCode.KEY_NAME_TAKEN, *BODY, *WRITES),
+    responses=answers(ErrorCode.KEY_NAME_TAKEN, *BODY, *WRITES),
 )
 async def create_key(request: Request, body: CreateKeyRequest) -> CreatedApiKey:
     """Create a key. The answer holds the key itself, which is never shown again."""
@@ -37,7 +38,7 @@ async def create_key(request: Request, body: CreateKeyRequest) -> CreatedApiKey:
     response_model=list[ApiKeyInfo],
     response_model_by_alias=True,
     response_model_exclude_none=True,
-    responses=documented(),
+    responses=answers(*PARAMETERS),
 )
 async def list_keys(
     request: Request, include_revoked: Annotated[bool, Query(alias="includeRevoked")] = False
@@ -50,7 +51,7 @@ async def list_keys(
     response_model=ApiKeyInfo,
     response_model_by_alias=True,
     response_model_exclude_none=True,
-    responses=documented(ErrorCode.KEY_NOT_FOUND, *WRITES),
+    responses=answers(ErrorCode.KEY_NOT_FOUND, *WRITES),
 )
 async def revoke_key(request: Request, key: str) -> ApiKeyInfo:
     """Revoke the active key with this id or name; it stops working at once."""

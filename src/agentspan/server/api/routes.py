@@ -9,7 +9,7 @@ serve apps without the fast paths, calling the same service methods.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
 
@@ -31,15 +31,48 @@ from agentspan.protocol.api import (
 )
 from agentspan.protocol.errors import ErrorCode
 from agentspan.server.api.edge import ServiceLayer, layer_of, principal_of
-from agentspan.server.api.errors import BODY, WRITES, documented
+from agentspan.server.api.errors import BODY, PARAMETERS, WRITE_METHOD, WRITES, documented
+from agentspan.server.errors import ValidationFailed
 from agentspan.server.service.principal import Principal
 
 router = APIRouter(prefix="/api")
 
 MAX_WAIT_MS = 120_000
-_UNKNOWN = documented(ErrorCode.EXECUTION_NOT_FOUND)
-_CONTROL = documented(ErrorCode.EXECUTION_NOT_FOUND, ErrorCode.INVALID_STATE, *WRITES)
-_LEASED = documented(ErrorCode.LEASE_LOST, *BODY, *WRITES)
+MAX_POSITION = 2**53 - 1
+"""The largest page offset or event id a request may name: any real one is far smaller,
+and a larger one would overflow the database's 64-bit integers (a 500, not a 400)."""
+
+AUTHENTICATED: tuple[ErrorCode, ...] = (ErrorCode.UNAUTHORIZED, ErrorCode.INSUFFICIENT_SCOPE)
+"""What every route under ``/api`` may answer because of who is calling (``api/auth.py``:
+no or an unknown key, or a key without the route's scope). ``answers`` documents them for
+every operation of ``routes.py``, ``sse.py`` and ``keys.py``; ``/health`` is open and lists
+none of them."""
+
+
+def answers(*codes: ErrorCode) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI ``responses=`` of an ``/api`` route that raises ``codes``: those, the
+    ``AUTHENTICATED`` ones and (``documented``) what any request may be answered with."""
+    return documented(*AUTHENTICATED, *codes)
+
+
+_UNKNOWN = answers(ErrorCode.EXECUTION_NOT_FOUND)
+_CONTROL_CODES = (ErrorCode.EXECUTION_NOT_FOUND, ErrorCode.INVALID_STATE, *WRITES)
+_BODILESS_CONTROL = answers(*_CONTROL_CODES, *WRITE_METHOD)
+_LEASED = answers(ErrorCode.LEASE_LOST, *BODY, *WRITES)
+
+
+def looks_like_event_id(raw: str) -> bool:
+    """Digits only (``str.isdigit`` alone also takes ``"²"``, which ``int`` refuses)."""
+    value = raw.strip()
+    return value.isascii() and value.isdigit()
+
+
+def resume_point(raw: str, name: str) -> int:
+    """An event id (``lastEventId``, ``Last-Event-ID``) as given; 400 when it is none."""
+    value = raw.strip()
+    if not looks_like_event_id(value) or int(value) > MAX_POSITION:
+        raise ValidationFailed(f"{name}: give an event id (0 to {MAX_POSITION}), not {raw!r}")
+    return int(value)
 
 
 def _edge(request: Request) -> tuple[ServiceLayer, Principal]:
@@ -54,8 +87,14 @@ def _edge(request: Request) -> tuple[ServiceLayer, Principal]:
     response_model=StartResponse,
     response_model_by_alias=True,
     response_model_exclude_none=True,
-    responses=documented(
-        ErrorCode.INVALID_AGENT, ErrorCode.INVALID_MODEL, ErrorCode.LIMIT_EXCEEDED, *BODY, *WRITES
+    responses=answers(
+        ErrorCode.INVALID_AGENT,
+        ErrorCode.INVALID_MODEL,
+        ErrorCode.BASE_URL_NOT_ALLOWED,
+        ErrorCode.LIMIT_EXCEEDED,
+        *PARAMETERS,
+        *BODY,
+        *WRITES,
     ),
 )
 async def start(
@@ -85,7 +124,7 @@ async def status(request: Request, execution_id: str) -> StatusResponse:
     "/agent/execution/{execution_id}",
     response_model=ExecutionDetail,
     response_model_exclude_none=True,
-    responses=_UNKNOWN,
+    responses=answers(ErrorCode.EXECUTION_NOT_FOUND, *PARAMETERS),
 )
 async def detail(
     request: Request,
@@ -105,7 +144,7 @@ async def detail(
     "/agent/executions",
     response_model=ExecutionList,
     response_model_exclude_none=True,
-    responses=documented(),
+    responses=answers(*PARAMETERS),
 )
 async def list_executions(
     request: Request,
@@ -114,7 +153,7 @@ async def list_executions(
     parent_id: Annotated[str | None, Query(alias="parentId")] = None,
     include_children: Annotated[bool, Query(alias="includeChildren")] = False,
     size: Annotated[int, Query(ge=1, le=1000)] = 20,
-    start: Annotated[int, Query(ge=0)] = 0,
+    start: Annotated[int, Query(ge=0, le=MAX_POSITION)] = 0,
 ) -> ExecutionList:
     layer, principal = _edge(request)
     return await layer.executions.list_executions(
@@ -132,12 +171,12 @@ async def list_executions(
     "/agent/executions/{execution_id}/events",
     response_model=list[StreamEvent],
     response_model_exclude_none=True,
-    responses=_UNKNOWN,
+    responses=answers(ErrorCode.EXECUTION_NOT_FOUND, *PARAMETERS),
 )
 async def list_events(
     request: Request,
     execution_id: str,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_POSITION)] = 0,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> list[StreamEvent]:
     layer, principal = _edge(request)
@@ -150,7 +189,7 @@ async def list_events(
 @router.post(
     "/agent/{execution_id}/respond",
     response_model=RespondResult,
-    responses=documented(
+    responses=answers(
         ErrorCode.EXECUTION_NOT_FOUND,
         ErrorCode.NOT_WAITING,
         ErrorCode.ALREADY_DECIDED,
@@ -172,25 +211,25 @@ async def respond(
     return await layer.executions.respond(principal, execution_id, body, who)
 
 
-@router.put("/agent/{execution_id}/pause", status_code=204, responses=_CONTROL)
+@router.put("/agent/{execution_id}/pause", status_code=204, responses=_BODILESS_CONTROL)
 async def pause(request: Request, execution_id: str) -> None:
     layer, principal = _edge(request)
     await layer.executions.control(principal, execution_id, "pause")
 
 
-@router.put("/agent/{execution_id}/resume", status_code=204, responses=_CONTROL)
+@router.put("/agent/{execution_id}/resume", status_code=204, responses=_BODILESS_CONTROL)
 async def resume(request: Request, execution_id: str) -> None:
     layer, principal = _edge(request)
     await layer.executions.control(principal, execution_id, "resume")
 
 
-@router.delete("/agent/{execution_id}/cancel", status_code=204, responses=_CONTROL)
+@router.delete("/agent/{execution_id}/cancel", status_code=204, responses=answers(*_CONTROL_CODES))
 async def cancel(request: Request, execution_id: str, reason: str = "") -> None:
     layer, principal = _edge(request)
     await layer.executions.control(principal, execution_id, "cancel", reason)
 
 
-@router.post("/agent/{execution_id}/stop", status_code=204, responses=_CONTROL)
+@router.post("/agent/{execution_id}/stop", status_code=204, responses=_BODILESS_CONTROL)
 async def stop(request: Request, execution_id: str) -> None:
     layer, principal = _edge(request)
     await layer.executions.control(principal, execution_id, "stop")
@@ -203,7 +242,7 @@ async def stop(request: Request, execution_id: str) -> None:
     "/tasks/poll",
     response_model=PollResponse,
     response_model_exclude_none=True,
-    responses=documented(*BODY, *WRITES),
+    responses=answers(*BODY, *WRITES),
 )
 async def poll(request: Request, body: PollRequest) -> PollResponse:
     layer, principal = _edge(request)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from agentspan.protocol.spec import DEFAULT_TOOL_RETRY_DELAY_SECONDS
+from agentspan.protocol.spec import DEFAULT_TOOL_RETRY_DELAY_SECONDS, AgentConfig
+from agentspan.protocol.spec.memory import CallbackPosition
 from agentspan.server.engine.model import Decision, FnPurpose, PendingFn, RunTool, ToolFailed, ToolSucceeded
 
 FN_ATTEMPTS = 3
@@ -27,6 +28,19 @@ def call_fn(
     )
     d.commands.append(RunTool(call_id=call_id, name=task_name, args=args, executor=executor))
     return call_id
+
+
+CONVERSATION = "$conversation"
+"""A callback argument the driver fills in when it writes the task: the conversation so far
+(the engine only counts messages; the store holds them)."""
+
+
+def callback_task(spec: AgentConfig, position: CallbackPosition) -> str | None:
+    """The worker task of the agent's lifecycle callback at ``position``, if it has one."""
+    for callback in spec.callbacks or ():
+        if callback.position == position:
+            return callback.task_name
+    return None
 
 
 def retry_fn(d: Decision, fn: PendingFn, inp: ToolSucceeded | ToolFailed) -> bool:

@@ -339,7 +339,8 @@ def on_human_decision(spec: AgentConfig, d: Step, inp: ApprovalDecided) -> None:
         why = inp.reason or "no reason given"
         _fail(d, f"Guardrail '{g.rail}' failed and a person rejected the answer", why, reason="rejected")
         return
-    edited = next((inp.extra[k] for k in _EDITED_OUTPUT_KEYS if inp.extra.get(k) is not None), None)
+    # An empty edit is no edit: a form filled from the response schema sends "" for it.
+    edited = next((inp.extra[k] for k in _EDITED_OUTPUT_KEYS if inp.extra.get(k) not in (None, "")), None)
     if edited is not None:
         g.content = edited if isinstance(edited, str) else json.dumps(edited, default=str)
     g.index += 1

@@ -12,8 +12,9 @@ function, to the strategy's handler for that function's purpose.
 from __future__ import annotations
 
 from agentspan.protocol.spec import AgentConfig
+from agentspan.server.engine.callback_points import ask_before_agent
+from agentspan.server.engine.callbacks import start_run
 from agentspan.server.engine.control import SHARED, on_resume
-from agentspan.server.engine.guardrails import check_input
 from agentspan.server.engine.hooks import Hooks, hooks_for
 from agentspan.server.engine.model import (
     STATE_SCHEMA_VERSION,
@@ -73,8 +74,8 @@ def decide(spec: AgentConfig, state: ExecState, inp: Input, hooks: Hooks | None 
             on_fn_result(spec, d, inp, strategy)
         case Start():
             begin(spec, d, inp)
-            if not check_input(spec, d, inp):
-                strategy.start(spec, d, inp)
+            if not ask_before_agent(spec, d, inp):
+                start_run(spec, d, inp)
         case ChildFinished():
             strategy.child_finished(spec, d, inp)
         case Resume():

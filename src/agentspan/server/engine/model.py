@@ -56,6 +56,19 @@ class GuardState(_Model):
     """Input position: the ``Start`` input to carry on with once the checks pass."""
 
 
+class CallbackWait(_Model):
+    """An agent-level lifecycle callback (the user's function, run as a worker task) whose
+    answer the execution waits for, and what to carry on with once it answered."""
+
+    position: Literal["before_agent", "after_agent", "before_model", "after_model"]
+    fn: str
+    """The decision-function call id of the callback task."""
+    data: dict[str, Any] = Field(default_factory=dict)
+    """``before_agent``: ``{"start"}`` (the Start input); ``after_model``: ``{"reply"}``
+    (the model's reply, already recorded); ``after_agent``: ``{"status", "output",
+    "finish_reason"}`` (how the run is about to end)."""
+
+
 CallStatus = Literal["awaiting_approval", "running", "child_running", "done"]
 
 
@@ -76,10 +89,16 @@ class CallState(_Model):
     """Runs lost with their worker (lease expired); re-run at once, up to a bound."""
     llm_id: str = ""
     """The id the model gave this call (tool messages must echo it)."""
-    wait_kind: Literal["approval", "outcome_unknown"] | None = None
+    wait_kind: Literal["approval", "outcome_unknown", "human"] | None = None
     approval: dict[str, Any] | None = None
+    response_schema: dict[str, Any] | None = None
+    """The tool's own schema of a person's answer, while it waits (``None``: the default)."""
     guard: GuardState | None = None
     """The tool's guardrails checking this call's arguments or result, while they do."""
+    hook: str | None = None
+    """The call id of a ``before_tool``/``after_tool`` callback task this call waits for."""
+    hooked: bool = False
+    """Its ``before_tool`` callback answered (it is not asked again for this call)."""
 
 
 class Usage(_Model):
@@ -182,6 +201,18 @@ class ExecState(_Model):
     """The agent-level guardrail check in progress (input or final answer), if any."""
     guard_failures: dict[str, int] = Field(default_factory=dict)
     """Failed output checks so far, by guardrail name (``retry`` sends back up to maxRetries)."""
+    # required tools
+    tools_used: list[str] = Field(default_factory=list)
+    """Required tools (``requiredTools``) called successfully so far."""
+    required_asks: int = 0
+    """Answers sent back because a required tool was not called yet."""
+    # lifecycle callbacks
+    hook: CallbackWait | None = None
+    """The agent-level callback (before/after agent or model) the execution waits for."""
+    model_hooked: bool = False
+    """The ``before_model`` callback of the model call about to be made has answered."""
+    ended_hooked: bool = False
+    """The ``after_agent`` callback ran (the run now ends without asking it again)."""
     # Read from version-1 documents only, never written (``exclude``): see ``upgraded``.
     v1_pending_fn: str | None = Field(default=None, validation_alias="pending_fn", exclude=True)
     v1_pending_fn_call: dict[str, Any] | None = Field(
@@ -299,6 +330,17 @@ class ApprovalDecided(_Model):
     extra: dict[str, Any] = Field(default_factory=dict)
 
 
+class HumanAnswered(_Model):
+    """A person answered a ``human`` tool's question; the answer is the call's result."""
+
+    kind: Literal["human_answer"] = "human_answer"
+    answer: dict[str, Any]
+    decided_by: str = "unknown"
+    decided_at: float
+    call_id: str | None = None
+    """Which waiting question; ``None`` = the first one waiting."""
+
+
 class ChildFinished(_Model):
     kind: Literal["child_finished"] = "child_finished"
     child_id: str
@@ -369,6 +411,7 @@ Input = Annotated[
     | ToolSucceeded
     | ToolFailed
     | ApprovalDecided
+    | HumanAnswered
     | ChildFinished
     | Cancel
     | Pause

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from agentspan.protocol.spec import AgentConfig
 from agentspan.server.engine.answers import accept_answer
+from agentspan.server.engine.callback_points import ask_after_model
 from agentspan.server.engine.conditions import TerminationContext, should_terminate
 from agentspan.server.engine.guardrails import check_output, rails_at
 from agentspan.server.engine.hooks import Block, Replace, Retry, consult
 from agentspan.server.engine.model import CallState, EventDraft, ExecState, LlmResult
+from agentspan.server.engine.required_tools import insist, missing_tools
 from agentspan.server.engine.steps import (
     Step,
     add_messages,
@@ -25,6 +27,14 @@ def on_llm_result(spec: AgentConfig, d: Step, inp: LlmResult) -> None:
         return  # a duplicate delivery of a result already recorded
     s.awaiting_llm = False
     record_usage(d, inp)
+    if not s.planning and ask_after_model(spec, d, inp):
+        return  # the after_model callback answers first (callbacks.py carries on)
+    act_on_reply(spec, d, inp)
+
+
+def act_on_reply(spec: AgentConfig, d: Step, inp: LlmResult) -> None:
+    """Act on a recorded model reply (or the reply a callback gave instead)."""
+    s = d.state
     limit = inp.max_tool_calls  # a reply replaced by a hook is bounded all the same
     if d.hooks.after_model:
         checked = _checked_reply(spec, d, inp)
@@ -104,7 +114,12 @@ def _termination_reason(spec: AgentConfig, s: ExecState, text: str) -> str | Non
 
 
 def _on_final_answer(spec: AgentConfig, d: Step, text: str) -> None:
-    """The answer goes through the output guardrails first, if the agent has any."""
+    """An answer before every required tool was called is sent back; then the answer
+    goes through the output guardrails, if the agent has any."""
+    missing = missing_tools(spec, d)
+    if missing:
+        insist(spec, d, missing)
+        return
     if rails_at(spec, "output"):
         check_output(spec, d, text)
         return

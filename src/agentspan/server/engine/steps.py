@@ -10,9 +10,10 @@ from typing import Any, Literal
 
 from agentspan.protocol.messages import ChatMessage
 from agentspan.protocol.spec import AgentConfig
-from agentspan.server.engine.functions import call_fn
+from agentspan.server.engine.functions import CONVERSATION, call_fn, callback_task
 from agentspan.server.engine.hooks import NO_HOOKS, Block, Hooks, ModelRequest, Replace, Retry, consult
 from agentspan.server.engine.model import (
+    CallbackWait,
     CallLlm,
     CallState,
     CancelChild,
@@ -114,6 +115,14 @@ def next_model_call(spec: AgentConfig, d: Step) -> None:
 def request_model_call(spec: AgentConfig, d: Step, purpose: Literal["turn", "plan"] = "turn") -> None:
     """Issue a model call now (the ``before_model`` hooks may block it)."""
     s = d.state
+    if purpose == "turn" and not s.model_hooked:
+        task = callback_task(spec, "before_model")
+        if task is not None:
+            # The user's before_model callback answers first (callbacks.py carries on).
+            args = {"position": "before_model", "agent_name": spec.name, "messages": CONVERSATION}
+            s.hook = CallbackWait(position="before_model", fn=call_fn(d, "callback", task, args))
+            return
+    s.model_hooked = False
     if d.hooks.before_model:
         verdict = consult(d.hooks.before_model, spec, s, ModelRequest(purpose, s.turn + 1))
         if isinstance(verdict, Block):
@@ -165,8 +174,20 @@ def finish(
     error: str | None = None,
     finish_reason: str,
 ) -> None:
-    """End the execution: cancel its children, withdraw its tasks, say how it ended."""
+    """End the execution: cancel its children, withdraw its tasks, say how it ended.
+
+    A run about to complete asks the agent's ``after_agent`` callback first, once (it may
+    replace the output; ``callbacks.py`` finishes when it answered)."""
     s = d.state
+    if status == "COMPLETED" and not s.ended_hooked:
+        task = callback_task(d.spec, "after_agent")
+        if task is not None:
+            s.ended_hooked = True
+            s.awaiting_llm = False
+            args = {"position": "after_agent", "agent_name": d.spec.name, "output": output}
+            data = {"output": output, "finish_reason": finish_reason}
+            s.hook = CallbackWait(position="after_agent", fn=call_fn(d, "callback", task, args), data=data)
+            return
     for child_id in running_children(s):
         d.commands.append(CancelChild(child_id=child_id, reason=f"parent {status.lower()}"))
     s.status = status  # type: ignore[assignment]

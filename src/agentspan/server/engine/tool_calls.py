@@ -13,9 +13,11 @@ from agentspan.protocol.spec import (
     AgentConfig,
     AgentTool,
     HandoffTool,
+    HumanTool,
     ToolConfig,
     WorkerTool,
 )
+from agentspan.server.engine.callback_points import ask_after_tool, ask_before_tool
 from agentspan.server.engine.conditions import tool_result_handoff
 from agentspan.server.engine.guardrails import (
     check_tool_call,
@@ -24,6 +26,7 @@ from agentspan.server.engine.guardrails import (
     waiting_for_human,
 )
 from agentspan.server.engine.hooks import Block, Replace, Retry, consult
+from agentspan.server.engine.human_tools import ask_person
 from agentspan.server.engine.model import (
     ApprovalDecided,
     CallState,
@@ -35,6 +38,7 @@ from agentspan.server.engine.model import (
     ToolFailed,
     ToolSucceeded,
 )
+from agentspan.server.engine.required_tools import note_call
 from agentspan.server.engine.specs import find_tool
 from agentspan.server.engine.steps import (
     Step,
@@ -78,9 +82,16 @@ def dispatch_call(spec: AgentConfig, d: Step, call: CallState, raw_args: str) ->
     elif tool is None:
         names = ", ".join(t.name for t in spec.tools) or "none"
         resolve(d, call, error=f"Unknown tool '{call.name}'. Available tools: {names}.")
-    elif d.hooks.before_tool and not _tool_allowed(spec, d, call):
+    elif not ask_before_tool(spec, d, call):
+        continue_call(spec, d, call)
+
+
+def continue_call(spec: AgentConfig, d: Step, call: CallState) -> None:
+    """A known tool's call, its ``before_tool`` callback (if any) answered: the turn
+    hooks, then its input guardrails, then approval or the run itself."""
+    if d.hooks.before_tool and not _tool_allowed(spec, d, call):
         return
-    elif not check_tool_call(spec, d, call):
+    if not check_tool_call(spec, d, call):
         proceed_with_call(spec, d, call)
 
 
@@ -127,6 +138,8 @@ def start_call(spec: AgentConfig, d: Step, call: CallState, tool: ToolConfig) ->
             _start_handoff(spec, d, call, tool)
         case HandoffTool():
             _request_transfer(d, call, tool)
+        case HumanTool():
+            ask_person(d, call, tool)
         case _:
             run_tool(d, call, tool)
 
@@ -149,6 +162,8 @@ def await_human(d: Step, call: CallState, kind: str) -> None:
     call.status = "awaiting_approval"
     call.wait_kind = "approval" if kind == "approval" else "outcome_unknown"
     call.approval = None  # a new question: earlier answers stay in the event log
+    tool = d.spec.tool(call.name)
+    call.response_schema = tool.response_schema if tool is not None else None
     d.events.append(
         EventDraft(
             "waiting",
@@ -184,7 +199,7 @@ def executor_of(tool: ToolConfig) -> str | None:
     out itself (agent tools start a child, handoff and transfer tools pass control)."""
     if isinstance(tool, WorkerTool):
         return "worker"
-    if isinstance(tool, AgentTool | HandoffTool):
+    if isinstance(tool, AgentTool | HandoffTool | HumanTool):
         return None
     return tool.tool_type
 
@@ -249,7 +264,8 @@ def maybe_finish_turn(spec: AgentConfig, d: Step) -> None:
 
 def _tool_content(call: CallState) -> str:
     if call.rejected:
-        reason = (call.approval or {}).get("reason") or "no reason given"
+        approval = call.approval or {}
+        reason = approval.get("reason") or (approval.get("extra") or {}).get("feedback") or "no reason given"
         if call.attempt > 0:  # an "outcome unknown" call: it may have run before the loss
             return (
                 f"The call to '{call.name}' was interrupted and may or may not have taken effect; "
@@ -269,16 +285,23 @@ def _tool_content(call: CallState) -> str:
 def on_tool_succeeded(spec: AgentConfig, d: Step, inp: ToolSucceeded) -> None:
     s = d.state
     call = s.calls.get(inp.call_id)
-    if call is None or call.status != "running" or call.guard is not None:
+    if call is None or call.status != "running" or call.guard is not None or call.hook is not None:
         return  # stale: the call was already resolved (or its result is being checked)
     if inp.state_updates:
         s.tool_state.update(inp.state_updates)
+    note_call(spec, d, call)  # it ran: a required tool counts as called
     if not check_tool_result(spec, d, call, inp.output):
         show_result(spec, d, call, inp.output)
 
 
 def show_result(spec: AgentConfig, d: Step, call: CallState, result: Any) -> None:
-    """Resolve a call with the result the model will see, then maybe end the turn."""
+    """Resolve a call with the result the model will see (once its ``after_tool``
+    callback, if any, answered), then maybe end the turn."""
+    if not ask_after_tool(spec, d, call, result=result):
+        shown_result(spec, d, call, result)
+
+
+def shown_result(spec: AgentConfig, d: Step, call: CallState, result: Any) -> None:
     s = d.state
     resolve(d, call, result=result)
     target = tool_result_handoff(spec.swarm_handoffs, call.name, result, spec.name)
@@ -290,7 +313,7 @@ def show_result(spec: AgentConfig, d: Step, call: CallState, result: Any) -> Non
 def on_tool_failed(spec: AgentConfig, d: Step, inp: ToolFailed) -> None:
     s = d.state
     call = s.calls.get(inp.call_id)
-    if call is None or call.status != "running" or call.guard is not None:
+    if call is None or call.status != "running" or call.guard is not None or call.hook is not None:
         return  # stale, or its arguments or result are being checked (no task of it runs)
     tool = spec.tool(call.name)
     retries = DEFAULT_TOOL_RETRIES if tool is None or tool.retry_count is None else tool.retry_count
@@ -315,8 +338,9 @@ def on_tool_failed(spec: AgentConfig, d: Step, inp: ToolFailed) -> None:
         )
         run_tool(d, call, tool, delay)
         return
-    resolve(d, call, error=inp.error)
-    maybe_finish_turn(spec, d)
+    if not ask_after_tool(spec, d, call, error=inp.error):
+        resolve(d, call, error=inp.error)
+        maybe_finish_turn(spec, d)
 
 
 def _on_lease_lost(spec: AgentConfig, d: Step, call: CallState, tool: ToolConfig) -> None:
@@ -352,7 +376,7 @@ def on_approval(spec: AgentConfig, d: Step, inp: ApprovalDecided) -> None:
     if waiting_for_human(d):
         on_human_decision(spec, d, inp)
         return
-    waiting = d.state.awaiting_approval()
+    waiting = [c for c in d.state.awaiting_approval() if c.wait_kind != "human"]  # questions: human_tools
     if inp.call_id is not None:
         target = d.state.calls.get(inp.call_id)
         if target is not None and target.approval is not None:
@@ -375,8 +399,12 @@ def on_approval(spec: AgentConfig, d: Step, inp: ApprovalDecided) -> None:
         )
     )
     tool = spec.tool(call.name)
+    call.response_schema = None
     if inp.approved and tool is not None:
         call.wait_kind = None
+        edited = inp.extra.get("arguments")
+        if isinstance(edited, dict):
+            call.args = edited  # a person corrected the arguments (checked by the service)
         start_call(spec, d, call, tool)
         return
     call.rejected = True
@@ -405,14 +433,39 @@ def on_call_child_finished(spec: AgentConfig, d: Step, inp: ChildFinished) -> No
             return
         if call.child_id == inp.child_id and call.status == "child_running":
             if inp.status == "COMPLETED":
+                note_call(spec, d, call)
                 resolve(d, call, result=inp.output)
             else:
                 error = f"sub-agent '{inp.agent_name}' {inp.status}: {inp.error}"
-                resolve(d, call, error=error)
                 tool = find_tool(spec, call.name)
+                if isinstance(tool, AgentTool) and _retry_agent_tool(d, call, tool, error):
+                    return
+                resolve(d, call, error=error)
                 if isinstance(tool, AgentTool) and tool.config.optional is False:
                     # agent_tool(optional=False) / scatter_gather(fail_fast=True)
                     finish(d, "FAILED", error=error, finish_reason="error")
                     return
             maybe_finish_turn(spec, d)
             return
+
+
+def _retry_agent_tool(d: Step, call: CallState, tool: AgentTool, error: str) -> bool:
+    """``agent_tool(retry_count=n)``: a failed child runs again (a new child execution, at
+    once: the retry delay is not applied), up to ``n`` more times."""
+    retries = tool.retry_count if tool.retry_count is not None else tool.config.retry_count
+    if not retries or call.attempt > retries:
+        return False
+    d.events.append(
+        EventDraft(
+            "tool_retry",
+            {
+                "tool_name": call.name,
+                "call_id": call.call_id,
+                "content": error,
+                "data": {"attempt": call.attempt, "delaySeconds": 0},
+            },
+        )
+    )
+    call.child_id = None
+    _start_agent_tool(d, call, tool)
+    return True

@@ -12,12 +12,28 @@ of an agent waiting for thousands of tools as long as its tool list)."""
 
 
 def wait_text(call: CallState) -> str:
+    if call.wait_kind == "human":
+        question = call.args.get("question")
+        if isinstance(question, str) and question.strip():
+            return f"Tool '{call.name}' asks: {question.strip()}"
+        return f"Tool '{call.name}' waits for a person's answer."
     if call.wait_kind == "outcome_unknown":
         return (
             f"Tool '{call.name}' is not retryable and its worker was lost mid-call: "
             "approve to run it again, reject to give up on it."
         )
     return f"Tool '{call.name}' requires approval."
+
+
+APPROVAL_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "approved": {"type": "boolean", "description": "Approve this call?"},
+        "reason": {"type": "string", "description": "Why (the model sees it when the call is rejected)"},
+    },
+    "required": ["approved"],
+}
+"""What a person answers to an approval, unless the tool declares a richer schema."""
 
 
 def pending_tool(call: CallState) -> dict[str, Any]:
@@ -27,6 +43,7 @@ def pending_tool(call: CallState) -> dict[str, Any]:
         "tool_name": call.name,
         "parameters": call.args,
         "kind": call.wait_kind or "approval",
+        "response_schema": call.response_schema or APPROVAL_SCHEMA,
     }
 
 

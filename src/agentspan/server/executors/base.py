@@ -20,6 +20,7 @@ from agentspan.protocol.spec import AgentConfig
 from agentspan.server.engine.model import ExecState, Input
 from agentspan.server.providers import ProviderRegistry
 from agentspan.server.providers.base import DeltaCallback, Provider
+from agentspan.server.providers.redaction import Masked
 from agentspan.server.settings import Settings
 from agentspan.server.store.base import ExecutionRow, Store, TaskRow
 
@@ -97,12 +98,17 @@ class ExecutorContext:
 async def resolve_model(
     ctx: ExecutorContext, model: str, caller_base_url: str | None = None
 ) -> tuple[Provider, str]:
-    """The adapter for ``model``, with the provider's key taken from the credential store
-    when the environment lacks it (looked up per call, never kept; a caller's own
-    ``baseUrl`` never gets a stored key, as it never gets the environment's)."""
+    """The adapter for ``model`` (masking the server's credentials in what it answers),
+    with the provider's key taken from the credential store when the environment lacks it
+    (looked up per call, never kept; a caller's own ``baseUrl`` never gets a stored key,
+    as it never gets the environment's)."""
     wanted = () if caller_base_url else ctx.providers.key_names(model)
-    stored = await ctx.provider_keys.lookup(wanted) if wanted else None
-    return ctx.providers.resolve(model, caller_base_url=caller_base_url, stored=stored)
+    stored = await ctx.provider_keys.lookup(wanted) if wanted else {}
+    adapter, model_name = ctx.providers.resolve(model, caller_base_url=caller_base_url, stored=stored)
+    # Whatever the endpoint answers is stored, streamed and given to workers: the server's
+    # credentials (its environment's, and a stored key used here) are masked in all of it,
+    # since an endpoint may echo its key.
+    return Masked(adapter, (*ctx.providers.secrets(), *stored.values())), model_name
 
 
 class Executor(Protocol):

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import random
 import time
+import traceback
 
 from agentspan.protocol.messages import ChatMessage
 from agentspan.protocol.spec import AgentConfig
@@ -23,6 +24,7 @@ from agentspan.server.observers import LlmCallFinished, ObserverBus
 from agentspan.server.providers import LlmResponse, ProviderError
 from agentspan.server.providers.base import DeltaCallback
 from agentspan.server.providers.prices import PriceTable
+from agentspan.server.providers.redaction import mask_text, secret_forms
 from agentspan.server.settings import Settings
 
 log = logging.getLogger("agentspan.server")
@@ -107,8 +109,11 @@ class LlmExecutor:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - a bug must fail the execution visibly, not hang it
-            log.exception("model call for %s crashed", execution_id)
-            return LlmFailed(error=f"internal error: {exc!r}")
+            # Not a ProviderError, so nothing masked it yet: the text may hold a credential.
+            forms = secret_forms(ctx.providers.secrets())
+            trace = mask_text("".join(traceback.format_exception(exc)), forms)
+            log.error("model call for %s crashed:\n%s", execution_id, trace)
+            return LlmFailed(error=mask_text(f"internal error: {exc!r}", forms))
 
     async def _call_with_retries(
         self,

@@ -38,6 +38,9 @@ MAX_ERROR_TEXT = 300
 """Error bodies from proxies can be whole HTML pages; messages keep this many characters of them."""
 SHAPE_ERRORS = (KeyError, IndexError, TypeError, ValueError)
 """What a parser raises on a body of the wrong shape."""
+MASK = "<redacted>"
+"""What a credential is replaced with, wherever it is masked."""
+_WIRE_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
 HTTP_FAILURES = (httpx.TransportError, httpx.InvalidURL)
 """What ``httpx`` raises when a request got no HTTP reply (timeouts included)."""
 
@@ -101,7 +104,7 @@ class HttpAdapter:
         ) as reply:
             if not 200 <= reply.status_code <= 299:
                 await reply.aread()
-                raise self._status_error(reply)
+                raise self._status_error(self._masked(reply))
             yield reply
 
     def _transport_error(self, url: str, exc: Exception) -> ProviderError:
@@ -143,13 +146,13 @@ class HttpAdapter:
     def _json_body(self, reply: httpx.Response) -> Any:
         """The decoded body of a 2xx reply (other statuses raise :meth:`_status_error`)."""
         if not 200 <= reply.status_code <= 299:
-            raise self._status_error(reply)
+            raise self._status_error(self._masked(reply))
         try:
             return reply.json()
         except ValueError:
             raise ProviderError(
                 f"{self._label} returned HTTP {reply.status_code} with a body that is not JSON: "
-                f"{self._redact(one_line(reply.text))}",
+                f"{self._redact(one_line(self._masked(reply).text))}",
                 retryable=False,
             ) from None
 
@@ -168,6 +171,18 @@ class HttpAdapter:
     def _redact(self, text: str) -> str:
         return redact(text, self._api_key)
 
+    def _masked(self, reply: httpx.Response) -> httpx.Response:
+        """``reply`` with the key masked in its whole body, before anything reads the body
+        and cuts it to length (masking a cut text can only guess at a key's cut-off start)."""
+        if self._api_key is None:
+            return reply
+        content = reply.content
+        for form in {self._api_key, json.dumps(self._api_key)[1:-1], self._api_key.replace("/", "\\/")}:
+            content = content.replace(form.encode(), MASK.encode())
+        # The body is decoded already: drop what described its encoding on the wire.
+        headers = [(k, v) for k, v in reply.headers.items() if k.lower() not in _WIRE_HEADERS]
+        return httpx.Response(reply.status_code, headers=headers, content=content, request=reply.request)
+
 
 _MIN_KEY_PREFIX = 4
 """The shortest start of a key cut off at the end of a text that is still masked."""
@@ -180,18 +195,25 @@ def redact(text: str, api_key: str | None) -> str:
     the cut leaves its first characters just before the closing ``...``: those go too."""
     if not api_key:
         return text
-    text = text.replace(api_key, "<redacted>")
+    text = text.replace(api_key, MASK)
     body, ellipsis = (text[:-3], "...") if text.endswith("...") else (text, "")
     for n in range(min(len(api_key) - 1, len(body)), _MIN_KEY_PREFIX - 1, -1):
         if body.endswith(api_key[:n]):
-            return body[:-n] + "<redacted>" + ellipsis
+            return body[:-n] + MASK + ellipsis
     return text
 
 
 def one_line(text: str) -> str:
-    """``text`` on one line, cut to :data:`MAX_ERROR_TEXT` characters."""
+    """``text`` on one line, cut to :data:`MAX_ERROR_TEXT` characters (a ``<redacted>``
+    mark the cut would split is kept whole, so the reader still sees a key was there)."""
     text = " ".join(text.split())
-    return text if len(text) <= MAX_ERROR_TEXT else text[: MAX_ERROR_TEXT - 3] + "..."
+    if len(text) <= MAX_ERROR_TEXT:
+        return text
+    end = MAX_ERROR_TEXT - 3
+    start = text.rfind(MASK, max(0, end - len(MASK) + 1), end + len(MASK))
+    if start != -1 and start < end < start + len(MASK):
+        end = start + len(MASK)
+    return text[:end] + "..."
 
 
 def shape_error(label: str, exc: Exception, expected: str | None = None) -> ProviderError:

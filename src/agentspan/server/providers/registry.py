@@ -36,6 +36,7 @@ import agentspan.server.providers.vertex as vertex
 from agentspan.server.providers.base import Provider, ProviderError
 from agentspan.server.providers.offline import OfflineProvider
 from agentspan.server.providers.openai import DEFAULT_AZURE_API_VERSION, DEFAULT_BASE_URL, OpenAIProvider
+from agentspan.server.providers.redaction import env_secrets
 from agentspan.server.providers.scripted import ScriptedProvider
 
 _LOCAL_PROVIDERS = frozenset({"offline", "scripted"})
@@ -275,6 +276,11 @@ class ProviderRegistry:
         if adapter is None:
             adapter = self._adapters[key] = build()
         return adapter, model_name
+
+    def secrets(self) -> tuple[str, ...]:
+        """The credentials in the server's environment, which no model answer may carry
+        (``redaction.Masked``; read now, like the keys themselves)."""
+        return env_secrets(self._environ())
 
     async def aclose(self) -> None:
         """Close every adapter and the shared HTTP client."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 from agentspan.protocol.api import (
     TERMINAL_STATUSES,
@@ -25,18 +25,22 @@ from agentspan.protocol.api import (
     StreamEvent,
     TokenUsageWire,
 )
+from agentspan.protocol.errors import ErrorCode
 from agentspan.protocol.spec import AgentConfig
 from agentspan.server.driver import Driver
 from agentspan.server.engine.model import (
     ApprovalDecided,
     Cancel,
+    HumanAnswered,
     Input,
     Pause,
     Resume,
     Selection,
     Stop,
 )
-from agentspan.server.errors import BaseUrlNotAllowed, ValidationFailed, not_found
+from agentspan.server.engine.schema_check import check
+from agentspan.server.engine.waits import pending_tool
+from agentspan.server.errors import BaseUrlNotAllowed, InvalidState, ValidationFailed, not_found
 from agentspan.server.service.credentials import check_declarations
 from agentspan.server.service.limits import Limits, ModelProblem, check_answer, check_start
 from agentspan.server.service.principal import Principal
@@ -50,6 +54,8 @@ from agentspan.server.service.queries import (
     usage_view,
 )
 from agentspan.server.service.stream import sse_frames
+from agentspan.server.service.templates import PromptTemplates
+from agentspan.server.service.tools import ToolExpander
 from agentspan.server.store.base import ExecutionRow
 
 Control = Literal["pause", "resume", "stop", "cancel"]
@@ -70,15 +76,22 @@ class ExecutionService:
         base_url_allowed: Callable[[str], bool] = lambda _: False,
         limits: Limits | None = None,
         model_problem: ModelProblem | None = None,
+        tools: ToolExpander | None = None,
+        templates: PromptTemplates | None = None,
     ) -> None:
         """``base_url_allowed`` says whether an agent may name its own model endpoint
         (``Settings.base_url_allowed``; by default none may); ``limits`` bound what a
         request may ask for; ``model_problem`` says why a model string names no provider
-        (``ProviderRegistry.model_problem``; ``None``: model strings are not checked)."""
+        (``ProviderRegistry.model_problem``; ``None``: model strings are not checked);
+        ``tools`` expands discovering tools at start (``api_tool``; default settings
+        without one); ``templates`` renders ``PromptTemplate`` instructions (by default
+        there are none)."""
         self.driver = driver
         self.base_url_allowed = base_url_allowed
         self.limits = limits or Limits()
         self.model_problem = model_problem
+        self.tools = tools or ToolExpander()
+        self.templates = templates or PromptTemplates(None)
         self.store = driver.store
         self.hub = driver.hub
 
@@ -91,7 +104,13 @@ class ExecutionService:
         check_start(req, self.limits, self.model_problem)
         self._check_base_urls(req.agent_config)
         check_declarations(req.agent_config, req.credentials)
-        started = await self.driver.start(req)
+        rendered = self.templates.resolve(req.agent_config)  # stored rendered: never re-read
+        if rendered is not req.agent_config:
+            req = req.model_copy(update={"agent_config": rendered})
+        expanded = await self.tools.expand(req)  # before the spec is stored: never discovered again
+        if expanded is not req:
+            check_start(expanded, self.limits, self.model_problem)  # discovered tools count too
+        started = await self.driver.start(expanded)
         if wait_ms:
             row = await self._wait_terminal(started.execution_id, wait_ms)
             if row.status in TERMINAL_STATUSES:
@@ -184,7 +203,7 @@ class ExecutionService:
         ``actor`` (the request's self-declared actor) says."""
         check_answer(answer, self.limits)
         who = (answer.decided_by or actor) if principal.anonymous else principal.name
-        inp: Selection | ApprovalDecided
+        inp: Selection | ApprovalDecided | HumanAnswered
         if answer.is_selection:
             chosen = answer.choice
             inp = Selection(
@@ -193,7 +212,14 @@ class ExecutionService:
                 decided_at=time.time(),
             )
         else:
-            inp = _approval_from(answer, who)
+            waiting = await self._waiting_for(execution_id, answer.task_ref_name or answer.call_id)
+            if waiting is not None and waiting.get("kind") == "human":
+                inp = self._human_answer(answer, waiting, who)
+            elif waiting is None and answer.approved is None:
+                raise InvalidState("the execution is not waiting for an answer", ErrorCode.NOT_WAITING)
+            else:
+                inp = _approval_from(answer, who)
+                _check_answer(inp, waiting, await self._tool_schema(execution_id, waiting, inp))
         await self.driver.apply(execution_id, inp)
         return RespondResult(execution_id=execution_id, decided_by=inp.decided_by)
 
@@ -210,6 +236,35 @@ class ExecutionService:
         await self.driver.apply(execution_id, inputs[action])
 
     # --- helpers ------------------------------------------------------------------------
+
+    async def _waiting_for(self, execution_id: str, call_id: str | None) -> dict[str, Any] | None:
+        """The ``pendingTool`` an answer is for (the one named, else the first waiting)."""
+        row = await self._row(execution_id)
+        waiting = status_view(row).pending_tool
+        if call_id and (not waiting or call_id not in (waiting.get("taskRefName"), waiting.get("tool_name"))):
+            call = state_of(row).calls.get(call_id)  # another of the calls waiting
+            waiting = pending_tool(call) if call is not None and call.status == "awaiting_approval" else None
+        return waiting
+
+    async def _tool_schema(
+        self, execution_id: str, waiting: dict[str, Any] | None, inp: ApprovalDecided
+    ) -> dict[str, Any] | None:
+        """The input schema of the waiting call's tool, when the answer edits its arguments."""
+        if waiting is None or waiting.get("kind") != "approval" or "arguments" not in inp.extra:
+            return None
+        tool = (await self.driver.spec_of(await self._row(execution_id))).tool(str(waiting.get("tool_name")))
+        return tool.input_schema if tool is not None else {}
+
+    @staticmethod
+    def _human_answer(answer: RespondRequest, waiting: dict[str, Any], who: str) -> HumanAnswered:
+        """A person's answer to a ``human`` tool: the body, checked against its schema."""
+        body = {**answer.model_dump(exclude_unset=True, exclude=set(_ROUTING)), **answer.extras()}
+        problems = check(body, waiting.get("response_schema") or {})
+        if problems:
+            raise ValidationFailed(_mismatch(waiting, problems))
+        return HumanAnswered(
+            answer=body, decided_by=who, decided_at=time.time(), call_id=str(waiting.get("taskRefName"))
+        )
 
     async def _row(self, execution_id: str) -> ExecutionRow:
         row = await self.store.get_execution(execution_id)
@@ -236,6 +291,7 @@ class ExecutionService:
         messages = await self.store.list_messages(row.id)
         children = await self.store.children_of(row.id)
         view = detail_view(row, events, messages, children)
+        view.metadata = (await self.driver.spec_of(row)).metadata
         view.token_usage = await self._tree_usage(row, children, view.token_usage)
         if include_events:
             view.events = [event_view(e) for e in events]
@@ -253,6 +309,34 @@ class ExecutionService:
                 next_level.extend(await self.store.children_of(child.id))
             level = next_level
         return total
+
+
+_ROUTING = ("task_ref_name", "call_id", "decided_by", "selected", "agent")
+"""``/respond`` fields that say which wait and who, not what the answer is."""
+
+
+def _mismatch(waiting: dict[str, Any], problems: list[str]) -> str:
+    return f"the answer does not match what {waiting.get('tool_name')!r} waits for: " + "; ".join(problems)
+
+
+def _check_answer(
+    inp: ApprovalDecided, waiting: dict[str, Any] | None, tool_schema: dict[str, Any] | None
+) -> None:
+    """An approval must fit the wait's ``response_schema`` (and edited ``arguments`` the
+    tool's input schema): a 400 naming what is wrong, else the engine decides it (once: a
+    compare-and-set on the execution's state)."""
+    if not waiting:
+        return  # nothing (or not that) waits: the engine says so (409)
+    body = {"approved": inp.approved, **({"reason": inp.reason} if inp.reason else {}), **inp.extra}
+    problems = check(body, waiting.get("response_schema") or {})
+    edited = inp.extra.get("arguments")
+    if not problems and tool_schema is not None:
+        if isinstance(edited, dict):
+            problems = [p.replace("$", "$.arguments", 1) for p in check(edited, tool_schema)]
+        else:
+            problems = ["$.arguments: must be an object (the call's new arguments)"]
+    if problems:
+        raise ValidationFailed(_mismatch(waiting, problems))
 
 
 def _approval_from(answer: RespondRequest, who: str) -> ApprovalDecided:

@@ -124,7 +124,10 @@ class _EventFeed:
         if self._current is not None:
             self.hub.unlisten(keys, self._current)
         self._current = self.hub.listen(keys)  # before reading: a later commit marks it
-        if not await self._read_new() and not self.ended:
+        found = await self._read_new()
+        # Nothing new, or a terminal event just read: has the execution ended? (A stream
+        # resumed after the terminal event finds no more frames and must not wait for any.)
+        if not self.ended and (not found or self.frames[-1][1] in TERMINAL_EVENTS):
             row = await self.store.get_execution(self.execution_id)
             if row is None or row.status in TERMINAL_STATUSES:
                 # Ended (or purged). Its last events commit with its final status, so one

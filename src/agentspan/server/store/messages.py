@@ -13,6 +13,10 @@ from agentspan.server.store.sql import Runner, sql, sql_per_dialect
 class MessagesTx(Protocol):
     async def append_messages(self, execution_id: str, start: int, messages: Sequence[str]) -> None: ...
 
+    async def list_messages(self, execution_id: str, start: int = 0) -> list[ChatMessage]:
+        """Inside a step (a callback asking for the conversation reads it there)."""
+        ...
+
 
 class MessagesReads(Protocol):
     async def list_messages(self, execution_id: str, start: int = 0) -> list[ChatMessage]:

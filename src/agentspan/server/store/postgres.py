@@ -152,7 +152,9 @@ _NOTIFY = sql("SELECT pg_notify(:channel, k) FROM unnest(:keys::text[]) AS k")
 # --------------------------------------------------------------------------- transactions
 
 
-class PostgresTx(ExecutionsTxSql, SpecsTxSql, QueueTxSql, BudgetsTxSql, KeysTxSql, CredentialsTxSql):
+class PostgresTx(
+    ExecutionsTxSql, SpecsTxSql, QueueTxSql, BudgetsTxSql, KeysTxSql, MessagesReadsSql, CredentialsTxSql
+):
     """Statements of one transaction on one pooled connection."""
 
     __slots__ = ("_c", "_keys")

@@ -77,7 +77,9 @@ _RELEASE = sql(
 )
 
 
-class SqliteTx(ExecutionsTxSql, SpecsTxSql, QueueTxSql, BudgetsTxSql, KeysTxSql, CredentialsTxSql):
+class SqliteTx(
+    ExecutionsTxSql, SpecsTxSql, QueueTxSql, BudgetsTxSql, KeysTxSql, MessagesReadsSql, CredentialsTxSql
+):
     """Statements of one transaction on the store's connection."""
 
     __slots__ = ("_c",)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agentspan.protocol.spec import AgentConfig
+from agentspan.server.engine.callbacks import on_callback_result
 from agentspan.server.engine.functions import retry_fn
 from agentspan.server.engine.guardrails import on_guardrail_result
 from agentspan.server.engine.model import (
@@ -49,10 +50,11 @@ def on_fn_result(spec: AgentConfig, d: Step, inp: ToolSucceeded | ToolFailed, st
     """A decision function answered (or failed): run it again, or act on the answer."""
     s = d.state
     fn = s.pending[inp.call_id]
-    if fn.purpose == "guardrail":  # agent guardrails work the same in every strategy
+    if fn.purpose in ("guardrail", "callback"):  # the same in every strategy
         if not retry_fn(d, fn, inp):
             del s.pending[inp.call_id]
-            on_guardrail_result(spec, d, fn, inp)
+            on_answer = on_guardrail_result if fn.purpose == "guardrail" else on_callback_result
+            on_answer(spec, d, fn, inp)
         return
     handler = strategy.fn_results.get(fn.purpose)
     if handler is None:

@@ -9,9 +9,11 @@ from typing import Any
 from agentspan.protocol.messages import UserMessage
 from agentspan.protocol.spec import AgentConfig
 from agentspan.server.engine.functions import fn_answer
+from agentspan.server.engine.human_tools import on_human_answer
 from agentspan.server.engine.model import (
     ApprovalDecided,
     EventDraft,
+    HumanAnswered,
     LlmResult,
     PendingFn,
     Start,
@@ -55,6 +57,7 @@ def stop(spec: AgentConfig, d: Step) -> None:
         s.awaiting_llm
         or any(c.status in ("running", "child_running") for c in s.calls.values())
         or (s.guard is not None and not s.guard.human)  # a verdict is on its way
+        or s.hook is not None  # so is a callback's answer
     )
     if not busy:
         finish(d, "COMPLETED", output=s.last_text, finish_reason="stopped")
@@ -75,6 +78,7 @@ MODEL_LOOP_INPUTS: dict[type[Any], InputHandler] = {
     ToolSucceeded: on_tool_succeeded,
     ToolFailed: on_tool_failed,
     ApprovalDecided: on_approval,
+    HumanAnswered: on_human_answer,
 }
 
 STRATEGY = Strategy(

@@ -1,0 +1,117 @@
+"""Tools the server runs itself, with no worker: ``http_tool`` and ``api_tool``.
+
+Each returns a ``ToolDef`` without a function; the server makes the HTTP calls
+(docs/tools.md). ``${NAME}`` in a header value names a credential the server fills in
+at call time; every name used so must be declared in ``credentials``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from agentspan._core.tool import ToolDef
+
+__all__ = ["api_tool", "http_tool"]
+
+_PLACEHOLDER = re.compile(r"\$\{([^{}]+)\}")
+
+
+def http_tool(
+    name: str,
+    description: str,
+    url: str,
+    method: str = "GET",
+    headers: dict[str, str] | None = None,
+    input_schema: dict[str, Any] | None = None,
+    accept: list[str] | None = None,
+    content_type: str = "application/json",
+    credentials: list[Any] | None = None,
+    *,
+    timeout_seconds: float | None = None,
+    retry_count: int | None = None,
+    retry_delay_seconds: float | None = None,
+    retryable: bool = True,
+) -> ToolDef:
+    """One HTTP endpoint the server calls when the model uses the tool.
+
+    The model's arguments fill ``{name}`` placeholders in ``url``; the rest go to the query
+    string for GET, DELETE and HEAD and to a JSON body otherwise. The model gets the status
+    and body back; an answer that is not 2xx is a tool error it sees. Each request carries
+    an ``Idempotency-Key`` header, the same on every retry of one call.
+    """
+    _check_placeholders(name, headers, credentials)
+    return ToolDef(
+        name=name,
+        description=description,
+        input_schema=input_schema or {"type": "object", "properties": {}},
+        tool_type="http",
+        config={
+            "url": url,
+            "method": method.upper(),
+            "headers": dict(headers or {}),
+            "accept": list(accept or ["application/json"]),
+            "contentType": content_type,
+        },
+        credentials=list(credentials or []),
+        timeout_seconds=timeout_seconds,
+        retry_count=retry_count,
+        retry_delay_seconds=retry_delay_seconds,
+        retryable=retryable,
+    )
+
+
+def api_tool(
+    url: str,
+    name: str | None = None,
+    description: str | None = None,
+    headers: dict[str, str] | None = None,
+    tool_names: list[str] | None = None,
+    max_tools: int = 64,
+    credentials: list[Any] | None = None,
+    *,
+    timeout_seconds: float | None = None,
+    retry_count: int | None = None,
+    retry_delay_seconds: float | None = None,
+    retryable: bool = True,
+) -> ToolDef:
+    """A whole HTTP API: the server reads its OpenAPI 3, Swagger 2 or Postman description
+    at ``url`` (or at a well-known path under it) when the agent starts, and offers the
+    model one tool per operation, named after the operation.
+
+    ``tool_names`` keeps only those operations; ``max_tools`` caps how many are offered
+    (the first ones in the document's order). ``headers`` are sent with the document
+    request and with every call.
+    """
+    if max_tools < 1:
+        raise ValueError(f"api_tool {url!r}: max_tools must be at least 1, got {max_tools}")
+    _check_placeholders(name or "api_tools", headers, credentials)
+    config: dict[str, Any] = {"url": url, "max_tools": max_tools}
+    if headers:
+        config["headers"] = dict(headers)
+    if tool_names is not None:
+        config["tool_names"] = list(tool_names)
+    return ToolDef(
+        name=name or "api_tools",
+        description=description or f"API tools from {url}",
+        input_schema={"type": "object", "properties": {}},
+        tool_type="api",
+        config=config,
+        credentials=list(credentials or []),
+        timeout_seconds=timeout_seconds,
+        retry_count=retry_count,
+        retry_delay_seconds=retry_delay_seconds,
+        retryable=retryable,
+    )
+
+
+def _check_placeholders(name: str, headers: dict[str, str] | None, credentials: list[Any] | None) -> None:
+    """Every ``${NAME}`` in the headers must be a declared credential (as the reference
+    SDK requires), so a typo fails here and not as a missing secret mid-run."""
+    declared = {c if isinstance(c, str) else str(getattr(c, "env_var", c)) for c in credentials or []}
+    used = _PLACEHOLDER.findall(str(headers or {}))
+    missing = sorted({n for n in used if n not in declared})
+    if missing:
+        raise ValueError(
+            f"tool {name!r}: header placeholders {missing} are not declared in credentials=[...]"
+        )

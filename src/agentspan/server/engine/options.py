@@ -1,0 +1,37 @@
+"""Agent options the server cannot honour yet: a start that uses one is refused (400
+``invalid_agent`` naming the agent and the option) rather than run without it.
+
+One entry per option; an entry goes when the feature it names is built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from agentspan.protocol.spec import AgentConfig
+
+Unhonoured = tuple[str, Callable[[AgentConfig], bool], str]
+
+UNHONOURED: tuple[Unhonoured, ...] = (
+    (
+        "memory",
+        lambda spec: spec.memory is not None,
+        "conversation memory is not supported by this server yet; send the earlier messages in the prompt",
+    ),
+    (
+        "codeExecution",
+        lambda spec: spec.code_execution is not None and spec.code_execution.enabled,
+        "code execution (local_code_execution / code_execution) is not supported by this server yet",
+    ),
+    (
+        "cliConfig",
+        lambda spec: spec.cli_config is not None and spec.cli_config.enabled,
+        "CLI commands (cli_commands / cli_config) are not supported by this server yet",
+    ),
+)
+
+
+def unhonoured(spec: AgentConfig) -> list[tuple[str, str]]:
+    """``(option, why)`` for each option of ``spec`` itself (not its sub-agents) that
+    this server would otherwise silently ignore."""
+    return [(option, why) for option, used, why in UNHONOURED if used(spec)]
