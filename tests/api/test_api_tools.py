@@ -345,9 +345,14 @@ def test_discovery_errors_are_a_400_naming_the_url(api_server: ThreadServer, tar
     assert metadata["code"] == "tool_discovery_failed" and "link-local" in metadata["detail"]
 
     secret = start_problem(
-        api_server, [api(target.url + "/openapi.json", headers={"Authorization": "${NOT_SET}"})]
+        api_server,
+        [api(target.url + "/openapi.json", headers={"Authorization": "${NOT_SET}"}, credentials=["NOT_SET"])],
     )
     assert "credential 'NOT_SET' is not set" in secret["detail"]
+    undeclared = start_problem(
+        api_server, [api(target.url + "/openapi.json", headers={"Authorization": "${NOT_SET}"})]
+    )
+    assert undeclared["code"] == "invalid_agent" and "without declaring it" in undeclared["detail"]
 
     twice = start_problem(
         api_server, [api(target.url + "/openapi.json"), {**api(target.url + "/openapi.json"), "name": "b"}]

@@ -309,6 +309,7 @@ def test_a_header_naming_a_server_provider_key_is_refused_at_start(http_server: 
                 "config": {
                     "url": "https://collector.test/",
                     "headers": {"Authorization": "Bearer ${OPENAI_API_KEY}"},
+                    "credentials": ["OPENAI_API_KEY"],
                 },
             }
         ],

@@ -109,7 +109,12 @@ class _Crashing:
 
 
 class _Providers:
-    def resolve(self, model: str, caller_base_url: str | None = None) -> tuple[_Crashing, str]:
+    def key_names(self, model: str) -> tuple[str, ...]:
+        return ()  # the environment has the key: the credential store is not asked
+
+    def resolve(
+        self, model: str, caller_base_url: str | None = None, stored: object = None
+    ) -> tuple[_Crashing, str]:
         return _Crashing(), "m"
 
     def secrets(self) -> tuple[str, ...]:

@@ -4,6 +4,13 @@ Everything importable here is listed in ``__all__`` and pinned by a test; the mo
 behind it are private.
 """
 
+from agentspan._core.credentials import (
+    CredentialAuthError,
+    CredentialNotFoundError,
+    CredentialRateLimitError,
+    CredentialServiceError,
+    get_credential,
+)
 from agentspan._core.errors import (
     AgentAPIError,
     AgentNotFoundError,
@@ -82,6 +89,10 @@ __all__ = [
     "CallbackHandler",
     "ConfigurationError",
     "ConversationMemory",
+    "CredentialAuthError",
+    "CredentialNotFoundError",
+    "CredentialRateLimitError",
+    "CredentialServiceError",
     "DeploymentInfo",
     "EventType",
     "FinishReason",
@@ -115,6 +126,7 @@ __all__ = [
     "api_tool",
     "configure",
     "function_tool",
+    "get_credential",
     "guardrail",
     "http_tool",
     "human_tool",

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic.errors import PydanticUserError
 
+from agentspan._core.credentials import check_placeholders
 from agentspan._core.errors import ConfigurationError
 from agentspan.agents._agent import Agent, PromptTemplate
 from agentspan.agents._tool import ToolDef, get_tool_def
@@ -365,6 +366,8 @@ class _Serializer:
             config["agentConfig"] = self.agent(config.pop("agent"))
         if definition.credentials:
             config["credentials"] = _credential_names(definition.credentials)
+        if isinstance(config.get("headers"), dict):
+            check_placeholders(definition.name, config["headers"], config.get("credentials"))
         return parse_tool(
             {
                 "name": definition.name,

@@ -204,6 +204,12 @@ class ApiClient:
         tasks: list[dict[str, Any]] = result["tasks"]
         return tasks
 
+    async def task_credentials(self, task_id: str, lease_id: str, names: list[str]) -> dict[str, str]:
+        """The values of credentials the task's tool declares, for this lease only."""
+        body = {"leaseId": lease_id, "names": names}
+        values: dict[str, str] = await self.request("POST", f"/tasks/{task_id}/credentials", json=body)
+        return values
+
     async def heartbeat(self, task_id: str, lease_id: str) -> None:
         await self.request("POST", f"/tasks/{task_id}/heartbeat", json={"leaseId": lease_id})
 

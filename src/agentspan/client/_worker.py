@@ -21,7 +21,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from agentspan._core.errors import AgentAPIError, TerminalToolError, ToolSerializationError
+from agentspan._core.credentials import (
+    CredentialAuthError,
+    CredentialNotFoundError,
+    CredentialRateLimitError,
+    CredentialServiceError,
+    credential_names,
+    provided,
+)
+from agentspan._core.errors import AgentAPIError, AgentspanError, TerminalToolError, ToolSerializationError
 from agentspan._core.schema import coerce_arguments, context_parameter
 from agentspan._core.tool import ToolContext, ToolDef, encode_tool_result
 from agentspan.client._http import ApiClient
@@ -148,6 +156,13 @@ class WorkerPool:
             return _Failure(str(exc) or type(exc).__name__, retryable=False)
         except (ToolSerializationError, _BadArguments) as exc:
             return _Failure(str(exc), retryable=False)
+        except (CredentialNotFoundError, CredentialAuthError) as exc:
+            # As in the reference: a call without its credentials fails for good.
+            return _Failure(f"{type(exc).__name__}: {exc}", retryable=False)
+        except (CredentialRateLimitError, CredentialServiceError) as exc:
+            # The server could not answer now (shutting down, unreachable): try the call
+            # again later, like any transient failure, rather than fail it for good.
+            return _Failure(f"{type(exc).__name__}: {exc}", retryable=True)
         except TimeoutError:
             return _Failure(f"tool '{tool.name}' timed out after {tool.timeout_seconds}s", retryable=True)
         except Exception as exc:  # noqa: BLE001 - the tool's own failure, retried by policy
@@ -178,17 +193,32 @@ class WorkerPool:
         if ctx_name is not None:
             kwargs[ctx_name] = ctx
         timeout = task.get("timeoutSeconds") or tool.timeout_seconds
-        if inspect.iscoroutinefunction(func):
-            result = await asyncio.wait_for(func(**kwargs), timeout)
-        else:
-            loop = asyncio.get_running_loop()
-            result = await asyncio.wait_for(
-                loop.run_in_executor(self._threads, lambda: func(**kwargs)), timeout
-            )
-        if inspect.isawaitable(result):
-            result = await asyncio.wait_for(result, timeout)
+        names = credential_names(tool.credentials)
+        values = await self._credentials(task, names) if names else {}
+        with provided(values) as context:
+            if inspect.iscoroutinefunction(func):
+                result = await asyncio.wait_for(func(**kwargs), timeout)
+            else:
+                loop = asyncio.get_running_loop()
+                # A thread does not inherit context variables: run in this call's context.
+                result = await asyncio.wait_for(
+                    loop.run_in_executor(self._threads, lambda: context.run(func, **kwargs)), timeout
+                )
+            if inspect.isawaitable(result):
+                result = await asyncio.wait_for(result, timeout)
         output = encode_tool_result(result)
         return output, _state_changes(before, ctx.state)
+
+    async def _credentials(self, task: dict[str, Any], names: list[str]) -> dict[str, str]:
+        """The declared credentials' values, fetched with this call's lease."""
+        try:
+            values = await self.client.task_credentials(task["taskId"], task["leaseId"], names)
+        except AgentAPIError as exc:
+            raise _credential_error(exc, names) from None
+        missing = [name for name in names if name not in values]
+        if missing:
+            raise CredentialNotFoundError(missing)
+        return {name: values[name] for name in names}
 
     async def _heartbeat(self, task_id: str, lease_id: str, ttl: float) -> None:
         while True:
@@ -228,6 +258,16 @@ class WorkerPool:
         if self._running:
             await asyncio.wait(list(self._running), timeout=5.0)
         self._threads.shutdown(wait=False, cancel_futures=True)
+
+
+def _credential_error(exc: AgentAPIError, names: list[str]) -> AgentspanError:
+    if exc.status_code == 404:
+        return CredentialNotFoundError(names, exc.message)
+    if exc.status_code in (401, 403, 409):
+        return CredentialAuthError(exc.message)
+    if exc.status_code == 429:
+        return CredentialRateLimitError()
+    return CredentialServiceError(exc.status_code, exc.message)
 
 
 def _state_changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any] | None:

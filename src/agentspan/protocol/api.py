@@ -303,3 +303,39 @@ class CreatedApiKey(ApiKeyInfo):
     key: str
     """The key to send as ``Authorization: Bearer <key>``. Shown once; the server keeps
     only its hash."""
+
+
+# --- credentials ------------------------------------------------------------------------
+
+MAX_CREDENTIAL_CHARS = 65536
+"""The longest credential value (a PEM bundle fits; a file of data does not belong here)."""
+
+
+class CredentialValue(WireModel):
+    """``PUT /api/credentials/{name}``: the new value (set or replaced)."""
+
+    value: str = Field(min_length=1, max_length=MAX_CREDENTIAL_CHARS)
+
+
+class SetCredentialRequest(CredentialValue):
+    """``POST /api/credentials``: a name and its value (set or replaced)."""
+
+    name: str = Field(min_length=1, max_length=128)
+
+
+class CredentialInfo(WireModel):
+    """A credential as listed: its name and history, never its value (nor any part of it)."""
+
+    name: str
+    created_at: float
+    updated_at: float
+    created_by: str
+    updated_by: str
+
+
+class TaskCredentialsRequest(WireModel):
+    """``POST /api/tasks/{taskId}/credentials``: a worker asks, with its current lease, for
+    credentials the task's tool declares (``@tool(credentials=[...])``)."""
+
+    lease_id: str
+    names: list[str] = Field(min_length=1, max_length=64)

@@ -110,6 +110,19 @@ class Conflict(DomainError):
     default_code = ErrorCode.CONFLICT
 
 
+class CredentialStoreUnavailable(DomainError):
+    """The credential store cannot seal or open values on this server (its master key is
+    missing, malformed or not the one the stored values were sealed with)."""
+
+    default_code = ErrorCode.CREDENTIAL_STORE_UNAVAILABLE
+
+
+class CredentialNotDeclared(DomainError):
+    """A worker asked for a credential its task's tool does not declare."""
+
+    default_code = ErrorCode.CREDENTIAL_NOT_DECLARED
+
+
 class Internal(DomainError):
     """A broken invariant of the server itself (e.g. a stored spec that is missing)."""
 

@@ -19,7 +19,9 @@ from agentspan.server.executors.timer import TimerExecutor
 from agentspan.server.hub import Hub
 from agentspan.server.observers import Observer, ObserverBus
 from agentspan.server.providers import ProviderRegistry
+from agentspan.server.service.credentials import CredentialService
 from agentspan.server.service.keys import KeyService
+from agentspan.server.service.master_key import KeySource
 from agentspan.server.service.mcp_discovery import McpDiscovery
 from agentspan.server.service.tools import ToolExpander
 from agentspan.server.settings import Settings
@@ -79,6 +81,8 @@ class Services:
     """The API keys, and who a request's key stands for."""
     mcp: McpDiscovery
     """MCP servers' tool listings, for starts (``ToolExpander``) and the MCP executor."""
+    credentials: CredentialService
+    """Sealed secrets; also the resolver server-side tools take ``${NAME}`` values from."""
     observers: ObserverBus | None = None
     """Post-commit notifications (``None``: nobody observes, nothing is built)."""
     notifier: PgNotifier | None = None
@@ -128,12 +132,17 @@ class Services:
             )
         driver = Driver(store, hub, registry, bus)
         providers = ProviderRegistry()
+        credentials = CredentialService(
+            store, KeySource(settings.data_dir, settings.master_key), spec_of=driver.spec_of
+        )
         ctx = ExecutorContext(
             store=store,
             settings=settings,
             providers=providers,
             spec_of=driver.spec_of,
             delta_sink=hub.delta_sink,
+            secrets=credentials,
+            provider_keys=credentials,
         )
         mcp.secrets = ctx.secrets  # discovery resolves header credentials as calls do
         services = cls(
@@ -149,6 +158,7 @@ class Services:
             providers=providers,
             keys=KeyService(store, hub, settings.auth_token),
             mcp=mcp,
+            credentials=credentials,
             observers=bus,
             notifier=notifier,
             tools=ToolExpander(settings.http_tools, lambda: ctx.secrets, mcp=mcp),
@@ -156,6 +166,7 @@ class Services:
         if bus is not None:
             bus.start()
         await services.keys.start()
+        await services.credentials.start()
         await services.pool.start()
         await services.watchdog.start()
         return services

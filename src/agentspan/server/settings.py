@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 import os
 import shlex
@@ -74,6 +76,22 @@ def _int_env(name: str, default: int) -> int:
     if value < 1:
         raise ValueError(f"{name} must be at least 1, got {value}")
     return value
+
+
+def _master_key_env() -> str | None:
+    """``AGENTSPAN_MASTER_KEY``, checked here so a malformed one stops the server at once."""
+    raw = os.environ.get("AGENTSPAN_MASTER_KEY", "").strip()
+    if not raw:
+        return None
+    try:
+        key = base64.b64decode(raw.replace("-", "+").replace("_", "/"), validate=True)
+    except (binascii.Error, ValueError):
+        key = b""
+    if len(key) != 32:
+        raise ValueError(
+            "AGENTSPAN_MASTER_KEY must be base64 of exactly 32 bytes (generate one with: openssl rand -base64 32)"
+        )
+    return raw
 
 
 def _seconds_env(name: str, default: float) -> float:
@@ -177,6 +195,10 @@ class Settings:
     environment. While it is set, or once any API key exists, or whenever the server
     binds a non-loopback address, every route but ``/health`` and the API description
     requires a key (docs/security.md)."""
+    master_key: str | None = field(default=None, repr=False)
+    """``AGENTSPAN_MASTER_KEY``: base64 of the 32-byte key that seals stored credentials.
+    Unset: ``<data_dir>/master.key``, made 0600 when the first credential is stored
+    (docs/credentials.md). Replicas sharing a database need the same key."""
     prompt_templates_dir: Path | None = None
     """``AGENTSPAN_PROMPT_TEMPLATES_DIR``: where prompt templates are (``<name>.txt``,
     ``<name>.v<N>.txt``); default ``<data_dir>/prompts``."""
@@ -210,6 +232,7 @@ class Settings:
             allowed_base_urls=_list_env("AGENTSPAN_ALLOWED_BASE_URLS"),
             cors_origins=_list_env("AGENTSPAN_CORS_ORIGINS"),
             auth_token=os.environ.get("AGENTSPAN_AUTH_TOKEN", "").strip() or None,
+            master_key=_master_key_env(),
             max_request_bytes=_int_env("AGENTSPAN_MAX_REQUEST_BYTES", 8 * 1024 * 1024),
             http_tools=HttpToolSettings.from_env(),
             max_tools_per_agent=_int_env("AGENTSPAN_MAX_TOOLS_PER_AGENT", 1000),

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from agentspan.server.service.credentials import CredentialService
 from agentspan.server.service.executions import ExecutionService
 from agentspan.server.service.keys import KeyService
 from agentspan.server.service.principal import ANONYMOUS, PRINCIPAL_SCOPE_KEY, Principal
@@ -24,6 +25,7 @@ class ServiceLayer:
     executions: ExecutionService
     tasks: TaskService
     keys: KeyService
+    credentials: CredentialService
 
 
 def principal_of(scope: Mapping[str, Any]) -> Principal:

@@ -36,11 +36,13 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.MCP_SERVER_NOT_ALLOWED: 400,
     ErrorCode.UNAUTHORIZED: 401,
     ErrorCode.INSUFFICIENT_SCOPE: 403,
+    ErrorCode.CREDENTIAL_NOT_DECLARED: 403,
     ErrorCode.FORBIDDEN_ORIGIN: 403,
     ErrorCode.EXECUTION_NOT_FOUND: 404,
     ErrorCode.TASK_NOT_FOUND: 404,
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.KEY_NOT_FOUND: 404,
+    ErrorCode.CREDENTIAL_NOT_FOUND: 404,
     ErrorCode.METHOD_NOT_ALLOWED: 405,
     ErrorCode.REQUEST_TOO_LARGE: 413,
     ErrorCode.LIMIT_EXCEEDED: 413,
@@ -53,6 +55,7 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.CONFLICT: 409,
     ErrorCode.KEY_NAME_TAKEN: 409,
     ErrorCode.INTERNAL: 500,
+    ErrorCode.CREDENTIAL_STORE_UNAVAILABLE: 503,
     ErrorCode.SHUTTING_DOWN: 503,
 }
 """The status every code is answered with: one status per code, for both stacks."""

@@ -19,7 +19,8 @@ from typing import Protocol
 from agentspan.protocol.spec import AgentConfig
 from agentspan.server.engine.model import ExecState, Input
 from agentspan.server.providers import ProviderRegistry
-from agentspan.server.providers.base import DeltaCallback
+from agentspan.server.providers.base import DeltaCallback, Provider
+from agentspan.server.providers.redaction import Masked
 from agentspan.server.settings import Settings
 from agentspan.server.store.base import ExecutionRow, Store, TaskRow
 
@@ -55,12 +56,24 @@ class SecretResolver(Protocol):
         ...
 
 
+class ProviderKeys(Protocol):
+    """Where the model-call executor finds provider API keys the server's environment
+    lacks (``OPENAI_API_KEY`` set with ``agentspan credentials set``), at call time."""
+
+    async def lookup(self, names: Collection[str]) -> dict[str, str]:
+        """The values of those of ``names`` that are set (the rest are left out)."""
+        ...
+
+
 class NoSecrets:
     """The resolver while the server has no credential store: every name is missing."""
 
     async def resolve(self, names: Collection[str], execution_id: str) -> dict[str, str]:
         for name in names:
             raise MissingSecret(f"credential {name!r} is not set on the server")
+        return {}
+
+    async def lookup(self, names: Collection[str]) -> dict[str, str]:
         return {}
 
 
@@ -77,7 +90,25 @@ class ExecutorContext:
     delta_sink: Callable[[str], DeltaCallback | None]
     """Where streamed text of an execution goes (``None``: nobody is listening)."""
     secrets: SecretResolver = NoSecrets()
-    """Secrets for server-side tool calls (the credential store, once there is one)."""
+    """Secrets for server-side tool calls (the credential store)."""
+    provider_keys: ProviderKeys = NoSecrets()
+    """Provider API keys the environment lacks (the credential store)."""
+
+
+async def resolve_model(
+    ctx: ExecutorContext, model: str, caller_base_url: str | None = None
+) -> tuple[Provider, str]:
+    """The adapter for ``model`` (masking the server's credentials in what it answers),
+    with the provider's key taken from the credential store when the environment lacks it
+    (looked up per call, never kept; a caller's own ``baseUrl`` never gets a stored key,
+    as it never gets the environment's)."""
+    wanted = () if caller_base_url else ctx.providers.key_names(model)
+    stored = await ctx.provider_keys.lookup(wanted) if wanted else {}
+    adapter, model_name = ctx.providers.resolve(model, caller_base_url=caller_base_url, stored=stored)
+    # Whatever the endpoint answers is stored, streamed and given to workers: the server's
+    # credentials (its environment's, and a stored key used here) are masked in all of it,
+    # since an endpoint may echo its key.
+    return Masked(adapter, (*ctx.providers.secrets(), *stored.values())), model_name
 
 
 class Executor(Protocol):

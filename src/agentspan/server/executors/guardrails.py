@@ -15,7 +15,7 @@ from typing import Any
 
 from agentspan.server.engine.guardrails import LLM_JUDGE
 from agentspan.server.engine.model import LlmResult
-from agentspan.server.executors.base import ExecutorContext
+from agentspan.server.executors.base import ExecutorContext, resolve_model
 from agentspan.server.executors.tools import ToolCall, ToolCallError, ToolExecutor
 from agentspan.server.providers import LlmRequest, ProviderError
 from agentspan.server.providers.prices import PriceTable
@@ -60,7 +60,7 @@ class LlmGuardrailExecutor(ToolExecutor):
         max_tokens = args.get("maxTokens")
         started = time.perf_counter()
         try:
-            provider, model_name = ctx.providers.resolve(model)
+            provider, model_name = await resolve_model(ctx, model)
             reply = await provider.complete(
                 LlmRequest(
                     model=model_name,

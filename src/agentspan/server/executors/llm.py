@@ -17,14 +17,14 @@ import traceback
 from agentspan.protocol.messages import ChatMessage
 from agentspan.protocol.spec import AgentConfig
 from agentspan.server.engine.model import BudgetExceeded, ExecState, Input, LlmFailed, LlmResult, ToolCallIn
-from agentspan.server.executors.base import ExecutorContext, Job
+from agentspan.server.executors.base import ExecutorContext, Job, resolve_model
 from agentspan.server.executors.conversations import ConversationCache
 from agentspan.server.executors.prompts import build_request
 from agentspan.server.observers import LlmCallFinished, ObserverBus
 from agentspan.server.providers import LlmResponse, ProviderError
 from agentspan.server.providers.base import DeltaCallback
 from agentspan.server.providers.prices import PriceTable
-from agentspan.server.providers.redaction import Masked, mask_text, secret_forms
+from agentspan.server.providers.redaction import mask_text, secret_forms
 from agentspan.server.settings import Settings
 
 log = logging.getLogger("agentspan.server")
@@ -124,10 +124,7 @@ class LlmExecutor:
         *,
         planning: bool = False,
     ) -> LlmResponse:
-        adapter, model_name = ctx.providers.resolve(spec.model or "", caller_base_url=spec.base_url)
-        # Whatever the endpoint answers is stored, streamed and given to workers: the
-        # server's credentials are masked in all of it (an endpoint may echo its key).
-        provider = Masked(adapter, ctx.providers.secrets())
+        provider, model_name = await resolve_model(ctx, spec.model or "", spec.base_url)
         request = build_request(spec, model_name, messages, planning=planning)
         attempt = 0
         while True:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import importlib
 import os
+from collections import ChainMap
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import cast
@@ -43,8 +44,8 @@ _LOCAL_PROVIDERS = frozenset({"offline", "scripted"})
 _MODEL_FORMAT = "model must look like 'provider/model-name', e.g. 'openai/gpt-4o'"
 
 Build = Callable[[], Provider]
-Factory = Callable[[], tuple[tuple[str, ...], Build]]
-CallerFactory = Callable[[str], tuple[tuple[str, ...], Build]]
+Factory = Callable[[Mapping[str, str]], tuple[tuple[str, ...], Build]]
+CallerFactory = Callable[[str, Mapping[str, str]], tuple[tuple[str, ...], Build]]
 """Builds a keyless adapter for an endpoint the agent spec names (not the operator)."""
 
 
@@ -201,12 +202,15 @@ class ProviderRegistry:
             "cohere": self._cohere,
         }
         self._caller_factories: dict[str, CallerFactory] = {}
+        self._key_envs: dict[str, tuple[str, ...]] = {"cohere": ("COHERE_API_KEY",)}
         for compatible in OPENAI_COMPATIBLE:
+            self._key_envs[compatible.name] = compatible.key_envs
             self._factories[compatible.name] = functools.partial(self._openai_compatible, compatible)
             self._caller_factories[compatible.name] = functools.partial(
                 self._openai_compatible_at, compatible
             )
         for native in NATIVE_HTTP:
+            self._key_envs[native.name] = native.key_envs
             self._factories[native.name] = functools.partial(self._native_http, native)
             self._caller_factories[native.name] = functools.partial(self._native_http_at, native)
 
@@ -214,6 +218,15 @@ class ProviderRegistry:
     def provider_names(self) -> list[str]:
         """The provider prefixes this registry understands, sorted."""
         return sorted(self._factories)
+
+    def key_names(self, model: str) -> tuple[str, ...]:
+        """The variables that would hold ``model``'s API key and are unset in the
+        environment: what the credential store may supply (``resolve(stored=...)``).
+        Empty when the environment has a key, or the provider takes none."""
+        names = self._key_envs.get(model.partition("/")[0].strip(), ())
+        if self._first_setting(names, self._environ()) is not None:
+            return ()
+        return names
 
     def model_problem(self, model: str) -> str | None:
         """Why ``model`` names no provider of this registry (malformed, or an unknown
@@ -229,13 +242,19 @@ class ProviderRegistry:
             )
         return None
 
-    def resolve(self, model: str, caller_base_url: str | None = None) -> tuple[Provider, str]:
+    def resolve(
+        self, model: str, caller_base_url: str | None = None, stored: Mapping[str, str] | None = None
+    ) -> tuple[Provider, str]:
         """Return the adapter for ``model`` and the model name without its provider prefix.
 
         ``caller_base_url`` is an endpoint the agent spec names (``baseUrl``, checked
         against the operator's allow-list at start): an HTTP provider then gets an adapter
         for that URL with no key at all. The server's keys only ever go to the endpoints
-        its environment configures. SDK providers (Vertex, Bedrock, Cohere) ignore it."""
+        its environment configures. SDK providers (Vertex, Bedrock, Cohere) ignore it.
+
+        ``stored``: API keys from the credential store (``key_names``), used only for the
+        provider's key variables the environment leaves unset, so a key set with
+        ``agentspan credentials set OPENAI_API_KEY`` works without a restart."""
         problem = self.model_problem(model)
         if problem is not None:
             raise ProviderError(problem, retryable=False)
@@ -247,11 +266,12 @@ class ProviderRegistry:
                 f"uses {model!r}; use offline/... or ScriptedModel in tests",
                 retryable=False,
             )
+        env = self._with_stored(provider_name, stored)
         caller_factory = self._caller_factories.get(provider_name)
         if caller_base_url and caller_factory is not None:
-            key, build = caller_factory(caller_base_url)
+            key, build = caller_factory(caller_base_url, env)
         else:
-            key, build = factory()
+            key, build = factory(env)
         adapter = self._adapters.get(key)
         if adapter is None:
             adapter = self._adapters[key] = build()
@@ -280,33 +300,44 @@ class ProviderRegistry:
     def _environ(self) -> Mapping[str, str]:
         return os.environ if self._env is None else self._env
 
-    def _setting(self, name: str) -> str | None:
-        value = self._environ().get(name, "").strip()
+    def _with_stored(self, provider_name: str, stored: Mapping[str, str] | None) -> Mapping[str, str]:
+        """The environment, with stored values for the provider's unset key variables."""
+        environ = self._environ()
+        names = self._key_envs.get(provider_name, ())
+        extra = {n: v for n, v in (stored or {}).items() if n in names and not environ.get(n, "").strip()}
+        return ChainMap(extra, dict(environ)) if extra else environ
+
+    @staticmethod
+    def _setting(name: str, env: Mapping[str, str]) -> str | None:
+        value = env.get(name, "").strip()
         return value or None
 
-    def _first_setting(self, names: tuple[str, ...]) -> str | None:
-        return next((value for value in map(self._setting, names) if value is not None), None)
+    def _first_setting(self, names: tuple[str, ...], env: Mapping[str, str]) -> str | None:
+        return next((v for v in (self._setting(n, env) for n in names) if v is not None), None)
 
     def _shared_client(self) -> httpx.AsyncClient:
         if self._client is None:
             self._client = httpx.AsyncClient()
         return self._client
 
-    def _offline(self) -> tuple[tuple[str, ...], Build]:
+    def _offline(self, env: Mapping[str, str]) -> tuple[tuple[str, ...], Build]:
         return ("offline",), OfflineProvider
 
-    def _scripted(self) -> tuple[tuple[str, ...], Build]:
+    def _scripted(self, env: Mapping[str, str]) -> tuple[tuple[str, ...], Build]:
         # Test double: replies come from turns in the agent spec (agentspan.agents.testing).
         return ("scripted",), ScriptedProvider
 
-    def _openai_compatible(self, spec: OpenAICompatible) -> tuple[tuple[str, ...], Build]:
-        api_key = self._first_setting(spec.key_envs)
-        base_url = self._setting(spec.base_url_env)
+    def _openai_compatible(
+        self, spec: OpenAICompatible, env: Mapping[str, str]
+    ) -> tuple[tuple[str, ...], Build]:
+        api_key = self._first_setting(spec.key_envs, env)
+        base_url = self._setting(spec.base_url_env, env)
         if base_url is None and spec.host_env is not None:
-            host = self._setting(spec.host_env)
+            host = self._setting(spec.host_env, env)
             base_url = _with_scheme(host).rstrip("/") + spec.host_path if host else None
         missing: list[str] = []
-        if spec.key_envs and api_key is None and not (spec.key_optional_with_base_url and base_url):
+        key_missing = bool(spec.key_envs) and api_key is None
+        if key_missing and not (spec.key_optional_with_base_url and base_url):
             missing.append(" or ".join(spec.key_envs))
         if base_url is None and spec.default_base_url is None:
             missing.append(spec.host_env or spec.base_url_env)
@@ -314,23 +345,31 @@ class ProviderRegistry:
             hint = f" (or {spec.base_url_env} for a local OpenAI-compatible server)"
             raise ProviderError(
                 f"{spec.name} models need {_env_phrase(*missing)}"
-                f"{hint if spec.key_optional_with_base_url else ''}",
+                f"{hint if spec.key_optional_with_base_url else ''}"
+                f"{_key_fix(spec.key_envs) if key_missing else ''}",
                 retryable=False,
             )
         url = base_url or cast(str, spec.default_base_url)
-        return (spec.label, api_key or "", url, self._azure_version(spec)), self._openai_build(
-            spec, api_key, url
+        return (spec.label, api_key or "", url, self._azure_version(spec, env)), self._openai_build(
+            spec, api_key, url, env
         )
 
-    def _openai_compatible_at(self, spec: OpenAICompatible, url: str) -> tuple[tuple[str, ...], Build]:
+    def _openai_compatible_at(
+        self, spec: OpenAICompatible, url: str, env: Mapping[str, str]
+    ) -> tuple[tuple[str, ...], Build]:
         """The caller's endpoint: no key of the server's goes with it."""
-        return ("caller", spec.label, url, self._azure_version(spec)), self._openai_build(spec, None, url)
+        version = self._azure_version(spec, env)
+        return ("caller", spec.label, url, version), self._openai_build(spec, None, url, env)
 
-    def _azure_version(self, spec: OpenAICompatible) -> str:
-        return (self._setting("AZURE_OPENAI_API_VERSION") or DEFAULT_AZURE_API_VERSION) if spec.azure else ""
+    def _azure_version(self, spec: OpenAICompatible, env: Mapping[str, str]) -> str:
+        if not spec.azure:
+            return ""
+        return self._setting("AZURE_OPENAI_API_VERSION", env) or DEFAULT_AZURE_API_VERSION
 
-    def _openai_build(self, spec: OpenAICompatible, api_key: str | None, url: str) -> Build:
-        api_version = self._azure_version(spec) or None
+    def _openai_build(
+        self, spec: OpenAICompatible, api_key: str | None, url: str, env: Mapping[str, str]
+    ) -> Build:
+        api_version = self._azure_version(spec, env) or None
 
         def build() -> Provider:
             return OpenAIProvider(
@@ -344,16 +383,19 @@ class ProviderRegistry:
 
         return build
 
-    def _native_http(self, spec: NativeHttp) -> tuple[tuple[str, ...], Build]:
-        api_key = self._first_setting(spec.key_envs)
+    def _native_http(self, spec: NativeHttp, env: Mapping[str, str]) -> tuple[tuple[str, ...], Build]:
+        api_key = self._first_setting(spec.key_envs, env)
         if api_key is None:
             raise ProviderError(
-                f"{spec.name} models need {_env_phrase(' or '.join(spec.key_envs))}", retryable=False
+                f"{spec.name} models need {_env_phrase(' or '.join(spec.key_envs))}{_key_fix(spec.key_envs)}",
+                retryable=False,
             )
-        url = self._setting(spec.base_url_env) or spec.default_base_url
+        url = self._setting(spec.base_url_env, env) or spec.default_base_url
         return (spec.module, api_key, url), self._native_build(spec, api_key, url)
 
-    def _native_http_at(self, spec: NativeHttp, url: str) -> tuple[tuple[str, ...], Build]:
+    def _native_http_at(
+        self, spec: NativeHttp, url: str, env: Mapping[str, str]
+    ) -> tuple[tuple[str, ...], Build]:
         """The caller's endpoint: no key of the server's goes with it."""
         return ("caller", spec.module, url), self._native_build(spec, None, url)
 
@@ -373,31 +415,34 @@ class ProviderRegistry:
 
         return build
 
-    def _vertex(self) -> tuple[tuple[str, ...], Build]:
+    def _vertex(self, env: Mapping[str, str]) -> tuple[tuple[str, ...], Build]:
         sdk = vertex.load_sdk()
-        project = self._setting("GOOGLE_CLOUD_PROJECT")
+        project = self._setting("GOOGLE_CLOUD_PROJECT", env)
         if project is None:
             raise ProviderError(
                 f"google_vertex_ai models need {_env_phrase('GOOGLE_CLOUD_PROJECT')} (credentials come "
                 "from Application Default Credentials, e.g. `gcloud auth application-default login`)",
                 retryable=False,
             )
-        location = self._setting("GOOGLE_CLOUD_LOCATION") or vertex.DEFAULT_LOCATION
+        location = self._setting("GOOGLE_CLOUD_LOCATION", env) or vertex.DEFAULT_LOCATION
         return ("google_vertex_ai", project, location), lambda: vertex.VertexProvider(sdk, project, location)
 
-    def _bedrock(self) -> tuple[tuple[str, ...], Build]:
+    def _bedrock(self, env: Mapping[str, str]) -> tuple[tuple[str, ...], Build]:
         sdk = bedrock.load_sdk()
         # Without a region here, boto3 still finds one in ~/.aws/config; credentials always come
         # from boto3's own chain (env, profile, SSO, instance/task role).
-        region = self._first_setting(("AWS_REGION", "AWS_DEFAULT_REGION"))
+        region = self._first_setting(("AWS_REGION", "AWS_DEFAULT_REGION"), env)
         return ("aws_bedrock", region or ""), lambda: bedrock.BedrockProvider(sdk, region)
 
-    def _cohere(self) -> tuple[tuple[str, ...], Build]:
+    def _cohere(self, env: Mapping[str, str]) -> tuple[tuple[str, ...], Build]:
         sdk = cohere.load_sdk()
-        api_key = self._setting("COHERE_API_KEY")
+        api_key = self._setting("COHERE_API_KEY", env)
         if api_key is None:
-            raise ProviderError(f"cohere models need {_env_phrase('COHERE_API_KEY')}", retryable=False)
-        base_url = self._setting("COHERE_BASE_URL")
+            raise ProviderError(
+                f"cohere models need {_env_phrase('COHERE_API_KEY')}{_key_fix(('COHERE_API_KEY',))}",
+                retryable=False,
+            )
+        base_url = self._setting("COHERE_BASE_URL", env)
 
         def build() -> Provider:
             return cohere.CohereProvider(sdk, api_key, base_url, http_client=self._shared_client())
@@ -408,6 +453,11 @@ class ProviderRegistry:
 def _env_phrase(*names: str) -> str:
     """E.g. ``GROQ_API_KEY set in the environment``; each name may itself be ``A or B``."""
     return f"{' and '.join(names)} set in the environment"
+
+
+def _key_fix(key_envs: tuple[str, ...]) -> str:
+    """How to give a running server the key without a restart (the credential store)."""
+    return f", or store it with: agentspan credentials set {key_envs[0]}" if key_envs else ""
 
 
 def _with_scheme(host: str) -> str:

@@ -41,6 +41,7 @@ from agentspan.server.engine.model import (
 from agentspan.server.engine.schema_check import check
 from agentspan.server.engine.waits import pending_tool
 from agentspan.server.errors import BaseUrlNotAllowed, InvalidState, ValidationFailed, not_found
+from agentspan.server.service.credentials import check_declarations
 from agentspan.server.service.limits import Limits, ModelProblem, check_answer, check_start
 from agentspan.server.service.principal import Principal
 from agentspan.server.service.queries import (
@@ -102,6 +103,7 @@ class ExecutionService:
         Limits and model strings are checked first: they are cheap, and bound the rest."""
         check_start(req, self.limits, self.model_problem)
         self._check_base_urls(req.agent_config)
+        check_declarations(req.agent_config, req.credentials)
         rendered = self.templates.resolve(req.agent_config)  # stored rendered: never re-read
         if rendered is not req.agent_config:
             req = req.model_copy(update={"agent_config": rendered})

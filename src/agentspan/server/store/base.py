@@ -9,7 +9,7 @@ transaction may do, what a store may read), its SQL written once (sql.py compile
 for both dialects) and the shared code running it:
 
     executions.py  events.py  messages.py  specs.py  queue.py  budgets.py  keys.py
-    retention.py
+    credentials.py  retention.py
 
 ``Tx`` and ``Store`` here are the union of those Protocols, so callers keep one object
 to pass around. sqlite.py and postgres.py only add what really differs by dialect:
@@ -35,6 +35,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
 from agentspan.server.store.budgets import Budget, BudgetsReads, BudgetsTx
+from agentspan.server.store.credentials import CredentialRow, CredentialsReads, CredentialsTx
 from agentspan.server.store.errors import ConflictError, StoreError, StoreLockedError
 from agentspan.server.store.events import EventRow, EventsReads, EventsTx
 from agentspan.server.store.executions import ExecutionRow, ExecutionsReads, ExecutionsTx
@@ -60,6 +61,7 @@ __all__ = [
     "ApiKeyRow",
     "Budget",
     "ConflictError",
+    "CredentialRow",
     "EventRow",
     "ExecutionRow",
     "Member",
@@ -80,7 +82,9 @@ re-reads the state it waits on. Defined here, below the hub that honours it, bec
 store sends it and must not import the server above it."""
 
 
-class Tx(ExecutionsTx, EventsTx, MessagesTx, SpecsTx, QueueTx, BudgetsTx, KeysTx, MemoryTx, Protocol):
+class Tx(
+    ExecutionsTx, EventsTx, MessagesTx, SpecsTx, QueueTx, BudgetsTx, KeysTx, MemoryTx, CredentialsTx, Protocol
+):
     """Operations inside one transaction. All-or-nothing."""
 
     async def notify(self, keys: Iterable[str]) -> None:
@@ -99,6 +103,7 @@ class Store(
     BudgetsReads,
     KeysReads,
     MemoryTx,
+    CredentialsReads,
     Retention,
     Protocol,
 ):

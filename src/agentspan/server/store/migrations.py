@@ -234,6 +234,31 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX session_messages_session ON session_messages (session_id, id)",
         ),
     ),
+    # 5: credentials, as AES-256-GCM ciphertext only (credentials.py).
+    Migration(
+        sqlite=(
+            """CREATE TABLE credentials (
+            name TEXT PRIMARY KEY,
+            ciphertext BLOB NOT NULL,
+            key_id TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            created_by TEXT NOT NULL,
+            updated_by TEXT NOT NULL
+        )""",
+        ),
+        postgres=(
+            """CREATE TABLE credentials (
+            name text PRIMARY KEY,
+            ciphertext bytea NOT NULL,
+            key_id text NOT NULL,
+            created_at double precision NOT NULL,
+            updated_at double precision NOT NULL,
+            created_by text NOT NULL,
+            updated_by text NOT NULL
+        )""",
+        ),
+    ),
 )
 
 SQLITE_MIGRATIONS: list[list[str]] = [list(m.sqlite) for m in MIGRATIONS]

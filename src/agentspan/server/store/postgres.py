@@ -57,6 +57,7 @@ import asyncpg.pool
 from agentspan.server.store import executions, queue
 from agentspan.server.store.base import WAKE_EVERYONE
 from agentspan.server.store.budgets import BudgetsReadsSql, BudgetsTxSql
+from agentspan.server.store.credentials import CredentialsReadsSql, CredentialsTxSql
 from agentspan.server.store.errors import ConflictError, StoreError
 from agentspan.server.store.events import APPEND as APPEND_EVENTS
 from agentspan.server.store.events import EventRow, EventsReadsSql
@@ -153,7 +154,14 @@ _NOTIFY = sql("SELECT pg_notify(:channel, k) FROM unnest(:keys::text[]) AS k")
 
 
 class PostgresTx(
-    ExecutionsTxSql, SpecsTxSql, QueueTxSql, BudgetsTxSql, KeysTxSql, MessagesReadsSql, MemorySql
+    ExecutionsTxSql,
+    SpecsTxSql,
+    QueueTxSql,
+    BudgetsTxSql,
+    KeysTxSql,
+    MessagesReadsSql,
+    MemorySql,
+    CredentialsTxSql,
 ):
     """Statements of one transaction on one pooled connection."""
 
@@ -276,6 +284,7 @@ class PostgresStore(
     BudgetsReadsSql,
     KeysReadsSql,
     MemorySql,
+    CredentialsReadsSql,
 ):
     """A store on a PostgreSQL database shared by any number of server replicas.
 

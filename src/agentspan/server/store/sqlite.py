@@ -28,6 +28,7 @@ from typing import Any, ClassVar
 
 from agentspan.server.store import executions, queue
 from agentspan.server.store.budgets import BudgetsReadsSql, BudgetsTxSql
+from agentspan.server.store.credentials import CredentialsReadsSql, CredentialsTxSql
 from agentspan.server.store.errors import StoreError, StoreLockedError
 from agentspan.server.store.events import APPEND as APPEND_EVENTS
 from agentspan.server.store.events import EventRow, EventsReadsSql
@@ -77,7 +78,16 @@ _RELEASE = sql(
 )
 
 
-class SqliteTx(ExecutionsTxSql, SpecsTxSql, QueueTxSql, BudgetsTxSql, KeysTxSql, MessagesReadsSql, MemorySql):
+class SqliteTx(
+    ExecutionsTxSql,
+    SpecsTxSql,
+    QueueTxSql,
+    BudgetsTxSql,
+    KeysTxSql,
+    MessagesReadsSql,
+    MemorySql,
+    CredentialsTxSql,
+):
     """Statements of one transaction on the store's connection."""
 
     __slots__ = ("_c",)
@@ -150,6 +160,7 @@ class SqliteStore(
     BudgetsReadsSql,
     KeysReadsSql,
     MemorySql,
+    CredentialsReadsSql,
 ):
     """The embedded store. ``path`` is a file; ``:memory:`` is allowed for tests.
 
