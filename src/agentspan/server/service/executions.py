@@ -132,7 +132,25 @@ class ExecutionService:
     # --- reading ------------------------------------------------------------------------
 
     async def status(self, principal: Principal, execution_id: str) -> StatusResponse:
-        return status_view(await self._row(execution_id))
+        """The execution's status; while it runs without a wait of its own, a wait of one
+        of its descendants (a sub-agent's approval, a person's turn in a team) is shown as
+        its wait, with that descendant's ``executionId`` in ``pendingTool``, so the handle a
+        user holds can see and answer it."""
+        row = await self._row(execution_id)
+        view = status_view(row)
+        if view.is_waiting or view.is_complete:
+            return view
+        found = await self._waiting_descendant(row)
+        if found is None:
+            return view
+        inner = status_view(found)
+        return view.model_copy(
+            update={
+                "is_waiting": True,
+                "pending_tool": {**(inner.pending_tool or {}), "executionId": found.id},
+                "waiting_reason": f"{found.agent_name}: {inner.waiting_reason}",
+            }
+        )
 
     async def detail(
         self, principal: Principal, execution_id: str, *, wait_ms: int = 0, include_events: bool = False
@@ -204,6 +222,7 @@ class ExecutionService:
         check_answer(answer, self.limits)
         who = (answer.decided_by or actor) if principal.anonymous else principal.name
         inp: Selection | ApprovalDecided | HumanAnswered
+        execution_id = await self._answered_by(execution_id)
         if answer.is_selection:
             chosen = answer.choice
             inp = Selection(
@@ -236,6 +255,31 @@ class ExecutionService:
         await self.driver.apply(execution_id, inputs[action])
 
     # --- helpers ------------------------------------------------------------------------
+
+    async def _answered_by(self, execution_id: str) -> str:
+        """Which execution an answer sent to ``execution_id`` is for: itself when it waits
+        (or has ended: the answer is refused there), else its first waiting descendant."""
+        row = await self._row(execution_id)
+        view = status_view(row)
+        if view.is_waiting or view.is_complete:
+            return execution_id
+        found = await self._waiting_descendant(row)
+        return found.id if found is not None else execution_id
+
+    async def _waiting_descendant(self, row: ExecutionRow, depth: int = 0) -> ExecutionRow | None:
+        """The first running descendant (depth first, in start order) that waits for a
+        person. Ended children are skipped, so a long team's history costs one read."""
+        if depth >= self.limits.agent_depth:
+            return None
+        for child in await self.store.children_of(row.id):
+            if child.status in TERMINAL_STATUSES:
+                continue
+            if status_view(child).is_waiting:
+                return child
+            deeper = await self._waiting_descendant(child, depth + 1)
+            if deeper is not None:
+                return deeper
+        return None
 
     async def _waiting_for(self, execution_id: str, call_id: str | None) -> dict[str, Any] | None:
         """The ``pendingTool`` an answer is for (the one named, else the first waiting)."""
