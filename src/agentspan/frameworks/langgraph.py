@@ -318,13 +318,14 @@ async def to_agent(source: Any, *, context: Any = None, serving: bool = False) -
     Refused with a :class:`ConfigurationError`: a graph compiled with a checkpointer (the
     run's history is kept by Agentspan; a checkpointer of yours would be bypassed), a
     LangGraph runtime ``context``, and any graph that is not a prebuilt agent.
+    ``serving`` changes nothing here: a prebuilt agent has nothing evaluated per run.
     """
     if not isinstance(source, CompiledStateGraph):
         raise ConfigurationError(
             f"{type(source).__name__}: only compiled StateGraphs of LangGraph's prebuilt agents run on "
             "Agentspan yet (docs/frameworks.md)"
         )
-    if source.checkpointer not in (None, False) and not serving:
+    if source.checkpointer not in (None, False):
         raise ConfigurationError(
             f"LangGraph graph {source.name!r} was compiled with a checkpointer: Agentspan records the run "
             "itself and would not use yours; compile the graph without one (pass session_id= to run() "
