@@ -57,13 +57,9 @@ async def to_native_agent(obj: Any, *, context: Any = None, serving: bool = Fals
 
         return await langgraph.to_agent(obj, context=context, serving=serving)
     if framework == "langchain" and type(obj).__name__ == "AgentExecutor":
-        from agentspan._core.errors import ConfigurationError
+        from agentspan.frameworks import langchain
 
-        raise ConfigurationError(
-            "LangChain AgentExecutor is not supported yet: build the agent with "
-            "langchain.agents.create_agent (model, tools, system_prompt), which runs durably on "
-            "Agentspan (docs/frameworks.md)"
-        )
+        return await langchain.to_agent(obj, context=context, serving=serving)
     return obj
 
 

@@ -47,7 +47,7 @@ except ImportError as exc:  # pragma: no cover - exercised in a process without 
         "pip install 'agentspan[langgraph]'"
     ) from exc
 
-__all__ = ["native_model", "to_agent"]
+__all__ = ["chat_model", "is_graph", "langchain_tool", "native_model", "native_name", "to_agent"]
 
 log = logging.getLogger("agentspan.frameworks")
 
@@ -89,7 +89,7 @@ def _node_func(graph: Any, node: str) -> Any:
     return getattr(runnable, "func", None) or getattr(runnable, "afunc", None)
 
 
-def _chat_model(value: Any, where: str) -> Any:
+def chat_model(value: Any, where: str) -> Any:
     """The chat model inside ``value`` (a model, ``model.bind_tools(...)``, ``prompt | model``)."""
     while True:
         if isinstance(value, BaseChatModel):
@@ -135,7 +135,7 @@ def native_model(model: Any) -> dict[str, Any]:
     return options
 
 
-def _native_name(name: str) -> str:
+def native_name(name: str) -> str:
     cleaned = re.sub(r"[^a-zA-Z0-9_-]", "_", name or "langgraph_agent")
     return cleaned if NAME_PATTERN.match(cleaned) else f"agent_{cleaned}"
 
@@ -184,7 +184,7 @@ def _react_parts(graph: Any, where: str) -> _Parts:
                 f"{where}: response_format must be a class (pydantic model, dataclass, TypedDict); "
                 f"got {output_type!r}"
             )
-    return _Parts(_chat_model(static, where), instructions, _graph_tools(graph), output_type, set())
+    return _Parts(chat_model(static, where), instructions, _graph_tools(graph), output_type, set())
 
 
 def _create_agent_parts(graph: Any, where: str, middleware: list[str]) -> _Parts:
@@ -208,7 +208,7 @@ def _create_agent_parts(graph: Any, where: str, middleware: list[str]) -> _Parts
         approvals = {name for name, rule in (getattr(hitl, "interrupt_on", None) or {}).items() if rule}
     instructions = _system_text(cells.get("system_message"), where)
     return _Parts(
-        _chat_model(cells.get("model"), where), instructions, _graph_tools(graph), output_type, approvals
+        chat_model(cells.get("model"), where), instructions, _graph_tools(graph), output_type, approvals
     )
 
 
@@ -291,7 +291,7 @@ def _invoker(item: Any) -> Callable[..., Any]:
     return invoke
 
 
-def _tool(item: Any, approvals: set[str]) -> ToolDef:
+def langchain_tool(item: Any, approvals: set[str]) -> ToolDef:
     if not isinstance(item, BaseTool):
         raise ConfigurationError(f"LangGraph tool {item!r} is not a LangChain tool")
     schema = convert_to_openai_tool(item)["function"]
@@ -343,9 +343,9 @@ async def to_agent(source: Any, *, context: Any = None, serving: bool = False) -
             f"{', '.join(sorted(unknown))}"
         )
     return Agent(
-        name=_native_name(source.name),
+        name=native_name(source.name),
         instructions=parts.instructions,
-        tools=[_tool(t, parts.approvals) for t in parts.tools],
+        tools=[langchain_tool(t, parts.approvals) for t in parts.tools],
         output_type=parts.output_type,
         **native_model(parts.model),
     )
