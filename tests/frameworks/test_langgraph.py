@@ -141,6 +141,22 @@ def test_langchain_create_agent_with_a_tool(runtime: AgentRuntime, fake: FakeOpe
     assert fake.requests[0]["messages"][0] == {"role": "system", "content": "Be helpful."}
 
 
+def test_invalid_arguments_go_back_to_the_model_without_retries(
+    runtime: AgentRuntime, fake: FakeOpenAI
+) -> None:
+    graph = create_agent(chat(), [get_weather], name="careless")
+    fake.script(FakeOpenAI.tool_calls([("get_weather", {"town": "NYC"})]), FakeOpenAI.text("Sorry."))
+
+    result = runtime.run(graph, "Weather?")
+
+    assert result.status == "COMPLETED", result.error
+    assert result.output == "Sorry."
+    assert CALLS == []  # the tool never ran
+    told = fake.requests[1]["messages"][-1]["content"]
+    assert "invalid arguments for tool 'get_weather'" in told and "city" in told
+    assert fake.request_count == 2
+
+
 # --------------------------------------------------------------------------- structured output
 
 

@@ -28,6 +28,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from pydantic import ValidationError
+
 from agentspan._core.errors import ConfigurationError, TerminalToolError
 from agentspan._core.tool import ToolContext, ToolDef
 from agentspan.agents._agent import Agent
@@ -278,7 +280,12 @@ def _invoker(item: Any) -> Callable[..., Any]:
     async def invoke(context: ToolContext, **arguments: Any) -> Any:
         call_id = context.idempotency_key.removeprefix(f"{context.execution_id}:")
         call = {"name": item.name, "args": arguments, "id": call_id, "type": "tool_call"}
-        result = await item.ainvoke(call)
+        try:
+            result = await item.ainvoke(call)
+        except ValidationError as exc:
+            # Arguments the tool's schema rejects: ToolNode tells the model; so do we, at
+            # once (another attempt would be rejected the same way).
+            raise TerminalToolError(f"invalid arguments for tool {item.name!r}: {exc}") from exc
         if type(result).__name__ == "Command":
             raise TerminalToolError(
                 f"LangGraph tool {item.name!r} returned a Command: updating graph state from a tool is "
