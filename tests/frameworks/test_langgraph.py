@@ -207,6 +207,20 @@ def test_human_in_the_loop_middleware_waits_for_a_person(runtime: AgentRuntime, 
 # --------------------------------------------------------------------------- mapping and refusals
 
 
+@pytest.mark.anyio
+async def test_interrupt_before_tools_makes_every_tool_approval_required() -> None:
+    native = await to_agent(react(chat(), [get_weather, wire_money], interrupt_before=["tools"]))
+    assert [t.approval_required for t in native.tools] == [True, True]
+    plain = await to_agent(react(chat(), [get_weather]))
+    assert [t.approval_required for t in plain.tools] == [False]
+
+
+def test_model_settings_without_an_equivalent_are_logged(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("WARNING", logger="agentspan.frameworks"):
+        assert native_model(chat(top_p=0.5, seed=3))["model"] == "openai/gpt-4o-mini"
+    assert "ignoring seed, top_p" in caplog.text
+
+
 def test_chat_model_mapping() -> None:
     assert native_model(chat()) == {"model": "openai/gpt-4o-mini"}
     custom = native_model(chat(base_url="http://127.0.0.1:9/v1"))
@@ -256,6 +270,14 @@ async def test_what_cannot_be_carried_over_is_refused() -> None:
 
     with pytest.raises(ConfigurationError, match="InjectedState"):
         await to_agent(create_agent(chat(), [peek]))
+    with pytest.raises(ConfigurationError, match="pre_model_hook of create_react_agent"):
+        await to_agent(react(chat(), [get_weather], pre_model_hook=lambda state: {}))
+    with pytest.raises(ConfigurationError, match="provider built-in tools are not supported yet: web_search"):
+        await to_agent(create_agent(chat(), [get_weather, {"type": "web_search"}]))
+    with pytest.raises(ConfigurationError, match="provider built-in tools are not supported yet: web_search"):
+        await to_agent(react(chat(), [get_weather, {"type": "web_search"}]))
+    with pytest.raises(ConfigurationError, match="interrupt_after='agent' is not supported"):
+        await to_agent(react(chat(), [get_weather], interrupt_after=["agent"]))
     with pytest.raises(ConfigurationError, match="run context"):
         await to_agent(create_agent(chat(), [get_weather]), context={"user": "ada"})
 

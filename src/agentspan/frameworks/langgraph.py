@@ -66,6 +66,18 @@ _PROVIDERS = {
 # The environment variable each provider's client reads its endpoint from: a chat model whose
 # endpoint is that default is the server's own endpoint for the provider, not an override.
 _BASE_URL_ENV = {"openai": "OPENAI_BASE_URL", "anthropic": "ANTHROPIC_BASE_URL", "ollama": "OLLAMA_BASE_URL"}
+# Chat model settings the native agent has no equivalent for: logged when set.
+_SETTINGS_IGNORED = (
+    "top_p",
+    "top_k",
+    "seed",
+    "stop",
+    "frequency_penalty",
+    "presence_penalty",
+    "model_kwargs",
+    "reasoning_effort",
+    "n",
+)
 # Nodes the prebuilt constructors add for themselves.
 _REACT_NODES = {"agent", "tools", "generate_structured_response"}
 _CREATE_AGENT_NODES = {"model", "tools"}
@@ -107,6 +119,10 @@ def chat_model(value: Any, where: str) -> Any:
             )
 
 
+def _is_set(name: str, value: Any) -> bool:
+    return value not in (None, {}, []) and not (name == "n" and value == 1)
+
+
 def native_model(model: Any) -> dict[str, Any]:
     """The native agent's model options for a LangChain chat model object: ``model``
     (``provider/name``), and ``temperature``, ``max_tokens``, ``base_url`` when set.
@@ -130,6 +146,17 @@ def native_model(model: Any) -> dict[str, Any]:
     max_tokens = getattr(model, "max_tokens", None)
     if isinstance(max_tokens, int):
         options["max_tokens"] = max_tokens
+    ignored = sorted(
+        name
+        for name in _SETTINGS_IGNORED
+        if getattr(model, name, None) not in (None, {}, [], 1 if name == "n" else None)
+    )
+    if ignored:
+        log.warning(
+            "LangChain chat model %s: ignoring %s (no Agentspan equivalent yet; docs/frameworks.md)",
+            kind,
+            ", ".join(ignored),
+        )
     base_url = getattr(model, "openai_api_base", None) or getattr(model, "base_url", None)
     env = _BASE_URL_ENV.get(provider)
     if isinstance(base_url, str) and base_url and base_url != (os.environ.get(env) if env else None):
@@ -186,7 +213,13 @@ def _react_parts(graph: Any, where: str) -> _Parts:
                 f"{where}: response_format must be a class (pydantic model, dataclass, TypedDict); "
                 f"got {output_type!r}"
             )
-    return _Parts(chat_model(static, where), instructions, _graph_tools(graph), output_type, set())
+    tools = _graph_tools(graph)
+    bound = static.last if isinstance(static, RunnableSequence) else static
+    offered = getattr(bound, "kwargs", {}).get("tools") or []
+    _refuse_builtin_tools(
+        [t for t in offered if (t.get("function") or {}).get("name") not in _names(tools)], where
+    )
+    return _Parts(chat_model(static, where), instructions, tools, output_type, set())
 
 
 def _create_agent_parts(graph: Any, where: str, middleware: list[str]) -> _Parts:
@@ -209,9 +242,24 @@ def _create_agent_parts(graph: Any, where: str, middleware: list[str]) -> _Parts
         hitl = getattr(_node_func(graph, _HITL), "__self__", None)
         approvals = {name for name, rule in (getattr(hitl, "interrupt_on", None) or {}).items() if rule}
     instructions = _system_text(cells.get("system_message"), where)
+    _refuse_builtin_tools([t for t in cells.get("default_tools") or () if not isinstance(t, BaseTool)], where)
     return _Parts(
         chat_model(cells.get("model"), where), instructions, _graph_tools(graph), output_type, approvals
     )
+
+
+def _names(tools: list[Any]) -> set[str]:
+    return {str(getattr(t, "name", "")) for t in tools}
+
+
+def _refuse_builtin_tools(extra: list[Any], where: str) -> None:
+    """Tools given as provider dicts (``{"type": "web_search_preview"}``) run at the model
+    provider, which the server calls with its own request: refused rather than dropped."""
+    if extra:
+        raise ConfigurationError(
+            f"{where}: provider built-in tools are not supported yet: "
+            f"{', '.join(str(t.get('type') or t) if isinstance(t, dict) else repr(t) for t in extra)}"
+        )
 
 
 def _graph_tools(graph: Any) -> list[Any]:
@@ -230,11 +278,29 @@ def _graph_tools(graph: Any) -> list[Any]:
     return list(node.tools_by_name.values())
 
 
+def _refuse_interrupts(graph: Any, where: str) -> None:
+    """``interrupt_before=["tools"]`` (a person reviews every tool call) maps to
+    approval-required tools; any other static interrupt has no meaning here."""
+    other = [f"interrupt_before={n!r}" for n in graph.interrupt_before_nodes or () if n != "tools"]
+    other += [f"interrupt_after={n!r}" for n in graph.interrupt_after_nodes or ()]
+    if other:
+        raise ConfigurationError(
+            f"{where}: {', '.join(other)} is not supported (interrupt_before=['tools'] is: every tool "
+            "call waits for approval)"
+        )
+
+
 def _prebuilt_parts(graph: Any) -> _Parts:
     where = f"LangGraph graph {graph.name!r}"
     nodes = set(graph.builder.nodes)
+    _refuse_interrupts(graph, where)
     react = _closure(_node_func(graph, "agent")) if "agent" in nodes else {}
-    if "static_model" in react and nodes <= _REACT_NODES:
+    if "static_model" in react:
+        hooks = sorted(nodes - _REACT_NODES)
+        if hooks:
+            raise ConfigurationError(
+                f"{where}: {', '.join(hooks)} of create_react_agent is not supported yet"
+            )
         return _react_parts(graph, where)
     if "model" in nodes and "system_message" in _closure(_node_func(graph, "model")):
         middleware = sorted(nodes - _CREATE_AGENT_NODES)
@@ -343,6 +409,8 @@ async def to_agent(source: Any, *, context: Any = None, serving: bool = False) -
             f"LangGraph graph {source.name!r}: a run context is not supported for LangGraph graphs yet"
         )
     parts = _prebuilt_parts(source)
+    if "tools" in (source.interrupt_before_nodes or ()):
+        parts.approvals |= _names(parts.tools)
     unknown = parts.approvals - {getattr(t, "name", "") for t in parts.tools}
     if unknown:
         raise ConfigurationError(
