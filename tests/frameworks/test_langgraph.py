@@ -225,6 +225,7 @@ def test_chat_model_mapping() -> None:
     assert native_model(chat()) == {"model": "openai/gpt-4o-mini"}
     custom = native_model(chat(base_url="http://127.0.0.1:9/v1"))
     assert custom["base_url"] == "http://127.0.0.1:9/v1"  # the server decides whether it may call it
+    assert "base_url" not in native_model(chat(base_url="https://api.openai.com/v1/"))  # the public default
 
     class Homemade(ChatOpenAI):
         pass

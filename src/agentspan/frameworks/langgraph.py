@@ -78,6 +78,9 @@ _SETTINGS_IGNORED = (
     "reasoning_effort",
     "n",
 )
+# Where chat model classes keep their endpoint, and the public endpoints they default to.
+_BASE_URL_ATTRS = ("openai_api_base", "anthropic_api_url", "base_url")
+_PUBLIC_URLS = {"openai": "https://api.openai.com/v1", "anthropic": "https://api.anthropic.com"}
 # Nodes the prebuilt constructors add for themselves.
 _REACT_NODES = {"agent", "tools", "generate_structured_response"}
 _CREATE_AGENT_NODES = {"model", "tools"}
@@ -147,9 +150,7 @@ def native_model(model: Any) -> dict[str, Any]:
     if isinstance(max_tokens, int):
         options["max_tokens"] = max_tokens
     ignored = sorted(
-        name
-        for name in _SETTINGS_IGNORED
-        if getattr(model, name, None) not in (None, {}, [], 1 if name == "n" else None)
+        setting for setting in _SETTINGS_IGNORED if _is_set(setting, getattr(model, setting, None))
     )
     if ignored:
         log.warning(
@@ -157,9 +158,12 @@ def native_model(model: Any) -> dict[str, Any]:
             kind,
             ", ".join(ignored),
         )
-    base_url = getattr(model, "openai_api_base", None) or getattr(model, "base_url", None)
+    base_url = next(
+        (v for v in (getattr(model, a, None) for a in _BASE_URL_ATTRS) if isinstance(v, str) and v), None
+    )
     env = _BASE_URL_ENV.get(provider)
-    if isinstance(base_url, str) and base_url and base_url != (os.environ.get(env) if env else None):
+    defaults = {_PUBLIC_URLS.get(provider), os.environ.get(env) if env else None}
+    if base_url is not None and base_url.rstrip("/") not in {d.rstrip("/") for d in defaults if d}:
         options["base_url"] = base_url
     return options
 
