@@ -72,6 +72,7 @@ EXPECTED = {
     "stream",
     "stream_async",
     "tool",
+    "wait_for_message_tool",
 }
 
 

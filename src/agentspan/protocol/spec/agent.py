@@ -43,6 +43,7 @@ from agentspan.protocol.spec.tools import (
     HttpTool,
     HumanTool,
     McpTool,
+    MessageWaitTool,
     OtherTool,
     ToolConfig,
     WorkerTool,
@@ -238,6 +239,7 @@ for _variant in (
     McpTool,
     ApiTool,
     HumanTool,
+    MessageWaitTool,
     OtherTool,
 ):
     _variant.model_rebuild(force=True)

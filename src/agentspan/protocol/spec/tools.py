@@ -104,6 +104,18 @@ class ApiSettings(_SnakeCaseSettings):
     credentials: CredentialRefs | None = None
 
 
+MAX_MESSAGE_BATCH = 100
+"""The most messages one ``wait_for_message_tool`` call takes (the reference's cap)."""
+
+
+class MessageWaitSettings(ToolSettings):
+    """``wait_for_message_tool``: take up to ``batchSize`` messages sent to the execution
+    (``send_message``), waiting for the first one unless ``blocking`` is false."""
+
+    batch_size: Annotated[int, Field(ge=1, le=MAX_MESSAGE_BATCH)] = 1
+    blocking: bool = True
+
+
 class HandoffSettings(ToolSettings):
     """``transfer_to_<agent>`` of a handoff parent, or a swarm member's transfer tool."""
 
@@ -205,6 +217,13 @@ class HumanTool(ToolConfig):
     tool_type: Literal["human"] = "human"
 
 
+class MessageWaitTool(ToolConfig):
+    """Waits (durably, no worker) for messages sent to the execution; they are the result."""
+
+    tool_type: Literal["pull_workflow_messages"] = "pull_workflow_messages"
+    config: MessageWaitSettings = Field(default_factory=MessageWaitSettings)
+
+
 class OtherTool(ToolConfig):
     """A tool type this server has no model for (media, RAG, message queue, future kinds)."""
 
@@ -218,6 +237,7 @@ _VARIANTS: dict[str, type[ToolConfig]] = {
     "mcp": McpTool,
     "api": ApiTool,
     "human": HumanTool,
+    "pull_workflow_messages": MessageWaitTool,
 }
 
 
@@ -237,6 +257,7 @@ AnyTool = Annotated[
     | Annotated[McpTool, Tag("mcp")]
     | Annotated[ApiTool, Tag("api")]
     | Annotated[HumanTool, Tag("human")]
+    | Annotated[MessageWaitTool, Tag("pull_workflow_messages")]
     | Annotated[OtherTool, Tag("other")],
     Discriminator(_tool_kind),
 ]
