@@ -113,7 +113,8 @@ class MessageWaitSettings(ToolSettings):
     (``send_message``), waiting for the first one unless ``blocking`` is false."""
 
     batch_size: Annotated[int, Field(ge=1, le=MAX_MESSAGE_BATCH)] = 1
-    blocking: bool = True
+    blocking: bool | None = None
+    """``None`` (the reference sends the key only when false): blocking."""
 
 
 class HandoffSettings(ToolSettings):

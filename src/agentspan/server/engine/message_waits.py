@@ -27,7 +27,8 @@ def await_messages(d: Step, call: CallState, tool: MessageWaitTool) -> None:
     call.status = "running"
     call.attempt += 1
     call.wait_kind = "messages"
-    if tool.config.blocking:
+    blocking = tool.config.blocking is not False
+    if blocking:
         d.events.append(
             EventDraft(
                 "waiting",
@@ -39,7 +40,7 @@ def await_messages(d: Step, call: CallState, tool: MessageWaitTool) -> None:
                 },
             )
         )
-    d.commands.append(PullMessages(call.call_id, tool.config.batch_size, tool.config.blocking))
+    d.commands.append(PullMessages(call.call_id, tool.config.batch_size, blocking))
 
 
 def message_waits(calls: list[CallState]) -> list[CallState]:
@@ -51,7 +52,7 @@ def on_message_arrived(spec: AgentConfig, d: Step, inp: MessageArrived) -> None:
     """Record the message in the history; every call waiting for messages asks again (in
     call order: the first takes what its batch size allows, the next what is left)."""
     s = d.state
-    d.events.append(EventDraft("message_received", {"seq": inp.seq, "message": inp.message}))
+    d.events.append(EventDraft("message_received", {"data": {"seq": inp.seq, "message": inp.message}}))
     for call in message_waits([s.calls[i] for i in s.call_order]):
         tool = spec.tool(call.name)
         batch = tool.config.batch_size if isinstance(tool, MessageWaitTool) else 1
