@@ -101,7 +101,8 @@ def test_a_stop_while_waiting_ends_the_run_once_the_wait_is_answered() -> None:
     run.apply(Stop())
     assert run.state.stop_requested and not run.state.terminal
     run.ok("c1", {"messages": [{"_signal": "stop"}], "count": 1})
-    assert run.state.terminal and run.state.finish_reason == "stopped"
+    after = run.state
+    assert after.terminal and after.finish_reason == "stopped"
 
 
 @pytest.mark.parametrize("batch", [0, 101])

@@ -45,6 +45,7 @@ from agentspan.protocol.spec.tools import (
     McpTool,
     MessageWaitTool,
     OtherTool,
+    PdfTool,
     ToolConfig,
     WorkerTool,
 )
@@ -241,6 +242,7 @@ for _variant in (
     HumanTool,
     MessageWaitTool,
     OtherTool,
+    PdfTool,
 ):
     _variant.model_rebuild(force=True)
 AgentConfig.model_rebuild(force=True)

@@ -117,6 +117,20 @@ class MessageWaitSettings(ToolSettings):
     """``None`` (the reference sends the key only when false): blocking."""
 
 
+PdfPageSize = Literal["A3", "A4", "A5", "Letter", "Legal"]
+PdfTheme = Literal["default"]
+
+
+class PdfSettings(ToolSettings):
+    """``pdf_tool``: defaults for the call's arguments (the model's own win)."""
+
+    task_type: str | None = None
+    """``GENERATE_PDF`` as the reference sends it; not used."""
+    page_size: PdfPageSize | None = None
+    theme: PdfTheme | None = None
+    base_font_size: Annotated[float, Field(ge=4, le=72)] | None = None
+
+
 class HandoffSettings(ToolSettings):
     """``transfer_to_<agent>`` of a handoff parent, or a swarm member's transfer tool."""
 
@@ -225,6 +239,13 @@ class MessageWaitTool(ToolConfig):
     config: MessageWaitSettings = Field(default_factory=MessageWaitSettings)
 
 
+class PdfTool(ToolConfig):
+    """Markdown to a PDF document, made by the server (``executors/pdf_tool.py``)."""
+
+    tool_type: Literal["generate_pdf"] = "generate_pdf"
+    config: PdfSettings = Field(default_factory=PdfSettings)
+
+
 class OtherTool(ToolConfig):
     """A tool type this server has no model for (media, RAG, message queue, future kinds)."""
 
@@ -239,6 +260,7 @@ _VARIANTS: dict[str, type[ToolConfig]] = {
     "api": ApiTool,
     "human": HumanTool,
     "pull_workflow_messages": MessageWaitTool,
+    "generate_pdf": PdfTool,
 }
 
 
@@ -259,6 +281,7 @@ AnyTool = Annotated[
     | Annotated[ApiTool, Tag("api")]
     | Annotated[HumanTool, Tag("human")]
     | Annotated[MessageWaitTool, Tag("pull_workflow_messages")]
+    | Annotated[PdfTool, Tag("generate_pdf")]
     | Annotated[OtherTool, Tag("other")],
     Discriminator(_tool_kind),
 ]
