@@ -62,6 +62,7 @@ EXPECTED = {
     "http_tool",
     "human_tool",
     "mcp_tool",
+    "pdf_tool",
     "run",
     "run_async",
     "scatter_gather",

@@ -18,7 +18,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-PAGE_SIZES = ("A3", "A4", "A5", "Letter", "Legal")
+PAGE_MM = {
+    "A3": (297.0, 420.0),
+    "A4": (210.0, 297.0),
+    "A5": (148.0, 210.0),
+    "Letter": (215.9, 279.4),
+    "Legal": (215.9, 355.6),
+}
+"""Portrait sizes in millimetres (given to fpdf2 as numbers: its named A5 warns)."""
+PAGE_SIZES = tuple(PAGE_MM)
 THEMES = ("default",)
 FONT_DIRS = (
     "/usr/share/fonts/truetype/dejavu",
@@ -72,7 +80,7 @@ def render(markdown: str, *, page_size: str, base_font_size: float, font_dir: Pa
     except ImportError:
         raise PdfUnavailable("pdf_tool needs fpdf2 on the server: pip install 'agentspan[pdf]'") from None
     warnings: list[str] = []
-    pdf = FPDF(format=page_size)
+    pdf = FPDF(unit="mm", format=PAGE_MM[page_size])
     family = "helvetica"
     if font_dir is not None:
         family = "dejavu"
