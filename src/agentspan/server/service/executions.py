@@ -17,6 +17,7 @@ from agentspan.protocol.api import (
     ExecutionDetail,
     ExecutionList,
     ExecutionStatus,
+    MessageQueued,
     RespondRequest,
     RespondResult,
     StartRequest,
@@ -42,6 +43,7 @@ from agentspan.server.engine.schema_check import check
 from agentspan.server.engine.waits import pending_tool
 from agentspan.server.errors import BaseUrlNotAllowed, InvalidState, ValidationFailed, not_found
 from agentspan.server.service.credentials import check_declarations
+from agentspan.server.service.inbox import Inbox
 from agentspan.server.service.limits import Limits, ModelProblem, check_answer, check_start
 from agentspan.server.service.principal import Principal
 from agentspan.server.service.queries import (
@@ -94,6 +96,8 @@ class ExecutionService:
         self.templates = templates or PromptTemplates(None)
         self.store = driver.store
         self.hub = driver.hub
+        self.inbox = Inbox(driver, self.limits)
+        """``send_message``, ``signal`` and the stop that releases a message wait."""
 
     # --- starting -----------------------------------------------------------------------
 
@@ -232,6 +236,12 @@ class ExecutionService:
             )
         else:
             waiting = await self._waiting_for(execution_id, answer.task_ref_name or answer.call_id)
+            if waiting is not None and waiting.get("kind") == "messages":
+                raise InvalidState(
+                    f"tool '{waiting.get('tool_name')}' waits for a message: send it with send_message "
+                    f"(POST /api/agent/{execution_id}/messages), not /respond",
+                    ErrorCode.NOT_WAITING,
+                )
             if waiting is not None and waiting.get("kind") == "human":
                 inp = self._human_answer(answer, waiting, who)
             elif waiting is None and answer.approved is None:
@@ -246,6 +256,9 @@ class ExecutionService:
         self, principal: Principal, execution_id: str, action: Control, reason: str = ""
     ) -> None:
         """Pause, resume, stop or cancel (``reason`` is kept with a cancel)."""
+        if action == "stop":
+            await self.inbox.stop(principal, execution_id)
+            return
         inputs: dict[Control, Input] = {
             "pause": Pause(),
             "resume": Resume(),
@@ -253,6 +266,12 @@ class ExecutionService:
             "cancel": Cancel(reason=reason),
         }
         await self.driver.apply(execution_id, inputs[action])
+
+    async def send_message(self, principal: Principal, execution_id: str, message: Any) -> MessageQueued:
+        return await self.inbox.send(principal, execution_id, message)
+
+    async def signal(self, principal: Principal, execution_id: str, message: str) -> None:
+        await self.inbox.signal(principal, execution_id, message)
 
     # --- helpers ------------------------------------------------------------------------
 
