@@ -47,6 +47,9 @@ class SessionStateSpec(SpecPart):
 
     output_key: Annotated[str, Field(min_length=1, max_length=200)] | None = None
     template: bool = False
+    stop_key: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    """A ``round_robin`` team ends after a turn that set this key in the state (the key is
+    removed then): ADK's ``LoopAgent`` ending when a tool escalates."""
 
 
 class ThinkingSpec(SpecPart):

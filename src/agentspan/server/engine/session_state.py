@@ -9,6 +9,8 @@ A native execution's tool state is its own (a child starts empty). An agent whos
   started and are merged as they finish, so two branches writing one key keep the later one;
 * with ``outputKey``, its final answer is stored under that key when it completes
   (:func:`keep_output`), which is how an ADK pipeline hands one agent's answer to the next;
+* a ``round_robin`` team with ``stopKey`` ends after a turn that set that key
+  (:func:`stopped_by_state`; ADK's ``LoopAgent`` ending when a tool escalates);
 * with ``template``, ``{name}`` in its instructions is replaced by the state's value at each
   model call (:func:`render`): ``{name?}`` is empty when missing, a missing ``{name}`` fails
   the call, as in ADK. Only identifiers are placeholders, so JSON braces stay as they are.
@@ -33,6 +35,7 @@ __all__ = [
     "render",
     "render_text",
     "shared_state",
+    "stopped_by_state",
 ]
 
 # ``{name}``, ``{name?}``, ``{app:name}``: ADK's placeholder forms (prefixes are kept as part
@@ -69,6 +72,15 @@ def keep_output(spec: AgentConfig, state: dict[str, Any], output: Any) -> None:
     settings = spec.session_state
     if settings is not None and settings.output_key and output is not None:
         state[settings.output_key] = output
+
+
+def stopped_by_state(spec: AgentConfig, state: dict[str, Any]) -> bool:
+    """Whether a team's ``stopKey`` was set by the turn that just ended; the key is removed,
+    so a later loop (or this one, run again) starts afresh."""
+    settings = spec.session_state
+    if settings is None or settings.stop_key is None:
+        return False
+    return bool(state.pop(settings.stop_key, None))
 
 
 def render(spec: AgentConfig, state: dict[str, Any]) -> AgentConfig:
