@@ -65,7 +65,6 @@ _REFUSED_FIELDS = (
     "input_schema",
     "state_schema",
     "retry_config",
-    "mode",
     "parallel_worker",
     "before_model_callback",
     "after_model_callback",
@@ -105,6 +104,18 @@ def native_model(model: Any) -> str | None:
         f"model {name!r}: not a Gemini model name; give it as 'provider/model' "
         "(e.g. LiteLlm('openai/gpt-4o') or 'anthropic/claude-sonnet-4-5')"
     )
+
+
+def _default_model() -> str:
+    """The model of an agent with none, and none above it: ``AGENTSPAN_LLM_MODEL`` when set,
+    else ADK's own default (``LlmAgent.set_default_model``)."""
+    configured = os.environ.get("AGENTSPAN_LLM_MODEL")
+    if configured:
+        return configured
+    model = native_model(getattr(LlmAgent, "_default_model", "") or "")
+    if model is None:
+        raise ConfigurationError("a Google ADK agent has no model, and ADK has no default one")
+    return model
 
 
 @dataclasses.dataclass
@@ -166,11 +177,12 @@ class _Converter:
 
     def _llm(self, source: Any, inherited: str | None) -> Agent:
         _refuse(source, _REFUSED_FIELDS)
-        model = native_model(source.model) or inherited or os.environ.get("AGENTSPAN_LLM_MODEL")
-        if model is None:
+        if source.mode not in (None, "chat"):
+            # ADK sets "chat" on an LlmAgent's sub-agents: the handoff strategy is that.
             raise ConfigurationError(
-                f"Google ADK agent {source.name!r} has no model (nor has any agent above it): give one"
+                f"Google ADK agent {source.name!r}: mode={str(source.mode)!r} is not supported yet"
             )
+        model = native_model(source.model) or inherited or _default_model()
         instructions, template = self._instructions(source)
         options = _content_config(source)
         planner = source.planner
