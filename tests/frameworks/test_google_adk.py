@@ -225,7 +225,10 @@ def test_parallel_branches_merge_their_state(runtime: AgentRuntime, fake: FakeOp
 def test_loop_agent_ends_when_a_tool_escalates(runtime: AgentRuntime, fake: FakeOpenAI) -> None:
     writer = LlmAgent(name="drafter", model=MODEL, instruction="Improve the draft.", output_key="draft")
     critic = LlmAgent(
-        name="critic", model=MODEL, instruction="Review: {draft}. Call exit_loop when good.", tools=[exit_loop]
+        name="critic",
+        model=MODEL,
+        instruction="Review: {draft}. Call exit_loop when good.",
+        tools=[exit_loop],
     )
     loop = LoopAgent(name="refine", sub_agents=[writer, critic], max_iterations=5)
     fake.script(
@@ -370,7 +373,7 @@ def test_unsupported_features_are_refused_by_name() -> None:
     for agent, name in cases:
         with pytest.raises(ConfigurationError, match=name):
             to_agent(agent)
-    from google.adk.tools import google_search
+    from google.adk.tools.google_search_tool import google_search
 
     with pytest.raises(ConfigurationError, match="google_search"):
         to_agent(LlmAgent(name="searcher", model=MODEL, tools=[google_search]))

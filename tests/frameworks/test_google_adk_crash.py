@@ -18,8 +18,8 @@ pytest.importorskip("google.adk", reason="the google-adk package is not installe
 
 from agentspan.agents import AgentConfig, AgentRuntime  # noqa: E402
 
-from fakes.openai_server import FakeOpenAI  # noqa: E402
 from adk_crash_agents import shop_agent  # noqa: E402
+from fakes.openai_server import FakeOpenAI  # noqa: E402
 from support.servers import ServerProcess  # noqa: E402
 
 pytestmark = pytest.mark.chaos
@@ -92,7 +92,7 @@ def test_worker_killed_mid_tool_another_process_finishes(
     assert ships[0][1] == str(first.pid) and ships[1][1] == str(second.pid if second else "")
     assert ships[0][2] == ships[1][2]  # the same call, not a new one
     # Both runs of the interrupted call saw the state the finished call recorded.
-    assert ships[0][3] == ships[1][3] == '{"order":"A7"}' 
+    assert ships[0][3] == ships[1][3] == '{"order":"A7"}'
     # The model was asked exactly three times: no recorded reply was requested again.
     assert fake_openai.request_count == 3
     assert result.tool_calls[-1]["result"] == f"shipped A7 from {second.pid if second else ''}"
