@@ -24,7 +24,7 @@ from google.adk.agents import (  # noqa: E402 - after the skip
 )
 from google.adk.agents.readonly_context import ReadonlyContext  # noqa: E402
 from google.adk.models import Gemini  # noqa: E402
-from google.adk.planners import PlanReActPlanner  # noqa: E402
+from google.adk.planners import BuiltInPlanner, PlanReActPlanner  # noqa: E402
 from google.adk.tools.agent_tool import AgentTool  # noqa: E402
 from google.adk.tools.exit_loop_tool import exit_loop  # noqa: E402
 from google.adk.tools.function_tool import FunctionTool  # noqa: E402
@@ -352,6 +352,12 @@ def test_models_are_inherited_and_features_map() -> None:
     sub = native.agents[0]
     assert sub.model == native.model and sub.include_contents == "none"
     assert sub.instructions == "Be kind.\n\nChild."
+    thinker = LlmAgent(
+        name="thinker",
+        model=MODEL,
+        planner=BuiltInPlanner(thinking_config=types.ThinkingConfig(thinking_budget=512)),
+    )
+    assert to_agent(thinker).thinking_budget_tokens == 512
 
 
 def test_unsupported_features_are_refused_by_name() -> None:
