@@ -380,6 +380,13 @@ def test_unsupported_features_are_refused_by_name() -> None:
         with pytest.raises(ConfigurationError, match=name):
             to_agent(agent)
     from google.adk.tools.google_search_tool import google_search
+    from google.adk.tools.long_running_tool import LongRunningFunctionTool
+
+    with pytest.raises(ConfigurationError, match="LongRunningFunctionTool"):
+        to_agent(LlmAgent(name="slow", model=MODEL, tools=[LongRunningFunctionTool(transfer_funds)]))
+    helper = LlmAgent(name="helper", model=MODEL)
+    with pytest.raises(ConfigurationError, match="skip_summarization"):
+        to_agent(LlmAgent(name="boss", model=MODEL, tools=[AgentTool(helper, skip_summarization=True)]))
 
     with pytest.raises(ConfigurationError, match="google_search"):
         to_agent(LlmAgent(name="searcher", model=MODEL, tools=[google_search]))

@@ -226,13 +226,17 @@ class _Converter:
         if isinstance(native, ToolDef):
             return item  # an Agentspan tool (@tool, http_tool, agent_tool, ...) as it is
         if isinstance(item, AgentTool):
+            if item.skip_summarization:
+                raise ConfigurationError(
+                    f"Google ADK agent {owner.name!r}: AgentTool {item.name!r}: skip_summarization "
+                    "is not supported yet (the model always sees the agent's answer as the tool result)"
+                )
             child = self.agent(item.agent, model)
             return agent_tool(child, name=item.name, description=item.description or None)
         if not isinstance(item, BaseTool) and callable(item):
             item = FunctionTool(item)
-        if type(item) is not FunctionTool and not (
-            isinstance(item, FunctionTool) and type(item).run_async is FunctionTool.run_async
-        ):
+        plain = isinstance(item, FunctionTool) and type(item).run_async is FunctionTool.run_async
+        if not plain or getattr(item, "is_long_running", False):
             raise ConfigurationError(
                 f"Google ADK agent {owner.name!r}: tool {getattr(item, 'name', item)!r} "
                 f"({type(item).__name__}) is not supported yet; only function tools and AgentTool "
