@@ -317,6 +317,68 @@ def test_require_confirmation_waits_for_a_person(runtime: AgentRuntime, fake: Fa
     assert result.tool_calls[0]["approval"]["approved"] is True
 
 
+def test_agent_and_tool_callbacks_run_durably_with_the_state(runtime: AgentRuntime, fake: FakeOpenAI) -> None:
+    seen: list[str] = []
+
+    def before_tool(tool: Any, args: dict[str, Any], tool_context: ToolContext) -> dict[str, Any] | None:
+        seen.append(f"before {tool.name} {args}")
+        tool_context.state["checked"] = args["city"]
+        if args["city"] == "Mars":
+            return {"error": "no weather on Mars"}  # the tool does not run
+        return None
+
+    def after_tool(
+        tool: Any, args: dict[str, Any], tool_context: ToolContext, tool_response: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        seen.append(f"after {tool.name} checked={tool_context.state['checked']}")
+        return {**tool_response, "note": "checked"}
+
+    def after_agent(callback_context: Any) -> types.Content:
+        return types.Content(
+            role="model", parts=[types.Part(text=f"done for {callback_context.state['checked']}")]
+        )
+
+    agent = LlmAgent(
+        name="hooked",
+        model=MODEL,
+        instruction="Help.",
+        tools=[get_weather],
+        before_tool_callback=before_tool,
+        after_tool_callback=after_tool,
+        after_agent_callback=after_agent,
+    )
+    fake.script(
+        FakeOpenAI.tool_calls([("get_weather", {"city": "Mars"})]),
+        FakeOpenAI.tool_calls([("get_weather", {"city": "Rome"})]),
+        FakeOpenAI.text("Warm in Rome."),
+    )
+    result = runtime.run(agent, "Weather?")
+    assert result.status == "COMPLETED", result.error
+    assert result.output == "done for Rome"  # after_agent's Content replaced the answer
+    mars, rome = result.tool_calls
+    assert mars["result"] == {"error": "no weather on Mars", "note": "checked"}
+    assert rome["result"] == {"city": "Rome", "weather": "sunny", "asked_before": [], "note": "checked"}
+    assert seen == [
+        "before get_weather {'city': 'Mars'}",
+        "after get_weather checked=Mars",
+        "before get_weather {'city': 'Rome'}",
+        "after get_weather checked=Rome",
+    ]
+
+
+def test_before_agent_callback_content_skips_the_agent(runtime: AgentRuntime, fake: FakeOpenAI) -> None:
+    def closed(callback_context: Any) -> types.Content | None:
+        if callback_context.state.get("closed"):
+            return types.Content(role="model", parts=[types.Part(text="We are closed.")])
+        return None
+
+    agent = LlmAgent(name="shop", model=MODEL, instruction="Sell.", before_agent_callback=[closed])
+    result = runtime.run(agent, "Buy", context={"closed": True})
+    assert result.status == "COMPLETED", result.error
+    assert result.output == "We are closed."
+    assert fake.request_count == 0
+
+
 # --------------------------------------------------------------------------- mapping and refusals
 
 

@@ -34,10 +34,12 @@ from agentspan._core.errors import ConfigurationError
 from agentspan._core.tool import ToolContext, ToolDef
 from agentspan.agents._agent import Agent
 from agentspan.agents._tool import agent_tool
+from agentspan.frameworks.google_adk_callbacks import adk_hooks
 from agentspan.protocol.spec import SessionStateSpec
 
 try:
     from google.adk.agents import BaseAgent, LlmAgent, LoopAgent, ParallelAgent, SequentialAgent
+    from google.adk.agents.callback_context import CallbackContext
     from google.adk.agents.invocation_context import InvocationContext
     from google.adk.agents.readonly_context import ReadonlyContext
     from google.adk.sessions import InMemorySessionService, Session
@@ -69,11 +71,9 @@ _REFUSED_FIELDS = (
     "before_model_callback",
     "after_model_callback",
     "on_model_error_callback",
-    "before_tool_callback",
-    "after_tool_callback",
     "on_tool_error_callback",
 )
-_REFUSED_AGENT_FIELDS = ("before_agent_callback", "after_agent_callback", "timeout", "rerun_on_resume")
+_REFUSED_AGENT_FIELDS = ("timeout", "rerun_on_resume")
 # generate_content_config fields and the native option each becomes.
 _CONFIG_FIELDS = {"temperature": "temperature", "max_output_tokens": "max_tokens"}
 _DEFAULT_LOOP_ITERATIONS = 10
@@ -170,6 +170,7 @@ class _Converter:
             agents=members,
             strategy=strategy,
             introduction=source.description or None,
+            callbacks=_hooks(source, {}),
             **options,
         )
         stop_key = ESCALATE_KEY if isinstance(source, LoopAgent) else None
@@ -188,11 +189,21 @@ class _Converter:
         planner = source.planner
         if planner is not None:
             options.update(_planner(source, planner))
+        tools = [self.tool(t, source, model) for t in source.tools]
+        by_name = {getattr(t, "name", ""): t for t in source.tools if isinstance(t, BaseTool)}
+        by_name.update(
+            {
+                t.__name__: FunctionTool(t)
+                for t in source.tools
+                if inspect.isfunction(t) or inspect.ismethod(t)
+            }
+        )
         agent = Agent(
             name=source.name,
             model=model,
             instructions=instructions,
-            tools=[self.tool(t, source, model) for t in source.tools],
+            tools=tools,
+            callbacks=_hooks(source, by_name),
             agents=[self.agent(sub, model) for sub in source.sub_agents],
             strategy="handoff",
             output_type=source.output_schema,
@@ -252,6 +263,11 @@ class _Converter:
             # always waits for a person (failing closed).
             approval_required=bool(confirmation) if not callable(confirmation) else True,
         )
+
+
+def _hooks(source: Any, tools: dict[str, Any]) -> list[Any] | None:
+    handler = adk_hooks(source, tools, _invocation, CallbackContext, AdkToolContext)
+    return [handler] if handler is not None else None
 
 
 def _sharing(agent: Agent, settings: SessionStateSpec) -> Agent:
