@@ -150,6 +150,13 @@ class _Converter:
         self._agents[id(source)] = converted
         return converted
 
+    def _introduction(self, source: Any) -> str | None:
+        """ADK's ``description`` describes a transfer target to its parent's model (here: the
+        handoff tool's description); in a workflow team it would be read as a message of the
+        transcript, so only handoff targets keep it."""
+        parent = getattr(source, "parent_agent", None)
+        return (source.description or None) if isinstance(parent, LlmAgent) else None
+
     def _workflow(self, source: Any, model: str | None) -> Agent:
         members = [self.agent(sub, model) for sub in source.sub_agents]
         if not members:
@@ -169,7 +176,7 @@ class _Converter:
             name=source.name,
             agents=members,
             strategy=strategy,
-            introduction=source.description or None,
+            introduction=self._introduction(source),
             callbacks=_hooks(source, {}),
             **options,
         )
@@ -208,7 +215,7 @@ class _Converter:
             strategy="handoff",
             output_type=source.output_schema,
             include_contents="none" if source.include_contents == "none" else None,
-            introduction=source.description or None,
+            introduction=self._introduction(source),
             **options,
         )
         return _sharing(agent, SessionStateSpec(output_key=source.output_key, template=template))
