@@ -120,6 +120,27 @@ def test_single_agent_with_a_tool_state_and_templated_instructions(
     assert json.loads(second["messages"][-1]["content"])["city"] == "NYC"
 
 
+def slow_lookup(key: str) -> str:
+    """A slow, blocking lookup."""
+    time.sleep(1.0)
+    return f"value of {key}"
+
+
+def test_sync_tools_do_not_block_each_other(runtime: AgentRuntime, fake: FakeOpenAI) -> None:
+    agent = LlmAgent(name="looker", model=MODEL, instruction="Look up.", tools=[slow_lookup])
+    fake.script(
+        FakeOpenAI.tool_calls([("slow_lookup", {"key": "a"}), ("slow_lookup", {"key": "b"})]),
+        FakeOpenAI.text("Both found."),
+    )
+    started = time.monotonic()
+    result = runtime.run(agent, "Look up a and b")
+    elapsed = time.monotonic() - started
+    assert result.status == "COMPLETED", result.error
+    assert sorted(c["result"] for c in result.tool_calls) == ["value of a", "value of b"]
+    # Run in the worker's threads, not on its event loop: the two calls overlapped.
+    assert elapsed < 1.9, elapsed
+
+
 @native_tool
 def shout(text: str) -> str:
     """An Agentspan tool."""
@@ -151,8 +172,8 @@ def test_missing_state_variable_fails_the_run_naming_it(runtime: AgentRuntime, f
 
 
 def test_sub_agents_are_handoffs_sharing_the_session_state(runtime: AgentRuntime, fake: FakeOpenAI) -> None:
-    def note_topic(topic: str, tool_context: ToolContext) -> str:
-        """Note the topic."""
+    async def note_topic(topic: str, tool_context: ToolContext) -> str:
+        """Note the topic (an async tool)."""
         tool_context.state["topic"] = topic
         return "noted"
 

@@ -22,6 +22,7 @@ docs/frameworks.md has the whole table. Nothing is pickled: only JSON crosses pr
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import inspect
 import json
@@ -375,9 +376,13 @@ def _plain_output(value: Any) -> Any:
 
 def _invoker(item: Any, owner: Any) -> Callable[..., Any]:
     """The worker function of a function tool: ADK's own ``run_async`` (argument checks,
-    ``ToolContext`` injection) with the run's durable state as ``tool_context.state``."""
+    ``ToolContext`` injection) with the run's durable state as ``tool_context.state``.
 
-    async def invoke(context: ToolContext, **arguments: Any) -> Any:
+    ADK calls a plain (sync) function on the event loop; the worker runs it in its thread
+    pool instead (with a loop of its own for ADK's wrapper), so a slow tool does not stall
+    the process's other calls and lease renewals. Async functions run on the loop."""
+
+    async def call(context: ToolContext, arguments: dict[str, Any]) -> Any:
         invocation = _invocation(owner, context.state, context.execution_id)
         call_id = context.idempotency_key.removeprefix(f"{context.execution_id}:")
         # Agentspan asked for the approval before this task was given to a worker.
@@ -393,6 +398,19 @@ def _invoker(item: Any, owner: Any) -> Callable[..., Any]:
             context.state[ESCALATE_KEY] = True
         return _plain_output(result)
 
+    invoke: Callable[..., Any]
+    if inspect.iscoroutinefunction(inspect.unwrap(item.func)):
+
+        async def invoke_async(context: ToolContext, **arguments: Any) -> Any:
+            return await call(context, arguments)
+
+        invoke = invoke_async
+    else:
+
+        def invoke_sync(context: ToolContext, **arguments: Any) -> Any:
+            return asyncio.run(call(context, arguments))
+
+        invoke = invoke_sync
     invoke.__name__ = item.name
     invoke.__qualname__ = f"google_adk.{item.name}"
     return invoke
