@@ -17,8 +17,8 @@ import traceback
 from agentspan.protocol.messages import ChatMessage
 from agentspan.protocol.spec import AgentConfig
 from agentspan.server.engine.model import BudgetExceeded, ExecState, Input, LlmFailed, LlmResult, ToolCallIn
-from agentspan.server.engine.waits import waiting_calls
 from agentspan.server.engine.session_state import MissingStateVariable, render
+from agentspan.server.engine.waits import waiting_calls
 from agentspan.server.executors.base import ExecutorContext, Job, resolve_model
 from agentspan.server.executors.conversations import ConversationCache
 from agentspan.server.executors.prompts import build_request, with_signal
