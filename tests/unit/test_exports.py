@@ -6,6 +6,14 @@ import agentspan.agents as agents
 
 EXPECTED = {
     "Agent",
+    "CliConfig",
+    "CodeExecutionConfig",
+    "CodeExecutor",
+    "DockerCodeExecutor",
+    "ExecutionResult",
+    "JupyterCodeExecutor",
+    "LocalCodeExecutor",
+    "ServerlessCodeExecutor",
     "AgentAPIError",
     "AgentConfig",
     "AgentEvent",
