@@ -33,7 +33,11 @@ def _limit(kind: int, value: int) -> None:
     _soft, hard = resource.getrlimit(kind)
     if hard != resource.RLIM_INFINITY and value > hard:
         value = hard  # an unprivileged worker may only lower its limits
-    resource.setrlimit(kind, (value, value))
+    # For CPU time the soft limit sends SIGXCPU (reported as "CPU time limit reached");
+    # the hard one, a second later, SIGKILL for a program that ignores it.
+    roomy = hard == resource.RLIM_INFINITY or value < hard - 1
+    ceiling = value + 1 if kind == resource.RLIMIT_CPU and roomy else value
+    resource.setrlimit(kind, (value, ceiling))
 
 
 def _drop_privileges(uid: int, gid: int) -> None:

@@ -108,6 +108,8 @@ class LocalCodeExecutor(CodeExecutor):
         notes = [outcome.stderr.rstrip("\n")] if outcome.stderr else []
         if outcome.truncated:
             notes.append(f"[output truncated: each stream is limited to {self.max_output_bytes} bytes]")
+        if outcome.stopped_leftovers:
+            notes.append("[processes the program left running in the background were stopped]")
         if not outcome.timed_out and describe_exit(outcome.exit_code):
             notes.append(describe_exit(outcome.exit_code))
         return ExecutionResult(

@@ -58,6 +58,8 @@ class ProcessOutcome:
     exit_code: int
     timed_out: bool
     truncated: bool
+    stopped_leftovers: bool = False
+    """Processes the program started were still running when it exited, and were killed."""
 
 
 def sandbox_ids(user: str | int | None) -> tuple[int, int] | None:
@@ -139,9 +141,13 @@ class _Capture:
         return self.kept.decode("utf-8", errors="replace")
 
 
-def _kill_group(process: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
+def _kill_group(process: subprocess.Popen[bytes]) -> bool:
+    """SIGKILL the child's whole process group; ``True`` if anything was still in it."""
+    try:
         os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
 
 
 def run_limited(
@@ -185,7 +191,7 @@ def run_limited(
     finally:
         # Also on a normal exit: background children the program left behind go too, and
         # they would otherwise hold the pipes open.
-        _kill_group(process)
+        leftovers = _kill_group(process) and not timed_out
         process.wait()
     deadline = time.monotonic() + 5
     for capture in (out, err):
@@ -198,4 +204,5 @@ def run_limited(
         exit_code=-1 if timed_out else process.returncode,
         timed_out=timed_out,
         truncated=bool(out.dropped or err.dropped),
+        stopped_leftovers=leftovers,
     )
