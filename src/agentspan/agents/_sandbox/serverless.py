@@ -30,8 +30,12 @@ class ServerlessCodeExecutor(CodeExecutor):
         language: str = "python",
         timeout: float = 30,
         headers: Mapping[str, str] | None = None,
+        *,
+        start_margin: float = 10,
     ) -> None:
         super().__init__(language, timeout)
+        # What the endpoint may take on top of the code's timeout (a cold start).
+        self.start_margin = start_margin
         if not endpoint.startswith(("http://", "https://")):
             raise ValueError(f"endpoint must be an http(s) URL, got {endpoint!r}")
         self.endpoint = endpoint
@@ -59,9 +63,8 @@ class ServerlessCodeExecutor(CodeExecutor):
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
         body = {"code": code, "language": self.language, "timeout": self.timeout}
-        # The endpoint gets the code's timeout plus a margin to start and answer.
         with (
-            httpx.Client(timeout=self.timeout + 10, follow_redirects=False) as client,
+            httpx.Client(timeout=self.timeout + self.start_margin, follow_redirects=False) as client,
             client.stream("POST", self.endpoint, json=body, headers=headers) as response,
         ):
             raw = bytearray()
