@@ -10,9 +10,11 @@ multi-threaded process, which can deadlock. This file imports only the standard 
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import resource
+import signal
 import sys
 
 _RLIMITS = {
@@ -27,6 +29,10 @@ _RLIMITS = {
 }
 
 NOT_FOUND = 127
+_PR_SET_PDEATHSIG = 1
+# Loaded now, as root if the worker is: once the user is dropped, the worker's Python
+# installation (and so ctypes' own files) may no longer be readable.
+_LIBC = ctypes.CDLL(None)
 
 
 def _limit(kind: int, value: int) -> None:
@@ -60,7 +66,21 @@ def main(argv: list[str]) -> int:
     _limit(resource.RLIMIT_CORE, 0)
     if settings.get("uid") is not None:
         _drop_privileges(int(settings["uid"]), int(settings["gid"]))
+    _die_with_parent(int(settings["parent"]))
     return _exec(program)
+
+
+def _die_with_parent(parent: int) -> None:
+    """Ask the kernel to SIGKILL this process (soon the program) if the worker dies, so
+    a killed worker leaves no code running. Set after the drop: changing user clears it.
+    """
+    try:
+        prctl = _LIBC.prctl
+    except AttributeError:
+        return  # not Linux: the worker's timeout still applies while it lives
+    prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:
+        os._exit(NOT_FOUND)  # the worker died before the request took effect
 
 
 def _exec(program: list[str]) -> int:

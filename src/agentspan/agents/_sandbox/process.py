@@ -114,6 +114,7 @@ def _launcher_settings(limits: ResourceLimits, ids: tuple[int, int] | None) -> d
         settings["processes"] = limits.processes + _count_user_processes(uid)
     if ids is not None:
         settings["uid"], settings["gid"] = ids
+    settings["parent"] = os.getpid()
     return settings
 
 
@@ -162,14 +163,12 @@ def run_limited(
 ) -> ProcessOutcome:
     """Run ``argv`` to completion or ``timeout``; never raises for what the program does.
 
-    With ``limits=None`` the program runs as the worker's user with its limits (what a CLI
-    command needs to act on the user's files), still in its own session with a clean
-    environment and the timeout and output cap.
+    With ``limits=None`` and ``ids=None`` the program runs as the worker's user with its
+    limits (what a CLI command needs to act on the user's files), still in its own session
+    with a clean environment, the timeout and output cap, and killed if the worker dies.
     """
-    command = list(argv)
-    if limits is not None or ids is not None:
-        settings = _launcher_settings(limits or ResourceLimits(*([None] * 6)), ids)
-        command = [sys.executable, "-I", "-S", "-B", _LAUNCHER, json.dumps(settings), *command]
+    settings = _launcher_settings(limits or ResourceLimits(*([None] * 6)), ids)
+    command = [sys.executable, "-I", "-S", "-B", _LAUNCHER, json.dumps(settings), *argv]
     process = subprocess.Popen(  # noqa: S603 - argv is built by the executor, never a shell string
         command,
         cwd=cwd,
