@@ -9,7 +9,6 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -73,17 +72,22 @@ def model(body: dict[str, Any]) -> FakeReply:
     return FakeOpenAI.tool_calls([(tool, {"code": FIBONACCI})])
 
 
-@pytest.fixture
-def seed_server(
-    tmp_path: Path, fake_openai: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[ServerProcess]:
-    fake_openai.reset()
-    monkeypatch.setattr(fake_openai, "_default", model)
-    server = ServerProcess(tmp_path / "data").start()
+@pytest.fixture(scope="module")
+def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    server = ServerProcess(tmp_path_factory.mktemp("seed-code") / "data").start()
     try:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def seed_server(
+    shared_server: ServerProcess, fake_openai: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> ServerProcess:
+    fake_openai.reset()
+    monkeypatch.setattr(fake_openai, "_default", model)
+    return shared_server
 
 
 def run_program(code: str, server: ServerProcess) -> str:
