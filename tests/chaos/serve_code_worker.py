@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from agentspan.agents import AgentConfig, AgentRuntime
-
 from code_exec_agents import code_agent
+
+from agentspan.agents import AgentConfig, AgentRuntime
 
 if __name__ == "__main__":
     config = AgentConfig.from_env()

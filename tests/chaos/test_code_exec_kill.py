@@ -14,10 +14,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from code_exec_agents import CODE, code_agent
 
 from agentspan.agents import AgentConfig, AgentRuntime
 
-from code_exec_agents import CODE, code_agent
 from fakes.openai_server import FakeOpenAI
 from support.servers import ServerProcess
 

@@ -44,7 +44,11 @@ def test_code_execution_config_wins_over_the_flag_and_shapes_the_tool() -> None:
         "Allowed shell commands: ls."
     )
     assert tool.timeout_seconds == 22 and tool.retryable
-    assert call(tool, code="echo hi", language="bash") == {"status": "success", "stdout": "hi\n", "stderr": ""}
+    assert call(tool, code="echo hi", language="bash") == {
+        "status": "success",
+        "stdout": "hi\n",
+        "stderr": "",
+    }
     assert call(tool, code="print(2 + 2)")["stdout"] == "4\n"  # python by default
     assert call(tool, code="")["stdout"] == "No code provided. Nothing to execute."
     # A non-string is run as its text (here a bare expression: it runs, prints nothing).
@@ -65,7 +69,9 @@ def test_a_language_or_command_outside_the_allow_lists_is_refused_before_running
     assert isinstance(CommandNotAllowedError("x"), TerminalToolError | ValueError)
 
 
-def test_declared_credentials_reach_executed_code_and_nothing_else_does(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_declared_credentials_reach_executed_code_and_nothing_else_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("WORKER_ONLY_SECRET", "sk-worker")
     config = CodeExecutionConfig(credentials=["API_TOKEN"])
     tool = tools_of(Agent(name="dev", model="openai/gpt-4o", code_execution=config))["dev_execute_code"]
@@ -90,7 +96,12 @@ def run_command_tool(**options: Any) -> ToolDef:
 def test_run_command_reports_exit_codes_and_stderr(tmp_path: Path) -> None:
     tool = run_command_tool(allowed_commands=["ls"], working_dir=str(tmp_path))
     (tmp_path / "a.txt").write_text("x")
-    assert call(tool, command="ls") == {"status": "success", "exit_code": 0, "stdout": "a.txt\n", "stderr": ""}
+    assert call(tool, command="ls") == {
+        "status": "success",
+        "exit_code": 0,
+        "stdout": "a.txt\n",
+        "stderr": "",
+    }
     failed = call(tool, command="ls", args=["/nonexistent-dir"])
     assert failed["status"] == "error" and failed["exit_code"] == 2
     assert "No such file or directory" in failed["stderr"]
@@ -135,11 +146,10 @@ def test_run_command_env_is_minimal_plus_declared(monkeypatch: pytest.MonkeyPatc
     agent = Agent(
         name="ops",
         model="openai/gpt-4o",
-        credentials=["GH_TOKEN"],
-        cli_config=CliConfig(env={"FIXED": "1"}, pass_env=["SHARED_SETTING"]),
+        cli_config=CliConfig(env={"FIXED": "1"}, pass_env=["SHARED_SETTING"], credentials=["GH_TOKEN"]),
     )
     tool = tools_of(agent)["ops_run_command"]
-    assert tool.credentials == ["GH_TOKEN"]  # the agent's credentials reach its commands
+    assert tool.credentials == ["GH_TOKEN"]  # fetched for each call, like @tool(credentials=...)
     with provided({"GH_TOKEN": "gh-secret"}) as ctx:
         shown = ctx.run(call, tool, command="env")["stdout"]
     variables = dict(line.split("=", 1) for line in shown.splitlines() if "=" in line)
@@ -170,7 +180,9 @@ def test_cli_whitelist_falls_back_to_allowed_commands() -> None:
         ("require('child_process').exec('rm')", "node", None),  # other languages: not checked
     ],
 )
-def test_command_validator_reads_commands_best_effort(code: str, language: str, violation: str | None) -> None:
+def test_command_validator_reads_commands_best_effort(
+    code: str, language: str, violation: str | None
+) -> None:
     message = CommandValidator(["ls", "echo"]).validate(code, language)
     if violation is None:
         assert message is None

@@ -193,7 +193,9 @@ def test_a_root_worker_runs_code_as_an_unprivileged_user() -> None:
 def test_as_tool_has_the_reference_result_shape() -> None:
     definition = LocalCodeExecutor(timeout=5).as_tool()
     assert definition.name == "execute_code"
-    assert definition.description == "Execute python code. Returns stdout, stderr, and exit code. Timeout: 5s."
+    assert (
+        definition.description == "Execute python code. Returns stdout, stderr, and exit code. Timeout: 5s."
+    )
     assert definition.func is not None
     assert definition.func(code="print('ok')") == {"status": "success", "stdout": "ok\n", "stderr": ""}
     assert definition.func(code="  ") == {

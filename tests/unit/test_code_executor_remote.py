@@ -36,10 +36,16 @@ def endpoint() -> Iterator[HttpTarget]:
 def test_serverless_posts_the_code_and_reads_the_answer(endpoint: HttpTarget) -> None:
     def run(seen: Seen) -> tuple[int, Any]:
         body = seen.json()
-        return 200, {"stdout": f"ran {len(body['code'])} chars of {body['language']}", "stderr": "", "exit_code": 0}
+        return 200, {
+            "stdout": f"ran {len(body['code'])} chars of {body['language']}",
+            "stderr": "",
+            "exit_code": 0,
+        }
 
     endpoint.route("POST", "/run", run)
-    executor = ServerlessCodeExecutor(f"{endpoint.url}/run", api_key="key-123", timeout=5, headers={"X-Team": "a"})
+    executor = ServerlessCodeExecutor(
+        f"{endpoint.url}/run", api_key="key-123", timeout=5, headers={"X-Team": "a"}
+    )
     result = executor.execute("print(1)")
     assert result == ExecutionResult(output="ran 8 chars of python", error="", exit_code=0)
     (seen,) = endpoint.requests_to("/run")
@@ -176,6 +182,8 @@ def test_docker_runs_code_in_a_container() -> None:
         if shutil.which("docker") is not None:
             assert result.exit_code == 125 and "no Docker engine is reachable" in result.error
         pytest.skip(f"Docker cannot run containers here: {reason}")
-    result = executor.execute("import socket\nprint(sum(range(10)))\nsocket.create_connection(('1.1.1.1', 53), 2)")
+    result = executor.execute(
+        "import socket\nprint(sum(range(10)))\nsocket.create_connection(('1.1.1.1', 53), 2)"
+    )
     assert result.output.strip() == "45"
     assert result.exit_code != 0 and "Error" in result.error  # no network in the container

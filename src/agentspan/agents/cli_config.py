@@ -32,8 +32,8 @@ class CliConfig:
     ``allowed_commands`` whitelists command basenames (empty: any). ``allow_shell`` lets
     the model ask for ``shell=True``. Commands run as the worker's user, in
     ``working_dir`` (or the call's ``cwd``), with a minimal environment plus ``env``, the
-    worker variables named in ``pass_env`` and the values of ``credentials`` (the agent's
-    credentials are added too). ``retryable=False``: a call whose worker died is not run
+    worker variables named in ``pass_env`` and the values of ``credentials`` (credential
+    names, fetched from the server's store for each call). ``retryable=False``: a call whose worker died is not run
     again.
     """
 

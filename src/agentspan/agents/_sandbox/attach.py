@@ -70,5 +70,5 @@ def execution_tools(agent: Any) -> list[ToolDef]:
         tools.append(execute_code_tool(agent.name, code))
     cli = _cli_config(agent)
     if cli is not None:
-        tools.append(run_command_tool(agent.name, cli, agent.credentials))
+        tools.append(run_command_tool(agent.name, cli))
     return [t for t in tools if t.name not in present]
