@@ -87,6 +87,17 @@ if TYPE_CHECKING:
         LocalCodeExecutor,
         ServerlessCodeExecutor,
     )
+    from agentspan.agents.skill import (
+        SkillLoadError,
+        load_skills,
+        skill,
+    )
+    from agentspan.agents.skill import (
+        format_prompt_with_params as format_prompt_with_params,
+    )
+    from agentspan.agents.skill import (
+        format_skill_params as format_skill_params,
+    )
 
 # Loaded on first use: most programs never execute code, and a worker's import stays small
 # (tests/unit/test_import_cost.py).
@@ -99,6 +110,12 @@ _LAZY = {
     "JupyterCodeExecutor": "agentspan.agents.code_executor",
     "LocalCodeExecutor": "agentspan.agents.code_executor",
     "ServerlessCodeExecutor": "agentspan.agents.code_executor",
+    "SkillLoadError": "agentspan.agents.skill",
+    "load_skills": "agentspan.agents.skill",
+    "skill": "agentspan.agents.skill",
+    # Importable, not in __all__ (as in the reference).
+    "format_prompt_with_params": "agentspan.agents.skill",
+    "format_skill_params": "agentspan.agents.skill",
 }
 
 
@@ -157,6 +174,7 @@ __all__ = [
     "RunResult",
     "Runner",
     "ServerlessCodeExecutor",
+    "SkillLoadError",
     "Status",
     "StopMessageTermination",
     "Strategy",
@@ -176,12 +194,14 @@ __all__ = [
     "guardrail",
     "http_tool",
     "human_tool",
+    "load_skills",
     "mcp_tool",
     "run",
     "run_async",
     "scatter_gather",
     "serve",
     "shutdown",
+    "skill",
     "start",
     "start_async",
     "stream",
