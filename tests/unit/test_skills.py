@@ -125,3 +125,17 @@ def test_parameter_formatting() -> None:
         do it"""
     )
     assert format_prompt_with_params("do it", None) == "do it"
+
+
+def test_a_skill_nests_in_a_team_and_inside_agent_tool(tmp_path: Path) -> None:
+    from agentspan.agents import agent_tool
+    from agentspan.agents._serialize import collect_tool_functions, serialize_agent
+
+    notes = skill(make_skill(tmp_path / "notes"), model="openai/gpt-4o")
+    for lead in (
+        Agent(name="lead", model="openai/gpt-4o", tools=[agent_tool(notes)]),
+        Agent(name="team", model="openai/gpt-4o", agents=[notes], strategy="handoff"),
+    ):
+        served = collect_tool_functions(lead)
+        assert {"release_notes__summarise", "release_notes__read_skill_file"} <= set(served)
+        assert "release_notes" in serialize_agent(lead).model_dump_json()
