@@ -153,3 +153,36 @@ def test_an_executor_tool_takes_tool_guardrails(runtime: AgentRuntime, fake: Fak
     assert result.status == "COMPLETED"
     (seen,) = [m["content"] for m in fake.requests[1]["messages"] if m["role"] == "tool"]
     assert "Output blocked by guardrail 'no_secret_out'" in seen and "secret-123" not in seen
+
+
+HOSTILE = {
+    "fork_bomb": ("bash", ":(){ :|:& };:"),
+    "busy_loop": ("python", "while True:\n    pass"),
+    "one_gigabyte": ("python", "data = bytearray(1024 ** 3)"),
+    "huge_print": ("python", "import sys\nsys.stdout.write('x' * 100_000_000)"),
+}
+
+
+def test_hostile_code_is_contained_and_reported_and_the_worker_carries_on(
+    runtime: AgentRuntime, fake: FakeOpenAI
+) -> None:
+    calls = [("tough_execute_code", {"code": code, "language": lang}) for lang, code in HOSTILE.values()]
+    fake.script(
+        # The fork bomb alone first: parallel calls share the sandbox user's process budget.
+        FakeOpenAI.tool_calls(calls[:1]),
+        FakeOpenAI.tool_calls(calls[1:]),
+        FakeOpenAI.tool_calls([("tough_execute_code", {"code": "print('still here')"})]),
+        FakeOpenAI.text("survived"),
+    )
+    config = CodeExecutionConfig(allowed_languages=["python", "bash"], timeout=4)
+    result = runtime.run(Agent(name="tough", model="openai/gpt-4o", code_execution=config), "break things")
+    assert result.status == "COMPLETED" and result.output == "survived"
+    bomb, loop, memory, printed, after = (c["result"] for c in result.tool_calls)
+    assert "Resource temporarily unavailable" in bomb["stderr"] or "background were stopped" in bomb["stderr"]
+    assert loop["status"] == "error" and "TIMED OUT after 4s" in loop["stderr"]
+    assert memory["status"] == "error" and "MemoryError" in memory["stderr"]
+    assert len(printed["stdout"]) == 100_000 and "[output truncated" in printed["stderr"]
+    assert after == {"status": "success", "stdout": "still here\n", "stderr": ""}
+    # What the model saw for each is that result, in its tool messages.
+    seen = [m["content"] for m in fake.requests[2]["messages"] if m["role"] == "tool"]
+    assert len(seen) == 4 and "MemoryError" in seen[2]
