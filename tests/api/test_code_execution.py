@@ -13,9 +13,11 @@ import pytest
 
 from agentspan.agents import (
     Agent,
+    AgentConfig,
     AgentRuntime,
     CliConfig,
     CodeExecutionConfig,
+    JupyterCodeExecutor,
     LocalCodeExecutor,
     RegexGuardrail,
     ToolContext,
@@ -23,6 +25,7 @@ from agentspan.agents import (
 )
 
 from fakes.openai_server import FakeOpenAI, FakeReply
+from support.servers import ThreadServer
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -186,3 +189,22 @@ def test_hostile_code_is_contained_and_reported_and_the_worker_carries_on(
     # What the model saw for each is that result, in its tool messages.
     seen = [m["content"] for m in fake.requests[2]["messages"] if m["role"] == "tool"]
     assert len(seen) == 4 and "MemoryError" in seen[2]
+
+
+def test_a_jupyter_kernel_keeps_state_per_execution_and_stops_with_the_runtime(
+    server: ThreadServer, fake: FakeOpenAI
+) -> None:
+    fake.script(
+        FakeOpenAI.tool_calls([("execute_code", {"code": "total = 40"})]),
+        FakeOpenAI.tool_calls([("execute_code", {"code": "print(total + 2)"})]),
+        FakeOpenAI.text("42"),
+    )
+    executor = JupyterCodeExecutor(timeout=20)
+    agent = Agent(name="notebook", model="openai/gpt-4o", tools=[executor.as_tool()])
+    with AgentRuntime(config=AgentConfig(server_url=server.api_url, auto_start_server=False)) as runtime:
+        result = runtime.run(agent, "add")
+        assert result.status == "COMPLETED"
+        assert result.tool_calls[1]["result"] == {"status": "success", "stdout": "42\n", "stderr": ""}
+        (kernel,) = executor._kernels.values()
+        assert kernel.manager.is_alive()
+    assert not kernel.manager.is_alive() and not executor._kernels

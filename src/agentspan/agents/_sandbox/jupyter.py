@@ -18,11 +18,20 @@ from agentspan._core.tool import ToolContext
 from agentspan.agents._sandbox.base import CodeExecutor, ExecutionResult
 from agentspan.agents._sandbox.process import minimal_environment
 
-__all__ = ["JupyterCodeExecutor"]
+__all__ = ["JupyterCodeExecutor", "shutdown_all_kernels"]
 
 _INSTALL = "pip install 'agentspan[jupyter]'"
 _DEFAULT_KEY = ""
 MAX_OUTPUT_CHARS = 100_000
+
+_LIVE: weakref.WeakSet[JupyterCodeExecutor] = weakref.WeakSet()
+
+
+def shutdown_all_kernels() -> None:
+    """Stop every kernel of every executor in this process (a runtime calls it when its
+    workers stop; the next call of an executor starts a fresh kernel)."""
+    for executor in list(_LIVE):
+        executor.shutdown()
 
 
 class _Kernel:
@@ -77,6 +86,7 @@ class JupyterCodeExecutor(CodeExecutor):
         self._lock = threading.Lock()
         # Runs when the executor is collected or, at the latest, when the process exits.
         self._finalizer = weakref.finalize(self, _shutdown_all, self._kernels, self._lock)
+        _LIVE.add(self)
 
     def execute(self, code: str) -> ExecutionResult:
         return self._run(_DEFAULT_KEY, code)
@@ -93,10 +103,6 @@ class JupyterCodeExecutor(CodeExecutor):
             kernel = self._kernels.pop(execution_id, None)
         if kernel is not None:
             kernel.shutdown()
-
-    def __del__(self) -> None:
-        with contextlib.suppress(Exception):
-            self._finalizer()
 
     # ------------------------------------------------------------------ kernels
 
