@@ -89,7 +89,7 @@ class _Runner:
         directory = cwd or self.config.working_dir or os.getcwd()
         if not os.path.isdir(directory):
             raise TerminalToolError(f"Working directory not found: {directory}")
-        env = minimal_environment(directory, self.config.env, (*_CLI_PASS_ENV, *self.config.pass_env))
+        env = minimal_environment(None, self.config.env, (*_CLI_PASS_ENV, *self.config.pass_env))
         env.update({name: get_credential(name) for name in self.credentials})
         if shell:
             argv = ["/bin/sh", "-c", " ".join([command, *(shlex.quote(a) for a in args)])]

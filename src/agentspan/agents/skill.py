@@ -122,7 +122,7 @@ def _script_tool(skill_name: str, root: Path, script: Path) -> ToolDef:
         outcome = run_limited(
             [program, str(script), *shlex.split(command or "")],
             cwd=str(root),
-            env=minimal_environment(str(root), {}, ("HOME", "USER", "LOGNAME")),
+            env=minimal_environment(None, {}, ("HOME", "USER", "LOGNAME")),
             timeout=SCRIPT_TIMEOUT,
             max_output_bytes=MAX_OUTPUT_BYTES,
             limits=None,

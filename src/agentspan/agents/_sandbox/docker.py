@@ -116,7 +116,7 @@ class DockerCodeExecutor(CodeExecutor):
         outcome = run_limited(
             [binary, *self.command(code, container)[1:]],
             cwd="/",
-            env=minimal_environment("/tmp", {}, ("DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_CONFIG")),
+            env=minimal_environment(None, {}, ("HOME", "DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_CONFIG")),
             timeout=self.timeout + 10,
             max_output_bytes=MAX_OUTPUT_BYTES,
             limits=None,

@@ -142,7 +142,7 @@ class JupyterCodeExecutor(CodeExecutor):
         from jupyter_client.manager import KernelManager  # noqa: PLC0415 - optional dependency
 
         manager = KernelManager(kernel_name=self.kernel_name)
-        manager.start_kernel(env=minimal_environment("/tmp", self.env, self.pass_env))
+        manager.start_kernel(env=minimal_environment(None, self.env, self.pass_env))
         client = manager.client()
         client.start_channels()
         try:

@@ -83,7 +83,7 @@ class LocalCodeExecutor(CodeExecutor):
         if spec is None:
             return ExecutionResult(error=f"Unsupported language: {self.language}", exit_code=1)
         interpreter, extension = spec
-        env_probe = minimal_environment("/", self.env, self.pass_env)
+        env_probe = minimal_environment(None, self.env, self.pass_env)
         if shutil.which(interpreter, path=env_probe["PATH"]) is None:
             return ExecutionResult(
                 error=f"{interpreter} (for {self.language}) is not installed on this worker",

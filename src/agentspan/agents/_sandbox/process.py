@@ -17,6 +17,7 @@ import pwd
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -83,13 +84,15 @@ def sandbox_ids(user: str | int | None) -> tuple[int, int] | None:
 
 
 def minimal_environment(
-    workdir: str, declared: Mapping[str, str] | None = None, pass_through: Sequence[str] = ()
+    workdir: str | None, declared: Mapping[str, str] | None = None, pass_through: Sequence[str] = ()
 ) -> dict[str, str]:
     """The child's whole environment: a few harmless variables, ``HOME`` and ``TMPDIR`` in
-    its working directory, the worker variables named in ``pass_through`` and ``declared``."""
+    ``workdir`` (a private scratch directory; ``None``: the system's temporary directory),
+    the worker variables named in ``pass_through`` and ``declared``."""
     env = {name: os.environ[name] for name in _SAFE_VARIABLES if name in os.environ}
     env.setdefault("PATH", _SAFE_PATH)
-    env.update(HOME=workdir, TMPDIR=workdir, PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1")
+    scratch = workdir or tempfile.gettempdir()
+    env.update(HOME=scratch, TMPDIR=scratch, PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1")
     env.update({name: os.environ[name] for name in pass_through if name in os.environ})
     env.update(declared or {})
     return env
