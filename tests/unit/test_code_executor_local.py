@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import time
+import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,30 +19,36 @@ from agentspan.agents.code_executor import ResourceLimits
 pytestmark = pytest.mark.timeout(60)
 
 SECRET = "sk-test-do-not-leak-4242"
+MARK = uuid.uuid4().hex
 
 
-def run(language: str, code: str, timeout: float = 10, **options: object) -> ExecutionResult:
-    return LocalCodeExecutor(language, timeout=timeout, **options).execute(code)  # type: ignore[arg-type]
+def run(language: str, code: str, timeout: float = 10, **options: Any) -> ExecutionResult:
+    # Every process of this test's runs carries MARK in its environment (children inherit
+    # it), so leftovers are found precisely, whatever else runs on the machine.
+    env = {"AGENTSPAN_TEST_MARK": MARK, **options.pop("env", {})}
+    return LocalCodeExecutor(language, timeout=timeout, env=env, **options).execute(code)
 
 
-def sandbox_processes() -> list[str]:
-    """Processes left alive as the sandbox user (zombies, already dead and waiting for
-    init to reap them, do not count)."""
-    ids = sandbox_ids(None)
-    if ids is None:
-        return []
-    done = subprocess.run(
-        ["ps", "-o", "pid=,stat=,args=", "-u", str(ids[0])], capture_output=True, text=True, check=False
-    )
-    return [line for line in done.stdout.splitlines() if line.split()[1:2] != ["Z"]]
+def leftover_processes() -> list[int]:
+    """Live processes started by this test's runs (zombies have no environment left)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                environ = (entry / "environ").read_bytes()
+            except OSError:
+                continue
+            if f"AGENTSPAN_TEST_MARK={MARK}".encode() in environ.split(b"\0"):
+                found.append(int(entry.name))
+    return found
 
 
 def assert_healthy() -> None:
     """After a contained run, the next one works and nothing of the last is left."""
     deadline = time.monotonic() + 3
-    while sandbox_processes() and time.monotonic() < deadline:
+    while leftover_processes() and time.monotonic() < deadline:
         time.sleep(0.1)  # SIGKILLed processes take a moment to go
-    assert sandbox_processes() == []
+    assert leftover_processes() == []
     again = run("python", "print(6 * 7)")
     assert again.success and again.output.strip() == "42"
 
