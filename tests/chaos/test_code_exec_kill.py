@@ -66,9 +66,24 @@ def wait_runs(log: Path, count: int, timeout: float = 30) -> None:
         time.sleep(0.05)
 
 
-def sleeping_sandboxes() -> int:
-    done = subprocess.run(["pgrep", "-f", "agentspan-exec-"], capture_output=True, text=True, check=False)
-    return len(done.stdout.split())
+def sleeping_sandboxes(log: Path) -> int:
+    """Live sandboxed programs of this test (found by the log path in their environment)."""
+    marker = f"CODE_LOG={log}".encode()
+    count = 0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                environ = (entry / "environ").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            # The worker has the same variable: count only the executed code.
+            if (
+                marker in environ
+                and b"CODE_SLEEP=120" in environ
+                and b"AGENTSPAN_SERVER_URL" not in b"".join(environ)
+            ):
+                count += 1
+    return count
 
 
 def kill(process: subprocess.Popen[bytes] | None) -> None:
@@ -93,11 +108,12 @@ def test_worker_killed_during_execute_code(
         with AgentRuntime(config=config) as runtime:
             handle = runtime.start(code_agent(retryable), "run the code")
             wait_runs(code_log, 1)
+            assert sleeping_sandboxes(code_log) == 1
             kill(first)
             deadline = time.monotonic() + 10
-            while sleeping_sandboxes() and time.monotonic() < deadline:
+            while sleeping_sandboxes(code_log) and time.monotonic() < deadline:
                 time.sleep(0.05)
-            assert sleeping_sandboxes() == 0, "the sandboxed program died with its worker"
+            assert sleeping_sandboxes(code_log) == 0, "the sandboxed program died with its worker"
             second = start_worker(chaos_server, code_log, sleep=0)
             if not retryable:
                 deadline = time.monotonic() + 30
