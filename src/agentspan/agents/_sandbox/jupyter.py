@@ -23,6 +23,7 @@ __all__ = ["JupyterCodeExecutor", "shutdown_all_kernels"]
 _INSTALL = "pip install 'agentspan[jupyter]'"
 _DEFAULT_KEY = ""
 MAX_OUTPUT_CHARS = 100_000
+_START_ATTEMPTS = 3
 
 _LIVE: weakref.WeakSet[JupyterCodeExecutor] = weakref.WeakSet()
 
@@ -139,6 +140,17 @@ class JupyterCodeExecutor(CodeExecutor):
         return kernel
 
     def _start(self) -> _Kernel:
+        # jupyter_client picks free TCP ports before the kernel binds them, so on a busy
+        # machine another process can take one first and the kernel dies at start: retry.
+        for attempt in range(_START_ATTEMPTS):
+            try:
+                return self._start_once()
+            except RuntimeError:
+                if attempt == _START_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _start_once(self) -> _Kernel:
         from jupyter_client.manager import KernelManager  # noqa: PLC0415 - optional dependency
 
         manager = KernelManager(kernel_name=self.kernel_name)
