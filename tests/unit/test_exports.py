@@ -115,3 +115,10 @@ def test_the_skill_prompt_helpers_are_importable_but_not_listed() -> None:
     assert "format_skill_params" not in agents.__all__
     with pytest.raises(AttributeError):
         agents.no_such_name  # noqa: B018 - the lazy lookup still refuses unknown names
+
+
+def test_skill_is_the_function_even_after_its_module_is_imported() -> None:
+    import agentspan.agents.skill as module
+    from agentspan.agents import skill
+
+    assert callable(skill) and skill is module.skill

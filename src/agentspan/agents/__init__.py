@@ -65,6 +65,16 @@ from agentspan.agents.guardrail import (
 from agentspan.agents.handoff import HandoffCondition, OnCondition, OnTextMention, OnToolResult
 from agentspan.agents.memory import ConversationMemory
 from agentspan.agents.openai_compat import Runner, RunResult
+
+# Imported eagerly, unlike the executors: the module shares its name with the function,
+# and a lazy lookup would find the submodule once anything imported it.
+from agentspan.agents.skill import (
+    SkillLoadError,
+    load_skills,
+    skill,
+)
+from agentspan.agents.skill import format_prompt_with_params as format_prompt_with_params
+from agentspan.agents.skill import format_skill_params as format_skill_params
 from agentspan.agents.termination import (
     MaxMessageTermination,
     StopMessageTermination,
@@ -87,17 +97,6 @@ if TYPE_CHECKING:
         LocalCodeExecutor,
         ServerlessCodeExecutor,
     )
-    from agentspan.agents.skill import (
-        SkillLoadError,
-        load_skills,
-        skill,
-    )
-    from agentspan.agents.skill import (
-        format_prompt_with_params as format_prompt_with_params,
-    )
-    from agentspan.agents.skill import (
-        format_skill_params as format_skill_params,
-    )
 
 # Loaded on first use: most programs never execute code, and a worker's import stays small
 # (tests/unit/test_import_cost.py).
@@ -110,12 +109,6 @@ _LAZY = {
     "JupyterCodeExecutor": "agentspan.agents.code_executor",
     "LocalCodeExecutor": "agentspan.agents.code_executor",
     "ServerlessCodeExecutor": "agentspan.agents.code_executor",
-    "SkillLoadError": "agentspan.agents.skill",
-    "load_skills": "agentspan.agents.skill",
-    "skill": "agentspan.agents.skill",
-    # Importable, not in __all__ (as in the reference).
-    "format_prompt_with_params": "agentspan.agents.skill",
-    "format_skill_params": "agentspan.agents.skill",
 }
 
 

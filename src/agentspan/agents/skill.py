@@ -23,7 +23,6 @@ from typing import Any
 from agentspan._core.errors import AgentspanError, ConfigurationError
 from agentspan._core.tool import ToolDef
 from agentspan.agents._agent import Agent
-from agentspan.agents._sandbox.process import minimal_environment, run_limited
 from agentspan.agents._tool import agent_tool
 
 __all__ = ["SkillLoadError", "format_prompt_with_params", "format_skill_params", "load_skills", "skill"]
@@ -114,6 +113,8 @@ def _script_tool(skill_name: str, root: Path, script: Path) -> ToolDef:
     interpreter = _interpreter(script)
 
     def run_script(command: str = "") -> str:
+        from agentspan.agents._sandbox.process import minimal_environment, run_limited  # noqa: PLC0415
+
         if interpreter is None:
             return f"ERROR: no interpreter known for {script.name}"
         program = shutil.which(interpreter) if "/" not in interpreter else interpreter
