@@ -118,7 +118,9 @@ def test_the_skill_prompt_helpers_are_importable_but_not_listed() -> None:
 
 
 def test_skill_is_the_function_even_after_its_module_is_imported() -> None:
-    import agentspan.agents.skill as module
+    import importlib
+
+    module = importlib.import_module("agentspan.agents.skill")
     from agentspan.agents import skill
 
     assert callable(skill) and skill is module.skill
