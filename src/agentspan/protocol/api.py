@@ -244,8 +244,10 @@ class StreamEvent(WireModel):
 class PollRequest(WireModel):
     names: list[str]
     worker_id: str = "worker"
-    count: int = Field(default=1, ge=1, le=100)
-    wait_ms: int = Field(default=20_000, ge=0, le=60_000)
+    # Strict: JSON ``true`` is not the count 1 (the API documents integers, and a worker
+    # that sends a boolean has a bug it should hear about).
+    count: int = Field(default=1, ge=1, le=100, strict=True)
+    wait_ms: int = Field(default=20_000, ge=0, le=60_000, strict=True)
 
 
 class TaskContextWire(WireModel):
