@@ -259,6 +259,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         )""",
         ),
     ),
+    # 6: the UI's list filtered by agent stays an index walk, newest first.
+    Migration(
+        sqlite=("CREATE INDEX executions_agent ON executions (agent_name, created_at)",),
+        postgres=("CREATE INDEX executions_agent ON executions (agent_name, created_at)",),
+    ),
 )
 
 SQLITE_MIGRATIONS: list[list[str]] = [list(m.sqlite) for m in MIGRATIONS]
