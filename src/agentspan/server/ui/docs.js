@@ -1,7 +1,7 @@
 // The API reference, rendered from this server's /api/openapi.json with no other assets:
 // it works offline. Every operation lists its parameters, body, answers and problem codes.
 
-import { block, clear, h } from "./dom.js";
+import { append, block, clear, h } from "./dom.js";
 
 const main = document.getElementById("main");
 
@@ -55,7 +55,7 @@ async function render() {
   for (const [path, item] of Object.entries(spec.paths || {})) {
     for (const method of ["get", "post", "put", "patch", "delete"]) if (item[method]) ops.push([path, method, item[method]]);
   }
-  clear(main).append(
+  append(clear(main), [
     h("h1", null, `${spec.info.title} API ${spec.info.version}`),
     h("p", null, "Machine-readable: ", h("a", { href: "/api/openapi.json" }, "/api/openapi.json"), "."),
     h("details", null, h("summary", null, "Problem codes"), block(spec.info.description || "", "text")),
@@ -63,7 +63,7 @@ async function render() {
     ops.map(([p, m, op]) => operation(spec, p, m, op)),
     h("h2", null, "Schemas"),
     Object.entries((spec.components || {}).schemas || {}).map(([name, s]) => h("details", { id: `schema-${name}` }, h("summary", { class: "mono" }, name), block(s))),
-  );
+  ]);
 }
 
 render().catch((err) => {

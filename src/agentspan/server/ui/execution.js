@@ -2,7 +2,7 @@
 // timeline of every recorded step, kept live from the event stream while it runs.
 
 import { api, follow, query } from "./api.js";
-import { badge, block, clear, cost, duration, h, problemText, tokens, when } from "./dom.js";
+import { append, badge, block, clear, cost, duration, h, problemText, tokens, when } from "./dom.js";
 import { decisionForm } from "./form.js";
 
 const TERMINAL = new Set(["COMPLETED", "FAILED", "TERMINATED", "TIMED_OUT"]);
@@ -82,12 +82,12 @@ function renderHead(el, d, changed) {
         control(d, d.status === "PAUSED" ? "resume" : "pause", "PUT", changed),
         control(d, "cancel", "DELETE", changed),
       ];
-  clear(el).append(
+  append(clear(el), [
     h("h1", null, d.agentName, " ", badge(d.status)),
     h("dl", { class: "facts" }, facts.map(([k, v]) => [h("dt", null, k), h("dd", null, v)])),
     controls.length ? h("div", { class: "actions" }, controls) : null,
     d.error ? h("p", { class: "error" }, d.error) : null,
-  );
+  ]);
 }
 
 function control(d, action, method, changed) {

@@ -1,0 +1,153 @@
+"""The web UI in a real browser (issue 16): headless Chromium against a real server with
+a scripted model. List -> open an execution -> see its tool call -> approve a waiting
+execution from the inbox -> it completes; the execution page follows the live stream.
+Screenshots of the list, an execution and the inbox are written to the artifacts dir."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+
+from agentspan.agents import Agent, AgentRuntime, tool
+
+from fakes.openai_server import FakeOpenAI
+from support.servers import ThreadServer
+
+pytestmark = pytest.mark.browser
+
+T = TypeVar("T")
+
+
+@tool
+def lookup_order(order_id: str) -> str:
+    """Look an order up."""
+    return f"order {order_id}: shipped"
+
+
+@tool(approval_required=True)
+def issue_refund(order_id: str, amount: int) -> str:
+    """Refund an order."""
+    return f"refunded {amount} on {order_id}"
+
+
+@pytest.fixture
+def fake(fake_openai: FakeOpenAI) -> Iterator[FakeOpenAI]:
+    fake_openai.reset()
+    yield fake_openai
+    fake_openai.reset()
+
+
+def until(browser: Any, find: Callable[[], T | None], what: str, timeout: float = 10.0) -> T:
+    """What ``find`` returns once it is truthy; fails naming ``what`` (and the page's
+    console) when it never is."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            found = find()
+        except (NoSuchElementException, StaleElementReferenceException):
+            found = None
+        if found:
+            return found
+        time.sleep(0.05)
+    raise AssertionError(f"{what} did not appear; console: {browser.get_log('browser')}")
+
+
+def test_list_execution_tool_call_and_approval(
+    browser: Any, server: ThreadServer, runtime: AgentRuntime, fake: FakeOpenAI, artifacts: Path
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    css = By.CSS_SELECTOR
+    fake.script(
+        FakeOpenAI.tool_calls([("lookup_order", {"order_id": "A-17"})]),
+        FakeOpenAI.text("Order A-17 has shipped."),
+        FakeOpenAI.tool_calls([("issue_refund", {"order_id": "B-2", "amount": 40})]),
+        FakeOpenAI.text("Refund issued."),
+    )
+    done = runtime.run(Agent(name="support", model="openai/gpt-4o", tools=[lookup_order]), "Where is A-17?")
+    assert done.status == "COMPLETED"
+    waiting = runtime.start(Agent(name="refunds", model="openai/gpt-4o", tools=[issue_refund]), "Refund B-2")
+    until(browser, lambda: waiting.get_status().is_waiting, "the refund's approval wait")
+
+    # The list: both executions, newest first, with status, tokens and cost.
+    browser.get(server.root_url + "/")
+    rows = until(browser, lambda: browser.find_elements(css, "#executions tbody tr a"), "the executions list")
+    texts = [r.text for r in browser.find_elements(css, "#executions tbody tr")]
+    assert any("refunds" in t and "RUNNING" in t for t in texts) and any("support" in t and "COMPLETED" in t for t in texts)
+    assert {r.text for r in rows} >= {done.execution_id, waiting.execution_id}
+    browser.save_screenshot(str(artifacts / "ui-list.png"))
+
+    # One execution: the tool call with its arguments and idempotency key, and the output.
+    browser.find_element(css, f'a[href="#/executions/{done.execution_id}"]').click()
+    call = until(browser, lambda: browser.find_element(css, '#timeline li[data-type="tool_call"]'), "the tool call")
+    assert "lookup_order" in call.text and "done" in call.text
+    call.find_element(css, "summary").click()
+    assert '"order_id": "A-17"' in call.text and f"{done.execution_id}:" in call.text
+    assert "order A-17: shipped" in call.text  # its result, joined to the call
+    assert "Order A-17 has shipped." in browser.find_element(css, "#output").text
+    summary = browser.find_element(css, "#summary").text
+    assert "COMPLETED" in summary and "null" not in summary and "undefined" not in summary
+    assert browser.find_elements(css, '#timeline li[data-type="llm_call"]')
+    browser.save_screenshot(str(artifacts / "ui-execution.png"))
+
+    # The inbox: the waiting refund with its arguments; approving it lets it complete.
+    browser.find_element(css, 'nav a[data-page="inbox"]').click()
+    card = until(
+        browser, lambda: browser.find_element(css, f'#inbox [data-execution="{waiting.execution_id}"]'), "the inbox"
+    )
+    assert "refunds" in card.text and "issue_refund" in card.text
+    browser.save_screenshot(str(artifacts / "ui-inbox.png"))
+    card.find_element(css, 'button[data-action="approve"]').click()
+    until(browser, lambda: "Approved." in card.text, "the approval's confirmation")
+    result = waiting.join(timeout=10)
+    assert result.output == "Refund issued." and result.tool_calls[0]["approval"]["approved"] is True
+
+    browser.get(f"{server.root_url}/#/executions/{waiting.execution_id}")
+    until(browser, lambda: "COMPLETED" in browser.find_element(css, "#summary").text, "the completed status")
+    approval = browser.find_element(css, '#timeline li[data-type="tool_call"]').text
+    assert "approved by" in approval and "issue_refund" in approval
+    assert not [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+
+
+def test_an_open_execution_follows_the_live_stream(
+    browser: Any, server: ThreadServer, runtime: AgentRuntime, fake: FakeOpenAI
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    css = By.CSS_SELECTOR
+    fake.script(
+        FakeOpenAI.tool_calls([("issue_refund", {"order_id": "C-9", "amount": 5})]),
+        FakeOpenAI.text("Refund done."),
+    )
+    handle = runtime.start(Agent(name="refunds", model="openai/gpt-4o", tools=[issue_refund]), "Refund C-9")
+    until(browser, lambda: handle.get_status().is_waiting, "the approval wait")
+    browser.get(f"{server.root_url}/#/executions/{handle.execution_id}")
+    form = until(browser, lambda: browser.find_element(css, "#waiting form"), "the approval form")
+    assert browser.find_elements(css, '#timeline li[data-type="waiting"]')
+    # Approved elsewhere (another operator's API call): the page sees it from the stream.
+    status = httpx.get(f"{server.api_url}/agent/{handle.execution_id}/status").json()
+    answer = {"approved": True, "taskRefName": status["pendingTool"]["taskRefName"]}
+    assert httpx.post(f"{server.api_url}/agent/{handle.execution_id}/respond", json=answer).status_code == 200
+    until(browser, lambda: browser.find_elements(css, '#timeline li[data-type="done"]'), "the live done event")
+    until(browser, lambda: "COMPLETED" in browser.find_element(css, "#summary").text, "the refreshed summary")
+    assert not browser.find_elements(css, "#waiting form") and form is not None
+    assert "Refund done." in browser.find_element(css, "#output").text
+
+
+def test_api_docs_render_from_the_local_description(browser: Any, server: ThreadServer) -> None:
+    from selenium.webdriver.common.by import By
+
+    browser.get(server.root_url + "/api/docs")
+    title = until(browser, lambda: browser.find_element(By.TAG_NAME, "h1"), "the docs title")
+    until(browser, lambda: "API" in title.text and "Loading" not in browser.page_source, "the rendered docs")
+    waiting = browser.find_element(By.ID, "get-api-agent-waiting")
+    assert "/api/agent/waiting" in waiting.text and "cursor" in waiting.text
+    assert browser.find_elements(By.CSS_SELECTOR, "#schema-WaitingList")
+    assert not [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
