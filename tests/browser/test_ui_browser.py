@@ -95,6 +95,7 @@ def test_list_execution_tool_call_and_approval(
     summary = browser.find_element(css, "#summary").text
     assert "COMPLETED" in summary and "null" not in summary and "undefined" not in summary
     assert browser.find_elements(css, '#timeline li[data-type="llm_call"]')
+    browser.execute_script("document.getElementById('output').scrollIntoView()")  # output and timeline
     browser.save_screenshot(str(artifacts / "ui-execution.png"))
 
     # The inbox: the waiting refund with its arguments; approving it lets it complete.

@@ -146,7 +146,9 @@ SEARCH_CLAUSE = (
     "(LOWER(id) LIKE :pattern ESCAPE '!' OR LOWER(agent_name) LIKE :pattern ESCAPE '!' "
     "OR LOWER(input) LIKE :pattern ESCAPE '!')"
 )
-KEYSET_CLAUSE = "(created_at < :before_at OR (created_at = :before_at AND id < :before_id))"
+KEYSET_CLAUSE = "(created_at, id) < (:before_at, :before_id)"
+"""A row-value comparison: both SQLite and PostgreSQL seek an index on ``(created_at,
+id)`` with it, where the equivalent ``OR`` would scan."""
 
 
 def like_pattern(text: str) -> str:

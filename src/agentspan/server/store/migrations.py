@@ -29,6 +29,13 @@ class Migration:
     postgres: tuple[str, ...]
 
 
+_ROOT_LIST_INDEXES = (
+    "CREATE INDEX executions_roots ON executions (created_at, id) WHERE parent_id IS NULL",
+    "CREATE INDEX executions_roots_status ON executions (status, created_at, id) WHERE parent_id IS NULL",
+    "CREATE INDEX executions_roots_agent ON executions (agent_name, created_at, id) WHERE parent_id IS NULL",
+)
+"""Partial indexes, the same text in both dialects."""
+
 MIGRATIONS: tuple[Migration, ...] = (
     # 1: executions, events, messages, specs, the task queue and pollers.
     Migration(
@@ -259,11 +266,9 @@ MIGRATIONS: tuple[Migration, ...] = (
         )""",
         ),
     ),
-    # 6: the UI's list filtered by agent stays an index walk, newest first.
-    Migration(
-        sqlite=("CREATE INDEX executions_agent ON executions (agent_name, created_at)",),
-        postgres=("CREATE INDEX executions_agent ON executions (agent_name, created_at)",),
-    ),
+    # 6: the executions list (the UI's, by keyset cursor) walks an index newest first,
+    # for the top-level executions it shows by default, unfiltered or by status or agent.
+    Migration(sqlite=_ROOT_LIST_INDEXES, postgres=_ROOT_LIST_INDEXES),
 )
 
 SQLITE_MIGRATIONS: list[list[str]] = [list(m.sqlite) for m in MIGRATIONS]
