@@ -40,7 +40,11 @@ def test_page_and_assets_are_served_with_a_strict_policy(server: ThreadServer) -
     page = httpx.get(server.root_url + "/")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     policy = page.headers["content-security-policy"]
-    assert "script-src 'self'" in policy and "connect-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    assert (
+        "script-src 'self'" in policy
+        and "connect-src 'self'" in policy
+        and "frame-ancestors 'none'" in policy
+    )
     assert page.headers["x-content-type-options"] == "nosniff"
     assert '<script type="module" src="/ui/app.js">' in page.text
     script = httpx.get(server.root_url + "/ui/app.js")
@@ -55,8 +59,10 @@ def test_every_asset_is_local_and_never_parses_text_as_markup() -> None:
     for name, body in ASSETS.items():
         text = body.decode()
         assert not re.search(r"(src|href)=\"(https?:)?//", text), f"{name} loads from another site"
-        assert "innerHTML" not in text and "insertAdjacentHTML" not in text and "document.write" not in text, name
-        assert "import(" not in text.replace("import(\"", ""), name
+        assert (
+            "innerHTML" not in text and "insertAdjacentHTML" not in text and "document.write" not in text
+        ), name
+        assert "import(" not in text.replace('import("', ""), name
 
 
 def test_each_module_a_page_imports_is_served(server: ThreadServer) -> None:
@@ -136,7 +142,9 @@ def test_a_bad_cursor_is_a_validation_problem(server: ThreadServer, cursor: str)
 
 
 def test_search_and_cursor_are_bounded(server: ThreadServer) -> None:
-    _problem(httpx.get(server.api_url + "/agent/executions", params={"q": "x" * 201}), 400, "validation_failed")
+    _problem(
+        httpx.get(server.api_url + "/agent/executions", params={"q": "x" * 201}), 400, "validation_failed"
+    )
     _problem(httpx.get(server.api_url + "/agent/waiting", params={"size": 201}), 400, "validation_failed")
 
 
@@ -165,7 +173,11 @@ def test_inbox_lists_waiting_approvals_with_their_schema(
     url = f"{server.api_url}/agent/{handle.execution_id}/respond"
     assert httpx.post(url, json=answer).status_code == 200
     again = httpx.post(url, json=answer)  # compare-and-set: the second answer is refused
-    assert again.status_code == 409 and again.json()["code"] in {"already_decided", "not_waiting", "invalid_state"}
+    assert again.status_code == 409 and again.json()["code"] in {
+        "already_decided",
+        "not_waiting",
+        "invalid_state",
+    }
     assert handle.join(timeout=10).output == "Sent."
     left = httpx.get(server.api_url + "/agent/waiting").json()["results"]
     assert handle.execution_id not in [e["executionId"] for e in left]

@@ -80,13 +80,17 @@ def test_list_execution_tool_call_and_approval(
     browser.get(server.root_url + "/")
     rows = until(browser, lambda: browser.find_elements(css, "#executions tbody tr a"), "the executions list")
     texts = [r.text for r in browser.find_elements(css, "#executions tbody tr")]
-    assert any("refunds" in t and "RUNNING" in t for t in texts) and any("support" in t and "COMPLETED" in t for t in texts)
+    assert any("refunds" in t and "RUNNING" in t for t in texts) and any(
+        "support" in t and "COMPLETED" in t for t in texts
+    )
     assert {r.text for r in rows} >= {done.execution_id, waiting.execution_id}
     browser.save_screenshot(str(artifacts / "ui-list.png"))
 
     # One execution: the tool call with its arguments and idempotency key, and the output.
     browser.find_element(css, f'a[href="#/executions/{done.execution_id}"]').click()
-    call = until(browser, lambda: browser.find_element(css, '#timeline li[data-type="tool_call"]'), "the tool call")
+    call = until(
+        browser, lambda: browser.find_element(css, '#timeline li[data-type="tool_call"]'), "the tool call"
+    )
     assert "lookup_order" in call.text and "done" in call.text
     call.find_element(css, "summary").click()
     assert '"order_id": "A-17"' in call.text and f"{done.execution_id}:" in call.text
@@ -101,7 +105,9 @@ def test_list_execution_tool_call_and_approval(
     # The inbox: the waiting refund with its arguments; approving it lets it complete.
     browser.find_element(css, 'nav a[data-page="inbox"]').click()
     card = until(
-        browser, lambda: browser.find_element(css, f'#inbox [data-execution="{waiting.execution_id}"]'), "the inbox"
+        browser,
+        lambda: browser.find_element(css, f'#inbox [data-execution="{waiting.execution_id}"]'),
+        "the inbox",
     )
     assert "refunds" in card.text and "issue_refund" in card.text
     browser.save_screenshot(str(artifacts / "ui-inbox.png"))
@@ -136,7 +142,9 @@ def test_an_open_execution_follows_the_live_stream(
     status = httpx.get(f"{server.api_url}/agent/{handle.execution_id}/status").json()
     answer = {"approved": True, "taskRefName": status["pendingTool"]["taskRefName"]}
     assert httpx.post(f"{server.api_url}/agent/{handle.execution_id}/respond", json=answer).status_code == 200
-    until(browser, lambda: browser.find_elements(css, '#timeline li[data-type="done"]'), "the live done event")
+    until(
+        browser, lambda: browser.find_elements(css, '#timeline li[data-type="done"]'), "the live done event"
+    )
     until(browser, lambda: "COMPLETED" in browser.find_element(css, "#summary").text, "the refreshed summary")
     assert not browser.find_elements(css, "#waiting form") and form is not None
     assert "Refund done." in browser.find_element(css, "#output").text
