@@ -16,7 +16,7 @@ import pytest
 from agentspan.agents import Agent, AgentRuntime, tool
 
 from fakes.openai_server import FakeOpenAI
-from support.servers import ThreadServer
+from support.servers import ServerProcess, ThreadServer
 
 pytestmark = pytest.mark.browser
 
@@ -160,3 +160,78 @@ def test_api_docs_render_from_the_local_description(browser: Any, server: Thread
     assert "/api/agent/waiting" in waiting.text and "cursor" in waiting.text
     assert browser.find_elements(By.CSS_SELECTOR, "#schema-WaitingList")
     assert not [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+
+
+def test_with_keys_on_the_ui_asks_for_one_and_sends_it(browser: Any, tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    from agentspan.server.settings import Settings
+
+    css = By.CSS_SELECTOR
+    srv = ThreadServer(Settings(data_dir=tmp_path)).start()
+    try:
+        made = httpx.post(srv.api_url + "/keys", json={"name": "ops", "scopes": ["operator"]})
+        key = made.json()["key"]
+        browser.get(srv.root_url + "/")
+        dialog = until(browser, lambda: browser.find_element(css, "dialog[open]"), "the key dialog")
+        box = dialog.find_element(By.ID, "key-input")
+        box.send_keys("asp_not-a-real-key")
+        dialog.find_element(css, "button[type=submit]").click()
+        until(browser, lambda: "refused" in browser.find_element(By.ID, "key-error").text, "the refusal")
+        box.send_keys(key)
+        dialog.find_element(css, "button[type=submit]").click()
+        until(
+            browser,
+            lambda: "0 executions" in browser.find_element(By.ID, "main").text,
+            "the list with the key",
+        )
+        assert not browser.find_elements(css, "dialog[open]")
+        assert browser.execute_script("return sessionStorage.getItem('agentspan.apiKey')") == key
+    finally:
+        browser.execute_script("sessionStorage.clear()")
+        srv.stop()
+
+
+def test_the_live_view_resumes_after_the_server_restarts(
+    browser: Any, fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    """The stream drops when the server is killed; the page reconnects with Last-Event-ID
+    and shows what happened meanwhile, each step once."""
+    from selenium.webdriver.common.by import By
+
+    from agentspan.agents import AgentConfig
+
+    css = By.CSS_SELECTOR
+    fake.script(
+        FakeOpenAI.tool_calls([("issue_refund", {"order_id": "D-4", "amount": 9})]),
+        FakeOpenAI.text("Refunded after the restart."),
+    )
+    srv = ServerProcess(tmp_path).start()
+    config = AgentConfig(server_url=srv.api_url, auto_start_server=False)
+    try:
+        with AgentRuntime(config=config) as rt:
+            handle = rt.start(
+                Agent(name="refunds", model="openai/gpt-4o", tools=[issue_refund]), "Refund D-4"
+            )
+            until(browser, lambda: handle.get_status().is_waiting, "the approval wait", timeout=20)
+            browser.get(f"{srv.root_url}/#/executions/{handle.execution_id}")
+            until(browser, lambda: browser.find_element(css, "#waiting form"), "the approval form")
+            srv.kill()  # SIGKILL: the page's stream is cut
+            srv.start()
+            status = httpx.get(f"{srv.api_url}/agent/{handle.execution_id}/status").json()
+            answer = {"approved": True, "taskRefName": status["pendingTool"]["taskRefName"]}
+            assert (
+                httpx.post(f"{srv.api_url}/agent/{handle.execution_id}/respond", json=answer).status_code
+                == 200
+            )
+            until(
+                browser,
+                lambda: browser.find_elements(css, '#timeline li[data-type="done"]'),
+                "the done event after the reconnect",
+                timeout=30,
+            )
+            for kind in ("waiting", "tool_call", "done"):
+                assert len(browser.find_elements(css, f'#timeline li[data-type="{kind}"]')) == 1, kind
+            assert "Refunded after the restart." in browser.find_element(css, "#output").text
+    finally:
+        srv.stop()
