@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from agentspan.agents import Agent, AgentRuntime, tool
+from agentspan.agents import Agent, AgentRuntime, human_tool, tool
 
 from fakes.openai_server import FakeOpenAI
 from support.servers import ServerProcess, ThreadServer
@@ -235,3 +235,54 @@ def test_the_live_view_resumes_after_the_server_restarts(
             assert "Refunded after the restart." in browser.find_element(css, "#output").text
     finally:
         srv.stop()
+
+
+choose_plan = human_tool(
+    name="choose_plan",
+    description="Ask which plan to sell.",
+    response_schema={
+        "type": "object",
+        "properties": {
+            "plan": {"type": "string", "enum": ["basic", "pro"]},
+            "seats": {"type": "integer", "description": "How many seats"},
+            "note": {"type": "string"},
+        },
+        "required": ["plan", "seats"],
+    },
+)
+
+
+def test_a_question_is_answered_with_a_form_built_from_its_schema(
+    browser: Any, server: ThreadServer, runtime: AgentRuntime, fake: FakeOpenAI
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.select import Select
+
+    css = By.CSS_SELECTOR
+    fake.script(
+        FakeOpenAI.tool_calls([("choose_plan", {"question": "Which plan?"})]),
+        FakeOpenAI.text("Selling pro."),
+    )
+    handle = runtime.start(Agent(name="sales", model="openai/gpt-4o", tools=[choose_plan]), "sell")
+    until(browser, lambda: handle.get_status().is_waiting, "the question")
+    browser.get(server.root_url + "/#/inbox")
+    card = until(
+        browser,
+        lambda: browser.find_element(css, f'#inbox [data-execution="{handle.execution_id}"]'),
+        "the card",
+    )
+    Select(card.find_element(css, 'select[name="plan"]')).select_by_visible_text("pro")
+    seats = card.find_element(css, 'input[name="seats"]')
+    assert seats.get_attribute("type") == "number" and seats.get_attribute("required") is not None
+    seats.send_keys("12")
+    card.find_element(css, 'button[data-action="respond"]').click()
+    until(browser, lambda: "Answer sent." in card.text, "the confirmation")
+    result = handle.join(timeout=10)
+    assert result.output == "Selling pro."
+    answer = fake.requests[1]["messages"][-1]
+    assert (
+        answer["role"] == "tool"
+        and '"plan": "pro"' in answer["content"]
+        and '"seats": 12' in answer["content"]
+    )
+    assert "note" not in answer["content"]  # an empty optional field is left out
