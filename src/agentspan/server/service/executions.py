@@ -43,7 +43,7 @@ from agentspan.server.engine.schema_check import check
 from agentspan.server.engine.waits import pending_tool
 from agentspan.server.errors import BaseUrlNotAllowed, InvalidState, ValidationFailed, not_found
 from agentspan.server.service.credentials import check_declarations
-from agentspan.server.service.inbox import waiting_list
+from agentspan.server.service.approvals import waiting_list
 from agentspan.server.service.limits import Limits, ModelProblem, check_answer, check_start
 from agentspan.server.service.principal import Principal
 from agentspan.server.service.queries import (
@@ -190,7 +190,7 @@ class ExecutionService:
     async def waiting(
         self, principal: Principal, *, size: int = 50, cursor: str | None = None
     ) -> WaitingList:
-        """The approvals inbox (``service/inbox.py``)."""
+        """The approvals inbox (``service/approvals.py``)."""
         before = parse_cursor(cursor) if cursor else None
         if cursor and before is None:
             raise ValidationFailed(f"cursor: {cursor!r} is not a cursor this server handed out (nextCursor)")
