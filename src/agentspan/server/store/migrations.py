@@ -269,7 +269,32 @@ MIGRATIONS: tuple[Migration, ...] = (
         )""",
         ),
     ),
-    # 6: the executions list (the UI's, by keyset cursor) walks an index newest first,
+    # 6: the inbox of running executions (inbox.py): messages sent to them, in order.
+    Migration(
+        sqlite=(
+            """CREATE TABLE inbox (
+            execution_id TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            body TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            call_id TEXT,
+            delivered_at REAL,
+            PRIMARY KEY (execution_id, seq)
+        )""",
+        ),
+        postgres=(
+            """CREATE TABLE inbox (
+            execution_id text NOT NULL,
+            seq bigint NOT NULL,
+            body text NOT NULL,
+            created_at double precision NOT NULL,
+            call_id text,
+            delivered_at double precision,
+            PRIMARY KEY (execution_id, seq)
+        )""",
+        ),
+    ),
+    # 7: the executions list (the UI's, by keyset cursor) walks an index newest first,
     # for the top-level executions it shows by default, unfiltered or by status or agent.
     Migration(sqlite=_LIST_INDEXES, postgres=_LIST_INDEXES),
 )
