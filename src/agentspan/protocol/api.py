@@ -133,11 +133,36 @@ class ExecutionSummary(WireModel):
     created_at: float
     updated_at: float
     waiting_reason: str | None = None
+    token_usage: TokenUsageWire | None = None
+    """This execution's own usage (not its sub-executions')."""
+    duration_ms: int | None = None
+    """From start to the end, once it ended."""
 
 
 class ExecutionList(WireModel):
     total_hits: int
     results: list[ExecutionSummary]
+    next_cursor: str | None = None
+    """Pass as ``cursor`` for the next (older) page; absent on the last page."""
+
+
+class WaitingExecution(WireModel):
+    """One entry of the approvals inbox: an execution waiting for a person."""
+
+    execution_id: str
+    agent_name: str
+    parent_execution_id: str | None = None
+    created_at: float
+    updated_at: float
+    waiting_reason: str | None = None
+    pending_tool: dict[str, Any]
+    """What it waits for, with the ``response_schema`` an answer must fit."""
+
+
+class WaitingList(WireModel):
+    results: list[WaitingExecution]
+    next_cursor: str | None = None
+    """Pass as ``cursor`` to go on; absent once every running execution was looked at."""
 
 
 class RespondRequest(WireModel):
