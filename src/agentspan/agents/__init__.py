@@ -62,6 +62,7 @@ from agentspan.agents.guardrail import (
 from agentspan.agents.handoff import HandoffCondition, OnCondition, OnTextMention, OnToolResult
 from agentspan.agents.memory import ConversationMemory
 from agentspan.agents.openai_compat import Runner, RunResult
+from agentspan.agents.semantic_memory import MemoryEntry, MemoryStore, SemanticMemory
 from agentspan.agents.termination import (
     MaxMessageTermination,
     StopMessageTermination,
@@ -102,6 +103,8 @@ __all__ = [
     "HandoffCondition",
     "LLMGuardrail",
     "MaxMessageTermination",
+    "MemoryEntry",
+    "MemoryStore",
     "OnCondition",
     "OnFail",
     "OnTextMention",
@@ -111,6 +114,7 @@ __all__ = [
     "RegexGuardrail",
     "RunResult",
     "Runner",
+    "SemanticMemory",
     "Status",
     "StopMessageTermination",
     "Strategy",
