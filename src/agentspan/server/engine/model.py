@@ -113,7 +113,7 @@ class Usage(_Model):
     """False once any call was made with a model the price table does not know."""
 
 
-FnPurpose = Literal["router", "stop_when", "gate", "handoff", "guardrail", "callback"]
+FnPurpose = Literal["router", "stop_when", "gate", "handoff", "guardrail", "callback", "retry_wait"]
 
 
 class PendingFn(_Model):
