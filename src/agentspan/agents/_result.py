@@ -67,6 +67,7 @@ class EventType(str, Enum):
     TOOLS_REQUIRED = "tools_required"
     HUMAN_INPUT = "human_input"
     CALLBACK = "callback"
+    CONTEXT_CONDENSED = "context_condensed"
 
 
 @dataclass

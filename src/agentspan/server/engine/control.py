@@ -7,9 +7,11 @@ from collections.abc import Callable
 from typing import Any
 
 from agentspan.protocol.spec import AgentConfig
+from agentspan.server.engine.condense import on_context_condensed
 from agentspan.server.engine.model import (
     BudgetExceeded,
     Cancel,
+    ContextCondensed,
     EventDraft,
     LlmFailed,
     Pause,
@@ -104,4 +106,5 @@ SHARED: dict[type[Any], InputHandler] = {
     WorkerFound: on_worker_found,
     BudgetExceeded: on_budget_exceeded,
     LlmFailed: on_llm_failed,
+    ContextCondensed: on_context_condensed,
 }
