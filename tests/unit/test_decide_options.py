@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from agentspan.server.engine.model import CallLlm, ChildFinished, HumanAnswered, Rejected, RunTool, StartChild
+from agentspan.server.engine.model import (
+    CallLlm,
+    ChildFinished,
+    HumanAnswered,
+    Rejected,
+    RunTool,
+    StartChild,
+    Stop,
+)
 
 from support.decide import (
     LOOKUP,
@@ -185,3 +193,25 @@ def test_a_lost_delay_task_runs_again_and_a_failed_one_still_lets_the_retry_go()
     assert rerun.call_id == wait.call_id and not commands(d, StartChild)
     d = run.fail(wait.call_id, "broken", retryable=False)
     assert commands(d, StartChild), "the pause is best effort: its failure does not cancel the retry"
+
+
+def test_a_stop_during_the_retry_pause_ends_the_call_instead_of_retrying() -> None:
+    sub = agent(name="researcher").model_dump(by_alias=True, exclude_none=True)
+    research = tool(
+        "researcher",
+        tool_type="agent_tool",
+        retry_count=1,
+        retry_delay_seconds=5,
+        config={"agentConfig": sub},
+    )
+    run = Run(agent(research))
+    run.start()
+    run.llm("", call("researcher", {"request": "dig"}))
+    run.state.calls["c1"].child_id = "k1"
+    d = run.apply(ChildFinished(child_id="k1", agent_name="researcher", status="FAILED", error="boom"))
+    (wait,) = commands(d, RunTool)
+    d = run.apply(Stop())
+    assert not d.state.terminal, "the call is still in flight"
+    d = run.ok(wait.call_id, {"waited": True})
+    assert not commands(d, StartChild)
+    assert d.state.status == "COMPLETED" and d.state.finish_reason == "stopped"

@@ -484,10 +484,14 @@ def _retry_agent_tool(d: Step, call: CallState, tool: AgentTool, error: str) -> 
 
 def on_retry_wait_over(spec: AgentConfig, d: Step, fn: PendingFn) -> None:
     """The pause before an agent tool's retry is over: start the child again (unless the
-    call was settled meanwhile, e.g. the run was stopped)."""
+    call was settled meanwhile). A stop asked for during the pause ends the call instead:
+    the run stops at the turn's end rather than after one more child."""
     call = d.state.calls.get(str(fn.args.get("call_id", "")))
     tool = find_tool(spec, call.name) if call is not None else None
     if call is None or call.status != "child_running" or call.child_id is not None:
         return
-    if isinstance(tool, AgentTool):
-        _start_agent_tool(d, call, tool)
+    if d.state.stop_requested or not isinstance(tool, AgentTool):
+        resolve(d, call, error=f"'{call.name}' was not run again: the run is stopping")
+        maybe_finish_turn(spec, d)
+        return
+    _start_agent_tool(d, call, tool)
