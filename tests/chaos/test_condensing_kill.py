@@ -40,7 +40,7 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 30) -> None:
 
 
 def is_summary_call(request: dict[str, Any]) -> bool:
-    return request["messages"][0] == {"role": "system", "content": SUMMARY_INSTRUCTIONS}
+    return bool(request["messages"][0] == {"role": "system", "content": SUMMARY_INSTRUCTIONS})
 
 
 def test_the_summary_step_is_made_once_across_two_server_kills(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from agentspan.protocol.messages import ChatMessage
+from agentspan.protocol.messages import ChatMessage, MessageToolCall
 from agentspan.server.engine.model import Condensation
 from agentspan.server.executors.condensing import (
     SUMMARY_PREFIX,
@@ -26,7 +26,7 @@ def conversation(turns: int, size: int = 400) -> list[ChatMessage]:
     """The task, then ``turns`` of (assistant calls a tool, tool result)."""
     messages: list[ChatMessage] = [{"role": "user", "content": "the task"}]
     for n in range(turns):
-        call = {"id": f"c{n}", "name": "lookup", "arguments": f'{{"q": {n}}}'}
+        call: MessageToolCall = {"id": f"c{n}", "name": "lookup", "arguments": f'{{"q": {n}}}'}
         messages.append({"role": "assistant", "content": None, "tool_calls": [call]})
         messages.append({"role": "tool", "tool_call_id": f"c{n}", "name": "lookup", "content": "r" * size})
     return messages
