@@ -73,3 +73,43 @@ def test_what_a_run_recalled_is_kept_for_all_its_model_calls_and_never_searched_
     fake.script(FakeOpenAI.text("No idea."))
     runtime.run(agent, "When is the quarterly report due?")
     assert "Relevant context" not in system_of(fake, 2)
+
+
+support_memory = SemanticMemory(max_results=3)
+for _fact in (
+    "The customer's name is Alice and she prefers email communication.",
+    "Alice's account is on the Enterprise plan since March 2021.",
+    "Last interaction: Alice reported a billing discrepancy on invoice #1042.",
+    "Alice's preferred language is English.",
+    "Company policy: Enterprise customers get priority support with 1-hour SLA.",
+    "Alice's timezone is US/Pacific.",
+):
+    support_memory.add(_fact)
+
+
+@tool
+def get_customer_context(query: str) -> str:
+    """Retrieve relevant customer context from memory."""
+    return support_memory.get_context(query)
+
+
+def test_the_reference_examples_tool_backed_memory_runs_unchanged(
+    runtime: AgentRuntime, fake: FakeOpenAI
+) -> None:
+    """The reference's semantic-memory example: the agent recalls through a tool."""
+    fake.script(
+        FakeOpenAI.tool_calls([("get_customer_context", {"query": "billing issue invoice"})]),
+        FakeOpenAI.text("I see the discrepancy on invoice #1042."),
+    )
+    agent = Agent(
+        name="memory_agent",
+        model="openai/gpt-4o",
+        tools=[get_customer_context],
+        instructions="Use the get_customer_context tool to recall relevant information.",
+    )
+    result = runtime.run(agent, "I have a question about my billing — is there an issue with my account?")
+    assert result.status == "COMPLETED", result.error
+    (tool_message,) = [m for m in fake.requests[1]["messages"] if m["role"] == "tool"]
+    assert tool_message["content"].startswith("Relevant context from memory:\n  1. Last interaction:")
+    assert support_memory.search("billing invoice")[0].endswith("invoice #1042.")
+    assert [e.content[:16] for e in support_memory.list_all()][:1] == ["The customer's n"]
