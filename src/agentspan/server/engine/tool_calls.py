@@ -21,9 +21,11 @@ from agentspan.server.engine.callback_points import ask_after_tool, ask_before_t
 from agentspan.server.engine.conditions import tool_result_handoff
 from agentspan.server.engine.functions import DELAY, call_fn
 from agentspan.server.engine.guardrails import (
+    check_output,
     check_tool_call,
     check_tool_result,
     on_human_decision,
+    rails_at,
     waiting_for_human,
 )
 from agentspan.server.engine.hooks import Block, Replace, Retry, consult
@@ -425,7 +427,13 @@ def on_call_child_finished(spec: AgentConfig, d: Step, inp: ChildFinished) -> No
                 resolve(d, call, result=inp.output)
             else:
                 resolve(d, call, error=f"'{inp.agent_name}' {inp.status}: {inp.error}")
-            if inp.status == "COMPLETED":
+            if inp.status == "COMPLETED" and rails_at(spec, "output"):
+                # The parent's output guardrails check the answer it hands back; a
+                # "retry" asks the parent's model again, free to hand over anew.
+                s.handed_to = None
+                text = inp.output if isinstance(inp.output, str) else json.dumps(inp.output, default=str)
+                check_output(spec, d, text)
+            elif inp.status == "COMPLETED":
                 s.last_text = inp.output if isinstance(inp.output, str) else s.last_text
                 finish(d, "COMPLETED", output=inp.output, finish_reason="stop")
             else:
