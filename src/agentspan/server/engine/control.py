@@ -8,14 +8,17 @@ from typing import Any
 
 from agentspan.protocol.spec import AgentConfig
 from agentspan.server.engine.condense import on_context_condensed
+from agentspan.server.engine.message_waits import on_message_arrived, on_signal
 from agentspan.server.engine.model import (
     BudgetExceeded,
     Cancel,
     ContextCondensed,
     EventDraft,
     LlmFailed,
+    MessageArrived,
     Pause,
     Rejected,
+    SignalSet,
     TimedOut,
     WorkerFound,
     WorkerMissing,
@@ -107,4 +110,6 @@ SHARED: dict[type[Any], InputHandler] = {
     BudgetExceeded: on_budget_exceeded,
     LlmFailed: on_llm_failed,
     ContextCondensed: on_context_condensed,
+    MessageArrived: on_message_arrived,
+    SignalSet: on_signal,
 }

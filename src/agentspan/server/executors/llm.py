@@ -26,6 +26,7 @@ from agentspan.server.engine.model import (
     LlmResult,
     ToolCallIn,
 )
+from agentspan.server.engine.waits import waiting_calls
 from agentspan.server.executors.base import ExecutorContext, Job, resolve_model
 from agentspan.server.executors.condensing import (
     CHARS_PER_TOKEN,
@@ -40,7 +41,7 @@ from agentspan.server.executors.condensing import (
     transcript,
 )
 from agentspan.server.executors.conversations import ConversationCache
-from agentspan.server.executors.prompts import build_request
+from agentspan.server.executors.prompts import build_request, with_signal
 from agentspan.server.observers import LlmCallFinished, ObserverBus
 from agentspan.server.providers import LlmRequest, LlmResponse, Provider, ProviderError
 from agentspan.server.providers.base import DeltaCallback
@@ -70,14 +71,16 @@ class LlmExecutor:
             return prepared
         spec, messages, state = prepared
         planning = job.task.call_id == "plan"
-        sent = condensed_view(messages, state.condensed)
+        # The operator's signal is shown in this call's copy only (never stored, never
+        # condensed): condensing works on the stored messages' indexes.
+        sent = with_signal(condensed_view(messages, state.condensed), state.signal)
         condensed = await self._condense(job.task.execution_id, spec, messages, sent, state, ctx, planning)
         if condensed is not None:
             return condensed
         return await self._call(job.task.execution_id, spec, sent, ctx, planning=planning)
 
     def recorded(self, job: Job, result: Input, state: ExecState | None) -> None:
-        if state is None or state.terminal or state.selecting or state.awaiting_approval():
+        if state is None or state.terminal or state.selecting or waiting_calls(state):
             # Ended, or waiting for a human (perhaps for days): its next model call, if any,
             # can read the conversation again rather than keep it in memory meanwhile.
             self.conversations.drop(job.task.execution_id)
