@@ -65,6 +65,7 @@ from agentspan.agents.guardrail import (
 from agentspan.agents.handoff import HandoffCondition, OnCondition, OnTextMention, OnToolResult
 from agentspan.agents.memory import ConversationMemory
 from agentspan.agents.openai_compat import Runner, RunResult
+from agentspan.agents.semantic_memory import MemoryEntry, MemoryStore, SemanticMemory
 
 # Imported eagerly, unlike the executors: the module shares its name with the function,
 # and a lazy lookup would find the submodule once anything imported it.
@@ -157,6 +158,8 @@ __all__ = [
     "LLMGuardrail",
     "LocalCodeExecutor",
     "MaxMessageTermination",
+    "MemoryEntry",
+    "MemoryStore",
     "OnCondition",
     "OnFail",
     "OnTextMention",
@@ -166,6 +169,7 @@ __all__ = [
     "RegexGuardrail",
     "RunResult",
     "Runner",
+    "SemanticMemory",
     "ServerlessCodeExecutor",
     "SkillLoadError",
     "Status",

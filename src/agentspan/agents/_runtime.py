@@ -25,6 +25,7 @@ from agentspan.agents._serialize import collect_tool_functions, serialize_agent
 from agentspan.agents._stream import AgentStream, AsyncAgentStream
 from agentspan.agents._system_functions import collect_system_functions
 from agentspan.agents.memory import remember_exchange
+from agentspan.agents.semantic_memory import with_recall
 from agentspan.client._auth import bearer_token
 from agentspan.client._autostart import ensure_server
 from agentspan.client._http import ApiClient
@@ -152,7 +153,7 @@ class AgentRuntime:
             )
         if not isinstance(agent, Agent):
             raise TypeError(f"expected an Agent, got {type(agent).__name__}")
-        spec = serialize_agent(agent)
+        spec = with_recall(serialize_agent(agent), agent.memory, prompt or "")
         if self.config.auto_start_workers:
             self._workers.register(collect_tool_functions(agent).values())
             self._workers.register(collect_system_functions(agent).values())
