@@ -24,7 +24,10 @@ PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 
 _METRICS_RESPONSES: dict[int | str, dict[str, Any]] = {
     **answers(ErrorCode.NOT_FOUND),
-    200: {"content": {PROMETHEUS_TEXT: {"schema": {"type": "string"}}}, "description": "Prometheus text format"},
+    200: {
+        "content": {PROMETHEUS_TEXT: {"schema": {"type": "string"}}},
+        "description": "Prometheus text format",
+    },
 }
 
 
@@ -41,6 +44,7 @@ async def metrics(request: Request) -> Response:
     "/api/admin/doctor",
     response_model=DoctorReport,
     response_model_by_alias=True,
+    response_model_exclude_none=True,
     responses=answers(),
 )
 async def doctor(request: Request) -> DoctorReport:

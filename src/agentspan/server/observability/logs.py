@@ -26,7 +26,10 @@ class LogObserver:
         elif isinstance(note, TaskFinished) and note.outcome == "lease_lost":
             log.warning(
                 "execution %s: lease lost on %s task %r (attempt %d); it runs again",
-                note.execution_id, note.kind, note.name, note.attempt,
+                note.execution_id,
+                note.kind,
+                note.name,
+                note.attempt,
             )
 
     def _step(self, note: StepCommitted) -> None:

@@ -73,14 +73,21 @@ class Metrics:
             "agentspan_executions_started", "Executions started (sub-agents included).", ["agent"], registry=r
         )
         self.finished = Counter(
-            "agentspan_executions_finished", "Executions that ended, by final status.", ["agent", "status"], registry=r
+            "agentspan_executions_finished",
+            "Executions that ended, by final status.",
+            ["agent", "status"],
+            registry=r,
         )
-        self.steps = Counter("agentspan_steps", "Engine steps committed, by input kind.", ["input"], registry=r)
+        self.steps = Counter(
+            "agentspan_steps", "Engine steps committed, by input kind.", ["input"], registry=r
+        )
         self.model_calls = Counter(
             "agentspan_model_calls", "Model replies recorded.", ["provider", "model"], registry=r
         )
         self.model_errors = Counter(
-            "agentspan_model_errors", "Model calls that failed for good (after retries), by agent.", ["agent"],
+            "agentspan_model_errors",
+            "Model calls that failed for good (after retries), by agent.",
+            ["agent"],
             registry=r,
         )
         self.model_latency = Histogram(
@@ -90,10 +97,17 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
-        self.tokens = Counter("agentspan_tokens", "Tokens used, by model and direction.", ["model", "type"], registry=r)
-        self.cost = Counter("agentspan_cost_usd", "Estimated spend in US dollars, by model.", ["model"], registry=r)
+        self.tokens = Counter(
+            "agentspan_tokens", "Tokens used, by model and direction.", ["model", "type"], registry=r
+        )
+        self.cost = Counter(
+            "agentspan_cost_usd", "Estimated spend in US dollars, by model.", ["model"], registry=r
+        )
         self.tool_calls = Counter(
-            "agentspan_tool_calls", "Tool tasks finished, by tool and outcome.", ["tool", "kind", "outcome"], registry=r
+            "agentspan_tool_calls",
+            "Tool tasks finished, by tool and outcome.",
+            ["tool", "kind", "outcome"],
+            registry=r,
         )
         self.tool_latency = Histogram(
             "agentspan_tool_call_duration_seconds",
@@ -102,9 +116,14 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
-        self.leases_lost = Counter("agentspan_leases_lost", "Leases found expired, by task kind.", ["kind"], registry=r)
+        self.leases_lost = Counter(
+            "agentspan_leases_lost", "Leases found expired, by task kind.", ["kind"], registry=r
+        )
         self.retries = Counter(
-            "agentspan_task_retries", "Tasks claimed again (a retry or after a lost lease).", ["kind"], registry=r
+            "agentspan_task_retries",
+            "Tasks claimed again (a retry or after a lost lease).",
+            ["kind"],
+            registry=r,
         )
         self.http_latency = Histogram(
             "agentspan_http_request_duration_seconds",
@@ -117,10 +136,15 @@ class Metrics:
             "agentspan_sse_subscribers", "Event streams open on this process.", registry=r
         )
         self.observer_dropped = Gauge(
-            "agentspan_observer_dropped", "Notifications observers of this process dropped (queue full).", registry=r
+            "agentspan_observer_dropped",
+            "Notifications observers of this process dropped (queue full).",
+            registry=r,
         )
         self.open_executions = Gauge(
-            "agentspan_executions_open", "Executions not ended, by status (shared state).", ["status"], registry=r
+            "agentspan_executions_open",
+            "Executions not ended, by status (shared state).",
+            ["status"],
+            registry=r,
         )
         self.waiting = Gauge(
             "agentspan_executions_waiting",
@@ -129,11 +153,14 @@ class Metrics:
             registry=r,
         )
         self.queue_depth = Gauge(
-            "agentspan_queue_depth", "Tasks queued, by kind, task name and status (shared state).",
-            ["kind", "task", "status"], registry=r,
+            "agentspan_queue_depth",
+            "Tasks queued, by kind, task name and status (shared state).",
+            ["kind", "task", "status"],
+            registry=r,
         )
         self.workers_seen = Gauge(
-            "agentspan_workers_seen", f"Workers that polled within {WORKER_WINDOW_SECONDS:.0f} s (shared state).",
+            "agentspan_workers_seen",
+            f"Workers that polled within {WORKER_WINDOW_SECONDS:.0f} s (shared state).",
             registry=r,
         )
         self.scrape_errors = Counter(

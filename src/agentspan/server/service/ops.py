@@ -80,8 +80,11 @@ class OpsService:
             await self._store.workers_seen(time.time())  # one round trip: is it answering?
         except Exception as exc:  # noqa: BLE001 - reported, not raised: that is the point of a doctor
             return DatabaseStatus(
-                kind=kind, schema_version=self._store.schema_version, latest_schema_version=latest,
-                reachable=False, error=f"{type(exc).__name__}: {exc}"[:300],
+                kind=kind,
+                schema_version=self._store.schema_version,
+                latest_schema_version=latest,
+                reachable=False,
+                error=f"{type(exc).__name__}: {exc}"[:300],
             )
         return DatabaseStatus(
             kind=kind, schema_version=self._store.schema_version, latest_schema_version=latest, reachable=True
