@@ -58,7 +58,6 @@ from agentspan.server.store import executions, queue
 from agentspan.server.store.base import WAKE_EVERYONE
 from agentspan.server.store.budgets import BudgetsReadsSql, BudgetsTxSql
 from agentspan.server.store.credentials import CredentialsReadsSql, CredentialsTxSql
-from agentspan.server.store.ops import OpsReadsSql
 from agentspan.server.store.errors import ConflictError, StoreError
 from agentspan.server.store.events import APPEND as APPEND_EVENTS
 from agentspan.server.store.events import EventRow, EventsReadsSql
@@ -68,6 +67,7 @@ from agentspan.server.store.memory import MemorySql
 from agentspan.server.store.messages import APPEND as APPEND_MESSAGES
 from agentspan.server.store.messages import MessagesReadsSql
 from agentspan.server.store.migrations import POSTGRES_MIGRATIONS
+from agentspan.server.store.ops import OpsReadsSql
 from agentspan.server.store.pg_url import describe_url as describe_url
 from agentspan.server.store.pg_url import redact_url as redact_url
 from agentspan.server.store.pg_url import scrub as scrub

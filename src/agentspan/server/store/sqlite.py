@@ -29,7 +29,6 @@ from typing import Any, ClassVar
 from agentspan.server.store import executions, queue
 from agentspan.server.store.budgets import BudgetsReadsSql, BudgetsTxSql
 from agentspan.server.store.credentials import CredentialsReadsSql, CredentialsTxSql
-from agentspan.server.store.ops import OpsReadsSql
 from agentspan.server.store.errors import StoreError, StoreLockedError
 from agentspan.server.store.events import APPEND as APPEND_EVENTS
 from agentspan.server.store.events import EventRow, EventsReadsSql
@@ -39,6 +38,7 @@ from agentspan.server.store.memory import MemorySql
 from agentspan.server.store.messages import APPEND as APPEND_MESSAGES
 from agentspan.server.store.messages import MessagesReadsSql
 from agentspan.server.store.migrations import SQLITE_MIGRATIONS
+from agentspan.server.store.ops import OpsReadsSql
 from agentspan.server.store.queue import QueueReadsSql, QueueTxSql, TaskRow, task_row
 from agentspan.server.store.retention import PURGE_BATCH, Member, purge_statuses, settled_trees, tree_members
 from agentspan.server.store.specs import SpecsReadsSql, SpecsTxSql
