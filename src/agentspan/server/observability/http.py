@@ -9,16 +9,14 @@ is ``unmatched``. Per request this costs two clock reads and one histogram updat
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+from agentspan.server.api.fast import Receive, Scope, Send
 from agentspan.server.observability.metrics import Metrics
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+Message = dict[str, Any]
 
 _FAST_EXACT = frozenset({"/api/tasks/poll", "/api/agent/start"})
 _TASK_ACTIONS = frozenset({"complete", "heartbeat", "fail", "credentials"})
