@@ -305,7 +305,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     except StoreError as exc:
         raise CliError(str(exc)) from None
     _check_port(args.host, args.port)
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except ValueError as exc:  # an option it cannot honour (tracing without its package)
+        raise CliError(str(exc)) from None
     # Long-polls and event streams would hold a graceful shutdown open for their whole
     # wait; nothing is lost by cutting them (clients resume), so cap the wait.
     uvicorn.run(

@@ -85,14 +85,17 @@ def create_app(
     settings: Settings | None = None,
     store: Store | None = None,
     middleware: Sequence[Middleware] = MIDDLEWARE,
+    observability: Observability | None = None,
 ) -> ServerApp:
-    """The server; ``middleware`` wraps everything, outermost first."""
+    """The server; ``middleware`` wraps everything, outermost first. ``observability``:
+    metrics, tracing and execution logs (default: as the environment says)."""
     settings = settings or Settings.from_env()
-    observability = Observability.from_env()
+    observability = observability or Observability.from_env()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = await Services.start(settings, store, observers=observability.observers)
+        services.driver.trace_tasks = observability.tracing_enabled
         bus = services.observers
         app.state.services = services
         server.auth.keys = services.keys
@@ -123,6 +126,7 @@ def create_app(
             yield
         finally:
             await services.stop()
+            observability.close()
 
     app = FastAPI(
         title="Agentspan",

@@ -231,5 +231,6 @@ def _assignment(task: TaskRow, ttl: float) -> TaskAssignment:
             session_id=ctx.get("sessionId", ""),
             state=ctx.get("state", {}),
             metadata=ctx.get("metadata", {}),
+            traceparent=ctx.get("traceparent"),
         ),
     )

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from agentspan.server.observability.logs import LogObserver
 from agentspan.server.observability.metrics import Metrics, MetricsObserver
+from agentspan.server.observability.tracing import TracingObserver, tracing_observer
 from agentspan.server.observers import Observer
 
 _OFF = ("0", "false", "no", "off")
@@ -34,6 +35,12 @@ class Observability:
     metrics: Metrics | None = None
     observers: list[Observer] = field(default_factory=list)
     tracing_enabled: bool = False
+    tracer: TracingObserver | None = None
+
+    def close(self) -> None:
+        """Flush what the tracer still holds (at server shutdown)."""
+        if self.tracer is not None:
+            self.tracer.shutdown()
 
     @classmethod
     def from_env(cls) -> Observability:
@@ -43,10 +50,8 @@ class Observability:
             found.observers.append(MetricsObserver(found.metrics))
         if _on("AGENTSPAN_EXECUTION_LOGS"):
             found.observers.append(LogObserver())
-        from agentspan.server.observability.tracing import tracing_observer
-
-        tracer = tracing_observer()
-        if tracer is not None:
-            found.observers.append(tracer)
+        found.tracer = tracing_observer()
+        if found.tracer is not None:
+            found.observers.append(found.tracer)
             found.tracing_enabled = True
         return found
