@@ -5,6 +5,7 @@ from __future__ import annotations
 import agentspan.agents as agents
 
 EXPECTED = {
+    "is_tracing_enabled",
     "Agent",
     "AgentAPIError",
     "AgentConfig",

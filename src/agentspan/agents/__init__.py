@@ -70,6 +70,7 @@ from agentspan.agents.termination import (
     TextMentionTermination,
     TokenUsageTermination,
 )
+from agentspan.agents.tracing import is_tracing_enabled
 
 function_tool = tool
 
@@ -130,6 +131,7 @@ __all__ = [
     "guardrail",
     "http_tool",
     "human_tool",
+    "is_tracing_enabled",
     "mcp_tool",
     "run",
     "run_async",
