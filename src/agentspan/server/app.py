@@ -77,6 +77,12 @@ class ServerApp:
         """The FastAPI app's state (``services`` and ``layer`` once started)."""
         return self.api.state
 
+    def begin_shutdown(self) -> None:
+        """A stop was asked for: long polls, streams and ``waitMs`` waits answer now."""
+        services: Services | None = getattr(self.api.state, "services", None)
+        if services is not None:
+            services.hub.close()
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.entry(scope, receive, send)
 
