@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -206,6 +207,17 @@ class MetricsObserver:
     def __init__(self, metrics: Metrics) -> None:
         self.m = metrics
         self._claims: OrderedDict[str, float] = OrderedDict()
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
+
+    def _at(self, metric: Any, *labels: str) -> Any:
+        """``metric.labels(*labels)``, remembered: ``labels()`` validates and locks on every
+        call, and the same few series are hit several times per turn. Bounded, as the label
+        values are (``Bounded``)."""
+        key = (id(metric), labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     async def observe(self, note: Notification) -> None:
         if isinstance(note, StepCommitted):
@@ -219,29 +231,29 @@ class MetricsObserver:
 
     def _step(self, note: StepCommitted) -> None:
         m = self.m
-        m.steps.labels(note.input_kind).inc()
+        self._at(m.steps, note.input_kind).inc()
         agent = m.agent(note.agent_name)
         if note.input_kind == "start":
-            m.started.labels(agent).inc()
+            self._at(m.started, agent).inc()
         if note.status_after in TERMINAL_STATUSES and note.status_before not in TERMINAL_STATUSES:
-            m.finished.labels(agent, note.status_after).inc()
+            self._at(m.finished, agent, note.status_after).inc()
         if note.input_kind == "llm_failed":
-            m.model_errors.labels(agent).inc()
+            self._at(m.model_errors, agent).inc()
 
     def _llm(self, note: LlmCallFinished) -> None:
         m = self.m
         model = m.model(note.model)
         provider = model.split("/", 1)[0] if "/" in model else ""
-        m.model_calls.labels(provider, model).inc()
-        m.model_latency.labels(provider, model).observe(note.latency_ms / 1000)
-        m.tokens.labels(model, "input").inc(note.prompt_tokens)
-        m.tokens.labels(model, "output").inc(note.completion_tokens)
+        self._at(m.model_calls, provider, model).inc()
+        self._at(m.model_latency, provider, model).observe(note.latency_ms / 1000)
+        self._at(m.tokens, model, "input").inc(note.prompt_tokens)
+        self._at(m.tokens, model, "output").inc(note.completion_tokens)
         if note.cost_usd:
-            m.cost.labels(model).inc(note.cost_usd)
+            self._at(m.cost, model).inc(note.cost_usd)
 
     def _claimed(self, note: TaskClaimed) -> None:
         if note.attempt > 1:
-            self.m.retries.labels(note.kind).inc()
+            self._at(self.m.retries, note.kind).inc()
         if note.kind in _SERVER_KINDS:
             return
         self._claims[note.task_id] = time.monotonic()
@@ -251,11 +263,11 @@ class MetricsObserver:
     def _finished(self, note: TaskFinished) -> None:
         m = self.m
         if note.outcome == "lease_lost":
-            m.leases_lost.labels(note.kind).inc()
+            self._at(m.leases_lost, note.kind).inc()
         if note.kind in _SERVER_KINDS:
             return
         tool = m.tool(note.name)
-        m.tool_calls.labels(tool, note.kind, note.outcome).inc()
+        self._at(m.tool_calls, tool, note.kind, note.outcome).inc()
         claimed = self._claims.pop(note.task_id, None)
         if claimed is not None:
-            m.tool_latency.labels(tool, note.outcome).observe(time.monotonic() - claimed)
+            self._at(m.tool_latency, tool, note.outcome).observe(time.monotonic() - claimed)
