@@ -348,7 +348,8 @@ def test_a_pipeline_feeds_each_output_to_the_next_step_and_completes_with_the_la
     run.start("write about tides")
 
     d = finish_step(run, "k0", "draft")
-    assert d.commands == [StartChild(spec=STEPS[1], prompt="draft", link="step:1")]
+    later = "write about tides\n\nPrevious agent output:\n"
+    assert d.commands == [StartChild(spec=STEPS[1], prompt=f"{later}draft", link="step:1")]
     assert EventDraft("handoff", {"target": "editor"}) in d.events
     assert d.state.step == 1
     assert d.state.step_child is None
@@ -356,7 +357,8 @@ def test_a_pipeline_feeds_each_output_to_the_next_step_and_completes_with_the_la
 
     d = finish_step(run, "k1", {"title": "Tides", "body": "..."})
     (start,) = commands(d, StartChild)
-    assert json.loads(start.prompt) == {"title": "Tides", "body": "..."}
+    assert start.prompt.startswith(later)
+    assert json.loads(start.prompt.removeprefix(later)) == {"title": "Tides", "body": "..."}
     assert start.link == "step:2"
 
     d = finish_step(run, "k2", "published")

@@ -104,7 +104,8 @@ def _handoff(agent: Agent, targets: list[str]) -> list[str]:
 
 def _swarm(agent: Agent, targets: list[str]) -> list[str]:
     names = _sub_names(agent)
-    ran = [t for t in targets if t in names]
+    # A parent with a model takes part as the first member, so transfers may involve it.
+    ran = [t for t in targets if t in names or t == agent.name]
     if not ran:
         return [f"no sub-agent ran (sub-agents: {_listed(names)})"]
     problems = []
@@ -150,6 +151,8 @@ def _transitions(agent: Agent, targets: list[str]) -> list[str]:
 def _known_agents(agent: Agent) -> set[str]:
     """Names a handoff of ``agent`` may target: sub-agents, agent tools, an Agent router."""
     names = set(_sub_names(agent))
+    if agent.strategy == Strategy.SWARM:
+        names.add(agent.name)  # the parent takes part as the first member
     if isinstance(agent.router, Agent):
         names.add(agent.router.name)
     for item in agent.tools:

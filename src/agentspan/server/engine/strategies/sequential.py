@@ -1,5 +1,6 @@
-"""``sequential``: sub-agents run one after another, each on the previous one's output; a
-step's gate (text match, or the user's function) may stop the pipeline early."""
+"""``sequential``: sub-agents run one after another, each on the request and the previous
+one's output; a step's gate (text match, or the user's function) may stop the pipeline
+early."""
 
 from __future__ import annotations
 
@@ -21,6 +22,12 @@ from agentspan.server.engine.strategies.handoff import MODEL_LOOP_INPUTS
 
 def start(spec: AgentConfig, d: Step, inp: Start) -> None:
     _start_step(spec, d, 0, inp.prompt)
+
+
+def step_prompt(request: str, previous: str) -> str:
+    """A later step's prompt: the pipeline's request, so no step loses what the user asked,
+    and the previous step's output (the reference's wording, which users' prompts expect)."""
+    return f"{request}\n\nPrevious agent output:\n{previous}"
 
 
 def _start_step(spec: AgentConfig, d: Step, step: int, prompt: str) -> None:
@@ -74,7 +81,7 @@ def _after_gate(spec: AgentConfig, d: Step, proceed: bool) -> None:
         )
         finish(d, "COMPLETED", output=s.output, finish_reason="gate")
     elif s.step + 1 < len(spec.agents) and not s.stop_requested:
-        _start_step(spec, d, s.step + 1, s.last_text or "")
+        _start_step(spec, d, s.step + 1, step_prompt(s.prompt, s.last_text or ""))
     else:
         finish(d, "COMPLETED", output=s.output, finish_reason="stopped" if s.stop_requested else "stop")
 
