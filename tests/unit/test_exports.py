@@ -63,6 +63,7 @@ EXPECTED = {
     "http_tool",
     "human_tool",
     "mcp_tool",
+    "pdf_tool",
     "run",
     "run_async",
     "scatter_gather",
@@ -73,6 +74,7 @@ EXPECTED = {
     "stream",
     "stream_async",
     "tool",
+    "wait_for_message_tool",
 }
 
 

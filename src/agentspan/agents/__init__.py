@@ -45,7 +45,7 @@ from agentspan.agents._run import (
 )
 from agentspan.agents._runtime import AgentRuntime
 from agentspan.agents._scatter import scatter_gather
-from agentspan.agents._server_tools import api_tool, http_tool
+from agentspan.agents._server_tools import api_tool, http_tool, pdf_tool, wait_for_message_tool
 from agentspan.agents._stream import AgentStream, AsyncAgentStream
 from agentspan.agents._tool import ToolContext, ToolDef, agent_tool, human_tool, tool
 from agentspan.agents.callback import CallbackHandler
@@ -133,6 +133,7 @@ __all__ = [
     "human_tool",
     "is_tracing_enabled",
     "mcp_tool",
+    "pdf_tool",
     "run",
     "run_async",
     "scatter_gather",
@@ -143,4 +144,5 @@ __all__ = [
     "stream",
     "stream_async",
     "tool",
+    "wait_for_message_tool",
 ]

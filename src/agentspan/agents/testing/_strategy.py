@@ -151,8 +151,8 @@ def _transitions(agent: Agent, targets: list[str]) -> list[str]:
 def _known_agents(agent: Agent) -> set[str]:
     """Names a handoff of ``agent`` may target: sub-agents, agent tools, an Agent router."""
     names = set(_sub_names(agent))
-    if agent.strategy == Strategy.SWARM:
-        names.add(agent.name)  # the parent takes part as the first member
+    if agent.strategy in (Strategy.SWARM, Strategy.PLAN_EXECUTE):
+        names.add(agent.name)  # the parent takes part (first member; planner and summariser)
     if isinstance(agent.router, Agent):
         names.add(agent.router.name)
     for item in agent.tools:

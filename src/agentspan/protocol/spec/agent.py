@@ -43,7 +43,9 @@ from agentspan.protocol.spec.tools import (
     HttpTool,
     HumanTool,
     McpTool,
+    MessageWaitTool,
     OtherTool,
+    PdfTool,
     ToolConfig,
     WorkerTool,
 )
@@ -51,7 +53,9 @@ from agentspan.protocol.spec.upgrade import SPEC_SCHEMA_VERSION, UPGRADED_KEYS, 
 
 NAME_PATTERN = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_-]*$")
 
-Strategy = Literal["handoff", "sequential", "parallel", "router", "round_robin", "random", "swarm", "manual"]
+Strategy = Literal[
+    "handoff", "sequential", "parallel", "router", "round_robin", "random", "swarm", "manual", "plan_execute"
+]
 
 
 def _router_kind(value: Any) -> str:
@@ -238,7 +242,9 @@ for _variant in (
     McpTool,
     ApiTool,
     HumanTool,
+    MessageWaitTool,
     OtherTool,
+    PdfTool,
 ):
     _variant.model_rebuild(force=True)
 AgentConfig.model_rebuild(force=True)

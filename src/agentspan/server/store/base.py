@@ -9,7 +9,7 @@ transaction may do, what a store may read), its SQL written once (sql.py compile
 for both dialects) and the shared code running it:
 
     executions.py  events.py  messages.py  specs.py  queue.py  budgets.py  keys.py
-    credentials.py  retention.py  ops.py
+    credentials.py  inbox.py  retention.py  ops.py
 
 ``Tx`` and ``Store`` here are the union of those Protocols, so callers keep one object
 to pass around. sqlite.py and postgres.py only add what really differs by dialect:
@@ -39,6 +39,7 @@ from agentspan.server.store.credentials import CredentialRow, CredentialsReads, 
 from agentspan.server.store.errors import ConflictError, StoreError, StoreLockedError
 from agentspan.server.store.events import EventRow, EventsReads, EventsTx
 from agentspan.server.store.executions import ExecutionRow, ExecutionsReads, ExecutionsTx
+from agentspan.server.store.inbox import InboxReads, InboxRow, InboxTx
 from agentspan.server.store.keys import ApiKeyRow, KeysReads, KeysTx
 from agentspan.server.store.memory import MemoryTx
 from agentspan.server.store.messages import MessagesReads, MessagesTx
@@ -65,6 +66,7 @@ __all__ = [
     "CredentialRow",
     "EventRow",
     "ExecutionRow",
+    "InboxRow",
     "Member",
     "Store",
     "StoreError",
@@ -84,7 +86,17 @@ store sends it and must not import the server above it."""
 
 
 class Tx(
-    ExecutionsTx, EventsTx, MessagesTx, SpecsTx, QueueTx, BudgetsTx, KeysTx, MemoryTx, CredentialsTx, Protocol
+    ExecutionsTx,
+    EventsTx,
+    MessagesTx,
+    SpecsTx,
+    QueueTx,
+    BudgetsTx,
+    KeysTx,
+    MemoryTx,
+    CredentialsTx,
+    InboxTx,
+    Protocol,
 ):
     """Operations inside one transaction. All-or-nothing."""
 
@@ -105,6 +117,7 @@ class Store(
     KeysReads,
     MemoryTx,
     CredentialsReads,
+    InboxReads,
     Retention,
     OpsReads,
     Protocol,

@@ -259,6 +259,31 @@ MIGRATIONS: tuple[Migration, ...] = (
         )""",
         ),
     ),
+    # 6: the inbox of running executions (inbox.py): messages sent to them, in order.
+    Migration(
+        sqlite=(
+            """CREATE TABLE inbox (
+            execution_id TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            body TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            call_id TEXT,
+            delivered_at REAL,
+            PRIMARY KEY (execution_id, seq)
+        )""",
+        ),
+        postgres=(
+            """CREATE TABLE inbox (
+            execution_id text NOT NULL,
+            seq bigint NOT NULL,
+            body text NOT NULL,
+            created_at double precision NOT NULL,
+            call_id text,
+            delivered_at double precision,
+            PRIMARY KEY (execution_id, seq)
+        )""",
+        ),
+    ),
 )
 
 SQLITE_MIGRATIONS: list[list[str]] = [list(m.sqlite) for m in MIGRATIONS]
