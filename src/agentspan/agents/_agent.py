@@ -291,6 +291,9 @@ class Agent:
         self.metadata: dict[str, Any] = dict(metadata or {})
         self.credentials: list[Any] = list(credentials or [])
         self.stateful = stateful
+        # Run-scoped session state (a ``SessionStateSpec``): set by the Google ADK adapter
+        # (agentspan/frameworks/google_adk.py), not a constructor option.
+        self.session_state: Any = None
 
     def _set_code_execution(
         self,
