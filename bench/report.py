@@ -638,6 +638,7 @@ def write(results: dict[str, Any], docs: Path) -> None:
         report_durability.section_recovery(results, plots),
         report_more.section_streaming(results, plots),
         report_more.section_history(results, plots),
+        report_more.section_observability(results, plots),
         BUGS,
         NOT_YET,
         HOW_TO_RUN,

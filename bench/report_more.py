@@ -408,3 +408,38 @@ def targets(results: dict[str, Any]) -> list[list[str]]:
             ]
         )
     return rows
+
+
+def section_observability(results: dict[str, Any], plots: Path) -> str:
+    """What metrics, execution logs and tracing cost the durable turn (same run, on and off)."""
+    data = results.get("observability") or {}
+    title = "## 7. What metrics and tracing cost"
+    if not data:
+        return f"{title}\n\nNot run.\n"
+    out = [
+        title,
+        "",
+        "Figure 1's turn with the server's observers off (`AGENTSPAN_METRICS=0`, "
+        "`AGENTSPAN_EXECUTION_LOGS=0`, no OTLP endpoint) and on (metrics, execution logs, and "
+        "spans exported over OTLP/HTTP to a receiver in the benchmark process), alternating "
+        "which goes first each round. The ratio is the median of the rounds' on/off ratios "
+        "(target: below 1.05).",
+        "",
+    ]
+    rows = []
+    for key, value in data.items():
+        if not base.ok(value):
+            continue
+        rows.append(
+            [
+                base.label(key),
+                base.fmt(value["median_ms"]["off"], 3),
+                base.fmt(value["median_ms"]["on"], 3),
+                f"{value['ratio_on_off']:.3f}",
+                base.fmt(value["server_cpu_ms_per_turn"]["off"], 3),
+                base.fmt(value["server_cpu_ms_per_turn"]["on"], 3),
+            ]
+        )
+    header = ["", "off ms/turn", "on ms/turn", "on/off", "server CPU off", "server CPU on"]
+    out.append(base.table(header, rows))
+    return "\n".join(out)

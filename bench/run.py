@@ -29,13 +29,23 @@ from pathlib import Path
 from typing import Any
 
 import history as history_figure
+import observability as observability_figure
 import ours
 import report
 import streaming as streaming_figure
 from _common import BENCH, ROOT, full_mode, machine_info, pg_unavailable, run_measurement
 
 LOG = BENCH / ".last-run.log"
-FIGURES = ("overhead", "throughput", "waiting", "recovery", "streaming", "history", "profile")
+FIGURES = (
+    "overhead",
+    "observability",
+    "throughput",
+    "waiting",
+    "recovery",
+    "streaming",
+    "history",
+    "profile",
+)
 
 
 @dataclass
@@ -65,6 +75,7 @@ class Plan:
     stream_events: int = 20
     history_lengths: list[int] = field(default_factory=lambda: [10, 100, 1000])
     history_min_rounds: int = 100
+    observability_rounds: int = 4
 
     @classmethod
     def for_mode(cls, quick: bool = False) -> Plan:
@@ -93,6 +104,7 @@ class Plan:
                 stream_events=3,
                 history_lengths=[10, 100],
                 history_min_rounds=20,
+                observability_rounds=1,
             )
         if full_mode():
             plan.overhead_reps = 10
@@ -144,6 +156,7 @@ class Runner:
             "profile": {},
             "streaming": {},
             "history": {},
+            "observability": {},
         }
         self.pg_reason = pg_unavailable()
         self.backends = ["sqlite"] if self.pg_reason else ["sqlite", "postgres"]
@@ -218,6 +231,20 @@ class Runner:
             for backend in self.backends:
                 args = ["overhead", system, backend, *reps, "--turns", str(p.baseline_turns)]
                 self.step("overhead", f"{system}/{backend}", self.baseline(args))
+
+    def observability(self) -> None:
+        """The durable turn with metrics, logs and tracing on and off, interleaved (issue 16:
+        the observers must cost < 5 % of it)."""
+        p = self.plan
+        for backend in self.backends:
+            turns = p.ours_turns if backend == "sqlite" else p.ours_pg_turns
+            self.step(
+                "observability",
+                f"agentspan/{backend}",
+                partial(
+                    observability_figure.compare, backend, p.observability_rounds, p.overhead_warmup, turns
+                ),
+            )
 
     def profile(self) -> None:
         out = self.docs / "benchmarks"

@@ -883,3 +883,42 @@ async def test_stalled_calls_are_found_by_execution_for_one_step_each(store: Sto
         assert await tx.stalled_tasks_of("ec", 90.0, 80.0, 100) == []
         await tx.mark_stalled([t.id for t in found])
     assert await store.stalled_executions(90.0, 80.0, 10) == ["eb"]
+
+
+# --------------------------------------------------------------------------- operator reads (store/ops.py)
+
+
+async def test_queue_counts_open_executions_and_workers_seen(store: Store) -> None:
+    await add_executions(
+        store,
+        execution("e1"),
+        execution("e2"),
+        execution("e3", status="PAUSED"),
+        execution("e4", status="COMPLETED"),
+    )
+    await add_tasks(
+        store,
+        task("t1", execution_id="e1", name="lookup"),
+        task("t2", execution_id="e1", name="lookup"),
+        task("t3", execution_id="e2", name="search"),
+        task("m1", execution_id="e2", kind="llm", name="openai/gpt-4o"),
+    )
+    assert len(await claim(store, 10.0, names=["search"])) == 1
+    async with store.transaction() as tx:
+        await tx.mark_stalled(["t2"])
+    await store.record_poll(["search"], "worker-a", 100.0)
+    await store.record_poll(["lookup"], "worker-b", 20.0)
+
+    counts = {(q.kind, q.name, q.status, q.stalled): q.count for q in await store.queue_counts()}
+    assert counts == {
+        ("worker", "lookup", "pending", False): 1,
+        ("worker", "lookup", "pending", True): 1,
+        ("worker", "search", "leased", False): 1,
+        ("llm", "openai/gpt-4o", "pending", False): 1,
+    }
+    open_ = await store.open_executions()
+    assert open_.by_status == {"RUNNING": 2, "PAUSED": 1}
+    assert open_.with_tasks == {("worker", False): 2, ("worker", True): 1, ("llm", False): 1}
+    assert await store.workers_seen(50.0) == 1
+    assert await store.workers_seen(0.0) == 2
+    assert await store.workers_seen(200.0) == 0

@@ -17,6 +17,7 @@ import uvicorn
 
 from agentspan.server.app import create_app
 from agentspan.server.http import protocol_class
+from agentspan.server.observability import Observability
 from agentspan.server.services import Services
 from agentspan.server.settings import Settings
 
@@ -44,11 +45,11 @@ def wait_healthy(root_url: str, timeout: float = 20.0, proc: subprocess.Popen[by
 class ThreadServer:
     """A real HTTP server on a free port, served by uvicorn in a background thread."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, observability: Observability | None = None) -> None:
         self.settings = settings
         self.port = free_port()
         settings.port = self.port
-        self.app = create_app(settings)
+        self.app = create_app(settings, observability=observability)
         config = uvicorn.Config(
             self.app,
             host="127.0.0.1",

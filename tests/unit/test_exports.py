@@ -7,6 +7,7 @@ import pytest
 import agentspan.agents as agents
 
 EXPECTED = {
+    "is_tracing_enabled",
     "Agent",
     "SkillLoadError",
     "load_skills",

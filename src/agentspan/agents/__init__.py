@@ -84,6 +84,7 @@ from agentspan.agents.termination import (
     TextMentionTermination,
     TokenUsageTermination,
 )
+from agentspan.agents.tracing import is_tracing_enabled
 
 function_tool = tool
 
@@ -191,6 +192,7 @@ __all__ = [
     "guardrail",
     "http_tool",
     "human_tool",
+    "is_tracing_enabled",
     "load_skills",
     "mcp_tool",
     "pdf_tool",

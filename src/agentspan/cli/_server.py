@@ -24,6 +24,8 @@ import httpx
 from agentspan.cli._executions import EXIT_UNREACHABLE, CliError
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+LOG_FORMATS = ("text", "json")  # server/observability/log_format.py (not imported: it is the server's)
+_LOG_FORMAT_HELP = "text (default) or json: one JSON object per line (default: $AGENTSPAN_LOG_FORMAT or text)"
 LOOPBACK_NAMES = frozenset({"localhost"})
 STOP_GRACE_SECONDS = 10.0
 MAX_LOG_BYTES = 10 * 1024 * 1024
@@ -213,6 +215,8 @@ def cmd_start(args: argparse.Namespace) -> int:
     command = [sys.executable, "-m", "agentspan.cli", "server", "run"]
     command += ["--host", args.host, "--port", str(args.port), "--data-dir", str(data_dir)]
     command += ["--log-level", args.log_level]
+    if args.log_format:
+        command += ["--log-format", args.log_format]
     with log.open("ab") as out:
         offset = out.tell()
         proc = subprocess.Popen(
@@ -283,13 +287,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from agentspan.server.app import create_app
-    from agentspan.server.http import protocol_class
+    from agentspan.server.http import GracefulServer, protocol_class
+    from agentspan.server.observability.log_format import format_from_env, log_config
     from agentspan.server.services import open_store
     from agentspan.server.settings import Settings
     from agentspan.server.store.base import StoreError
 
     try:
         settings = Settings.from_env(host=args.host, port=args.port, data_dir=args.data_dir)
+        log_format = format_from_env(args.log_format)
     except ValueError as exc:
         raise CliError(str(exc)) from None
 
@@ -305,18 +311,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     except StoreError as exc:
         raise CliError(str(exc)) from None
     _check_port(args.host, args.port)
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except ValueError as exc:  # an option it cannot honour (tracing without its package)
+        raise CliError(str(exc)) from None
     # Long-polls and event streams would hold a graceful shutdown open for their whole
     # wait; nothing is lost by cutting them (clients resume), so cap the wait.
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=args.host,
         port=args.port,
         log_level=args.log_level,
+        log_config=log_config(args.log_level, log_format),
         loop="auto",
         http=protocol_class(),
         timeout_graceful_shutdown=2,
     )
+    GracefulServer(config, app.begin_shutdown).run()
     return 0
 
 
@@ -418,10 +429,12 @@ def add_parsers(
     p = add("start", "start a background server and wait until it answers", host=True, port=True)
     p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for it (default 30)")
     p.add_argument("--log-level", choices=LOG_LEVELS, default="info")
+    p.add_argument("--log-format", choices=LOG_FORMATS, help=_LOG_FORMAT_HELP)
     p.set_defaults(handler=cmd_start)
 
     p = add("run", "run the server in the foreground (for supervisors and containers)", host=True, port=True)
     p.add_argument("--log-level", choices=LOG_LEVELS, default="info")
+    p.add_argument("--log-format", choices=LOG_FORMATS, help=_LOG_FORMAT_HELP)
     p.set_defaults(handler=cmd_run)
 
     add("stop", "stop the background server").set_defaults(handler=cmd_stop)

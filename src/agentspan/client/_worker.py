@@ -33,6 +33,7 @@ from agentspan._core.errors import AgentAPIError, AgentspanError, TerminalToolEr
 from agentspan._core.schema import coerce_arguments, context_parameter
 from agentspan._core.tool import ToolContext, ToolDef, encode_tool_result
 from agentspan.client._http import ApiClient
+from agentspan.client._trace import tool_span
 
 log = logging.getLogger("agentspan.worker")
 
@@ -134,8 +135,13 @@ class WorkerPool:
             )
             return
         heartbeat = asyncio.create_task(self._heartbeat(task_id, lease_id, task["leaseTtlMs"] / 1000))
+        traced = (task.get("context") or {}).get("traceparent")
+        attrs = {"gen_ai.tool.call.id": task_id, "agentspan.execution.id": task["executionId"]}
         try:
-            outcome = await self._outcome(tool, task)
+            with tool_span(tool.name, traced, attrs) as span:
+                outcome = await self._outcome(tool, task)
+                if span is not None and isinstance(outcome, _Failure):
+                    span.set_attribute("error.type", "tool_error")
         finally:
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):

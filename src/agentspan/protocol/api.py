@@ -281,6 +281,9 @@ class TaskContextWire(WireModel):
     session_id: str = ""
     state: dict[str, Any] = Field(default_factory=dict)
     metadata: dict[str, Any] = Field(default_factory=dict)
+    traceparent: str | None = None
+    """W3C trace context of the tool call's span, when the server traces (a worker's own
+    span continues it); ids only, never secrets."""
 
 
 class TaskAssignment(WireModel):

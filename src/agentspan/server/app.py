@@ -2,7 +2,8 @@
 
 A request passes, outermost first::
 
-    MIDDLEWARE (cross-cutting: the request guard, metrics, tracing, …)
+    HttpMetrics (observability/http.py: request latency by route; unless metrics are off)
+    MIDDLEWARE (cross-cutting: the request guard, …)
       -> Authenticate (api/auth.py: who is calling, and may they; not optional)
         -> FastPaths (api/fast.py: start, worker task calls, the SSE stream)
           -> FastAPI (api/routes.py, api/sse.py, api/keys.py, api/credentials.py: everything else, and the
@@ -26,14 +27,17 @@ from typing import Any
 from fastapi import FastAPI
 
 import agentspan
-from agentspan.server.api import credentials, errors, keys, routes, sse, ui
+from agentspan.server.api import credentials, errors, keys, ops, routes, sse, ui
 from agentspan.server.api.auth import Authenticate
 from agentspan.server.api.edge import ServiceLayer
 from agentspan.server.api.errors import code_table, tidy_problems
 from agentspan.server.api.fast import FastPaths, Receive, Scope, Send
 from agentspan.server.api.guard import RequestGuard
+from agentspan.server.observability import Observability
+from agentspan.server.observability.http import HttpMetrics
 from agentspan.server.service.executions import ExecutionService
 from agentspan.server.service.limits import Limits
+from agentspan.server.service.ops import OpsService
 from agentspan.server.service.templates import PromptTemplates
 from agentspan.server.services import Services
 from agentspan.server.settings import Settings
@@ -51,18 +55,33 @@ class ServerApp:
     """The server as one ASGI app: ``middleware`` around ``Authenticate`` around
     ``FastPaths`` around FastAPI."""
 
-    def __init__(self, api: FastAPI, middleware: Sequence[Middleware], settings: Settings) -> None:
+    def __init__(
+        self,
+        api: FastAPI,
+        middleware: Sequence[Middleware],
+        settings: Settings,
+        observability: Observability | None = None,
+    ) -> None:
         self.api = api
         self.auth = Authenticate(FastPaths(api), settings)
         entry: ASGIApp = self.auth
         for wrap in reversed(middleware):
             entry = wrap(entry, settings)
+        if observability is not None and observability.metrics is not None:
+            # Outermost: requests refused by the guard or authentication are timed too.
+            entry = HttpMetrics(entry, observability.metrics)
         self.entry = entry
 
     @property
     def state(self) -> Any:
         """The FastAPI app's state (``services`` and ``layer`` once started)."""
         return self.api.state
+
+    def begin_shutdown(self) -> None:
+        """A stop was asked for: long polls, streams and ``waitMs`` waits answer now."""
+        services: Services | None = getattr(self.api.state, "services", None)
+        if services is not None:
+            services.hub.close()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.entry(scope, receive, send)
@@ -72,13 +91,18 @@ def create_app(
     settings: Settings | None = None,
     store: Store | None = None,
     middleware: Sequence[Middleware] = MIDDLEWARE,
+    observability: Observability | None = None,
 ) -> ServerApp:
-    """The server; ``middleware`` wraps everything, outermost first."""
+    """The server; ``middleware`` wraps everything, outermost first. ``observability``:
+    metrics, tracing and execution logs (default: as the environment says)."""
     settings = settings or Settings.from_env()
+    observability = observability or Observability.from_env()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services = await Services.start(settings, store)
+        services = await Services.start(settings, store, observers=observability.observers)
+        services.driver.trace_tasks = observability.tracing_enabled
+        bus = services.observers
         app.state.services = services
         server.auth.keys = services.keys
         app.state.layer = ServiceLayer(
@@ -93,11 +117,22 @@ def create_app(
             tasks=services.tasks,
             keys=services.keys,
             credentials=services.credentials,
+            ops=OpsService(
+                settings,
+                services.store,
+                services.providers,
+                services.credentials,
+                observability.metrics,
+                keys_required=lambda: server.auth.always_required or services.keys.required,
+                dropped=lambda: sum(bus.dropped()) if bus is not None else 0,
+                tracing_enabled=observability.tracing_enabled,
+            ),
         )
         try:
             yield
         finally:
             await services.stop()
+            observability.close()
 
     app = FastAPI(
         title="Agentspan",
@@ -116,6 +151,7 @@ def create_app(
     app.include_router(credentials.router)
     app.include_router(credentials.tasks_router)
     app.include_router(ui.router)
+    app.include_router(ops.router)
     _describe_problems(app)
 
     @app.get("/health", responses=errors.documented())
@@ -123,7 +159,7 @@ def create_app(
         svc: Services = app.state.services
         return {"healthy": True, "version": agentspan.__version__, "database": svc.store.url.split(":", 1)[0]}
 
-    server = ServerApp(app, middleware, settings)
+    server = ServerApp(app, middleware, settings, observability)
     return server
 
 

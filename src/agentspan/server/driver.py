@@ -49,6 +49,7 @@ from agentspan.server.executors.prompts import instructions_of
 from agentspan.server.hub import Hub
 from agentspan.server.memory import check_memory, load_history, record_exchange
 from agentspan.server.message_queue import pull
+from agentspan.server.observability.trace_ids import traceparent
 from agentspan.server.observers import Notification, ObserverBus, StepCommitted
 from agentspan.server.store.base import EventRow, ExecutionRow, Store, TaskRow, Tx
 
@@ -119,6 +120,8 @@ class Driver:
         """``None`` when nobody observes: then no notification is ever built."""
         self._specs: dict[str, AgentConfig] = {}
         self.runner: ServerRunner | None = None
+        self.trace_tasks = False
+        """Give worker tasks a ``traceparent`` (tracing is on: ``observability/tracing.py``)."""
 
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self)
@@ -448,6 +451,8 @@ class Driver:
         }
         if metadata:
             context["metadata"] = metadata  # ToolContext.metadata: the agent's metadata
+        if self.trace_tasks:  # the worker's span continues the call's (ids, never secrets)
+            context["traceparent"] = traceparent(row.root_id, row.id, cmd.call_id)
         task_input = {"args": cmd.args, "context": context}
         key = f"{row.id}:{cmd.call_id}"
         return TaskRow(
@@ -502,6 +507,7 @@ def _step_committed(
         events=tuple(events),
         commands=tuple(d.commands),
         at=now,
+        started_at=row.created_at,
     )
 
 

@@ -10,7 +10,12 @@ Here the head is held back until the body's write and both leave in one ``send()
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Callable
+from types import FrameType
 from typing import Any, cast
+
+import uvicorn
 
 
 class CorkedTransport:
@@ -74,3 +79,18 @@ def protocol_class() -> Any:
             super().connection_made(cast(asyncio.Transport, CorkedTransport(transport)))
 
     return CorkedHttpToolsProtocol
+
+
+class GracefulServer(uvicorn.Server):
+    """uvicorn's server, telling the app the moment a stop signal arrives (``on_exit``,
+    run on the event loop), before uvicorn waits for open requests: long polls and
+    streams then answer at once instead of being cancelled when the grace period ends."""
+
+    def __init__(self, config: uvicorn.Config, on_exit: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_exit = on_exit
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        with contextlib.suppress(RuntimeError):  # no running loop: nothing is waiting
+            asyncio.get_running_loop().call_soon_threadsafe(self._on_exit)
+        super().handle_exit(sig, frame)

@@ -17,6 +17,17 @@ class Hub:
     def __init__(self) -> None:
         self._waiters: dict[str, set[asyncio.Future[None]]] = {}
         self._deltas: dict[str, list[deque[str]]] = {}
+        self._closing = False
+
+    def close(self) -> None:
+        """Wake every waiter for good at shutdown: each sees ``closing()`` and answers at once,
+        so no request is left for the server to cancel (and log) when its grace runs out."""
+        self._closing = True
+        self.notify_everyone()
+
+    def closing(self) -> bool:
+        """The server is stopping: long waits (polls, streams, ``waitMs``) answer now."""
+        return self._closing
 
     # --- streamed model text (live only; the durable record keeps the final message) -----
 

@@ -44,6 +44,8 @@ class StepCommitted:
     events: tuple[EventRow, ...]
     commands: tuple[Command, ...]
     at: float
+    started_at: float = 0.0
+    """When the execution was created (its span's start, for tracing)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,9 +14,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
 from agentspan.protocol.api import TaskAssignment, TaskContextWire
+from agentspan.protocol.errors import ErrorCode
 from agentspan.server.driver import Driver, Effects
 from agentspan.server.engine.model import ToolFailed, ToolSucceeded, WorkerFound
-from agentspan.server.errors import LeaseLost, ValidationFailed
+from agentspan.server.errors import DomainError, LeaseLost, ValidationFailed
 from agentspan.server.observers import TaskClaimed, TaskFinished
 from agentspan.server.service.principal import Principal
 from agentspan.server.settings import Settings
@@ -24,6 +25,8 @@ from agentspan.server.store.base import TaskRow, Tx
 
 _POLL_RECORD_INTERVAL = 2.0
 _LEASE_SLACK = 0.05  # seconds a claimed lease may have aged before it is re-extended
+
+_SHUTTING_DOWN = "the server is shutting down; poll again (it may be restarting)"
 
 
 class TaskService:
@@ -62,6 +65,8 @@ class TaskService:
         deadline = time.monotonic() + wait_ms / 1000
         keys = [f"task:{n}" for n in names]
         while True:
+            if self.hub.closing():
+                raise DomainError(_SHUTTING_DOWN, ErrorCode.SHUTTING_DOWN)
             if gone is not None and await gone():
                 return []
             # Listen before claiming: a task queued while the claim or the next_due read
@@ -231,5 +236,6 @@ def _assignment(task: TaskRow, ttl: float) -> TaskAssignment:
             session_id=ctx.get("sessionId", ""),
             state=ctx.get("state", {}),
             metadata=ctx.get("metadata", {}),
+            traceparent=ctx.get("traceparent"),
         ),
     )

@@ -46,6 +46,7 @@ ROUTE_SCOPES: tuple[tuple[str, KeyScope], ...] = (
     ("/api/tasks/", "worker"),
     ("/api/agent/", "operator"),
     ("/api/keys", "admin"),
+    ("/metrics", "operator"),
 )
 """Path prefix -> the scope a key needs; the first match wins, no match needs ``admin``."""
 

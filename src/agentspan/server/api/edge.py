@@ -14,6 +14,7 @@ from typing import Any
 from agentspan.server.service.credentials import CredentialService
 from agentspan.server.service.executions import ExecutionService
 from agentspan.server.service.keys import KeyService
+from agentspan.server.service.ops import OpsService
 from agentspan.server.service.principal import ANONYMOUS, PRINCIPAL_SCOPE_KEY, Principal
 from agentspan.server.tasks import TaskService
 
@@ -26,6 +27,7 @@ class ServiceLayer:
     tasks: TaskService
     keys: KeyService
     credentials: CredentialService
+    ops: OpsService
 
 
 def principal_of(scope: Mapping[str, Any]) -> Principal:

@@ -164,6 +164,10 @@ class FastPaths:
             return
         except Exception as exc:  # noqa: BLE001 - every error leaves as a problem document
             status, code, detail = problem_from(exc)
+            if code == ErrorCode.SHUTTING_DOWN:  # a poll the stop woke: as a cut one
+                request.close()
+                await answer_cut(send, detail)
+                return
             body = problem_body(status, code, detail, limit_of(exc))
         finally:
             request.close()
@@ -270,11 +274,12 @@ RETRY_AFTER_SECONDS = 1
 another replica behind the same address)."""
 
 
-async def answer_cut(send: Send) -> None:
+async def answer_cut(
+    send: Send, detail: str = "the server is shutting down; try again (it may be restarting)"
+) -> None:
     """Answer a request the server is shutting down under: ``503 shutting_down`` with
     ``Retry-After``, a problem document the SDK retries quietly. Nothing was done for it
     that a retry would repeat: a cut poll claimed nothing, a cut ``waitMs`` only waited."""
-    detail = "the server is shutting down; try again (it may be restarting)"
     body = problem_body(503, ErrorCode.SHUTTING_DOWN, detail)
     retry = [(b"retry-after", str(RETRY_AFTER_SECONDS).encode()), (b"connection", b"close")]
     with contextlib.suppress(Exception):  # the client may be gone already

@@ -219,6 +219,14 @@ class ProviderRegistry:
         """The provider prefixes this registry understands, sorted."""
         return sorted(self._factories)
 
+    def key_envs(self, provider_name: str) -> tuple[str, ...]:
+        """The variables a provider's key is read from (empty: it takes none)."""
+        return self._key_envs.get(provider_name, ())
+
+    def key_in_environment(self, provider_name: str) -> bool:
+        """Whether the server's environment holds the provider's key (not the value)."""
+        return self._first_setting(self.key_envs(provider_name), self._environ()) is not None
+
     def key_names(self, model: str) -> tuple[str, ...]:
         """The variables that would hold ``model``'s API key and are unset in the
         environment: what the credential store may supply (``resolve(stored=...)``).

@@ -370,8 +370,8 @@ class ExecutionService:
             try:
                 row = await self._row(execution_id)
                 remaining = deadline - time.monotonic()
-                if row.status in TERMINAL_STATUSES or remaining <= 0:
-                    return row
+                if row.status in TERMINAL_STATUSES or remaining <= 0 or self.hub.closing():
+                    return row  # at shutdown: the status as it is, as when the wait runs out
                 await self.hub.wait_for(wake, remaining)
             finally:
                 self.hub.unlisten(keys, wake)

@@ -53,10 +53,12 @@ async def sse_frames(
                     return  # gone, or ended with no terminal event left to send
                 if frames:
                     continue
-                if await gone():
-                    return
+                if hub.closing() or await gone():
+                    return  # at shutdown the stream ends; the client resumes from its last id
                 if not await hub.wait_for(wake, HEARTBEAT_SECONDS):
                     yield ":heartbeat\n\n"
+                if hub.closing():
+                    return
             finally:
                 hub.unlisten(keys, wake)
     finally:

@@ -9,7 +9,7 @@ transaction may do, what a store may read), its SQL written once (sql.py compile
 for both dialects) and the shared code running it:
 
     executions.py  events.py  messages.py  specs.py  queue.py  budgets.py  keys.py
-    credentials.py  inbox.py  retention.py
+    credentials.py  inbox.py  retention.py  ops.py
 
 ``Tx`` and ``Store`` here are the union of those Protocols, so callers keep one object
 to pass around. sqlite.py and postgres.py only add what really differs by dialect:
@@ -43,6 +43,7 @@ from agentspan.server.store.inbox import InboxReads, InboxRow, InboxTx
 from agentspan.server.store.keys import ApiKeyRow, KeysReads, KeysTx
 from agentspan.server.store.memory import MemoryTx
 from agentspan.server.store.messages import MessagesReads, MessagesTx
+from agentspan.server.store.ops import OpsReads
 from agentspan.server.store.queue import QueueReads, QueueTx, TaskRow
 from agentspan.server.store.retention import (
     PURGE_BATCH,
@@ -118,6 +119,7 @@ class Store(
     CredentialsReads,
     InboxReads,
     Retention,
+    OpsReads,
     Protocol,
 ):
     """A database holding executions. Implementations: SQLite (embedded default) and

@@ -69,6 +69,7 @@ from agentspan.server.store.memory import MemorySql
 from agentspan.server.store.messages import APPEND as APPEND_MESSAGES
 from agentspan.server.store.messages import MessagesReadsSql
 from agentspan.server.store.migrations import POSTGRES_MIGRATIONS
+from agentspan.server.store.ops import OpsReadsSql
 from agentspan.server.store.pg_url import describe_url as describe_url
 from agentspan.server.store.pg_url import redact_url as redact_url
 from agentspan.server.store.pg_url import scrub as scrub
@@ -289,6 +290,7 @@ class PostgresStore(
     MemorySql,
     CredentialsReadsSql,
     InboxReadsSql,
+    OpsReadsSql,
 ):
     """A store on a PostgreSQL database shared by any number of server replicas.
 

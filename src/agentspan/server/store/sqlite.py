@@ -39,6 +39,7 @@ from agentspan.server.store.memory import MemorySql
 from agentspan.server.store.messages import APPEND as APPEND_MESSAGES
 from agentspan.server.store.messages import MessagesReadsSql
 from agentspan.server.store.migrations import SQLITE_MIGRATIONS
+from agentspan.server.store.ops import OpsReadsSql
 from agentspan.server.store.queue import QueueReadsSql, QueueTxSql, TaskRow, task_row
 from agentspan.server.store.retention import PURGE_BATCH, Member, purge_statuses, settled_trees, tree_members
 from agentspan.server.store.specs import SpecsReadsSql, SpecsTxSql
@@ -164,6 +165,7 @@ class SqliteStore(
     MemorySql,
     CredentialsReadsSql,
     InboxReadsSql,
+    OpsReadsSql,
 ):
     """The embedded store. ``path`` is a file; ``:memory:`` is allowed for tests.
 

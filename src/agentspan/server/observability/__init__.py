@@ -1,0 +1,57 @@
+"""Metrics, traces and execution logs: observers of committed work plus one ASGI middleware.
+
+``Observability.from_env()`` decides what runs in a server process:
+
+- metrics (``AGENTSPAN_METRICS``, on unless ``0``/``false``): ``metrics.py`` counts
+  committed steps, model calls and tasks; ``http.py`` times requests; ``/metrics``
+  serves them (docs/operations.md lists every series);
+- traces (opt-in: ``AGENTSPAN_OTEL_ENDPOINT`` or ``OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT``,
+  needs ``pip install 'agentspan[otel]'``): ``tracing.py``;
+- execution logs (``AGENTSPAN_EXECUTION_LOGS``, on unless ``0``/``false``): ``logs.py``.
+
+Each is an ``Observer`` on the bus (``server/observers.py``): told after commit, on its
+own task, dropping what it cannot keep up with. None of them runs inside a transaction.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from agentspan.server.observability.logs import LogObserver
+from agentspan.server.observability.metrics import Metrics, MetricsObserver
+from agentspan.server.observability.tracing import TracingObserver, tracing_observer
+from agentspan.server.observers import Observer
+
+_OFF = ("0", "false", "no", "off")
+
+
+def _on(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() not in _OFF
+
+
+@dataclass
+class Observability:
+    metrics: Metrics | None = None
+    observers: list[Observer] = field(default_factory=list)
+    tracing_enabled: bool = False
+    tracer: TracingObserver | None = None
+
+    def close(self) -> None:
+        """Flush what the tracer still holds (at server shutdown)."""
+        if self.tracer is not None:
+            self.tracer.shutdown()
+
+    @classmethod
+    def from_env(cls) -> Observability:
+        found = cls()
+        if _on("AGENTSPAN_METRICS"):
+            found.metrics = Metrics()
+            found.observers.append(MetricsObserver(found.metrics))
+        if _on("AGENTSPAN_EXECUTION_LOGS"):
+            found.observers.append(LogObserver())
+        found.tracer = tracing_observer()
+        if found.tracer is not None:
+            found.observers.append(found.tracer)
+            found.tracing_enabled = True
+        return found
