@@ -116,6 +116,12 @@ def _check_tools(name: str, tools: list[Any], claude_code: bool) -> None:
         seen.add(tool_name)
 
 
+def _from_definition(sub: Any, model: str) -> Any:
+    definition = getattr(sub, "_agent_def", None)
+    to_agent = getattr(definition, "to_agent", None)
+    return to_agent("" if model.startswith(_CLAUDE_CODE_PREFIX) else model) if callable(to_agent) else sub
+
+
 def _check_sub_agents(name: str, agents: list[Any]) -> None:
     seen: set[str] = set()
     for sub in agents:
@@ -233,7 +239,9 @@ class Agent:
         handoffs: list[Any] | None,
         allowed_transitions: dict[str, list[str]] | None,
     ) -> None:
-        self.agents: list[Agent] = list(agents or [])
+        # An ``@agent`` function becomes its Agent here, taking this agent's model when
+        # it names none (duck-typed: ``_agent_def.py`` imports this module).
+        self.agents: list[Agent] = [_from_definition(a, self.model) for a in agents or []]
         self.strategy = _check_strategy(strategy)
         self.router = router
         self.handoffs: list[Any] = list(handoffs or [])

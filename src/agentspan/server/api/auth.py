@@ -40,6 +40,7 @@ holds no data). ``/health`` says only that the server is up and its version."""
 ROUTE_SCOPES: tuple[tuple[str, KeyScope], ...] = (
     ("/api/tasks/", "worker"),
     ("/api/agent/", "operator"),
+    ("/api/deployments", "operator"),
     ("/api/keys", "admin"),
 )
 """Path prefix -> the scope a key needs; the first match wins, no match needs ``admin``."""

@@ -259,6 +259,32 @@ MIGRATIONS: tuple[Migration, ...] = (
         )""",
         ),
     ),
+    # 7: deployments, named and versioned agent definitions (deployments.py). Planned as 7:
+    # another branch takes 6, and this one follows it when both land (6 until then).
+    Migration(
+        sqlite=(
+            """CREATE TABLE deployments (
+            name TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            spec_hash TEXT NOT NULL REFERENCES specs(hash),
+            created_at REAL NOT NULL,
+            created_by TEXT NOT NULL,
+            PRIMARY KEY (name, version)
+        )""",
+            "CREATE INDEX executions_agent_status ON executions (agent_name, status)",
+        ),
+        postgres=(
+            """CREATE TABLE deployments (
+            name text NOT NULL,
+            version bigint NOT NULL,
+            spec_hash text NOT NULL REFERENCES specs(hash),
+            created_at double precision NOT NULL,
+            created_by text NOT NULL,
+            PRIMARY KEY (name, version)
+        )""",
+            "CREATE INDEX executions_agent_status ON executions (agent_name, status)",
+        ),
+    ),
 )
 
 SQLITE_MIGRATIONS: list[list[str]] = [list(m.sqlite) for m in MIGRATIONS]
