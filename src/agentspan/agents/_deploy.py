@@ -7,9 +7,11 @@ take as ``packages=``, and ``agentspan agents deploy``).
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import logging
 import pkgutil
 from collections.abc import Iterable
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 from urllib.parse import quote
@@ -19,7 +21,7 @@ from agentspan.agents._agent_def import as_agent
 from agentspan.agents._result import DeploymentInfo
 from agentspan.agents._serialize import serialize_agent
 
-__all__ = ["definition_of", "deployment_info", "discover_agents", "start_path"]
+__all__ = ["definition_of", "deployment_info", "discover_agents", "discover_path", "start_path"]
 
 log = logging.getLogger("agentspan")
 
@@ -79,4 +81,37 @@ def discover_agents(packages: list[str]) -> list[Agent]:
         for module in _modules(package):
             for agent in _agents_in(module):
                 by_name.setdefault(agent.name, agent)
+    return list(by_name.values())
+
+
+_SKIPPED_DIRS = frozenset(
+    {"venv", ".venv", "env", "build", "dist", "node_modules", "__pycache__", "site-packages"}
+)
+
+
+def _python_files(root: Path) -> list[Path]:
+    if root.is_file():
+        return [root]
+    return sorted(
+        p
+        for p in root.rglob("*.py")
+        if not p.name.startswith("_")
+        and not any(part.startswith(".") or part in _SKIPPED_DIRS for part in p.relative_to(root).parts[:-1])
+    )
+
+
+def discover_path(path: str | Path) -> list[Agent]:
+    """The module-level agents of a ``.py`` file, or of every ``.py`` file under a directory
+    (skipping ``_*.py``, hidden directories, virtualenvs and build output); each file is
+    imported under a name derived from its path. One per name: the first found wins."""
+    root = Path(path).resolve()
+    by_name: dict[str, Agent] = {}
+    for number, file in enumerate(_python_files(root)):
+        spec = importlib.util.spec_from_file_location(f"_agentspan_discovered_{number}_{file.stem}", file)
+        if spec is None or spec.loader is None:
+            continue
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        for agent in _agents_in(module):
+            by_name.setdefault(agent.name, agent)
     return list(by_name.values())
