@@ -164,7 +164,7 @@ class Agent:
         model: str | Any = "",
         instructions: str | Callable[[], str] | PromptTemplate = "",
         tools: list[Any] | None = None,
-        agents: list[Agent] | None = None,
+        agents: list[Any] | None = None,
         strategy: str | Strategy = Strategy.HANDOFF,
         router: Agent | Callable[..., Any] | None = None,
         output_type: Any = None,
@@ -233,7 +233,7 @@ class Agent:
 
     def _set_team(
         self,
-        agents: list[Agent] | None,
+        agents: list[Any] | None,
         strategy: str | Strategy,
         router: Agent | Callable[..., Any] | None,
         handoffs: list[Any] | None,
