@@ -1,5 +1,6 @@
-"""``sequential``: sub-agents run one after another, each on the previous one's output; a
-step's gate (text match, or the user's function) may stop the pipeline early."""
+"""``sequential``: sub-agents run one after another, each on the original request plus the
+previous one's output; a step's gate (text match, or the user's function) may stop the
+pipeline early."""
 
 from __future__ import annotations
 
@@ -30,6 +31,15 @@ def _start_step(spec: AgentConfig, d: Step, step: int, prompt: str) -> None:
     s.step_child = None
     d.commands.append(StartChild(spec=child, prompt=prompt, link=f"step:{step}"))
     d.events.append(EventDraft("handoff", {"target": child.name}))
+
+
+def step_prompt(request: str, previous: str) -> str:
+    """What a step after the first receives: the request the pipeline started with and
+    the previous step's output, worded as the reference words it, so a later step still
+    knows what the user asked (the previous output alone loses it)."""
+    if not request:
+        return previous
+    return f"{request}\n\nPrevious agent output:\n{previous}"
 
 
 def child_finished(spec: AgentConfig, d: Step, inp: ChildFinished) -> None:
@@ -74,7 +84,7 @@ def _after_gate(spec: AgentConfig, d: Step, proceed: bool) -> None:
         )
         finish(d, "COMPLETED", output=s.output, finish_reason="gate")
     elif s.step + 1 < len(spec.agents) and not s.stop_requested:
-        _start_step(spec, d, s.step + 1, s.last_text or "")
+        _start_step(spec, d, s.step + 1, step_prompt(s.prompt, s.last_text or ""))
     else:
         finish(d, "COMPLETED", output=s.output, finish_reason="stopped" if s.stop_requested else "stop")
 
