@@ -4,6 +4,8 @@ and how many unfinished executions run each spec."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from agentspan.server.store import Store
@@ -14,7 +16,7 @@ pytestmark = pytest.mark.anyio
 
 async def _deploy(store: Store, name: str, spec_hash: str, now: float) -> tuple[DeploymentRow, bool]:
     async with store.transaction() as tx:
-        await tx.put_spec(spec_hash, '{"name": "%s"}' % name)
+        await tx.put_spec(spec_hash, json.dumps({"name": name}))
         return await tx.add_deployment(name, spec_hash, now, "alice")
 
 
