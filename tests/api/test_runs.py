@@ -400,7 +400,11 @@ def test_sequential_pipeline(runtime: AgentRuntime, fake: FakeOpenAI) -> None:
     result = runtime.run(researcher >> writer, "X")
     assert result.output == "article from facts"
     assert result.sub_results == {"researcher": "facts about X", "writer": "article from facts"}
-    assert fake.requests[1]["messages"][-1] == {"role": "user", "content": "facts about X"}
+    # The second step gets the request and the first step's output (the reference's wording).
+    assert fake.requests[1]["messages"][-1] == {
+        "role": "user",
+        "content": "X\n\nPrevious agent output:\nfacts about X",
+    }
     assert result.token_usage is not None and result.token_usage.total_tokens == 30
 
 

@@ -233,13 +233,16 @@ def test_the_names_are_the_facades_objects() -> None:
 
 
 def test_importing_a_submodule_named_like_a_function_keeps_the_function() -> None:
-    # ``run``, ``tool`` and ``agent`` are both submodules and functions of the package;
+    # ``run``, ``tool``, ``agent`` (and ``testing.expect``) are both submodules and functions;
     # a fresh interpreter importing the submodules must still see the functions.
     code = (
         "from agentspan.agents.run import configure\n"
         "from agentspan.agents.tool import ToolDef\n"
         "from agentspan.agents.agent import AgentDef\n"
         "import agentspan.agents.result, agentspan.agents.runtime.runtime\n"
+        "import agentspan.agents.testing.expect\n"
+        "from agentspan.agents.testing import expect\n"
+        "assert callable(expect) and expect.__module__ == 'agentspan.agents.testing._expect'\n"
         "import agentspan.agents as a\n"
         "from agentspan.agents import run, tool, agent\n"
         "assert callable(run) and run.__module__ == 'agentspan.agents._run', run\n"

@@ -36,7 +36,6 @@ from agentspan.agents.testing._eval import (
     EvalCheckResult,
     EvalSuiteResult,
 )
-from agentspan.agents.testing._expect import AgentResultExpectation, expect
 from agentspan.agents.testing._mock import MockEvent, mock_run
 from agentspan.agents.testing._record import record, replay
 from agentspan.agents.testing._strategy import (
@@ -50,6 +49,10 @@ from agentspan.agents.testing._strategy import (
     validate_strategy,
     validate_swarm,
 )
+
+# ``expect`` is a submodule (the reference's path) and the function: importing from the
+# submodule first makes the function win, whatever imports the submodule later.
+from agentspan.agents.testing.expect import AgentResultExpectation, expect
 
 __all__ = [
     "ScriptedModel",
