@@ -400,7 +400,7 @@ def test_sequential_pipeline(runtime: AgentRuntime, fake: FakeOpenAI) -> None:
     result = runtime.run(researcher >> writer, "X")
     assert result.output == "article from facts"
     assert result.sub_results == {"researcher": "facts about X", "writer": "article from facts"}
-    # The second step gets the request and the first step's output (the reference's wording).
+    # The second step sees the user's request as well as the first step's output.
     assert fake.requests[1]["messages"][-1] == {
         "role": "user",
         "content": "X\n\nPrevious agent output:\nfacts about X",

@@ -150,11 +150,34 @@ def test_termination_condition_stops_a_group_chat(runtime: AgentRuntime) -> None
 def test_swarm_transfers_between_peers(runtime: AgentRuntime) -> None:
     triage = Agent(name="triage", model=says(ToolCall("transfer_to_refunds")))
     refunds = Agent(name="refunds", model=says("Refund issued."))
-    swarm = Agent(name="desk", model="offline/basic", agents=[triage, refunds], strategy="swarm")
+    desk = says(ToolCall("transfer_to_triage"))
+    swarm = Agent(name="desk", model=desk, agents=[triage, refunds], strategy="swarm")
     result = runtime.run(swarm, "I want my money back")
     assert result.output == "Refund issued."
-    assert handoff_targets(result) == ["triage", "refunds"]
+    # The parent is the first member (the reference's member "0"): its model runs first.
+    assert handoff_targets(result) == ["desk", "triage", "refunds"]
     validate_strategy(swarm, result)
+
+
+def test_swarm_parent_answers_itself_and_can_be_transferred_back_to(runtime: AgentRuntime) -> None:
+    helper = Agent(name="helper", model=says(ToolCall("transfer_to_lead")))
+    lead = Agent(
+        name="lead",
+        instructions="You lead the team.",
+        model=says(ToolCall("transfer_to_helper")),
+        agents=[helper],
+        strategy="swarm",
+        max_turns=3,
+    )
+    result = runtime.run(lead, "plan the launch")
+    # lead -> helper -> back to lead (three turns); its next transfer is past max_turns.
+    assert handoff_targets(result) == ["lead", "helper", "lead"]
+    assert result.finish_reason == "max_turns"
+
+    alone = Agent(name="solo_lead", model=says("Answered without help."), agents=[helper], strategy="swarm")
+    result = runtime.run(alone, "a simple question")
+    assert result.output == "Answered without help."
+    assert handoff_targets(result) == ["solo_lead"]
 
 
 def test_swarm_text_mention_handoff_fires(runtime: AgentRuntime) -> None:
@@ -171,7 +194,7 @@ def test_swarm_text_mention_handoff_fires(runtime: AgentRuntime) -> None:
     )
     result = runtime.run(swarm, "help")
     assert result.output == "Manager here, resolved."
-    assert handoff_targets(result) == ["front", "manager"]
+    assert handoff_targets(result) == ["escalating", "front", "manager"]
 
 
 def test_swarm_tool_result_handoff_fires(runtime: AgentRuntime) -> None:
@@ -197,7 +220,7 @@ def test_swarm_tool_result_handoff_fires(runtime: AgentRuntime) -> None:
     )
     result = runtime.run(swarm, "where is my order")
     assert result.output == "Dispute opened."
-    assert handoff_targets(result) == ["front2", "disputes"]
+    assert handoff_targets(result) == ["orders", "front2", "disputes"]
 
 
 def test_manual_strategy_waits_for_a_human_choice(runtime: AgentRuntime) -> None:
@@ -337,7 +360,7 @@ def test_swarm_condition_handoff_runs_the_users_function(runtime: AgentRuntime) 
     )
     result = runtime.run(swarm, "a question")
     assert result.output == "Expert answer."
-    assert handoff_targets(result) == ["junior", "expert"]
+    assert handoff_targets(result) == ["clinic", "junior", "expert"]
 
 
 def test_explicit_sequential_agent_keeps_its_settings_when_composed(runtime: AgentRuntime) -> None:
@@ -381,7 +404,7 @@ def test_swarm_blocked_transfer_is_reported_to_the_model(runtime: AgentRuntime) 
     handle = runtime.start(swarm, "go")
     result = handle.join(timeout=20)
     assert result.output == "b answers"
-    assert handoff_targets(result) == ["peer_a", "peer_b"]
+    assert handoff_targets(result) == ["guarded", "peer_a", "peer_b"]
     first_child = runtime._loop.run(
         runtime._client.request("GET", "/agent/executions", params={"parentId": handle.execution_id})
     )["results"]

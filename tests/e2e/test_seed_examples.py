@@ -212,7 +212,15 @@ def test_handoff_example(seed_server: ServerProcess) -> None:
 
 def test_pipeline_example(seed_server: ServerProcess, fake_openai: FakeOpenAI) -> None:
     out = run_program(PIPELINE, seed_server)
-    assert "<Polish> on: <Write an engaging> on: <Research> on: AI agents" in out
+    assert "<Polish> on: AI agents in software development" in out
+    asked = [r["messages"][-1]["content"] for r in fake_openai.requests]
+    request = "AI agents in software development"
+    # Each later step gets the request and the previous step's output, as in the reference.
+    assert asked == [
+        request,
+        f"{request}\n\nPrevious agent output:\n<Research> on: {request}",
+        f"{request}\n\nPrevious agent output:\n<Write an engaging> on: {asked[1][:60]}",
+    ]
     systems = [r["messages"][0]["content"][:20] for r in fake_openai.requests]
     assert [s.split()[0] for s in systems] == ["Research", "Write", "Polish"]
 

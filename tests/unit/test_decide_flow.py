@@ -343,21 +343,13 @@ def test_a_pipeline_starts_its_first_step_with_the_prompt() -> None:
     assert d.state.awaiting_llm is False
 
 
-def test_a_pipeline_started_without_a_prompt_feeds_the_previous_output_alone() -> None:
-    run = Run(pipeline())
-    run.start("")
-    d = finish_step(run, "k0", "draft")
-    assert [c.prompt for c in commands(d, StartChild)] == ["draft"]
-
-
 def test_a_pipeline_feeds_each_output_to_the_next_step_and_completes_with_the_last() -> None:
     run = Run(pipeline())
     run.start("write about tides")
 
-    # Each later step gets the user's request and the previous output (as the reference).
     d = finish_step(run, "k0", "draft")
-    expected = "write about tides\n\nPrevious agent output:\ndraft"
-    assert d.commands == [StartChild(spec=STEPS[1], prompt=expected, link="step:1")]
+    later = "write about tides\n\nPrevious agent output:\n"
+    assert d.commands == [StartChild(spec=STEPS[1], prompt=f"{later}draft", link="step:1")]
     assert EventDraft("handoff", {"target": "editor"}) in d.events
     assert d.state.step == 1
     assert d.state.step_child is None
@@ -365,9 +357,8 @@ def test_a_pipeline_feeds_each_output_to_the_next_step_and_completes_with_the_la
 
     d = finish_step(run, "k1", {"title": "Tides", "body": "..."})
     (start,) = commands(d, StartChild)
-    request, previous = start.prompt.split("\n\nPrevious agent output:\n")
-    assert request == "write about tides"  # still the user's request, not the draft
-    assert json.loads(previous) == {"title": "Tides", "body": "..."}
+    assert start.prompt.startswith(later)
+    assert json.loads(start.prompt.removeprefix(later)) == {"title": "Tides", "body": "..."}
     assert start.link == "step:2"
 
     d = finish_step(run, "k2", "published")

@@ -126,7 +126,8 @@ def _handoff(agent: Any, targets: list[str]) -> list[str]:
 
 def _swarm(agent: Any, targets: list[str]) -> list[str]:
     names = _sub_names(agent)
-    ran = [t for t in targets if t in names]
+    # A parent with a model takes part as the first member, so transfers may involve it.
+    ran = [t for t in targets if t in names or t == getattr(agent, "name", None)]
     if not ran:
         return [f"no sub-agent ran (sub-agents: {_listed(names)})"]
     problems = []
@@ -173,6 +174,8 @@ def _transitions(agent: Any, targets: list[str]) -> list[str]:
 def _known_agents(agent: Any) -> set[str]:
     """Names a handoff of ``agent`` may target: sub-agents, agent tools, an Agent router."""
     names = set(_sub_names(agent))
+    if getattr(agent, "strategy", None) == Strategy.SWARM:
+        names.add(getattr(agent, "name", ""))  # the parent takes part as the first member
     router = getattr(agent, "router", None)
     if isinstance(router, Agent):
         names.add(router.name)

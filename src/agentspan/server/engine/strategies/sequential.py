@@ -1,6 +1,6 @@
-"""``sequential``: sub-agents run one after another, each on the original request plus the
-previous one's output; a step's gate (text match, or the user's function) may stop the
-pipeline early."""
+"""``sequential``: sub-agents run one after another, each on the request and the previous
+one's output; a step's gate (text match, or the user's function) may stop the pipeline
+early."""
 
 from __future__ import annotations
 
@@ -24,6 +24,12 @@ def start(spec: AgentConfig, d: Step, inp: Start) -> None:
     _start_step(spec, d, 0, inp.prompt)
 
 
+def step_prompt(request: str, previous: str) -> str:
+    """A later step's prompt: the pipeline's request, so no step loses what the user asked,
+    and the previous step's output (the reference's wording, which users' prompts expect)."""
+    return f"{request}\n\nPrevious agent output:\n{previous}"
+
+
 def _start_step(spec: AgentConfig, d: Step, step: int, prompt: str) -> None:
     s = d.state
     child = spec.agents[step]
@@ -31,15 +37,6 @@ def _start_step(spec: AgentConfig, d: Step, step: int, prompt: str) -> None:
     s.step_child = None
     d.commands.append(StartChild(spec=child, prompt=prompt, link=f"step:{step}"))
     d.events.append(EventDraft("handoff", {"target": child.name}))
-
-
-def step_prompt(request: str, previous: str) -> str:
-    """What a step after the first receives: the request the pipeline started with and
-    the previous step's output, worded as the reference words it, so a later step still
-    knows what the user asked (the previous output alone loses it)."""
-    if not request:
-        return previous
-    return f"{request}\n\nPrevious agent output:\n{previous}"
 
 
 def child_finished(spec: AgentConfig, d: Step, inp: ChildFinished) -> None:

@@ -1,5 +1,10 @@
 """``swarm``: the active agent works with ``transfer_to_<peer>`` tools; a transfer or a
-handoff condition passes control; the first answer without a transfer ends the run."""
+handoff condition passes control; the first answer without a transfer ends the run.
+
+A parent with a model of its own takes part as the first member (the reference's member
+"0"): its instructions, model and tools answer the request first, and it can be
+transferred back to. A parent without a model only hosts the team; its first sub-agent
+starts."""
 
 from __future__ import annotations
 
@@ -13,13 +18,11 @@ from agentspan.protocol.spec import (
 from agentspan.server.engine.conditions import text_handoff
 from agentspan.server.engine.functions import call_fn, fn_answer
 from agentspan.server.engine.model import ChildFinished, PendingFn, Start, ToolFailed, ToolSucceeded
-from agentspan.server.engine.steps import Step, blocked_transition, finish
+from agentspan.server.engine.steps import Step, blocked_transition, finish, handoff_prompt
 from agentspan.server.engine.strategies.base import Strategy
 from agentspan.server.engine.strategies.members import (
     begin_team,
-    conversation,
     member,
-    names,
     nothing_held,
     on_member_finished,
     record_turn,
@@ -29,14 +32,52 @@ from agentspan.server.engine.strategies.members import (
 )
 
 
+def _parent_takes_part(spec: AgentConfig) -> bool:
+    return bool(spec.model)
+
+
+def _peers(spec: AgentConfig) -> list[AgentConfig]:
+    """The members in order: the parent first when it takes part, then the sub-agents."""
+    return [_parent_as_member(spec), *spec.agents] if _parent_takes_part(spec) else list(spec.agents)
+
+
+def _parent_as_member(spec: AgentConfig) -> AgentConfig:
+    """The parent as a member: its own model, instructions and tools. What governs the
+    team (sub-agents, transfers bound by ``max_turns``, termination, handoff rules,
+    guardrails, memory, the answer's type) stays with the team's execution."""
+    return spec.model_copy(
+        update={
+            "agents": [],
+            "strategy": None,
+            "max_turns": AgentConfig.model_fields["max_turns"].default,
+            "router": None,
+            "stop_when": None,
+            "termination": None,
+            "handoffs": None,
+            "allowed_transitions": None,
+            "gate": None,
+            "guardrails": None,
+            "memory": None,
+            "output_type": None,
+            "introduction": None,
+        }
+    )
+
+
+def _member(spec: AgentConfig, name: str) -> AgentConfig:
+    if name == spec.name and _parent_takes_part(spec):
+        return _parent_as_member(spec)
+    return member(spec, name)
+
+
 def _member_spec(spec: AgentConfig, name: str) -> AgentConfig:
     """A swarm member with ``transfer_to_<peer>`` tools (blocked moves stay visible, so
     the model is told why instead of the move silently vanishing), and the team's
     tool-result handoffs, which its own engine applies (``swarmHandoffs``)."""
-    sub = member(spec, name)
+    sub = _member(spec, name)
     tools = list(sub.tools)
     existing = {t.name for t in tools}
-    for peer in spec.agents:
+    for peer in _peers(spec):
         tool_name = f"transfer_to_{peer.name}"
         if peer.name == name or tool_name in existing:
             continue
@@ -59,8 +100,10 @@ def _member_spec(spec: AgentConfig, name: str) -> AgentConfig:
 
 def start(spec: AgentConfig, d: Step, inp: Start) -> None:
     begin_team(spec, d)
-    first = spec.agents[0].name
-    run_member(spec, d, first, conversation(spec, d, first), child_spec=_member_spec(spec, first))
+    first = _peers(spec)[0].name
+    run_member(
+        spec, d, first, handoff_prompt(d.state, _member(spec, first)), child_spec=_member_spec(spec, first)
+    )
 
 
 def member_finished(spec: AgentConfig, d: Step, inp: ChildFinished, name: str) -> None:
@@ -103,10 +146,11 @@ def _transfer(spec: AgentConfig, d: Step, target: str) -> None:
             finish_reason="max_turns" if not s.stop_requested else "stopped",
         )
         return
-    if target not in names(spec):
+    if target not in {peer.name for peer in _peers(spec)}:
         finish(d, "FAILED", error=f"handoff to unknown agent {target!r}", finish_reason="error")
         return
-    run_member(spec, d, target, conversation(spec, d, target), child_spec=_member_spec(spec, target))
+    prompt = handoff_prompt(d.state, _member(spec, target))
+    run_member(spec, d, target, prompt, child_spec=_member_spec(spec, target))
 
 
 def on_handoff(spec: AgentConfig, d: Step, fn: PendingFn, inp: ToolSucceeded | ToolFailed) -> None:
