@@ -33,12 +33,12 @@ def test_one_pipeline_mixes_providers(
     result = runtime.run(researcher >> writer >> editor, "AI agents")
     assert result.status == "COMPLETED" and result.output == "final article"
     assert result.sub_results == {"researcher": "notes", "writer": "draft", "editor": "final article"}
-    # Each later step's model saw the request and the previous step's output, in its own wire format.
+    # Each step's model saw the request and the previous step's output, in its own wire format.
     tool_result = fake_anthropic.requests[1]["messages"][-1]["content"][0]
     assert tool_result["type"] == "tool_result" and tool_result["content"] == "facts about agents"
-    after = "AI agents\n\nPrevious agent output:\n"
-    assert fake_gemini.requests[0]["contents"][-1]["parts"][0]["text"] == after + "notes"
-    assert fake_openai.requests[0]["messages"][-1]["content"] == after + "draft"
+    later = "AI agents\n\nPrevious agent output:\n"
+    assert fake_gemini.requests[0]["contents"][-1]["parts"][0]["text"] == f"{later}notes"
+    assert fake_openai.requests[0]["messages"][-1]["content"] == f"{later}draft"
     assert result.token_usage is not None and result.token_usage.total_tokens > 0
 
 

@@ -54,6 +54,7 @@ def test_strategy_values() -> None:
         "random",
         "swarm",
         "manual",
+        "plan_execute",
     ]
     as_text: str = Strategy.ROUND_ROBIN
     assert as_text == "round_robin"

@@ -1,7 +1,9 @@
 """States stored by the version-1 engine (a decision function outstanding, kept as the
 ``pending_fn`` call-id string) load into the current ``ExecState`` and finish the run the
 way version 1 finished it. The fixtures were written by version 1 itself
-(tests/fixtures/states/make_v1_states.py), outcomes included."""
+(tests/fixtures/states/make_v1_states.py), outcomes included — except one deliberate
+change since: a pipeline's later step is given the request as well as the previous
+output (pipeline_gate_outstanding.json's expected prompt was edited to say so)."""
 
 from __future__ import annotations
 

@@ -31,6 +31,7 @@ class Strategy(enum.StrEnum):
     RANDOM = "random"
     SWARM = "swarm"
     MANUAL = "manual"
+    PLAN_EXECUTE = "plan_execute"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -488,6 +488,10 @@ def _step_committed(
     )
 
 
+_MODEL_USE = {"handoff": "to choose an agent", "plan_execute": "to plan and to write the answer"}
+"""Parents whose own model runs, and what for; other teams' parents have none."""
+
+
 def validate_tree(spec: AgentConfig, executors: ExecutorRegistry, path: str = "") -> None:
     """Reject agent trees this server cannot run, with a message naming the agent (and
     the tool: a tool type no executor here serves would otherwise only fail when called)."""
@@ -495,15 +499,19 @@ def validate_tree(spec: AgentConfig, executors: ExecutorRegistry, path: str = ""
     for option, why in unhonoured(spec):
         raise InvalidAgent(f"agent '{where}': option '{option}': {why}")
     strategy = spec.strategy or "handoff"
-    needs_model = not spec.agents or strategy == "handoff"
+    needs_model = not spec.agents or strategy in ("handoff", "plan_execute")
     if needs_model and not spec.model:
-        what = "a handoff parent needs a model to choose an agent" if spec.agents else "it has no model"
+        what = (
+            f"a {strategy} parent needs a model ({_MODEL_USE[strategy]})"
+            if spec.agents
+            else "it has no model"
+        )
         raise InvalidAgent(f"agent '{where}': {what}")
     if spec.agents and strategy == "router" and spec.router is None:
         raise InvalidAgent(f"agent '{where}': strategy 'router' needs router=")
     if (
         spec.agents
-        and strategy != "handoff"
+        and strategy not in _MODEL_USE
         and any((g.position or "output") == "output" for g in spec.guardrails or ())
     ):
         raise InvalidAgent(

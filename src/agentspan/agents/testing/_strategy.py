@@ -174,8 +174,8 @@ def _transitions(agent: Any, targets: list[str]) -> list[str]:
 def _known_agents(agent: Any) -> set[str]:
     """Names a handoff of ``agent`` may target: sub-agents, agent tools, an Agent router."""
     names = set(_sub_names(agent))
-    if getattr(agent, "strategy", None) == Strategy.SWARM:
-        names.add(getattr(agent, "name", ""))  # the parent takes part as the first member
+    if getattr(agent, "strategy", None) in (Strategy.SWARM, Strategy.PLAN_EXECUTE):
+        names.add(getattr(agent, "name", ""))  # the parent takes part (first member; planner and summariser)
     router = getattr(agent, "router", None)
     if isinstance(router, Agent):
         names.add(router.name)

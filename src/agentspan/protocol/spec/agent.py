@@ -51,7 +51,9 @@ from agentspan.protocol.spec.upgrade import SPEC_SCHEMA_VERSION, UPGRADED_KEYS, 
 
 NAME_PATTERN = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_-]*$")
 
-Strategy = Literal["handoff", "sequential", "parallel", "router", "round_robin", "random", "swarm", "manual"]
+Strategy = Literal[
+    "handoff", "sequential", "parallel", "router", "round_robin", "random", "swarm", "manual", "plan_execute"
+]
 
 
 def _router_kind(value: Any) -> str:

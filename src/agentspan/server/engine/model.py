@@ -195,6 +195,8 @@ class ExecState(_Model):
     """Handoff: the call whose child now owns the run; its answer ends this execution."""
     transfer_to: str | None = None
     """Swarm member: the peer to transfer to once the current turn's calls are done."""
+    plan: list[dict[str, str]] | None = None
+    """``plan_execute``: the planner's steps (``{"agent", "task"}``), once it answered."""
     pending_handoff_checks: list[dict[str, Any]] = Field(default_factory=list)
     # guardrails
     guard: GuardState | None = None

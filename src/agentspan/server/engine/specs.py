@@ -11,7 +11,9 @@ def is_pipeline(spec: AgentConfig) -> bool:
     return spec.strategy == "sequential" and bool(spec.agents)
 
 
-TEAM_STRATEGIES = frozenset({"parallel", "router", "round_robin", "random", "swarm", "manual"})
+TEAM_STRATEGIES = frozenset(
+    {"parallel", "router", "round_robin", "random", "swarm", "manual", "plan_execute"}
+)
 
 
 def is_team(spec: AgentConfig) -> bool:

@@ -8,6 +8,7 @@ from agentspan.server.engine.strategies import (
     handoff,
     manual,
     parallel,
+    plan_execute,
     round_robin,
     router,
     sequential,
@@ -26,6 +27,7 @@ STRATEGIES: dict[str, Strategy] = {
         round_robin.RANDOM,
         swarm.STRATEGY,
         manual.STRATEGY,
+        plan_execute.STRATEGY,
     )
 }
 """Every strategy by name; a new one is a module plus a line here."""

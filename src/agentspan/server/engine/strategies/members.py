@@ -26,6 +26,29 @@ def member(spec: AgentConfig, name: str) -> AgentConfig:
     return next(a for a in spec.agents if a.name == name)
 
 
+def parent_as_member(spec: AgentConfig, **keep: object) -> AgentConfig:
+    """The parent as a member of its own team (a swarm's first member, a planner, a
+    summariser): its own model, instructions and tools. What governs the team
+    (sub-agents, turns, termination, handoff rules, guardrails, memory, the answer's type)
+    stays with the team's execution, unless ``keep`` gives a field back."""
+    cleared: dict[str, object] = {
+        "agents": [],
+        "strategy": None,
+        "max_turns": AgentConfig.model_fields["max_turns"].default,
+        "router": None,
+        "stop_when": None,
+        "termination": None,
+        "handoffs": None,
+        "allowed_transitions": None,
+        "gate": None,
+        "guardrails": None,
+        "memory": None,
+        "output_type": None,
+        "introduction": None,
+    }
+    return spec.model_copy(update={**cleared, **keep})
+
+
 def names(spec: AgentConfig) -> list[str]:
     return [a.name for a in spec.agents]
 

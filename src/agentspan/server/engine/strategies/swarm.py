@@ -25,6 +25,7 @@ from agentspan.server.engine.strategies.members import (
     member,
     nothing_held,
     on_member_finished,
+    parent_as_member,
     record_turn,
     run_member,
     stop_team,
@@ -38,35 +39,12 @@ def _parent_takes_part(spec: AgentConfig) -> bool:
 
 def _peers(spec: AgentConfig) -> list[AgentConfig]:
     """The members in order: the parent first when it takes part, then the sub-agents."""
-    return [_parent_as_member(spec), *spec.agents] if _parent_takes_part(spec) else list(spec.agents)
-
-
-def _parent_as_member(spec: AgentConfig) -> AgentConfig:
-    """The parent as a member: its own model, instructions and tools. What governs the
-    team (sub-agents, transfers bound by ``max_turns``, termination, handoff rules,
-    guardrails, memory, the answer's type) stays with the team's execution."""
-    return spec.model_copy(
-        update={
-            "agents": [],
-            "strategy": None,
-            "max_turns": AgentConfig.model_fields["max_turns"].default,
-            "router": None,
-            "stop_when": None,
-            "termination": None,
-            "handoffs": None,
-            "allowed_transitions": None,
-            "gate": None,
-            "guardrails": None,
-            "memory": None,
-            "output_type": None,
-            "introduction": None,
-        }
-    )
+    return [parent_as_member(spec), *spec.agents] if _parent_takes_part(spec) else list(spec.agents)
 
 
 def _member(spec: AgentConfig, name: str) -> AgentConfig:
     if name == spec.name and _parent_takes_part(spec):
-        return _parent_as_member(spec)
+        return parent_as_member(spec)
     return member(spec, name)
 
 
