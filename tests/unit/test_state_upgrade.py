@@ -40,18 +40,11 @@ def fixtures() -> list[Path]:
 _LATER_FIELDS = {"executor": "worker"}
 
 
-# Pipeline steps after the first now also get the request (issue 17): version 1 sent the
-# previous output alone, which is what follows this marker.
-_PREVIOUS_OUTPUT = "\n\nPrevious agent output:\n"
-
-
 def _command(c: Command) -> dict[str, Any]:
     fields = {k: v for k, v in dataclasses.asdict(c).items() if k != "spec"}
     for name, implied in _LATER_FIELDS.items():
         if fields.get(name) == implied:
             del fields[name]
-    if fields.get("kind") == "start_child" and str(fields.get("link", "")).startswith("step:"):
-        fields["prompt"] = str(fields["prompt"]).partition(_PREVIOUS_OUTPUT)[2]
     loaded: dict[str, Any] = json.loads(json.dumps(fields, sort_keys=True))
     return loaded
 
