@@ -17,7 +17,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 # Only what building the package needs, so edits to tests or docs do not rebuild this layer.
 COPY pyproject.toml README.md /tmp/agentspan/
 COPY src /tmp/agentspan/src
-RUN pip install "/tmp/agentspan[postgres,mcp]" && rm -rf /tmp/agentspan
+RUN pip install "/tmp/agentspan[postgres,mcp,pdf]" && rm -rf /tmp/agentspan
 
 # A fixed uid keeps the ownership of a reused /data volume stable across rebuilds.
 RUN useradd --system --uid 10001 --user-group --home-dir /data --shell /usr/sbin/nologin agentspan \

@@ -64,7 +64,8 @@ def worker_task(execution_id: str) -> TaskRow:
 
 
 async def add(store: Store, *rows: ExecutionRow, with_data: bool = True) -> None:
-    """Insert executions (parents before children), each with events, messages and a task."""
+    """Insert executions (parents before children), each with events, messages, a task
+    and a queued inbox message."""
     async with store.transaction() as tx:
         await tx.put_spec(SPEC_HASH, '{"name":"assistant"}')
         for r in rows:
@@ -75,6 +76,7 @@ async def add(store: Store, *rows: ExecutionRow, with_data: bool = True) -> None
                 await tx.append_events([EventRow(r.id, n, "thinking", "{}", r.updated_at) for n in (1, 2)])
                 await tx.append_messages(r.id, 0, [json.dumps({"role": "user", "content": r.id})])
                 await tx.upsert_task(worker_task(r.id))
+                await tx.put_message(r.id, 1, '{"text":"queued"}', r.updated_at)
 
 
 async def remaining(store: Store) -> list[str]:
@@ -91,12 +93,13 @@ async def has_data(store: Store, execution_id: str) -> dict[str, bool]:
         "events": bool(await store.list_events(execution_id, 0, 100)),
         "messages": bool(await store.list_messages(execution_id)),
         "task": task is not None,
+        "inbox": bool(await store.list_inbox(execution_id)),
     }
 
 
 ALL = tuple(sorted(TERMINAL_STATUSES))
-NONE = {"events": False, "messages": False, "task": False}
-EVERYTHING = {"events": True, "messages": True, "task": True}
+NONE = {"events": False, "messages": False, "task": False, "inbox": False}
+EVERYTHING = {"events": True, "messages": True, "task": True, "inbox": True}
 
 
 # --------------------------------------------------------------------------- what goes

@@ -120,3 +120,48 @@ def test_a_key_made_on_one_replica_works_on_the_other_and_revocation_is_immediat
     finally:
         a.stop()
         b.stop()
+
+
+def test_messages_sent_through_both_replicas_are_each_delivered_once_in_order(
+    pg_database: str, tmp_path: Path
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from agentspan.agents import wait_for_message_tool
+
+    env = {"AGENTSPAN_DATABASE_URL": pg_database}
+    a = ServerProcess(tmp_path / "a", env=env).start()
+    b = ServerProcess(tmp_path / "b", env=env).start()
+    sends = 6
+    turns: list[Any] = [ToolCall("inbox", {}) for _ in range(sends)]
+    agent = Agent(
+        name="listener",
+        model=ScriptedModel([*turns, "All read."]),
+        tools=[wait_for_message_tool("inbox", "Wait for a message")],
+    )
+    try:
+        on_a = AgentRuntime(config=AgentConfig(server_url=a.api_url, auto_start_server=False))
+        on_b = AgentRuntime(config=AgentConfig(server_url=b.api_url, auto_start_server=False))
+        try:
+            handle = on_a.start(agent, "read them all")
+            runtimes = [on_a, on_b]
+            with ThreadPoolExecutor(4) as pool:  # both replicas at once, racing each other
+                list(
+                    pool.map(
+                        lambda n: runtimes[n % 2].send_message(handle.execution_id, {"n": n}), range(sends)
+                    )
+                )
+            result = AgentHandle(handle.execution_id, on_b).join(timeout=60)
+        finally:
+            on_a.shutdown()
+            on_b.shutdown()
+    finally:
+        a.stop()
+        b.stop()
+    assert result.status == "COMPLETED" and result.output == "All read."
+    received = [e for e in result.events if e.type == "message_received"]
+    order = [(e.data or {})["message"]["n"] for e in received]
+    seqs = [(e.data or {})["seq"] for e in received]
+    taken = [m["n"] for e in result.events if e.type == "tool_result" for m in e.result["messages"]]
+    assert sorted(taken) == list(range(sends))  # every message, each once
+    assert taken == order and seqs == list(range(1, sends + 1))  # taken in the order queued

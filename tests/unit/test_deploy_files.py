@@ -38,7 +38,7 @@ def test_the_image_runs_the_server_on_all_interfaces_as_a_non_root_user() -> Non
     assert instruction("EXPOSE") == ["6767"]
     assert instruction("VOLUME") == ['["/data"]']
     assert instruction("USER") == ["agentspan"]
-    assert any('pip install "/tmp/agentspan[postgres,mcp]"' in run for run in instruction("RUN"))
+    assert any('pip install "/tmp/agentspan[postgres,mcp,pdf]"' in run for run in instruction("RUN"))
 
 
 def test_the_image_copies_files_that_exist() -> None:

@@ -67,6 +67,7 @@ EXPECTED = {
     "http_tool",
     "human_tool",
     "mcp_tool",
+    "pdf_tool",
     "plan",
     "resume",
     "resume_async",
@@ -80,6 +81,7 @@ EXPECTED = {
     "stream",
     "stream_async",
     "tool",
+    "wait_for_message_tool",
 }
 
 

@@ -29,7 +29,9 @@ PRESENT: dict[str, set[str]] = {
         "http_tool",
         "human_tool",
         "mcp_tool",
+        "pdf_tool",
         "tool",
+        "wait_for_message_tool",
     },
     "agentspan.agents.guardrail": {
         "Guardrail",
@@ -53,6 +55,7 @@ PRESENT: dict[str, set[str]] = {
     "agentspan.agents.gate": {"TextGate"},
     "agentspan.agents.memory": {"ConversationMemory"},
     "agentspan.agents.callback": {"CallbackHandler"},
+    "agentspan.agents.ext": {"GPTAssistantAgent", "UserProxyAgent"},
     "agentspan.agents.result": {
         "AgentEvent",
         "AgentHandle",
@@ -148,7 +151,6 @@ GAPS: dict[str, str] = {
     "agentspan.agents.tracing": "OpenTelemetry helpers: the metrics/tracing branch adds it",
     "agentspan.agents.semantic_memory": "semantic memory: the semantic-memory branch adds it",
     "agentspan.agents.claude_code": "Claude Code agents are not served (docs/compatibility.md)",
-    "agentspan.agents.ext": "UserProxyAgent / GPTAssistantAgent are not built yet",
     "agentspan.agents.langchain": "LangChain agents: the frameworks branch",
     "agentspan.agents.frameworks": "foreign-framework serialisation: ours is agentspan.frameworks",
     "agentspan.agents.testing.semantic": "assert_output_satisfies (an LLM judge) is not built yet",

@@ -34,7 +34,7 @@ from agentspan.agents._result import (
 )
 from agentspan.agents._runtime import AgentRuntime
 from agentspan.agents._scatter import scatter_gather
-from agentspan.agents._server_tools import api_tool, http_tool
+from agentspan.agents._server_tools import api_tool, http_tool, pdf_tool, wait_for_message_tool
 from agentspan.agents._stream import AgentStream, AsyncAgentStream
 
 # ``agent``, ``tool`` and ``run`` are both submodules (the reference's paths) and names
@@ -146,6 +146,7 @@ __all__ = [
     "http_tool",
     "human_tool",
     "mcp_tool",
+    "pdf_tool",
     "plan",
     "resume",
     "resume_async",
@@ -159,4 +160,5 @@ __all__ = [
     "stream",
     "stream_async",
     "tool",
+    "wait_for_message_tool",
 ]

@@ -60,6 +60,13 @@ class AgentHandle:
     def stop(self) -> None:
         self.runtime.stop(self.execution_id)
 
+    def send_message(self, message: Any) -> None:
+        """Queue a message for this run's ``wait_for_message_tool`` calls."""
+        self.runtime.send_message(self.execution_id, message)
+
+    def signal(self, message: str) -> None:
+        self.runtime.signal(self.execution_id, message)
+
     def stream(self) -> AgentStream:
         return self.runtime.stream(handle=self)
 
@@ -95,6 +102,12 @@ class AgentHandle:
 
     async def stop_async(self) -> None:
         await self.runtime.stop_async(self.execution_id)
+
+    async def send_message_async(self, message: Any) -> None:
+        await self.runtime.send_message_async(self.execution_id, message)
+
+    async def signal_async(self, message: str) -> None:
+        await self.runtime.signal_async(self.execution_id, message)
 
     def stream_async(self) -> AsyncAgentStream:
         return AsyncAgentStream(self, self.runtime)

@@ -66,6 +66,8 @@ class EventType(str, Enum):
     WORKER_FOUND = "worker_found"
     TOOLS_REQUIRED = "tools_required"
     HUMAN_INPUT = "human_input"
+    MESSAGE_RECEIVED = "message_received"
+    SIGNAL = "signal"
     CALLBACK = "callback"
 
 

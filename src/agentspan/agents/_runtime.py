@@ -590,6 +590,21 @@ class AgentRuntime:
     async def stop_async(self, execution_id: str) -> None:
         await self._loop.run_async(self._client.stop(execution_id))
 
+    def send_message(self, execution_id: str, message: Any) -> None:
+        """Queue a message for the run's ``wait_for_message_tool`` calls (a non-dict is
+        sent as ``{"message": value}``); durable, taken in order, each by one call."""
+        self._loop.run(self._client.send_message(execution_id, _as_message(message)))
+
+    async def send_message_async(self, execution_id: str, message: Any) -> None:
+        await self._loop.run_async(self._client.send_message(execution_id, _as_message(message)))
+
+    def signal(self, execution_id: str, message: str) -> None:
+        """Set a note the model sees with every later call (``[SIGNALS]...``); ``""`` clears it."""
+        self._loop.run(self._client.signal(execution_id, message))
+
+    async def signal_async(self, execution_id: str, message: str) -> None:
+        await self._loop.run_async(self._client.signal(execution_id, message))
+
 
 async def _native(agent: Any, context: Any, *, serving: bool = False) -> Any:
     """An agent of another framework (OpenAI Agents SDK, ...) as a native ``Agent``; the
@@ -603,6 +618,10 @@ async def _native(agent: Any, context: Any, *, serving: bool = False) -> Any:
 
 def _as_body(output: Any) -> dict[str, Any]:
     return output if isinstance(output, dict) else {"output": output}
+
+
+def _as_message(message: Any) -> dict[str, Any]:
+    return message if isinstance(message, dict) else {"message": message}
 
 
 def _warn_unknown(kwargs: dict[str, Any]) -> None:

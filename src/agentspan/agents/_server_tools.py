@@ -1,4 +1,5 @@
-"""Tools the server runs itself, with no worker: ``http_tool`` and ``api_tool``.
+"""Tools the server runs itself, with no worker: ``http_tool``, ``api_tool``,
+``wait_for_message_tool`` and ``pdf_tool``.
 
 Each returns a ``ToolDef`` without a function; the server makes the HTTP calls
 (docs/tools.md). ``${NAME}`` in a header value names a credential the server fills in
@@ -12,7 +13,7 @@ from typing import Any
 
 from agentspan._core.tool import ToolDef
 
-__all__ = ["api_tool", "http_tool"]
+__all__ = ["api_tool", "http_tool", "pdf_tool", "wait_for_message_tool"]
 
 _PLACEHOLDER = re.compile(r"\$\{([^{}]+)\}")
 
@@ -115,3 +116,55 @@ def _check_placeholders(name: str, headers: dict[str, str] | None, credentials: 
         raise ValueError(
             f"tool {name!r}: header placeholders {missing} are not declared in credentials=[...]"
         )
+
+
+def wait_for_message_tool(name: str, description: str, batch_size: int = 1, blocking: bool = True) -> ToolDef:
+    """A tool whose call takes the messages sent to the run (``runtime.send_message``).
+
+    The call returns ``{"messages": [...], "count": n}`` with up to ``batch_size`` messages
+    (at most 100), oldest first, each taken by one call only. A blocking call waits,
+    durably and with no worker, until a message comes (from any process, however much
+    later); a non-blocking one returns what is queued, possibly nothing.
+    """
+    config: dict[str, Any] = {"batchSize": batch_size}
+    if not blocking:
+        config["blocking"] = False
+    return ToolDef(
+        name=name,
+        description=description,
+        input_schema={"type": "object", "properties": {}},
+        tool_type="pull_workflow_messages",
+        config=config,
+    )
+
+
+_PDF_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "markdown": {"type": "string", "description": "The document, in markdown."},
+        "pageSize": {"type": "string", "description": "A4, A3, A5, Letter or Legal.", "default": "A4"},
+        "theme": {"type": "string", "description": "The look of the document.", "default": "default"},
+        "baseFontSize": {"type": "number", "description": "Body text size in points.", "default": 11},
+    },
+    "required": ["markdown"],
+}
+
+
+def pdf_tool(
+    name: str = "generate_pdf",
+    description: str = "Generate a PDF document from markdown text.",
+    input_schema: dict[str, Any] | None = None,
+    **defaults: Any,
+) -> ToolDef:
+    """A tool that turns the model's markdown into a PDF, on the server (the server needs
+    the ``pdf`` extra). ``defaults`` (``pageSize``, ``theme``, ``baseFontSize``) apply when
+    the model leaves them out. The result is ``{"contentType", "pages", "sizeBytes",
+    "url"}`` with the document as a ``data:application/pdf;base64,`` URL.
+    """
+    return ToolDef(
+        name=name,
+        description=description,
+        input_schema=dict(input_schema or _PDF_SCHEMA),
+        tool_type="generate_pdf",
+        config={"taskType": "GENERATE_PDF", **defaults},
+    )

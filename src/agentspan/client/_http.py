@@ -221,6 +221,13 @@ class ApiClient:
     async def stop(self, execution_id: str) -> None:
         await self.request("POST", f"/agent/{execution_id}/stop")
 
+    async def send_message(self, execution_id: str, message: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = await self.request("POST", f"/agent/{execution_id}/messages", json=message)
+        return result
+
+    async def signal(self, execution_id: str, message: str) -> None:
+        await self.request("POST", f"/agent/{execution_id}/signal", json={"message": message})
+
     # --- worker tasks ---------------------------------------------------------------------
 
     async def poll(self, names: list[str], worker_id: str, count: int, wait_ms: int) -> list[dict[str, Any]]:

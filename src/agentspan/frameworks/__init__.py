@@ -15,12 +15,22 @@ from typing import Any
 __all__ = ["INSTALL_HINTS", "detect_framework", "to_native_agent"]
 
 # The top-level module each framework's objects come from, and the extra that installs it.
-_MODULES = {"agents": "openai_agents"}
-INSTALL_HINTS = {"openai_agents": "pip install 'agentspan[openai-agents]'"}
+_MODULES = {
+    "agents": "openai_agents",
+    "langgraph": "langgraph",
+    "langchain": "langchain",
+    "langchain_classic": "langchain",
+}
+INSTALL_HINTS = {
+    "openai_agents": "pip install 'agentspan[openai-agents]'",
+    "langgraph": "pip install 'agentspan[langgraph]'",
+    "langchain": "pip install 'agentspan[langchain]'",
+}
 
 
 def detect_framework(obj: Any) -> str | None:
-    """The framework ``obj`` belongs to (``"openai_agents"``), or ``None``.
+    """The framework ``obj`` belongs to (``"openai_agents"``, ``"langgraph"``,
+    ``"langchain"``), or ``None``.
 
     Decided from the module of the object's class alone, so nothing is imported.
     """
@@ -41,6 +51,15 @@ async def to_native_agent(obj: Any, *, context: Any = None, serving: bool = Fals
         from agentspan.frameworks import openai_agents
 
         return await openai_agents.to_agent(obj, context=context, serving=serving, **options)
+    if framework == "langgraph" and type(obj).__name__ == "CompiledStateGraph":
+        # langchain.agents.create_agent builds a LangGraph graph too: one adapter for both.
+        from agentspan.frameworks import langgraph
+
+        return await langgraph.to_agent(obj, context=context, serving=serving)
+    if framework == "langchain" and type(obj).__name__ == "AgentExecutor":
+        from agentspan.frameworks import langchain
+
+        return await langchain.to_agent(obj, context=context, serving=serving)
     return obj
 
 

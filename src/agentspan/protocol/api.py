@@ -201,6 +201,21 @@ class RespondResult(WireModel):
     decided_by: str | None = None
 
 
+class MessageQueued(WireModel):
+    """``POST /agent/{id}/messages``: the message is queued as number ``seq`` of the
+    execution (1, 2, 3 ...); ``wait_for_message_tool`` calls take them in that order."""
+
+    execution_id: str
+    seq: int
+
+
+class SignalRequest(WireModel):
+    """``POST /agent/{id}/signal``: a standing note shown to the model with every later
+    call (``""`` clears it)."""
+
+    message: str
+
+
 # --- events -----------------------------------------------------------------------------
 
 

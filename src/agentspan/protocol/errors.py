@@ -39,6 +39,7 @@ class ErrorCode(StrEnum):
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
     REQUEST_TOO_LARGE = "request_too_large"
     LIMIT_EXCEEDED = "limit_exceeded"
+    QUEUE_FULL = "queue_full"
     INVALID_MODEL = "invalid_model"
     SHUTTING_DOWN = "shutting_down"
     INTERNAL = "internal_error"

@@ -81,7 +81,7 @@ class PendingToolDoc(BaseModel):
     tool_name: str
     parameters: dict[str, Any]
     """The call's arguments; for a selection ``{"options": [agent names]}``."""
-    kind: Literal["approval", "outcome_unknown", "selection", "guardrail", "human"]
+    kind: Literal["approval", "outcome_unknown", "selection", "guardrail", "human", "messages"]
     response_schema: dict[str, Any] | None = None
     """JSON schema of the expected answer (selections and ``human`` guardrails)."""
 
@@ -407,6 +407,26 @@ class HumanInput(_EventModel):
     data: HumanInputData
 
 
+class MessageReceivedData(_DataModel):
+    seq: int
+    message: Any = None
+
+
+class MessageReceived(_EventModel):
+    """A message was queued for the execution (``send_message``; ``data.seq`` is its
+    number). A ``wait_for_message_tool`` call takes it: its ``tool_result`` holds it."""
+
+    type: Literal["message_received"] = "message_received"
+    data: MessageReceivedData
+
+
+class Signal(_EventModel):
+    """The operator set the standing signal shown to the model (``""``: cleared it)."""
+
+    type: Literal["signal"] = "signal"
+    content: str
+
+
 class Callback(_EventModel):
     """A lifecycle callback answered (``content`` is its position); for a tool callback
     also ``tool_name`` and ``call_id`` of the call. Recorded once: never asked again."""
@@ -463,6 +483,8 @@ Event = Annotated[
     | GuardrailFail
     | ToolsRequired
     | HumanInput
+    | MessageReceived
+    | Signal
     | Callback
     | Done
     | Error,
@@ -498,6 +520,8 @@ _MODELS: tuple[type[_EventModel], ...] = (
     GuardrailFail,
     ToolsRequired,
     HumanInput,
+    MessageReceived,
+    Signal,
     Callback,
     Done,
     Error,

@@ -31,12 +31,14 @@ from agentspan.server.engine.model import (
     DropTasks,
     ExecState,
     Input,
+    PullMessages,
     Rejected,
     RunTool,
     SetTimer,
     Start,
     StartChild,
     ToolFailed,
+    ToolSucceeded,
 )
 from agentspan.server.engine.options import unhonoured
 from agentspan.server.engine.tool_calls import executor_of
@@ -45,6 +47,7 @@ from agentspan.server.executors.base import ExecutorRegistry, Job, ServerRunner
 from agentspan.server.executors.prompts import instructions_of
 from agentspan.server.hub import Hub
 from agentspan.server.memory import check_memory, load_history, record_exchange
+from agentspan.server.message_queue import pull
 from agentspan.server.observers import Notification, ObserverBus, StepCommitted
 from agentspan.server.store.base import EventRow, ExecutionRow, Store, TaskRow, Tx
 
@@ -286,7 +289,7 @@ class Driver:
             cost = max(new.usage.cost_usd - state.usage.cost_usd, 0.0)
             await tx.add_budget_usage(row.root_id, cost, spent)
         messages_start = state.message_count
-        children, unserved = await self._run_commands(tx, row, spec, new, d, now, effects)
+        children, follow_ups = await self._run_commands(tx, row, spec, new, d, now, effects)
         if d.messages:
             await tx.append_messages(row.id, messages_start, [_dumps(m) for m in d.messages])
         events = []
@@ -315,10 +318,11 @@ class Driver:
         await tx.notify(effects.keys)  # other replicas' waiters, delivered on commit only
         if self.observers is not None:
             effects.note(_step_committed(row, inp, state.status, d, events, now))
-        if unserved:
-            # Started by a server that ran this tool type: answer the calls (each a step of
-            # its own, which also tells the parent if the run ends), do not crash.
-            for answer in unserved:
+        if follow_ups:
+            # Calls answered in this transaction (each a step of its own, which also tells
+            # the parent if the run ends): queued messages taken by a message wait, and
+            # calls of a tool type this server does not run (started by a server that did).
+            for answer in follow_ups:
                 new = await self._step(tx, row, answer, now, effects, notify_parent=notify_parent)
             return new
         if new.terminal and not was_terminal and row.parent_id and notify_parent:
@@ -345,16 +349,16 @@ class Driver:
         d: Decision,
         now: float,
         effects: Effects,
-    ) -> tuple[list[StartChild], list[ToolFailed]]:
+    ) -> tuple[list[StartChild], list[ToolFailed | ToolSucceeded]]:
         """Turn commands into task rows (the outbox); return the children to create, and
-        the answers to calls no executor on this server runs."""
+        the answers to calls settled in this transaction."""
         children: list[StartChild] = []
-        unserved: list[ToolFailed] = []
+        answers: list[ToolFailed | ToolSucceeded] = []
         for cmd in d.commands:
             match cmd:
                 case RunTool() if not self.executors.serves(cmd.executor):
                     error = f"Tool type '{cmd.executor}' is not supported by this server yet."
-                    unserved.append(ToolFailed(call_id=cmd.call_id, error=error, retryable=False))
+                    answers.append(ToolFailed(call_id=cmd.call_id, error=error, retryable=False))
                 case RunTool():
                     kind = self.executors.task_kind(cmd.executor)
                     if cmd.args.get("messages") == CONVERSATION:
@@ -379,9 +383,13 @@ class Driver:
                         await self._step(
                             tx, child, Cancel(reason=cmd.reason), now, effects, notify_parent=False
                         )
+                case PullMessages():
+                    taken = await pull(tx, row.id, cmd, now)
+                    if taken is not None:
+                        answers.append(taken)
                 case DropTasks():
                     await tx.delete_tasks_of(row.id)
-        return children, unserved
+        return children, answers
 
     async def _queue(
         self, tx: Tx, row: ExecutionRow, new: ExecState, task: TaskRow, now: float, effects: Effects

@@ -82,6 +82,13 @@ class LimitExceeded(DomainError):
         self.limit = limit
 
 
+class QueueFull(LimitExceeded):
+    """An execution's inbox holds as many queued messages as the operator allows; the
+    sender may retry once a ``wait_for_message_tool`` call took some."""
+
+    default_code = ErrorCode.QUEUE_FULL
+
+
 class McpServerNotAllowed(DomainError):
     """An agent names a local (stdio) MCP server the operator has not listed in
     ``AGENTSPAN_MCP_STDIO_COMMANDS``; a caller can never supply the command itself."""

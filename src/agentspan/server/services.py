@@ -14,6 +14,7 @@ from agentspan.server.executors.guardrails import LlmGuardrailExecutor
 from agentspan.server.executors.http_tool import HttpToolExecutor
 from agentspan.server.executors.llm import LlmExecutor
 from agentspan.server.executors.mcp_tool import McpToolExecutor
+from agentspan.server.executors.pdf_tool import PdfToolExecutor
 from agentspan.server.executors.pool import ExecutorPool
 from agentspan.server.executors.timer import TimerExecutor
 from agentspan.server.hub import Hub
@@ -115,6 +116,7 @@ class Services:
                 LlmGuardrailExecutor(),
                 HttpToolExecutor(settings.http_tools),
                 McpToolExecutor(mcp),
+                PdfToolExecutor(),
                 *executors,
             ]
         )

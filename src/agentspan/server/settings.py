@@ -190,6 +190,12 @@ class Settings:
     max_parallel_tool_calls: int = 64
     """``AGENTSPAN_MAX_PARALLEL_TOOL_CALLS``: tool calls one model reply may have run; the
     calls past it are answered with an error the model sees (``engine/tool_calls.py``)."""
+    max_message_bytes: int = 64 * 1024
+    """``AGENTSPAN_MAX_MESSAGE_BYTES``: the largest message ``send_message`` (or a signal)
+    may carry, as UTF-8 JSON bytes."""
+    max_queued_messages: int = 1000
+    """``AGENTSPAN_MAX_QUEUED_MESSAGES``: messages an execution may have waiting for a
+    ``wait_for_message_tool`` call; one more is refused (429 ``queue_full``)."""
     auth_token: str | None = None
     """``AGENTSPAN_AUTH_TOKEN``: a bootstrap admin key that lives only in the server's
     environment. While it is set, or once any API key exists, or whenever the server
@@ -240,6 +246,8 @@ class Settings:
             max_agent_depth=_int_env("AGENTSPAN_MAX_AGENT_DEPTH", 16),
             max_prompt_bytes=_int_env("AGENTSPAN_MAX_PROMPT_BYTES", 1024 * 1024),
             max_parallel_tool_calls=_int_env("AGENTSPAN_MAX_PARALLEL_TOOL_CALLS", 64),
+            max_message_bytes=_int_env("AGENTSPAN_MAX_MESSAGE_BYTES", 64 * 1024),
+            max_queued_messages=_int_env("AGENTSPAN_MAX_QUEUED_MESSAGES", 1000),
             mcp_stdio_commands=_stdio_commands_env("AGENTSPAN_MCP_STDIO_COMMANDS"),
             mcp_allowed_urls=_list_env("AGENTSPAN_MCP_ALLOWED_URLS"),
             mcp_list_ttl_seconds=_float_env("AGENTSPAN_MCP_LIST_TTL_SECONDS", 300.0),

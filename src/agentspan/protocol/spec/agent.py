@@ -43,7 +43,9 @@ from agentspan.protocol.spec.tools import (
     HttpTool,
     HumanTool,
     McpTool,
+    MessageWaitTool,
     OtherTool,
+    PdfTool,
     ToolConfig,
     WorkerTool,
 )
@@ -240,7 +242,9 @@ for _variant in (
     McpTool,
     ApiTool,
     HumanTool,
+    MessageWaitTool,
     OtherTool,
+    PdfTool,
 ):
     _variant.model_rebuild(force=True)
 AgentConfig.model_rebuild(force=True)

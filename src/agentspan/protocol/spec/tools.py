@@ -104,6 +104,33 @@ class ApiSettings(_SnakeCaseSettings):
     credentials: CredentialRefs | None = None
 
 
+MAX_MESSAGE_BATCH = 100
+"""The most messages one ``wait_for_message_tool`` call takes (the reference's cap)."""
+
+
+class MessageWaitSettings(ToolSettings):
+    """``wait_for_message_tool``: take up to ``batchSize`` messages sent to the execution
+    (``send_message``), waiting for the first one unless ``blocking`` is false."""
+
+    batch_size: Annotated[int, Field(ge=1, le=MAX_MESSAGE_BATCH)] = 1
+    blocking: bool | None = None
+    """``None`` (the reference sends the key only when false): blocking."""
+
+
+PdfPageSize = Literal["A3", "A4", "A5", "Letter", "Legal"]
+PdfTheme = Literal["default"]
+
+
+class PdfSettings(ToolSettings):
+    """``pdf_tool``: defaults for the call's arguments (the model's own win)."""
+
+    task_type: str | None = None
+    """``GENERATE_PDF`` as the reference sends it; not used."""
+    page_size: PdfPageSize | None = None
+    theme: PdfTheme | None = None
+    base_font_size: Annotated[float, Field(ge=4, le=72)] | None = None
+
+
 class HandoffSettings(ToolSettings):
     """``transfer_to_<agent>`` of a handoff parent, or a swarm member's transfer tool."""
 
@@ -205,6 +232,20 @@ class HumanTool(ToolConfig):
     tool_type: Literal["human"] = "human"
 
 
+class MessageWaitTool(ToolConfig):
+    """Waits (durably, no worker) for messages sent to the execution; they are the result."""
+
+    tool_type: Literal["pull_workflow_messages"] = "pull_workflow_messages"
+    config: MessageWaitSettings = Field(default_factory=MessageWaitSettings)
+
+
+class PdfTool(ToolConfig):
+    """Markdown to a PDF document, made by the server (``executors/pdf_tool.py``)."""
+
+    tool_type: Literal["generate_pdf"] = "generate_pdf"
+    config: PdfSettings = Field(default_factory=PdfSettings)
+
+
 class OtherTool(ToolConfig):
     """A tool type this server has no model for (media, RAG, message queue, future kinds)."""
 
@@ -218,6 +259,8 @@ _VARIANTS: dict[str, type[ToolConfig]] = {
     "mcp": McpTool,
     "api": ApiTool,
     "human": HumanTool,
+    "pull_workflow_messages": MessageWaitTool,
+    "generate_pdf": PdfTool,
 }
 
 
@@ -237,6 +280,8 @@ AnyTool = Annotated[
     | Annotated[McpTool, Tag("mcp")]
     | Annotated[ApiTool, Tag("api")]
     | Annotated[HumanTool, Tag("human")]
+    | Annotated[MessageWaitTool, Tag("pull_workflow_messages")]
+    | Annotated[PdfTool, Tag("generate_pdf")]
     | Annotated[OtherTool, Tag("other")],
     Discriminator(_tool_kind),
 ]

@@ -47,6 +47,7 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.METHOD_NOT_ALLOWED: 405,
     ErrorCode.REQUEST_TOO_LARGE: 413,
     ErrorCode.LIMIT_EXCEEDED: 413,
+    ErrorCode.QUEUE_FULL: 429,
     ErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,
     ErrorCode.FORBIDDEN_HOST: 421,
     ErrorCode.LEASE_LOST: 409,
@@ -72,6 +73,7 @@ _TITLES = {
     421: "Misdirected Request",
     409: "Conflict",
     422: "Unprocessable Content",
+    429: "Too Many Requests",
     500: "Internal Server Error",
     503: "Service Unavailable",
 }

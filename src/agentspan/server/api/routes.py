@@ -20,10 +20,12 @@ from agentspan.protocol.api import (
     FailRequest,
     HeartbeatRequest,
     HeartbeatResponse,
+    MessageQueued,
     PollRequest,
     PollResponse,
     RespondRequest,
     RespondResult,
+    SignalRequest,
     StartRequest,
     StartResponse,
     StatusResponse,
@@ -235,6 +237,41 @@ async def cancel(request: Request, execution_id: str, reason: str = "") -> None:
 async def stop(request: Request, execution_id: str) -> None:
     layer, principal = _edge(request)
     await layer.executions.control(principal, execution_id, "stop")
+
+
+# --- messages and signals ---------------------------------------------------------------
+
+
+@router.post(
+    "/agent/{execution_id}/messages",
+    response_model=MessageQueued,
+    responses=answers(
+        ErrorCode.EXECUTION_NOT_FOUND,
+        ErrorCode.INVALID_STATE,
+        ErrorCode.LIMIT_EXCEEDED,
+        ErrorCode.QUEUE_FULL,
+        *BODY,
+        *WRITES,
+    ),
+)
+async def send_message(request: Request, execution_id: str, body: dict[str, Any]) -> MessageQueued:
+    """Queue a message (any JSON object) for the execution's ``wait_for_message_tool``
+    calls: durable, taken in order, each by one call."""
+    layer, principal = _edge(request)
+    return await layer.executions.send_message(principal, execution_id, body)
+
+
+@router.post(
+    "/agent/{execution_id}/signal",
+    status_code=204,
+    responses=answers(
+        ErrorCode.EXECUTION_NOT_FOUND, ErrorCode.INVALID_STATE, ErrorCode.LIMIT_EXCEEDED, *BODY, *WRITES
+    ),
+)
+async def signal(request: Request, execution_id: str, body: SignalRequest) -> None:
+    """Set the standing note shown to the model with every later call (``""`` clears it)."""
+    layer, principal = _edge(request)
+    await layer.executions.signal(principal, execution_id, body.message)
 
 
 # --- worker tasks -----------------------------------------------------------------------

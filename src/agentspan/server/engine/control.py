@@ -7,13 +7,16 @@ from collections.abc import Callable
 from typing import Any
 
 from agentspan.protocol.spec import AgentConfig
+from agentspan.server.engine.message_waits import on_message_arrived, on_signal
 from agentspan.server.engine.model import (
     BudgetExceeded,
     Cancel,
     EventDraft,
     LlmFailed,
+    MessageArrived,
     Pause,
     Rejected,
+    SignalSet,
     TimedOut,
     WorkerFound,
     WorkerMissing,
@@ -104,4 +107,6 @@ SHARED: dict[type[Any], InputHandler] = {
     WorkerFound: on_worker_found,
     BudgetExceeded: on_budget_exceeded,
     LlmFailed: on_llm_failed,
+    MessageArrived: on_message_arrived,
+    SignalSet: on_signal,
 }

@@ -89,7 +89,9 @@ class CallState(_Model):
     """Runs lost with their worker (lease expired); re-run at once, up to a bound."""
     llm_id: str = ""
     """The id the model gave this call (tool messages must echo it)."""
-    wait_kind: Literal["approval", "outcome_unknown", "human"] | None = None
+    wait_kind: Literal["approval", "outcome_unknown", "human", "messages"] | None = None
+    """Why the call waits for a person (``messages``: a running ``wait_for_message_tool``
+    call waiting for ``send_message``, see ``message_waits.py``)."""
     approval: dict[str, Any] | None = None
     response_schema: dict[str, Any] | None = None
     """The tool's own schema of a person's answer, while it waits (``None``: the default)."""
@@ -162,6 +164,8 @@ class ExecState(_Model):
     every model call for the trees without one."""
     tool_state: dict[str, Any] = Field(default_factory=dict)
     stop_requested: bool = False
+    signal: str = ""
+    """The operator's standing note (``/signal``), shown to the model with every call."""
     missing_workers: list[str] = Field(default_factory=list)
     deadline: float | None = None
     # sequential pipelines
@@ -384,6 +388,22 @@ class Stop(_Model):
     kind: Literal["stop"] = "stop"
 
 
+class MessageArrived(_Model):
+    """A message was queued for this execution (``send_message``); the driver delivers
+    it if a ``wait_for_message_tool`` call asks (``PullMessages``)."""
+
+    kind: Literal["message_arrived"] = "message_arrived"
+    seq: int
+    message: Any = None
+
+
+class SignalSet(_Model):
+    """The operator set (or, with ``""``, cleared) the execution's standing signal."""
+
+    kind: Literal["signal"] = "signal"
+    message: str
+
+
 class TimedOut(_Model):
     kind: Literal["timed_out"] = "timed_out"
 
@@ -426,6 +446,8 @@ Input = Annotated[
     | WorkerMissing
     | WorkerFound
     | BudgetExceeded
+    | MessageArrived
+    | SignalSet
     | Selection,
     Field(discriminator="kind"),
 ]
@@ -482,13 +504,25 @@ class SetTimer:
 
 
 @dataclass(frozen=True, slots=True)
+class PullMessages:
+    """Hand up to ``batch_size`` queued messages to call ``call_id`` in this transaction
+    (the driver answers it with a ``ToolSucceeded``); when none is queued, answer at once
+    with none unless ``blocking`` (then a later ``MessageArrived`` asks again)."""
+
+    call_id: str
+    batch_size: int
+    blocking: bool
+    kind: Literal["pull_messages"] = "pull_messages"
+
+
+@dataclass(frozen=True, slots=True)
 class DropTasks:
     """Withdraw every outstanding task of this execution (it ended)."""
 
     kind: Literal["drop_tasks"] = "drop_tasks"
 
 
-Command = CallLlm | RunTool | StartChild | CancelChild | SetTimer | DropTasks
+Command = CallLlm | RunTool | StartChild | CancelChild | SetTimer | PullMessages | DropTasks
 
 
 @dataclass(slots=True)

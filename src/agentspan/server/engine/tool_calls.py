@@ -14,6 +14,7 @@ from agentspan.protocol.spec import (
     AgentTool,
     HandoffTool,
     HumanTool,
+    MessageWaitTool,
     ToolConfig,
     WorkerTool,
 )
@@ -27,6 +28,7 @@ from agentspan.server.engine.guardrails import (
 )
 from agentspan.server.engine.hooks import Block, Replace, Retry, consult
 from agentspan.server.engine.human_tools import ask_person
+from agentspan.server.engine.message_waits import await_messages
 from agentspan.server.engine.model import (
     ApprovalDecided,
     CallState,
@@ -140,6 +142,8 @@ def start_call(spec: AgentConfig, d: Step, call: CallState, tool: ToolConfig) ->
             _request_transfer(d, call, tool)
         case HumanTool():
             ask_person(d, call, tool)
+        case MessageWaitTool():
+            await_messages(d, call, tool)
         case _:
             run_tool(d, call, tool)
 
@@ -199,7 +203,7 @@ def executor_of(tool: ToolConfig) -> str | None:
     out itself (agent tools start a child, handoff and transfer tools pass control)."""
     if isinstance(tool, WorkerTool):
         return "worker"
-    if isinstance(tool, AgentTool | HandoffTool | HumanTool):
+    if isinstance(tool, AgentTool | HandoffTool | HumanTool | MessageWaitTool):
         return None
     return tool.tool_type
 

@@ -17,6 +17,8 @@ def wait_text(call: CallState) -> str:
         if isinstance(question, str) and question.strip():
             return f"Tool '{call.name}' asks: {question.strip()}"
         return f"Tool '{call.name}' waits for a person's answer."
+    if call.wait_kind == "messages":
+        return f"Tool '{call.name}' waits for a message (send_message)."
     if call.wait_kind == "outcome_unknown":
         return (
             f"Tool '{call.name}' is not retryable and its worker was lost mid-call: "
@@ -38,6 +40,13 @@ APPROVAL_SCHEMA: dict[str, Any] = {
 
 def pending_tool(call: CallState) -> dict[str, Any]:
     """The ``pendingTool`` document shown in status and ``waiting`` events."""
+    if call.wait_kind == "messages":  # answered by send_message, not /respond
+        return {
+            "taskRefName": call.call_id,
+            "tool_name": call.name,
+            "parameters": call.args,
+            "kind": "messages",
+        }
     return {
         "taskRefName": call.call_id,
         "tool_name": call.name,
@@ -88,13 +97,26 @@ def human_guard(state: ExecState) -> GuardState | None:
     return g if g is not None and g.human and not state.terminal else None
 
 
+def waiting_calls(state: ExecState) -> list[CallState]:
+    """The calls of a live execution that wait for someone: a person's answer, or a
+    message (``wait_for_message_tool``)."""
+    if state.terminal:
+        return []
+    calls = [state.calls[i] for i in state.call_order]
+    return [
+        c
+        for c in calls
+        if c.status == "awaiting_approval" or (c.status == "running" and c.wait_kind == "messages")
+    ]
+
+
 def waiting_reason(state: ExecState) -> str | None:
     """Why a non-terminal execution is not making progress, if it is not."""
     if state.terminal:
         return None
     if state.selecting:
         return "waiting for a human to choose the next agent"
-    waiting = state.awaiting_approval()
+    waiting = waiting_calls(state)
     if waiting:
         return wait_text(waiting[0])
     guard = human_guard(state)

@@ -17,9 +17,10 @@ import traceback
 from agentspan.protocol.messages import ChatMessage
 from agentspan.protocol.spec import AgentConfig
 from agentspan.server.engine.model import BudgetExceeded, ExecState, Input, LlmFailed, LlmResult, ToolCallIn
+from agentspan.server.engine.waits import waiting_calls
 from agentspan.server.executors.base import ExecutorContext, Job, resolve_model
 from agentspan.server.executors.conversations import ConversationCache
-from agentspan.server.executors.prompts import build_request
+from agentspan.server.executors.prompts import build_request, with_signal
 from agentspan.server.observers import LlmCallFinished, ObserverBus
 from agentspan.server.providers import LlmResponse, ProviderError
 from agentspan.server.providers.base import DeltaCallback
@@ -52,7 +53,7 @@ class LlmExecutor:
         )
 
     def recorded(self, job: Job, result: Input, state: ExecState | None) -> None:
-        if state is None or state.terminal or state.selecting or state.awaiting_approval():
+        if state is None or state.terminal or state.selecting or waiting_calls(state):
             # Ended, or waiting for a human (perhaps for days): its next model call, if any,
             # can read the conversation again rather than keep it in memory meanwhile.
             self.conversations.drop(job.task.execution_id)
@@ -87,7 +88,8 @@ class LlmExecutor:
         over = budget.exceeded() if budget is not None else None
         if over is not None:
             return BudgetExceeded(reason=over)
-        return spec, await self.conversations.get(ctx.store, row.id, state.message_count)
+        messages = await self.conversations.get(ctx.store, row.id, state.message_count)
+        return spec, with_signal(messages, state.signal)
 
     async def _call(
         self,

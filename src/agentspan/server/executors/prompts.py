@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from agentspan.protocol.messages import ChatMessage
 from agentspan.protocol.spec import AgentConfig
@@ -24,6 +24,21 @@ def instructions_of(spec: AgentConfig) -> str | None:
     if spec.memory is None:
         return instructions
     return "\n\n".join(p for p in (instructions, *memory_instructions(spec)) if p) or None
+
+
+def with_signal(messages: list[ChatMessage], signal: str) -> list[ChatMessage]:
+    """The conversation with the operator's standing signal (``/signal``) before the text
+    of its last user message, as the reference does (``[SIGNALS]...[/SIGNALS]``). Only
+    this call's copy changes: the stored conversation never holds the signal."""
+    if not signal:
+        return messages
+    for i in range(len(messages) - 1, -1, -1):
+        message = messages[i]
+        if message["role"] == "user":
+            shown = dict(message)
+            shown["content"] = f"[SIGNALS]\n{signal}\n[/SIGNALS]\n\n{message.get('content') or ''}"
+            return [*messages[:i], cast(ChatMessage, shown), *messages[i + 1 :]]
+    return [*messages, {"role": "user", "content": f"[SIGNALS]\n{signal}\n[/SIGNALS]"}]
 
 
 def build_request(

@@ -17,6 +17,7 @@ from agentspan.protocol.api import (
     ExecutionDetail,
     ExecutionList,
     ExecutionStatus,
+    MessageQueued,
     RespondRequest,
     RespondResult,
     StartRequest,
@@ -42,6 +43,7 @@ from agentspan.server.engine.schema_check import check
 from agentspan.server.engine.waits import pending_tool
 from agentspan.server.errors import BaseUrlNotAllowed, InvalidState, ValidationFailed, not_found
 from agentspan.server.service.credentials import check_declarations
+from agentspan.server.service.inbox import Inbox
 from agentspan.server.service.limits import Limits, ModelProblem, check_answer, check_start
 from agentspan.server.service.principal import Principal
 from agentspan.server.service.queries import (
@@ -94,6 +96,8 @@ class ExecutionService:
         self.templates = templates or PromptTemplates(None)
         self.store = driver.store
         self.hub = driver.hub
+        self.inbox = Inbox(driver, self.limits)
+        """``send_message``, ``signal`` and the stop that releases a message wait."""
 
     # --- starting -----------------------------------------------------------------------
 
@@ -139,7 +143,25 @@ class ExecutionService:
     # --- reading ------------------------------------------------------------------------
 
     async def status(self, principal: Principal, execution_id: str) -> StatusResponse:
-        return status_view(await self._row(execution_id))
+        """The execution's status; while it runs without a wait of its own, a wait of one
+        of its descendants (a sub-agent's approval, a person's turn in a team) is shown as
+        its wait, with that descendant's ``executionId`` in ``pendingTool``, so the handle a
+        user holds can see and answer it."""
+        row = await self._row(execution_id)
+        view = status_view(row)
+        if view.is_waiting or view.is_complete:
+            return view
+        found = await self._waiting_descendant(row)
+        if found is None:
+            return view
+        inner = status_view(found)
+        return view.model_copy(
+            update={
+                "is_waiting": True,
+                "pending_tool": {**(inner.pending_tool or {}), "executionId": found.id},
+                "waiting_reason": f"{found.agent_name}: {inner.waiting_reason}",
+            }
+        )
 
     async def detail(
         self, principal: Principal, execution_id: str, *, wait_ms: int = 0, include_events: bool = False
@@ -211,6 +233,7 @@ class ExecutionService:
         check_answer(answer, self.limits)
         who = (answer.decided_by or actor) if principal.anonymous else principal.name
         inp: Selection | ApprovalDecided | HumanAnswered
+        execution_id = await self._answered_by(execution_id)
         if answer.is_selection:
             chosen = answer.choice
             inp = Selection(
@@ -220,6 +243,12 @@ class ExecutionService:
             )
         else:
             waiting = await self._waiting_for(execution_id, answer.task_ref_name or answer.call_id)
+            if waiting is not None and waiting.get("kind") == "messages":
+                raise InvalidState(
+                    f"tool '{waiting.get('tool_name')}' waits for a message: send it with send_message "
+                    f"(POST /api/agent/{execution_id}/messages), not /respond",
+                    ErrorCode.NOT_WAITING,
+                )
             if waiting is not None and waiting.get("kind") == "human":
                 inp = self._human_answer(answer, waiting, who)
             elif waiting is None and answer.approved is None:
@@ -234,6 +263,9 @@ class ExecutionService:
         self, principal: Principal, execution_id: str, action: Control, reason: str = ""
     ) -> None:
         """Pause, resume, stop or cancel (``reason`` is kept with a cancel)."""
+        if action == "stop":
+            await self.inbox.stop(principal, execution_id)
+            return
         inputs: dict[Control, Input] = {
             "pause": Pause(),
             "resume": Resume(),
@@ -242,7 +274,38 @@ class ExecutionService:
         }
         await self.driver.apply(execution_id, inputs[action])
 
+    async def send_message(self, principal: Principal, execution_id: str, message: Any) -> MessageQueued:
+        return await self.inbox.send(principal, execution_id, message)
+
+    async def signal(self, principal: Principal, execution_id: str, message: str) -> None:
+        await self.inbox.signal(principal, execution_id, message)
+
     # --- helpers ------------------------------------------------------------------------
+
+    async def _answered_by(self, execution_id: str) -> str:
+        """Which execution an answer sent to ``execution_id`` is for: itself when it waits
+        (or has ended: the answer is refused there), else its first waiting descendant."""
+        row = await self._row(execution_id)
+        view = status_view(row)
+        if view.is_waiting or view.is_complete:
+            return execution_id
+        found = await self._waiting_descendant(row)
+        return found.id if found is not None else execution_id
+
+    async def _waiting_descendant(self, row: ExecutionRow, depth: int = 0) -> ExecutionRow | None:
+        """The first running descendant (depth first, in start order) that waits for a
+        person. Ended children are skipped, so a long team's history costs one read."""
+        if depth >= self.limits.agent_depth:
+            return None
+        for child in await self.store.children_of(row.id):
+            if child.status in TERMINAL_STATUSES:
+                continue
+            if status_view(child).is_waiting:
+                return child
+            deeper = await self._waiting_descendant(child, depth + 1)
+            if deeper is not None:
+                return deeper
+        return None
 
     async def _waiting_for(self, execution_id: str, call_id: str | None) -> dict[str, Any] | None:
         """The ``pendingTool`` an answer is for (the one named, else the first waiting)."""

@@ -34,6 +34,8 @@ SETTINGS = {
     "agent_depth": "AGENTSPAN_MAX_AGENT_DEPTH",
     "prompt_bytes": "AGENTSPAN_MAX_PROMPT_BYTES",
     "parallel_tool_calls": "AGENTSPAN_MAX_PARALLEL_TOOL_CALLS",
+    "message_bytes": "AGENTSPAN_MAX_MESSAGE_BYTES",
+    "queued_messages": "AGENTSPAN_MAX_QUEUED_MESSAGES",
 }
 """Each limit's name (as in ``LimitInfo.name``) and the variable that sets it."""
 
@@ -47,6 +49,8 @@ class Limits:
     agent_depth: int = 16
     prompt_bytes: int = 1024 * 1024
     parallel_tool_calls: int = 64
+    message_bytes: int = 64 * 1024
+    queued_messages: int = 1000
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Limits:
@@ -56,6 +60,8 @@ class Limits:
             agent_depth=settings.max_agent_depth,
             prompt_bytes=settings.max_prompt_bytes,
             parallel_tool_calls=settings.max_parallel_tool_calls,
+            message_bytes=settings.max_message_bytes,
+            queued_messages=settings.max_queued_messages,
         )
 
     def exceeded(self, name: str, actual: int, path: str, what: str) -> LimitExceeded:

@@ -20,7 +20,13 @@ from agentspan.protocol.api import (
 )
 from agentspan.protocol.messages import ChatMessage
 from agentspan.server.engine.model import ExecState
-from agentspan.server.engine.waits import human_guard, pending_guard, pending_tool, waiting_reason
+from agentspan.server.engine.waits import (
+    human_guard,
+    pending_guard,
+    pending_tool,
+    waiting_calls,
+    waiting_reason,
+)
 from agentspan.server.store.base import EventRow, ExecutionRow
 
 
@@ -55,7 +61,7 @@ def add_usage(total: TokenUsageWire, more: TokenUsageWire) -> None:
 def status_view(row: ExecutionRow) -> StatusResponse:
     state = state_of(row)
     terminal = row.status in TERMINAL_STATUSES
-    waiting = [] if terminal else state.awaiting_approval()
+    waiting = [] if terminal else waiting_calls(state)
     choice = state.pending_choice if state.selecting and not terminal else None
     guard = human_guard(state)
     if choice is None and guard is not None:

@@ -9,7 +9,7 @@ transaction may do, what a store may read), its SQL written once (sql.py compile
 for both dialects) and the shared code running it:
 
     executions.py  events.py  messages.py  specs.py  queue.py  budgets.py  keys.py
-    credentials.py  deployments.py  retention.py
+    credentials.py  deployments.py  inbox.py  retention.py
 
 ``Tx`` and ``Store`` here are the union of those Protocols, so callers keep one object
 to pass around. sqlite.py and postgres.py only add what really differs by dialect:
@@ -40,6 +40,7 @@ from agentspan.server.store.deployments import DeploymentRow, DeploymentsReads, 
 from agentspan.server.store.errors import ConflictError, StoreError, StoreLockedError
 from agentspan.server.store.events import EventRow, EventsReads, EventsTx
 from agentspan.server.store.executions import ExecutionRow, ExecutionsReads, ExecutionsTx
+from agentspan.server.store.inbox import InboxReads, InboxRow, InboxTx
 from agentspan.server.store.keys import ApiKeyRow, KeysReads, KeysTx
 from agentspan.server.store.memory import MemoryTx
 from agentspan.server.store.messages import MessagesReads, MessagesTx
@@ -66,6 +67,7 @@ __all__ = [
     "DeploymentRow",
     "EventRow",
     "ExecutionRow",
+    "InboxRow",
     "Member",
     "Store",
     "StoreError",
@@ -95,6 +97,7 @@ class Tx(
     MemoryTx,
     CredentialsTx,
     DeploymentsTx,
+    InboxTx,
     Protocol,
 ):
     """Operations inside one transaction. All-or-nothing."""
@@ -117,6 +120,7 @@ class Store(
     MemoryTx,
     CredentialsReads,
     DeploymentsReads,
+    InboxReads,
     Retention,
     Protocol,
 ):

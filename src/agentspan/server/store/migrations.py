@@ -259,8 +259,32 @@ MIGRATIONS: tuple[Migration, ...] = (
         )""",
         ),
     ),
-    # 7: deployments, named and versioned agent definitions (deployments.py). Planned as 7:
-    # another branch takes 6, and this one follows it when both land (6 until then).
+    # 6: the inbox of running executions (inbox.py): messages sent to them, in order.
+    Migration(
+        sqlite=(
+            """CREATE TABLE inbox (
+            execution_id TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            body TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            call_id TEXT,
+            delivered_at REAL,
+            PRIMARY KEY (execution_id, seq)
+        )""",
+        ),
+        postgres=(
+            """CREATE TABLE inbox (
+            execution_id text NOT NULL,
+            seq bigint NOT NULL,
+            body text NOT NULL,
+            created_at double precision NOT NULL,
+            call_id text,
+            delivered_at double precision,
+            PRIMARY KEY (execution_id, seq)
+        )""",
+        ),
+    ),
+    # 7: deployments, named and versioned agent definitions (deployments.py).
     Migration(
         sqlite=(
             """CREATE TABLE deployments (

@@ -63,6 +63,7 @@ from agentspan.server.store.errors import ConflictError, StoreError
 from agentspan.server.store.events import APPEND as APPEND_EVENTS
 from agentspan.server.store.events import EventRow, EventsReadsSql
 from agentspan.server.store.executions import ExecutionRow, ExecutionsReadsSql, ExecutionsTxSql
+from agentspan.server.store.inbox import InboxReadsSql, InboxTxSql
 from agentspan.server.store.keys import KeysReadsSql, KeysTxSql
 from agentspan.server.store.memory import MemorySql
 from agentspan.server.store.messages import APPEND as APPEND_MESSAGES
@@ -164,6 +165,7 @@ class PostgresTx(
     MemorySql,
     CredentialsTxSql,
     DeploymentsTxSql,
+    InboxTxSql,
 ):
     """Statements of one transaction on one pooled connection."""
 
@@ -288,6 +290,7 @@ class PostgresStore(
     MemorySql,
     CredentialsReadsSql,
     DeploymentsReadsSql,
+    InboxReadsSql,
 ):
     """A store on a PostgreSQL database shared by any number of server replicas.
 
@@ -550,7 +553,7 @@ class PostgresStore(
             root_ids, ids = settled_trees(await tree_members(roots, children), older_than)
             if dry_run or not ids:
                 return cursor, len(ids)
-            for table in ("events", "messages", "tasks"):
+            for table in ("events", "messages", "tasks", "inbox"):
                 await conn.execute(f"DELETE FROM {table} WHERE execution_id = ANY($1::text[])", ids)
             await conn.execute("DELETE FROM budgets WHERE root_id = ANY($1::text[])", root_ids)
             # One statement for the whole tree: the parent_id foreign key is checked at its

@@ -34,6 +34,7 @@ from agentspan.server.store.errors import StoreError, StoreLockedError
 from agentspan.server.store.events import APPEND as APPEND_EVENTS
 from agentspan.server.store.events import EventRow, EventsReadsSql
 from agentspan.server.store.executions import ExecutionRow, ExecutionsReadsSql, ExecutionsTxSql
+from agentspan.server.store.inbox import InboxReadsSql, InboxTxSql
 from agentspan.server.store.keys import KeysReadsSql, KeysTxSql
 from agentspan.server.store.memory import MemorySql
 from agentspan.server.store.messages import APPEND as APPEND_MESSAGES
@@ -89,6 +90,7 @@ class SqliteTx(
     MemorySql,
     CredentialsTxSql,
     DeploymentsTxSql,
+    InboxTxSql,
 ):
     """Statements of one transaction on the store's connection."""
 
@@ -164,6 +166,7 @@ class SqliteStore(
     MemorySql,
     CredentialsReadsSql,
     DeploymentsReadsSql,
+    InboxReadsSql,
 ):
     """The embedded store. ``path`` is a file; ``:memory:`` is allowed for tests.
 
@@ -372,7 +375,7 @@ class SqliteStore(
         if dry_run or not ids:
             return len(ids)
         doomed = json.dumps(ids)
-        for table in ("events", "messages", "tasks"):
+        for table in ("events", "messages", "tasks", "inbox"):
             self.conn.execute(
                 f"DELETE FROM {table} WHERE execution_id IN (SELECT value FROM json_each(?))", (doomed,)
             )

@@ -13,6 +13,7 @@ from agentspan.server.engine.strategies import (
     router,
     sequential,
     swarm,
+    user_proxy,
 )
 from agentspan.server.engine.strategies.base import Strategy
 
@@ -34,10 +35,12 @@ STRATEGIES: dict[str, Strategy] = {
 
 
 def strategy_for(spec: AgentConfig) -> Strategy:
-    """The strategy that runs ``spec``: its team strategy, a pipeline, or else the agent
-    loop (which hands over to sub-agents when it has any)."""
+    """The strategy that runs ``spec``: its team strategy, a pipeline, a person (a user
+    proxy), or else the agent loop (which hands over to sub-agents when it has any)."""
     if is_team(spec):
         return STRATEGIES[str(spec.strategy)]
+    if user_proxy.is_user_proxy(spec):
+        return user_proxy.STRATEGY
     if is_pipeline(spec):
         return sequential.STRATEGY
     return handoff.STRATEGY
