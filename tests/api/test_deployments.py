@@ -151,3 +151,10 @@ def test_openapi_documents_the_deployment_routes(server: ThreadServer) -> None:
         assert path in paths and method in paths[path], path
     assert "404" in paths["/api/deployments/{name}/start"]["post"]["responses"]
     assert "400" in paths["/api/agent/compile"]["post"]["responses"]
+
+
+def test_a_version_too_large_for_the_database_is_a_400(server: ThreadServer) -> None:
+    answer = httpx.post(
+        server.api_url + "/deployments/support/start", json={"prompt": "hi", "version": 2**64}
+    )
+    assert answer.status_code == 400 and answer.json()["code"] == "validation_failed"

@@ -418,7 +418,8 @@ class DeployedStartRequest(WireModel):
     """``POST /api/deployments/{name}/start``: start a deployed agent by name (the latest
     version, or ``version``); the other fields are those of ``StartRequest``."""
 
-    version: int | None = Field(default=None, ge=1)
+    version: int | None = Field(default=None, ge=1, le=2**53 - 1)
+    """Bounded so the database's 64-bit integers can hold it (a larger one is a 400)."""
     prompt: str = ""
     session_id: str = ""
     media: list[str] = Field(default_factory=list)
