@@ -32,8 +32,6 @@ class SemanticMemory:
     ("options", "option"),
     [
         ({"memory": SemanticMemory()}, "memory"),
-        ({"local_code_execution": True}, "codeExecution"),
-        ({"cli_commands": True}, "cliConfig"),
     ],
 )
 def test_an_option_the_server_cannot_honour_is_refused_at_start(

@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+import pytest
+
 import agentspan.agents as agents
 
 EXPECTED = {
     "Agent",
+    "SkillLoadError",
+    "load_skills",
+    "skill",
+    "CliConfig",
+    "CodeExecutionConfig",
+    "CodeExecutor",
+    "DockerCodeExecutor",
+    "ExecutionResult",
+    "JupyterCodeExecutor",
+    "LocalCodeExecutor",
+    "ServerlessCodeExecutor",
     "AgentAPIError",
     "AgentConfig",
     "AgentDef",
@@ -102,3 +115,22 @@ def test_sdk_does_not_import_the_server() -> None:
     code = "import sys, agentspan.agents; print([m for m in sys.modules if m.startswith('agentspan.server')])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_the_skill_prompt_helpers_are_importable_but_not_listed() -> None:
+    from agentspan.agents import format_prompt_with_params, format_skill_params
+
+    assert format_skill_params({"a": 1}) == "[Skill Parameters]\na: 1"
+    assert callable(format_prompt_with_params)
+    assert "format_skill_params" not in agents.__all__
+    with pytest.raises(AttributeError):
+        agents.no_such_name  # noqa: B018 - the lazy lookup still refuses unknown names
+
+
+def test_skill_is_the_function_even_after_its_module_is_imported() -> None:
+    import importlib
+
+    module = importlib.import_module("agentspan.agents.skill")
+    from agentspan.agents import skill
+
+    assert callable(skill) and skill is module.skill

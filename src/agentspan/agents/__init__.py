@@ -4,6 +4,9 @@ Everything importable here is listed in ``__all__`` and pinned by a test; the mo
 behind it are private.
 """
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from agentspan._core.credentials import (
     CredentialAuthError,
     CredentialNotFoundError,
@@ -71,6 +74,16 @@ from agentspan.agents.run import (
     stream,
     stream_async,
 )
+
+# Imported eagerly, unlike the executors: the module shares its name with the function,
+# and a lazy lookup would find the submodule once anything imported it.
+from agentspan.agents.skill import (
+    SkillLoadError,
+    load_skills,
+    skill,
+)
+from agentspan.agents.skill import format_prompt_with_params as format_prompt_with_params
+from agentspan.agents.skill import format_skill_params as format_skill_params
 from agentspan.agents.termination import (
     MaxMessageTermination,
     StopMessageTermination,
@@ -82,6 +95,41 @@ from agentspan.agents.termination import (
 from agentspan.agents.tool import ToolContext, ToolDef, agent_tool, human_tool, tool
 
 function_tool = tool
+
+if TYPE_CHECKING:
+    from agentspan.agents.cli_config import CliConfig
+    from agentspan.agents.code_execution_config import CodeExecutionConfig
+    from agentspan.agents.code_executor import (
+        CodeExecutor,
+        DockerCodeExecutor,
+        ExecutionResult,
+        JupyterCodeExecutor,
+        LocalCodeExecutor,
+        ServerlessCodeExecutor,
+    )
+
+# Loaded on first use: most programs never execute code, and a worker's import stays small
+# (tests/unit/test_import_cost.py).
+_LAZY = {
+    "CliConfig": "agentspan.agents.cli_config",
+    "CodeExecutionConfig": "agentspan.agents.code_execution_config",
+    "CodeExecutor": "agentspan.agents.code_executor",
+    "DockerCodeExecutor": "agentspan.agents.code_executor",
+    "ExecutionResult": "agentspan.agents.code_executor",
+    "JupyterCodeExecutor": "agentspan.agents.code_executor",
+    "LocalCodeExecutor": "agentspan.agents.code_executor",
+    "ServerlessCodeExecutor": "agentspan.agents.code_executor",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "Agent",
@@ -98,6 +146,9 @@ __all__ = [
     "AgentspanError",
     "AsyncAgentStream",
     "CallbackHandler",
+    "CliConfig",
+    "CodeExecutionConfig",
+    "CodeExecutor",
     "ConfigurationError",
     "ConversationMemory",
     "CredentialAuthError",
@@ -105,13 +156,17 @@ __all__ = [
     "CredentialRateLimitError",
     "CredentialServiceError",
     "DeploymentInfo",
+    "DockerCodeExecutor",
     "EventType",
+    "ExecutionResult",
     "FinishReason",
     "Guardrail",
     "GuardrailDef",
     "GuardrailResult",
     "HandoffCondition",
+    "JupyterCodeExecutor",
     "LLMGuardrail",
+    "LocalCodeExecutor",
     "MaxMessageTermination",
     "OnCondition",
     "OnFail",
@@ -122,6 +177,8 @@ __all__ = [
     "RegexGuardrail",
     "RunResult",
     "Runner",
+    "ServerlessCodeExecutor",
+    "SkillLoadError",
     "Status",
     "StopMessageTermination",
     "Strategy",
@@ -145,6 +202,7 @@ __all__ = [
     "guardrail",
     "http_tool",
     "human_tool",
+    "load_skills",
     "mcp_tool",
     "pdf_tool",
     "plan",
@@ -155,6 +213,7 @@ __all__ = [
     "scatter_gather",
     "serve",
     "shutdown",
+    "skill",
     "start",
     "start_async",
     "stream",

@@ -10,6 +10,7 @@ from typing import Any
 
 from agentspan._core.errors import ConfigurationError
 from agentspan._core.tool import get_tool_def
+from agentspan.agents._sandbox.attach import execution_tools
 from agentspan.agents.guardrail import as_guardrail
 from agentspan.protocol.spec import NAME_PATTERN
 
@@ -214,6 +215,8 @@ class Agent:
         self._set_context(memory, dependencies, metadata, credentials, stateful)
         self._set_code_execution(local_code_execution, allowed_languages, allowed_commands, code_execution)
         self._set_cli(cli_commands, cli_allowed_commands, cli_config)
+        # As in the reference, the execution options become ordinary tools of the agent.
+        self.tools.extend(execution_tools(self))
         # A bare @guardrail function is taken as Guardrail(function) with the defaults.
         self.guardrails: list[Any] = [as_guardrail(g) for g in guardrails or []]
         self.planner = planner
@@ -299,6 +302,9 @@ class Agent:
         self.metadata: dict[str, Any] = dict(metadata or {})
         self.credentials: list[Any] = list(credentials or [])
         self.stateful = stateful
+        # Run-scoped session state (a ``SessionStateSpec``): set by the Google ADK adapter
+        # (agentspan/frameworks/google_adk.py), not a constructor option.
+        self.session_state: Any = None
 
     def _set_code_execution(
         self,

@@ -10,6 +10,7 @@ import asyncio
 import dataclasses
 import logging
 import signal
+import sys
 import threading
 import uuid
 from collections.abc import Callable
@@ -108,6 +109,7 @@ class AgentRuntime:
             self._loop.run(self._close_core(), timeout=15)
         finally:
             self._loop.stop()
+            _stop_kernels()
 
     async def shutdown_async(self) -> None:
         await asyncio.to_thread(self.shutdown)
@@ -627,3 +629,11 @@ def _as_message(message: Any) -> dict[str, Any]:
 def _warn_unknown(kwargs: dict[str, Any]) -> None:
     if kwargs:
         log.warning("ignoring unrecognised arguments: %s", ", ".join(sorted(kwargs)))
+
+
+def _stop_kernels() -> None:
+    """Jupyter kernels live as long as the workers that use them (only if the module was
+    ever loaded: most programs never start one)."""
+    jupyter = sys.modules.get("agentspan.agents._sandbox.jupyter")
+    if jupyter is not None:
+        jupyter.shutdown_all_kernels()

@@ -341,6 +341,7 @@ class _Serializer:
             "planner": True if agent.planner else None,
             "callbacks": _callbacks(agent),
             "include_contents": agent.include_contents,
+            "session_state": agent.session_state,
             "thinking_config": _thinking_config(agent),
             "required_tools": list(agent.required_tools) or None,
             "gate": _gate_spec(agent),

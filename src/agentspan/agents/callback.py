@@ -34,6 +34,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from agentspan._core.tool import ToolContext
+
 __all__ = ["POSITION_METHODS", "CallbackHandler", "callback_worker"]
 
 log = logging.getLogger("agentspan.agents")
@@ -100,6 +102,13 @@ def _accepted(func: Callable[..., Any], kwargs: dict[str, Any]) -> dict[str, Any
     return {k: v for k, v in kwargs.items() if k in names}
 
 
+def _names_context(func: Callable[..., Any]) -> bool:
+    try:
+        return "context" in inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        return False
+
+
 def callback_worker(
     position: str, handlers: list[Any], legacy: Callable[..., Any] | None = None
 ) -> Callable[..., dict[str, Any]]:
@@ -128,6 +137,7 @@ def callback_worker(
         call_id: str | None = None,
         result: Any = None,
         error: str | None = None,
+        context: ToolContext | None = None,
     ) -> dict[str, Any]:
         given = locals()
         names = _ARGUMENTS + (_TOOL_ARGUMENTS if "tool" in position else ())
@@ -135,7 +145,10 @@ def callback_worker(
         errors: list[str] = []
         for label, func in chain:
             try:
-                answer = func(**_accepted(func, kwargs))
+                # The run's state, for hooks that name a ``context`` parameter (the Google
+                # ADK adapter's); changes are sent back with the answer.
+                extra = {"context": context} if context is not None and _names_context(func) else {}
+                answer = func(**_accepted(func, kwargs), **extra)
             except Exception as exc:  # noqa: BLE001 - documented: a failing hook is skipped
                 log.exception("callback %s at %s failed", label, position)
                 errors.append(f"{label}: {type(exc).__name__}: {exc}")

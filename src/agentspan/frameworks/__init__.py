@@ -25,16 +25,19 @@ INSTALL_HINTS = {
     "openai_agents": "pip install 'agentspan[openai-agents]'",
     "langgraph": "pip install 'agentspan[langgraph]'",
     "langchain": "pip install 'agentspan[langchain]'",
+    "google_adk": "pip install 'agentspan[google-adk]'",
 }
 
 
 def detect_framework(obj: Any) -> str | None:
     """The framework ``obj`` belongs to (``"openai_agents"``, ``"langgraph"``,
-    ``"langchain"``), or ``None``.
+    ``"langchain"``, ``"google_adk"``), or ``None``.
 
     Decided from the module of the object's class alone, so nothing is imported.
     """
     module = getattr(type(obj), "__module__", "") or ""
+    if module == "google.adk" or module.startswith("google.adk."):
+        return "google_adk"  # "google" alone is a namespace shared by many packages
     return _MODULES.get(module.split(".", 1)[0])
 
 
@@ -60,6 +63,10 @@ async def to_native_agent(obj: Any, *, context: Any = None, serving: bool = Fals
         from agentspan.frameworks import langchain
 
         return await langchain.to_agent(obj, context=context, serving=serving)
+    if framework == "google_adk" and _is_adk_agent(obj):
+        from agentspan.frameworks import google_adk
+
+        return google_adk.to_agent(obj, context=context, serving=serving)
     return obj
 
 
@@ -68,4 +75,12 @@ def _is_openai_agent(obj: Any) -> bool:
     # its tools and guardrails are read through the agent.
     return any(
         klass.__name__ == "Agent" and klass.__module__.startswith("agents.") for klass in type(obj).__mro__
+    )
+
+
+def _is_adk_agent(obj: Any) -> bool:
+    # Any ADK agent (LlmAgent, SequentialAgent, ...) is an entry point: all derive BaseAgent.
+    return any(
+        klass.__name__ == "BaseAgent" and klass.__module__.startswith("google.adk.")
+        for klass in type(obj).__mro__
     )

@@ -41,6 +41,7 @@ from agentspan.server.engine.model import (
     ToolSucceeded,
 )
 from agentspan.server.engine.options import unhonoured
+from agentspan.server.engine.session_state import inherited, shared_state
 from agentspan.server.engine.tool_calls import executor_of
 from agentspan.server.errors import Internal, InvalidAgent, InvalidState, ValidationFailed, not_found
 from agentspan.server.executors.base import ExecutorRegistry, Job, ServerRunner
@@ -195,6 +196,7 @@ class Driver:
         effects: Effects,
         req: StartRequest | None = None,
         budgeted: bool | None = None,
+        tool_state: dict[str, Any] | None = None,
     ) -> ExecutionRow:
         spec_hash = await self._put_spec(tx, spec)
         if req is not None:
@@ -206,6 +208,8 @@ class Driver:
         state = ExecState()
         if req is not None:
             state.tool_state = dict(req.context)
+        elif tool_state is not None:
+            state.tool_state = tool_state  # a child sharing the run's state (session_state.py)
         if parent is None:
             state.budgeted = req is not None and bool(req.max_cost_usd or req.max_tokens_total)
         else:
@@ -303,7 +307,15 @@ class Driver:
         # handoff before anything the child does.
         for cmd in children:
             child = await self._create(
-                tx, cmd.spec, cmd.prompt, row, cmd.link, now, effects, budgeted=new.budgeted
+                tx,
+                cmd.spec,
+                cmd.prompt,
+                row,
+                cmd.link,
+                now,
+                effects,
+                budgeted=new.budgeted,
+                tool_state=inherited(cmd.spec, new.tool_state),
             )
             link_child(new, cmd.link, child.id)
         if new.terminal and not was_terminal:
@@ -336,6 +348,7 @@ class Driver:
                     error=new.error,
                     transfer_to=new.transfer_to if new.finish_reason == "transfer" else None,
                     finish_reason=new.finish_reason,
+                    state=shared_state(spec, new.tool_state),
                 )
                 await self._step(tx, parent, finished, now, effects)
         return new

@@ -30,7 +30,7 @@ from agentspan.protocol.spec.guardrails import (
     LlmGuardrailSpec,
     RegexGuardrailSpec,
 )
-from agentspan.protocol.spec.memory import CallbackSpec, MemorySpec, ThinkingSpec
+from agentspan.protocol.spec.memory import CallbackSpec, MemorySpec, SessionStateSpec, ThinkingSpec
 from agentspan.protocol.spec.tools import (
     DEFAULT_TOOL_RETRIES,
     DEFAULT_TOOL_RETRY_DELAY_SECONDS,
@@ -91,6 +91,7 @@ __all__ = [
     "MessageWaitSettings",
     "MessageWaitTool",
     "MemorySpec",
+    "SessionStateSpec",
     "OnConditionSpec",
     "OnTextMentionSpec",
     "OnToolResultSpec",

@@ -33,7 +33,7 @@ from agentspan.protocol.spec.code import CliSpec, CodeExecutionSpec
 from agentspan.protocol.spec.conditions import GateSpec, HandoffSpec, TerminationSpec
 from agentspan.protocol.spec.credentials import CredentialRefs
 from agentspan.protocol.spec.guardrails import GuardrailSpec
-from agentspan.protocol.spec.memory import CallbackSpec, MemorySpec, ThinkingSpec
+from agentspan.protocol.spec.memory import CallbackSpec, MemorySpec, SessionStateSpec, ThinkingSpec
 from agentspan.protocol.spec.tools import (
     AgentTool,
     AgentToolSettings,
@@ -114,6 +114,8 @@ class AgentConfig(WireModel):
     guardrails: list[GuardrailSpec] | None = None
     callbacks: list[CallbackSpec] | None = None
     memory: MemorySpec | None = None
+    session_state: SessionStateSpec | None = None
+    """Shares the run's state with the parent; ``outputKey`` and ``{var}`` templating."""
     thinking_config: ThinkingSpec | None = None
     llm_options: dict[str, Any] | None = None
     """Provider options passed through to the model call."""

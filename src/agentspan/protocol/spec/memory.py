@@ -35,6 +35,23 @@ class CallbackSpec(SpecPart):
     task_name: Annotated[str, Field(min_length=1)]
 
 
+class SessionStateSpec(SpecPart):
+    """Run-scoped session state (Google ADK's semantics, kept by the server).
+
+    An agent that has this shares its execution tree's tool state: it starts with a copy of
+    its parent's state, and its state is merged back into the parent's when it finishes
+    (key by key, the child's values win). ``output_key``: the agent's final answer is
+    stored in the state under this key. ``template``: ``{name}`` in the instructions is
+    replaced with the state's value at each model call (``{name?}``: empty when missing).
+    """
+
+    output_key: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    template: bool = False
+    stop_key: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    """A ``round_robin`` team ends after a turn that set this key in the state (the key is
+    removed then): ADK's ``LoopAgent`` ending when a tool escalates."""
+
+
 class ThinkingSpec(SpecPart):
     """Extended thinking for models that support it."""
 

@@ -59,6 +59,8 @@ def start_run(spec: AgentConfig, d: Step, start: Start) -> None:
 
 def on_callback_result(spec: AgentConfig, d: Step, fn: PendingFn, inp: ToolSucceeded | ToolFailed) -> None:
     """A callback task answered (retries of a failed one are already spent)."""
+    if isinstance(inp, ToolSucceeded) and inp.state_updates:
+        d.state.tool_state.update(inp.state_updates)  # a hook that changed the run's state
     position = str(fn.args.get("position", ""))
     key = _OVERRIDE_KEY.get(position, "response")
     override, errors = _answer(inp)

@@ -30,6 +30,7 @@ from agentspan.server.engine.model import (
     ToolSucceeded,
     upgraded,
 )
+from agentspan.server.engine.session_state import merge_child
 from agentspan.server.engine.steps import Step, begin
 from agentspan.server.engine.strategies import strategy_for
 from agentspan.server.engine.strategies.base import on_fn_result, refuse
@@ -77,6 +78,7 @@ def decide(spec: AgentConfig, state: ExecState, inp: Input, hooks: Hooks | None 
             if not ask_before_agent(spec, d, inp):
                 start_run(spec, d, inp)
         case ChildFinished():
+            merge_child(d.state.tool_state, inp.state)  # a child sharing the run's state
             strategy.child_finished(spec, d, inp)
         case Resume():
             on_resume(spec, d, strategy.resume)

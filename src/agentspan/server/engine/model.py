@@ -360,6 +360,8 @@ class ChildFinished(_Model):
     transfer_to: str | None = None
     """A swarm member that ended by transferring control to this peer."""
     finish_reason: str | None = None
+    state: dict[str, Any] | None = None
+    """The child's tool state, when it shares the run's state (``sessionState``)."""
 
 
 class Selection(_Model):

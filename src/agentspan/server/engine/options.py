@@ -19,16 +19,6 @@ UNHONOURED: tuple[Unhonoured, ...] = (
         "semantic memory is not supported by this server yet; use ConversationMemory, "
         "or search your own store from a tool",
     ),
-    (
-        "codeExecution",
-        lambda spec: spec.code_execution is not None and spec.code_execution.enabled,
-        "code execution (local_code_execution / code_execution) is not supported by this server yet",
-    ),
-    (
-        "cliConfig",
-        lambda spec: spec.cli_config is not None and spec.cli_config.enabled,
-        "CLI commands (cli_commands / cli_config) are not supported by this server yet",
-    ),
 )
 
 

@@ -25,6 +25,7 @@ from agentspan.server.engine.model import (
     SetTimer,
     Start,
 )
+from agentspan.server.engine.session_state import keep_output
 
 
 @dataclass(slots=True, kw_only=True)
@@ -196,6 +197,8 @@ def finish(
     s.output = output
     s.error = error
     s.missing_workers = []
+    if status == "COMPLETED":
+        keep_output(d.spec, s.tool_state, output)  # ADK's output_key (session_state.py)
     d.commands.append(DropTasks())
     if status == "COMPLETED":
         d.events.append(EventDraft("done", {"output": output, "data": {"finishReason": finish_reason}}))

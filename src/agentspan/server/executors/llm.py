@@ -17,6 +17,7 @@ import traceback
 from agentspan.protocol.messages import ChatMessage
 from agentspan.protocol.spec import AgentConfig
 from agentspan.server.engine.model import BudgetExceeded, ExecState, Input, LlmFailed, LlmResult, ToolCallIn
+from agentspan.server.engine.session_state import MissingStateVariable, render
 from agentspan.server.engine.waits import waiting_calls
 from agentspan.server.executors.base import ExecutorContext, Job, resolve_model
 from agentspan.server.executors.conversations import ConversationCache
@@ -45,7 +46,7 @@ class LlmExecutor:
 
     async def run(self, job: Job, ctx: ExecutorContext) -> Input | None:
         prepared = await self._prepare(job, ctx)
-        if prepared is None or isinstance(prepared, BudgetExceeded):
+        if prepared is None or isinstance(prepared, BudgetExceeded | LlmFailed):
             return prepared
         spec, messages = prepared
         return await self._call(
@@ -72,7 +73,7 @@ class LlmExecutor:
 
     async def _prepare(
         self, job: Job, ctx: ExecutorContext
-    ) -> tuple[AgentConfig, list[ChatMessage]] | BudgetExceeded | None:
+    ) -> tuple[AgentConfig, list[ChatMessage]] | BudgetExceeded | LlmFailed | None:
         """The spec and conversation for a model call, or why not to make it (store reads
         only; a handed-over call comes with its row and state, so it reads neither)."""
         row, state = job.row, job.state
@@ -88,6 +89,10 @@ class LlmExecutor:
         over = budget.exceeded() if budget is not None else None
         if over is not None:
             return BudgetExceeded(reason=over)
+        try:
+            spec = render(spec, state.tool_state)  # ADK's {var} instructions (session_state.py)
+        except MissingStateVariable as exc:
+            return LlmFailed(error=f"instructions of agent {spec.name!r}: {exc}")
         messages = await self.conversations.get(ctx.store, row.id, state.message_count)
         return spec, with_signal(messages, state.signal)
 

@@ -19,6 +19,7 @@ from agentspan.server.engine.model import (
     ToolFailed,
     ToolSucceeded,
 )
+from agentspan.server.engine.session_state import stopped_by_state
 from agentspan.server.engine.steps import Step
 from agentspan.server.engine.strategies.base import Strategy
 from agentspan.server.engine.strategies.members import (
@@ -86,6 +87,8 @@ def _turn_finished(spec: AgentConfig, d: Step, inp: ChildFinished, name: str, pi
         total_tokens=s.usage.total_tokens,
     )
     reason = should_terminate(spec.termination, ctx)
+    if reason is None and stopped_by_state(spec, s.tool_state):
+        reason = f"'{spec.session_state.stop_key if spec.session_state else ''}' was set in the state"
     if reason is not None:
         d.events.append(EventDraft("terminated", {"content": reason}))
         finish_team(spec, d, "termination")
