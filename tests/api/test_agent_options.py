@@ -3,6 +3,7 @@ start with a 400 naming the option — never accepted and silently ignored."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -112,4 +113,28 @@ def test_an_agent_tool_with_retry_count_runs_a_failed_child_again(
     result = runtime.run(lead, "ask the researcher")
     assert result.status == "COMPLETED" and result.output == "The researcher could not share it."
     assert [e.type for e in result.events].count("tool_retry") == 1
+    assert result.tool_calls[0]["result"] == "I cannot share it."
+
+
+def test_an_agent_tool_retry_waits_its_retry_delay_seconds(runtime: AgentRuntime, fake: FakeOpenAI) -> None:
+    """The pause is a durable ``delay`` task on the server, not a sleep anywhere."""
+    fake.script(
+        FakeOpenAI.tool_calls([("researcher", {"request": "find the number"})]),
+        FakeOpenAI.text("It is 123-45-6789."),
+        FakeOpenAI.text("I cannot share it."),
+        FakeOpenAI.text("Done."),
+    )
+    researcher = Agent(
+        name="researcher",
+        model="openai/gpt-4o",
+        guardrails=[RegexGuardrail([r"\d{3}-\d{2}-\d{4}"], name="no_ssn", on_fail="raise")],
+    )
+    tool_ = agent_tool(researcher, retry_count=1, retry_delay_seconds=0.6)
+    lead = Agent(name="lead", model="openai/gpt-4o", tools=[tool_])
+    started = time.monotonic()
+    result = runtime.run(lead, "ask the researcher")
+    assert result.status == "COMPLETED", result.error
+    assert time.monotonic() - started >= 0.6
+    (retry,) = [e for e in result.events if e.type == "tool_retry"]
+    assert retry.data == {"attempt": 1, "delaySeconds": 0.6}
     assert result.tool_calls[0]["result"] == "I cannot share it."

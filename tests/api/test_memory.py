@@ -210,9 +210,12 @@ def test_the_history_survives_an_input_guardrail_that_waits_for_a_worker(
     ]
 
 
-def test_semantic_memory_is_refused_at_start_naming_the_option(
+def test_semantic_memory_the_sdk_did_not_search_is_refused_at_start_naming_the_option(
     runtime: AgentRuntime, server: ThreadServer
 ) -> None:
+    """A spec saying semantic memory without what it recalled (an SDK that did not
+    search it, or a sub-agent's) is refused: the server cannot search the user's store."""
+
     class SemanticMemory:
         def search(self, query: str) -> list[str]:
             return []
@@ -225,7 +228,8 @@ def test_semantic_memory_is_refused_at_start_naming_the_option(
     assert response.status_code == 400
     problem = response.json()
     assert problem["code"] == "invalid_agent"
-    assert "option 'memory': semantic memory is not supported" in problem["detail"]
+    assert "option 'memory': semantic memory" in problem["detail"]
+    assert "not supported" in problem["detail"]
     assert "agent 'recall'" in problem["detail"]
 
 

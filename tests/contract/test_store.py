@@ -40,6 +40,7 @@ def execution(
     status: str = "RUNNING",
     created_at: float = 1.0,
     idempotency_key: str | None = None,
+    input: str = json.dumps({"prompt": "hello"}),
 ) -> ExecutionRow:
     return ExecutionRow(
         id=execution_id,
@@ -53,7 +54,7 @@ def execution(
         event_seq=0,
         created_at=created_at,
         updated_at=created_at,
-        input=json.dumps({"prompt": "hello"}),
+        input=input,
         idempotency_key=idempotency_key,
         session_id="s1",
     )
@@ -666,6 +667,53 @@ async def test_list_executions_paginates_with_the_full_total(store: Store) -> No
     assert await listed(store, limit=2, offset=4) == (5, ["r1"])
     assert await listed(store, limit=2, offset=10) == (5, [])
     assert await listed(store, roots_only=True, limit=1, offset=1) == (3, ["r2"])
+
+
+async def test_list_executions_keyset_pages_newest_first_with_ties_by_id(store: Store) -> None:
+    await add_executions(
+        store,
+        *(execution(f"t{i}", agent_name="alpha", created_at=7.0) for i in range(3)),
+        execution("old", agent_name="beta", created_at=6.0),
+    )
+
+    async def page(before: tuple[float, str] | None, **filters: str) -> tuple[int, list[str]]:
+        total, rows = await store.list_executions(
+            status=None,
+            agent_name=filters.get("agent_name"),
+            parent_id=None,
+            roots_only=False,
+            limit=2,
+            offset=0,
+            before=before,
+        )
+        return total, [r.id for r in rows]
+
+    assert await page(None) == (4, ["t2", "t1"])
+    assert await page((7.0, "t1")) == (4, ["t0", "old"])
+    assert await page((6.0, "old")) == (4, [])
+    assert await page((7.0, "t1"), agent_name="alpha") == (3, ["t0"])
+
+
+async def test_list_executions_search_matches_id_agent_and_input_literally(store: Store) -> None:
+    await add_executions(
+        store,
+        execution("find-ME", agent_name="alpha", created_at=1.0),
+        execution("x2", agent_name="Researcher", created_at=2.0),
+        execution("x3", agent_name="beta", created_at=3.0, input='{"prompt": "refund 50%_off"}'),
+        execution("x4", agent_name="beta", created_at=4.0, input='{"prompt": "refund 50 off"}'),
+    )
+
+    async def found(text: str) -> tuple[int, list[str]]:
+        total, rows = await store.list_executions(
+            status=None, agent_name=None, parent_id=None, roots_only=False, limit=10, offset=0, search=text
+        )
+        return total, [r.id for r in rows]
+
+    assert await found("find-me") == (1, ["find-ME"])
+    assert await found("search") == (1, ["x2"])
+    assert await found("refund") == (2, ["x4", "x3"])
+    assert await found("50%_") == (1, ["x3"])
+    assert await found("!") == (0, [])
 
 
 async def test_children_of_lists_direct_children_oldest_first(store: Store) -> None:

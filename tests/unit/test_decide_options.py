@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from agentspan.server.engine.model import CallLlm, ChildFinished, HumanAnswered, Rejected, RunTool, StartChild
+from agentspan.server.engine.model import (
+    CallLlm,
+    ChildFinished,
+    HumanAnswered,
+    Rejected,
+    RunTool,
+    StartChild,
+    Stop,
+)
 
 from support.decide import (
     LOOKUP,
@@ -129,3 +137,81 @@ def test_a_failed_agent_tool_child_runs_again_up_to_its_retry_count() -> None:
     assert not commands(d, StartChild), "the retries are spent"
     (shown,) = events(d, "tool_result")
     assert "boom again" in shown.fields["result"]["error"]
+
+
+def test_an_agent_tool_retry_waits_its_delay_in_a_durable_task_with_linear_backoff() -> None:
+    sub = agent(name="researcher").model_dump(by_alias=True, exclude_none=True)
+    research = tool(
+        "researcher",
+        tool_type="agent_tool",
+        retry_count=2,
+        retry_delay_seconds=1.5,
+        config={"agentConfig": sub},
+    )
+    run = Run(agent(research))
+    run.start()
+    run.llm("", call("researcher", {"request": "dig"}))
+    for attempt, child in ((1, "k1"), (2, "k2")):
+        run.state.calls["c1"].child_id = child
+        d = run.apply(ChildFinished(child_id=child, agent_name="researcher", status="FAILED", error="boom"))
+        assert not commands(d, StartChild), "no child before the delay is over"
+        (wait,) = commands(d, RunTool)
+        assert (wait.executor, wait.name, wait.delay_seconds) == ("delay", "delay", 1.5 * attempt)
+        assert wait.args == {"call_id": "c1"}
+        assert events(d, "tool_retry")[0].fields["data"] == {
+            "attempt": attempt,
+            "delaySeconds": 1.5 * attempt,
+        }
+        assert run.state.calls["c1"].status == "child_running" and not d.state.terminal
+        d = run.ok(wait.call_id, {"waited": True})
+        (again,) = commands(d, StartChild)
+        assert again.prompt == "dig" and wait.call_id not in d.state.pending
+        d = run.ok(wait.call_id, {"waited": True})  # a duplicate answer changes nothing
+        assert not commands(d, StartChild)
+    run.state.calls["c1"].child_id = "k3"
+    d = run.apply(ChildFinished(child_id="k3", agent_name="researcher", status="FAILED", error="last"))
+    assert not commands(d, RunTool) and "last" in events(d, "tool_result")[0].fields["result"]["error"]
+
+
+def test_a_lost_delay_task_runs_again_and_a_failed_one_still_lets_the_retry_go() -> None:
+    sub = agent(name="researcher").model_dump(by_alias=True, exclude_none=True)
+    research = tool(
+        "researcher",
+        tool_type="agent_tool",
+        retry_count=1,
+        retry_delay_seconds=2,
+        config={"agentConfig": sub},
+    )
+    run = Run(agent(research))
+    run.start()
+    run.llm("", call("researcher", {"request": "dig"}))
+    run.state.calls["c1"].child_id = "k1"
+    d = run.apply(ChildFinished(child_id="k1", agent_name="researcher", status="FAILED", error="boom"))
+    (wait,) = commands(d, RunTool)
+    d = run.fail(wait.call_id, "lease expired", lease_lost=True)
+    (rerun,) = commands(d, RunTool)
+    assert rerun.call_id == wait.call_id and not commands(d, StartChild)
+    d = run.fail(wait.call_id, "broken", retryable=False)
+    assert commands(d, StartChild), "the pause is best effort: its failure does not cancel the retry"
+
+
+def test_a_stop_during_the_retry_pause_ends_the_call_instead_of_retrying() -> None:
+    sub = agent(name="researcher").model_dump(by_alias=True, exclude_none=True)
+    research = tool(
+        "researcher",
+        tool_type="agent_tool",
+        retry_count=1,
+        retry_delay_seconds=5,
+        config={"agentConfig": sub},
+    )
+    run = Run(agent(research))
+    run.start()
+    run.llm("", call("researcher", {"request": "dig"}))
+    run.state.calls["c1"].child_id = "k1"
+    d = run.apply(ChildFinished(child_id="k1", agent_name="researcher", status="FAILED", error="boom"))
+    (wait,) = commands(d, RunTool)
+    d = run.apply(Stop())
+    assert not d.state.terminal, "the call is still in flight"
+    d = run.ok(wait.call_id, {"waited": True})
+    assert not commands(d, StartChild)
+    assert d.state.status == "COMPLETED" and d.state.finish_reason == "stopped"

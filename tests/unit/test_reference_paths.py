@@ -56,6 +56,18 @@ PRESENT: dict[str, set[str]] = {
     "agentspan.agents.memory": {"ConversationMemory"},
     "agentspan.agents.callback": {"CallbackHandler"},
     "agentspan.agents.ext": {"GPTAssistantAgent", "UserProxyAgent"},
+    "agentspan.agents.semantic_memory": {"InMemoryStore", "MemoryEntry", "MemoryStore", "SemanticMemory"},
+    "agentspan.agents.skill": {"SkillLoadError", "load_skills", "skill"},
+    "agentspan.agents.cli_config": {"CliConfig"},
+    "agentspan.agents.code_executor": {
+        "CodeExecutor",
+        "DockerCodeExecutor",
+        "ExecutionResult",
+        "JupyterCodeExecutor",
+        "LocalCodeExecutor",
+        "ServerlessCodeExecutor",
+    },
+    "agentspan.agents.code_execution_config": {"CodeExecutionConfig", "CommandValidator"},
     "agentspan.agents.result": {
         "AgentEvent",
         "AgentHandle",
@@ -144,12 +156,7 @@ PRESENT: dict[str, set[str]] = {
 """Module path -> names a reference user imports from it."""
 
 GAPS: dict[str, str] = {
-    "agentspan.agents.code_executor": "code execution: the sandboxes branch adds it",
-    "agentspan.agents.code_execution_config": "code execution: the sandboxes branch adds it",
-    "agentspan.agents.cli_config": "CLI tool: the sandboxes branch adds it",
-    "agentspan.agents.skill": "skills: the sandboxes branch adds it",
     "agentspan.agents.tracing": "OpenTelemetry helpers: the metrics/tracing branch adds it",
-    "agentspan.agents.semantic_memory": "semantic memory: the semantic-memory branch adds it",
     "agentspan.agents.claude_code": "Claude Code agents are not served (docs/compatibility.md)",
     "agentspan.agents.langchain": "LangChain agents: the frameworks branch",
     "agentspan.agents.frameworks": "foreign-framework serialisation: ours is agentspan.frameworks",

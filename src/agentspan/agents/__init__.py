@@ -74,6 +74,7 @@ from agentspan.agents.run import (
     stream,
     stream_async,
 )
+from agentspan.agents.semantic_memory import MemoryEntry, MemoryStore, SemanticMemory
 
 # Imported eagerly, unlike the executors: the module shares its name with the function,
 # and a lazy lookup would find the submodule once anything imported it.
@@ -168,6 +169,8 @@ __all__ = [
     "LLMGuardrail",
     "LocalCodeExecutor",
     "MaxMessageTermination",
+    "MemoryEntry",
+    "MemoryStore",
     "OnCondition",
     "OnFail",
     "OnTextMention",
@@ -177,6 +180,7 @@ __all__ = [
     "RegexGuardrail",
     "RunResult",
     "Runner",
+    "SemanticMemory",
     "ServerlessCodeExecutor",
     "SkillLoadError",
     "Status",

@@ -69,6 +69,7 @@ class EventType(str, Enum):
     MESSAGE_RECEIVED = "message_received"
     SIGNAL = "signal"
     CALLBACK = "callback"
+    CONTEXT_CONDENSED = "context_condensed"
 
 
 @dataclass

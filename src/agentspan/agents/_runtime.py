@@ -26,6 +26,7 @@ from agentspan.agents._serialize import collect_tool_functions, serialize_agent
 from agentspan.agents._stream import AgentStream, AsyncAgentStream
 from agentspan.agents._system_functions import collect_system_functions
 from agentspan.agents.memory import remember_exchange
+from agentspan.agents.semantic_memory import with_recall
 from agentspan.client._auth import bearer_token
 from agentspan.client._autostart import ensure_server
 from agentspan.client._http import ApiClient
@@ -161,7 +162,8 @@ class AgentRuntime:
                 raise TypeError(f"expected an Agent or a deployed agent's name, got {type(agent).__name__}")
             if self.config.auto_start_workers:
                 self._register_now(agent)
-            body["agentConfig"] = serialize_agent(agent).wire()
+            spec = with_recall(serialize_agent(agent), agent.memory, prompt or "")
+            body["agentConfig"] = spec.wire()
         body.update(
             {
                 "prompt": prompt or "",

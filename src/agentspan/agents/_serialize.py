@@ -206,8 +206,9 @@ def _memory_spec(agent: Agent) -> MemorySpec | None:
         return own
     if not hasattr(memory, "messages"):
         if callable(getattr(memory, "search", None)):
-            # Semantic memory: said so, so that the server refuses it by name rather
-            # than run without it.
+            # Semantic memory: searched for the root agent's prompt when a run starts
+            # (``semantic_memory.with_recall``); left without messages (a sub-agent's,
+            # whose prompt is not known here) the server refuses it by name.
             return MemorySpec(kind="semantic")
         raise ConfigurationError(
             f"agent {agent.name!r}: memory must be a ConversationMemory, got {type(memory).__name__}"

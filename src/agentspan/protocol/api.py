@@ -133,11 +133,36 @@ class ExecutionSummary(WireModel):
     created_at: float
     updated_at: float
     waiting_reason: str | None = None
+    token_usage: TokenUsageWire | None = None
+    """This execution's own usage (not its sub-executions')."""
+    duration_ms: int | None = None
+    """From start to the end, once it ended."""
 
 
 class ExecutionList(WireModel):
     total_hits: int
     results: list[ExecutionSummary]
+    next_cursor: str | None = None
+    """Pass as ``cursor`` for the next (older) page; absent on the last page."""
+
+
+class WaitingExecution(WireModel):
+    """One entry of the approvals inbox: an execution waiting for a person."""
+
+    execution_id: str
+    agent_name: str
+    parent_execution_id: str | None = None
+    created_at: float
+    updated_at: float
+    waiting_reason: str | None = None
+    pending_tool: dict[str, Any]
+    """What it waits for, with the ``response_schema`` an answer must fit."""
+
+
+class WaitingList(WireModel):
+    results: list[WaitingExecution]
+    next_cursor: str | None = None
+    """Pass as ``cursor`` to go on; absent once every running execution was looked at."""
 
 
 class RespondRequest(WireModel):
@@ -244,8 +269,10 @@ class StreamEvent(WireModel):
 class PollRequest(WireModel):
     names: list[str]
     worker_id: str = "worker"
-    count: int = Field(default=1, ge=1, le=100)
-    wait_ms: int = Field(default=20_000, ge=0, le=60_000)
+    # Strict: JSON ``true`` is not the count 1 (the API documents integers, and a worker
+    # that sends a boolean has a bug it should hear about).
+    count: int = Field(default=1, ge=1, le=100, strict=True)
+    wait_ms: int = Field(default=20_000, ge=0, le=60_000, strict=True)
 
 
 class TaskContextWire(WireModel):

@@ -97,9 +97,24 @@ class LlmCallData(_DataModel):
     """Estimated USD; ``None`` when the model has no price in the table."""
     finish_reason: str | None
     """The provider's own finish reason."""
-    purpose: Literal["guardrail"] | None = None
+    purpose: Literal["guardrail", "condense"] | None = None
     """Set for a call the server made for another reason than the agent's turn (an LLM
-    guardrail's judge); absent for the agent's own calls."""
+    guardrail's judge, the summary that condensed a long conversation); absent for the
+    agent's own calls."""
+
+
+class ContextCondensedData(_DataModel):
+    messages_before: int
+    """Messages the model call would have been sent."""
+    messages_after: int
+    """Messages it is sent now (the summary counts as one)."""
+    exchanges_condensed: int
+    """User and assistant messages newly covered by the summary."""
+    upto: int
+    """The summary covers the stored messages before this index (``GET …/execution``)."""
+    summary_chars: int
+    count: int
+    """How many times this conversation has been condensed."""
 
 
 class AttemptData(_DataModel):
@@ -190,6 +205,16 @@ class LlmCall(_EventModel):
     type: Literal["llm_call"] = "llm_call"
     data: LlmCallData
     content: str | None = None
+
+
+class ContextCondensed(_EventModel):
+    """The conversation no longer fit the model's context window: older messages were
+    condensed into a summary (``content`` is the trigger, ``proactive``). Recorded once;
+    the summary call's tokens and cost are in the ``llm_call`` event before it."""
+
+    type: Literal["context_condensed"] = "context_condensed"
+    content: str
+    data: ContextCondensedData
 
 
 class Message(_EventModel):
@@ -460,6 +485,7 @@ class Error(_EventModel):
 Event = Annotated[
     Thinking
     | LlmCall
+    | ContextCondensed
     | Message
     | Plan
     | OutputInvalid
@@ -497,6 +523,7 @@ EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 _MODELS: tuple[type[_EventModel], ...] = (
     Thinking,
     LlmCall,
+    ContextCondensed,
     Message,
     Plan,
     OutputInvalid,

@@ -27,7 +27,7 @@ from typing import Any
 from fastapi import FastAPI
 
 import agentspan
-from agentspan.server.api import credentials, deployments, errors, keys, routes, sse
+from agentspan.server.api import credentials, deployments, errors, keys, routes, sse, ui
 from agentspan.server.api.auth import Authenticate
 from agentspan.server.api.edge import ServiceLayer
 from agentspan.server.api.errors import code_table, tidy_problems
@@ -107,7 +107,7 @@ def create_app(
         "(`application/problem+json`) with a stable `code`:\n\n" + code_table(),
         lifespan=lifespan,
         openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        docs_url=None,  # api/ui.py serves /api/docs from the package: it works offline
         redoc_url=None,
     )
     errors.install(app)
@@ -117,6 +117,7 @@ def create_app(
     app.include_router(credentials.router)
     app.include_router(credentials.tasks_router)
     app.include_router(deployments.router)
+    app.include_router(ui.router)
     _describe_problems(app)
 
     @app.get("/health", responses=errors.documented())

@@ -107,11 +107,12 @@ def split_memory(memory: MemorySpec, where: str) -> tuple[list[str], list[ChatMe
 
 def check_memory(spec: AgentConfig, where: str) -> None:
     """Refuse at start what this server cannot honour: memory on an agent without a
-    conversation of its own, and messages that do not parse. (Semantic memory is refused
-    with the other unhonoured options, ``engine/options.py``.)"""
+    conversation of its own, and messages that do not parse. (Semantic memory the SDK
+    did not search, a sub-agent's, is refused with the other unhonoured options,
+    ``engine/options.py``.)"""
     memory = spec.memory
-    if memory is None or memory.kind == "semantic":
-        return
+    if memory is None or (memory.kind == "semantic" and memory.messages is None):
+        return  # refused with the other unhonoured options
     if not runs_a_model_loop(spec):
         raise InvalidAgent(
             f"agent '{where}': memory: a '{spec.strategy}' team has no conversation of its own; "

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from agentspan.server.driver import Driver
 from agentspan.server.executors.base import Executor, ExecutorContext, ExecutorRegistry
+from agentspan.server.executors.delay import DelayExecutor
 from agentspan.server.executors.guardrails import LlmGuardrailExecutor
 from agentspan.server.executors.http_tool import HttpToolExecutor
 from agentspan.server.executors.llm import LlmExecutor
@@ -113,6 +114,7 @@ class Services:
             [
                 llm,
                 TimerExecutor(),
+                DelayExecutor(),
                 LlmGuardrailExecutor(),
                 HttpToolExecutor(settings.http_tools),
                 McpToolExecutor(mcp),

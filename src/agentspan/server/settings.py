@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from agentspan.server.providers.context_windows import DEFAULT_CONTEXT_WINDOW
+
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 """Bind addresses that only this machine can reach (then only loopback Host headers pass)."""
 
@@ -63,6 +65,17 @@ def _stdio_commands_env(name: str) -> dict[str, tuple[str, ...]]:
             raise ValueError(f"{name}: each entry must be NAME=COMMAND [ARGS...], got {entry.strip()!r}")
         commands[label.strip()] = argv
     return commands
+
+
+def _windows_env(name: str) -> dict[str, int]:
+    """``model=tokens`` entries separated by commas (``AGENTSPAN_CONTEXT_WINDOWS``)."""
+    windows: dict[str, int] = {}
+    for entry in _list_env(name):
+        model, sep, tokens = entry.partition("=")
+        if not sep or not model.strip() or not tokens.strip().isdigit() or int(tokens) < 1:
+            raise ValueError(f"{name}: each entry must be MODEL=TOKENS, got {entry!r}")
+        windows[model.strip()] = int(tokens)
+    return windows
 
 
 def _int_env(name: str, default: int) -> int:
@@ -227,6 +240,12 @@ class Settings:
     mcp_lease_seconds: float = 30.0
     """``AGENTSPAN_MCP_LEASE_SECONDS``: the lease of an MCP call; after a crash, the call
     is re-run (or waits for a human) once this has run out."""
+    context_windows: dict[str, int] = field(default_factory=dict)
+    """``AGENTSPAN_CONTEXT_WINDOWS`` (``model-prefix=tokens,...``): context windows that
+    override or add to the built-in table (``providers/context_windows.py``)."""
+    default_context_window: int = DEFAULT_CONTEXT_WINDOW
+    """``AGENTSPAN_DEFAULT_CONTEXT_WINDOW``: the window of a model in no table entry. A
+    conversation that would not fit its model's window is condensed (docs/sdk.md)."""
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -252,6 +271,8 @@ class Settings:
             mcp_allowed_urls=_list_env("AGENTSPAN_MCP_ALLOWED_URLS"),
             mcp_list_ttl_seconds=_float_env("AGENTSPAN_MCP_LIST_TTL_SECONDS", 300.0),
             mcp_lease_seconds=_float_env("AGENTSPAN_MCP_LEASE_SECONDS", 30.0),
+            context_windows=_windows_env("AGENTSPAN_CONTEXT_WINDOWS"),
+            default_context_window=_int_env("AGENTSPAN_DEFAULT_CONTEXT_WINDOW", DEFAULT_CONTEXT_WINDOW),
         )
         for key, value in overrides.items():
             if value is not None:

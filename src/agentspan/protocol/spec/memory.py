@@ -20,7 +20,9 @@ class MemorySpec(SpecPart):
     messages: Annotated[list[dict[str, Any]], Field(max_length=MAX_MEMORY_MESSAGES)] | None = None
     max_messages: Annotated[int, Field(ge=1)] | None = None
     kind: Literal["conversation", "semantic"] | None = None
-    """``None`` means conversation memory; ``semantic`` is refused at start (not built)."""
+    """``None`` means conversation memory. ``semantic``: ``messages`` holds what the SDK
+    recalled for the run's prompt (a system message, or none); without ``messages`` (a
+    sub-agent's semantic memory) the start is refused."""
 
 
 CallbackPosition = Literal[

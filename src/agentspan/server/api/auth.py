@@ -32,10 +32,15 @@ PUBLIC: frozenset[tuple[str, str]] = frozenset(
         ("GET", "/health"),
         ("GET", "/api/openapi.json"),
         ("GET", "/api/docs"),
+        ("GET", "/"),
     }
 )
-"""Routes anyone may call: liveness for load balancers, and the API's description (it
-holds no data). ``/health`` says only that the server is up and its version."""
+"""Routes anyone may call: liveness for load balancers, the API's description and the web
+UI's page (they hold no data). ``/health`` says only that the server is up and its version."""
+
+PUBLIC_PREFIXES: tuple[tuple[str, str], ...] = (("GET", "/ui/"),)
+"""Path prefixes anyone may ``GET``: the web UI's assets (``api/ui.py``), which hold no
+data; the UI reads data through the API with the key it asks the user for."""
 
 ROUTE_SCOPES: tuple[tuple[str, KeyScope], ...] = (
     ("/api/tasks/", "worker"),
@@ -52,6 +57,8 @@ _CHALLENGE = ((b"www-authenticate", b'Bearer realm="agentspan"'),)
 def required_scope(method: str, path: str) -> KeyScope | None:
     """The scope a request needs; None for a public route."""
     if (method, path) in PUBLIC:
+        return None
+    if any(method == m and path.startswith(p) for m, p in PUBLIC_PREFIXES):
         return None
     for prefix, scope in ROUTE_SCOPES:
         if path.startswith(prefix):

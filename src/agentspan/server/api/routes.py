@@ -30,6 +30,7 @@ from agentspan.protocol.api import (
     StartResponse,
     StatusResponse,
     StreamEvent,
+    WaitingList,
 )
 from agentspan.protocol.errors import ErrorCode
 from agentspan.server.api.edge import ServiceLayer, layer_of, principal_of
@@ -41,6 +42,8 @@ router = APIRouter(prefix="/api")
 
 MAX_WAIT_MS = 120_000
 MAX_POSITION = 2**53 - 1
+MAX_CURSOR = 400
+MAX_SEARCH = 200
 """The largest page offset or event id a request may name: any real one is far smaller,
 and a larger one would overflow the database's 64-bit integers (a 500, not a 400)."""
 
@@ -158,7 +161,12 @@ async def list_executions(
     include_children: Annotated[bool, Query(alias="includeChildren")] = False,
     size: Annotated[int, Query(ge=1, le=1000)] = 20,
     start: Annotated[int, Query(ge=0, le=MAX_POSITION)] = 0,
+    cursor: Annotated[str | None, Query(max_length=MAX_CURSOR)] = None,
+    q: Annotated[str | None, Query(max_length=MAX_SEARCH)] = None,
 ) -> ExecutionList:
+    """Newest first. Page by ``start`` (an offset) or, fast at any depth, by ``cursor``
+    (the ``nextCursor`` of the page before). ``q`` searches ids, agent names and inputs
+    (case-insensitive substring)."""
     layer, principal = _edge(request)
     return await layer.executions.list_executions(
         principal,
@@ -168,7 +176,26 @@ async def list_executions(
         include_children=include_children,
         size=size,
         start=start,
+        cursor=cursor,
+        search=q,
     )
+
+
+@router.get(
+    "/agent/waiting",
+    response_model=WaitingList,
+    response_model_exclude_none=True,
+    responses=answers(*PARAMETERS),
+)
+async def waiting(
+    request: Request,
+    size: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=MAX_CURSOR)] = None,
+) -> WaitingList:
+    """The approvals inbox: executions waiting for a person (an approval, a form, a
+    team's choice), across agents, newest first, each with what it waits for."""
+    layer, principal = _edge(request)
+    return await layer.executions.waiting(principal, size=size, cursor=cursor)
 
 
 @router.get(

@@ -7,10 +7,12 @@ from collections.abc import Callable
 from typing import Any
 
 from agentspan.protocol.spec import AgentConfig
+from agentspan.server.engine.condense import on_context_condensed
 from agentspan.server.engine.message_waits import on_message_arrived, on_signal
 from agentspan.server.engine.model import (
     BudgetExceeded,
     Cancel,
+    ContextCondensed,
     EventDraft,
     LlmFailed,
     MessageArrived,
@@ -107,6 +109,7 @@ SHARED: dict[type[Any], InputHandler] = {
     WorkerFound: on_worker_found,
     BudgetExceeded: on_budget_exceeded,
     LlmFailed: on_llm_failed,
+    ContextCondensed: on_context_condensed,
     MessageArrived: on_message_arrived,
     SignalSet: on_signal,
 }

@@ -14,11 +14,16 @@ FN_ATTEMPTS = 3
 
 
 def call_fn(
-    d: Decision, purpose: FnPurpose, task_name: str, args: dict[str, Any], executor: str = "worker"
+    d: Decision,
+    purpose: FnPurpose,
+    task_name: str,
+    args: dict[str, Any],
+    executor: str = "worker",
+    delay_seconds: float = 0.0,
 ) -> str:
     """Run one of the user's local decision functions as a worker task (or, ``executor``,
-    a server-side one); its answer comes back as a tool result for the new
-    ``PendingFn``'s call id, which is returned (see ``on_fn_result``)."""
+    a server-side one), due ``delay_seconds`` from now; its answer comes back as a tool
+    result for the new ``PendingFn``'s call id, which is returned (see ``on_fn_result``)."""
     s = d.state
     s.fn_counter += 1
     # The purpose in the id is for people reading tasks; the engine routes by the record.
@@ -26,8 +31,15 @@ def call_fn(
     s.pending[call_id] = PendingFn(
         call_id=call_id, purpose=purpose, task=task_name, args=args, executor=executor
     )
-    d.commands.append(RunTool(call_id=call_id, name=task_name, args=args, executor=executor))
+    d.commands.append(
+        RunTool(call_id=call_id, name=task_name, args=args, executor=executor, delay_seconds=delay_seconds)
+    )
     return call_id
+
+
+DELAY = "delay"
+"""The executor kind of a durable wait: a task that falls due after its delay and answers
+at once (``executors/delay.py``), e.g. the pause before an agent tool's retry."""
 
 
 CONVERSATION = "$conversation"

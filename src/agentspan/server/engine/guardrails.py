@@ -33,7 +33,6 @@ worker, a model or a person, so it keeps its own record (``ExecState.guard``) in
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from agentspan.protocol.spec import AgentConfig, ToolConfig
@@ -43,6 +42,7 @@ from agentspan.protocol.spec.guardrails import (
     LlmGuardrailSpec,
     RegexGuardrailSpec,
 )
+from agentspan.server.engine import regex_check
 from agentspan.server.engine.answers import accept_answer
 from agentspan.server.engine.functions import call_fn
 from agentspan.server.engine.model import (
@@ -99,9 +99,17 @@ def _clear(d: Step, g: GuardState) -> None:
 
 
 def regex_verdict(rail: RegexGuardrailSpec, content: str) -> tuple[bool, str]:
-    """``block``: fails when any pattern is found; ``allow``: fails when none is."""
+    """``block``: fails when any pattern is found; ``allow``: fails when none is; either
+    fails when a pattern runs out of time (``regex_check.py``)."""
     mode = rail.mode or "block"
-    found = any(re.search(p, content) for p in rail.patterns)
+    outcome, pattern = regex_check.first(rail.patterns, content)
+    if outcome == "timeout":  # no verdict on the content: fail closed, saying why
+        limit = regex_check.MATCH_TIMEOUT_SECONDS
+        return (
+            False,
+            f"Pattern {pattern!r} took longer than {limit:g} s on this content; treated as a failure.",
+        )
+    found = outcome == "found"
     passed = not found if mode == "block" else found
     return passed, "" if passed else (rail.message or DEFAULT_REGEX_MESSAGES[mode])
 

@@ -40,6 +40,7 @@ from agentspan.server.engine.strategies.base import on_fn_result, refuse
 _LATE_INPUTS = (
     "llm_result",
     "llm_failed",
+    "context_condensed",
     "tool_succeeded",
     "tool_failed",
     "child_finished",

@@ -115,7 +115,7 @@ class Usage(_Model):
     """False once any call was made with a model the price table does not know."""
 
 
-FnPurpose = Literal["router", "stop_when", "gate", "handoff", "guardrail", "callback"]
+FnPurpose = Literal["router", "stop_when", "gate", "handoff", "guardrail", "callback", "retry_wait"]
 
 
 class PendingFn(_Model):
@@ -131,6 +131,19 @@ class PendingFn(_Model):
     """Runs started so far (the first run is attempt 1); see ``functions.retry_fn``."""
     executor: str = "worker"
     """Who runs it: an SDK worker, or a server-side executor (an LLM guardrail's judge)."""
+
+
+class Condensation(_Model):
+    """Older messages replaced by a summary in what model calls are sent (the stored
+    messages are never rewritten). ``keep``: indexes before ``upto`` still sent as they
+    are (the first user message)."""
+
+    upto: int
+    """Messages ``[0, upto)`` are covered (except ``keep``); ``[upto, …)`` are sent."""
+    summary: str
+    keep: list[int] = Field(default_factory=list)
+    count: int = 1
+    """How many times this conversation was condensed."""
 
 
 class ExecState(_Model):
@@ -153,6 +166,9 @@ class ExecState(_Model):
     call_counter: int = 0
     turn_had_rejection: bool = False
     message_count: int = 0
+    condensed: Condensation | None = None
+    """The latest condensing of this conversation (``executors/condensing.py``): model
+    calls see its summary in place of the messages it covers."""
     usage: Usage = Field(default_factory=Usage)
     last_text: str | None = None
     output: Any = None
@@ -307,6 +323,20 @@ class LlmResult(_Model):
     when the reply came); the rest are answered with an error. ``None``: all of them."""
 
 
+class ContextCondensed(_Model):
+    """The conversation was too long for the model's context window: instead of the
+    agent's model call, a summary call condensed the older messages (its answer and
+    usage are here). The engine records it and asks for the model call again."""
+
+    kind: Literal["context_condensed"] = "context_condensed"
+    condensation: Condensation
+    trigger: str = "proactive"
+    messages_before: int
+    messages_after: int
+    exchanges_condensed: int
+    summary_call: LlmResult
+
+
 class LlmFailed(_Model):
     kind: Literal["llm_failed"] = "llm_failed"
     error: str
@@ -435,6 +465,7 @@ Input = Annotated[
     Start
     | LlmResult
     | LlmFailed
+    | ContextCondensed
     | ToolSucceeded
     | ToolFailed
     | ApprovalDecided

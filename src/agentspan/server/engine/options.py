@@ -15,9 +15,11 @@ Unhonoured = tuple[str, Callable[[AgentConfig], bool], str]
 UNHONOURED: tuple[Unhonoured, ...] = (
     (
         "memory",
-        lambda spec: spec.memory is not None and spec.memory.kind == "semantic",
-        "semantic memory is not supported by this server yet; use ConversationMemory, "
-        "or search your own store from a tool",
+        lambda spec: (
+            spec.memory is not None and spec.memory.kind == "semantic" and spec.memory.messages is None
+        ),
+        "semantic memory is searched by the SDK for the prompt of the agent that is run; "
+        "on a sub-agent it is not supported yet (give it to the agent you run, or search it from a tool)",
     ),
 )
 

@@ -20,10 +20,13 @@ from agentspan.protocol.spec import (
 )
 from agentspan.server.engine.callback_points import ask_after_tool, ask_before_tool
 from agentspan.server.engine.conditions import tool_result_handoff
+from agentspan.server.engine.functions import DELAY, call_fn
 from agentspan.server.engine.guardrails import (
+    check_output,
     check_tool_call,
     check_tool_result,
     on_human_decision,
+    rails_at,
     waiting_for_human,
 )
 from agentspan.server.engine.hooks import Block, Replace, Retry, consult
@@ -34,6 +37,7 @@ from agentspan.server.engine.model import (
     CallState,
     ChildFinished,
     EventDraft,
+    PendingFn,
     Rejected,
     RunTool,
     StartChild,
@@ -427,7 +431,13 @@ def on_call_child_finished(spec: AgentConfig, d: Step, inp: ChildFinished) -> No
                 resolve(d, call, result=inp.output)
             else:
                 resolve(d, call, error=f"'{inp.agent_name}' {inp.status}: {inp.error}")
-            if inp.status == "COMPLETED":
+            if inp.status == "COMPLETED" and rails_at(spec, "output"):
+                # The parent's output guardrails check the answer it hands back; a
+                # "retry" asks the parent's model again, free to hand over anew.
+                s.handed_to = None
+                text = inp.output if isinstance(inp.output, str) else json.dumps(inp.output, default=str)
+                check_output(spec, d, text)
+            elif inp.status == "COMPLETED":
                 s.last_text = inp.output if isinstance(inp.output, str) else s.last_text
                 finish(d, "COMPLETED", output=inp.output, finish_reason="stop")
             else:
@@ -454,11 +464,17 @@ def on_call_child_finished(spec: AgentConfig, d: Step, inp: ChildFinished) -> No
 
 
 def _retry_agent_tool(d: Step, call: CallState, tool: AgentTool, error: str) -> bool:
-    """``agent_tool(retry_count=n)``: a failed child runs again (a new child execution, at
-    once: the retry delay is not applied), up to ``n`` more times."""
+    """``agent_tool(retry_count=n, retry_delay_seconds=s)``: a failed child runs again (a
+    new child execution), up to ``n`` more times, ``s`` times the attempt number later
+    (linear backoff, capped). The wait is a durable ``delay`` task, not a sleep: a restart
+    during it neither skips nor repeats it, and the call stays in flight meanwhile."""
     retries = tool.retry_count if tool.retry_count is not None else tool.config.retry_count
     if not retries or call.attempt > retries:
         return False
+    base = (
+        tool.retry_delay_seconds if tool.retry_delay_seconds is not None else tool.config.retry_delay_seconds
+    )
+    delay = min((base or 0.0) * call.attempt, MAX_RETRY_DELAY_SECONDS)
     d.events.append(
         EventDraft(
             "tool_retry",
@@ -466,10 +482,28 @@ def _retry_agent_tool(d: Step, call: CallState, tool: AgentTool, error: str) -> 
                 "tool_name": call.name,
                 "call_id": call.call_id,
                 "content": error,
-                "data": {"attempt": call.attempt, "delaySeconds": 0},
+                "data": {"attempt": call.attempt, "delaySeconds": delay},
             },
         )
     )
     call.child_id = None
-    _start_agent_tool(d, call, tool)
+    if delay > 0:
+        call_fn(d, "retry_wait", DELAY, {"call_id": call.call_id}, executor=DELAY, delay_seconds=delay)
+    else:
+        _start_agent_tool(d, call, tool)
     return True
+
+
+def on_retry_wait_over(spec: AgentConfig, d: Step, fn: PendingFn) -> None:
+    """The pause before an agent tool's retry is over: start the child again (unless the
+    call was settled meanwhile). A stop asked for during the pause ends the call instead:
+    the run stops at the turn's end rather than after one more child."""
+    call = d.state.calls.get(str(fn.args.get("call_id", "")))
+    tool = find_tool(spec, call.name) if call is not None else None
+    if call is None or call.status != "child_running" or call.child_id is not None:
+        return
+    if d.state.stop_requested or not isinstance(tool, AgentTool):
+        resolve(d, call, error=f"'{call.name}' was not run again: the run is stopping")
+        maybe_finish_turn(spec, d)
+        return
+    _start_agent_tool(d, call, tool)

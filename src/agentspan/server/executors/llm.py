@@ -16,15 +16,37 @@ import traceback
 
 from agentspan.protocol.messages import ChatMessage
 from agentspan.protocol.spec import AgentConfig
-from agentspan.server.engine.model import BudgetExceeded, ExecState, Input, LlmFailed, LlmResult, ToolCallIn
+from agentspan.server.engine.model import (
+    BudgetExceeded,
+    Condensation,
+    ContextCondensed,
+    ExecState,
+    Input,
+    LlmFailed,
+    LlmResult,
+    ToolCallIn,
+)
 from agentspan.server.engine.session_state import MissingStateVariable, render
 from agentspan.server.engine.waits import waiting_calls
 from agentspan.server.executors.base import ExecutorContext, Job, resolve_model
+from agentspan.server.executors.condensing import (
+    CHARS_PER_TOKEN,
+    SUMMARY_INSTRUCTIONS,
+    SUMMARY_MAX_TOKENS,
+    budget_tokens,
+    condensed_view,
+    estimated_tokens,
+    exchanges,
+    plan,
+    summary_request,
+    transcript,
+)
 from agentspan.server.executors.conversations import ConversationCache
 from agentspan.server.executors.prompts import build_request, with_signal
 from agentspan.server.observers import LlmCallFinished, ObserverBus
-from agentspan.server.providers import LlmResponse, ProviderError
+from agentspan.server.providers import LlmRequest, LlmResponse, Provider, ProviderError
 from agentspan.server.providers.base import DeltaCallback
+from agentspan.server.providers.context_windows import context_window
 from agentspan.server.providers.prices import PriceTable
 from agentspan.server.providers.redaction import mask_text, secret_forms
 from agentspan.server.settings import Settings
@@ -48,10 +70,15 @@ class LlmExecutor:
         prepared = await self._prepare(job, ctx)
         if prepared is None or isinstance(prepared, BudgetExceeded | LlmFailed):
             return prepared
-        spec, messages = prepared
-        return await self._call(
-            job.task.execution_id, spec, messages, ctx, planning=job.task.call_id == "plan"
-        )
+        spec, messages, state = prepared
+        planning = job.task.call_id == "plan"
+        # The operator's signal is shown in this call's copy only (never stored, never
+        # condensed): condensing works on the stored messages' indexes.
+        sent = with_signal(condensed_view(messages, state.condensed), state.signal)
+        condensed = await self._condense(job.task.execution_id, spec, messages, sent, state, ctx, planning)
+        if condensed is not None:
+            return condensed
+        return await self._call(job.task.execution_id, spec, sent, ctx, planning=planning)
 
     def recorded(self, job: Job, result: Input, state: ExecState | None) -> None:
         if state is None or state.terminal or state.selecting or waiting_calls(state):
@@ -73,7 +100,7 @@ class LlmExecutor:
 
     async def _prepare(
         self, job: Job, ctx: ExecutorContext
-    ) -> tuple[AgentConfig, list[ChatMessage]] | BudgetExceeded | LlmFailed | None:
+    ) -> tuple[AgentConfig, list[ChatMessage], ExecState] | BudgetExceeded | LlmFailed | None:
         """The spec and conversation for a model call, or why not to make it (store reads
         only; a handed-over call comes with its row and state, so it reads neither)."""
         row, state = job.row, job.state
@@ -93,8 +120,52 @@ class LlmExecutor:
             spec = render(spec, state.tool_state)  # ADK's {var} instructions (session_state.py)
         except MissingStateVariable as exc:
             return LlmFailed(error=f"instructions of agent {spec.name!r}: {exc}")
-        messages = await self.conversations.get(ctx.store, row.id, state.message_count)
-        return spec, with_signal(messages, state.signal)
+        return spec, await self.conversations.get(ctx.store, row.id, state.message_count), state
+
+    async def _condense(
+        self,
+        execution_id: str,
+        spec: AgentConfig,
+        messages: list[ChatMessage],
+        sent: list[ChatMessage],
+        state: ExecState,
+        ctx: ExecutorContext,
+        planning: bool,
+    ) -> ContextCondensed | LlmFailed | None:
+        """A summary call in place of a model call whose request would not fit the
+        model's context window (``condensing.py``); None: make the call as it is."""
+        model = spec.model or ""
+        if model.startswith("scripted/"):
+            return None  # scripted turns are counted from the messages sent: never condensed
+        window = context_window(model, self.settings.context_windows, self.settings.default_context_window)
+        budget = budget_tokens(window, spec.max_tokens)
+        request = build_request(spec, "", sent, planning=planning)
+        if estimated_tokens(request) <= budget:
+            return None
+        cut = plan(messages, state.condensed, budget)
+        if cut is None:
+            return None  # nothing older left to condense: the provider decides
+        # The summary call goes to the same model: its transcript must fit the same window.
+        room = budget_tokens(window, SUMMARY_MAX_TOKENS) - len(SUMMARY_INSTRUCTIONS)
+        text = transcript(messages, state.condensed, cut.covered, int(max(room, 1) * CHARS_PER_TOKEN))
+        started = time.perf_counter()
+        try:
+            provider, model_name = await resolve_model(ctx, model, spec.base_url)
+            reply = await self._complete_with_retries(
+                provider, summary_request(model_name, text, request.options), None
+            )
+        except ProviderError as exc:
+            return LlmFailed(error=f"condensing the conversation failed: {exc}")
+        summary = (reply.content or "").strip() or "(the summary model returned nothing)"
+        condensation = Condensation(upto=cut.upto, summary=summary, keep=cut.keep)
+        log.info("condensed %d messages of %s", len(cut.covered), execution_id)
+        return ContextCondensed(
+            condensation=condensation,
+            messages_before=len(sent),
+            messages_after=len(condensed_view(messages, condensation)),
+            exchanges_condensed=exchanges(messages, cut.covered),
+            summary_call=self._to_result(spec, reply, time.perf_counter() - started),
+        )
 
     async def _call(
         self,
@@ -133,6 +204,11 @@ class LlmExecutor:
     ) -> LlmResponse:
         provider, model_name = await resolve_model(ctx, spec.model or "", spec.base_url)
         request = build_request(spec, model_name, messages, planning=planning)
+        return await self._complete_with_retries(provider, request, on_delta)
+
+    async def _complete_with_retries(
+        self, provider: Provider, request: LlmRequest, on_delta: DeltaCallback | None
+    ) -> LlmResponse:
         attempt = 0
         while True:
             attempt += 1

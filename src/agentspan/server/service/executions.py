@@ -25,6 +25,7 @@ from agentspan.protocol.api import (
     StatusResponse,
     StreamEvent,
     TokenUsageWire,
+    WaitingList,
 )
 from agentspan.protocol.errors import ErrorCode
 from agentspan.protocol.spec import AgentConfig
@@ -42,6 +43,7 @@ from agentspan.server.engine.model import (
 from agentspan.server.engine.schema_check import check
 from agentspan.server.engine.waits import pending_tool
 from agentspan.server.errors import BaseUrlNotAllowed, InvalidState, ValidationFailed, not_found
+from agentspan.server.service.approvals import waiting_list
 from agentspan.server.service.credentials import check_declarations
 from agentspan.server.service.inbox import Inbox
 from agentspan.server.service.limits import Limits, ModelProblem, check_answer, check_start
@@ -50,6 +52,8 @@ from agentspan.server.service.queries import (
     add_usage,
     detail_view,
     event_view,
+    list_cursor,
+    parse_cursor,
     state_of,
     status_view,
     summary_view,
@@ -184,19 +188,42 @@ class ExecutionService:
         include_children: bool = False,
         size: int = 20,
         start: int = 0,
+        cursor: str | None = None,
+        search: str | None = None,
     ) -> ExecutionList:
+        """A page, newest first: by offset (``start``) or, faster at depth, after a
+        ``cursor`` an earlier page handed out (``nextCursor``)."""
         if status and status.upper() not in EXECUTION_STATUSES:
             choices = ", ".join(EXECUTION_STATUSES)
             raise ValidationFailed(f"status: unknown status {status!r}; use one of {choices}")
+        before = parse_cursor(cursor) if cursor else None
+        if cursor and before is None:
+            raise ValidationFailed(f"cursor: {cursor!r} is not a cursor this server handed out (nextCursor)")
         total, rows = await self.store.list_executions(
             status=status.upper() if status else None,
             agent_name=agent_name,
             parent_id=parent_id,
             roots_only=not include_children and parent_id is None,
-            limit=size,
+            limit=size + 1,  # one more than asked: whether a next page exists
             offset=start,
+            before=before,
+            search=search.strip() or None if search else None,
         )
-        return ExecutionList(total_hits=total, results=[summary_view(r) for r in rows])
+        page = rows[:size]
+        return ExecutionList(
+            total_hits=total,
+            results=[summary_view(r) for r in page],
+            next_cursor=list_cursor(page[-1]) if len(rows) > size else None,
+        )
+
+    async def waiting(
+        self, principal: Principal, *, size: int = 50, cursor: str | None = None
+    ) -> WaitingList:
+        """The approvals inbox (``service/approvals.py``)."""
+        before = parse_cursor(cursor) if cursor else None
+        if cursor and before is None:
+            raise ValidationFailed(f"cursor: {cursor!r} is not a cursor this server handed out (nextCursor)")
+        return await waiting_list(self.store, size=size, cursor=before)
 
     async def events(
         self, principal: Principal, execution_id: str, *, after: int = 0, limit: int = 1000

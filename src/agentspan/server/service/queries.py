@@ -85,6 +85,8 @@ def status_view(row: ExecutionRow) -> StatusResponse:
 
 
 def summary_view(row: ExecutionRow) -> ExecutionSummary:
+    state = state_of(row)
+    ended = row.status in TERMINAL_STATUSES
     return ExecutionSummary(
         execution_id=row.id,
         agent_name=row.agent_name,
@@ -92,8 +94,28 @@ def summary_view(row: ExecutionRow) -> ExecutionSummary:
         parent_execution_id=row.parent_id,
         created_at=row.created_at,
         updated_at=row.updated_at,
-        waiting_reason=waiting_reason(state_of(row)),
+        waiting_reason=waiting_reason(state),
+        token_usage=usage_view(state),
+        duration_ms=round((row.updated_at - row.created_at) * 1000) if ended else None,
     )
+
+
+def list_cursor(row: ExecutionRow) -> str:
+    """The keyset cursor after ``row``: its start time (exact, as ``repr`` writes a
+    float) and its id."""
+    return f"{row.created_at!r}:{row.id}"
+
+
+def parse_cursor(cursor: str) -> tuple[float, str] | None:
+    """``list_cursor``'s ``(created_at, id)``; ``None`` when ``cursor`` is not one."""
+    at, sep, execution_id = cursor.partition(":")
+    try:
+        created_at = float(at)
+    except ValueError:
+        return None
+    if not sep or not execution_id or created_at != created_at or abs(created_at) == float("inf"):
+        return None
+    return created_at, execution_id
 
 
 def event_view(event: EventRow) -> StreamEvent:

@@ -82,7 +82,14 @@ class ExecutionsReads(Protocol):
         roots_only: bool,
         limit: int,
         offset: int,
-    ) -> tuple[int, list[ExecutionRow]]: ...
+        before: tuple[float, str] | None = None,
+        search: str | None = None,
+    ) -> tuple[int, list[ExecutionRow]]:
+        """Newest first. ``before`` is a keyset cursor ``(created_at, id)``: only rows
+        strictly older come back, so a deep page costs what the first one does.
+        ``search`` matches (case-insensitively, as a substring) the id, the agent's name
+        or the input."""
+        ...
 
     async def children_of(self, execution_id: str) -> list[ExecutionRow]: ...
 
@@ -101,25 +108,79 @@ CHILDREN = sql(f"SELECT {COLS} FROM executions WHERE parent_id = :parent_id ORDE
 
 
 @functools.cache
-def listing(status: bool, agent_name: bool, parent_id: bool, roots_only: bool) -> tuple[Sql, Sql]:
+def listing(
+    status: bool,
+    agent_name: bool,
+    parent_id: bool,
+    roots_only: bool,
+    before: bool = False,
+    search: bool = False,
+) -> tuple[Sql, Sql]:
     """``(count, page)`` for a listing with these filters set; compiled once per
-    combination. Arguments: the set filters' values in this order, then (page only)
-    ``limit`` and ``offset``."""
-    clauses = [
+    combination. Bind them with ``listing_args``. The count ignores ``before``: it is the
+    number of rows the filters match, whichever page is asked for."""
+    filters = [
         clause
         for wanted, clause in (
             (status, "status = :status"),
             (agent_name, "agent_name = :agent_name"),
             (parent_id, "parent_id = :parent_id"),
             (roots_only, "parent_id IS NULL"),
+            (search, SEARCH_CLAUSE),
         )
         if wanted
     ]
-    where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+    keyset = [KEYSET_CLAUSE] if before else []
+    where = f" WHERE {' AND '.join(filters)}" if filters else ""
+    page_where = f" WHERE {' AND '.join(filters + keyset)}" if filters or keyset else ""
     return (
         sql(f"SELECT COUNT(*) FROM executions{where}"),
-        sql(f"SELECT {COLS} FROM executions{where} ORDER BY created_at DESC LIMIT :limit OFFSET :offset"),
+        sql(
+            f"SELECT {COLS} FROM executions{page_where} "
+            "ORDER BY created_at DESC, id DESC LIMIT :limit OFFSET :offset"
+        ),
     )
+
+
+SEARCH_CLAUSE = (
+    "(LOWER(id) LIKE :pattern ESCAPE '!' OR LOWER(agent_name) LIKE :pattern ESCAPE '!' "
+    "OR LOWER(input) LIKE :pattern ESCAPE '!')"
+)
+KEYSET_CLAUSE = "(created_at, id) < (:before_at, :before_id)"
+"""A row-value comparison: both SQLite and PostgreSQL seek an index on ``(created_at,
+id)`` with it, where the equivalent ``OR`` would scan."""
+
+
+def like_pattern(text: str) -> str:
+    """``text`` as a case-insensitive substring pattern for ``SEARCH_CLAUSE`` (its own
+    ``%``, ``_`` and ``!`` are matched literally)."""
+    escaped = text.lower().replace("!", "!!").replace("%", "!%").replace("_", "!_")
+    return f"%{escaped}%"
+
+
+def listing_args(
+    statement: Sql,
+    *,
+    status: str | None,
+    agent_name: str | None,
+    parent_id: str | None,
+    before: tuple[float, str] | None,
+    search: str | None,
+    limit: int | None = None,
+    offset: int | None = None,
+) -> list[object]:
+    """The arguments of a ``listing`` statement, in its parameter order."""
+    values: dict[str, object] = {
+        "status": status,
+        "agent_name": agent_name,
+        "parent_id": parent_id,
+        "pattern": like_pattern(search) if search else None,
+        "before_at": before[0] if before else None,
+        "before_id": before[1] if before else None,
+        "limit": limit,
+        "offset": offset,
+    }
+    return [values[name] for name in statement.params]
 
 
 class ExecutionsTxSql(Runner):

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -455,13 +456,25 @@ class PostgresStore(
         roots_only: bool,
         limit: int,
         offset: int,
+        before: tuple[float, str] | None = None,
+        search: str | None = None,
     ) -> tuple[int, list[ExecutionRow]]:
-        count, page = executions.listing(bool(status), bool(agent_name), bool(parent_id), roots_only)
-        params = [v for v in (status, agent_name, parent_id) if v]
+        count, page = executions.listing(
+            bool(status), bool(agent_name), bool(parent_id), roots_only, before is not None, bool(search)
+        )
+        args = functools.partial(
+            executions.listing_args,
+            status=status,
+            agent_name=agent_name,
+            parent_id=parent_id,
+            before=before,
+            search=search,
+        )
+        page_args = args(page, limit=limit if limit >= 0 else None, offset=max(offset, 0))
         async with self.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
             # One snapshot, so the total and the page agree (SQLite gets that from its lock).
-            total = await conn.fetchval(count.postgres, *params)
-            rows = await conn.fetch(page.postgres, *params, limit if limit >= 0 else None, max(offset, 0))
+            total = await conn.fetchval(count.postgres, *args(count))
+            rows = await conn.fetch(page.postgres, *page_args)
         return int(total), [ExecutionRow(*r) for r in rows]
 
     async def next_due(self, kind: str, names: Sequence[str] | None) -> float | None:

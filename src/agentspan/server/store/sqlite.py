@@ -319,12 +319,23 @@ class SqliteStore(
         roots_only: bool,
         limit: int,
         offset: int,
+        before: tuple[float, str] | None = None,
+        search: str | None = None,
     ) -> tuple[int, list[ExecutionRow]]:
-        count, page = executions.listing(bool(status), bool(agent_name), bool(parent_id), roots_only)
-        params = [v for v in (status, agent_name, parent_id) if v]
+        count, page = executions.listing(
+            bool(status), bool(agent_name), bool(parent_id), roots_only, before is not None, bool(search)
+        )
+        args = functools.partial(
+            executions.listing_args,
+            status=status,
+            agent_name=agent_name,
+            parent_id=parent_id,
+            before=before,
+            search=search,
+        )
         async with self._lock:  # the count and the page see the same rows
-            total = self.conn.execute(count.sqlite, params).fetchone()[0]
-            rows = self.conn.execute(page.sqlite, (*params, limit, offset)).fetchall()
+            total = self.conn.execute(count.sqlite, args(count)).fetchone()[0]
+            rows = self.conn.execute(page.sqlite, args(page, limit=limit, offset=offset)).fetchall()
         return int(total), [ExecutionRow(*r) for r in rows]
 
     async def next_due(self, kind: str, names: Sequence[str] | None) -> float | None:

@@ -23,6 +23,7 @@ from agentspan.server.engine.model import (
     ToolSucceeded,
 )
 from agentspan.server.engine.steps import InputHandler, Step
+from agentspan.server.engine.tool_calls import on_retry_wait_over
 
 FnHandler = Callable[[AgentConfig, Step, PendingFn, ToolSucceeded | ToolFailed], None]
 """Acts on a decision function's final answer (retries are already spent or not needed)."""
@@ -50,6 +51,11 @@ def on_fn_result(spec: AgentConfig, d: Step, inp: ToolSucceeded | ToolFailed, st
     """A decision function answered (or failed): run it again, or act on the answer."""
     s = d.state
     fn = s.pending[inp.call_id]
+    if fn.purpose == "retry_wait":  # a durable pause is over (or its task failed: go on anyway)
+        if not retry_fn(d, fn, inp):
+            del s.pending[inp.call_id]
+            on_retry_wait_over(spec, d, fn)
+        return
     if fn.purpose in ("guardrail", "callback"):  # the same in every strategy
         if not retry_fn(d, fn, inp):
             del s.pending[inp.call_id]
