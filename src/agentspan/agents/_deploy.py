@@ -7,9 +7,7 @@ take as ``packages=``, and ``agentspan agents deploy``).
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import logging
-import pkgutil
 from collections.abc import Iterable
 from pathlib import Path
 from types import ModuleType
@@ -65,6 +63,8 @@ def _modules(package: str) -> Iterable[ModuleType]:
         log.warning("discover_agents: cannot import %r (%s); skipped", package, exc)
         return
     yield root
+    import pkgutil  # only when discovering: keeps `import agentspan.agents` small
+
     for info in pkgutil.walk_packages(getattr(root, "__path__", []), prefix=f"{package}."):
         try:
             yield importlib.import_module(info.name)
@@ -104,6 +104,8 @@ def discover_path(path: str | Path) -> list[Agent]:
     """The module-level agents of a ``.py`` file, or of every ``.py`` file under a directory
     (skipping ``_*.py``, hidden directories, virtualenvs and build output); each file is
     imported under a name derived from its path. One per name: the first found wins."""
+    import importlib.util  # only when discovering: keeps `import agentspan.agents` small
+
     root = Path(path).resolve()
     by_name: dict[str, Agent] = {}
     for number, file in enumerate(_python_files(root)):
