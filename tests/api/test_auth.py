@@ -277,3 +277,25 @@ def test_revoking_the_last_key_does_not_open_the_server_again(tmp_path: Path) ->
         assert _create(again, "new-admin", ["admin"], "recover-1234").startswith("asp_")
     finally:
         again.stop()
+
+
+def test_deployments_need_the_operator_scope(keyed: tuple[ThreadServer, dict[str, str]]) -> None:
+    server, keys = keyed
+    deploy = {"agentConfig": {**OFFLINE_AGENT, "name": "scoped_deploy"}}
+
+    def call(method: str, path: str, key: str, **kwargs: Any) -> httpx.Response:
+        return httpx.request(method, server.api_url + path, headers=_bearer(keys[key]), **kwargs)
+
+    assert call("POST", "/deployments", "operator", json=deploy).status_code == 201
+    assert call("GET", "/deployments", "operator").status_code == 200
+    assert call("POST", "/agent/compile", "operator", json=deploy).status_code == 200
+    started = call("POST", "/deployments/scoped_deploy/start", "operator", json={"prompt": "hi"})
+    assert started.status_code == 200, started.text
+    for method, path in (
+        ("POST", "/deployments"),
+        ("GET", "/deployments"),
+        ("GET", "/deployments/scoped_deploy"),
+        ("POST", "/deployments/scoped_deploy/start"),
+        ("POST", "/agent/compile"),
+    ):
+        _problem(call(method, path, "worker", json=deploy), 403, "insufficient_scope")

@@ -536,3 +536,19 @@ def test_fresh_context_and_introductions(runtime: AgentRuntime, fake_openai: Any
     assert second_prompt == "the topic"  # include_contents="none": only the request
     assert result.output == "[talker_i]: first words\n\n[fresh_i]: fresh answer"
     fake_openai.reset()
+
+
+def test_a_later_pipeline_step_gets_the_request_and_the_previous_output(
+    runtime: AgentRuntime, server: ThreadServer
+) -> None:
+    drafter = Agent(name="tide_drafter", model=says("a draft"))
+    editor = Agent(name="tide_editor", model=says("edited"))
+    result = runtime.run(drafter >> editor, "write about tides")
+    assert result.output == "edited"
+    children = httpx.get(
+        f"{server.api_url}/agent/executions", params={"parentId": result.execution_id}, timeout=5
+    ).json()["results"]
+    (editor_run,) = [c for c in children if c["agentName"] == "tide_editor"]
+    detail = httpx.get(f"{server.api_url}/agent/execution/{editor_run['executionId']}", timeout=5).json()
+    asked = [m for m in detail["messages"] if m["role"] == "user"][0]
+    assert asked["content"] == "write about tides\n\nPrevious agent output:\na draft"

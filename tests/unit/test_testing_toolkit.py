@@ -909,7 +909,14 @@ def test_public_names() -> None:
         "mock_run",
         "record",
         "replay",
+        "validate_constrained_transitions",
+        "validate_handoff",
+        "validate_parallel",
+        "validate_round_robin",
+        "validate_router",
+        "validate_sequential",
         "validate_strategy",
+        "validate_swarm",
     }
     for name in testing.__all__:
         assert getattr(testing, name) is not None, name

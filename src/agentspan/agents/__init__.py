@@ -21,8 +21,8 @@ from agentspan._core.errors import (
     ConfigurationError,
     TerminalToolError,
 )
-from agentspan.agents._agent import Agent, PromptTemplate, Strategy
 from agentspan.agents._config import AgentConfig
+from agentspan.agents._deploy import discover_agents
 from agentspan.agents._handle import AgentHandle
 from agentspan.agents._mcp import mcp_tool
 from agentspan.agents._result import (
@@ -35,22 +35,15 @@ from agentspan.agents._result import (
     Status,
     TokenUsage,
 )
-from agentspan.agents._run import (
-    configure,
-    run,
-    run_async,
-    serve,
-    shutdown,
-    start,
-    start_async,
-    stream,
-    stream_async,
-)
 from agentspan.agents._runtime import AgentRuntime
 from agentspan.agents._scatter import scatter_gather
 from agentspan.agents._server_tools import api_tool, http_tool, pdf_tool, wait_for_message_tool
 from agentspan.agents._stream import AgentStream, AsyncAgentStream
-from agentspan.agents._tool import ToolContext, ToolDef, agent_tool, human_tool, tool
+
+# ``agent``, ``tool`` and ``run`` are both submodules (the reference's paths) and names
+# bound here. Importing from those submodules first makes the names below win: a later
+# ``import agentspan.agents.run`` finds the module loaded and does not rebind ``run``.
+from agentspan.agents.agent import Agent, AgentDef, PromptTemplate, Strategy, agent
 from agentspan.agents.callback import CallbackHandler
 from agentspan.agents.guardrail import (
     Guardrail,
@@ -65,6 +58,22 @@ from agentspan.agents.guardrail import (
 from agentspan.agents.handoff import HandoffCondition, OnCondition, OnTextMention, OnToolResult
 from agentspan.agents.memory import ConversationMemory
 from agentspan.agents.openai_compat import Runner, RunResult
+from agentspan.agents.run import (
+    configure,
+    deploy,
+    deploy_async,
+    plan,
+    resume,
+    resume_async,
+    run,
+    run_async,
+    serve,
+    shutdown,
+    start,
+    start_async,
+    stream,
+    stream_async,
+)
 from agentspan.agents.semantic_memory import MemoryEntry, MemoryStore, SemanticMemory
 
 # Imported eagerly, unlike the executors: the module shares its name with the function,
@@ -84,6 +93,7 @@ from agentspan.agents.termination import (
     TextMentionTermination,
     TokenUsageTermination,
 )
+from agentspan.agents.tool import ToolContext, ToolDef, agent_tool, human_tool, tool
 from agentspan.agents.tracing import is_tracing_enabled
 
 function_tool = tool
@@ -127,6 +137,7 @@ __all__ = [
     "Agent",
     "AgentAPIError",
     "AgentConfig",
+    "AgentDef",
     "AgentEvent",
     "AgentHandle",
     "AgentNotFoundError",
@@ -184,9 +195,13 @@ __all__ = [
     "TokenUsageTermination",
     "ToolContext",
     "ToolDef",
+    "agent",
     "agent_tool",
     "api_tool",
     "configure",
+    "deploy",
+    "deploy_async",
+    "discover_agents",
     "function_tool",
     "get_credential",
     "guardrail",
@@ -196,6 +211,9 @@ __all__ = [
     "load_skills",
     "mcp_tool",
     "pdf_tool",
+    "plan",
+    "resume",
+    "resume_async",
     "run",
     "run_async",
     "scatter_gather",

@@ -118,6 +118,12 @@ def _check_tools(name: str, tools: list[Any], claude_code: bool) -> None:
         seen.add(tool_name)
 
 
+def _from_definition(sub: Any, model: str) -> Any:
+    definition = getattr(sub, "_agent_def", None)
+    to_agent = getattr(definition, "to_agent", None)
+    return to_agent("" if model.startswith(_CLAUDE_CODE_PREFIX) else model) if callable(to_agent) else sub
+
+
 def _check_sub_agents(name: str, agents: list[Any]) -> None:
     seen: set[str] = set()
     for sub in agents:
@@ -160,7 +166,7 @@ class Agent:
         model: str | Any = "",
         instructions: str | Callable[[], str] | PromptTemplate = "",
         tools: list[Any] | None = None,
-        agents: list[Agent] | None = None,
+        agents: list[Any] | None = None,
         strategy: str | Strategy = Strategy.HANDOFF,
         router: Agent | Callable[..., Any] | None = None,
         output_type: Any = None,
@@ -231,13 +237,15 @@ class Agent:
 
     def _set_team(
         self,
-        agents: list[Agent] | None,
+        agents: list[Any] | None,
         strategy: str | Strategy,
         router: Agent | Callable[..., Any] | None,
         handoffs: list[Any] | None,
         allowed_transitions: dict[str, list[str]] | None,
     ) -> None:
-        self.agents: list[Agent] = list(agents or [])
+        # An ``@agent`` function becomes its Agent here, taking this agent's model when
+        # it names none (duck-typed: ``_agent_def.py`` imports this module).
+        self.agents: list[Agent] = [_from_definition(a, self.model) for a in agents or []]
         self.strategy = _check_strategy(strategy)
         self.router = router
         self.handoffs: list[Any] = list(handoffs or [])

@@ -85,8 +85,13 @@ class TokenUsage:
 
 @dataclass
 class DeploymentInfo:
+    """What ``deploy()`` stored: the name to run it by and, beyond the reference's two
+    fields, its ``version`` and whether that version is new (``created``)."""
+
     registered_name: str
     agent_name: str
+    version: int | None = None
+    created: bool = True
 
 
 _HIDDEN_ARGS = ("_agent_state", "method", "__agentspan_ctx__")

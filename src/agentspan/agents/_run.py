@@ -9,7 +9,7 @@ from typing import Any
 
 from agentspan.agents._config import AgentConfig
 from agentspan.agents._handle import AgentHandle
-from agentspan.agents._result import AgentResult
+from agentspan.agents._result import AgentResult, DeploymentInfo
 from agentspan.agents._runtime import AgentLike, AgentRuntime
 from agentspan.agents._stream import AgentStream, AsyncAgentStream
 
@@ -101,5 +101,37 @@ async def stream_async(
     return await _runtime(runtime).stream_async(agent, prompt, handle=handle, **kwargs)
 
 
-def serve(*agents: AgentLike, blocking: bool = True, runtime: AgentRuntime | None = None) -> None:
-    _runtime(runtime).serve(*agents, blocking=blocking)
+def serve(
+    *agents: AgentLike,
+    packages: list[str] | None = None,
+    blocking: bool = True,
+    runtime: AgentRuntime | None = None,
+) -> None:
+    _runtime(runtime).serve(*agents, packages=packages, blocking=blocking)
+
+
+def deploy(
+    *agents: AgentLike, packages: list[str] | None = None, runtime: AgentRuntime | None = None
+) -> list[DeploymentInfo]:
+    return _runtime(runtime).deploy(*agents, packages=packages)
+
+
+async def deploy_async(
+    *agents: AgentLike, packages: list[str] | None = None, runtime: AgentRuntime | None = None
+) -> list[DeploymentInfo]:
+    return await _runtime(runtime).deploy_async(*agents, packages=packages)
+
+
+def plan(agent: AgentLike, *, runtime: AgentRuntime | None = None) -> dict[str, Any]:
+    return _runtime(runtime).plan(agent)
+
+
+def resume(execution_id: str, agent: AgentLike, *, runtime: AgentRuntime | None = None, **kwargs: Any) -> Any:
+    """Re-attach to ``execution_id`` (serve ``agent``'s tools here) and return its handle."""
+    return _runtime(runtime).resume(execution_id, agent, **kwargs)
+
+
+async def resume_async(
+    execution_id: str, agent: AgentLike, *, runtime: AgentRuntime | None = None, **kwargs: Any
+) -> Any:
+    return await _runtime(runtime).resume_async(execution_id, agent, **kwargs)

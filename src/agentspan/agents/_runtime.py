@@ -16,11 +16,12 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from agentspan._core.errors import ConfigurationError
 from agentspan.agents._agent import Agent
+from agentspan.agents._agent_def import as_agent
 from agentspan.agents._config import AgentConfig
+from agentspan.agents._deploy import definition_of, deployment_info, discover_agents, start_path
 from agentspan.agents._handle import AgentHandle
-from agentspan.agents._result import AgentEvent, AgentResult, AgentStatus, result_from_detail
+from agentspan.agents._result import AgentEvent, AgentResult, AgentStatus, DeploymentInfo, result_from_detail
 from agentspan.agents._serialize import collect_tool_functions, serialize_agent
 from agentspan.agents._stream import AgentStream, AsyncAgentStream
 from agentspan.agents._system_functions import collect_system_functions
@@ -123,7 +124,7 @@ class AgentRuntime:
     async def _start_core(self, agent: Agent | str, prompt: str | None, **kwargs: Any) -> AgentHandle:
         agent = await _native(agent, kwargs.get("context"))
         body = self._start_body(agent, prompt, **kwargs)
-        started = await self._client.start(body)
+        started = await self._client.start(body, path=start_path(agent))
         return self._started(agent, started)
 
     def _started(self, agent: Agent | str, started: dict[str, Any]) -> AgentHandle:
@@ -137,6 +138,7 @@ class AgentRuntime:
         agent: Agent | str,
         prompt: str | None,
         *,
+        version: int | None = None,
         session_id: str | None = None,
         idempotency_key: str | None = None,
         media: list[str] | None = None,
@@ -146,23 +148,29 @@ class AgentRuntime:
         max_cost_usd: float | None = None,
         max_tokens_total: int | None = None,
     ) -> dict[str, Any]:
-        """The start request for ``agent`` (and its tools registered with the workers)."""
+        """The start request for ``agent`` (and its tools registered with the workers).
+
+        A string names a deployed agent (``deploy``): the server starts its latest
+        version, or ``version``; its tools must be served by some process (``serve``)."""
+        body: dict[str, Any] = {}
         if isinstance(agent, str):
-            raise ConfigurationError(
-                f"running a deployed agent by name ({agent!r}) is not supported yet; pass the Agent object"
-            )
-        if not isinstance(agent, Agent):
-            raise TypeError(f"expected an Agent, got {type(agent).__name__}")
-        spec = with_recall(serialize_agent(agent), agent.memory, prompt or "")
-        if self.config.auto_start_workers:
-            self._workers.register(collect_tool_functions(agent).values())
-            self._workers.register(collect_system_functions(agent).values())
-        body: dict[str, Any] = {
-            "agentConfig": spec.wire(),
-            "prompt": prompt or "",
-            "sessionId": session_id or "",
-            "media": list(media or []),
-        }
+            if version is not None:
+                body["version"] = version
+        else:
+            agent = as_agent(agent)
+            if not isinstance(agent, Agent):
+                raise TypeError(f"expected an Agent or a deployed agent's name, got {type(agent).__name__}")
+            if self.config.auto_start_workers:
+                self._register_now(agent)
+            spec = with_recall(serialize_agent(agent), agent.memory, prompt or "")
+            body["agentConfig"] = spec.wire()
+        body.update(
+            {
+                "prompt": prompt or "",
+                "sessionId": session_id or "",
+                "media": list(media or []),
+            }
+        )
         if context:
             body["context"] = context
         if idempotency_key:
@@ -223,7 +231,7 @@ class AgentRuntime:
     async def _run_core(self, agent: Agent | str, prompt: str | None, **kwargs: Any) -> AgentResult:
         timeout = kwargs.pop("timeout", None)
         on_event = kwargs.pop("on_event", None)
-        agent = await _native(agent, kwargs.get("context"))
+        agent = as_agent(await _native(agent, kwargs.get("context")))
         if timeout is None and isinstance(agent, Agent) and agent.timeout_seconds:
             timeout = agent.timeout_seconds + 30  # the server times the run out first
         if on_event is None:
@@ -248,7 +256,9 @@ class AgentRuntime:
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         first_wait = _FIRST_WAIT_SECONDS if timeout is None else min(timeout, _FIRST_WAIT_SECONDS)
-        started = await self._client.start(body, wait_ms=max(int(first_wait * 1000), 1))
+        started = await self._client.start(
+            body, wait_ms=max(int(first_wait * 1000), 1), path=start_path(agent)
+        )
         handle = self._started(agent, started)
         detail = started.get("result")
         if detail is None:
@@ -284,6 +294,7 @@ class AgentRuntime:
             self._run_core(
                 agent,
                 prompt,
+                version=version,
                 media=media,
                 session_id=session_id,
                 idempotency_key=idempotency_key,
@@ -318,6 +329,7 @@ class AgentRuntime:
             self._run_core(
                 agent,
                 prompt,
+                version=version,
                 media=media,
                 session_id=session_id,
                 idempotency_key=idempotency_key,
@@ -350,6 +362,7 @@ class AgentRuntime:
             self._start_core(
                 agent,
                 prompt,
+                version=version,
                 session_id=session_id,
                 idempotency_key=idempotency_key,
                 media=media,
@@ -378,6 +391,7 @@ class AgentRuntime:
             self._start_core(
                 agent,
                 prompt,
+                version=version,
                 session_id=session_id,
                 idempotency_key=idempotency_key,
                 media=media,
@@ -402,7 +416,7 @@ class AgentRuntime:
         if handle is None:
             if agent is None or prompt is None:
                 raise ValueError("stream() needs an agent and a prompt, or handle=")
-            handle = self.start(agent, prompt, media=media, session_id=session_id, **kwargs)
+            handle = self.start(agent, prompt, version=version, media=media, session_id=session_id, **kwargs)
         return AgentStream(handle, self)
 
     async def stream_async(
@@ -419,7 +433,9 @@ class AgentRuntime:
         if handle is None:
             if agent is None or prompt is None:
                 raise ValueError("stream_async() needs an agent and a prompt, or handle=")
-            handle = await self.start_async(agent, prompt, media=media, session_id=session_id, **kwargs)
+            handle = await self.start_async(
+                agent, prompt, version=version, media=media, session_id=session_id, **kwargs
+            )
         return AsyncAgentStream(handle, self)
 
     def _join(self, execution_id: str, timeout: float | None) -> AgentResult:
@@ -436,13 +452,14 @@ class AgentRuntime:
         With ``blocking=True`` (the default) this waits until SIGINT/SIGTERM, then shuts
         the runtime down.
         """
-        if packages:
-            raise ConfigurationError("serve(packages=...) discovery is not supported yet; pass the agents")
+        agents = (*agents, *discover_agents(packages or []))
         if not agents:
-            raise ValueError("serve() needs at least one agent")
+            raise ValueError("serve() needs at least one agent (or packages= holding some)")
         tools = {}
         for given in agents:
-            agent = self._loop.run(_native(given, None, serving=True))
+            if isinstance(given, str):
+                continue  # a name: its tools are served by whoever has its definition
+            agent = as_agent(self._loop.run(_native(given, None, serving=True)))
             tools.update(collect_tool_functions(agent))
             tools.update(collect_system_functions(agent))
         self._loop.run(self._register(list(tools.values())))
@@ -461,6 +478,54 @@ class AgentRuntime:
 
     async def _register(self, tools: list[Any]) -> None:
         self._workers.register(tools)
+
+    def _register_now(self, agent: Agent) -> None:
+        """Serve ``agent``'s tools and decision functions from this process (on the loop)."""
+        self._workers.register(collect_tool_functions(agent).values())
+        self._workers.register(collect_system_functions(agent).values())
+
+    # --- deployments ----------------------------------------------------------------------
+
+    def deploy(self, *agents: AgentLike, packages: list[str] | None = None) -> list[DeploymentInfo]:
+        """Store each agent's definition on the server as the next version of its name, so
+        any process can run it by name (``run("name", prompt)``); nothing is served here."""
+        return self._loop.run(self._deploy_core(agents, packages))
+
+    async def deploy_async(
+        self, *agents: AgentLike, packages: list[str] | None = None
+    ) -> list[DeploymentInfo]:
+        return await self._loop.run_async(self._deploy_core(agents, packages))
+
+    async def _deploy_core(
+        self, agents: tuple[AgentLike, ...], packages: list[str] | None
+    ) -> list[DeploymentInfo]:
+        found = [*agents, *discover_agents(packages or [])]
+        if not found:
+            raise ValueError("deploy() needs at least one agent (or packages= holding some)")
+        natives = [as_agent(await _native(a, None, serving=True)) for a in found]
+        return [deployment_info(await self._client.deploy(definition_of(a))) for a in natives]
+
+    def plan(self, agent: AgentLike) -> dict[str, Any]:
+        """The definition the server would store for ``agent`` (``agentConfig``, after
+        templates and discovering tools), the worker tasks it needs (``requiredWorkers``)
+        and its ``specHash``; nothing runs. A string plans the latest deployed version."""
+        return self._loop.run(self._plan_core(agent))
+
+    async def _plan_core(self, agent: AgentLike) -> dict[str, Any]:
+        if isinstance(agent, str):
+            return await self._client.deployment(agent)
+        native = as_agent(await _native(agent, None, serving=True))
+        return await self._client.compile(definition_of(native))
+
+    def prepare(self, agent: AgentLike) -> dict[str, Any] | None:
+        """Serve ``agent``'s tools from this process before the first start, and return
+        its plan (``plan``); a string (a deployed agent's name) is ignored (``None``)."""
+        if isinstance(agent, str):
+            return None
+        native = as_agent(self._loop.run(_native(agent, None, serving=True)))
+        self._loop.run(self._register(list(collect_tool_functions(native).values())))
+        self._loop.run(self._register(list(collect_system_functions(native).values())))
+        return self.plan(native)
 
     # --- control --------------------------------------------------------------------------
 
@@ -497,11 +562,25 @@ class AgentRuntime:
     async def pause_async(self, execution_id: str) -> None:
         await self._loop.run_async(self._client.pause(execution_id))
 
-    def resume(self, execution_id: str) -> None:
-        self._loop.run(self._client.resume(execution_id))
+    def resume(
+        self, execution_id: str, agent: AgentLike | None = None, *, timeout: float | None = None
+    ) -> Any:
+        """With ``agent``: re-attach to ``execution_id`` after a restart (serve the agent's
+        tools from this process) and return its ``AgentHandle``. Without: un-pause it."""
+        if agent is None:
+            self._loop.run(self._client.resume(execution_id))
+            return None
+        self.serve(agent, blocking=False)
+        return AgentHandle(execution_id, self)
 
-    async def resume_async(self, execution_id: str) -> None:
-        await self._loop.run_async(self._client.resume(execution_id))
+    async def resume_async(
+        self, execution_id: str, agent: AgentLike | None = None, *, timeout: float | None = None
+    ) -> Any:
+        if agent is None:
+            await self._loop.run_async(self._client.resume(execution_id))
+            return None
+        await asyncio.to_thread(self.serve, agent, blocking=False)
+        return AgentHandle(execution_id, self)
 
     def cancel(self, execution_id: str, reason: str = "") -> None:
         self._loop.run(self._client.cancel(execution_id, reason))

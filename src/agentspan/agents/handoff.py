@@ -49,7 +49,7 @@ class OnToolResult(HandoffCondition):
     result_contains: str | None = None
 
     def should_handoff(self, context: dict[str, Any]) -> bool:
-        if context.get("tool_name") != self.tool_name:
+        if not isinstance(context, dict) or context.get("tool_name") != self.tool_name:
             return False
         if self.result_contains is None:
             return True
@@ -75,7 +75,7 @@ class OnTextMention(HandoffCondition):
     text: str = ""
 
     def should_handoff(self, context: dict[str, Any]) -> bool:
-        result = context.get("result")
+        result = context.get("result") if isinstance(context, dict) else None
         return self.text.lower() in ("" if result is None else str(result)).lower()
 
     def to_spec(self, owner: str = "") -> OnTextMentionSpec:

@@ -51,9 +51,31 @@ class TerminationResult:
     reason: str = ""
 
 
-def _result_text(context: Mapping[str, Any]) -> str:
-    value = context.get("result")
+# Malformed input (a context that is no dict, messages that are no list, counts that are
+# no numbers) never raises: the condition simply does not trigger, as the reference's do.
+def _context(context: Any) -> Mapping[str, Any]:
+    return context if isinstance(context, Mapping) else {}
+
+
+def _result_text(context: Any) -> str:
+    value = _context(context).get("result")
     return "" if value is None else str(value)
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        try:
+            return float(value) if isinstance(value, str) else None
+        except ValueError:
+            return None
+    return float(value)
+
+
+def _message_count(context: Any) -> int:
+    messages = _context(context).get("messages")
+    if isinstance(messages, list | tuple) and messages:
+        return len(messages)
+    return int(_number(_context(context).get("iteration")) or 0)
 
 
 class TerminationCondition(abc.ABC):
@@ -161,8 +183,7 @@ class MaxMessageTermination(TerminationCondition):
         self.max_messages = max_messages
 
     def should_terminate(self, context: dict[str, Any]) -> TerminationResult:
-        messages = context.get("messages") or []
-        count = len(messages) if messages else int(context.get("iteration") or 0)
+        count = _message_count(context)
         if count >= self.max_messages:
             return TerminationResult(True, f"reached {count} messages (limit {self.max_messages})")
         return TerminationResult(False)
@@ -201,12 +222,12 @@ class TokenUsageTermination(TerminationCondition):
         self.max_completion_tokens = max_completion_tokens
 
     def should_terminate(self, context: dict[str, Any]) -> TerminationResult:
-        usage = context.get("token_usage") or {}
+        usage = _context(_context(context).get("token_usage"))
         for attribute, key, _, label in _TOKEN_LIMITS:
             limit = getattr(self, attribute)
-            used = usage.get(key)
+            used = _number(usage.get(key))
             if limit is not None and used is not None and used >= limit:
-                return TerminationResult(True, f"{label} tokens {used} reached the limit of {limit}")
+                return TerminationResult(True, f"{label} tokens {used:g} reached the limit of {limit}")
         return TerminationResult(False)
 
     def to_spec(self) -> TokenUsageSpec:

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 
 import agentspan
-from agentspan.cli import _credentials, _doctor, _executions, _keys, _maintenance, _server
+from agentspan.cli import _agents, _credentials, _doctor, _executions, _keys, _maintenance, _server
 from agentspan.cli._executions import DEFAULT_SERVER_URL, CliError, normalise_server_url
 
 EXIT_INTERRUPTED = 130
@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     _maintenance.add_parsers(server_commands, execution_commands)
     _keys.add_parsers(commands, common)
     _credentials.add_parsers(commands, common)
+    _agents.add_parsers(commands, common)
     _doctor.add_parsers(commands, common)
     return parser
 

@@ -10,6 +10,7 @@ import os
 import socket
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -105,7 +106,9 @@ class ApiClient:
 
     # --- executions -----------------------------------------------------------------------
 
-    async def start(self, body: dict[str, Any], *, wait_ms: int = 0) -> dict[str, Any]:
+    async def start(
+        self, body: dict[str, Any], *, wait_ms: int = 0, path: str = "/agent/start"
+    ) -> dict[str, Any]:
         """Start an execution. With ``wait_ms`` the server waits up to that long for it to
         end and then includes its detail as ``result``. A body with an ``idempotencyKey``
         is sent again after a connection error or a 502/503/504 (the key makes that safe)."""
@@ -115,7 +118,7 @@ class ApiClient:
         while True:
             try:
                 result: dict[str, Any] = await self.request(
-                    "POST", "/agent/start", json=body, params=params, timeout=timeout
+                    "POST", path, json=body, params=params, timeout=timeout
                 )
                 return result
             except AgentAPIError as exc:
@@ -127,6 +130,28 @@ class ApiClient:
                     raise
                 log.debug("start failed (%s); sending it again", exc)
                 await asyncio.sleep(min(0.1 * (2**failures), 2.0))
+
+    # --- deployments ----------------------------------------------------------------------
+
+    async def deploy(self, agent_config: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = await self.request(
+            "POST", "/deployments", json={"agentConfig": agent_config}
+        )
+        return result
+
+    async def compile(self, agent_config: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = await self.request(
+            "POST", "/agent/compile", json={"agentConfig": agent_config}
+        )
+        return result
+
+    async def deployments(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = await self.request("GET", "/deployments")
+        return result
+
+    async def deployment(self, name: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self.request("GET", f"/deployments/{quote(name, safe='')}")
+        return result
 
     async def status(self, execution_id: str) -> dict[str, Any]:
         result: dict[str, Any] = await self.request("GET", f"/agent/{execution_id}/status")

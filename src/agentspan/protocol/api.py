@@ -384,3 +384,79 @@ class TaskCredentialsRequest(WireModel):
 
     lease_id: str
     names: list[str] = Field(min_length=1, max_length=64)
+
+
+# --- deployments (named, versioned agent definitions) ----------------------------------
+
+
+class DeployRequest(WireModel):
+    """``POST /api/deployments``: store ``agentConfig`` as the next version of its name."""
+
+    agent_config: AgentConfig
+
+
+class CompileResponse(WireModel):
+    """What a start of ``agentConfig`` would store and run (``POST /api/agent/compile``):
+    the definition after the server's start-time work (prompt templates rendered,
+    discovering tools expanded), the worker task names it needs, and its hash."""
+
+    agent_config: dict[str, Any]
+    required_workers: list[str] = Field(default_factory=list)
+    spec_hash: str
+
+
+class DeploymentVersion(WireModel):
+    """One version of a deployment; ``running``: unfinished executions of its definition."""
+
+    version: int
+    spec_hash: str
+    created_at: float
+    created_by: str
+    running: int = 0
+
+
+class DeploymentInfoWire(WireModel):
+    """A deployment as stored: ``created`` is False when the latest version already held
+    this definition (deploying it again changes nothing)."""
+
+    registered_name: str
+    agent_name: str
+    version: int
+    spec_hash: str
+    created_at: float
+    created: bool = True
+    required_workers: list[str] = Field(default_factory=list)
+
+
+class DeploymentSummary(WireModel):
+    name: str
+    latest_version: int
+    spec_hash: str
+    updated_at: float
+
+
+class DeploymentDetail(WireModel):
+    """A name's versions, newest first, with how many executions run each."""
+
+    name: str
+    versions: list[DeploymentVersion]
+    required_workers: list[str] = Field(default_factory=list)
+    """The worker task names the latest version needs (what ``serve`` must offer)."""
+
+
+class DeployedStartRequest(WireModel):
+    """``POST /api/deployments/{name}/start``: start a deployed agent by name (the latest
+    version, or ``version``); the other fields are those of ``StartRequest``."""
+
+    version: int | None = Field(default=None, ge=1, le=2**53 - 1)
+    """Bounded so the database's 64-bit integers can hold it (a larger one is a 400)."""
+    prompt: str = ""
+    session_id: str = ""
+    media: list[str] = Field(default_factory=list)
+    context: dict[str, Any] = Field(default_factory=dict)
+    idempotency_key: str | None = None
+    timeout_seconds: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    credentials: list[str] = Field(default_factory=list)
+    run_id: str | None = None
+    max_cost_usd: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    max_tokens_total: int | None = Field(default=None, gt=0)

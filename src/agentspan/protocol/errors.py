@@ -33,6 +33,7 @@ class ErrorCode(StrEnum):
     CREDENTIAL_NOT_FOUND = "credential_not_found"
     CREDENTIAL_STORE_UNAVAILABLE = "credential_store_unavailable"
     CREDENTIAL_NOT_DECLARED = "credential_not_declared"
+    DEPLOYMENT_NOT_FOUND = "deployment_not_found"
     FORBIDDEN_ORIGIN = "forbidden_origin"
     FORBIDDEN_HOST = "forbidden_host"
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"

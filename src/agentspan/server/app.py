@@ -6,7 +6,8 @@ A request passes, outermost first::
     MIDDLEWARE (cross-cutting: the request guard, …)
       -> Authenticate (api/auth.py: who is calling, and may they; not optional)
         -> FastPaths (api/fast.py: start, worker task calls, the SSE stream)
-          -> FastAPI (api/routes.py, api/sse.py, api/keys.py, api/credentials.py: everything else, and the
+          -> FastAPI (api/routes.py, api/sse.py, api/keys.py, api/credentials.py,
+             api/deployments.py: everything else, and the
              OpenAPI description)
 
 A cross-cutting concern is a plain ASGI middleware (``Middleware``: it takes the app it
@@ -27,7 +28,7 @@ from typing import Any
 from fastapi import FastAPI
 
 import agentspan
-from agentspan.server.api import credentials, errors, keys, ops, routes, sse, ui
+from agentspan.server.api import credentials, deployments, errors, keys, ops, routes, sse, ui
 from agentspan.server.api.auth import Authenticate
 from agentspan.server.api.edge import ServiceLayer
 from agentspan.server.api.errors import code_table, tidy_problems
@@ -150,6 +151,7 @@ def create_app(
     app.include_router(keys.router)
     app.include_router(credentials.router)
     app.include_router(credentials.tasks_router)
+    app.include_router(deployments.router)
     app.include_router(ui.router)
     app.include_router(ops.router)
     _describe_problems(app)

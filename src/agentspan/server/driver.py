@@ -151,6 +151,10 @@ class Driver:
             self._specs[spec_hash] = spec
         return spec
 
+    async def spec_by_hash(self, spec_hash: str) -> AgentConfig:
+        """A stored spec (a deployment's), from the cache or the store."""
+        return await self._spec(None, spec_hash)
+
     async def spec_of(self, row: ExecutionRow) -> AgentConfig:
         return await self._spec(None, row.spec_hash)
 

@@ -36,10 +36,23 @@ from agentspan.agents.testing._eval import (
     EvalCheckResult,
     EvalSuiteResult,
 )
-from agentspan.agents.testing._expect import AgentResultExpectation, expect
 from agentspan.agents.testing._mock import MockEvent, mock_run
 from agentspan.agents.testing._record import record, replay
-from agentspan.agents.testing._strategy import StrategyViolation, validate_strategy
+from agentspan.agents.testing._strategy import (
+    StrategyViolation,
+    validate_constrained_transitions,
+    validate_handoff,
+    validate_parallel,
+    validate_round_robin,
+    validate_router,
+    validate_sequential,
+    validate_strategy,
+    validate_swarm,
+)
+
+# ``expect`` is a submodule (the reference's path) and the function: importing from the
+# submodule first makes the function win, whatever imports the submodule later.
+from agentspan.agents.testing.expect import AgentResultExpectation, expect
 
 __all__ = [
     "ScriptedModel",
@@ -73,5 +86,12 @@ __all__ = [
     "mock_run",
     "record",
     "replay",
+    "validate_constrained_transitions",
+    "validate_handoff",
+    "validate_parallel",
+    "validate_round_robin",
+    "validate_router",
+    "validate_sequential",
     "validate_strategy",
+    "validate_swarm",
 ]

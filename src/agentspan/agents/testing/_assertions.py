@@ -147,7 +147,8 @@ def _first_unmatched(expected: Sequence[str], actual: Sequence[str]) -> int:
 
 
 def _agent_name(agent: str | Agent) -> str:
-    return agent.name if isinstance(agent, Agent) else agent
+    # Any object with a ``name`` counts as an agent (duck-typed, as in the reference).
+    return agent if isinstance(agent, str) else str(getattr(agent, "name", agent))
 
 
 def _short(value: Any, limit: int = 200) -> str:

@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any, Protocol, TextIO
 
-from agentspan.agents._agent import Agent
 from agentspan.agents._result import AgentResult, Status
 from agentspan.agents.testing import _assertions as a
 from agentspan.agents.testing._strategy import validate_strategy
@@ -28,7 +27,7 @@ Check = Callable[[AgentResult], object]
 class EvalRuntime(Protocol):
     """What the eval needs of a runtime: ``AgentRuntime`` fits, and so does any test double."""
 
-    def run(self, agent: Agent, prompt: str) -> AgentResult: ...
+    def run(self, agent: Any, prompt: str) -> AgentResult: ...
 
 
 @dataclasses.dataclass
@@ -41,7 +40,7 @@ class EvalCase:
     """
 
     name: str = ""
-    agent: Agent | None = None
+    agent: Any = None
     prompt: str = ""
     expect_tools: list[str] | None = None
     expect_tools_not_used: list[str] | None = None
@@ -131,7 +130,7 @@ def _as_list(value: str | list[str] | None) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
 
 
-def _planned_checks(case: EvalCase, agent: Agent) -> list[tuple[str, Check]]:
+def _planned_checks(case: EvalCase, agent: Any) -> list[tuple[str, Check]]:
     """The checks ``case`` asks for, named for the report, in a stable order."""
     checks: list[tuple[str, Check]] = []
     if case.expect_status is not None:
@@ -161,7 +160,9 @@ def _planned_checks(case: EvalCase, agent: Agent) -> list[tuple[str, Check]]:
         (f"output_matches:{p}", partial(a.assert_output_matches, pattern=p))
         for p in _as_list(case.expect_output_matches)
     ]
-    if case.validate_orchestration and (agent.agents or agent.allowed_transitions is not None):
+    # Duck-typed: any object shaped like an agent may be evaluated, as in the reference.
+    teamed = getattr(agent, "agents", None) or getattr(agent, "allowed_transitions", None) is not None
+    if case.validate_orchestration and teamed:
         checks.append(("orchestration", partial(validate_strategy, agent)))
     checks += [(f"custom:{_check_name(fn)}", fn) for fn in case.custom_assertions]
     return checks

@@ -12,7 +12,6 @@ from typing import Any
 
 from agentspan._core.schema import coerce_arguments, context_parameter
 from agentspan._core.tool import ToolContext, ToolDef, get_tool_def
-from agentspan.agents._agent import Agent
 from agentspan.agents._result import AgentEvent, AgentResult, EventType, FinishReason, Status
 
 __all__ = ["MOCK_EXECUTION_ID", "MockEvent", "mock_run"]
@@ -119,28 +118,29 @@ def _take_open_call(
     return oldest.popleft()[1]
 
 
-def _tool_index(agent: Agent) -> dict[str, tuple[ToolDef, Agent]]:
+def _tool_index(agent: Any) -> dict[str, tuple[ToolDef, Any]]:
     """Local tools by DECLARED name, with the agent offering each: ``agent`` first, then sub-agents.
 
     Tools without a local function (server-side, external, agent tools) are left out:
     their results must be scripted.
     """
-    index: dict[str, tuple[ToolDef, Agent]] = {}
+    index: dict[str, tuple[ToolDef, Any]] = {}
     seen: set[int] = set()
-    queue: deque[Agent] = deque([agent])
+    queue: deque[Any] = deque([agent])
     while queue:
         current = queue.popleft()
         if id(current) in seen:
             continue
         seen.add(id(current))
-        for item in current.tools:
+        # Duck-typed, as the reference's: any object with ``tools``/``agents`` lists will do.
+        for item in getattr(current, "tools", None) or []:
             try:
                 definition = get_tool_def(item)
             except TypeError:
                 continue  # e.g. a Claude Code built-in named by a string
             if definition.func is not None:
                 index.setdefault(definition.name, (definition, current))
-        queue.extend(current.agents)
+        queue.extend(getattr(current, "agents", None) or [])
     return index
 
 
@@ -164,7 +164,7 @@ def _resolve(value: Any) -> Any:
 class _ToolRunner:
     """Runs local tools the way a worker would: coerced arguments, injected ``ToolContext``."""
 
-    def __init__(self, tools: dict[str, tuple[ToolDef, Agent]]) -> None:
+    def __init__(self, tools: dict[str, tuple[ToolDef, Any]]) -> None:
         self.tools = tools
         self.state: dict[str, Any] = {}  # shared by the run's calls, like the server's tool state
 
@@ -178,8 +178,8 @@ class _ToolRunner:
             if context_name is not None:
                 kwargs[context_name] = ToolContext(
                     execution_id=MOCK_EXECUTION_ID,
-                    agent_name=owner.name,
-                    dependencies=dict(owner.dependencies),
+                    agent_name=str(getattr(owner, "name", "")),
+                    dependencies=dict(getattr(owner, "dependencies", None) or {}),
                     state=self.state,
                     idempotency_key=call_id,
                     task_id=call_id,
@@ -191,7 +191,7 @@ class _ToolRunner:
 
 
 def mock_run(
-    agent: Agent,
+    agent: Any,
     prompt: str,
     events: Iterable[AgentEvent],
     *,

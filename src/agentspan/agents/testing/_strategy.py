@@ -8,13 +8,24 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from typing import Any
 
 from agentspan._core.tool import ToolDef, get_tool_def
 from agentspan.agents._agent import Agent, Strategy
 from agentspan.agents._result import AgentResult
 from agentspan.agents.testing._assertions import handoff_targets
 
-__all__ = ["StrategyViolation", "validate_strategy"]
+__all__ = [
+    "StrategyViolation",
+    "validate_constrained_transitions",
+    "validate_handoff",
+    "validate_parallel",
+    "validate_round_robin",
+    "validate_router",
+    "validate_sequential",
+    "validate_strategy",
+    "validate_swarm",
+]
 
 # A transfer between the same two agents seen more often than this is ping-ponging.
 _MAX_PAIR_REPEATS = 2
@@ -30,8 +41,19 @@ class StrategyViolation(AssertionError):
         super().__init__(f"strategy {strategy!r} violated:\n{lines}")
 
 
-def _sub_names(agent: Agent) -> list[str]:
-    return [sub.name for sub in agent.agents]
+# The validators read agents duck-typed (``name``, ``agents``, ``max_turns``, ...), as the
+# reference's do: a test may pass any object shaped like an agent.
+def _subs(agent: Any) -> list[Any]:
+    return list(getattr(agent, "agents", None) or [])
+
+
+def _sub_names(agent: Any) -> list[str]:
+    return [str(getattr(sub, "name", sub)) for sub in _subs(agent)]
+
+
+def _max_turns(agent: Any) -> int:
+    value = getattr(agent, "max_turns", 25)
+    return value if isinstance(value, int) else 25
 
 
 def _listed(names: list[str]) -> str:
@@ -42,7 +64,7 @@ def _unique(names: list[str]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _sequential(agent: Agent, targets: list[str]) -> list[str]:
+def _sequential(agent: Any, targets: list[str]) -> list[str]:
     names = _sub_names(agent)
     ran = [t for t in targets if t in names]
     problems = []
@@ -58,12 +80,12 @@ def _sequential(agent: Agent, targets: list[str]) -> list[str]:
     return problems
 
 
-def _parallel(agent: Agent, targets: list[str]) -> list[str]:
+def _parallel(agent: Any, targets: list[str]) -> list[str]:
     missing = [n for n in _sub_names(agent) if n not in targets]
     return [f"sub-agent(s) {_listed(missing)} did not run"] if missing else []
 
 
-def _round_robin(agent: Agent, targets: list[str]) -> list[str]:
+def _round_robin(agent: Any, targets: list[str]) -> list[str]:
     names = _sub_names(agent)
     ran = [t for t in targets if t in names]
     problems = []
@@ -80,12 +102,12 @@ def _round_robin(agent: Agent, targets: list[str]) -> list[str]:
         if name != expected:
             problems.append(f"turn {i + 1} went to {name!r}; the rotation expects {expected!r}")
             break
-    if len(ran) > agent.max_turns:
-        problems.append(f"{len(ran)} turns exceed max_turns={agent.max_turns}")
+    if len(ran) > _max_turns(agent):
+        problems.append(f"{len(ran)} turns exceed max_turns={_max_turns(agent)}")
     return problems
 
 
-def _router(agent: Agent, targets: list[str]) -> list[str]:
+def _router(agent: Any, targets: list[str]) -> list[str]:
     names = _sub_names(agent)
     chosen = _unique([t for t in targets if t in names])
     if not chosen:
@@ -95,17 +117,17 @@ def _router(agent: Agent, targets: list[str]) -> list[str]:
     return []
 
 
-def _handoff(agent: Agent, targets: list[str]) -> list[str]:
+def _handoff(agent: Any, targets: list[str]) -> list[str]:
     names = _sub_names(agent)
     if not any(t in names for t in targets):
         return [f"no handoff to any sub-agent (sub-agents: {_listed(names)})"]
     return []
 
 
-def _swarm(agent: Agent, targets: list[str]) -> list[str]:
+def _swarm(agent: Any, targets: list[str]) -> list[str]:
     names = _sub_names(agent)
     # A parent with a model takes part as the first member, so transfers may involve it.
-    ran = [t for t in targets if t in names or t == agent.name]
+    ran = [t for t in targets if t in names or t == getattr(agent, "name", None)]
     if not ran:
         return [f"no sub-agent ran (sub-agents: {_listed(names)})"]
     problems = []
@@ -115,12 +137,12 @@ def _swarm(agent: Agent, targets: list[str]) -> list[str]:
                 f"the transfer {source!r} -> {target!r} happened {count} times "
                 f"(more than {_MAX_PAIR_REPEATS}: the agents are ping-ponging)"
             )
-    if len(ran) > agent.max_turns:
-        problems.append(f"{len(ran)} transfers exceed max_turns={agent.max_turns}")
+    if len(ran) > _max_turns(agent):
+        problems.append(f"{len(ran)} transfers exceed max_turns={_max_turns(agent)}")
     return problems
 
 
-_VALIDATORS: dict[Strategy, Callable[[Agent, list[str]], list[str]]] = {
+_VALIDATORS: dict[Strategy, Callable[[Any, list[str]], list[str]]] = {
     Strategy.SEQUENTIAL: _sequential,
     Strategy.PARALLEL: _parallel,
     Strategy.ROUND_ROBIN: _round_robin,
@@ -130,14 +152,15 @@ _VALIDATORS: dict[Strategy, Callable[[Agent, list[str]], list[str]]] = {
 }
 
 
-def _transitions(agent: Agent, targets: list[str]) -> list[str]:
+def _transitions(agent: Any, targets: list[str]) -> list[str]:
     """Each consecutive pair of handoff targets must be allowed.
 
     An agent missing from ``allowed_transitions`` is unconstrained. The parent counts as
     the start of the chain only when the map constrains it too.
     """
-    allowed = agent.allowed_transitions or {}
-    chain = ([agent.name] if agent.name in allowed else []) + targets
+    allowed = getattr(agent, "allowed_transitions", None) or {}
+    name = getattr(agent, "name", "")
+    chain = ([name] if name in allowed else []) + targets
     problems = []
     for source, target in zip(chain, chain[1:], strict=False):
         if source in allowed and target not in allowed[source]:
@@ -148,14 +171,15 @@ def _transitions(agent: Agent, targets: list[str]) -> list[str]:
     return problems
 
 
-def _known_agents(agent: Agent) -> set[str]:
+def _known_agents(agent: Any) -> set[str]:
     """Names a handoff of ``agent`` may target: sub-agents, agent tools, an Agent router."""
     names = set(_sub_names(agent))
-    if agent.strategy in (Strategy.SWARM, Strategy.PLAN_EXECUTE):
-        names.add(agent.name)  # the parent takes part (first member; planner and summariser)
-    if isinstance(agent.router, Agent):
-        names.add(agent.router.name)
-    for item in agent.tools:
+    if getattr(agent, "strategy", None) in (Strategy.SWARM, Strategy.PLAN_EXECUTE):
+        names.add(getattr(agent, "name", ""))  # the parent takes part (first member; planner and summariser)
+    router = getattr(agent, "router", None)
+    if isinstance(router, Agent):
+        names.add(router.name)
+    for item in getattr(agent, "tools", None) or []:
         try:
             definition: ToolDef = get_tool_def(item)
         except TypeError:
@@ -166,7 +190,47 @@ def _known_agents(agent: Agent) -> set[str]:
     return names
 
 
-def validate_strategy(agent: Agent, result: AgentResult) -> None:
+def _strategy_of(agent: Any) -> Strategy | None:
+    try:
+        return Strategy(getattr(agent, "strategy", Strategy.HANDOFF))
+    except ValueError:
+        return None
+
+
+def _raise(strategy: Any, problems: list[str]) -> None:
+    if problems:
+        raise StrategyViolation(str(getattr(strategy, "value", strategy)), problems)
+
+
+def _one(strategy: Strategy) -> Callable[[Any, AgentResult], None]:
+    rule = _VALIDATORS[strategy]
+
+    def validate(agent: Any, result: AgentResult) -> None:
+        _raise(strategy, rule(agent, handoff_targets(result)))
+
+    validate.__name__ = validate.__qualname__ = f"validate_{strategy.value}"
+    validate.__doc__ = (
+        f"Check ``result`` against the {strategy.value} rules only (see ``validate_strategy``), "
+        "whatever ``agent.strategy`` says; raises ``StrategyViolation``."
+    )
+    return validate
+
+
+validate_sequential = _one(Strategy.SEQUENTIAL)
+validate_parallel = _one(Strategy.PARALLEL)
+validate_round_robin = _one(Strategy.ROUND_ROBIN)
+validate_router = _one(Strategy.ROUTER)
+validate_handoff = _one(Strategy.HANDOFF)
+validate_swarm = _one(Strategy.SWARM)
+
+
+def validate_constrained_transitions(agent: Any, result: AgentResult) -> None:
+    """Each consecutive pair of handoff targets must be allowed by ``allowed_transitions``;
+    raises ``StrategyViolation``."""
+    _raise("constrained_transitions", _transitions(agent, handoff_targets(result)))
+
+
+def validate_strategy(agent: Any, result: AgentResult) -> None:
     """Check ``result`` against ``agent``'s strategy and ``allowed_transitions``.
 
     Rules: sequential — every sub-agent ran once, in definition order; parallel — every
@@ -180,18 +244,19 @@ def validate_strategy(agent: Agent, result: AgentResult) -> None:
     Raises:
         StrategyViolation: (an ``AssertionError``) listing every rule broken.
     """
-    strategy = Strategy(agent.strategy)
+    strategy = _strategy_of(agent)
     targets = handoff_targets(result)
     problems: list[str] = []
-    if agent.agents:
+    if _subs(agent):
         known = _known_agents(agent)
         strangers = [t for t in _unique(targets) if t not in known]
         if strangers:
-            problems.append(f"handoff to {_listed(strangers)}, not an agent of {agent.name!r}")
-        validator = _VALIDATORS.get(strategy)
+            problems.append(
+                f"handoff to {_listed(strangers)}, not an agent of {getattr(agent, 'name', '')!r}"
+            )
+        validator = _VALIDATORS.get(strategy) if strategy is not None else None
         if validator is not None:
             problems.extend(validator(agent, targets))
-    if agent.allowed_transitions is not None:
+    if getattr(agent, "allowed_transitions", None) is not None:
         problems.extend(_transitions(agent, targets))
-    if problems:
-        raise StrategyViolation(strategy.value, problems)
+    _raise(strategy if strategy is not None else getattr(agent, "strategy", ""), problems)

@@ -45,6 +45,7 @@ data; the UI reads data through the API with the key it asks the user for."""
 ROUTE_SCOPES: tuple[tuple[str, KeyScope], ...] = (
     ("/api/tasks/", "worker"),
     ("/api/agent/", "operator"),
+    ("/api/deployments", "operator"),
     ("/api/keys", "admin"),
     ("/metrics", "operator"),
 )

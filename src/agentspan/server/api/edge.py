@@ -8,10 +8,11 @@ without it, as some tests do).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from agentspan.server.service.credentials import CredentialService
+from agentspan.server.service.deployments import DeploymentService
 from agentspan.server.service.executions import ExecutionService
 from agentspan.server.service.keys import KeyService
 from agentspan.server.service.ops import OpsService
@@ -28,6 +29,11 @@ class ServiceLayer:
     keys: KeyService
     credentials: CredentialService
     ops: OpsService
+    deployments: DeploymentService = field(init=False)
+    """Built from ``executions`` (a deploy prepares a definition as a start does)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "deployments", DeploymentService(self.executions))
 
 
 def principal_of(scope: Mapping[str, Any]) -> Principal:

@@ -109,6 +109,18 @@ class ExecutionService:
         """Start (or, with a known idempotency key, find) an execution. With ``wait_ms``
         the answer waits for the run to end and carries its detail, events included.
         Limits and model strings are checked first: they are cheap, and bound the rest."""
+        started = await self.driver.start(await self.prepare(req))
+        if wait_ms:
+            row = await self._wait_terminal(started.execution_id, wait_ms)
+            if row.status in TERMINAL_STATUSES:
+                started.result = await self._detail_of(row, include_events=True)
+        return started
+
+    async def prepare(self, req: StartRequest) -> StartRequest:
+        """``req`` as the server will store and run it, after every check a start makes
+        before anything is written (limits, models, endpoints, credential declarations),
+        with prompt templates rendered and discovering tools expanded. Also what
+        ``compile`` and a deploy store, so a deployed definition runs as compiled."""
         check_start(req, self.limits, self.model_problem)
         self._check_base_urls(req.agent_config)
         check_declarations(req.agent_config, req.credentials)
@@ -118,12 +130,7 @@ class ExecutionService:
         expanded = await self.tools.expand(req)  # before the spec is stored: never discovered again
         if expanded is not req:
             check_start(expanded, self.limits, self.model_problem)  # discovered tools count too
-        started = await self.driver.start(expanded)
-        if wait_ms:
-            row = await self._wait_terminal(started.execution_id, wait_ms)
-            if row.status in TERMINAL_STATUSES:
-                started.result = await self._detail_of(row, include_events=True)
-        return started
+        return expanded
 
     def _check_base_urls(self, spec: AgentConfig, path: str = "") -> None:
         """Refuse a tree in which an agent names a model endpoint the operator has not

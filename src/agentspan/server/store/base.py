@@ -9,7 +9,7 @@ transaction may do, what a store may read), its SQL written once (sql.py compile
 for both dialects) and the shared code running it:
 
     executions.py  events.py  messages.py  specs.py  queue.py  budgets.py  keys.py
-    credentials.py  inbox.py  retention.py  ops.py
+    credentials.py  deployments.py  inbox.py  retention.py  ops.py
 
 ``Tx`` and ``Store`` here are the union of those Protocols, so callers keep one object
 to pass around. sqlite.py and postgres.py only add what really differs by dialect:
@@ -36,6 +36,7 @@ from typing import Protocol
 
 from agentspan.server.store.budgets import Budget, BudgetsReads, BudgetsTx
 from agentspan.server.store.credentials import CredentialRow, CredentialsReads, CredentialsTx
+from agentspan.server.store.deployments import DeploymentRow, DeploymentsReads, DeploymentsTx
 from agentspan.server.store.errors import ConflictError, StoreError, StoreLockedError
 from agentspan.server.store.events import EventRow, EventsReads, EventsTx
 from agentspan.server.store.executions import ExecutionRow, ExecutionsReads, ExecutionsTx
@@ -64,6 +65,7 @@ __all__ = [
     "Budget",
     "ConflictError",
     "CredentialRow",
+    "DeploymentRow",
     "EventRow",
     "ExecutionRow",
     "InboxRow",
@@ -95,6 +97,7 @@ class Tx(
     KeysTx,
     MemoryTx,
     CredentialsTx,
+    DeploymentsTx,
     InboxTx,
     Protocol,
 ):
@@ -117,6 +120,7 @@ class Store(
     KeysReads,
     MemoryTx,
     CredentialsReads,
+    DeploymentsReads,
     InboxReads,
     Retention,
     OpsReads,

@@ -297,6 +297,31 @@ MIGRATIONS: tuple[Migration, ...] = (
     # 7: the executions list (the UI's, by keyset cursor) walks an index newest first,
     # for the top-level executions it shows by default, unfiltered or by status or agent.
     Migration(sqlite=_LIST_INDEXES, postgres=_LIST_INDEXES),
+    # 8: deployments, named and versioned agent definitions (deployments.py).
+    Migration(
+        sqlite=(
+            """CREATE TABLE deployments (
+            name TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            spec_hash TEXT NOT NULL REFERENCES specs(hash),
+            created_at REAL NOT NULL,
+            created_by TEXT NOT NULL,
+            PRIMARY KEY (name, version)
+        )""",
+            "CREATE INDEX executions_agent_status ON executions (agent_name, status)",
+        ),
+        postgres=(
+            """CREATE TABLE deployments (
+            name text NOT NULL,
+            version bigint NOT NULL,
+            spec_hash text NOT NULL REFERENCES specs(hash),
+            created_at double precision NOT NULL,
+            created_by text NOT NULL,
+            PRIMARY KEY (name, version)
+        )""",
+            "CREATE INDEX executions_agent_status ON executions (agent_name, status)",
+        ),
+    ),
 )
 
 SQLITE_MIGRATIONS: list[list[str]] = [list(m.sqlite) for m in MIGRATIONS]

@@ -59,6 +59,7 @@ from agentspan.server.store import executions, queue
 from agentspan.server.store.base import WAKE_EVERYONE
 from agentspan.server.store.budgets import BudgetsReadsSql, BudgetsTxSql
 from agentspan.server.store.credentials import CredentialsReadsSql, CredentialsTxSql
+from agentspan.server.store.deployments import DeploymentsReadsSql, DeploymentsTxSql
 from agentspan.server.store.errors import ConflictError, StoreError
 from agentspan.server.store.events import APPEND as APPEND_EVENTS
 from agentspan.server.store.events import EventRow, EventsReadsSql
@@ -165,6 +166,7 @@ class PostgresTx(
     MessagesReadsSql,
     MemorySql,
     CredentialsTxSql,
+    DeploymentsTxSql,
     InboxTxSql,
 ):
     """Statements of one transaction on one pooled connection."""
@@ -289,6 +291,7 @@ class PostgresStore(
     KeysReadsSql,
     MemorySql,
     CredentialsReadsSql,
+    DeploymentsReadsSql,
     InboxReadsSql,
     OpsReadsSql,
 ):

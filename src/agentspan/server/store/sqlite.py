@@ -29,6 +29,7 @@ from typing import Any, ClassVar
 from agentspan.server.store import executions, queue
 from agentspan.server.store.budgets import BudgetsReadsSql, BudgetsTxSql
 from agentspan.server.store.credentials import CredentialsReadsSql, CredentialsTxSql
+from agentspan.server.store.deployments import DeploymentsReadsSql, DeploymentsTxSql
 from agentspan.server.store.errors import StoreError, StoreLockedError
 from agentspan.server.store.events import APPEND as APPEND_EVENTS
 from agentspan.server.store.events import EventRow, EventsReadsSql
@@ -89,6 +90,7 @@ class SqliteTx(
     MessagesReadsSql,
     MemorySql,
     CredentialsTxSql,
+    DeploymentsTxSql,
     InboxTxSql,
 ):
     """Statements of one transaction on the store's connection."""
@@ -164,6 +166,7 @@ class SqliteStore(
     KeysReadsSql,
     MemorySql,
     CredentialsReadsSql,
+    DeploymentsReadsSql,
     InboxReadsSql,
     OpsReadsSql,
 ):

@@ -1,0 +1,41 @@
+"""``agentspan.agents.testing.assertions``: ``assert_*`` checks of a result, live or mocked."""
+
+from agentspan.agents.testing._assertions import (
+    assert_agent_ran,
+    assert_event_sequence,
+    assert_events_contain,
+    assert_guardrail_failed,
+    assert_guardrail_passed,
+    assert_handoff_to,
+    assert_max_turns,
+    assert_no_errors,
+    assert_output_contains,
+    assert_output_matches,
+    assert_output_type,
+    assert_status,
+    assert_tool_call_order,
+    assert_tool_called_with,
+    assert_tool_not_used,
+    assert_tool_used,
+    assert_tools_used_exactly,
+)
+
+__all__ = [
+    "assert_agent_ran",
+    "assert_event_sequence",
+    "assert_events_contain",
+    "assert_guardrail_failed",
+    "assert_guardrail_passed",
+    "assert_handoff_to",
+    "assert_max_turns",
+    "assert_no_errors",
+    "assert_output_contains",
+    "assert_output_matches",
+    "assert_output_type",
+    "assert_status",
+    "assert_tool_call_order",
+    "assert_tool_called_with",
+    "assert_tool_not_used",
+    "assert_tool_used",
+    "assert_tools_used_exactly",
+]
