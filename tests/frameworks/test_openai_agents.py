@@ -494,7 +494,7 @@ def test_unsupported_features_are_refused_by_name() -> None:
 
 
 def test_a_tool_alone_is_not_an_agent(runtime: AgentRuntime) -> None:
-    with pytest.raises(TypeError, match="expected an Agent, got FunctionTool"):
+    with pytest.raises(TypeError, match="expected an Agent or a deployed agent's name, got FunctionTool"):
         runtime.start(get_weather, "hi")
 
 
