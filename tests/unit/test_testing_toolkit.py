@@ -917,6 +917,7 @@ def test_public_names() -> None:
         "validate_sequential",
         "validate_strategy",
         "validate_swarm",
+        "scripted_or_live",
     }
     for name in testing.__all__:
         assert getattr(testing, name) is not None, name

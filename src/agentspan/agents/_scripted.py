@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +39,27 @@ class ScriptedModel:
 
     def __repr__(self) -> str:
         return f"ScriptedModel({len(self.scripted_turns)} turns)"
+
+
+# The model an example or a smoke test uses when a real one is available (and its default).
+LIVE_MODEL_ENV = "AGENTSPAN_LLM_MODEL"
+DEFAULT_LIVE_MODEL = "openai/gpt-4o-mini"
+
+
+def scripted_or_live(turns: Sequence[Turn]) -> str | ScriptedModel:
+    """A real model when one is configured, else ``ScriptedModel(turns)``.
+
+    Lets one program run both ways: with ``AGENTSPAN_LLM_MODEL`` set (say
+    ``anthropic/claude-sonnet-4-5``) or ``OPENAI_API_KEY`` set (then ``openai/gpt-4o-mini``),
+    the agent talks to that model; with neither, it replays ``turns`` with no network and no
+    key. The examples gallery uses it so every example runs offline.
+    """
+    chosen = os.environ.get(LIVE_MODEL_ENV, "").strip()
+    if chosen:
+        return chosen
+    if os.environ.get("OPENAI_API_KEY", "").strip():
+        return DEFAULT_LIVE_MODEL
+    return ScriptedModel(turns)
 
 
 def _turn(turn: Turn) -> dict[str, Any]:

@@ -9,7 +9,7 @@ plugin (``agentspan.agents.testing.pytest_plugin``) adds the ``mock_agent_run`` 
 ``event`` fixtures.
 """
 
-from agentspan.agents._scripted import ScriptedModel, ToolCall
+from agentspan.agents._scripted import ScriptedModel, ToolCall, scripted_or_live
 from agentspan.agents.testing._assertions import (
     assert_agent_ran,
     assert_event_sequence,
@@ -57,6 +57,7 @@ from agentspan.agents.testing.expect import AgentResultExpectation, expect
 __all__ = [
     "ScriptedModel",
     "ToolCall",
+    "scripted_or_live",
     "AgentResultExpectation",
     "CorrectnessEval",
     "EvalCase",
