@@ -6,6 +6,7 @@ An example declares its checks in comments, which double as documentation for re
     # expect: <text>            a line fragment that must appear in what it prints
     # requires: <module>        a Python package it needs (skipped, with the reason, if absent)
     # requires-command: <name>  a program it needs on PATH (likewise)
+    # requires-env: <NAME>      an environment variable it needs (likewise; passed through)
     # timeout: <seconds>        when it needs longer than the default 90 s
 
 The examples share one server (SQLite, model requests to real providers refused, so nothing
@@ -41,7 +42,9 @@ _STRIPPED_PREFIXES = ("OPENAI_", "ANTHROPIC_", "GEMINI_", "GOOGLE_", "AGENTSPAN_
 
 def _directives(path: Path) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
-    for match in re.finditer(r"^# (expect|requires|requires-command|timeout): (.+)$", path.read_text(), re.M):
+    for match in re.finditer(
+        r"^# (expect|requires|requires-command|requires-env|timeout): (.+)$", path.read_text(), re.M
+    ):
         found.setdefault(match.group(1), []).append(match.group(2).strip())
     return found
 
@@ -54,6 +57,9 @@ def _missing(path: Path) -> str | None:
     for command in marks.get("requires-command", []):
         if shutil.which(command) is None:
             return f"{path.name} needs the program {command!r} on PATH, which is missing"
+    for name in marks.get("requires-env", []):
+        if not os.environ.get(name):
+            return f"{path.name} needs the environment variable {name}, which is not set"
     return None
 
 
@@ -73,7 +79,8 @@ def _run(path: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 def runs(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[dict[Path, Future[subprocess.CompletedProcess[str]]]]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(_STRIPPED_PREFIXES)}
+    wanted = {name for path in GALLERY for name in _directives(path).get("requires-env", [])}
+    base = {k: v for k, v in os.environ.items() if k in wanted or not k.startswith(_STRIPPED_PREFIXES)}
     server = ServerProcess(
         tmp_path_factory.mktemp("gallery"), env={**base, "AGENTSPAN_ALLOW_MODEL_REQUESTS": "false"}
     ).start()
