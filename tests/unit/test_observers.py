@@ -15,9 +15,10 @@ from agentspan.protocol.spec import AgentConfig
 from agentspan.server.engine.model import ApprovalDecided, Cancel, ExecState
 from agentspan.server.errors import InvalidState
 from agentspan.server.observers import (
+    AnyObserver,
+    InlineObserver,
     LlmCallFinished,
     Notification,
-    Observer,
     ObserverBus,
     StepCommitted,
 )
@@ -41,6 +42,19 @@ class Recorder:
 class Raising:
     async def observe(self, note: Notification) -> None:
         raise RuntimeError("an observer's bug")
+
+
+class InlineRecorder(Recorder):
+    """Told by a plain call, in a batch after the commit."""
+
+    def observe_now(self, note: Notification) -> None:
+        self.notes.append(note)
+        self.arrived.set()
+
+
+class InlineRaising:
+    def observe_now(self, note: Notification) -> None:
+        raise RuntimeError("an inline observer's bug")
 
 
 class Stuck:
@@ -82,7 +96,7 @@ async def drained(recorder: Recorder, done: Callable[[], bool]) -> None:
 
 
 def with_services(
-    tmp_path: Path, observers: Sequence[Observer], scenario: Callable[[Services], Awaitable[None]]
+    tmp_path: Path, observers: Sequence[AnyObserver], scenario: Callable[[Services], Awaitable[None]]
 ) -> None:
     async def main() -> None:
         settings = Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'obs.db'}")
@@ -201,3 +215,43 @@ def test_without_observers_a_step_builds_no_notification(tmp_path: Path) -> None
         assert effects.notes is None
 
     with_services(tmp_path, [], scenario)
+
+
+def test_inline_observers_hear_every_step_after_commit_and_a_raising_one_breaks_nothing(
+    tmp_path: Path,
+) -> None:
+    inline = InlineRecorder()
+    assert isinstance(inline, InlineObserver) and not isinstance(Recorder(), InlineObserver)
+
+    async def scenario(services: Services) -> None:
+        execution_id = await run_to_end(services, replying("inline", "hi"))
+        events = await services.store.list_events(execution_id, 0, 1000)
+        await drained(inline, lambda: sum(len(s.events) for s in inline.steps(execution_id)) == len(events))
+        assert [s.input_kind for s in inline.steps(execution_id)] == ["start", "llm_result"]
+        assert sum(isinstance(n, LlmCallFinished) for n in inline.notes) == 1
+
+    with_services(tmp_path, [InlineRaising(), inline], scenario)
+
+
+def test_inline_observers_are_called_in_one_batch_and_drop_past_the_bound() -> None:
+    async def main() -> tuple[list[int], int, int]:
+        inline = InlineRecorder()
+        bus = ObserverBus([Stuck(), inline], queue_size=3)
+        bus.start()
+        try:
+            for _ in range(5):  # one burst: nothing runs the flush before the loop turns
+                bus.publish(LlmCallFinished("e", "m", 1, 1, None, 1.0, "stop"))
+            heard_during_burst = len(inline.notes)
+            await asyncio.sleep(0)
+            heard_after = len(inline.notes)
+            bus.publish(LlmCallFinished("e", "m", 1, 1, None, 1.0, "stop"))
+        finally:
+            await bus.stop()  # flushes what is pending
+        assert len(inline.notes) == heard_after + 1
+        return bus.dropped(), heard_during_burst, heard_after
+
+    dropped, during, after = asyncio.run(main())
+    assert (during, after) == (0, 3)
+    # The stuck observer holds one and queues three of the first five (one dropped), then
+    # drops the sixth; the inline ones took three of the burst and the sixth.
+    assert dropped == [2, 2]

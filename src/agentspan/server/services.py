@@ -19,7 +19,7 @@ from agentspan.server.executors.pdf_tool import PdfToolExecutor
 from agentspan.server.executors.pool import ExecutorPool
 from agentspan.server.executors.timer import TimerExecutor
 from agentspan.server.hub import Hub
-from agentspan.server.observers import Observer, ObserverBus
+from agentspan.server.observers import AnyObserver, ObserverBus
 from agentspan.server.providers import ProviderRegistry
 from agentspan.server.service.credentials import CredentialService
 from agentspan.server.service.keys import KeyService
@@ -98,7 +98,7 @@ class Services:
         settings: Settings,
         store: Store | None = None,
         *,
-        observers: Sequence[Observer] = (),
+        observers: Sequence[AnyObserver] = (),
         executors: Sequence[Executor] = (),
     ) -> Services:
         """Open the store and start the server's background work. ``observers`` hear

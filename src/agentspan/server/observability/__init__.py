@@ -9,8 +9,9 @@
   needs ``pip install 'agentspan[otel]'``): ``tracing.py``;
 - execution logs (``AGENTSPAN_EXECUTION_LOGS``, on unless ``0``/``false``): ``logs.py``.
 
-Each is an ``Observer`` on the bus (``server/observers.py``): told after commit, on its
-own task, dropping what it cannot keep up with. None of them runs inside a transaction.
+Each is an ``InlineObserver`` on the bus (``server/observers.py``): called after commit,
+in one batch per burst of notifications, dropping what it cannot keep up with. None of
+them runs inside a transaction.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 from agentspan.server.observability.logs import LogObserver
 from agentspan.server.observability.metrics import Metrics, MetricsObserver
 from agentspan.server.observability.tracing import TracingObserver, tracing_observer
-from agentspan.server.observers import Observer
+from agentspan.server.observers import AnyObserver
 
 _OFF = ("0", "false", "no", "off")
 
@@ -33,7 +34,7 @@ def _on(name: str) -> bool:
 @dataclass
 class Observability:
     metrics: Metrics | None = None
-    observers: list[Observer] = field(default_factory=list)
+    observers: list[AnyObserver] = field(default_factory=list)
     tracing_enabled: bool = False
     tracer: TracingObserver | None = None
 

@@ -20,7 +20,7 @@ _MAX_MESSAGE = 500
 
 
 class LogObserver:
-    async def observe(self, note: Notification) -> None:
+    def observe_now(self, note: Notification) -> None:
         if isinstance(note, StepCommitted):
             self._step(note)
         elif isinstance(note, TaskFinished) and note.outcome == "lease_lost":

@@ -202,7 +202,7 @@ class Metrics:
 
 
 class MetricsObserver:
-    """Counts committed work (an ``Observer``: runs on its own task, after commit)."""
+    """Counts committed work (an ``InlineObserver``: called in a batch after commit)."""
 
     def __init__(self, metrics: Metrics) -> None:
         self.m = metrics
@@ -219,7 +219,7 @@ class MetricsObserver:
             child = self._children[key] = metric.labels(*labels)
         return child
 
-    async def observe(self, note: Notification) -> None:
+    def observe_now(self, note: Notification) -> None:
         if isinstance(note, StepCommitted):
             self._step(note)
         elif isinstance(note, LlmCallFinished):
