@@ -103,3 +103,49 @@ def test_a_short_conversation_is_never_condensed(runtime: AgentRuntime, fake: Fa
     result = runtime.run(agent, "Read page 1")
     assert result.status == "COMPLETED" and fake.request_count == 2
     assert not [e for e in result.events if e.type == "context_condensed"]
+
+
+OVERFLOW = (
+    "This model's maximum context length is 2000 tokens. However, your messages resulted in "
+    "3410 tokens. Please reduce the length of the messages."
+)
+
+
+def test_a_provider_refusing_a_too_long_request_gets_a_condensed_one(
+    runtime: AgentRuntime, fake: FakeOpenAI
+) -> None:
+    # gpt-4o-mini's window is large here, so only the provider's refusal shows it is not.
+    fake.script(
+        FakeOpenAI.tool_calls([("fetch_page", {"n": 1})]),
+        FakeOpenAI.tool_calls([("fetch_page", {"n": 2})]),
+        FakeOpenAI.error(400, OVERFLOW),
+        FakeOpenAI.text("Page 1 was fetched: lorem ipsum."),  # the summary call
+        FakeOpenAI.text("Both pages are lorem ipsum."),
+    )
+    agent = Agent(name="reader", model="openai/gpt-4o-mini", instructions="Read.", tools=[fetch_page])
+    result = runtime.run(agent, "Read pages 1 and 2")
+    assert result.status == "COMPLETED", result.error
+    assert result.output == "Both pages are lorem ipsum."
+    assert fake.request_count == 5
+
+    refused, summary_call, retried = fake.requests[2], fake.requests[3], fake.requests[4]
+    assert summary_call["messages"][0] == {"role": "system", "content": SUMMARY_INSTRUCTIONS}
+    assert "page 1:" in summary_call["messages"][1]["content"]
+    sent_before, sent_after = non_system(refused), non_system(retried)
+    assert len(sent_after) < len(sent_before)
+    assert sent_after[1]["content"] == SUMMARY_PREFIX + "Page 1 was fetched: lorem ipsum."
+    assert sent_after[-1]["role"] == "tool" and sent_after[-1]["content"].startswith("page 2:")
+    (event,) = [e for e in result.events if e.type == "context_condensed"]
+    assert event.content == "provider_refused"
+
+
+def test_a_refused_request_with_nothing_left_to_condense_fails_with_the_providers_words(
+    runtime: AgentRuntime, fake: FakeOpenAI
+) -> None:
+    fake.script(FakeOpenAI.error(400, OVERFLOW))
+    agent = Agent(name="reader", model="openai/gpt-4o-mini", tools=[fetch_page])
+    result = runtime.run(agent, "x" * 100)
+    assert result.status == "FAILED"
+    assert result.error is not None and "maximum context length" in result.error
+    assert "no older messages are left to condense" in result.error
+    assert fake.request_count == 1

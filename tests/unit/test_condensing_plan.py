@@ -13,6 +13,7 @@ from agentspan.server.executors.condensing import (
     condensed_view,
     estimated_tokens,
     exchanges,
+    is_context_overflow,
     plan,
     summary_request,
     transcript,
@@ -119,3 +120,32 @@ def test_operator_overrides_and_default(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("AGENTSPAN_CONTEXT_WINDOWS", "gpt-4o")
     with pytest.raises(ValueError, match="MODEL=TOKENS"):
         Settings.from_env()
+
+
+def test_a_transcript_too_long_for_one_message_cuts_it_instead_of_sending_nothing() -> None:
+    messages = conversation(2, size=500)
+    text = transcript(messages, None, [1, 2], 120)
+    assert text.startswith("Tool result (lookup): rrrr") and text.endswith(" […]")
+    assert len(text) <= 120 + len(" […]")
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        "openai returned HTTP 400: This model's maximum context length is 8192 tokens (context_length_exceeded)",
+        "anthropic returned HTTP 400: prompt is too long: 210000 tokens > 200000 maximum",
+        "gemini returned HTTP 400: The input token count (1200000) exceeds the maximum number of tokens allowed",
+        "bedrock returned HTTP 400: Input is too long for requested model.",
+        "mistral returned HTTP 400: Prompt contains 40000 tokens, too many tokens for model",
+    ],
+)
+def test_providers_words_for_a_request_too_long_are_recognised(error: str) -> None:
+    assert is_context_overflow(error)
+
+
+@pytest.mark.parametrize(
+    "error",
+    ["openai returned HTTP 401: Incorrect API key provided", "openai returned HTTP 400: Invalid tool schema"],
+)
+def test_other_errors_are_not_taken_for_a_request_too_long(error: str) -> None:
+    assert not is_context_overflow(error)

@@ -17,6 +17,12 @@ condensing summarises the previous summary together with the messages that follo
 it. The stored messages are never rewritten: ``GET …/execution/{id}`` shows all of them;
 the state's ``condensed`` says what the model is sent instead.
 
+The estimate can be wrong (another tokenizer, images, a window set too large), so a
+provider's own "context too long" refusal (``is_context_overflow``) condenses too: the
+executor condenses to a budget below what it had sent (``OVERFLOW_SHRINK``) and the
+engine asks for the call again. Each condensing must cover messages the previous one did
+not, so a conversation that cannot shrink further fails with the provider's error.
+
 (System text is not a message here: the agent's instructions and its memory's system
 messages are sent with every call and never condensed.) Everything here is pure.
 """
@@ -24,6 +30,7 @@ messages are sent with every call and never condensed.) Everything here is pure.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +46,8 @@ RECENT_SHARE = 0.5
 SUMMARY_MAX_TOKENS = 1_024
 MESSAGE_CHARS_IN_TRANSCRIPT = 4_000
 """A message longer than this is cut in the transcript the summary model reads."""
+OVERFLOW_SHRINK = 0.6
+"""After a provider refused a request as too long: condense to this share of its estimate."""
 SUMMARY_PREFIX = "[Earlier conversation condensed] "
 SUMMARY_INSTRUCTIONS = (
     "You condense the earlier part of a conversation between a user, an AI agent and its "
@@ -46,6 +55,22 @@ SUMMARY_INSTRUCTIONS = (
     "every fact, decision, number, name, tool result and open question the agent may need "
     "later, and the user's goal. Write only the summary."
 )
+
+
+# How providers word "the request does not fit the context window" (OpenAI and the
+# OpenAI-compatible family, Anthropic, Gemini and Vertex AI, Bedrock, Cohere, Mistral).
+_OVERFLOW = re.compile(
+    r"context_length_exceeded|maximum context length|context window|context length"
+    r"|prompt is too long|input is too long|too many (?:input )?tokens"
+    r"|exceeds the (?:model's )?(?:maximum|max|context)|input token count"
+    r"|reduce the length of the (?:messages|prompt)",
+    re.IGNORECASE,
+)
+
+
+def is_context_overflow(error: str) -> bool:
+    """Whether a provider's (non-retryable) error says the request was too long."""
+    return _OVERFLOW.search(error) is not None
 
 
 def estimated_tokens(request: LlmRequest) -> int:
@@ -131,11 +156,14 @@ def transcript(
     messages: list[ChatMessage], condensed: Condensation | None, covered: list[int], max_chars: int
 ) -> str:
     """The text the summary model reads: the previous summary, then the covered messages
-    (the oldest are dropped first if it is too long for the summary model itself)."""
+    (the oldest are dropped first if it is too long for the summary model itself; the
+    newest one left is cut rather than dropped, so the summary model always reads some)."""
     lines = [_line(messages[i]) for i in covered]
     head = f"Summary so far: {condensed.summary}" if condensed is not None else ""
-    while lines and len(head) + sum(len(line) + 1 for line in lines) > max_chars:
+    while len(lines) > 1 and len(head) + sum(len(line) + 1 for line in lines) > max_chars:
         lines.pop(0)
+    if lines and len(head) + len(lines[0]) + 1 > max_chars:
+        lines[0] = lines[0][: max(max_chars - len(head) - 1, 0)] + " […]"
     return "\n".join(p for p in (head, *lines) if p)
 
 

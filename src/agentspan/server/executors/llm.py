@@ -31,12 +31,14 @@ from agentspan.server.engine.waits import waiting_calls
 from agentspan.server.executors.base import ExecutorContext, Job, resolve_model
 from agentspan.server.executors.condensing import (
     CHARS_PER_TOKEN,
+    OVERFLOW_SHRINK,
     SUMMARY_INSTRUCTIONS,
     SUMMARY_MAX_TOKENS,
     budget_tokens,
     condensed_view,
     estimated_tokens,
     exchanges,
+    is_context_overflow,
     plan,
     summary_request,
     transcript,
@@ -78,7 +80,18 @@ class LlmExecutor:
         condensed = await self._condense(job.task.execution_id, spec, messages, sent, state, ctx, planning)
         if condensed is not None:
             return condensed
-        return await self._call(job.task.execution_id, spec, sent, ctx, planning=planning)
+        called = await self._call(job.task.execution_id, spec, sent, ctx, planning=planning)
+        if isinstance(called, LlmFailed) and is_context_overflow(called.error):
+            # The provider counted more than we estimated: condense below what was sent.
+            sent_tokens = estimated_tokens(build_request(spec, "", sent, planning=planning))
+            limit = max(int(sent_tokens * OVERFLOW_SHRINK), 1)
+            shrunk = await self._condense(
+                job.task.execution_id, spec, messages, sent, state, ctx, planning, limit=limit
+            )
+            if shrunk is None:
+                return LlmFailed(error=f"{called.error} (and no older messages are left to condense)")
+            return shrunk
+        return called
 
     def recorded(self, job: Job, result: Input, state: ExecState | None) -> None:
         if state is None or state.terminal or state.selecting or waiting_calls(state):
@@ -131,22 +144,27 @@ class LlmExecutor:
         state: ExecState,
         ctx: ExecutorContext,
         planning: bool,
+        *,
+        limit: int | None = None,
     ) -> ContextCondensed | LlmFailed | None:
         """A summary call in place of a model call whose request would not fit the
-        model's context window (``condensing.py``); None: make the call as it is."""
+        model's context window (``condensing.py``), or must fit in ``limit`` tokens (the
+        provider refused a longer one); None: make the call as it is."""
         model = spec.model or ""
         if model.startswith("scripted/"):
             return None  # scripted turns are counted from the messages sent: never condensed
         window = context_window(model, self.settings.context_windows, self.settings.default_context_window)
         budget = budget_tokens(window, spec.max_tokens)
         request = build_request(spec, "", sent, planning=planning)
-        if estimated_tokens(request) <= budget:
+        if limit is not None:
+            window, budget = min(window, limit), min(budget, limit)
+        elif estimated_tokens(request) <= budget:
             return None
         cut = plan(messages, state.condensed, budget)
         if cut is None:
             return None  # nothing older left to condense: the provider decides
         # The summary call goes to the same model: its transcript must fit the same window.
-        room = budget_tokens(window, SUMMARY_MAX_TOKENS) - len(SUMMARY_INSTRUCTIONS)
+        room = budget_tokens(window, SUMMARY_MAX_TOKENS) - int(len(SUMMARY_INSTRUCTIONS) / CHARS_PER_TOKEN)
         text = transcript(messages, state.condensed, cut.covered, int(max(room, 1) * CHARS_PER_TOKEN))
         started = time.perf_counter()
         try:
@@ -161,6 +179,7 @@ class LlmExecutor:
         log.info("condensed %d messages of %s", len(cut.covered), execution_id)
         return ContextCondensed(
             condensation=condensation,
+            trigger="proactive" if limit is None else "provider_refused",
             messages_before=len(sent),
             messages_after=len(condensed_view(messages, condensation)),
             exchanges_condensed=exchanges(messages, cut.covered),
