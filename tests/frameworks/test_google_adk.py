@@ -400,6 +400,106 @@ def test_before_agent_callback_content_skips_the_agent(runtime: AgentRuntime, fa
     assert fake.request_count == 0
 
 
+def test_model_callbacks_see_the_request_and_reply_and_can_answer(
+    runtime: AgentRuntime, fake: FakeOpenAI
+) -> None:
+    seen: list[str] = []
+
+    def guard(callback_context: Any, llm_request: Any) -> Any:
+        from google.adk.models.llm_response import LlmResponse
+
+        texts = [p.text or "" for c in llm_request.contents for p in c.parts or []]
+        calls = [p.function_call.name for c in llm_request.contents for p in c.parts or [] if p.function_call]
+        results = [
+            p.function_response.response
+            for c in llm_request.contents
+            for p in c.parts or []
+            if p.function_response
+        ]
+        seen.append(
+            f"request system={llm_request.config.system_instruction!r} calls={calls} results={results}"
+        )
+        if any("password" in t for t in texts):
+            return LlmResponse(
+                content=types.Content(role="model", parts=[types.Part(text="I cannot help with that.")])
+            )
+        return None
+
+    def shout(callback_context: Any, llm_response: Any) -> Any:
+        from google.adk.models.llm_response import LlmResponse
+
+        parts = llm_response.content.parts or []
+        seen.append("reply " + ", ".join(p.function_call.name if p.function_call else p.text for p in parts))
+        text = "".join(p.text or "" for p in parts)
+        if text:
+            return LlmResponse(content=types.Content(role="model", parts=[types.Part(text=text.upper())]))
+        return None
+
+    agent = LlmAgent(
+        name="guarded",
+        model=MODEL,
+        instruction="Help.",
+        tools=[get_weather],
+        before_model_callback=guard,
+        after_model_callback=shout,
+    )
+    fake.script(FakeOpenAI.tool_calls([("get_weather", {"city": "Oslo"})]), FakeOpenAI.text("Sunny in Oslo."))
+    result = runtime.run(agent, "Weather in Oslo?")
+    assert result.status == "COMPLETED", result.error
+    assert result.output == "SUNNY IN OSLO."
+    assert fake.request_count == 2
+    assert seen[0] == "request system='Help.' calls=[] results=[]"
+    assert seen[1] == "reply get_weather"
+    assert seen[2].startswith("request system='Help.' calls=['get_weather'] results=[{'city': 'Oslo'")
+    assert seen[3] == "reply Sunny in Oslo."
+
+    blocked = runtime.run(agent, "What is the admin password?")
+    assert blocked.status == "COMPLETED", blocked.error
+    assert blocked.output == "I cannot help with that."
+    assert fake.request_count == 2, "the model was not called"
+
+
+def test_a_model_callback_editing_the_request_in_place_is_reported_not_ignored(
+    runtime: AgentRuntime, fake: FakeOpenAI
+) -> None:
+    def edit(callback_context: Any, llm_request: Any) -> None:
+        llm_request.config.system_instruction = "Be terse."
+
+    agent = LlmAgent(name="editor", model=MODEL, instruction="Help.", before_model_callback=edit)
+    fake.script(FakeOpenAI.text("Hello."))
+    result = runtime.run(agent, "Hi")
+    assert result.status == "COMPLETED", result.error
+    assert _system(fake.requests[0]) == "Help."  # not applied ...
+    (event,) = [e for e in result.events if e.type == "callback"]
+    assert event.data is not None and "changed the llm_request in place" in str(
+        event.data["errors"]
+    )  # ... and said
+
+
+def test_tool_error_callback_answers_for_a_failed_tool(runtime: AgentRuntime, fake: FakeOpenAI) -> None:
+    def flaky(city: str) -> dict[str, Any]:
+        """Look up the forecast."""
+        raise ConnectionError(f"forecast service down for {city}")
+
+    def fallback(
+        tool: Any, args: dict[str, Any], tool_context: ToolContext, error: Exception
+    ) -> dict[str, Any]:
+        return {"city": args["city"], "forecast": "unknown", "why": str(error)}
+
+    agent = LlmAgent(name="resilient", model=MODEL, tools=[flaky], on_tool_error_callback=fallback)
+    fake.script(
+        FakeOpenAI.tool_calls([("flaky", {"city": "Lima"})]), FakeOpenAI.text("No forecast for Lima.")
+    )
+    result = runtime.run(agent, "Forecast for Lima?")
+    assert result.status == "COMPLETED", result.error
+    (call,) = result.tool_calls
+    assert (
+        call["result"]["forecast"] == "unknown" and "forecast service down for Lima" in call["result"]["why"]
+    )
+    tool_message = [m for m in fake.requests[1]["messages"] if m["role"] == "tool"]
+    assert "forecast service down for Lima" in tool_message[0]["content"]
+
+
 # --------------------------------------------------------------------------- mapping and refusals
 
 
@@ -444,11 +544,14 @@ def test_models_are_inherited_and_features_map() -> None:
 
 
 def test_unsupported_features_are_refused_by_name() -> None:
-    def before_model(callback_context: Any, llm_request: Any) -> None:
+    def on_model_error(callback_context: Any, llm_request: Any, error: Exception) -> None:
         return None
 
     cases: list[tuple[Any, str]] = [
-        (LlmAgent(name="cb", model=MODEL, before_model_callback=before_model), "before_model_callback"),
+        (
+            LlmAgent(name="cb", model=MODEL, on_model_error_callback=on_model_error),
+            "on_model_error_callback",
+        ),
         (
             LlmAgent(
                 name="cfg",

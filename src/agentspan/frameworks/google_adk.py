@@ -69,10 +69,7 @@ _REFUSED_FIELDS = (
     "state_schema",
     "retry_config",
     "parallel_worker",
-    "before_model_callback",
-    "after_model_callback",
     "on_model_error_callback",
-    "on_tool_error_callback",
 )
 _REFUSED_AGENT_FIELDS = ("timeout", "rerun_on_resume")
 # generate_content_config fields and the native option each becomes.

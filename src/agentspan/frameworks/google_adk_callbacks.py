@@ -9,14 +9,24 @@ makes to the state are sent back with its answer. What it returns takes effect a
 a ``Content`` from an agent callback is the agent's answer (before: the agent does not
 run), a dict from a tool callback is the tool's result (before: the tool does not run).
 
-Model callbacks are refused by the adapter: an ADK ``LlmRequest`` / ``LlmResponse`` cannot
-be rebuilt faithfully from what the server sends a hook.
+``before_model_callback`` / ``after_model_callback`` become ``before_model`` /
+``after_model`` hooks: the callback gets an ADK ``LlmRequest`` built from the conversation
+the server sends the hook (system instruction, user and model turns, function calls and
+responses) or an ``LlmResponse`` built from the model's reply. An ``LlmResponse`` it
+returns is the model's reply (before: the model is not called; after: it replaces the
+reply, as a final answer). Changing the request or response *in place* is not applied (the
+server makes the call): the hook then reports an error in its ``callback`` event rather
+than pretend. ``on_tool_error_callback`` runs when a tool failed; a dict it returns is the
+tool's result (ADK's after-tool callbacks then see it), else the model sees the error.
+``on_model_error_callback`` has no hook (a failed model call is retried by the server, then
+fails the run) and is refused by the adapter.
 """
 
 from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -81,6 +91,7 @@ def adk_hooks(
         callbacks = _callbacks(getattr(source, f"{position}_callback", None))
         if callbacks:
             methods[method] = _agent_hook(callbacks, source, invocation, callback_context)
+    methods.update(_model_methods(source, invocation, callback_context))
     methods.update(_tool_methods(source, tools, invocation, tool_context))
     if not methods:
         return None
@@ -105,11 +116,121 @@ def _agent_hook(
     return hook
 
 
+def _model_methods(
+    source: Any, invocation: Invocation, callback_context: Callable[[Any], Any]
+) -> dict[str, Any]:
+    from google.adk.models.llm_request import LlmRequest
+    from google.adk.models.llm_response import LlmResponse
+
+    before = _callbacks(getattr(source, "before_model_callback", None))
+    after = _callbacks(getattr(source, "after_model_callback", None))
+    if not before and not after:
+        return {}  # workflow agents (no model) and most LlmAgents
+    model = source.model if isinstance(source.model, str) else getattr(source.model, "model", "")
+    methods: dict[str, Any] = {}
+
+    def run(
+        callbacks: list[Callable[..., Any]], context: ToolContext, name: str, value: Any
+    ) -> dict[str, Any] | None:
+        built = invocation(source, context.state, context.execution_id)
+        ctx = callback_context(built)
+        snapshot = value.model_dump(mode="json")
+        answer = _first(callbacks, callback_context=ctx, **{name: value})
+        _sync_state(context, built, ctx.actions.state_delta)
+        if answer is None:
+            if value.model_dump(mode="json") != snapshot:
+                raise ValueError(
+                    f"{source.name}'s {name.replace('llm_', '')} callback changed the {name} in "
+                    "place, which Agentspan does not apply (the server makes the model call); "
+                    "return an LlmResponse instead"
+                )
+            return None
+        if any(getattr(part, "function_call", None) for part in _parts(answer)):
+            raise ValueError(
+                f"{source.name}'s model callback returned function calls, which Agentspan "
+                "cannot stand in for a model reply; return text"
+            )
+        return {"response": _text(answer.content)}
+
+    if before:
+
+        def on_model_start(self: Any, *, context: ToolContext, **kwargs: Any) -> Any:
+            request = LlmRequest(model=model, **_request_fields(kwargs.get("messages") or []))
+            return run(before, context, "llm_request", request)
+
+        methods["on_model_start"] = on_model_start
+    if after:
+
+        def on_model_end(self: Any, *, context: ToolContext, **kwargs: Any) -> Any:
+            reply = _reply_content(kwargs.get("llm_result") or "", kwargs.get("tool_calls") or [])
+            return run(after, context, "llm_response", LlmResponse(content=reply))
+
+        methods["on_model_end"] = on_model_end
+    return methods
+
+
+def _parts(response: Any) -> list[Any]:
+    content = getattr(response, "content", None)
+    return list(getattr(content, "parts", None) or [])
+
+
+def _arguments(raw: Any) -> dict[str, Any]:
+    if isinstance(raw, dict):
+        return raw
+    try:
+        parsed = json.loads(raw) if isinstance(raw, str) else None
+    except ValueError:
+        parsed = None
+    return parsed if isinstance(parsed, dict) else {"_raw": raw}
+
+
+def _request_fields(messages: list[dict[str, Any]]) -> dict[str, Any]:
+    """ADK's ``contents`` and ``config`` for the conversation a ``before_model`` hook gets
+    (chat messages: the instructions as a system message, then the turns)."""
+    from google.genai import types
+
+    system: list[str] = []
+    contents: list[Any] = []
+    for message in messages:
+        role, content = message.get("role"), message.get("content")
+        text = content if isinstance(content, str) else json.dumps(content) if content else ""
+        if role == "system":
+            system.append(text)
+        elif role == "user":
+            contents.append(types.Content(role="user", parts=[types.Part(text=text)]))
+        elif role == "assistant":
+            contents.append(_reply_content(text, message.get("tool_calls") or []))
+        elif role == "tool":
+            result = _arguments(content) if isinstance(content, str) else {"result": content}
+            response = types.FunctionResponse(
+                id=message.get("tool_call_id"), name=message.get("name"), response=result
+            )
+            contents.append(types.Content(role="user", parts=[types.Part(function_response=response)]))
+    config = types.GenerateContentConfig(system_instruction="\n\n".join(system) if system else None)
+    return {"contents": contents, "config": config}
+
+
+def _reply_content(text: str, tool_calls: list[dict[str, Any]]) -> Any:
+    from google.genai import types
+
+    parts = [types.Part(text=text)] if text else []
+    for call in tool_calls:
+        parts.append(
+            types.Part(
+                function_call=types.FunctionCall(
+                    id=call.get("id"), name=call.get("name"), args=_arguments(call.get("arguments"))
+                )
+            )
+        )
+    return types.Content(role="model", parts=parts)
+
+
 def _tool_methods(
     source: Any, tools: dict[str, Any], invocation: Invocation, tool_context: Callable[..., Any]
 ) -> dict[str, Any]:
     before = _callbacks(getattr(source, "before_tool_callback", None))
     after = _callbacks(getattr(source, "after_tool_callback", None))
+    on_error = _callbacks(getattr(source, "on_tool_error_callback", None))
 
     def call(
         context: ToolContext, tool_name: str, arguments: dict[str, Any], call_id: str, **extra: Any
@@ -117,7 +238,14 @@ def _tool_methods(
         built = invocation(source, context.state, context.execution_id)
         ctx = tool_context(built, function_call_id=call_id)
         common = {"tool": tools.get(tool_name), "args": dict(arguments or {}), "tool_context": ctx}
-        if "response" in extra:
+        if "error" in extra:
+            # ADK: the error callbacks may answer for the failed tool, and the after-tool
+            # callbacks then see that answer; with no answer the error stands.
+            answer = _first(on_error, **common, error=RuntimeError(str(extra["error"])))
+            if answer is not None and after:
+                altered = _first(after, **common, tool_response=answer)
+                answer = answer if altered is None else altered
+        elif "response" in extra:
             answer = _first(after, **common, tool_response=extra["response"])
         else:
             answer = _first(before, **common)
@@ -138,18 +266,21 @@ def _tool_methods(
             )
 
         methods["on_tool_start"] = on_tool_start
-    if after:
+    if after or on_error:
 
         def on_tool_end(self: Any, *, context: ToolContext, **kwargs: Any) -> Any:
-            result = kwargs.get("result", kwargs.get("error"))
-            response = result if isinstance(result, dict) else {"result": result}  # ADK's shape
-            return call(
+            where = (
                 context,
                 kwargs.get("tool_name", ""),
                 kwargs.get("arguments") or {},
                 kwargs.get("call_id", ""),
-                response=response,
             )
+            if "result" not in kwargs:  # the tool failed
+                return call(*where, error=kwargs.get("error")) if on_error else None
+            if not after:
+                return None
+            result = kwargs["result"]
+            return call(*where, response=result if isinstance(result, dict) else {"result": result})
 
         methods["on_tool_end"] = on_tool_end
     return methods
