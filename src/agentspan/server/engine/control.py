@@ -23,7 +23,7 @@ from agentspan.server.engine.model import (
     WorkerFound,
     WorkerMissing,
 )
-from agentspan.server.engine.steps import InputHandler, Step, finish
+from agentspan.server.engine.steps import InputHandler, Step, control_children, finish
 
 
 def on_llm_failed(spec: AgentConfig, d: Step, inp: LlmFailed) -> None:
@@ -51,6 +51,7 @@ def on_pause(spec: AgentConfig, d: Step, inp: Pause) -> None:
     s.paused = True
     s.status = "PAUSED"
     d.events.append(EventDraft("paused", {"content": "paused; no model call is made until resumed"}))
+    control_children(d, "pause")
 
 
 def on_resume(spec: AgentConfig, d: Step, held: Callable[[AgentConfig, Step], None]) -> None:
@@ -61,6 +62,7 @@ def on_resume(spec: AgentConfig, d: Step, held: Callable[[AgentConfig, Step], No
     s.paused = False
     s.status = "RUNNING"
     d.events.append(EventDraft("resumed", {}))
+    control_children(d, "resume")
     if s.llm_due:
         held(spec, d)
 
