@@ -12,6 +12,7 @@ import pytest
 from agentspan.agents import Agent, AgentRuntime, tool
 from agentspan.agents.testing import ScriptedModel, ToolCall
 
+from fakes.openai_server import FakeOpenAI
 from support.servers import ThreadServer
 
 
@@ -138,3 +139,44 @@ def test_stop_ends_other_strategies_without_waiting_for_members(
     else:
         assert result.finish_reason == "stopped"
         assert "quick answer" not in str(result.output)  # the next member never started
+
+
+@tool
+def look_up(topic: str = "") -> str:
+    """Looks something up."""
+    return f"facts about {topic}"
+
+
+def test_a_budget_spent_inside_a_nested_team_ends_every_level_with_budget_exceeded(
+    runtime: AgentRuntime, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.reset()
+    fake_openai.script(FakeOpenAI.text("alpha speaks"), FakeOpenAI.text("beta speaks"))
+    alpha = Agent(name="alpha_spender", model="openai/gpt-4o")
+    beta = Agent(name="beta_spender", model="openai/gpt-4o")
+    chat = Agent(
+        name="inner_chat", model="offline/basic", agents=[alpha, beta], strategy="round_robin", max_turns=6
+    )
+    closing = Agent(name="closing_step", model=says("never reached"))
+    pipeline = chat >> closing
+    # Each fake call uses 15 tokens: alpha and beta get one turn each, alpha's second is refused.
+    result = runtime.run(pipeline, "discuss", max_tokens_total=20)
+    assert result.status == "COMPLETED" and result.finish_reason == "budget_exceeded"
+    assert result.output == "[alpha_spender]: alpha speaks\n\n[beta_spender]: beta speaks"
+    assert fake_openai.request_count == 2
+    assert any(e.type == "budget_exceeded" for e in result.events)  # on the pipeline's own log
+    assert [e.target for e in result.events if e.type == "handoff"] == ["inner_chat"]
+    fake_openai.reset()
+
+
+def test_a_budget_spent_by_the_agent_handed_over_to_ends_the_handoff(
+    runtime: AgentRuntime, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.reset()
+    fake_openai.script(FakeOpenAI.tool_calls([("look_up", {"topic": "tides"})]))
+    expert = Agent(name="tide_expert", model="openai/gpt-4o", tools=[look_up])
+    desk = Agent(name="front_desk", model=says(ToolCall("transfer_to_tide_expert")), agents=[expert])
+    result = runtime.run(desk, "when is high tide?", max_tokens_total=10)
+    assert result.status == "COMPLETED" and result.finish_reason == "budget_exceeded"
+    assert fake_openai.request_count == 1
+    fake_openai.reset()

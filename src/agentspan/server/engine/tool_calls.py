@@ -439,7 +439,9 @@ def on_call_child_finished(spec: AgentConfig, d: Step, inp: ChildFinished) -> No
                 check_output(spec, d, text)
             elif inp.status == "COMPLETED":
                 s.last_text = inp.output if isinstance(inp.output, str) else s.last_text
-                finish(d, "COMPLETED", output=inp.output, finish_reason="stop")
+                # The agent handed over to ran out of budget: so did this run.
+                reason = "budget_exceeded" if inp.finish_reason == "budget_exceeded" else "stop"
+                finish(d, "COMPLETED", output=inp.output, finish_reason=reason)
             else:
                 finish(
                     d, "FAILED", error=f"'{inp.agent_name}' {inp.status}: {inp.error}", finish_reason="error"
