@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import Any, Literal
 
-from agentspan.protocol.api import TERMINAL_STATUSES, StartRequest, StartResponse
+from agentspan.protocol.api import TERMINAL_STATUSES, StartRequest, StartResponse, scoped_name
 from agentspan.protocol.errors import ErrorCode
 from agentspan.protocol.spec import AgentConfig
 from agentspan.server.engine.functions import CONVERSATION
@@ -47,6 +47,7 @@ from agentspan.server.engine.model import (
 )
 from agentspan.server.engine.options import unhonoured
 from agentspan.server.engine.session_state import inherited, shared_state
+from agentspan.server.engine.specs import find_tool
 from agentspan.server.engine.tool_calls import executor_of
 from agentspan.server.errors import Internal, InvalidAgent, InvalidState, ValidationFailed, not_found
 from agentspan.server.executors.base import ExecutorRegistry, Job, ServerRunner
@@ -430,6 +431,10 @@ class Driver:
                     if cmd.args.get("messages") == CONVERSATION:
                         cmd = await self._with_conversation(tx, row, spec, d, cmd)
                     task = self._tool_task(row, new, cmd, kind, now, spec.metadata)
+                    if kind == "worker" and _stateful(spec, cmd.name):
+                        # Only the worker of the process that started this execution (or
+                        # re-attached to it) polls this queue: per-run state stays with it.
+                        task.name = scoped_name(cmd.name, row.root_id)
                     await self._queue(tx, row, new, task, now, effects)
                 case CallLlm():
                     call_id = "plan" if cmd.purpose == "plan" else f"turn{new.turn + 1}"
@@ -605,3 +610,8 @@ def validate_tree(spec: AgentConfig, executors: ExecutorRegistry, path: str = ""
             )
     for nested in spec.nested_agents():
         validate_tree(nested, executors, f"{where}/")
+
+
+def _stateful(spec: AgentConfig, name: str) -> bool:
+    tool = find_tool(spec, name)
+    return tool is not None and bool(tool.stateful)
