@@ -91,6 +91,8 @@ def on_worker_missing(spec: AgentConfig, d: Step, inp: WorkerMissing) -> None:
                 f"(waited {inp.waited_seconds:.0f}s): its calls go only to the process that "
                 "started the execution. Re-attach one with runtime.resume(execution_id, agent)."
             )
+        if inp.note:
+            content = f"{content} {inp.note}"
         d.events.append(EventDraft("worker_missing", {"tool_name": name, "content": content}))
 
 

@@ -447,6 +447,8 @@ class WorkerMissing(_Model):
     kind: Literal["worker_missing"] = "worker_missing"
     tool_names: list[str]
     waited_seconds: float
+    note: str = ""
+    """Why nobody may serve them, when the watchdog knows (an older deployed version)."""
 
 
 class BudgetExceeded(_Model):
