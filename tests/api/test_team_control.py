@@ -119,16 +119,15 @@ def test_stop_ends_a_manual_team_while_its_member_waits(runtime: AgentRuntime, s
     assert status_of(runtime, child["executionId"]) == "COMPLETED"
 
 
-@pytest.mark.parametrize("strategy", ["round_robin", "parallel", "sequential"])
+@pytest.mark.parametrize("strategy", ["round_robin", "parallel", "sequential", "swarm"])
 def test_stop_ends_other_strategies_without_waiting_for_members(
     runtime: AgentRuntime, server: ThreadServer, strategy: str
 ) -> None:
     waiting = Agent(name=f"waits_{strategy}", model=says(ToolCall("sign_off"), "never"), tools=[sign_off])
     quick = Agent(name=f"quick_{strategy}", model=says("quick answer"))
     agents = [waiting, quick]
-    team = Agent(
-        name=f"stop_{strategy}", model="offline/basic", agents=agents, strategy=strategy, max_turns=4
-    )
+    model = "" if strategy == "swarm" else "offline/basic"  # a swarm parent without one starts a member
+    team = Agent(name=f"stop_{strategy}", model=model, agents=agents, strategy=strategy, max_turns=4)
     handle = runtime.start(team, "go")
     waiting_child(server, handle.execution_id)
     handle.stop()
