@@ -119,15 +119,21 @@ def test_stop_ends_a_manual_team_while_its_member_waits(runtime: AgentRuntime, s
     assert status_of(runtime, child["executionId"]) == "COMPLETED"
 
 
-@pytest.mark.parametrize("strategy", ["round_robin", "parallel", "sequential", "swarm"])
+@pytest.mark.parametrize("strategy", ["round_robin", "parallel", "sequential", "swarm", "router", "handoff"])
 def test_stop_ends_other_strategies_without_waiting_for_members(
     runtime: AgentRuntime, server: ThreadServer, strategy: str
 ) -> None:
     waiting = Agent(name=f"waits_{strategy}", model=says(ToolCall("sign_off"), "never"), tools=[sign_off])
     quick = Agent(name=f"quick_{strategy}", model=says("quick answer"))
     agents = [waiting, quick]
-    model = "" if strategy == "swarm" else "offline/basic"  # a swarm parent without one starts a member
-    team = Agent(name=f"stop_{strategy}", model=model, agents=agents, strategy=strategy, max_turns=4)
+    options: dict[str, Any] = {"model": "offline/basic"}
+    if strategy == "swarm":
+        options["model"] = ""  # a swarm parent without a model starts its first member
+    elif strategy == "router":
+        options["router"] = Agent(name="stop_picker", model=says(waiting.name))
+    elif strategy == "handoff":
+        options["model"] = says(ToolCall(f"transfer_to_{waiting.name}"))
+    team = Agent(name=f"stop_{strategy}", agents=agents, strategy=strategy, max_turns=4, **options)
     handle = runtime.start(team, "go")
     waiting_child(server, handle.execution_id)
     handle.stop()
