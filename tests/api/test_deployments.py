@@ -158,3 +158,43 @@ def test_a_version_too_large_for_the_database_is_a_400(server: ThreadServer) -> 
         server.api_url + "/deployments/support/start", json={"prompt": "hi", "version": 2**64}
     )
     assert answer.status_code == 400 and answer.json()["code"] == "validation_failed"
+
+
+@tool
+def old_lookup(order: str) -> str:
+    """How version 1 looked orders up."""
+    return f"order {order} found the old way"
+
+
+def test_an_older_versions_execution_without_a_worker_says_so(tmp_path: Path) -> None:
+    """Issue 17's versioning point: the worker that served version 1's tools is gone and
+    version 2 is deployed; a version 1 execution says so (status and event) instead of
+    hanging, and goes on once a process serves version 1 again."""
+    settings = Settings(data_dir=tmp_path, no_worker_after_seconds=0.5, watchdog_interval_seconds=0.1)
+    server = ThreadServer(settings).start()
+    v1 = Agent(
+        name="support",
+        model=ScriptedModel([ToolCall("old_lookup", {"order": "A1"}), "v1"]),
+        tools=[old_lookup],
+    )
+    try:
+        with _runtime(server) as deployer:
+            deployer.deploy(v1)
+            deployer.deploy(_agent("v2"))
+        with _runtime(server, workers=False) as caller:
+            handle = caller.start("support", "Where is A1?", version=1)
+            deadline = time.monotonic() + 20
+            while "old_lookup" not in (handle.get_status().waiting_reason or ""):
+                assert time.monotonic() < deadline, "the execution never said its worker is missing"
+                time.sleep(0.05)
+            assert handle.get_status().status == "RUNNING"
+            events = httpx.get(f"{server.api_url}/agent/executions/{handle.execution_id}/events").json()
+            missing = next(e for e in events if e["type"] == "worker_missing")
+            assert "runs version 1 of deployed agent 'support' (latest: 2)" in missing["content"]
+            with _runtime(server) as worker:
+                worker.serve(v1, blocking=False)
+                result = handle.join(timeout=30)
+        assert result.output == "v1"
+        assert [e.type for e in result.events].count("worker_found") == 1
+    finally:
+        server.stop()

@@ -135,3 +135,44 @@ def test_deploy_serve_and_run_by_name_in_three_processes(server: ServerProcess, 
     assert "VERSION" in table.stdout and "RUNNING" in table.stdout
     missing = _cli(env, "agents", "show", "nobody")
     assert missing.returncode != 0 and "nobody" in missing.stderr
+
+
+def _module(env: dict[str, str], module: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", module, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_the_reference_helper_modules_discover_and_deploy(server: ServerProcess, tmp_path: Path) -> None:
+    """``python -m agentspan.cli.discover`` / ``.deploy``, the commands the reference's Go
+    CLI runs: JSON on stdout (the imported code's prints go to stderr), exit 1 on failure."""
+    env = _env(server, tmp_path)
+    _write_shop(tmp_path, "helper answer")
+    (tmp_path / "code" / "shop" / "noisy.py").write_text(
+        "from agentspan.agents import Agent\nprint('imported noisy')\n"
+        "greeter = Agent(name='greeter', model='offline/basic')\n"
+    )
+    found = _module(env, "agentspan.cli.discover", "--package", "shop", cwd=tmp_path)
+    assert found.returncode == 0, found.stderr
+    assert sorted(json.loads(found.stdout), key=lambda a: a["name"]) == [
+        {"name": "greeter", "framework": "native"},
+        {"name": "support", "framework": "native"},
+    ]
+    assert "imported noisy" in found.stderr
+
+    by_path = _module(env, "agentspan.cli.discover", "--path", str(tmp_path / "code" / "shop"), cwd=tmp_path)
+    assert {a["name"] for a in json.loads(by_path.stdout)} == {"greeter", "support"}
+
+    deployed = _module(env, "agentspan.cli.deploy", "--package", "shop", "--agents", "support", cwd=tmp_path)
+    assert deployed.returncode == 0, deployed.stderr
+    assert json.loads(deployed.stdout) == [
+        {"agent_name": "support", "registered_name": "support", "success": True, "error": None}
+    ]
+    assert "support" in _cli(env, "agents", "list").stdout
+
+    nothing = _module(env, "agentspan.cli.discover", cwd=tmp_path)
+    assert nothing.returncode == 1 and nothing.stderr.startswith("error: give --package")
+    broken = tmp_path / "broken.py"
+    broken.write_text("raise RuntimeError('bad module')\n")
+    failed = _module(env, "agentspan.cli.deploy", "--path", str(broken), cwd=tmp_path)
+    assert failed.returncode == 1 and "RuntimeError: bad module" in failed.stderr and failed.stdout == ""

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from agentspan.agents import Agent, AgentConfig, AgentHandle, AgentRuntime, tool
@@ -165,3 +166,48 @@ def test_messages_sent_through_both_replicas_are_each_delivered_once_in_order(
     taken = [m["n"] for e in result.events if e.type == "tool_result" for m in e.result["messages"]]
     assert sorted(taken) == list(range(sends))  # every message, each once
     assert taken == order and seqs == list(range(1, sends + 1))  # taken in the order queued
+
+
+def test_team_pause_and_stop_reach_members_on_postgresql(pg_database: str, tmp_path: Path) -> None:
+    """The pause, resume and stop passed on to a team's members (one transaction each,
+    child rows locked after the root's) on PostgreSQL, sent through either replica."""
+    env = {"AGENTSPAN_DATABASE_URL": pg_database}
+    a = ServerProcess(tmp_path / "a", env=env).start()
+    b = ServerProcess(tmp_path / "b", env=env).start()
+    member = Agent(
+        name="pg_member", model=ScriptedModel([ToolCall("ship", {"order": "B2"}), "never"]), tools=[ship]
+    )
+    other = Agent(name="pg_other", model=ScriptedModel(["unused"]))
+    team = Agent(
+        name="pg_team", model="offline/basic", agents=[member, other], strategy="round_robin", max_turns=4
+    )
+    try:
+        with (
+            AgentRuntime(config=AgentConfig(server_url=a.api_url, auto_start_server=False)) as on_a,
+            AgentRuntime(config=AgentConfig(server_url=b.api_url, auto_start_server=False)) as on_b,
+        ):
+            handle = on_a.start(team, "go")
+            waiting: list[Any] = []
+            for _ in range(400):
+                waiting = [c for c in _children(b, handle.execution_id) if c.get("waitingReason")]
+                if waiting:
+                    break
+                threading.Event().wait(0.05)
+            child_id = waiting[0]["executionId"]
+            on_b.pause(handle.execution_id)
+            paused = on_a.get_status(child_id).status
+            on_a.resume(handle.execution_id)
+            resumed = on_b.get_status(child_id).status
+            on_b.stop(handle.execution_id)
+            result = AgentHandle(handle.execution_id, on_a).join(timeout=30)
+    finally:
+        a.stop()
+        b.stop()
+    assert (paused, resumed) == ("PAUSED", "RUNNING")
+    assert result.status == "COMPLETED" and result.finish_reason == "stopped"
+
+
+def _children(server: ServerProcess, execution_id: str) -> list[dict[str, Any]]:
+    listed = httpx.get(f"{server.api_url}/agent/executions", params={"parentId": execution_id}, timeout=10)
+    results: list[dict[str, Any]] = listed.json()["results"]
+    return results

@@ -23,6 +23,7 @@ from agentspan.agents._deploy import definition_of, deployment_info, discover_ag
 from agentspan.agents._handle import AgentHandle
 from agentspan.agents._result import AgentEvent, AgentResult, AgentStatus, DeploymentInfo, result_from_detail
 from agentspan.agents._serialize import collect_tool_functions, serialize_agent
+from agentspan.agents._stateful import stateful_tools
 from agentspan.agents._stream import AgentStream, AsyncAgentStream
 from agentspan.agents._system_functions import collect_system_functions
 from agentspan.agents.memory import remember_exchange
@@ -131,7 +132,20 @@ class AgentRuntime:
         execution_id = str(started["executionId"])
         if isinstance(agent, Agent) and isinstance(agent.output_type, type):
             self._output_types[execution_id] = agent.output_type
-        return AgentHandle(execution_id, self, correlation_id=str(uuid.uuid4()))
+        run_id = self._serve_scope(agent, execution_id)
+        return AgentHandle(execution_id, self, correlation_id=str(uuid.uuid4()), run_id=run_id)
+
+    def _serve_scope(self, agent: AgentLike, execution_id: str) -> str | None:
+        """Poll the calls of ``agent``'s stateful tools scoped to ``execution_id`` from
+        this process (on the loop); the execution's id is the run id (the reference's
+        worker domain). ``None`` when the agent has no stateful tool."""
+        if not isinstance(agent, Agent) or not self.config.auto_start_workers:
+            return None
+        tools = stateful_tools(agent)
+        if not tools:
+            return None
+        self._workers.serve_scope(execution_id, tools)
+        return execution_id
 
     def _start_body(
         self,
@@ -256,9 +270,10 @@ class AgentRuntime:
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         first_wait = _FIRST_WAIT_SECONDS if timeout is None else min(timeout, _FIRST_WAIT_SECONDS)
-        started = await self._client.start(
-            body, wait_ms=max(int(first_wait * 1000), 1), path=start_path(agent)
-        )
+        # A stateful agent's calls wait for this process to poll with the new execution's
+        # id, so its start cannot also wait for the result.
+        wait_ms = 0 if isinstance(agent, Agent) and stateful_tools(agent) else max(int(first_wait * 1000), 1)
+        started = await self._client.start(body, wait_ms=wait_ms, path=start_path(agent))
         handle = self._started(agent, started)
         detail = started.get("result")
         if detail is None:
@@ -571,7 +586,12 @@ class AgentRuntime:
             self._loop.run(self._client.resume(execution_id))
             return None
         self.serve(agent, blocking=False)
-        return AgentHandle(execution_id, self)
+        native = as_agent(self._loop.run(_native(agent, None, serving=True)))
+        run_id = self._loop.run(self._serve_scope_async(native, execution_id))
+        return AgentHandle(execution_id, self, run_id=run_id)
+
+    async def _serve_scope_async(self, agent: AgentLike, execution_id: str) -> str | None:
+        return self._serve_scope(agent, execution_id)
 
     async def resume_async(
         self, execution_id: str, agent: AgentLike | None = None, *, timeout: float | None = None
@@ -580,7 +600,9 @@ class AgentRuntime:
             await self._loop.run_async(self._client.resume(execution_id))
             return None
         await asyncio.to_thread(self.serve, agent, blocking=False)
-        return AgentHandle(execution_id, self)
+        native = as_agent(await self._loop.run_async(_native(agent, None, serving=True)))
+        run_id = await self._loop.run_async(self._serve_scope_async(native, execution_id))
+        return AgentHandle(execution_id, self, run_id=run_id)
 
     def cancel(self, execution_id: str, reason: str = "") -> None:
         self._loop.run(self._client.cancel(execution_id, reason))

@@ -230,8 +230,12 @@ class ApiClient:
 
     # --- worker tasks ---------------------------------------------------------------------
 
-    async def poll(self, names: list[str], worker_id: str, count: int, wait_ms: int) -> list[dict[str, Any]]:
-        body = {"names": names, "workerId": worker_id, "count": count, "waitMs": wait_ms}
+    async def poll(
+        self, names: list[str], worker_id: str, count: int, wait_ms: int, domain: str | None = None
+    ) -> list[dict[str, Any]]:
+        body: dict[str, Any] = {"names": names, "workerId": worker_id, "count": count, "waitMs": wait_ms}
+        if domain is not None:
+            body["domain"] = domain  # the tasks of stateful tools scoped to that execution
         result = await self.request("POST", "/tasks/poll", json=body, timeout=wait_ms / 1000 + 30)
         tasks: list[dict[str, Any]] = result["tasks"]
         return tasks

@@ -55,6 +55,7 @@ class WorkerPool:
         self._slots = asyncio.Semaphore(max_concurrency)
         self._threads = ThreadPoolExecutor(max_concurrency, thread_name_prefix="agentspan-tool")
         self._loops: list[asyncio.Task[None]] = []
+        self._scopes: set[str] = set()
         self._running: set[asyncio.Task[None]] = set()
         self._closed = False
 
@@ -82,7 +83,26 @@ class WorkerPool:
             self._loops.append(loop_task)
         return added
 
-    async def _poll_loop(self, names: list[str]) -> None:
+    def serve_scope(self, domain: str, tools: Iterable[ToolDef]) -> None:
+        """Also poll the tasks of these ``stateful`` tools scoped to execution ``domain``
+        (the server hands them to no other worker), until that execution ends. Must run
+        on the runtime loop."""
+        names = [t.name for t in tools if t.func is not None]
+        if not names or domain in self._scopes or self._closed:
+            return
+        self.register(tools)
+        self._scopes.add(domain)
+        loop_task = asyncio.create_task(self._poll_loop(names, domain), name=f"agentspan-poll-{domain}")
+        self._loops.append(loop_task)
+        loop_task.add_done_callback(self._scope_done)
+
+    def _scope_done(self, loop_task: asyncio.Task[None]) -> None:
+        # One loop per run: a long-lived runtime must not keep every finished one.
+        if not self._closed:
+            with contextlib.suppress(ValueError):
+                self._loops.remove(loop_task)
+
+    async def _poll_loop(self, names: list[str], domain: str | None = None) -> None:
         backoff = 0.1
         server_away = False  # it said it was shutting down, and has not answered since
         while not self._closed:
@@ -90,7 +110,7 @@ class WorkerPool:
                 await self._slots.acquire()
                 self._slots.release()
                 free = max(1, min(self._free_slots(), 32))
-                tasks = await self.client.poll(names, self.worker_id, free, self.poll_wait_ms)
+                tasks = await self.client.poll(names, self.worker_id, free, self.poll_wait_ms, domain)
                 backoff = 0.1
                 if server_away:
                     log.info("the server is back; polling for %s again", names)
@@ -98,6 +118,10 @@ class WorkerPool:
             except asyncio.CancelledError:
                 raise
             except AgentAPIError as exc:
+                if domain is not None and (exc.status_code == 404 or exc.code == "invalid_state"):
+                    log.debug("execution %s ended; no more tasks of %s for it", domain, names)
+                    self._scopes.discard(domain)
+                    return
                 if exc.code == SHUTTING_DOWN or (server_away and exc.status_code == 0):
                     # A restart (or a replica leaving): expected, and nothing was claimed,
                     # so wait for it quietly instead of warning on every attempt.

@@ -266,8 +266,27 @@ class StreamEvent(WireModel):
 # --- worker tasks -----------------------------------------------------------------------
 
 
+SCOPE_SEPARATOR = "@"
+"""Joins a stateful tool's name and the execution its tasks are scoped to, in the queue's
+task names (``lookup@<root execution id>``); tool names never contain it."""
+
+
+def scoped_name(name: str, scope: str) -> str:
+    """The queue name of ``name``'s tasks for one execution tree (``stateful`` tools)."""
+    return f"{name}{SCOPE_SEPARATOR}{scope}"
+
+
+def split_scope(task_name: str) -> tuple[str, str | None]:
+    """``(tool name, scope)`` of a queue name; the scope is ``None`` for a shared queue."""
+    name, sep, scope = task_name.partition(SCOPE_SEPARATOR)
+    return (name, scope) if sep else (name, None)
+
+
 class PollRequest(WireModel):
     names: list[str]
+    domain: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    """Poll the tasks of ``stateful`` tools scoped to this execution (its root's id: what
+    the SDK that started it polls with) instead of the shared queues of ``names``."""
     worker_id: str = "worker"
     # Strict: JSON ``true`` is not the count 1 (the API documents integers, and a worker
     # that sends a boolean has a bug it should hear about).

@@ -8,6 +8,7 @@ same transaction too, so a crash can never leave a parent and child disagreeing.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -15,9 +16,9 @@ import time
 import uuid
 from dataclasses import dataclass, field, replace
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
-from agentspan.protocol.api import TERMINAL_STATUSES, StartRequest, StartResponse
+from agentspan.protocol.api import TERMINAL_STATUSES, StartRequest, StartResponse, scoped_name
 from agentspan.protocol.errors import ErrorCode
 from agentspan.protocol.spec import AgentConfig
 from agentspan.server.engine.functions import CONVERSATION
@@ -27,21 +28,26 @@ from agentspan.server.engine.model import (
     Cancel,
     CancelChild,
     ChildFinished,
+    ControlChild,
     Decision,
     DropTasks,
     ExecState,
     Input,
+    Pause,
     PullMessages,
     Rejected,
+    Resume,
     RunTool,
     SetTimer,
     Start,
     StartChild,
+    Stop,
     ToolFailed,
     ToolSucceeded,
 )
 from agentspan.server.engine.options import unhonoured
 from agentspan.server.engine.session_state import inherited, shared_state
+from agentspan.server.engine.specs import find_tool
 from agentspan.server.engine.tool_calls import executor_of
 from agentspan.server.errors import Internal, InvalidAgent, InvalidState, ValidationFailed, not_found
 from agentspan.server.executors.base import ExecutorRegistry, Job, ServerRunner
@@ -297,6 +303,7 @@ class Driver:
             await tx.add_budget_usage(row.root_id, cost, spent)
         messages_start = state.message_count
         children, follow_ups = await self._run_commands(tx, row, spec, new, d, now, effects)
+        passed_on = [c for c in d.commands if isinstance(c, ControlChild)]
         if d.messages:
             await tx.append_messages(row.id, messages_start, [_dumps(m) for m in d.messages])
         events = []
@@ -308,19 +315,7 @@ class Driver:
             effects.keys.add(f"exec:{row.id}")
         # Children are created after this row's events so the parent's log shows the
         # handoff before anything the child does.
-        for cmd in children:
-            child = await self._create(
-                tx,
-                cmd.spec,
-                cmd.prompt,
-                row,
-                cmd.link,
-                now,
-                effects,
-                budgeted=new.budgeted,
-                tool_state=inherited(cmd.spec, new.tool_state),
-            )
-            link_child(new, cmd.link, child.id)
+        await self._start_children(tx, row, new, children, now, effects)
         if new.terminal and not was_terminal:
             effects.keys.add(f"done:{row.id}")  # for those waiting for the end only
             await record_exchange(tx, row, new, now)  # a completed run of a session
@@ -333,6 +328,10 @@ class Driver:
         await tx.notify(effects.keys)  # other replicas' waiters, delivered on commit only
         if self.observers is not None:
             effects.note(_step_committed(row, inp, state.status, d, events, now))
+        if passed_on:
+            new = await self._pass_on(tx, row, passed_on, now, effects)
+            if new.terminal:
+                return new  # ended by a child's end, whose step told the parent already
         if follow_ups:
             # Calls answered in this transaction (each a step of its own, which also tells
             # the parent if the run ends): queued messages taken by a message wait, and
@@ -355,6 +354,58 @@ class Driver:
                 )
                 await self._step(tx, parent, finished, now, effects)
         return new
+
+    async def _start_children(
+        self,
+        tx: Tx,
+        row: ExecutionRow,
+        new: ExecState,
+        children: list[StartChild],
+        now: float,
+        effects: Effects,
+    ) -> None:
+        for cmd in children:
+            child = await self._create(
+                tx,
+                cmd.spec,
+                cmd.prompt,
+                row,
+                cmd.link,
+                now,
+                effects,
+                budgeted=new.budgeted,
+                tool_state=inherited(cmd.spec, new.tool_state),
+            )
+            link_child(new, cmd.link, child.id)
+            if new.paused:  # started while its parent is paused (a handoff's reply came in)
+                await self._control_child(tx, child.id, "pause", now, effects)
+
+    async def _pass_on(
+        self, tx: Tx, row: ExecutionRow, commands: list[ControlChild], now: float, effects: Effects
+    ) -> ExecState:
+        """Apply a pause, resume or stop to running children, after the parent's row is
+        written: a child that ends at once (a stop while idle) tells the parent in this
+        transaction, so the parent's row is read again afterwards."""
+        for cmd in commands:
+            await self._control_child(tx, cmd.child_id, cmd.action, now, effects)
+        fresh = await tx.get_execution(row.id)
+        if fresh is not None and fresh.version != row.version:
+            row.version, row.status, row.state = fresh.version, fresh.status, fresh.state
+            row.event_seq, row.updated_at = fresh.event_seq, fresh.updated_at
+        return ExecState.model_validate_json(row.state)
+
+    async def _control_child(
+        self, tx: Tx, child_id: str, action: Literal["pause", "resume", "stop"], now: float, effects: Effects
+    ) -> None:
+        child = await tx.get_execution(child_id)
+        if child is None or child.status in TERMINAL_STATUSES:
+            return
+        paused = child.status == "PAUSED"
+        if (action == "pause" and paused) or (action == "resume" and not paused):
+            return  # already so (paused on its own, or resumed on its own)
+        inp: Input = {"pause": Pause, "resume": Resume, "stop": Stop}[action]()
+        with contextlib.suppress(InvalidState):  # a child that takes no such input now goes on
+            await self._step(tx, child, inp, now, effects)
 
     async def _run_commands(
         self,
@@ -380,6 +431,10 @@ class Driver:
                     if cmd.args.get("messages") == CONVERSATION:
                         cmd = await self._with_conversation(tx, row, spec, d, cmd)
                     task = self._tool_task(row, new, cmd, kind, now, spec.metadata)
+                    if kind == "worker" and _stateful(spec, cmd.name):
+                        # Only the worker of the process that started this execution (or
+                        # re-attached to it) polls this queue: per-run state stays with it.
+                        task.name = scoped_name(cmd.name, row.root_id)
                     await self._queue(tx, row, new, task, now, effects)
                 case CallLlm():
                     call_id = "plan" if cmd.purpose == "plan" else f"turn{new.turn + 1}"
@@ -555,3 +610,8 @@ def validate_tree(spec: AgentConfig, executors: ExecutorRegistry, path: str = ""
             )
     for nested in spec.nested_agents():
         validate_tree(nested, executors, f"{where}/")
+
+
+def _stateful(spec: AgentConfig, name: str) -> bool:
+    tool = find_tool(spec, name)
+    return tool is not None and bool(tool.stateful)

@@ -13,11 +13,17 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
-from agentspan.protocol.api import TaskAssignment, TaskContextWire
+from agentspan.protocol.api import (
+    TERMINAL_STATUSES,
+    TaskAssignment,
+    TaskContextWire,
+    scoped_name,
+    split_scope,
+)
 from agentspan.protocol.errors import ErrorCode
 from agentspan.server.driver import Driver, Effects
 from agentspan.server.engine.model import ToolFailed, ToolSucceeded, WorkerFound
-from agentspan.server.errors import DomainError, LeaseLost, ValidationFailed
+from agentspan.server.errors import DomainError, InvalidState, LeaseLost, NotFound, ValidationFailed
 from agentspan.server.observers import TaskClaimed, TaskFinished
 from agentspan.server.service.principal import Principal
 from agentspan.server.settings import Settings
@@ -54,14 +60,20 @@ class TaskService:
         count: int,
         wait_ms: int,
         gone: Callable[[], Awaitable[bool]] | None = None,
+        domain: str | None = None,
     ) -> list[TaskAssignment]:
         """Claim up to ``count`` tasks, waiting up to ``wait_ms`` for one to appear.
 
         ``gone`` reports a disconnected client: a poller that went away must not be
-        handed tasks it will never run (they would sit out a whole lease).
+        handed tasks it will never run (they would sit out a whole lease). ``domain``
+        polls the queues of ``stateful`` tools scoped to that execution instead of the
+        shared ones; once the execution ended there is nothing more to poll (409).
         """
         if not names:
             raise ValidationFailed("names: give at least one task name")
+        if domain is not None:
+            await self._check_scope(domain)
+            names = [scoped_name(n, domain) for n in names]
         deadline = time.monotonic() + wait_ms / 1000
         keys = [f"task:{n}" for n in names]
         while True:
@@ -88,6 +100,18 @@ class TaskService:
                 await self.hub.wait_for(wake, remaining)
             finally:
                 self.hub.unlisten(keys, wake)
+
+    async def _check_scope(self, domain: str) -> None:
+        row = await self.store.get_execution(domain)
+        if row is None or row.parent_id is not None:
+            raise NotFound(
+                f"no execution {domain!r} to poll for: a domain is the id of the execution that was started"
+            )
+        if row.status in TERMINAL_STATUSES:
+            raise InvalidState(
+                f"execution {domain!r} already ended ({row.status}); its stateful tools have no more tasks",
+                ErrorCode.INVALID_STATE,
+            )
 
     async def _claim(self, names: list[str], worker_id: str, count: int) -> list[TaskAssignment]:
         ttl = self.settings.worker_lease_seconds
@@ -222,7 +246,7 @@ def _assignment(task: TaskRow, ttl: float) -> TaskAssignment:
     ctx = body.get("context", {})
     return TaskAssignment(
         task_id=task.id,
-        name=task.name,
+        name=split_scope(task.name)[0],  # the tool's own name, as the worker registered it
         execution_id=task.execution_id,
         input=body.get("args", {}),
         lease_id=task.lease_id or "",

@@ -23,6 +23,7 @@ import time
 from agentspan.server.driver import Driver
 from agentspan.server.engine.model import WorkerMissing
 from agentspan.server.settings import Settings
+from agentspan.server.store.base import ExecutionRow
 
 log = logging.getLogger("agentspan.server")
 
@@ -79,10 +80,12 @@ class Watchdog:
     async def _report(self, execution_id: str, since: float, now: float) -> None:
         """Mark one execution's stalled calls and tell it, in one transaction."""
         known = await self.driver.store.get_execution(execution_id)
+        note = ""
         if known is not None:
             # Parse its spec (first use since a restart) before the step, with a turn for
             # requests in between: for thousands of tools each costs a good part of a second.
             await self.driver.spec_of(known)
+            note = await self._older_version(known)
             await asyncio.sleep(0)
         async with self.driver.unit_of_work() as (tx, effects):
             tasks = await tx.stalled_tasks_of(execution_id, since, since, TASKS_PER_STEP)
@@ -94,5 +97,21 @@ class Watchdog:
                 return
             names = list(dict.fromkeys(task.name for task in tasks))
             oldest = min(task.available_at for task in tasks)
-            missing = WorkerMissing(tool_names=names, waited_seconds=now - oldest)
+            missing = WorkerMissing(tool_names=names, waited_seconds=now - oldest, note=note)
             await self.driver.apply_in(tx, row, missing, effects)
+
+    async def _older_version(self, row: ExecutionRow) -> str:
+        """What to say when the run was started from a deployed version that is no longer
+        the latest: the workers serving the latest definition may not serve its tools."""
+        store = self.driver.store
+        root = row if row.parent_id is None else await store.get_execution(row.root_id)
+        if root is None:
+            return ""
+        versions = await store.deployment_versions(root.agent_name)
+        mine = next((v for v in versions if v.spec_hash == root.spec_hash), None)
+        if mine is None or mine.version == versions[0].version:
+            return ""
+        return (
+            f"This execution runs version {mine.version} of deployed agent '{root.agent_name}' "
+            f"(latest: {versions[0].version}): serve version {mine.version}'s tools, or cancel it."
+        )

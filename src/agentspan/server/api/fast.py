@@ -185,7 +185,13 @@ class FastPaths:
             poll = PollRequest.model_validate_json(request.body)
             request.watch_disconnect()
             tasks = await layer.tasks.poll(
-                principal, poll.names, poll.worker_id, poll.count, poll.wait_ms, gone=request.gone
+                principal,
+                poll.names,
+                poll.worker_id,
+                poll.count,
+                poll.wait_ms,
+                gone=request.gone,
+                domain=poll.domain,
             )
             return 200, _json(PollResponse(tasks=tasks))
         if action == "complete":

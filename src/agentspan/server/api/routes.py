@@ -308,12 +308,19 @@ async def signal(request: Request, execution_id: str, body: SignalRequest) -> No
     "/tasks/poll",
     response_model=PollResponse,
     response_model_exclude_none=True,
-    responses=answers(*BODY, *WRITES),
+    # With a ``domain``: the execution it names is unknown (404) or ended (409).
+    responses=answers(ErrorCode.EXECUTION_NOT_FOUND, ErrorCode.INVALID_STATE, *BODY, *WRITES),
 )
 async def poll(request: Request, body: PollRequest) -> PollResponse:
     layer, principal = _edge(request)
     tasks = await layer.tasks.poll(
-        principal, body.names, body.worker_id, body.count, body.wait_ms, gone=request.is_disconnected
+        principal,
+        body.names,
+        body.worker_id,
+        body.count,
+        body.wait_ms,
+        gone=request.is_disconnected,
+        domain=body.domain,
     )
     return PollResponse(tasks=tasks)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from agentspan.protocol.api import split_scope
 from agentspan.protocol.spec import AgentConfig
 from agentspan.server.engine.condense import on_context_condensed
 from agentspan.server.engine.message_waits import on_message_arrived, on_signal
@@ -23,7 +24,7 @@ from agentspan.server.engine.model import (
     WorkerFound,
     WorkerMissing,
 )
-from agentspan.server.engine.steps import InputHandler, Step, finish
+from agentspan.server.engine.steps import InputHandler, Step, control_children, finish
 
 
 def on_llm_failed(spec: AgentConfig, d: Step, inp: LlmFailed) -> None:
@@ -51,6 +52,7 @@ def on_pause(spec: AgentConfig, d: Step, inp: Pause) -> None:
     s.paused = True
     s.status = "PAUSED"
     d.events.append(EventDraft("paused", {"content": "paused; no model call is made until resumed"}))
+    control_children(d, "pause")
 
 
 def on_resume(spec: AgentConfig, d: Step, held: Callable[[AgentConfig, Step], None]) -> None:
@@ -61,6 +63,7 @@ def on_resume(spec: AgentConfig, d: Step, held: Callable[[AgentConfig, Step], No
     s.paused = False
     s.status = "RUNNING"
     d.events.append(EventDraft("resumed", {}))
+    control_children(d, "resume")
     if s.llm_due:
         held(spec, d)
 
@@ -75,19 +78,22 @@ def on_worker_missing(spec: AgentConfig, d: Step, inp: WorkerMissing) -> None:
             continue
         reported.add(name)
         s.missing_workers.append(name)
-        d.events.append(
-            EventDraft(
-                "worker_missing",
-                {
-                    "tool_name": name,
-                    "content": (
-                        f"No worker is polling for tool '{name}' "
-                        f"(waited {inp.waited_seconds:.0f}s). Start a worker that serves it, "
-                        "e.g. runtime.serve(agent)."
-                    ),
-                },
+        tool, scope = split_scope(name)
+        if scope is None:
+            content = (
+                f"No worker is polling for tool '{name}' "
+                f"(waited {inp.waited_seconds:.0f}s). Start a worker that serves it, "
+                "e.g. runtime.serve(agent)."
             )
-        )
+        else:
+            content = (
+                f"No worker is polling for stateful tool '{tool}' of execution {scope} "
+                f"(waited {inp.waited_seconds:.0f}s): its calls go only to the process that "
+                "started the execution. Re-attach one with runtime.resume(execution_id, agent)."
+            )
+        if inp.note:
+            content = f"{content} {inp.note}"
+        d.events.append(EventDraft("worker_missing", {"tool_name": name, "content": content}))
 
 
 def on_worker_found(spec: AgentConfig, d: Step, inp: WorkerFound) -> None:

@@ -31,7 +31,7 @@ from agentspan.server.engine.model import (
     upgraded,
 )
 from agentspan.server.engine.session_state import merge_child
-from agentspan.server.engine.steps import Step, begin
+from agentspan.server.engine.steps import Step, begin, control_children
 from agentspan.server.engine.strategies import strategy_for
 from agentspan.server.engine.strategies.base import on_fn_result, refuse
 
@@ -85,6 +85,8 @@ def decide(spec: AgentConfig, state: ExecState, inp: Input, hooks: Hooks | None 
             on_resume(spec, d, strategy.resume)
         case Stop():
             strategy.stop(spec, d)
+            if not d.state.terminal:
+                control_children(d, "stop")  # members at work end now, not on their own
         case _:
             handler = strategy.inputs.get(type(inp)) or SHARED.get(type(inp))
             if handler is None:

@@ -447,6 +447,8 @@ class WorkerMissing(_Model):
     kind: Literal["worker_missing"] = "worker_missing"
     tool_names: list[str]
     waited_seconds: float
+    note: str = ""
+    """Why nobody may serve them, when the watchdog knows (an older deployed version)."""
 
 
 class BudgetExceeded(_Model):
@@ -531,6 +533,17 @@ class CancelChild:
 
 
 @dataclass(frozen=True, slots=True)
+class ControlChild:
+    """Pass a pause, resume or graceful stop of a team, pipeline or agent on to a running
+    child (the driver applies it to the child after this step is written, so a child that
+    ends at once can tell its parent in the same transaction)."""
+
+    child_id: str
+    action: Literal["pause", "resume", "stop"]
+    kind: Literal["control_child"] = "control_child"
+
+
+@dataclass(frozen=True, slots=True)
 class SetTimer:
     at: float
     kind: Literal["set_timer"] = "set_timer"
@@ -555,7 +568,7 @@ class DropTasks:
     kind: Literal["drop_tasks"] = "drop_tasks"
 
 
-Command = CallLlm | RunTool | StartChild | CancelChild | SetTimer | PullMessages | DropTasks
+Command = CallLlm | RunTool | StartChild | CancelChild | ControlChild | SetTimer | PullMessages | DropTasks
 
 
 @dataclass(slots=True)

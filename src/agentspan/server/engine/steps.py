@@ -17,6 +17,7 @@ from agentspan.server.engine.model import (
     CallLlm,
     CallState,
     CancelChild,
+    ControlChild,
     Decision,
     DropTasks,
     EventDraft,
@@ -165,6 +166,13 @@ def running_children(s: ExecState) -> list[str]:
         ids.append(s.step_child)
     ids.extend(s.children)
     return ids
+
+
+def control_children(d: Step, action: Literal["pause", "resume", "stop"]) -> None:
+    """Pass a pause, resume or stop on to every running child: a paused team pauses the
+    members at work, and a stopped one does not wait for them to finish on their own."""
+    for child_id in running_children(d.state):
+        d.commands.append(ControlChild(child_id=child_id, action=action))
 
 
 def finish(

@@ -439,7 +439,11 @@ def on_call_child_finished(spec: AgentConfig, d: Step, inp: ChildFinished) -> No
                 check_output(spec, d, text)
             elif inp.status == "COMPLETED":
                 s.last_text = inp.output if isinstance(inp.output, str) else s.last_text
-                finish(d, "COMPLETED", output=inp.output, finish_reason="stop")
+                # The agent handed over to ran out of budget: so did this run.
+                reason = "budget_exceeded" if inp.finish_reason == "budget_exceeded" else "stop"
+                if s.stop_requested and reason == "stop":
+                    reason = "stopped"  # the agent handed over to was stopped with this run
+                finish(d, "COMPLETED", output=inp.output, finish_reason=reason)
             else:
                 finish(
                     d, "FAILED", error=f"'{inp.agent_name}' {inp.status}: {inp.error}", finish_reason="error"

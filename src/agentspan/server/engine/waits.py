@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from agentspan.protocol.api import split_scope
 from agentspan.server.engine.model import CallState, ExecState, GuardState
 
 _NAMED_MISSING = 10
@@ -126,8 +127,17 @@ def waiting_reason(state: ExecState) -> str | None:
         return "paused"
     if state.missing_workers:
         missing = state.missing_workers
-        names = ", ".join(f"'{n}'" for n in missing[:_NAMED_MISSING])
+        names = ", ".join(_queue_text(n) for n in missing[:_NAMED_MISSING])
         if len(missing) > _NAMED_MISSING:
             names += f" and {len(missing) - _NAMED_MISSING} more"
         return f"no worker is polling for tool {names}"
     return None
+
+
+def _queue_text(name: str) -> str:
+    tool, scope = split_scope(name)
+    return (
+        f"'{tool}'"
+        if scope is None
+        else f"'{tool}' (stateful: only the process that started execution {scope})"
+    )

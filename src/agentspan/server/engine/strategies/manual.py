@@ -18,6 +18,7 @@ from agentspan.server.engine.strategies.members import (
     record_turn,
     run_member,
     stop_team,
+    transcript_output,
 )
 
 
@@ -92,7 +93,7 @@ def member_finished(spec: AgentConfig, d: Step, inp: ChildFinished, name: str) -
 STRATEGY = Strategy(
     name="manual",
     start=start,
-    child_finished=on_member_finished(member_finished),
+    child_finished=on_member_finished(member_finished, answer=transcript_output),
     resume=nothing_held,
     stop=stop_team,
     inputs={Selection: on_selection},

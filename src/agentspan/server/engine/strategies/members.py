@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from agentspan.protocol.spec import AgentConfig
 from agentspan.server.engine.model import ChildFinished, EventDraft, StartChild
@@ -85,20 +86,31 @@ def transcript_messages(d: Step) -> list[dict[str, str]]:
     return [{"role": "assistant", "name": t["agent"], "content": t["text"]} for t in d.state.transcript]
 
 
-def finish_team(spec: AgentConfig, d: Step, reason: str) -> None:
-    s = d.state
-    # The answer is what the agents said in their turns (introductions only seed the chat).
-    output = "\n\n".join(
-        f"[{t['agent']}]: {t['text']}" for t in s.transcript if t.get("kind") != "introduction"
+def transcript_output(spec: AgentConfig, d: Step) -> str:
+    """A group chat's answer: what the agents said in their turns (introductions only
+    seed the chat)."""
+    return "\n\n".join(
+        f"[{t['agent']}]: {t['text']}" for t in d.state.transcript if t.get("kind") != "introduction"
     )
-    finish(d, "COMPLETED", output=output, finish_reason=reason)
 
 
-def on_member_finished(finished: MemberFinished) -> Callable[[AgentConfig, Step, ChildFinished], None]:
+def last_answer(spec: AgentConfig, d: Step) -> Any:
+    return d.state.last_text
+
+
+def finish_team(spec: AgentConfig, d: Step, reason: str) -> None:
+    finish(d, "COMPLETED", output=transcript_output(spec, d), finish_reason=reason)
+
+
+def on_member_finished(
+    finished: MemberFinished, *, answer: Callable[[AgentConfig, Step], Any] = last_answer
+) -> Callable[[AgentConfig, Step, ChildFinished], None]:
     """A team's ``child_finished``: find which member ended, then let ``finished`` act.
 
-    A child the team no longer waits for (cancelled, or a late duplicate) is ignored; a
-    member that spent the shared budget stops the team too."""
+    A child the team no longer waits for (cancelled, or a late duplicate) is ignored. A
+    member refused by the budget (shared by the whole tree) ends the team at once, with
+    ``budget_exceeded`` on the team's own log and the team's ``answer`` so far (a group
+    chat's transcript, the branches gathered, or the last member's answer)."""
 
     def child_finished(spec: AgentConfig, d: Step, inp: ChildFinished) -> None:
         s = d.state
@@ -106,8 +118,12 @@ def on_member_finished(finished: MemberFinished) -> Callable[[AgentConfig, Step,
         if name is None:
             return
         if inp.finish_reason == "budget_exceeded":
-            record_turn(d, inp, name)
-            finish(d, "COMPLETED", output=s.last_text, finish_reason="budget_exceeded")
+            if inp.output not in (None, ""):  # refused before it said anything: no turn
+                record_turn(d, inp, name)
+            d.events.append(
+                EventDraft("budget_exceeded", {"content": f"the budget ran out while '{name}' was working"})
+            )
+            finish(d, "COMPLETED", output=answer(spec, d), finish_reason="budget_exceeded")
             return
         finished(spec, d, inp, name)
 

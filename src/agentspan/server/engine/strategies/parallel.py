@@ -21,6 +21,20 @@ def start(spec: AgentConfig, d: Step, inp: Start) -> None:
         run_member(spec, d, sub.name, handoff_prompt(d.state, sub))
 
 
+def gathered(spec: AgentConfig, d: Step) -> str:
+    """The answers of the branches that succeeded so far, in the team's order."""
+    results = d.state.sub_results
+    return "\n\n".join(
+        f"[{a.name}]: {output_text(results[a.name])}"
+        for a in spec.agents
+        if a.name in results and _ok(results[a.name])
+    )
+
+
+def _ok(result: object) -> bool:
+    return not (isinstance(result, dict) and "error" in result)
+
+
 def branch_finished(spec: AgentConfig, d: Step, inp: ChildFinished, name: str) -> None:
     s = d.state
     s.sub_results[name] = (
@@ -36,9 +50,7 @@ def branch_finished(spec: AgentConfig, d: Step, inp: ChildFinished, name: str) -
     if not ok:
         finish(d, "FAILED", error="every parallel branch failed", finish_reason="error")
         return
-    s.output = "\n\n".join(
-        f"[{a.name}]: {output_text(s.sub_results[a.name])}" for a in spec.agents if a.name in ok
-    )
+    s.output = gathered(spec, d)
     failed = [a.name for a in spec.agents if a.name not in ok]
     if failed:
         d.events.append(EventDraft("branches_failed", {"content": ", ".join(failed)}))
@@ -48,7 +60,7 @@ def branch_finished(spec: AgentConfig, d: Step, inp: ChildFinished, name: str) -
 STRATEGY = Strategy(
     name="parallel",
     start=start,
-    child_finished=on_member_finished(branch_finished),
+    child_finished=on_member_finished(branch_finished, answer=gathered),
     resume=nothing_held,
     stop=stop_team,
 )

@@ -32,6 +32,7 @@ from agentspan.server.engine.strategies.members import (
     run_member,
     stop_team,
     transcript_messages,
+    transcript_output,
 )
 
 Picker = Callable[[AgentConfig, ExecState, list[str]], str]
@@ -127,7 +128,7 @@ def _turns(name: str, pick: Picker) -> Strategy:
     return Strategy(
         name=name,
         start=start,
-        child_finished=on_member_finished(turn_finished),
+        child_finished=on_member_finished(turn_finished, answer=transcript_output),
         resume=resume,
         stop=stop_team,
         fn_results={"stop_when": on_stop_when},

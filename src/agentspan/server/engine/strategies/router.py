@@ -60,6 +60,9 @@ def _pick(candidates: list[str], answer: str) -> str | None:
 
 
 def _chose(spec: AgentConfig, d: Step, answer: str) -> None:
+    if d.state.stop_requested:  # stopped while choosing (the chooser too): nobody runs
+        finish(d, "COMPLETED", output=None, finish_reason="stopped")
+        return
     candidates = names(spec)
     choice = _pick(candidates, answer)
     if choice is None:
@@ -84,7 +87,7 @@ def member_finished(spec: AgentConfig, d: Step, inp: ChildFinished, name: str) -
         return
     s.sub_results[name] = inp.output
     if inp.status == "COMPLETED":
-        finish(d, "COMPLETED", output=inp.output, finish_reason="stop")
+        finish(d, "COMPLETED", output=inp.output, finish_reason="stopped" if s.stop_requested else "stop")
     else:
         finish(d, "FAILED", error=f"'{name}' {inp.status}: {inp.error}", finish_reason="error")
 

@@ -46,6 +46,12 @@ def child_finished(spec: AgentConfig, d: Step, inp: ChildFinished) -> None:
     s.step_child = None
     s.sub_results[inp.agent_name] = inp.output
     if inp.finish_reason == "budget_exceeded":
+        # The pipeline's answer so far: this step's, unless it was refused before it said anything.
+        if inp.output not in (None, ""):
+            s.output = inp.output
+        d.events.append(
+            EventDraft("budget_exceeded", {"content": f"the budget ran out in step '{inp.agent_name}'"})
+        )
         finish(d, "COMPLETED", output=s.output, finish_reason="budget_exceeded")
         return
     if inp.status != "COMPLETED":

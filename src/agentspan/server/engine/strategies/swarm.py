@@ -90,6 +90,9 @@ def member_finished(spec: AgentConfig, d: Step, inp: ChildFinished, name: str) -
     if inp.status != "COMPLETED":
         finish(d, "FAILED", error=f"'{name}' {inp.status}: {inp.error}", finish_reason="error")
         return
+    if s.stop_requested:  # stopped (the member too): no transfer, no handoff checks
+        finish(d, "COMPLETED", output=text, finish_reason="stopped")
+        return
     target = inp.transfer_to or text_handoff(spec.handoffs, text, name)
     if target is None:
         # Kept in the state in their wire form (the state's format predates typed specs).
