@@ -47,6 +47,11 @@ class Strategy:
     (cancel, pause, timeouts, ...) are taken by every strategy."""
 
 
+_FAILURE_ENDS_RUN = frozenset({"graph"})
+"""Purposes whose failure the handler reports itself (it ends the run), rather than a
+default answer being used."""
+
+
 def on_fn_result(spec: AgentConfig, d: Step, inp: ToolSucceeded | ToolFailed, strategy: Strategy) -> None:
     """A decision function answered (or failed): run it again, or act on the answer."""
     s = d.state
@@ -68,7 +73,7 @@ def on_fn_result(spec: AgentConfig, d: Step, inp: ToolSucceeded | ToolFailed, st
     if retry_fn(d, fn, inp):
         return
     del s.pending[inp.call_id]
-    if isinstance(inp, ToolFailed):
+    if isinstance(inp, ToolFailed) and fn.purpose not in _FAILURE_ENDS_RUN:
         d.events.append(
             EventDraft("error_ignored", {"content": f"{fn.purpose} function failed: {inp.error}"})
         )
