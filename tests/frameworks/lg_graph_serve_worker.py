@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from agentspan.agents import AgentConfig, AgentRuntime
-
 from lg_graph_crash_agents import shipping_graph
+
+from agentspan.agents import AgentConfig, AgentRuntime
 
 if __name__ == "__main__":
     config = AgentConfig.from_env()

@@ -15,10 +15,11 @@ import pytest
 pytest.importorskip("langgraph", reason="the langgraph package is not installed")
 
 from lg_graph_crash_agents import shipping_graph  # noqa: E402
-from support.servers import ServerProcess  # noqa: E402
-from support.worker_crash import LEASE, start_worker, wait_for_text  # noqa: E402
 
 from agentspan.agents import AgentConfig, AgentRuntime  # noqa: E402
+
+from support.servers import ServerProcess  # noqa: E402
+from support.worker_crash import LEASE, start_worker, wait_for_text  # noqa: E402
 
 pytestmark = pytest.mark.chaos
 WORKER = Path(__file__).parent / "lg_graph_serve_worker.py"
@@ -59,7 +60,10 @@ def test_worker_killed_mid_node_another_process_resumes_at_the_last_superstep(
     # fetch's superstep was recorded before the kill: it never ran again.
     assert [r for r in runs if r[0] == "fetch"] == [["fetch", str(first.pid), "0"]]
     # ship was interrupted: it ran once more, in the other process, from the same checkpoint.
-    assert [r for r in runs if r[0] == "ship"] == [["ship", str(first.pid), "1"], ["ship", str(second.pid), "1"]]
+    assert [r for r in runs if r[0] == "ship"] == [
+        ["ship", str(first.pid), "1"],
+        ["ship", str(second.pid), "1"],
+    ]
     assert [r for r in runs if r[0] == "report"] == [["report", str(second.pid), "2"]]
     assert result.output["log"] == ["fetched A7", f"shipped from {second.pid}", "reported"]
     # One recorded node per superstep: the lost attempt left nothing behind.
@@ -69,4 +73,4 @@ def test_worker_killed_mid_node_another_process_resumes_at_the_last_superstep(
         ("report", 3),
     ]
     retries = [e for e in result.events if e.type == "tool_retry"]
-    assert len(retries) == 1 and retries[0].data["reason"] == "lease_expired"
+    assert len(retries) == 1 and (retries[0].data or {}).get("reason") == "lease_expired"

@@ -60,7 +60,7 @@ def decode(value: Any) -> Any:
     if not isinstance(value, dict):
         return value
     if len(value) == 1:
-        (tag, body), = value.items()
+        ((tag, body),) = value.items()
         if tag == "$tuple":
             return tuple(decode(item) for item in body)
         if tag == "$map":

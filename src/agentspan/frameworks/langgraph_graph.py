@@ -39,6 +39,7 @@ try:
     from langchain_core.callbacks import BaseCallbackHandler
     from langchain_core.messages import AIMessage, HumanMessage
     from langchain_core.outputs import LLMResult
+    from langchain_core.runnables import RunnableConfig
     from langgraph.checkpoint.base import BaseCheckpointSaver
     from langgraph.checkpoint.memory import InMemorySaver
     from langgraph.errors import GraphInterrupt
@@ -165,7 +166,7 @@ def _first_input(graph: Any, prompt: Any) -> Any:
     )
 
 
-def _seed(saver: InMemorySaver, config: dict[str, Any], recorded: Mapping[str, Any]) -> dict[str, Any]:
+def _seed(saver: InMemorySaver, config: RunnableConfig, recorded: Mapping[str, Any]) -> RunnableConfig:
     """Put the recorded checkpoint (and its pending writes) into ``saver``."""
     checkpoint = decode(recorded["checkpoint"])
     stored = saver.put(config, checkpoint, decode(recorded["metadata"]), dict(checkpoint["channel_versions"]))
@@ -198,7 +199,7 @@ async def run_superstep(graph: Any, thread_id: str, args: Mapping[str, Any]) -> 
     they wrote, interrupts, whether the graph is done (and its output), the model calls."""
     saver = InMemorySaver()
     app = graph.copy(update={"checkpointer": saver})
-    config: dict[str, Any] = {"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}}
+    config: RunnableConfig = {"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}}
     recorded = args.get("checkpoint")
     if isinstance(recorded, dict):
         _seed(saver, config, recorded)
@@ -269,9 +270,10 @@ async def _copy_to_users_saver(saver: Any, made: list[Any], latest: Any) -> None
     if not isinstance(saver, BaseCheckpointSaver):
         return
     for item in made:
-        config = item.parent_config or {
+        first: RunnableConfig = {
             "configurable": {k: v for k, v in item.config["configurable"].items() if k != "checkpoint_id"}
         }
+        config: RunnableConfig = item.parent_config or first
         versions = dict(item.checkpoint["channel_versions"])
         try:
             await saver.aput(config, item.checkpoint, item.metadata, versions)

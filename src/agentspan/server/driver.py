@@ -42,8 +42,8 @@ from agentspan.server.engine.model import (
 )
 from agentspan.server.engine.options import unhonoured
 from agentspan.server.engine.session_state import inherited, shared_state
-from agentspan.server.engine.tool_calls import executor_of
 from agentspan.server.engine.strategies.graph import is_graph
+from agentspan.server.engine.tool_calls import executor_of
 from agentspan.server.errors import Internal, InvalidAgent, InvalidState, ValidationFailed, not_found
 from agentspan.server.executors.base import ExecutorRegistry, Job, ServerRunner
 from agentspan.server.executors.prompts import instructions_of

@@ -88,13 +88,15 @@ def _note_retry(d: Step, fn: PendingFn, inp: ToolFailed) -> None:
     superstep), so its history shows the attempt that was lost or failed."""
     lost = inp.lease_lost
     issued = d.commands[-1]  # the RunTool ``retry_fn`` just issued
-    delay = issued.delay_seconds if isinstance(issued, RunTool) else 0
-    data: dict[str, Any] = {"attempt": fn.attempt, "delaySeconds": delay}
+    data: dict[str, Any] = {"attempt": fn.attempt}
     if lost:
         data["reason"] = "lease_expired"
+    data["delaySeconds"] = issued.delay_seconds if isinstance(issued, RunTool) and not lost else 0
     content = "the worker was lost (lease expired); running it again" if lost else inp.error
     d.events.append(
-        EventDraft("tool_retry", {"tool_name": fn.task, "call_id": fn.call_id, "content": content, "data": data})
+        EventDraft(
+            "tool_retry", {"tool_name": fn.task, "call_id": fn.call_id, "content": content, "data": data}
+        )
     )
 
 

@@ -100,7 +100,12 @@ def on_superstep(spec: AgentConfig, d: Step, fn: PendingFn, inp: ToolSucceeded |
     """Record a superstep's outcome, then wait, finish, or ask for the next one."""
     graph = _graph(d)
     if isinstance(inp, ToolFailed):
-        finish(d, "FAILED", error=f"graph superstep {graph.supersteps + 1} failed: {inp.error}", finish_reason="error")
+        finish(
+            d,
+            "FAILED",
+            error=f"graph superstep {graph.supersteps + 1} failed: {inp.error}",
+            finish_reason="error",
+        )
         return
     out = inp.output if isinstance(inp.output, dict) else {}
     checkpoint = out.get("checkpoint")
@@ -133,7 +138,9 @@ def _record_nodes(d: Step, superstep: int, nodes: Any) -> None:
         d.events.append(
             EventDraft("tool_call", {"tool_name": name, "args": {"superstep": superstep}, "call_id": call_id})
         )
-        d.events.append(EventDraft("tool_result", {"tool_name": name, "result": node.get("update"), "call_id": call_id}))
+        d.events.append(
+            EventDraft("tool_result", {"tool_name": name, "result": node.get("update"), "call_id": call_id})
+        )
 
 
 def _int(value: Any) -> int:
@@ -185,7 +192,12 @@ def _wait_for_person(spec: AgentConfig, d: Step, graph: GraphRun, interrupts: li
     d.events.append(
         EventDraft(
             "waiting",
-            {"tool_name": call.name, "call_id": call_id, "content": wait_text(call), "pending_tool": pending_tool(call)},
+            {
+                "tool_name": call.name,
+                "call_id": call_id,
+                "content": wait_text(call),
+                "pending_tool": pending_tool(call),
+            },
         )
     )
 
