@@ -294,3 +294,22 @@ def test_checkpoint_values_round_trip_through_json_and_the_rest_is_refused() -> 
     assert back["waiting"].value == {"q": "ok?"} and back["waiting"].id == "i1"
     with pytest.raises(UnencodableState, match=r"state.when: a datetime.date has no JSON form"):
         encode({"when": date(2026, 1, 1)})
+
+
+def test_the_recursion_limit_counts_the_whole_run(runtime: AgentRuntime, fake: FakeOpenAI) -> None:
+    class Counter(TypedDict):
+        n: int
+
+    def tick(state: Counter) -> dict[str, Any]:
+        RAN.append("tick")
+        return {"n": state["n"] + 1}
+
+    builder = StateGraph(Counter)
+    builder.add_node("tick", tick)
+    builder.add_edge(START, "tick")
+    builder.add_edge("tick", "tick")  # never stops on its own
+    looping = builder.compile(name="looping").with_config(recursion_limit=4)
+    result = runtime.run(looping, json.dumps({"n": 0}))
+    assert result.status == "FAILED"
+    assert result.error is not None and "recursion limit of 4 supersteps" in result.error
+    assert len(RAN) == 4

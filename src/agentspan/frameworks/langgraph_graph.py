@@ -50,6 +50,11 @@ except ImportError as exc:  # pragma: no cover - exercised in a process without 
         "pip install 'agentspan[langgraph]'"
     ) from exc
 
+try:  # the limit LangGraph applies when a graph sets none (its own default, settable by env)
+    from langgraph._internal._config import DEFAULT_RECURSION_LIMIT as _DEFAULT_LIMIT
+except ImportError:  # pragma: no cover - another langgraph layout
+    _DEFAULT_LIMIT = 10_000
+
 __all__ = ["graph_agent", "run_superstep"]
 
 AGENT_TYPE = "langgraph_graph"
@@ -175,6 +180,19 @@ def _seed(saver: InMemorySaver, config: RunnableConfig, recorded: Mapping[str, A
     return stored
 
 
+def _check_recursion_limit(graph: Any, recorded: Mapping[str, Any]) -> None:
+    """LangGraph counts its ``recursion_limit`` per invocation, and each superstep here is
+    one: the run's total is checked instead, from the recorded checkpoint's step."""
+    limit = int((graph.config or {}).get("recursion_limit") or _DEFAULT_LIMIT)
+    metadata = recorded.get("metadata")
+    step = metadata.get("step") if isinstance(metadata, dict) else None
+    if isinstance(step, int) and step >= limit:
+        raise TerminalToolError(
+            f"LangGraph graph {graph.name!r}: recursion limit of {limit} supersteps reached without "
+            "hitting a stop condition (set it with graph.with_config(recursion_limit=...))"
+        )
+
+
 def _grouped(writes: list[Any]) -> dict[str, list[tuple[str, Any]]]:
     grouped: dict[str, list[tuple[str, Any]]] = {}
     for task_id, channel, value in writes:
@@ -202,6 +220,7 @@ async def run_superstep(graph: Any, thread_id: str, args: Mapping[str, Any]) -> 
     config: RunnableConfig = {"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}}
     recorded = args.get("checkpoint")
     if isinstance(recorded, dict):
+        _check_recursion_limit(graph, recorded)
         _seed(saver, config, recorded)
         step_input: Any = Command(resume=_resume_value(args)) if "resume" in args else None
     else:
