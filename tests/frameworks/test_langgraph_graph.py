@@ -313,3 +313,22 @@ def test_the_recursion_limit_counts_the_whole_run(runtime: AgentRuntime, fake: F
     assert result.status == "FAILED"
     assert result.error is not None and "recursion limit of 4 supersteps" in result.error
     assert len(RAN) == 4
+
+
+@pytest.mark.anyio
+async def test_a_checkpoint_over_the_bound_is_refused_not_sent(monkeypatch: pytest.MonkeyPatch) -> None:
+    from agentspan._core.errors import TerminalToolError
+    from agentspan.frameworks import langgraph_graph
+
+    class Blob(TypedDict):
+        text: str
+
+    builder = StateGraph(Blob)
+    builder.add_node("grow", lambda state: {"text": state["text"] * 1000})
+    builder.add_edge(START, "grow")
+    graph = builder.compile(name="blob")
+    monkeypatch.setattr(langgraph_graph, "MAX_CHECKPOINT_BYTES", 5000)
+    with pytest.raises(TerminalToolError, match=r"checkpoint is \d+ bytes as JSON, over the 5000"):
+        await langgraph_graph.run_superstep(
+            graph, "t1", {"checkpoint": None, "input": json.dumps({"text": "abcdefgh"})}
+        )

@@ -59,6 +59,9 @@ __all__ = ["graph_agent", "run_superstep"]
 
 AGENT_TYPE = "langgraph_graph"
 _INTERRUPT = "__interrupt__"
+MAX_CHECKPOINT_BYTES = 4 * 1024 * 1024
+"""The largest JSON checkpoint a superstep may record: it is sent to the server with the
+superstep's result (whose request limit is 8 MiB by default) and kept in the run's state."""
 
 
 def _refuse(graph: Any) -> None:
@@ -257,6 +260,13 @@ async def run_superstep(graph: Any, thread_id: str, args: Mapping[str, Any]) -> 
         "metadata": encode(dict(latest.metadata or {}), "checkpoint metadata"),
         "writes": encode([list(w) for w in latest.pending_writes or ()], "pending writes"),
     }
+    size = len(json.dumps(encoded, separators=(",", ":")))
+    if size > MAX_CHECKPOINT_BYTES:
+        raise TerminalToolError(
+            f"LangGraph graph {graph.name!r}: its checkpoint is {size} bytes as JSON, over the "
+            f"{MAX_CHECKPOINT_BYTES} a durable graph records; keep large "
+            "data outside the graph's state (files, a database) and put references in it"
+        )
     seeded = recorded["checkpoint"].get("id") if isinstance(recorded, dict) else None
     made = [item for item in saver.list(config) if item.checkpoint["id"] != seeded]
     await _copy_to_users_saver(graph.checkpointer, list(reversed(made)), latest)
