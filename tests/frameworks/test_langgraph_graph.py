@@ -332,3 +332,65 @@ async def test_a_checkpoint_over_the_bound_is_refused_not_sent(monkeypatch: pyte
         await langgraph_graph.run_superstep(
             graph, "t1", {"checkpoint": None, "input": json.dumps({"text": "abcdefgh"})}
         )
+
+
+def test_an_interrupt_inside_a_subgraph_resumes_the_subgraph_where_it_stopped(
+    runtime: AgentRuntime, fake: FakeOpenAI
+) -> None:
+    class Notes(TypedDict):
+        notes: Annotated[list[str], operator.add]
+
+    def prepare(state: Notes) -> dict[str, Any]:
+        RAN.append("prepare")
+        return {"notes": ["prepared"]}
+
+    def confirm(state: Notes) -> dict[str, Any]:
+        RAN.append("confirm")
+        return {"notes": [f"confirmed={interrupt('Go ahead?')}"]}
+
+    inner = StateGraph(Notes)
+    inner.add_node("prepare", prepare)
+    inner.add_node("confirm", confirm)
+    inner.add_edge(START, "prepare")
+    inner.add_edge("prepare", "confirm")
+    outer = StateGraph(Notes)
+    outer.add_node("checkout", inner.compile())
+    outer.add_node("receipt", lambda state: {"notes": ["receipt"]})
+    outer.add_edge(START, "checkout")
+    outer.add_edge("checkout", "receipt")
+    handle = runtime.start(outer.compile(name="shop"), json.dumps({"notes": []}))
+    _wait_until_waiting(runtime, handle.execution_id)
+    pending = runtime.get_status(handle.execution_id).pending_tool
+    assert pending is not None and pending["parameters"]["question"] == "Go ahead?"
+    handle.send("yes")
+    result = handle.join(timeout=30)
+    assert result.output == {"notes": ["prepared", "confirmed=yes", "receipt"]}
+    # The subgraph's own checkpoint was recorded with the interrupt: prepare did not run again.
+    assert RAN == ["prepare", "confirm", "confirm"]
+
+
+def test_interrupts_of_parallel_branches_are_answered_each_by_id(
+    runtime: AgentRuntime, fake: FakeOpenAI
+) -> None:
+    def spread(state: Batch) -> list[Send]:
+        return [Send("ask", {"items": [n], "results": []}) for n in state["items"]]
+
+    def ask(state: Batch) -> dict[str, Any]:
+        n = state["items"][0]
+        return {"results": [n * 10 if interrupt(f"keep {n}?") == "keep" else 0]}
+
+    builder = StateGraph(Batch)
+    builder.add_node("plan", lambda state: {})
+    builder.add_node("ask", ask)
+    builder.add_edge(START, "plan")
+    builder.add_conditional_edges("plan", spread, ["ask"])
+    handle = runtime.start(builder.compile(name="keeper"), json.dumps({"items": [1, 2], "results": []}))
+    _wait_until_waiting(runtime, handle.execution_id)
+    pending = runtime.get_status(handle.execution_id).pending_tool
+    assert pending is not None
+    asked = {i["value"]: i["id"] for i in pending["parameters"]["interrupts"]}
+    assert set(asked) == {"keep 1?", "keep 2?"}
+    handle.respond({"resume": {asked["keep 1?"]: "keep", asked["keep 2?"]: "drop"}})
+    result = handle.join(timeout=30)
+    assert result.status == "COMPLETED", result.error
+    assert sorted(result.output["results"]) == [0, 10]

@@ -174,13 +174,38 @@ def _first_input(graph: Any, prompt: Any) -> Any:
     )
 
 
-def _seed(saver: InMemorySaver, config: RunnableConfig, recorded: Mapping[str, Any]) -> RunnableConfig:
-    """Put the recorded checkpoint (and its pending writes) into ``saver``."""
-    checkpoint = decode(recorded["checkpoint"])
-    stored = saver.put(config, checkpoint, decode(recorded["metadata"]), dict(checkpoint["channel_versions"]))
-    for task_id, writes in _grouped(decode(recorded["writes"])).items():
-        saver.put_writes(stored, writes, task_id)
-    return stored
+def _seed(saver: InMemorySaver, config: RunnableConfig, recorded: Mapping[str, Any]) -> None:
+    """Put the recorded checkpoint (and its pending writes) into ``saver``, and those of the
+    subgraphs an interrupt stopped inside (so they resume where they stopped)."""
+    thread = config["configurable"]["thread_id"]
+    for part in [recorded, *(recorded.get("subgraphs") or ())]:
+        where: RunnableConfig = {"configurable": {"thread_id": thread, "checkpoint_ns": part.get("ns", "")}}
+        checkpoint = decode(part["checkpoint"])
+        stored = saver.put(where, checkpoint, decode(part["metadata"]), dict(checkpoint["channel_versions"]))
+        for task_id, writes in _grouped(decode(part["writes"])).items():
+            saver.put_writes(stored, writes, task_id)
+
+
+def _encoded(item: Any, ns: str = "") -> dict[str, Any]:
+    part = {
+        "checkpoint": encode(item.checkpoint, "checkpoint"),
+        "metadata": encode(dict(item.metadata or {}), "checkpoint metadata"),
+        "writes": encode([list(w) for w in item.pending_writes or ()], "pending writes"),
+    }
+    if ns:
+        part["ns"] = ns
+    return part
+
+
+def _interrupted_subgraphs(saver: InMemorySaver, thread_id: str) -> list[dict[str, Any]]:
+    """The latest checkpoint of every subgraph namespace (newest first per namespace, as
+    ``list`` yields them): what an interrupted subgraph resumes from."""
+    latest: dict[str, Any] = {}
+    for item in saver.list({"configurable": {"thread_id": thread_id}}):
+        ns = item.config["configurable"].get("checkpoint_ns", "")
+        if ns and ns not in latest:
+            latest[ns] = item
+    return [_encoded(item, ns) for ns, item in latest.items()]
 
 
 def _check_recursion_limit(graph: Any, recorded: Mapping[str, Any]) -> None:
@@ -255,11 +280,9 @@ async def run_superstep(graph: Any, thread_id: str, args: Mapping[str, Any]) -> 
         for item in task.interrupts
     ]
     done = not state.next and not interrupts
-    encoded = {
-        "checkpoint": encode(latest.checkpoint, "checkpoint"),
-        "metadata": encode(dict(latest.metadata or {}), "checkpoint metadata"),
-        "writes": encode([list(w) for w in latest.pending_writes or ()], "pending writes"),
-    }
+    encoded = _encoded(latest)
+    if interrupts:
+        encoded["subgraphs"] = _interrupted_subgraphs(saver, thread_id)
     size = len(json.dumps(encoded, separators=(",", ":")))
     if size > MAX_CHECKPOINT_BYTES:
         raise TerminalToolError(
