@@ -51,7 +51,9 @@ except ImportError as exc:  # pragma: no cover - exercised in a process without 
     ) from exc
 
 try:  # the limit LangGraph applies when a graph sets none (its own default, settable by env)
-    from langgraph._internal._config import DEFAULT_RECURSION_LIMIT as _DEFAULT_LIMIT
+    from langgraph._internal._config import DEFAULT_RECURSION_LIMIT
+
+    _DEFAULT_LIMIT = int(DEFAULT_RECURSION_LIMIT)
 except ImportError:  # pragma: no cover - another langgraph layout
     _DEFAULT_LIMIT = 10_000
 
