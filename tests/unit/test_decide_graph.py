@@ -156,3 +156,22 @@ def test_stop_ends_after_the_superstep_in_flight() -> None:
     d = run.ok(first.call_id, step(1, "fetch"))
     assert_finished(d, "COMPLETED", "stopped")
     assert d.state.graph is not None and d.state.graph.checkpoint == {"id": "cp1", "values": 1}
+
+
+def test_stop_while_waiting_for_a_person_ends_at_once() -> None:
+    run = Run(graph_spec())
+    first = only_superstep(run.start())
+    run.ok(first.call_id, step(1, interrupts=[{"id": "i1", "value": "ok?", "node": "review"}]))
+    d = run.apply(Stop())
+    assert_finished(d, "COMPLETED", "stopped")
+
+
+def test_an_answer_while_paused_is_recorded_and_the_superstep_held() -> None:
+    run = Run(graph_spec())
+    first = only_superstep(run.start())
+    run.ok(first.call_id, step(1, interrupts=[{"id": "i1", "value": "ok?", "node": "review"}]))
+    run.apply(Pause())
+    d = run.apply(answer({"message": "fine"}))
+    assert event_types(d) == ["human_input"] and not commands(d, RunTool)
+    resumed = only_superstep(run.apply(Resume()))
+    assert resumed.args["resume"] == "fine" and resumed.args["interrupts"] == ["i1"]
