@@ -259,8 +259,8 @@ async def test_what_cannot_be_honoured_is_refused() -> None:
         await to_agent(builder.compile(interrupt_before=["only"]))
     with pytest.raises(ConfigurationError, match="store="):
         await to_agent(builder.compile(store=_store()))
-    with pytest.raises(ConfigurationError, match="run context"):
-        await to_agent(builder.compile(), context={"user": "ada"})
+    with pytest.raises(ConfigurationError, match="run context must be a JSON object"):
+        await to_agent(builder.compile(), context="ada")
     native = await to_agent(builder.compile(name="my graph"))
     assert native.name == "my_graph" and [t.name for t in native.tools] == ["my_graph_superstep"]
     assert native.model in ("", None)
@@ -394,3 +394,23 @@ def test_interrupts_of_parallel_branches_are_answered_each_by_id(
     result = handle.join(timeout=30)
     assert result.status == "COMPLETED", result.error
     assert sorted(result.output["results"]) == [0, 10]
+
+
+def test_the_run_context_is_the_graphs_runtime_context(runtime: AgentRuntime, fake: FakeOpenAI) -> None:
+    from dataclasses import dataclass
+
+    from langgraph.runtime import Runtime
+
+    @dataclass
+    class Caller:
+        user: str
+
+    def greet(state: MessagesState, runtime: Runtime[Caller]) -> dict[str, Any]:
+        return {"messages": [AIMessage(content=f"Hello {runtime.context.user}")]}
+
+    builder = StateGraph(MessagesState, context_schema=Caller)
+    builder.add_node("greet", greet)
+    builder.add_edge(START, "greet")
+    result = runtime.run(builder.compile(name="greeter"), "hi", context={"user": "ada"})
+    assert result.status == "COMPLETED", result.error
+    assert result.output == "Hello ada"

@@ -399,20 +399,20 @@ async def to_agent(source: Any, *, context: Any = None, serving: bool = False) -
 
     Refused with a :class:`ConfigurationError`: a prebuilt agent compiled with a
     checkpointer (the run's history is kept by Agentspan; a checkpointer of yours would be
-    bypassed), a LangGraph runtime ``context``. ``serving`` changes nothing here.
+    bypassed) or given a run ``context``. ``serving`` changes nothing here.
     """
     if not isinstance(source, CompiledStateGraph):
         raise ConfigurationError(
             f"{type(source).__name__}: only compiled LangGraph StateGraphs run on Agentspan (docs/frameworks.md)"
         )
-    if context is not None:
-        raise ConfigurationError(
-            f"LangGraph graph {source.name!r}: a run context is not supported for LangGraph graphs yet"
-        )
     if not _is_prebuilt(source):
         from agentspan.frameworks.langgraph_graph import graph_agent
 
-        return graph_agent(source)
+        return graph_agent(source, context)
+    if context is not None:
+        raise ConfigurationError(
+            f"LangGraph graph {source.name!r}: a run context is not supported for prebuilt agents yet"
+        )
     if source.checkpointer not in (None, False):
         raise ConfigurationError(
             f"LangGraph graph {source.name!r} was compiled with a checkpointer: Agentspan records the run "

@@ -80,16 +80,25 @@ def _refuse(graph: Any) -> None:
             f"{where}: checkpointer=True (inherit a parent's checkpointer) has no parent here; compile it "
             "with a checkpointer of yours or without one"
         )
-    if graph.store is not None:
+    if getattr(graph, "store", None) is not None:
         raise ConfigurationError(
             f"{where}: a graph compiled with a store= is not supported yet (its writes would not be "
             "recorded with the run)"
         )
 
 
-def graph_agent(graph: Any) -> Agent:
-    """The native agent that runs ``graph`` durably (see the module's docstring)."""
+def graph_agent(graph: Any, context: Any = None) -> Agent:
+    """The native agent that runs ``graph`` durably (see the module's docstring).
+
+    A run ``context`` (a JSON object) is the run's durable state, which the worker passes to
+    the graph as LangGraph's runtime context (``Runtime.context``, coerced to the graph's
+    ``context_schema``)."""
     _refuse(graph)
+    if context is not None and not isinstance(context, dict):
+        raise ConfigurationError(
+            f"LangGraph graph {graph.name!r}: the run context must be a JSON object (a dict), "
+            f"not {type(context).__name__}"
+        )
     name = native_name(graph.name)
     superstep = ToolDef(
         name=f"{name}_superstep",
@@ -108,7 +117,7 @@ def graph_agent(graph: Any) -> Agent:
 def _superstep_worker(graph: Any) -> Any:
     async def superstep(context: ToolContext, **args: Any) -> dict[str, Any]:
         try:
-            return await run_superstep(graph, context.execution_id, args)
+            return await run_superstep(graph, context.execution_id, args, context.state or None)
         except UnencodableState as exc:
             raise TerminalToolError(f"LangGraph graph {graph.name!r}: {exc}") from exc
         except TerminalToolError:
@@ -241,10 +250,13 @@ def _resume_value(args: Mapping[str, Any]) -> Any:
     return dict.fromkeys(ids, answer)
 
 
-async def run_superstep(graph: Any, thread_id: str, args: Mapping[str, Any]) -> dict[str, Any]:
+async def run_superstep(
+    graph: Any, thread_id: str, args: Mapping[str, Any], context: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Run one superstep of ``graph`` from the checkpoint in ``args`` (``None``: the start,
     from ``args["input"]``); answer with the new checkpoint, the nodes that ran with what
-    they wrote, interrupts, whether the graph is done (and its output), the model calls."""
+    they wrote, interrupts, whether the graph is done (and its output), the model calls.
+    ``context`` is LangGraph's runtime context (the run's context)."""
     saver = InMemorySaver()
     app = graph.copy(update={"checkpointer": saver})
     config: RunnableConfig = {"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}}
@@ -259,7 +271,9 @@ async def run_superstep(graph: Any, thread_id: str, args: Mapping[str, Any]) -> 
     nodes: list[dict[str, Any]] = []
     run_config = {**config, "callbacks": [calls]}
     try:
-        async for chunk in app.astream(step_input, run_config, stream_mode="updates", interrupt_after="*"):
+        async for chunk in app.astream(
+            step_input, run_config, context=context, stream_mode="updates", interrupt_after="*"
+        ):
             for node, update in chunk.items():
                 if node != _INTERRUPT:
                     nodes.append({"node": node, "update": plain(update)})
