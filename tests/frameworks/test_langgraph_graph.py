@@ -414,3 +414,22 @@ def test_the_run_context_is_the_graphs_runtime_context(runtime: AgentRuntime, fa
     result = runtime.run(builder.compile(name="greeter"), "hi", context={"user": "ada"})
     assert result.status == "COMPLETED", result.error
     assert result.output == "Hello ada"
+
+
+@pytest.mark.anyio
+async def test_a_large_node_update_is_shown_as_a_preview(monkeypatch: pytest.MonkeyPatch) -> None:
+    from agentspan.frameworks import langgraph_graph
+
+    class Blob(TypedDict):
+        text: str
+
+    builder = StateGraph(Blob)
+    builder.add_node("grow", lambda state: {"text": state["text"] * 100})
+    builder.add_edge(START, "grow")
+    monkeypatch.setattr(langgraph_graph, "MAX_SHOWN_UPDATE_BYTES", 500)
+    answer = await langgraph_graph.run_superstep(
+        builder.compile(name="blob"), "t2", {"checkpoint": None, "input": json.dumps({"text": "abcdefgh"})}
+    )
+    (node,) = answer["nodes"]
+    assert node["update"]["truncated"] is True and node["update"]["bytes"] > 800
+    assert answer["done"] and answer["output"] == {"text": "abcdefgh" * 100}  # the state keeps it all

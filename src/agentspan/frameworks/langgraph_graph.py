@@ -64,6 +64,12 @@ _INTERRUPT = "__interrupt__"
 MAX_CHECKPOINT_BYTES = 4 * 1024 * 1024
 """The largest JSON checkpoint a superstep may record: it is sent to the server with the
 superstep's result (whose request limit is 8 MiB by default) and kept in the run's state."""
+MAX_ANSWER_BYTES = 7 * 1024 * 1024
+"""The largest superstep result sent (checkpoint, node updates, output), under the server's
+default request limit."""
+MAX_SHOWN_UPDATE_BYTES = 64 * 1024
+"""A node's update larger than this as JSON is shown in its ``tool_result`` event as a
+preview (the checkpoint keeps all of it)."""
 
 
 def _refuse(graph: Any) -> None:
@@ -276,7 +282,7 @@ async def run_superstep(
         ):
             for node, update in chunk.items():
                 if node != _INTERRUPT:
-                    nodes.append({"node": node, "update": plain(update)})
+                    nodes.append({"node": node, "update": _shown(plain(update))})
     except GraphInterrupt:  # pragma: no cover - astream reports interrupts as a chunk
         pass
     latest = saver.get_tuple(config)
@@ -318,7 +324,21 @@ async def run_superstep(
     }
     if done:
         answer["output"] = _output(state.values)
+    size = len(json.dumps(answer, separators=(",", ":")))
+    if size > MAX_ANSWER_BYTES:  # the server would refuse it, and the superstep would run again
+        raise TerminalToolError(
+            f"LangGraph graph {graph.name!r}: this superstep's result is {size} bytes as JSON, over the "
+            f"{MAX_ANSWER_BYTES} a durable graph sends; keep large data outside the graph's state"
+        )
     return answer
+
+
+def _shown(update: Any) -> Any:
+    """A node's update for its event: as it is, or a bounded preview of a large one."""
+    text = json.dumps(update, separators=(",", ":"))
+    if len(text) <= MAX_SHOWN_UPDATE_BYTES:
+        return update
+    return {"truncated": True, "bytes": len(text), "preview": text[:2000]}
 
 
 def _output(values: Any) -> Any:
