@@ -433,3 +433,22 @@ async def test_a_large_node_update_is_shown_as_a_preview(monkeypatch: pytest.Mon
     (node,) = answer["nodes"]
     assert node["update"]["truncated"] is True and node["update"]["bytes"] > 800
     assert answer["done"] and answer["output"] == {"text": "abcdefgh" * 100}  # the state keeps it all
+
+
+def test_a_node_returning_command_goto_picks_the_next_node(runtime: AgentRuntime, fake: FakeOpenAI) -> None:
+    from typing import Literal
+
+    from langgraph.types import Command
+
+    def triage(state: MessagesState) -> Command[Literal["urgent", "later"]]:
+        target = "urgent" if "now" in state["messages"][-1].text else "later"
+        return Command(goto=target, update={"messages": [AIMessage(content=f"to {target}")]})
+
+    builder = StateGraph(MessagesState)
+    builder.add_node("triage", triage)
+    builder.add_node("urgent", lambda state: {"messages": [AIMessage(content="On it.")]})
+    builder.add_node("later", lambda state: {"messages": [AIMessage(content="Queued.")]})
+    builder.add_edge(START, "triage")
+    result = runtime.run(builder.compile(name="triage"), "Fix it now")
+    assert result.output == "On it."
+    assert [c["name"] for c in result.tool_calls] == ["triage", "urgent"]
