@@ -441,7 +441,7 @@ def test_a_node_returning_command_goto_picks_the_next_node(runtime: AgentRuntime
     from langgraph.types import Command
 
     def triage(state: MessagesState) -> Command[Literal["urgent", "later"]]:
-        target = "urgent" if "now" in state["messages"][-1].text else "later"
+        target: Literal["urgent", "later"] = "urgent" if "now" in state["messages"][-1].text else "later"
         return Command(goto=target, update={"messages": [AIMessage(content=f"to {target}")]})
 
     builder = StateGraph(MessagesState)
