@@ -253,8 +253,6 @@ def _custom_graph() -> Any:
 
 @pytest.mark.anyio
 async def test_what_cannot_be_carried_over_is_refused() -> None:
-    with pytest.raises(ConfigurationError, match=r"StateGraph of your own nodes is not supported yet"):
-        await to_agent(_custom_graph().compile())
     with pytest.raises(ConfigurationError, match="compiled with a checkpointer"):
         await to_agent(create_agent(chat(), [get_weather], checkpointer=InMemorySaver()))
     with pytest.raises(ConfigurationError, match="middleware ModelCallLimitMiddleware"):
@@ -284,5 +282,11 @@ async def test_what_cannot_be_carried_over_is_refused() -> None:
 
 
 def test_a_refused_graph_fails_at_start(runtime: AgentRuntime) -> None:
-    with pytest.raises(ConfigurationError, match="not supported yet"):
-        runtime.run(_custom_graph().compile(), "hi")
+    with pytest.raises(ConfigurationError, match="static breakpoints"):
+        runtime.run(_custom_graph().compile(interrupt_after=["shout"]), "hi")
+
+
+def test_a_graph_of_your_own_nodes_runs_as_a_durable_graph(runtime: AgentRuntime) -> None:
+    result = runtime.run(_custom_graph().compile(), "hi")  # tests/frameworks/test_langgraph_graph.py
+    assert result.status == "COMPLETED" and result.output == "HI"
+    assert [c["name"] for c in result.tool_calls] == ["shout"]

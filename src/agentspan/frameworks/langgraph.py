@@ -14,8 +14,7 @@ returns a native :class:`~agentspan.agents.Agent`:
 The graph's structure is read from LangGraph's compiled objects (node names, the closures of
 the prebuilt model node); anything this cannot carry over is refused with a
 :class:`ConfigurationError` naming it, never dropped. Any other graph (a ``StateGraph`` of
-your own nodes) is refused too: durable custom graphs are not supported yet
-(docs/frameworks.md). Nothing is pickled.
+your own nodes) runs as a durable graph (``langgraph_graph.py``). Nothing is pickled.
 """
 
 from __future__ import annotations
@@ -315,11 +314,15 @@ def _prebuilt_parts(graph: Any) -> _Parts:
                 "(HumanInTheLoopMiddleware is)"
             )
         return _create_agent_parts(graph, where, middleware)
-    raise ConfigurationError(
-        f"{where} (nodes: {', '.join(sorted(nodes))}): only prebuilt agents (langgraph.prebuilt."
-        "create_react_agent, langchain.agents.create_agent) run on Agentspan yet; a StateGraph of "
-        "your own nodes is not supported yet (docs/frameworks.md)"
-    )
+    raise ConfigurationError(f"{where} (nodes: {', '.join(sorted(nodes))}) is not a prebuilt agent")
+
+
+def _is_prebuilt(graph: Any) -> bool:
+    """Built by ``create_react_agent`` or ``create_agent`` (read from its model node's closure)."""
+    nodes = set(graph.builder.nodes)
+    if "agent" in nodes and "static_model" in _closure(_node_func(graph, "agent")):
+        return True
+    return "model" in nodes and "system_message" in _closure(_node_func(graph, "model"))
 
 
 # --------------------------------------------------------------------------- worker functions
@@ -390,27 +393,31 @@ def is_graph(obj: Any) -> bool:
 
 
 async def to_agent(source: Any, *, context: Any = None, serving: bool = False) -> Agent:
-    """The native :class:`Agent` for a prebuilt LangGraph agent ``source``.
+    """The native :class:`Agent` for a compiled LangGraph graph ``source``: a prebuilt
+    agent is extracted (model and tools); any other graph runs as a durable graph, one
+    superstep per durable step (``langgraph_graph.py``).
 
-    Refused with a :class:`ConfigurationError`: a graph compiled with a checkpointer (the
-    run's history is kept by Agentspan; a checkpointer of yours would be bypassed), a
-    LangGraph runtime ``context``, and any graph that is not a prebuilt agent.
-    ``serving`` changes nothing here: a prebuilt agent has nothing evaluated per run.
+    Refused with a :class:`ConfigurationError`: a prebuilt agent compiled with a
+    checkpointer (the run's history is kept by Agentspan; a checkpointer of yours would be
+    bypassed) or given a run ``context``. ``serving`` changes nothing here.
     """
     if not isinstance(source, CompiledStateGraph):
         raise ConfigurationError(
-            f"{type(source).__name__}: only compiled StateGraphs of LangGraph's prebuilt agents run on "
-            "Agentspan yet (docs/frameworks.md)"
+            f"{type(source).__name__}: only compiled LangGraph StateGraphs run on Agentspan (docs/frameworks.md)"
+        )
+    if not _is_prebuilt(source):
+        from agentspan.frameworks.langgraph_graph import graph_agent
+
+        return graph_agent(source, context)
+    if context is not None:
+        raise ConfigurationError(
+            f"LangGraph graph {source.name!r}: a run context is not supported for prebuilt agents yet"
         )
     if source.checkpointer not in (None, False):
         raise ConfigurationError(
             f"LangGraph graph {source.name!r} was compiled with a checkpointer: Agentspan records the run "
             "itself and would not use yours; compile the graph without one (pass session_id= to run() "
             "for conversation memory)"
-        )
-    if context is not None:
-        raise ConfigurationError(
-            f"LangGraph graph {source.name!r}: a run context is not supported for LangGraph graphs yet"
         )
     parts = _prebuilt_parts(source)
     if "tools" in (source.interrupt_before_nodes or ()):

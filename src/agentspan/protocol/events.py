@@ -97,10 +97,11 @@ class LlmCallData(_DataModel):
     """Estimated USD; ``None`` when the model has no price in the table."""
     finish_reason: str | None
     """The provider's own finish reason."""
-    purpose: Literal["guardrail", "condense"] | None = None
+    purpose: Literal["guardrail", "condense", "graph_node"] | None = None
     """Set for a call the server made for another reason than the agent's turn (an LLM
-    guardrail's judge, the summary that condensed a long conversation); absent for the
-    agent's own calls."""
+    guardrail's judge, the summary that condensed a long conversation), or that a
+    LangGraph node made in the worker (``graph_node``: reported, not priced); absent for
+    the agent's own calls."""
 
 
 class ContextCondensedData(_DataModel):

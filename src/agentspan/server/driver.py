@@ -48,6 +48,7 @@ from agentspan.server.engine.model import (
 from agentspan.server.engine.options import unhonoured
 from agentspan.server.engine.session_state import inherited, shared_state
 from agentspan.server.engine.specs import find_tool
+from agentspan.server.engine.strategies.graph import is_graph
 from agentspan.server.engine.tool_calls import executor_of
 from agentspan.server.errors import Internal, InvalidAgent, InvalidState, ValidationFailed, not_found
 from agentspan.server.executors.base import ExecutorRegistry, Job, ServerRunner
@@ -581,7 +582,8 @@ def validate_tree(spec: AgentConfig, executors: ExecutorRegistry, path: str = ""
     for option, why in unhonoured(spec):
         raise InvalidAgent(f"agent '{where}': option '{option}': {why}")
     strategy = spec.strategy or "handoff"
-    needs_model = not spec.agents or strategy in ("handoff", "plan_execute")
+    # A LangGraph graph's model calls are made by its nodes, in the worker.
+    needs_model = (not spec.agents or strategy in ("handoff", "plan_execute")) and not is_graph(spec)
     if needs_model and not spec.model:
         what = (
             f"a {strategy} parent needs a model ({_MODEL_USE[strategy]})"

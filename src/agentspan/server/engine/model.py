@@ -115,7 +115,7 @@ class Usage(_Model):
     """False once any call was made with a model the price table does not know."""
 
 
-FnPurpose = Literal["router", "stop_when", "gate", "handoff", "guardrail", "callback", "retry_wait"]
+FnPurpose = Literal["router", "stop_when", "gate", "handoff", "guardrail", "callback", "retry_wait", "graph"]
 
 
 class PendingFn(_Model):
@@ -144,6 +144,25 @@ class Condensation(_Model):
     keep: list[int] = Field(default_factory=list)
     count: int = 1
     """How many times this conversation was condensed."""
+
+
+class GraphRun(_Model):
+    """A LangGraph graph run as a durable graph (``strategies/graph.py``): the checkpoint
+    after its last completed superstep, as the worker encoded it (JSON, opaque to the
+    engine), and what the next superstep is given."""
+
+    task: str
+    """The worker task that runs one superstep (``<graph>_superstep``)."""
+    checkpoint: dict[str, Any] | None = None
+    """``None`` until the first superstep completed."""
+    supersteps: int = 0
+    """Supersteps completed (and recorded) so far."""
+    resume: Any = None
+    """A person's answer to the graph's ``interrupt()``, for the next superstep."""
+    interrupts: list[dict[str, Any]] = Field(default_factory=list)
+    """The interrupts the graph waits on (``{"id", "value"}``), while it waits."""
+    due: bool = False
+    """The next superstep is due but held back (paused)."""
 
 
 class ExecState(_Model):
@@ -235,6 +254,9 @@ class ExecState(_Model):
     """The ``before_model`` callback of the model call about to be made has answered."""
     ended_hooked: bool = False
     """The ``after_agent`` callback ran (the run now ends without asking it again)."""
+    # LangGraph graphs
+    graph: GraphRun | None = None
+    """A durable LangGraph graph's checkpoint and progress (``strategies/graph.py``)."""
     # Read from version-1 documents only, never written (``exclude``): see ``upgraded``.
     v1_pending_fn: str | None = Field(default=None, validation_alias="pending_fn", exclude=True)
     v1_pending_fn_call: dict[str, Any] | None = Field(

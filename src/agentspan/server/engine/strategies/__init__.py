@@ -5,6 +5,7 @@ from __future__ import annotations
 from agentspan.protocol.spec import AgentConfig
 from agentspan.server.engine.specs import is_pipeline, is_team
 from agentspan.server.engine.strategies import (
+    graph,
     handoff,
     manual,
     parallel,
@@ -36,11 +37,13 @@ STRATEGIES: dict[str, Strategy] = {
 
 def strategy_for(spec: AgentConfig) -> Strategy:
     """The strategy that runs ``spec``: its team strategy, a pipeline, a person (a user
-    proxy), or else the agent loop (which hands over to sub-agents when it has any)."""
+    proxy), a LangGraph graph, or else the agent loop (which hands over to sub-agents when it has any)."""
     if is_team(spec):
         return STRATEGIES[str(spec.strategy)]
     if user_proxy.is_user_proxy(spec):
         return user_proxy.STRATEGY
+    if graph.is_graph(spec):
+        return graph.STRATEGY
     if is_pipeline(spec):
         return sequential.STRATEGY
     return handoff.STRATEGY

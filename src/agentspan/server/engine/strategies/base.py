@@ -18,6 +18,7 @@ from agentspan.server.engine.model import (
     FnPurpose,
     PendingFn,
     Rejected,
+    RunTool,
     Start,
     ToolFailed,
     ToolSucceeded,
@@ -47,6 +48,11 @@ class Strategy:
     (cancel, pause, timeouts, ...) are taken by every strategy."""
 
 
+_FAILURE_ENDS_RUN = frozenset({"graph"})
+"""Purposes whose failure the handler reports itself (it ends the run), rather than a
+default answer being used; their retries are recorded (``tool_retry``)."""
+
+
 def on_fn_result(spec: AgentConfig, d: Step, inp: ToolSucceeded | ToolFailed, strategy: Strategy) -> None:
     """A decision function answered (or failed): run it again, or act on the answer."""
     s = d.state
@@ -66,13 +72,32 @@ def on_fn_result(spec: AgentConfig, d: Step, inp: ToolSucceeded | ToolFailed, st
     if handler is None:
         raise Rejected("invalid_state", f"a {strategy.name} run has no use for a {fn.purpose} answer")
     if retry_fn(d, fn, inp):
+        if fn.purpose in _FAILURE_ENDS_RUN and isinstance(inp, ToolFailed):
+            _note_retry(d, fn, inp)
         return
     del s.pending[inp.call_id]
-    if isinstance(inp, ToolFailed):
+    if isinstance(inp, ToolFailed) and fn.purpose not in _FAILURE_ENDS_RUN:
         d.events.append(
             EventDraft("error_ignored", {"content": f"{fn.purpose} function failed: {inp.error}"})
         )
     handler(spec, d, fn, inp)
+
+
+def _note_retry(d: Step, fn: PendingFn, inp: ToolFailed) -> None:
+    """A ``tool_retry`` event for a function whose work is a step of the run (a graph's
+    superstep), so its history shows the attempt that was lost or failed."""
+    lost = inp.lease_lost
+    issued = d.commands[-1]  # the RunTool ``retry_fn`` just issued
+    data: dict[str, Any] = {"attempt": fn.attempt}
+    if lost:
+        data["reason"] = "lease_expired"
+    data["delaySeconds"] = issued.delay_seconds if isinstance(issued, RunTool) and not lost else 0
+    content = "the worker was lost (lease expired); running it again" if lost else inp.error
+    d.events.append(
+        EventDraft(
+            "tool_retry", {"tool_name": fn.task, "call_id": fn.call_id, "content": content, "data": data}
+        )
+    )
 
 
 def refuse(spec: AgentConfig, kind: str) -> Rejected:
