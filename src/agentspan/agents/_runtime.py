@@ -32,6 +32,7 @@ from agentspan.client._autostart import ensure_server
 from agentspan.client._http import ApiClient
 from agentspan.client._loop import LoopThread
 from agentspan.client._worker import WorkerPool
+from agentspan.protocol.api import TERMINAL_STATUSES
 
 log = logging.getLogger("agentspan")
 
@@ -218,11 +219,13 @@ class AgentRuntime:
         return self._final_result(execution_id, detail)
 
     def _final_result(self, execution_id: str, detail: dict[str, Any]) -> AgentResult:
+        _end_kernels(execution_id, detail)
         events = [AgentEvent.from_wire(str(e.get("type", "")), e) for e in detail.get("events") or []]
         return result_from_detail(detail, output_type=self._output_types.get(execution_id), events=events)
 
     async def _result_core(self, execution_id: str, events: list[AgentEvent]) -> AgentResult:
         detail = await self._client.detail(execution_id)
+        _end_kernels(execution_id, detail)
         return result_from_detail(detail, output_type=self._output_types.get(execution_id), events=events)
 
     def _result_of(self, execution_id: str, events: list[AgentEvent]) -> AgentResult:
@@ -639,3 +642,11 @@ def _stop_kernels() -> None:
     jupyter = sys.modules.get("agentspan.agents._sandbox.jupyter")
     if jupyter is not None:
         jupyter.shutdown_all_kernels()
+
+
+def _end_kernels(execution_id: str, detail: dict[str, Any]) -> None:
+    """A finished execution's Jupyter kernels in this process go with it (a worker in
+    another process relies on the executor's idle timeout)."""
+    jupyter = sys.modules.get("agentspan.agents._sandbox.jupyter")
+    if jupyter is not None and detail.get("status") in TERMINAL_STATUSES:
+        jupyter.end_execution(execution_id)
