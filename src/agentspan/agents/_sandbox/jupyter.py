@@ -8,6 +8,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import queue
+import sys
 import threading
 import time
 import weakref
@@ -68,7 +69,9 @@ class _Reaper:
     def ensure_running(self) -> None:
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._loop, daemon=True, name="agentspan-kernel-reaper")
+                self._thread = threading.Thread(
+                    target=self._loop, daemon=True, name="agentspan-kernel-reaper"
+                )
                 self._thread.start()
         self._wake.set()  # a new executor may want a shorter period
 
@@ -250,7 +253,7 @@ class JupyterCodeExecutor(CodeExecutor):
             # The kernel execs through the launcher, which sets the limits first. Not tied
             # to this thread's life: the kernel exits by itself when the worker process
             # dies (ipykernel watches its parent).
-            spec.argv = [*launcher_prefix(self.limits, die_with_worker=False), *spec.argv]
+            spec.argv = [*launcher_prefix(self.limits, die_with_worker=False), *_own_python(spec.argv)]
         manager.start_kernel(env=minimal_environment(None, self.env, self.pass_env))
         _REAPER.ensure_running()
         client = manager.client()
@@ -264,6 +267,13 @@ class JupyterCodeExecutor(CodeExecutor):
         if self.startup_code:
             _execute(kernel, self.startup_code, self.timeout, self.max_output_chars)
         return kernel
+
+
+def _own_python(argv: list[str]) -> list[str]:
+    """The kernel command with a bare ``python`` as this interpreter, as jupyter_client
+    would have done had the command not been prefixed (so a virtualenv's kernel is used)."""
+    bare = {"python", f"python{sys.version_info[0]}", "python{}.{}".format(*sys.version_info[:2])}
+    return [sys.executable, *argv[1:]] if argv and argv[0] in bare else list(argv)
 
 
 def _shutdown_all(kernels: collections.OrderedDict[str, _Kernel], lock: threading.Lock) -> None:
@@ -291,14 +301,18 @@ def _execute(kernel: _Kernel, code: str, timeout: float, limit: int) -> tuple[Ex
             kernel.manager.interrupt_kernel()
             stopped = _drain_until_idle(kernel, msg_id)
             if not stopped:
-                err.plus("the kernel did not stop when interrupted and was restarted: earlier variables are lost")
+                err.plus(
+                    "the kernel did not stop when interrupted and was restarted: earlier variables are lost"
+                )
             result = ExecutionResult(output=_cap(out), error=_cap(err), exit_code=-1, timed_out=True)
             return result, stopped
         try:
             message = kernel.client.get_iopub_msg(timeout=min(remaining, 1.0))
         except queue.Empty:
             if not kernel.manager.is_alive():
-                err.plus("the kernel died (out of memory, or the code ended its process); the next call starts a new one")
+                err.plus(
+                    "the kernel died (out of memory, or the code ended its process); the next call starts a new one"
+                )
                 return ExecutionResult(output=_cap(out), error=_cap(err), exit_code=1), False
             continue
         if message.get("parent_header", {}).get("msg_id") != msg_id:

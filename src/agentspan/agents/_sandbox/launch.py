@@ -139,10 +139,8 @@ def _kill_subtree(root: int) -> bool:
             break
         found = True
         for pid in living:
-            try:
+            with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
         _collect(block=False)
     _collect(block=True)
     return found
