@@ -473,6 +473,10 @@ class AgentRuntime:
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(sig, lambda *_: stop.set())
+        # A blocking serve() is often the whole program: say what it does, on stderr, so
+        # a terminal that shows nothing else does not look hung (after the handlers: a
+        # Ctrl+C right after the message stops it cleanly).
+        print(serving_banner(agents, sorted(tools), self.config.server_url), file=sys.stderr, flush=True)
         try:
             while not stop.wait(0.5):
                 pass
@@ -650,3 +654,13 @@ def _end_kernels(execution_id: str, detail: dict[str, Any]) -> None:
     jupyter = sys.modules.get("agentspan.agents._sandbox.jupyter")
     if jupyter is not None and detail.get("status") in TERMINAL_STATUSES:
         jupyter.end_execution(execution_id)
+
+
+def serving_banner(agents: tuple[Any, ...], tools: list[str], server_url: str) -> str:
+    """What a blocking ``serve()`` prints: which agents and tools, where, and that it waits."""
+    names = ", ".join(a if isinstance(a, str) else str(getattr(a, "name", a)) for a in agents)
+    served = ", ".join(tools) if tools else "(no tools: nothing to run here)"
+    return (
+        f"agentspan: serving {len(tools)} tool(s) of {names} for {server_url}: {served}\n"
+        "agentspan: waiting for tool calls from executions started anywhere (Ctrl+C to stop)"
+    )
