@@ -17,6 +17,7 @@ import httpx
 
 import agentspan
 from agentspan.cli._executions import ApiClient, CliError, parse
+from agentspan.cli._style import paint, use_colour, verdict_style
 from agentspan.protocol.ops import DoctorReport
 
 Verdict = Literal["ok", "warn", "fail"]
@@ -119,8 +120,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         print(json.dumps({"ok": not failed, "checks": [asdict(c) for c in found]}, indent=2))
     else:
         width = max(len(c.name) for c in found)
+        colour = use_colour()
         for c in found:
-            print(f"{c.verdict:<4}  {c.name:<{width}}  {c.message}")
+            verdict = paint(f"{c.verdict:<4}", verdict_style(c.verdict), enabled=colour)
+            print(f"{verdict}  {c.name:<{width}}  {c.message}")
     return 1 if failed else 0
 
 

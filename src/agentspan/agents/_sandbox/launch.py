@@ -123,9 +123,9 @@ def _supervise(program: list[str], status_fd: int | None) -> int:
         with contextlib.suppress(OSError):
             os.write(status_fd, LEFTOVERS)
     if os.WIFSIGNALED(status):
-        signum = os.WTERMSIG(status)
-        signal.signal(signum, signal.SIG_DFL)
-        os.kill(supervisor, signum)
+        killer = os.WTERMSIG(status)
+        signal.signal(killer, signal.SIG_DFL)
+        os.kill(supervisor, killer)
     return os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
 
 
