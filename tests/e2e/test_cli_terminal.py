@@ -80,11 +80,30 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
         srv.stop()
 
 
-def _run(srv: ServerProcess, agent: dict[str, object]) -> str:
+WAITS_FOR_APPROVAL = {
+    "name": "needs_a_person",
+    "model": "offline/basic",
+    "tools": [
+        {
+            "name": "needs_ok",
+            "description": "d",
+            "inputSchema": {"type": "object", "properties": {}},
+            "approvalRequired": True,
+        }
+    ],
+}
+
+
+def _start(srv: ServerProcess, agent: dict[str, object]) -> str:
     started = httpx.post(
         f"{srv.api_url}/agent/start", json={"agentConfig": agent, "prompt": "go"}, timeout=10
     )
-    execution_id = started.json()["executionId"]
+    assert started.status_code == 200, started.text
+    return str(started.json()["executionId"])
+
+
+def _run(srv: ServerProcess, agent: dict[str, object]) -> str:
+    execution_id = _start(srv, agent)
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         status = httpx.get(f"{srv.api_url}/agent/{execution_id}/status", timeout=10).json()
@@ -148,3 +167,62 @@ def test_purge_shows_progress_on_a_terminal_only(tmp_path: Path) -> None:
     assert "counting…" in shown and "\r\x1b[K" in shown  # the line is written, then erased
     assert shown.rstrip().endswith("would purge 0 executions older than 30d (dry run: nothing was deleted)")
     assert "counting" not in piped(*args).stderr
+
+
+def test_wait_blocks_until_the_end_and_says_how_it_ended(server: ServerProcess) -> None:
+    execution_id = _start(server, WAITS_FOR_APPROVAL)
+    gave_up = piped("--server-url", server.api_url, "executions", "wait", execution_id, "--timeout", "1")
+    assert gave_up.returncode == 1 and gave_up.stdout == ""
+    assert gave_up.stderr.count("\n") == 1 and gave_up.stderr.startswith("error: ")
+    assert f"{execution_id} did not finish within 1 s (it is RUNNING, " in gave_up.stderr
+    # On a terminal the wait shows progress; cancelling from elsewhere ends it.
+    leader, follower = pty.openpty()
+    waiter = subprocess.Popen(  # noqa: S603 - the CLI under test
+        [
+            sys.executable,
+            "-m",
+            "agentspan.cli",
+            "--server-url",
+            server.api_url,
+            "executions",
+            "wait",
+            execution_id,
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=follower,
+        stderr=follower,
+        env=_env(),
+    )
+    os.close(follower)
+    try:
+        first = os.read(leader, 4096).decode()
+        assert first.startswith(f"waiting for {execution_id}…")
+        assert piped("--server-url", server.api_url, "cancel", execution_id).returncode == 0
+        assert waiter.wait(timeout=30) == 1  # it ended, but not COMPLETED
+        rest = b""
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            rest += chunk
+        assert "TERMINATED" in ANSI.sub("", rest.decode())
+    finally:
+        os.close(leader)
+        waiter.kill()
+        waiter.wait()
+    done = _start(server, {"name": "done_again", "model": "scripted/m", "scriptedTurns": [{"text": "fine"}]})
+    finished = piped("--server-url", server.api_url, "executions", "wait", done, "--json")
+    assert finished.returncode == 0
+    detail = json.loads(finished.stdout)
+    assert detail["status"] == "COMPLETED" and detail["output"] == "fine"
+    plain = piped("--server-url", server.api_url, "executions", "wait", done)
+    assert (plain.returncode, plain.stdout) == (0, "COMPLETED\nfine\n")
+
+
+def test_wait_exits_1_for_a_failed_execution(server: ServerProcess) -> None:
+    failed = _start(server, {"name": "fails", "model": "scripted/m", "scriptedTurns": []})
+    shown = piped("--server-url", server.api_url, "executions", "wait", failed, "--timeout", "20")
+    assert shown.returncode == 1 and shown.stdout.startswith("FAILED\n")

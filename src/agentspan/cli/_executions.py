@@ -113,9 +113,17 @@ class ApiClient:
         params: dict[str, Any] | None = None,
         body: Any = None,
         headers: dict[str, str] | None = None,
+        timeout: float | None = None,
     ) -> Any:
         try:
-            resp = self._http.request(method, path, params=params, json=body, headers=headers)
+            resp = self._http.request(
+                method,
+                path,
+                params=params,
+                json=body,
+                headers=headers,
+                timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
+            )
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             raise unreachable(self.base_url) from exc
         except httpx.TransportError as exc:
