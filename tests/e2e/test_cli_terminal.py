@@ -80,7 +80,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
         srv.stop()
 
 
-WAITS_FOR_APPROVAL = {
+WAITS_FOR_APPROVAL: dict[str, object] = {
     "name": "needs_a_person",
     "model": "offline/basic",
     "tools": [
