@@ -191,7 +191,7 @@ def test_hostile_code_is_contained_and_reported_and_the_worker_carries_on(
     assert len(seen) == 4 and "MemoryError" in seen[2]
 
 
-def test_a_jupyter_kernel_keeps_state_per_execution_and_stops_with_the_runtime(
+def test_a_jupyter_kernel_keeps_state_per_execution_and_stops_when_it_ends(
     server: ThreadServer, fake: FakeOpenAI
 ) -> None:
     fake.script(
@@ -202,9 +202,22 @@ def test_a_jupyter_kernel_keeps_state_per_execution_and_stops_with_the_runtime(
     executor = JupyterCodeExecutor(timeout=20)
     agent = Agent(name="notebook", model="openai/gpt-4o", tools=[executor.as_tool()])
     with AgentRuntime(config=AgentConfig(server_url=server.api_url, auto_start_server=False)) as runtime:
+        started: list[Any] = []
+        original = executor._start
+
+        def remember() -> Any:
+            started.append(original())
+            return started[-1]
+
+        executor._start = remember  # type: ignore[method-assign]
         result = runtime.run(agent, "add")
         assert result.status == "COMPLETED"
         assert result.tool_calls[1]["result"] == {"status": "success", "stdout": "42\n", "stderr": ""}
-        (kernel,) = executor._kernels.values()
-        assert kernel.manager.is_alive()
-    assert not kernel.manager.is_alive() and not executor._kernels
+        # The runtime saw the execution finish: its kernel is gone with it.
+        (kernel,) = started
+        assert not kernel.manager.is_alive() and executor.running_executions() == []
+        # A kernel used outside any execution lives until the runtime's workers stop.
+        assert executor.execute("print('outside')").output == "outside\n"
+        (outside,) = executor._kernels.values()
+        assert outside.manager.is_alive()
+    assert not outside.manager.is_alive() and not executor._kernels

@@ -63,6 +63,17 @@ def test_a_healthy_report_has_no_failure_and_a_missing_key_is_a_warning() -> Non
     assert found["provider keys"] == "warn"
 
 
+def test_a_key_exported_after_the_server_started_says_how_to_fix_it() -> None:
+    found = checks(_report(), "http://x", "1.0", {"OPENAI_API_KEY", "PATH"})
+    (unseen,) = [c for c in found if c.name == "key openai"]
+    assert unseen.verdict == "warn"
+    assert "OPENAI_API_KEY is set in this shell but the server does not see it" in unseen.message
+    assert "agentspan credentials set OPENAI_API_KEY" in unseen.message
+    assert "agentspan server stop && agentspan server start" in unseen.message
+    # Not set in the shell either: only the general hint.
+    assert [c.name for c in checks(_report(), "http://x", "1.0", {"PATH"}) if c.name.startswith("key")] == []
+
+
 def test_what_makes_the_doctor_fail() -> None:
     behind = DatabaseStatus(kind="sqlite", schema_version=4, latest_schema_version=5, reachable=True)
     assert verdicts(_report(database=behind))["database"] == "fail"

@@ -22,6 +22,7 @@ from agentspan.agents import (
     agent_tool,
     tool,
 )
+from agentspan.cli import main as cli_main
 
 from fakes.openai_server import FakeOpenAI
 from support.servers import ThreadServer
@@ -408,7 +409,9 @@ def test_sequential_pipeline(runtime: AgentRuntime, fake: FakeOpenAI) -> None:
     assert result.token_usage is not None and result.token_usage.total_tokens == 30
 
 
-def test_missing_worker_is_reported(runtime: AgentRuntime, server: ThreadServer, fake: FakeOpenAI) -> None:
+def test_missing_worker_is_reported(
+    runtime: AgentRuntime, server: ThreadServer, fake: FakeOpenAI, capsys: pytest.CaptureFixture[str]
+) -> None:
     @tool(external=True)
     def remote_only(x: str) -> str:
         """Served by some other process."""
@@ -417,7 +420,12 @@ def test_missing_worker_is_reported(runtime: AgentRuntime, server: ThreadServer,
     fake.script(FakeOpenAI.tool_calls([("remote_only", {"x": "1"})]), FakeOpenAI.text("done"))
     handle = runtime.start(Agent(name="orphan", model="openai/gpt-4o", tools=[remote_only]), "go")
     wait_for(lambda: handle.get_status().waiting_reason is not None, timeout=10)
-    assert "remote_only" in (handle.get_status().waiting_reason or "")
+    reason = handle.get_status().waiting_reason or ""
+    assert "remote_only" in reason and "runtime.serve(agent)" in reason  # which tool, and what to do
+    capsys.readouterr()
+    assert cli_main(["--server-url", server.api_url, "executions", "show", handle.execution_id]) == 0
+    shown = capsys.readouterr().out
+    assert "Waiting:" in shown and "'remote_only'" in shown and "runtime.serve(agent)" in shown
     events = httpx.get(f"{server.api_url}/agent/executions/{handle.execution_id}/events", timeout=5).json()
     missing = [e for e in events if e["type"] == "worker_missing"]
     assert len(missing) == 1 and missing[0]["toolName"] == "remote_only"

@@ -66,15 +66,19 @@ def wait_runs(log: Path, count: int, timeout: float = 30) -> None:
         time.sleep(0.05)
 
 
-def sleeping_sandboxes(log: Path) -> int:
-    """Live sandboxed programs of this test (found by the log path in their environment)."""
+def sleeping_sandboxes(log: Path, *, supervisors: bool = False) -> int:
+    """Live sandboxed programs of this test (found by the log path in their environment);
+    with ``supervisors``, their supervising launchers too."""
     marker = f"CODE_LOG={log}".encode()
     count = 0
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 environ = (entry / "environ").read_bytes().split(b"\0")
+                launcher = b"launch.py" in (entry / "cmdline").read_bytes()
             except OSError:
+                continue
+            if launcher and not supervisors:
                 continue
             # The worker has the same variable: count only the executed code.
             if (
@@ -111,9 +115,9 @@ def test_worker_killed_during_execute_code(
             assert sleeping_sandboxes(code_log) == 1
             kill(first)
             deadline = time.monotonic() + 10
-            while sleeping_sandboxes(code_log) and time.monotonic() < deadline:
+            while sleeping_sandboxes(code_log, supervisors=True) and time.monotonic() < deadline:
                 time.sleep(0.05)
-            assert sleeping_sandboxes(code_log) == 0, "the sandboxed program died with its worker"
+            assert sleeping_sandboxes(code_log, supervisors=True) == 0, "the sandbox died with its worker"
             second = start_worker(chaos_server, code_log, sleep=0)
             if not retryable:
                 deadline = time.monotonic() + 30

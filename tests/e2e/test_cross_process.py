@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -208,3 +209,40 @@ def test_seed_structured_output_example_prints_typed_fields(
         "condition",
         "recommendation",
     ]
+
+
+SERVE_PROGRAM = """
+from agentspan.agents import Agent, AgentRuntime, tool
+
+@tool
+def get_weather(city: str) -> str:
+    \"\"\"Get current weather for a city.\"\"\"
+    return f"72F and sunny in {city}"
+
+AgentRuntime().serve(Agent(name="weatherbot", model="openai/gpt-4o", tools=[get_weather]))
+"""
+
+
+def test_serve_says_what_it_serves_and_that_it_waits(proc_server: ServerProcess) -> None:
+    worker = subprocess.Popen(  # noqa: S603 - a fixed program
+        [sys.executable, "-c", SERVE_PROGRAM],
+        env={**os.environ, "AGENTSPAN_SERVER_URL": proc_server.api_url},
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert worker.stderr is not None
+        lines = [worker.stderr.readline(), worker.stderr.readline()]
+        assert lines[0].startswith("agentspan: serving 1 tool(s) of weatherbot for ")
+        assert proc_server.api_url.removesuffix("/api") in lines[0] and lines[0].rstrip().endswith(
+            ": get_weather"
+        )
+        assert lines[1].strip() == (
+            "agentspan: waiting for tool calls from executions started anywhere (Ctrl+C to stop)"
+        )
+        worker.send_signal(signal.SIGINT)
+        assert worker.wait(timeout=30) == 0
+        assert "Traceback" not in worker.stderr.read()
+    finally:
+        worker.kill()
+        worker.wait()

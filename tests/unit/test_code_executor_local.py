@@ -107,6 +107,34 @@ def test_a_sleeping_program_and_its_children_are_killed_at_the_timeout() -> None
     assert_healthy()
 
 
+ESCAPE_WITH_SETSID = """
+import os, sys, time
+if os.fork() == 0:
+    os.setsid()  # a new session: out of the process group the timeout kills
+    if {double} and os.fork() != 0:
+        os._exit(0)  # a daemon's double fork: the survivor is orphaned
+    time.sleep(300)
+    os._exit(0)
+print("started", flush=True)
+time.sleep({parent_sleep})
+"""
+
+
+@pytest.mark.parametrize("double", [False, True], ids=["setsid", "setsid-double-fork"])
+def test_a_process_that_leaves_the_group_is_killed_at_the_timeout(double: bool) -> None:
+    result = run("python", ESCAPE_WITH_SETSID.format(double=double, parent_sleep=300), timeout=2)
+    assert result.timed_out and result.output == "started\n"
+    assert_healthy()
+
+
+@pytest.mark.parametrize("double", [False, True], ids=["setsid", "setsid-double-fork"])
+def test_a_process_that_leaves_the_group_is_killed_when_the_program_ends(double: bool) -> None:
+    result = run("python", ESCAPE_WITH_SETSID.format(double=double, parent_sleep=0.5), timeout=10)
+    assert result.success and result.output == "started\n"
+    assert "left running in the background were stopped" in result.error
+    assert_healthy()
+
+
 def test_a_1_gb_allocation_fails_inside_the_memory_limit() -> None:
     result = run("python", "data = bytearray(1024 ** 3)\nprint('allocated')")
     assert not result.success and "allocated" not in result.output

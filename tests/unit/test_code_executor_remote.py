@@ -5,9 +5,13 @@ otherwise)."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import socket
+import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -163,9 +167,54 @@ def test_docker_command_isolates_by_default() -> None:
     ):
         assert flag in argv
     assert argv[argv.index("-v") + 1] == "/data/in:/in:ro"
-    assert argv[-4:] == ["python:3.12-slim", "python3", "-c", "print(1)"]
+    assert argv[-8:] == ["python:3.12-slim", "timeout", "-s", "KILL", "36", "python3", "-c", "print(1)"]
     networked = DockerCodeExecutor(network_enabled=True, memory_limit="1g").command("x", "c2")
     assert "--network=none" not in networked and "--memory=1g" in networked
+
+
+def test_docker_containers_end_without_their_worker() -> None:
+    """What keeps a container from outliving a killed worker (no engine here to kill one
+    for real: the command line is what is checked)."""
+    executor = DockerCodeExecutor(timeout=20)
+    argv = executor.command("print(1)", "c3", now=1_000_000)
+    assert "--rm" in argv and "--stop-timeout=1" in argv
+    labels = [argv[i + 1] for i, flag in enumerate(argv) if flag == "--label"]
+    assert labels == [
+        "agentspan.sandbox=1",
+        f"agentspan.owner={socket.gethostname()}:{os.getpid()}",
+        "agentspan.deadline=1000036",  # now + timeout + 1 + stop margin + pull allowance
+    ]
+    image = argv.index("python:3.12-slim")
+    assert argv[image + 1 : image + 5] == ["timeout", "-s", "KILL", "26"]  # inside the container
+    bare = DockerCodeExecutor(timeout=20, in_container_timeout=False).command("print(1)", "c4")
+    assert bare[bare.index("python:3.12-slim") + 1] == "python3"
+
+
+def test_docker_cleanup_removes_only_abandoned_containers(tmp_path: Path) -> None:
+    finished = subprocess.Popen(["true"])  # noqa: S607 - a pid that is surely dead afterwards
+    finished.wait()
+    here = socket.gethostname()
+    listing = "\n".join(
+        [
+            f"dead-worker {here}:{finished.pid} 9999999999",
+            f"live-worker {here}:{os.getpid()} 9999999999",
+            f"other-host elsewhere:{finished.pid} 9999999999",
+            f"expired {here}:{os.getpid()} 1000",
+        ]
+    )
+    calls = tmp_path / "calls"
+    fake = tmp_path / "docker"
+    # A stand-in for the docker CLI at the edge: it lists the containers above and logs
+    # every command it receives.
+    fake.write_text(
+        f'#!/bin/sh\necho "$*" >> {calls}\nif [ "$1" = ps ]; then printf \'%s\\n\' "{listing}"; fi\n'
+    )
+    fake.chmod(0o755)
+    removed = DockerCodeExecutor(docker_binary=str(fake)).cleanup_leftovers()
+    assert removed == ["dead-worker", "expired"]
+    log = calls.read_text().splitlines()
+    assert log[0].startswith("ps -a --filter label=agentspan.sandbox --format")
+    assert log[1] == "rm -f dead-worker expired"
 
 
 def test_docker_without_the_cli_reports_exit_127() -> None:

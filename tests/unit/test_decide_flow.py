@@ -46,7 +46,7 @@ from agentspan.server.engine.model import (
     WorkerFound,
     WorkerMissing,
 )
-from agentspan.server.engine.waits import waiting_reason
+from agentspan.server.engine.waits import START_A_WORKER, waiting_reason
 
 from support.decide import (
     LATE_INPUTS,
@@ -168,7 +168,8 @@ def test_worker_missing_is_reported_once_and_cleared_when_found() -> None:
     assert "No worker is polling for tool 'lookup' (waited 61s)" in event.fields["content"]
     assert d.state.missing_workers == ["lookup"]
     assert d.commands == []
-    assert waiting_reason(d.state) == "no worker is polling for tool 'lookup'"
+    assert waiting_reason(d.state) == f"no worker is polling for tool 'lookup': {START_A_WORKER}"
+    assert "runtime.serve(agent)" in START_A_WORKER
 
     d = run.apply(WorkerMissing(tool_names=["lookup"], waited_seconds=120))
     assert d.events == []
@@ -194,7 +195,7 @@ def test_one_worker_missing_step_reports_many_tools_each_once() -> None:
     assert [e.fields["tool_name"] for e in d.events] == [f"t{i}" for i in range(12)]
     # The status names ten tools and counts the rest.
     reason = waiting_reason(d.state)
-    assert reason is not None and reason.endswith("'t7' and 4 more")
+    assert reason is not None and reason.endswith(f"'t7' and 4 more: {START_A_WORKER}")
 
     d = run.apply(WorkerFound(tool_names=["t1", "nobody", "lookup", "t1"]))
     assert d.events == [

@@ -157,6 +157,9 @@ def test_compatible_provider_without_key_names_the_variable(name: str) -> None:
     assert error.value.retryable is False
     assert key_env in str(error.value)
     assert str(error.value).startswith(f"{name} models need")
+    # The two exact fixes: export before the server starts, or the credential store.
+    assert "export it before starting the server" in str(error.value)
+    assert str(error.value).endswith(f"or store it with: agentspan credentials set {key_env}")
 
 
 def test_hugging_face_accepts_hf_token_and_names_both_variables() -> None:

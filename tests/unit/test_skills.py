@@ -139,3 +139,27 @@ def test_a_skill_nests_in_a_team_and_inside_agent_tool(tmp_path: Path) -> None:
         served = collect_tool_functions(lead)
         assert {"release_notes__summarise", "release_notes__read_skill_file"} <= set(served)
         assert "release_notes" in serialize_agent(lead).model_dump_json()
+
+
+def test_a_skill_the_body_refers_to_becomes_an_agent_tool(tmp_path: Path) -> None:
+    def write(root: Path, name: str, body: str) -> Path:
+        root.mkdir(parents=True)
+        (root / "SKILL.md").write_text(f"---\nname: {name}\n---\n{body}\n")
+        return root
+
+    lead = write(
+        tmp_path / "skills" / "lead",
+        "lead",
+        "Use the changelog skill first, then call the `style-guide` skill. Never use the ghost skill.",
+    )
+    write(tmp_path / "skills" / "changelog", "changelog", "Collect changes; invoke the lead skill if unsure.")
+    elsewhere = tmp_path / "library"
+    write(elsewhere / "style-guide", "style-guide", "Plain words.")
+    agent = skill(lead, model="openai/gpt-4o", search_path=[str(elsewhere)])
+    tools = tools_by_name(agent)
+    assert sorted(tools) == ["changelog", "style_guide"]  # "ghost" is found nowhere: left as text
+    changelog = tools["changelog"].config["agent"]
+    assert changelog.model == "openai/gpt-4o" and changelog.instructions.startswith("Collect changes")
+    assert changelog.tools == []  # its reference back to "lead" is a cycle: not followed
+    without = skill(lead, model="openai/gpt-4o")
+    assert sorted(tools_by_name(without)) == ["changelog"]  # style-guide is only on the search path

@@ -33,6 +33,7 @@ from agentspan.client._autostart import ensure_server
 from agentspan.client._http import ApiClient
 from agentspan.client._loop import LoopThread
 from agentspan.client._worker import WorkerPool
+from agentspan.protocol.api import TERMINAL_STATUSES
 
 log = logging.getLogger("agentspan")
 
@@ -232,11 +233,13 @@ class AgentRuntime:
         return self._final_result(execution_id, detail)
 
     def _final_result(self, execution_id: str, detail: dict[str, Any]) -> AgentResult:
+        _end_kernels(execution_id, detail)
         events = [AgentEvent.from_wire(str(e.get("type", "")), e) for e in detail.get("events") or []]
         return result_from_detail(detail, output_type=self._output_types.get(execution_id), events=events)
 
     async def _result_core(self, execution_id: str, events: list[AgentEvent]) -> AgentResult:
         detail = await self._client.detail(execution_id)
+        _end_kernels(execution_id, detail)
         return result_from_detail(detail, output_type=self._output_types.get(execution_id), events=events)
 
     def _result_of(self, execution_id: str, events: list[AgentEvent]) -> AgentResult:
@@ -485,6 +488,10 @@ class AgentRuntime:
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(sig, lambda *_: stop.set())
+        # A blocking serve() is often the whole program: say what it does, on stderr, so
+        # a terminal that shows nothing else does not look hung (after the handlers: a
+        # Ctrl+C right after the message stops it cleanly).
+        print(serving_banner(agents, sorted(tools), self.config.server_url), file=sys.stderr, flush=True)
         try:
             while not stop.wait(0.5):
                 pass
@@ -661,3 +668,21 @@ def _stop_kernels() -> None:
     jupyter = sys.modules.get("agentspan.agents._sandbox.jupyter")
     if jupyter is not None:
         jupyter.shutdown_all_kernels()
+
+
+def _end_kernels(execution_id: str, detail: dict[str, Any]) -> None:
+    """A finished execution's Jupyter kernels in this process go with it (a worker in
+    another process relies on the executor's idle timeout)."""
+    jupyter = sys.modules.get("agentspan.agents._sandbox.jupyter")
+    if jupyter is not None and detail.get("status") in TERMINAL_STATUSES:
+        jupyter.end_execution(execution_id)
+
+
+def serving_banner(agents: tuple[Any, ...], tools: list[str], server_url: str) -> str:
+    """What a blocking ``serve()`` prints: which agents and tools, where, and that it waits."""
+    names = ", ".join(a if isinstance(a, str) else str(getattr(a, "name", a)) for a in agents)
+    served = ", ".join(tools) if tools else "(no tools: nothing to run here)"
+    return (
+        f"agentspan: serving {len(tools)} tool(s) of {names} for {server_url}: {served}\n"
+        "agentspan: waiting for tool calls from executions started anywhere (Ctrl+C to stop)"
+    )

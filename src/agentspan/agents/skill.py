@@ -14,6 +14,7 @@ tools (durable like any other), sub-agents are ``agent_tool`` children.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 from collections.abc import Mapping
@@ -33,6 +34,8 @@ MAX_READ_BYTES = 200_000
 _RESOURCE_DIRS = ("references", "examples", "assets")
 _BY_EXTENSION = {".py": "python3", ".sh": "bash", ".js": "node", ".mjs": "node", ".rb": "ruby"}
 _INSTALL = "pip install 'agentspan[skills]'"
+# "invoke the changelog skill", "use pdf-tools skill", "call the `review` skill"
+_SKILL_REFERENCE = re.compile(r"\b(?:invoke|use|call)\s+(?:the\s+)?`?([A-Za-z0-9][\w.-]*)`?\s+skill\b", re.I)
 
 
 class SkillLoadError(AgentspanError):
@@ -178,14 +181,26 @@ def skill(
     """The skill in directory ``path`` as an :class:`Agent`.
 
     ``agent_models`` picks a model per sub-agent (by stem); ``params`` override the front
-    matter's defaults. ``search_path`` (cross-skill references) is accepted and not used.
+    matter's defaults. A skill the body refers to ("use the <name> skill") is offered as
+    an agent tool, found next to this one, in ``./.agents/skills``, ``~/.agents/skills`` or
+    ``search_path``.
 
     Raises:
         SkillLoadError: no ``SKILL.md``, unreadable front matter, or PyYAML missing.
         ConfigurationError: the front matter has no usable ``name``.
     """
-    del search_path  # cross-skill references are not resolved (docs/compatibility.md)
-    root = Path(path)
+    return _load(Path(path), model, agent_models, search_path or [], params, loading=())
+
+
+def _load(
+    root: Path,
+    model: str,
+    agent_models: Mapping[str, str] | None,
+    search_path: list[str],
+    params: Mapping[str, Any] | None,
+    *,
+    loading: tuple[Path, ...],
+) -> Agent:
     manifest = root / "SKILL.md"
     if not manifest.is_file():
         raise SkillLoadError(f"{root} is not a skill: it has no SKILL.md")
@@ -213,7 +228,33 @@ def skill(
             instructions=helper.read_text(encoding="utf-8"),
         )
         tools.append(agent_tool(sub, description=f"The {stem} helper of the {name} skill"))
+    here = (*loading, root.resolve())
+    for other in _referenced_skills(body, root, search_path, here):
+        referenced = _load(other, model, None, search_path, None, loading=here)
+        tools.append(
+            agent_tool(referenced, description=f"The {referenced.name} skill, which {name} refers to")
+        )
     return Agent(name=name, model=model, instructions=instructions, tools=tools)
+
+
+def _referenced_skills(
+    body: str, root: Path, search_path: list[str], loading: tuple[Path, ...]
+) -> list[Path]:
+    """Skill directories named by "invoke/use/call [the] <name> skill" in ``body``, looked up
+    next to this skill, then in ``./.agents/skills``, ``~/.agents/skills`` and
+    ``search_path``. A name found nowhere is left as text; one being loaded (a cycle) is
+    skipped."""
+    places = [root.resolve().parent, Path.cwd() / ".agents" / "skills", Path.home() / ".agents" / "skills"]
+    places += [Path(p) for p in search_path]
+    found: list[Path] = []
+    for name in dict.fromkeys(m.group(1) for m in _SKILL_REFERENCE.finditer(body)):
+        for place in places:
+            candidate = (place / name).resolve()
+            if (candidate / "SKILL.md").is_file():
+                if candidate not in loading and candidate not in found:
+                    found.append(candidate)
+                break
+    return found
 
 
 def load_skills(

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+from collections.abc import Collection
 from dataclasses import asdict, dataclass
 from typing import Literal
 
@@ -17,6 +19,7 @@ import httpx
 
 import agentspan
 from agentspan.cli._executions import ApiClient, CliError, parse
+from agentspan.cli._style import paint, use_colour, verdict_style
 from agentspan.protocol.ops import DoctorReport
 
 Verdict = Literal["ok", "warn", "fail"]
@@ -34,13 +37,17 @@ class Check:
     message: str
 
 
-def checks(report: DoctorReport, server_url: str, cli_version: str) -> list[Check]:
-    """The verdicts on a server's report (pure: no I/O)."""
+def checks(
+    report: DoctorReport, server_url: str, cli_version: str, shell_variables: Collection[str] = ()
+) -> list[Check]:
+    """The verdicts on a server's report (pure: no I/O). ``shell_variables``: the names
+    (never the values) set in this command's environment, to spot a key exported after
+    the server started."""
     out = [Check("server", "ok", f"reachable at {server_url}")]
     version = f"server {report.version}, this command {cli_version}"
     out.append(Check("version", "ok" if report.version == cli_version else "warn", version))
     out.append(_database(report))
-    out.extend(_providers(report))
+    out.extend(_providers(report, shell_variables))
     out.append(_workers(report))
     out.append(_disk(report))
     auth = (
@@ -69,12 +76,25 @@ def _database(report: DoctorReport) -> Check:
     return Check("database", "ok", f"{where} (up to date)")
 
 
-def _providers(report: DoctorReport) -> list[Check]:
+def _providers(report: DoctorReport, shell_variables: Collection[str]) -> list[Check]:
     keyed = [p for p in report.providers if p.source in ("environment", "credential_store")]
     out = [
         Check(f"key {p.provider}", "ok", f"{p.key_names[0]} from the {p.source.replace('_', ' ')}")
         for p in keyed
     ]
+    for p in report.providers:
+        unseen = [name for name in p.key_names if name in shell_variables]
+        if p.source == "absent" and unseen:
+            name = unseen[0]
+            out.append(
+                Check(
+                    f"key {p.provider}",
+                    "warn",
+                    f"{name} is set in this shell but the server does not see it (a running server keeps "
+                    f"the environment it started with): agentspan credentials set {name}, or restart the "
+                    "server from this shell: agentspan server stop && agentspan server start",
+                )
+            )
     if not keyed:
         hint = "no provider key: only offline/ models run (export OPENAI_API_KEY=... before starting the server, "
         hint += "or: agentspan credentials set OPENAI_API_KEY)"
@@ -111,7 +131,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     try:
         with ApiClient(args.server_url) as api:
             report = parse(DoctorReport, api.call("GET", "/admin/doctor"))
-        found = checks(report, root, agentspan.__version__)
+        found = checks(report, root, agentspan.__version__, set(os.environ))
     except CliError as exc:
         found = [_unanswered(root, exc)]
     failed = any(c.verdict == "fail" for c in found)
@@ -119,8 +139,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         print(json.dumps({"ok": not failed, "checks": [asdict(c) for c in found]}, indent=2))
     else:
         width = max(len(c.name) for c in found)
+        colour = use_colour()
         for c in found:
-            print(f"{c.verdict:<4}  {c.name:<{width}}  {c.message}")
+            verdict = paint(f"{c.verdict:<4}", verdict_style(c.verdict), enabled=colour)
+            print(f"{verdict}  {c.name:<{width}}  {c.message}")
     return 1 if failed else 0
 
 

@@ -11,7 +11,7 @@ import getpass
 import json
 import socket
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any, TypeVar, get_args
 from urllib.parse import quote
@@ -20,6 +20,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 import agentspan
+from agentspan.cli._style import paint, status_style, use_colour
 from agentspan.client._auth import auth_headers, bearer_token_from_env
 from agentspan.client._sse import SSEDecoder
 from agentspan.protocol.api import (
@@ -112,9 +113,17 @@ class ApiClient:
         params: dict[str, Any] | None = None,
         body: Any = None,
         headers: dict[str, str] | None = None,
+        timeout: float | None = None,
     ) -> Any:
         try:
-            resp = self._http.request(method, path, params=params, json=body, headers=headers)
+            resp = self._http.request(
+                method,
+                path,
+                params=params,
+                json=body,
+                headers=headers,
+                timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
+            )
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             raise unreachable(self.base_url) from exc
         except httpx.TransportError as exc:
@@ -168,10 +177,20 @@ def print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, ensure_ascii=False))
 
 
-def print_table(headers: list[str], rows: list[list[str]]) -> None:
+def print_table(
+    headers: list[str], rows: list[list[str]], styles: dict[int, Callable[[str], str | None]] | None = None
+) -> None:
+    """Columns padded to their widest cell; ``styles`` colours cells of some columns (by
+    index) when stdout is a terminal, after padding, so the columns stay aligned."""
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-    for row in [headers, *rows]:
+    colour = use_colour()
+    for index, row in enumerate([headers, *rows]):
         cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=True)]
+        if index == 0:
+            cells = [paint(cell, "bold", enabled=colour) for cell in cells]
+        else:
+            for column, style in (styles or {}).items():
+                cells[column] = paint(cells[column], style(row[column]), enabled=colour)
         print("  ".join(cells).rstrip())
 
 
@@ -216,7 +235,11 @@ def cmd_list(args: argparse.Namespace) -> int:
     if not listing.results:
         print("no executions")
         return 0
-    print_table(["ID", "AGENT", "STATUS", "CREATED", "WAITING"], [_list_row(r) for r in listing.results])
+    print_table(
+        ["ID", "AGENT", "STATUS", "CREATED", "WAITING"],
+        [_list_row(r) for r in listing.results],
+        styles={2: status_style},
+    )
     if listing.total_hits > len(listing.results):
         print(f"(showing {len(listing.results)} of {listing.total_hits}; use --limit for more)")
     return 0
@@ -265,7 +288,11 @@ def _print_overview(status: StatusResponse, detail: ExecutionDetail) -> None:
     fields = [
         ("Execution", detail.execution_id),
         ("Agent", detail.agent_name),
-        ("Status", status.status + (" (waiting)" if status.is_waiting else "")),
+        (
+            "Status",
+            paint(status.status, status_style(status.status), enabled=use_colour())
+            + (" (waiting)" if status.is_waiting else ""),
+        ),
         ("Finish reason", detail.finish_reason or ""),
         ("Parent", detail.parent_execution_id or ""),
         ("Children", ", ".join(detail.children)),

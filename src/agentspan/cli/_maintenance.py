@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import re
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -22,6 +24,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from agentspan.cli._executions import CliError
 from agentspan.cli._server import _data_dir
+from agentspan.cli._style import progress
 from agentspan.protocol.api import TERMINAL_STATUSES
 
 if TYPE_CHECKING:
@@ -103,10 +106,13 @@ def cmd_purge(args: argparse.Namespace) -> int:
     async def purge(store: Store) -> int:
         return await store.purge(cutoff, statuses, dry_run=args.dry_run)
 
-    count = with_store(url, args, purge)
+    with progress("purging" if not args.dry_run else "counting", stream=sys.stderr):
+        count = with_store(url, args, purge)
     noun = "execution" if count == 1 else "executions"
     older = args.older_than.strip()
-    if args.dry_run:
+    if args.json:
+        print(json.dumps({"count": count, "olderThan": older, "dryRun": bool(args.dry_run)}))
+    elif args.dry_run:
         print(f"would purge {count} {noun} older than {older} (dry run: nothing was deleted)")
     else:
         print(f"purged {count} {noun} older than {older}")
@@ -121,7 +127,10 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
     where, before, after = with_store(url, args, versions)
     note = "" if after > before else ", already up to date"
-    print(f"schema version {before} -> {after}{note} ({where})")
+    if args.json:
+        print(json.dumps({"before": before, "after": after, "database": where}))
+    else:
+        print(f"schema version {before} -> {after}{note} ({where})")
     return 0
 
 
@@ -144,6 +153,7 @@ def add_parsers(
 ) -> None:
     p = server.add_parser("migrate", help="bring the database schema up to date (servers also do on start)")
     _database_flags(p)
+    p.add_argument("--json", action="store_true", help="print the versions as one JSON object")
     p.set_defaults(handler=cmd_migrate)
 
     p = executions.add_parser(
@@ -165,4 +175,5 @@ def add_parsers(
     )
     p.add_argument("--dry-run", action="store_true", help="count what would be deleted; delete nothing")
     _database_flags(p)
+    p.add_argument("--json", action="store_true", help="print the count as one JSON object")
     p.set_defaults(handler=cmd_purge)

@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import errno
 import ipaddress
+import json
 import os
 import signal
 import socket
@@ -192,12 +193,16 @@ def _rotate(log: Path) -> None:
 # --- commands ---------------------------------------------------------------------------
 
 
+_JSON_HELP = "print the result as one JSON object"
+
+
 def cmd_start(args: argparse.Namespace) -> int:
     data_dir = _data_dir(args)
     url = _base_url(args.host, args.port)
     if _healthy(url):
         pid = _read_pid(data_dir)
-        print(f"Agentspan server already running at {url}" + (f" (pid {pid})" if pid else ""))
+        text = f"Agentspan server already running at {url}" + (f" (pid {pid})" if pid else "")
+        _say(args, text, running=True, url=url, pid=pid, dataDir=str(data_dir), alreadyRunning=True)
         return 0
     running = _read_pid(data_dir)
     if running is not None:
@@ -235,7 +240,8 @@ def cmd_start(args: argparse.Namespace) -> int:
             proc.wait()
         _remove_pid(data_dir, proc.pid)
         raise CliError(f"server failed to start: {_last_line_since(log, offset) or failure}")
-    print(f"Agentspan server running at {url} (pid {proc.pid}, data {data_dir})")
+    text = f"Agentspan server running at {url} (pid {proc.pid}, data {data_dir})"
+    _say(args, text, running=True, url=url, pid=proc.pid, dataDir=str(data_dir), alreadyRunning=False)
     return 0
 
 
@@ -335,7 +341,7 @@ def cmd_stop(args: argparse.Namespace) -> int:
     data_dir = _data_dir(args)
     pid = _read_pid(data_dir)
     if pid is None:
-        print("not running")
+        _say(args, "not running", stopped=False, pid=None, killed=False)
         return 0
     killed = _terminate(pid, STOP_GRACE_SECONDS)
     _remove_pid(data_dir, pid)
@@ -344,7 +350,7 @@ def cmd_stop(args: argparse.Namespace) -> int:
             f"warning: the server did not exit within {STOP_GRACE_SECONDS:g} s and was killed",
             file=sys.stderr,
         )
-    print(f"stopped (pid {pid})")
+    _say(args, f"stopped (pid {pid})", stopped=True, pid=pid, killed=killed)
     return 0
 
 
@@ -353,13 +359,25 @@ def cmd_status(args: argparse.Namespace) -> int:
     url = _base_url(args.host, args.port)
     pid = _read_pid(data_dir)
     if _healthy(url, timeout=3.0):
-        print(f"running at {url} (pid {pid if pid is not None else 'unknown'})")
+        _say(
+            args,
+            f"running at {url} (pid {pid if pid is not None else 'unknown'})",
+            running=True,
+            url=url,
+            pid=pid,
+        )
         return 0
     if pid is not None:
-        print(f"not running at {url} (but pid {pid} from {_pid_path(data_dir)} is alive)")
+        text = f"not running at {url} (but pid {pid} from {_pid_path(data_dir)} is alive)"
     else:
-        print("not running")
+        text = "not running"
+    _say(args, text, running=False, url=url, pid=pid)
     return EXIT_UNREACHABLE
+
+
+def _say(args: argparse.Namespace, text: str, **data: object) -> None:
+    """One line for a person, or (``--json``) the same facts as one JSON object."""
+    print(json.dumps(data) if getattr(args, "json", False) else text)
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
@@ -430,6 +448,7 @@ def add_parsers(
     p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for it (default 30)")
     p.add_argument("--log-level", choices=LOG_LEVELS, default="info")
     p.add_argument("--log-format", choices=LOG_FORMATS, help=_LOG_FORMAT_HELP)
+    p.add_argument("--json", action="store_true", help=_JSON_HELP)
     p.set_defaults(handler=cmd_start)
 
     p = add("run", "run the server in the foreground (for supervisors and containers)", host=True, port=True)
@@ -437,8 +456,12 @@ def add_parsers(
     p.add_argument("--log-format", choices=LOG_FORMATS, help=_LOG_FORMAT_HELP)
     p.set_defaults(handler=cmd_run)
 
-    add("stop", "stop the background server").set_defaults(handler=cmd_stop)
-    add("status", "is the server running?", host=True, port=True).set_defaults(handler=cmd_status)
+    p = add("stop", "stop the background server")
+    p.add_argument("--json", action="store_true", help=_JSON_HELP)
+    p.set_defaults(handler=cmd_stop)
+    p = add("status", "is the server running?", host=True, port=True)
+    p.add_argument("--json", action="store_true", help=_JSON_HELP)
+    p.set_defaults(handler=cmd_status)
 
     p = add("logs", "print the background server's log")
     p.add_argument("-f", "--follow", action="store_true", help="keep printing new lines until Ctrl-C")

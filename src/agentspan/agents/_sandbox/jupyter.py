@@ -8,6 +8,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import queue
+import sys
 import threading
 import time
 import weakref
@@ -16,14 +17,28 @@ from typing import Any
 
 from agentspan._core.tool import ToolContext
 from agentspan.agents._sandbox.base import CodeExecutor, ExecutionResult
-from agentspan.agents._sandbox.process import minimal_environment
+from agentspan.agents._sandbox.process import ResourceLimits, launcher_prefix, minimal_environment
 
-__all__ = ["JupyterCodeExecutor", "shutdown_all_kernels"]
+__all__ = ["JupyterCodeExecutor", "KERNEL_LIMITS", "end_execution", "shutdown_all_kernels"]
 
 _INSTALL = "pip install 'agentspan[jupyter]'"
 _DEFAULT_KEY = ""
 MAX_OUTPUT_CHARS = 100_000
 _START_ATTEMPTS = 3
+_INTERRUPT_GRACE = 5.0
+_REAP_EVERY_AT_MOST = 30.0
+_REAP_EVERY_AT_LEAST = 0.2
+
+# A kernel lives across calls, so no CPU-time limit (it would add up over an execution)
+# and no process limit (it counts every process of the worker's user, which changes
+# while the kernel lives); memory and file size are capped per kernel.
+KERNEL_LIMITS = ResourceLimits(
+    cpu_seconds=None,
+    memory_bytes=1024 * 1024 * 1024,
+    file_size_bytes=64 * 1024 * 1024,
+    open_files=1024,
+    processes=None,
+)
 
 _LIVE: weakref.WeakSet[JupyterCodeExecutor] = weakref.WeakSet()
 
@@ -33,6 +48,45 @@ def shutdown_all_kernels() -> None:
     workers stop; the next call of an executor starts a fresh kernel)."""
     for executor in list(_LIVE):
         executor.shutdown()
+
+
+def end_execution(execution_id: str) -> None:
+    """Stop the kernels of one agent execution in every executor of this process (the
+    runtime calls it when it sees the execution finish)."""
+    for executor in list(_LIVE):
+        executor.shutdown(execution_id)
+
+
+class _Reaper:
+    """One daemon thread per process that shuts down kernels idle past their executor's
+    ``idle_seconds``, whether or not the executor is called again."""
+
+    def __init__(self) -> None:
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def ensure_running(self) -> None:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._loop, daemon=True, name="agentspan-kernel-reaper"
+                )
+                self._thread.start()
+        self._wake.set()  # a new executor may want a shorter period
+
+    def _loop(self) -> None:
+        while True:
+            executors = list(_LIVE)
+            for executor in executors:
+                executor.reap_idle()
+            shortest = min((e.idle_seconds for e in executors), default=_REAP_EVERY_AT_MOST * 4)
+            period = min(_REAP_EVERY_AT_MOST, max(_REAP_EVERY_AT_LEAST, shortest / 4))
+            self._wake.wait(period)
+            self._wake.clear()
+
+
+_REAPER = _Reaper()
 
 
 class _Kernel:
@@ -56,13 +110,17 @@ class JupyterCodeExecutor(CodeExecutor):
     first use; variables, imports and functions persist from one call to the next.
 
     Through :meth:`as_tool`, each agent execution gets its own kernel (keyed by the
-    execution id), so two runs never see each other's variables; at most ``max_kernels``
-    live at once (the least recently used is shut down first), a kernel idle for
-    ``idle_seconds`` is shut down, and all are shut down by :meth:`shutdown`, when the
-    executor is collected, or when the process exits. A call that outlives ``timeout`` is
-    interrupted. The kernel runs as the worker's user with a minimal environment (plus
-    ``env`` and the ``pass_env`` variables) and without resource limits: it isolates state,
-    not the machine (``docs/sandboxes.md``).
+    execution id), so two runs never see each other's variables. A kernel is shut down when
+    the runtime in this process sees its execution finish (:func:`end_execution`), when it
+    has been idle for ``idle_seconds`` (checked by a background thread), when more than
+    ``max_kernels`` would live at once (least recently used first), by :meth:`shutdown`,
+    when the runtime's workers stop, and when the worker process dies (the kernel watches
+    its parent). A call that outlives ``timeout`` is interrupted; a kernel that does not
+    stop within a few seconds of the interrupt is restarted (its variables are lost, and
+    the result says so). Output is capped at ``max_output_chars`` per stream, and the
+    kernel process runs with ``limits`` (default :data:`KERNEL_LIMITS`: 1 GiB of memory).
+    It runs as the worker's user with a minimal environment (plus ``env`` and the
+    ``pass_env`` variables): it isolates state, not the machine (``docs/sandboxes.md``).
     """
 
     def __init__(
@@ -75,6 +133,8 @@ class JupyterCodeExecutor(CodeExecutor):
         pass_env: Sequence[str] = (),
         max_kernels: int = 4,
         idle_seconds: float = 1800,
+        limits: ResourceLimits | None = KERNEL_LIMITS,
+        max_output_chars: int = MAX_OUTPUT_CHARS,
     ) -> None:
         super().__init__("python" if kernel_name.startswith("python") else kernel_name, timeout)
         self.kernel_name = kernel_name
@@ -83,6 +143,10 @@ class JupyterCodeExecutor(CodeExecutor):
         self.pass_env = list(pass_env)
         self.max_kernels = max(1, max_kernels)
         self.idle_seconds = idle_seconds
+        self.limits = limits
+        if max_output_chars <= 0:
+            raise ValueError(f"max_output_chars must be positive, got {max_output_chars}")
+        self.max_output_chars = max_output_chars
         self._kernels: collections.OrderedDict[str, _Kernel] = collections.OrderedDict()
         self._lock = threading.Lock()
         # Runs when the executor is collected or, at the latest, when the process exits.
@@ -105,6 +169,25 @@ class JupyterCodeExecutor(CodeExecutor):
         if kernel is not None:
             kernel.shutdown()
 
+    def reap_idle(self) -> None:
+        """Shut down the kernels idle for longer than ``idle_seconds`` (a kernel running a
+        call is never idle)."""
+        now = time.monotonic()
+        with self._lock:
+            stale = [
+                key
+                for key, kernel in self._kernels.items()
+                if now - kernel.used > self.idle_seconds and not kernel.lock.locked()
+            ]
+            dropped = [self._kernels.pop(key) for key in stale]
+        for kernel in dropped:
+            kernel.shutdown()
+
+    def running_executions(self) -> list[str]:
+        """The execution ids that have a live kernel (``""``: calls outside an execution)."""
+        with self._lock:
+            return list(self._kernels)
+
     # ------------------------------------------------------------------ kernels
 
     def _run(self, key: str, code: str) -> ExecutionResult:
@@ -118,7 +201,18 @@ class JupyterCodeExecutor(CodeExecutor):
             )
         with kernel.lock:
             kernel.used = time.monotonic()
-            return _execute(kernel, code, self.timeout)
+            result, healthy = _execute(kernel, code, self.timeout, self.max_output_chars)
+            kernel.used = time.monotonic()
+        if not healthy:
+            self._discard(key, kernel)
+        return result
+
+    def _discard(self, key: str, kernel: _Kernel) -> None:
+        """Forget a kernel that died or would not stop: the next call starts a fresh one."""
+        with self._lock:
+            if self._kernels.get(key) is kernel:
+                del self._kernels[key]
+        kernel.shutdown()
 
     def _kernel(self, key: str) -> _Kernel:
         stale: list[_Kernel] = []
@@ -154,7 +248,14 @@ class JupyterCodeExecutor(CodeExecutor):
         from jupyter_client.manager import KernelManager  # noqa: PLC0415 - optional dependency
 
         manager = KernelManager(kernel_name=self.kernel_name)
+        spec = manager.kernel_spec
+        if self.limits is not None and spec is not None:
+            # The kernel execs through the launcher, which sets the limits first. Not tied
+            # to this thread's life: the kernel exits by itself when the worker process
+            # dies (ipykernel watches its parent).
+            spec.argv = [*launcher_prefix(self.limits, die_with_worker=False), *_own_python(spec.argv)]
         manager.start_kernel(env=minimal_environment(None, self.env, self.pass_env))
+        _REAPER.ensure_running()
         client = manager.client()
         client.start_channels()
         try:
@@ -164,8 +265,15 @@ class JupyterCodeExecutor(CodeExecutor):
             raise
         kernel = _Kernel(manager, client)
         if self.startup_code:
-            _execute(kernel, self.startup_code, self.timeout)
+            _execute(kernel, self.startup_code, self.timeout, self.max_output_chars)
         return kernel
+
+
+def _own_python(argv: list[str]) -> list[str]:
+    """The kernel command with a bare ``python`` as this interpreter, as jupyter_client
+    would have done had the command not been prefixed (so a virtualenv's kernel is used)."""
+    bare = {"python", f"python{sys.version_info[0]}", "python{}.{}".format(*sys.version_info[:2])}
+    return [sys.executable, *argv[1:]] if argv and argv[0] in bare else list(argv)
 
 
 def _shutdown_all(kernels: collections.OrderedDict[str, _Kernel], lock: threading.Lock) -> None:
@@ -176,24 +284,36 @@ def _shutdown_all(kernels: collections.OrderedDict[str, _Kernel], lock: threadin
         kernel.shutdown()
 
 
-def _execute(kernel: _Kernel, code: str, timeout: float) -> ExecutionResult:
-    """Send ``code``, collect its output messages until the kernel is idle again."""
+def _execute(kernel: _Kernel, code: str, timeout: float, limit: int) -> tuple[ExecutionResult, bool]:
+    """Send ``code``, collect its output messages until the kernel is idle again.
+
+    The flag says whether the kernel can take another call: ``False`` when it died or did
+    not stop after the timeout's interrupt.
+    """
     msg_id = kernel.client.execute(code, store_history=False, allow_stdin=False)
-    out = _Bounded()
-    err = _Bounded()
+    out = _Bounded(limit)
+    err = _Bounded(limit)
     failed = False
     deadline = time.monotonic() + timeout
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             kernel.manager.interrupt_kernel()
-            _drain_until_idle(kernel, msg_id)
-            return ExecutionResult(output=_cap(out), error=_cap(err), exit_code=-1, timed_out=True)
+            stopped = _drain_until_idle(kernel, msg_id)
+            if not stopped:
+                err.plus(
+                    "the kernel did not stop when interrupted and was restarted: earlier variables are lost"
+                )
+            result = ExecutionResult(output=_cap(out), error=_cap(err), exit_code=-1, timed_out=True)
+            return result, stopped
         try:
             message = kernel.client.get_iopub_msg(timeout=min(remaining, 1.0))
         except queue.Empty:
             if not kernel.manager.is_alive():
-                return ExecutionResult(output=_cap(out), error=_cap(err.plus("the kernel died")), exit_code=1)
+                err.plus(
+                    "the kernel died (out of memory, or the code ended its process); the next call starts a new one"
+                )
+                return ExecutionResult(output=_cap(out), error=_cap(err), exit_code=1), False
             continue
         if message.get("parent_header", {}).get("msg_id") != msg_id:
             continue
@@ -207,16 +327,19 @@ def _execute(kernel: _Kernel, code: str, timeout: float) -> ExecutionResult:
             err.append(f"{content.get('ename', 'Error')}: {content.get('evalue', '')}")
         elif kind == "status" and content.get("execution_state") == "idle":
             break
-    return ExecutionResult(output=_cap(out), error=_cap(err), exit_code=1 if failed or err else 0)
+    return ExecutionResult(output=_cap(out), error=_cap(err), exit_code=1 if failed or err else 0), True
 
 
-def _drain_until_idle(kernel: _Kernel, msg_id: str) -> None:
-    """After an interrupt, wait (briefly) for the kernel to finish the interrupted cell."""
-    deadline = time.monotonic() + 5
+def _drain_until_idle(kernel: _Kernel, msg_id: str) -> bool:
+    """After an interrupt, wait (briefly) for the kernel to finish the interrupted cell;
+    ``False`` if it did not."""
+    deadline = time.monotonic() + _INTERRUPT_GRACE
     while time.monotonic() < deadline:
         try:
             message = kernel.client.get_iopub_msg(timeout=0.5)
         except queue.Empty:
+            if not kernel.manager.is_alive():
+                return False
             continue
         parent = message.get("parent_header", {}).get("msg_id")
         if (
@@ -224,19 +347,21 @@ def _drain_until_idle(kernel: _Kernel, msg_id: str) -> None:
             and message["msg_type"] == "status"
             and message["content"].get("execution_state") == "idle"
         ):
-            return
+            return True
+    return False
 
 
 class _Bounded:
-    """Collected output, keeping at most ``MAX_OUTPUT_CHARS`` characters."""
+    """Collected output, keeping at most ``limit`` characters."""
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
         self.parts: list[str] = []
         self.size = 0
         self.truncated = False
 
     def append(self, text: str) -> None:
-        room = MAX_OUTPUT_CHARS - self.size
+        room = self.limit - self.size
         if len(text) > room:
             self.truncated = True
             text = text[: max(room, 0)]
@@ -254,5 +379,5 @@ class _Bounded:
 def _cap(collected: _Bounded) -> str:
     text = "".join(collected.parts)
     if collected.truncated:
-        text += f"\n[output truncated at {MAX_OUTPUT_CHARS} characters]"
+        text += f"\n[output truncated at {collected.limit} characters]"
     return text

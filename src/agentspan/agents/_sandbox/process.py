@@ -23,7 +23,14 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-__all__ = ["ProcessOutcome", "ResourceLimits", "minimal_environment", "run_limited", "sandbox_ids"]
+__all__ = [
+    "ProcessOutcome",
+    "ResourceLimits",
+    "launcher_prefix",
+    "minimal_environment",
+    "run_limited",
+    "sandbox_ids",
+]
 
 _LAUNCHER = str(Path(__file__).with_name("launch.py"))
 _DEFAULT_USER = "nobody"
@@ -33,6 +40,8 @@ _FALLBACK_UID = 65534
 # to find interpreters and print text, nothing that usually carries a secret.
 _SAFE_VARIABLES = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TERM")
 _SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"
+_SUPERVISOR_GRACE = 3.0
+_LEFTOVERS = b"leftovers"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,6 +117,29 @@ def _count_user_processes(uid: int) -> int:
     return count
 
 
+def launcher_prefix(
+    limits: ResourceLimits,
+    ids: tuple[int, int] | None = None,
+    *,
+    die_with_worker: bool = True,
+    status_fd: int | None = None,
+) -> list[str]:
+    """The argv to put before a program so that it starts with ``limits`` (and as ``ids``).
+
+    ``die_with_worker=False`` for a long-lived child started from a worker thread: the
+    kernel's death signal follows the *thread* that forked, not the process. With
+    ``status_fd`` the launcher stays as the program's supervisor (see ``launch.py``) and
+    reports on that descriptor whether it had to kill leftover processes.
+    """
+    settings: dict[str, int | bool | None] = dict(_launcher_settings(limits, ids))
+    if not die_with_worker:
+        settings["parent"] = None
+    if status_fd is not None:
+        settings["supervise"] = True
+        settings["status_fd"] = status_fd
+    return [sys.executable, "-I", "-S", "-B", _LAUNCHER, json.dumps(settings)]
+
+
 def _launcher_settings(limits: ResourceLimits, ids: tuple[int, int] | None) -> dict[str, int | None]:
     settings: dict[str, int | None] = dict(dataclasses.asdict(limits))
     if limits.processes is not None:
@@ -154,6 +186,26 @@ def _kill_group(process: subprocess.Popen[bytes]) -> bool:
     return True
 
 
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """At the timeout: ask the supervisor to kill everything it runs (it also reaches
+    processes that left the group), then kill the group in case it could not."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        process.send_signal(signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=_SUPERVISOR_GRACE)
+    _kill_group(process)
+
+
+def _read_status(fd: int) -> bytes:
+    os.set_blocking(fd, False)
+    try:
+        return os.read(fd, 64)
+    except BlockingIOError:
+        return b""
+    finally:
+        os.close(fd)
+
+
 def run_limited(
     argv: Sequence[str],
     *,
@@ -170,18 +222,28 @@ def run_limited(
     limits (what a CLI command needs to act on the user's files), still in its own session
     with a clean environment, the timeout and output cap, and killed if the worker dies.
     """
-    settings = _launcher_settings(limits or ResourceLimits(*([None] * 6)), ids)
-    command = [sys.executable, "-I", "-S", "-B", _LAUNCHER, json.dumps(settings), *argv]
-    process = subprocess.Popen(  # noqa: S603 - argv is built by the executor, never a shell string
-        command,
-        cwd=cwd,
-        env=dict(env),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        close_fds=True,
-        start_new_session=True,
-    )
+    status_read, status_write = os.pipe()
+    command = [
+        *launcher_prefix(limits or ResourceLimits(*([None] * 6)), ids, status_fd=status_write),
+        *argv,
+    ]
+    try:
+        process = subprocess.Popen(  # noqa: S603 - argv is built by the executor, never a shell string
+            command,
+            cwd=cwd,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            close_fds=True,
+            pass_fds=(status_write,),
+            start_new_session=True,
+        )
+    except BaseException:
+        os.close(status_read)
+        raise
+    finally:
+        os.close(status_write)
     assert process.stdout is not None and process.stderr is not None
     out = _Capture(process.stdout, max_output_bytes)  # type: ignore[arg-type]
     err = _Capture(process.stderr, max_output_bytes)  # type: ignore[arg-type]
@@ -190,11 +252,13 @@ def run_limited(
         process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         timed_out = True
+        _stop(process)
     finally:
-        # Also on a normal exit: background children the program left behind go too, and
-        # they would otherwise hold the pipes open.
+        # The supervisor killed what the program left behind; the group kill is the
+        # fallback should the supervisor itself have been killed (by the program).
         leftovers = _kill_group(process) and not timed_out
         process.wait()
+    leftovers = (_read_status(status_read) == _LEFTOVERS or leftovers) and not timed_out
     deadline = time.monotonic() + 5
     for capture in (out, err):
         capture.thread.join(max(0.0, deadline - time.monotonic()))

@@ -111,6 +111,13 @@ def waiting_calls(state: ExecState) -> list[CallState]:
     ]
 
 
+START_A_WORKER = (
+    "start the program that defines it (a worker starts with runtime.run/start(agent), "
+    "or serves it with runtime.serve(agent))"
+)
+"""How to get a stuck tool call going, said wherever the wait is shown (status, ``show``)."""
+
+
 def waiting_reason(state: ExecState) -> str | None:
     """Why a non-terminal execution is not making progress, if it is not."""
     if state.terminal:
@@ -130,7 +137,7 @@ def waiting_reason(state: ExecState) -> str | None:
         names = ", ".join(_queue_text(n) for n in missing[:_NAMED_MISSING])
         if len(missing) > _NAMED_MISSING:
             names += f" and {len(missing) - _NAMED_MISSING} more"
-        return f"no worker is polling for tool {names}"
+        return f"no worker is polling for tool {names}: {START_A_WORKER}"
     return None
 
 

@@ -465,7 +465,14 @@ def _env_phrase(*names: str) -> str:
 
 def _key_fix(key_envs: tuple[str, ...]) -> str:
     """How to give a running server the key without a restart (the credential store)."""
-    return f", or store it with: agentspan credentials set {key_envs[0]}" if key_envs else ""
+    if not key_envs:
+        return ""
+    # A server started in the background keeps the environment it started with: a key
+    # exported afterwards is not seen, which is the usual first-hour surprise.
+    return (
+        " (export it before starting the server: a running server does not see later exports)"
+        f", or store it with: agentspan credentials set {key_envs[0]}"
+    )
 
 
 def _with_scheme(host: str) -> str:
