@@ -101,6 +101,11 @@ class LlmCallData(_DataModel):
     """Set for a call the server made for another reason than the agent's turn (an LLM
     guardrail's judge, the summary that condensed a long conversation); absent for the
     agent's own calls."""
+    message_count: int | None = None
+    """How many messages the conversation held when the call was made (its own turn's
+    calls only; absent in events recorded before forks): where a fork cuts it."""
+    turn: int | None = None
+    """The agent's turns completed before the call (its own turn's calls only)."""
 
 
 class ContextCondensedData(_DataModel):

@@ -322,6 +322,27 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX executions_agent_status ON executions (agent_name, status)",
         ),
     ),
+    # 9: forks (forks.py): an execution forked from another one's step.
+    Migration(
+        sqlite=(
+            """CREATE TABLE forks (
+            execution_id TEXT PRIMARY KEY,
+            origin_id TEXT NOT NULL,
+            from_step INTEGER NOT NULL,
+            created_at REAL NOT NULL
+        )""",
+            "CREATE INDEX forks_origin ON forks (origin_id, created_at)",
+        ),
+        postgres=(
+            """CREATE TABLE forks (
+            execution_id text PRIMARY KEY,
+            origin_id text NOT NULL,
+            from_step bigint NOT NULL,
+            created_at double precision NOT NULL
+        )""",
+            "CREATE INDEX forks_origin ON forks (origin_id, created_at)",
+        ),
+    ),
 )
 
 SQLITE_MIGRATIONS: list[list[str]] = [list(m.sqlite) for m in MIGRATIONS]
