@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 from agentspan.server.store.errors import ConflictError
 from agentspan.server.store.sql import Row, Runner, Sql, columns, placeholders, sql
@@ -87,8 +87,8 @@ class ExecutionsReads(Protocol):
     ) -> tuple[int, list[ExecutionRow]]:
         """Newest first. ``before`` is a keyset cursor ``(created_at, id)``: only rows
         strictly older come back, so a deep page costs what the first one does.
-        ``search`` matches (case-insensitively, as a substring) the id, the agent's name
-        or the input."""
+        ``search`` matches (case-insensitively, as a substring) the id, the agent's name,
+        the input, and an ended execution's output or error (``SEARCH_CLAUSE``)."""
         ...
 
     async def children_of(self, execution_id: str) -> list[ExecutionRow]: ...
@@ -114,11 +114,12 @@ def listing(
     parent_id: bool,
     roots_only: bool,
     before: bool = False,
-    search: bool = False,
+    search: SearchMode = "",
 ) -> tuple[Sql, Sql]:
     """``(count, page)`` for a listing with these filters set; compiled once per
     combination. Bind them with ``listing_args``. The count ignores ``before``: it is the
-    number of rows the filters match, whichever page is asked for."""
+    number of rows the filters match, whichever page is asked for. ``search``: how the
+    text is matched (``search_mode``), ``""`` for no search."""
     filters = [
         clause
         for wanted, clause in (
@@ -126,7 +127,8 @@ def listing(
             (agent_name, "agent_name = :agent_name"),
             (parent_id, "parent_id = :parent_id"),
             (roots_only, "parent_id IS NULL"),
-            (search, SEARCH_CLAUSE),
+            (search == "indexed", SEARCH_CLAUSE),
+            (search == "escaped", SEARCH_CLAUSE_ESCAPED),
         )
         if wanted
     ]
@@ -142,13 +144,36 @@ def listing(
     )
 
 
-SEARCH_CLAUSE = (
-    "(LOWER(id) LIKE :pattern ESCAPE '!' OR LOWER(agent_name) LIKE :pattern ESCAPE '!' "
-    "OR LOWER(input) LIKE :pattern ESCAPE '!')"
+SEARCH_CLAUSE = "id IN (SELECT execution_id FROM execution_search WHERE body LIKE :pattern)"
+"""Free text, through the search index (migration 10, kept by triggers): the id, the
+agent's name, the input and, once the execution ended, its output and error (their first
+``SEARCHED_CHARS`` characters each). A trigram index answers it on both dialects (SQLite
+FTS5 ``trigram``, PostgreSQL ``pg_trgm``) without reading the executions."""
+SEARCH_CLAUSE_ESCAPED = (
+    "id IN (SELECT execution_id FROM execution_search WHERE body LIKE :pattern ESCAPE '!')"
 )
+"""For text holding ``%``, ``_`` or ``!``: matched literally (SQLite's trigram index does
+not take an ``ESCAPE``, so it reads the compact search table instead, still without
+touching the executions)."""
+SearchMode = Literal["", "indexed", "escaped"]
+
+
+def search_mode(text: str | None) -> SearchMode:
+    if not text:
+        return ""
+    return "escaped" if any(c in text for c in "%_!") else "indexed"
+
+
 KEYSET_CLAUSE = "(created_at, id) < (:before_at, :before_id)"
 """A row-value comparison: both SQLite and PostgreSQL seek an index on ``(created_at,
 id)`` with it, where the equivalent ``OR`` would scan."""
+
+
+def search_pattern(text: str) -> str:
+    """``text`` as the ``:pattern`` of its ``search_mode``."""
+    if search_mode(text) == "indexed":
+        return f"%{text.lower()}%"
+    return like_pattern(text)
 
 
 def like_pattern(text: str) -> str:
@@ -174,7 +199,7 @@ def listing_args(
         "status": status,
         "agent_name": agent_name,
         "parent_id": parent_id,
-        "pattern": like_pattern(search) if search else None,
+        "pattern": search_pattern(search) if search else None,
         "before_at": before[0] if before else None,
         "before_id": before[1] if before else None,
         "limit": limit,

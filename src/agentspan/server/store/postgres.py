@@ -465,7 +465,12 @@ class PostgresStore(
         search: str | None = None,
     ) -> tuple[int, list[ExecutionRow]]:
         count, page = executions.listing(
-            bool(status), bool(agent_name), bool(parent_id), roots_only, before is not None, bool(search)
+            bool(status),
+            bool(agent_name),
+            bool(parent_id),
+            roots_only,
+            before is not None,
+            executions.search_mode(search),
         )
         args = functools.partial(
             executions.listing_args,
