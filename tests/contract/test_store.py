@@ -759,6 +759,30 @@ async def test_search_finds_an_ended_execution_by_its_output_or_error(store: Sto
     assert await _search(store, "deliver") == (1, ["running"])
 
 
+async def test_a_search_matching_many_rows_pages_newest_first(store: Store) -> None:
+    many = [
+        execution(f"m{i:04d}", created_at=float(i), input=json.dumps({"prompt": f"bulk item {i}"}))
+        for i in range(1_100)  # more than SEARCH_WALK_ABOVE: SQLite walks the list's index
+    ]
+    await add_executions(store, *many, execution("other", created_at=5_000.0))
+    total, rows = await store.list_executions(
+        status=None, agent_name=None, parent_id=None, roots_only=True, limit=3, offset=0, search="BULK item"
+    )
+    assert (total, [r.id for r in rows]) == (1_100, ["m1099", "m1098", "m1097"])
+    total, rows = await store.list_executions(
+        status=None,
+        agent_name=None,
+        parent_id=None,
+        roots_only=True,
+        limit=2,
+        offset=0,
+        before=(1_097.0, "m1097"),
+        search="bulk item 1_",  # escaped: the index answers "bulk item 1", the pattern the rest
+    )
+    assert total == 0 and rows == []
+    assert (await _search(store, "item 109"))[0] == 11
+
+
 async def test_search_forgets_purged_executions(store: Store) -> None:
     await add_executions(store, execution("gone", created_at=1.0), execution("kept", created_at=2.0))
     await _end(store, "gone", "COMPLETED", output="unique-words here")

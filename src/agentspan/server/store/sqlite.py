@@ -345,6 +345,16 @@ class SqliteStore(
         )
         async with self._lock:  # the count and the page see the same rows
             total = self.conn.execute(count.sqlite, args(count)).fetchone()[0]
+            if search and total > executions.SEARCH_WALK_ABOVE:
+                _, page = executions.listing(
+                    bool(status),
+                    bool(agent_name),
+                    bool(parent_id),
+                    roots_only,
+                    before is not None,
+                    executions.search_mode(search),
+                    walk=True,
+                )
             rows = self.conn.execute(page.sqlite, args(page, limit=limit, offset=offset)).fetchall()
         return int(total), [ExecutionRow(*r) for r in rows]
 
