@@ -79,7 +79,13 @@ async def main() -> None:
             for _ in range(10):
                 t = time.perf_counter()
                 hits, _ = await store.list_executions(
-                    status=None, agent_name=None, parent_id=None, roots_only=True, limit=51, offset=0, search=text
+                    status=None,
+                    agent_name=None,
+                    parent_id=None,
+                    roots_only=True,
+                    limit=51,
+                    offset=0,
+                    search=text,
                 )
                 times.append((time.perf_counter() - t) * 1000)
             print(f"{'index: ' + text:40} {statistics.median(times):10.1f} {max(times):8.1f} {hits:8,}")
@@ -88,7 +94,9 @@ async def main() -> None:
                 t = time.perf_counter()
                 hits = await conn.fetchval(OLD_SCAN, f"%{text}%")
                 times.append((time.perf_counter() - t) * 1000)
-            print(f"{'old scan (count only): ' + text:40} {statistics.median(times):10.1f} {max(times):8.1f} {hits:8,}")
+            print(
+                f"{'old scan (count only): ' + text:40} {statistics.median(times):10.1f} {max(times):8.1f} {hits:8,}"
+            )
         await conn.close()
         await store.close()
     finally:
