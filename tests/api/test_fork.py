@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -91,7 +92,7 @@ def _model_steps(detail: dict[str, Any]) -> list[int]:
 
 
 def test_fork_reruns_only_the_chosen_model_call(
-    rt: AgentRuntime, api: httpx.Client, fake: FakeOpenAI
+    rt: AgentRuntime, api: httpx.Client, fake: FakeOpenAI, fork_server: ThreadServer
 ) -> None:
     looked_up: list[str] = []
     paid: list[float] = []
@@ -115,11 +116,9 @@ def test_fork_reruns_only_the_chosen_model_call(
     )
     agent = Agent(name="support", model="openai/gpt-4o", tools=[lookup, refund], instructions="Be kind.")
     handle = rt.start(agent, "Refund order A1")
-    deadline = 100
-    while not handle.get_status().is_waiting and deadline:
-        deadline -= 1
-        import time
-
+    deadline = time.monotonic() + 10
+    while not handle.get_status().is_waiting:
+        assert time.monotonic() < deadline, "the refund never waited for its approval"
         time.sleep(0.05)
     handle.approve()
     result = handle.join(timeout=15)
@@ -167,6 +166,23 @@ def test_fork_reruns_only_the_chosen_model_call(
     ]
     status = api.get(f"/agent/{forked['executionId']}/status").json()
     assert status["forkedFrom"] == {"executionId": result.execution_id, "step": last_call}
+    # Metrics count the fork as an execution started and only its own model call.
+    metrics = _metrics(fork_server)
+    assert metrics[("agentspan_executions_started_total", (("agent", "support"),))] == 2
+    calls = sum(v for (name, _), v in metrics.items() if name == "agentspan_model_calls_total")
+    assert calls == 4  # the origin's three, the fork's one: none of the copied ones again
+
+
+def _metrics(server: ThreadServer) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    response = httpx.get(server.root_url + "/metrics", timeout=10)
+    assert response.status_code == 200, response.text
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
 
 
 def test_fork_from_the_first_model_call_runs_tools_afresh(
