@@ -162,7 +162,8 @@ class ExecutionService:
         user holds can see and answer it."""
         row = await self._row(execution_id)
         view = status_view(row)
-        view.forked_from, _ = await self.forks.links_of(row.id) if row.parent_id is None else (None, [])
+        if row.parent_id is None:  # forks are of top-level executions only
+            view.forked_from = await self.forks.origin_of(row.id)
         if view.is_waiting or view.is_complete:
             return view
         found = await self._waiting_descendant(row)

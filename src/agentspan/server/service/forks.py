@@ -94,6 +94,11 @@ class Forks:
             inherited_usage=inherited_usage(copied),
         )
 
+    async def origin_of(self, execution_id: str) -> ForkLink | None:
+        """Where ``execution_id`` was forked from (one primary-key read)."""
+        own = await self.store.fork_of(execution_id)
+        return ForkLink(execution_id=own.origin_id, step=own.from_step) if own else None
+
     async def links_of(self, execution_id: str) -> tuple[ForkLink | None, list[ForkLink]]:
         """Where ``execution_id`` was forked from, and the forks made from it."""
         own = await self.store.fork_of(execution_id)
