@@ -79,6 +79,8 @@ class Forks:
             prompt=state.prompt,
             now=time.time(),
             seed=state.seed,
+            # The origin's timeout (from its start request or spec), counted from now.
+            timeout_seconds=state.deadline - origin.created_at if state.deadline else None,
             messages=messages,
             turn=data["turn"],
             call_counter=_calls_before(copied),
