@@ -5,7 +5,8 @@ Runs one real execution (offline model, one tool) on a real server, then copies 
 five agents, mixed statuses, distinct prompts), restarts the server on that file and
 times ``GET /api/agent/executions`` the way the UI asks for it: the first page, a page
 deep in the list by keyset cursor (and, for comparison, by offset), filtered by status,
-by agent, and by free-text search. Prints the median and the slowest of each.
+by agent, and by free-text search (one selective, one matching a fifth of the rows, one
+with a LIKE wildcard character, matched literally). Prints the median and the slowest of each.
 
     .venv/bin/python bench/list_100k.py [ROWS]
 """
@@ -108,6 +109,8 @@ def main() -> None:
                     "status=FAILED, next page by cursor": None,
                     "agentName=refunds": {"size": SIZE, "agentName": "refunds"},
                     "search q=order 4242": {"size": SIZE, "q": "order 4242"},
+                    "search q=refunds (a fifth of the rows)": {"size": SIZE, "q": "refunds"},
+                    "search q=order 42_ (escaped: no index)": {"size": SIZE, "q": "order 42_"},
                 }
                 print(f"{'query':40} {'median ms':>10} {'max ms':>8} {'totalHits':>10}")
                 last: dict[str, Any] = {}

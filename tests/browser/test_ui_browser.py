@@ -286,3 +286,70 @@ def test_a_question_is_answered_with_a_form_built_from_its_schema(
         and '"seats": 12' in answer["content"]
     )
     assert "note" not in answer["content"]  # an empty optional field is left out
+
+
+def test_run_again_from_a_model_call_step(
+    browser: Any, server: ThreadServer, runtime: AgentRuntime, fake: FakeOpenAI, artifacts: Path
+) -> None:
+    """ "Run again from here" on the last model call: the new execution copies the steps
+    before it (the tool is not run again), answers with the edited instructions and model,
+    and both pages show the link."""
+    from selenium.webdriver.common.by import By
+
+    css = By.CSS_SELECTOR
+    looked_up: list[str] = []
+
+    @tool
+    def find_order(order_id: str) -> str:
+        """Find an order."""
+        looked_up.append(order_id)
+        return f"order {order_id}: packed"
+
+    fake.script(
+        FakeOpenAI.tool_calls([("find_order", {"order_id": "F-1"})]),
+        FakeOpenAI.text("F-1 is packed."),
+        FakeOpenAI.text("Packed."),
+    )
+    done = runtime.run(Agent(name="orders", model="openai/gpt-4o", tools=[find_order]), "Where is F-1?")
+    assert done.output == "F-1 is packed." and looked_up == ["F-1"]
+
+    browser.get_log("browser")  # drain what earlier tests left (a killed server's resets)
+    browser.get(f"{server.root_url}/#/executions/{done.execution_id}")
+    calls = until(
+        browser,
+        lambda: browser.find_elements(css, '#timeline li[data-type="llm_call"] button.fork'),
+        "the run-again buttons",
+    )
+    assert len(calls) == 2
+    last = calls[-1]
+    step = int(last.get_attribute("data-step"))
+    last.click()
+    form = until(browser, lambda: browser.find_element(css, "#timeline form.fork-form"), "the fork form")
+    form.find_element(css, 'textarea[name="instructions"]').send_keys("Answer in one word.")
+    model = form.find_element(css, 'input[name="model"]')
+    assert model.get_attribute("value") == "openai/gpt-4o"
+    model.clear()
+    model.send_keys("openai/gpt-4o-mini")
+    browser.save_screenshot(str(artifacts / "ui-fork-form.png"))
+    form.find_element(css, 'button[type="submit"]').click()
+
+    until(
+        browser,
+        lambda: "#/executions/" in browser.current_url and done.execution_id not in browser.current_url,
+        "the page of the new execution",
+    )
+    until(browser, lambda: "COMPLETED" in browser.find_element(css, "#summary").text, "the fork's completion")
+    until(browser, lambda: "Packed." in browser.find_element(css, "#output").text, "the fork's answer")
+    summary = browser.find_element(css, "#summary")
+    assert f"at step #{step}" in summary.text and "not counted again" in summary.text
+    assert looked_up == ["F-1"]  # the copied tool call did not run again
+    request = fake.requests[-1]
+    assert request["model"] == "gpt-4o-mini" and request["messages"][0]["content"] == "Answer in one word."
+    browser.save_screenshot(str(artifacts / "ui-fork.png"))
+
+    summary.find_element(css, "a.fork-origin").click()
+    back = until(
+        browser, lambda: browser.find_element(css, "#summary a.fork-child"), "the origin's fork link"
+    )
+    assert f"(step #{step})" in browser.find_element(css, "#summary").text and back.text
+    assert not [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -316,6 +317,51 @@ def test_show_prints_the_execution_tree(cli_server: Server) -> None:
     tree = shown.stdout.split("Tree:\n", 1)[1].splitlines()
     assert sorted(line.split()[1] for line in tree) == ["leaf_a", "leaf_b"]
     assert all(line.startswith("  - ") and "COMPLETED" in line for line in tree)
+
+
+def test_fork_from_a_model_call_step(cli_server: Server) -> None:
+    agent = {"name": "forkable", "model": "scripted/m", "scriptedTurns": [{"text": "first answer"}]}
+    resp = httpx.post(
+        f"{cli_server.api}/agent/start?waitMs=10000", json={"agentConfig": agent, "prompt": "go"}, timeout=15
+    )
+    origin = resp.json()["executionId"]
+    events = api_cli(cli_server, "executions", "events", origin)
+    steps = {line.split()[1]: int(line.split()[0]) for line in events.stdout.splitlines()}
+    not_a_call = api_cli(cli_server, "executions", "fork", origin, "--from-step", str(steps["done"]))
+    assert_one_line_error(not_a_call, 1, "not a model call of the agent")
+    assert not_a_call.stderr.endswith("(invalid_fork_point)\n")
+    assert f"model call steps are {steps['llm_call']}" in not_a_call.stderr
+
+    forked = api_cli(
+        cli_server,
+        "executions",
+        "fork",
+        origin,
+        "--from-step",
+        str(steps["llm_call"]),
+        "--model",
+        "offline/basic",
+        "--instructions",
+        "Answer in one word.",
+        "--json",
+    )
+    assert forked.returncode == 0, forked
+    fork_id = json.loads(forked.stdout)["executionId"]
+    assert json.loads(forked.stdout)["forkedFrom"] == {"executionId": origin, "step": steps["llm_call"]}
+    detail = httpx.get(f"{cli_server.api}/agent/execution/{fork_id}?waitMs=10000", timeout=15).json()
+    assert detail["status"] == "COMPLETED" and detail["output"] != "first answer"
+
+    shown = api_cli(cli_server, "executions", "show", fork_id)
+    assert f"Forked from:   {origin} (step {steps['llm_call']})" in shown.stdout
+    assert "Inherited:     0 tokens" in shown.stdout
+    shown = api_cli(cli_server, "executions", "show", origin)
+    assert f"Forks:         {fork_id} (step {steps['llm_call']})" in shown.stdout
+
+    plain = api_cli(cli_server, "executions", "fork", origin, "--from-step", str(steps["llm_call"]))
+    assert plain.returncode == 0, plain
+    assert plain.stdout.startswith(f"forked {origin} at step {steps['llm_call']}: ")
+    missing = api_cli(cli_server, "executions", "fork", origin, "--from-step", "0")
+    assert missing.returncode == 2 and "must be 1 or more" in missing.stderr
 
 
 # --- API keys ---------------------------------------------------------------------------

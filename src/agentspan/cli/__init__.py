@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 
 import agentspan
-from agentspan.cli import _agents, _credentials, _doctor, _executions, _keys, _maintenance, _server, _wait
+from agentspan.cli import _agents, _credentials, _doctor, _executions, _fork, _keys, _maintenance, _server, _wait
 from agentspan.cli._executions import DEFAULT_SERVER_URL, CliError, normalise_server_url
 
 EXIT_INTERRUPTED = 130
@@ -39,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     execution_commands = _executions.add_parsers(commands, common)
     _maintenance.add_parsers(server_commands, execution_commands)
     _wait.add_parsers(execution_commands, common)
+    _fork.add_parser(execution_commands, common)
     _keys.add_parsers(commands, common)
     _credentials.add_parsers(commands, common)
     _agents.add_parsers(commands, common)

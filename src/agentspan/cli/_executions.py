@@ -30,6 +30,7 @@ from agentspan.protocol.api import (
     ExecutionList,
     ExecutionStatus,
     ExecutionSummary,
+    ForkLink,
     StatusResponse,
     StreamEvent,
     ToolCallRecord,
@@ -305,6 +306,9 @@ def _print_overview(status: StatusResponse, detail: ExecutionDetail) -> None:
         ("Est. cost", "" if usage.cost_usd is None else f"${usage.cost_usd:.6f}"),
         ("Waiting", status.waiting_reason or ""),
         ("Error", detail.error or ""),
+        ("Forked from", _link(detail.forked_from)),
+        ("Inherited", _inherited(detail)),
+        ("Forks", ", ".join(_link(f) for f in detail.forks)),
     ]
     for label, value in fields:
         if value:
@@ -319,6 +323,19 @@ def _print_overview(status: StatusResponse, detail: ExecutionDetail) -> None:
         print("Output:")
         for line in text.splitlines() or [""]:
             print(f"  {line}")
+
+
+def _link(link: ForkLink | None) -> str:
+    return f"{link.execution_id} (step {link.step})" if link is not None else ""
+
+
+def _inherited(detail: ExecutionDetail) -> str:
+    """A fork's copied usage, shown apart from its own (never added to it)."""
+    usage = detail.inherited_usage
+    if usage is None:
+        return ""
+    cost = "" if usage.cost_usd is None else f", ${usage.cost_usd:.6f}"
+    return f"{usage.total_tokens} tokens{cost} (the copied steps; not in Tokens)"
 
 
 def _print_tool_calls(calls: list[ToolCallRecord]) -> None:

@@ -73,6 +73,33 @@ class TokenUsageWire(WireModel):
     """Estimated USD; ``None`` when a model used has no price in the table."""
 
 
+class ForkLink(WireModel):
+    """One end of a fork: the other execution, and the origin's step it was forked from."""
+
+    execution_id: str
+    step: int
+
+
+class ForkRequest(WireModel):
+    """``POST /api/agent/{executionId}/fork``: run the execution again from one of its
+    model calls (``fromStep``: that ``llm_call`` event's id, as the timeline and
+    ``agentspan show`` number the steps), optionally with other instructions or model."""
+
+    from_step: int = Field(ge=1, le=2**53 - 1)
+    instructions: str | None = None
+    """Replace the agent's instructions for the new run (bounded like a start's)."""
+    model: str | None = Field(default=None, min_length=1, max_length=200)
+    """Another ``provider/model`` for the new run."""
+
+
+class ForkResponse(WireModel):
+    execution_id: str
+    agent_name: str
+    forked_from: ForkLink
+    inherited_usage: TokenUsageWire
+    """What the origin spent before the fork point: shown, never counted again."""
+
+
 class StatusResponse(WireModel):
     execution_id: str
     agent_name: str = ""
@@ -88,6 +115,8 @@ class StatusResponse(WireModel):
     current_turn: int = 0
     token_usage: TokenUsageWire | None = None
     parent_execution_id: str | None = None
+    forked_from: ForkLink | None = None
+    """Set on a fork: its origin and the step it was forked from."""
 
 
 class ToolCallRecord(WireModel):
@@ -123,6 +152,13 @@ class ExecutionDetail(WireModel):
     updated_at: float
     events: list[StreamEvent] | None = None
     """The whole event log, only with ``includeEvents=true``."""
+    forked_from: ForkLink | None = None
+    """Set on a fork: its origin and the step it was forked from."""
+    inherited_usage: TokenUsageWire | None = None
+    """On a fork: the origin's usage before the fork point (copied steps), not part of
+    ``tokenUsage``."""
+    forks: list[ForkLink] = Field(default_factory=list)
+    """Executions forked from this one, with the step each was forked from."""
 
 
 class ExecutionSummary(WireModel):

@@ -41,6 +41,7 @@ class ErrorCode(StrEnum):
     LIMIT_EXCEEDED = "limit_exceeded"
     QUEUE_FULL = "queue_full"
     INVALID_MODEL = "invalid_model"
+    INVALID_FORK_POINT = "invalid_fork_point"
     SHUTTING_DOWN = "shutting_down"
     INTERNAL = "internal_error"
 

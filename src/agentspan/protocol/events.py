@@ -102,6 +102,11 @@ class LlmCallData(_DataModel):
     guardrail's judge, the summary that condensed a long conversation), or that a
     LangGraph node made in the worker (``graph_node``: reported, not priced); absent for
     the agent's own calls."""
+    message_count: int | None = None
+    """How many messages the conversation held when the call was made (its own turn's
+    calls only; absent in events recorded before forks): where a fork cuts it."""
+    turn: int | None = None
+    """The agent's turns completed before the call (its own turn's calls only)."""
 
 
 class ContextCondensedData(_DataModel):

@@ -32,6 +32,7 @@ from agentspan.server.engine.model import (
     Decision,
     DropTasks,
     ExecState,
+    Fork,
     Input,
     Pause,
     PullMessages,
@@ -58,7 +59,7 @@ from agentspan.server.memory import check_memory, load_history, record_exchange
 from agentspan.server.message_queue import pull
 from agentspan.server.observability.trace_ids import traceparent
 from agentspan.server.observers import Notification, ObserverBus, StepCommitted
-from agentspan.server.store.base import EventRow, ExecutionRow, Store, TaskRow, Tx
+from agentspan.server.store.base import Budget, EventRow, ExecutionRow, ForkRow, Store, TaskRow, Tx
 
 _REJECTION_CODES = {
     "not_waiting": ErrorCode.NOT_WAITING,
@@ -257,6 +258,49 @@ class Driver:
             history=await load_history(tx, spec, req.session_id if req is not None else ""),
         )
         await self._step(tx, row, start, now, effects)
+        return row
+
+    async def start_fork(
+        self,
+        spec: AgentConfig,
+        origin: ExecutionRow,
+        fork: Fork,
+        copied: list[EventRow],
+        budget: Budget | None,
+    ) -> ExecutionRow:
+        """Create the fork of ``origin`` (``service/forks.py`` chose the point) in one
+        transaction: its row, the origin's events before the fork point (same numbers and
+        times), the link, a budget with the origin's limits and nothing used, then the
+        ``Fork`` step, which asks for the model call again."""
+        validate_tree(spec, self.executors)
+        now = fork.now
+        async with self.unit_of_work() as (tx, effects):
+            spec_hash = await self._put_spec(tx, spec)
+            execution_id = str(uuid.uuid4())
+            state = ExecState()
+            state.tool_state = dict(json.loads(origin.input).get("context") or {})
+            state.budgeted = budget is not None
+            row = ExecutionRow(
+                id=execution_id,
+                parent_id=None,
+                root_id=execution_id,
+                agent_name=spec.name,
+                spec_hash=spec_hash,
+                status="RUNNING",
+                state=state.model_dump_json(),
+                version=0,
+                event_seq=len(copied),
+                created_at=now,
+                updated_at=now,
+                input=_dumps({**json.loads(origin.input), "sessionId": ""}),
+            )
+            await tx.insert_execution(row)
+            if copied:
+                await tx.append_events([replace(e, execution_id=execution_id) for e in copied])
+            await tx.put_fork(ForkRow(execution_id, origin.id, fork.from_step, now))
+            if budget is not None:
+                await tx.put_budget(execution_id, budget.max_cost_usd, budget.max_tokens)
+            await self._step(tx, row, fork, now, effects)
         return row
 
     # --- applying inputs ----------------------------------------------------------------

@@ -96,6 +96,13 @@ class McpServerNotAllowed(DomainError):
     default_code = ErrorCode.MCP_SERVER_NOT_ALLOWED
 
 
+class InvalidForkPoint(DomainError):
+    """A fork asked for a step it cannot start from (not a model call of the agent, out
+    of range, or an execution whose kind cannot be forked yet)."""
+
+    default_code = ErrorCode.INVALID_FORK_POINT
+
+
 class InvalidState(DomainError):
     """The execution is not in a state that accepts this input; nothing changed.
 

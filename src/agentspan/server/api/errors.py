@@ -33,6 +33,7 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.URL_NOT_ALLOWED: 400,
     ErrorCode.TOOL_DISCOVERY_FAILED: 400,
     ErrorCode.INVALID_MODEL: 400,
+    ErrorCode.INVALID_FORK_POINT: 400,
     ErrorCode.MCP_SERVER_NOT_ALLOWED: 400,
     ErrorCode.UNAUTHORIZED: 401,
     ErrorCode.INSUFFICIENT_SCOPE: 403,

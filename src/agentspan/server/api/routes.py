@@ -18,6 +18,8 @@ from agentspan.protocol.api import (
     ExecutionDetail,
     ExecutionList,
     FailRequest,
+    ForkRequest,
+    ForkResponse,
     HeartbeatRequest,
     HeartbeatResponse,
     MessageQueued,
@@ -240,6 +242,27 @@ async def respond(
     layer, principal = _edge(request)
     who = actor or (f"http:{request.client.host}" if request.client else "unknown")
     return await layer.executions.respond(principal, execution_id, body, who)
+
+
+@router.post(
+    "/agent/{execution_id}/fork",
+    response_model=ForkResponse,
+    status_code=201,
+    responses=answers(
+        ErrorCode.EXECUTION_NOT_FOUND,
+        ErrorCode.INVALID_FORK_POINT,
+        ErrorCode.INVALID_MODEL,
+        ErrorCode.LIMIT_EXCEEDED,
+        *BODY,
+        *WRITES,
+    ),
+)
+async def fork(request: Request, execution_id: str, body: ForkRequest) -> ForkResponse:
+    """Run the execution again from one of its model calls (``fromStep``: that step's
+    event id): a new execution with the steps before it copied (nothing before it runs
+    again), optionally with other ``instructions`` or ``model``."""
+    layer, principal = _edge(request)
+    return await layer.executions.fork(principal, execution_id, body)
 
 
 @router.put("/agent/{execution_id}/pause", status_code=204, responses=_BODILESS_CONTROL)

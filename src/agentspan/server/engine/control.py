@@ -9,12 +9,14 @@ from typing import Any
 from agentspan.protocol.api import split_scope
 from agentspan.protocol.spec import AgentConfig
 from agentspan.server.engine.condense import on_context_condensed
+from agentspan.server.engine.fork import on_fork
 from agentspan.server.engine.message_waits import on_message_arrived, on_signal
 from agentspan.server.engine.model import (
     BudgetExceeded,
     Cancel,
     ContextCondensed,
     EventDraft,
+    Fork,
     LlmFailed,
     MessageArrived,
     Pause,
@@ -118,4 +120,5 @@ SHARED: dict[type[Any], InputHandler] = {
     ContextCondensed: on_context_condensed,
     MessageArrived: on_message_arrived,
     SignalSet: on_signal,
+    Fork: on_fork,
 }

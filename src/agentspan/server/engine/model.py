@@ -320,6 +320,24 @@ class Start(_Model):
     prompt as the execution's first messages."""
 
 
+class Fork(_Model):
+    """The first input of a forked execution (``service/forks.py``): the origin's
+    conversation as it was when the model call at ``from_step`` was made, and where the
+    run stood then; the fork makes that model call again."""
+
+    kind: Literal["fork"] = "fork"
+    prompt: str
+    now: float
+    seed: int = 0
+    timeout_seconds: float | None = None
+    messages: list[ChatMessage]
+    turn: int
+    call_counter: int
+    """The origin's calls so far (``c1``, ``c2``, ...): the fork's next call numbers after them."""
+    origin_id: str
+    from_step: int
+
+
 class ToolCallIn(_Model):
     id: str
     name: str
@@ -487,6 +505,7 @@ class WorkerFound(_Model):
 
 Input = Annotated[
     Start
+    | Fork
     | LlmResult
     | LlmFailed
     | ContextCondensed

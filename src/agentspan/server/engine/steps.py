@@ -75,7 +75,11 @@ def record_usage(d: Step, inp: LlmResult, purpose: str | None = None) -> None:
         "costUsd": inp.cost_usd,
         "finishReason": inp.finish_reason,
     }
-    if purpose is not None:
+    if purpose is None:
+        # Where this call stands in the run, for a fork that makes it again (fork.py).
+        data["messageCount"] = d.state.message_count
+        data["turn"] = d.state.turn
+    else:
         data["purpose"] = purpose
     fields: dict[str, Any] = {"data": data}
     if inp.thinking:

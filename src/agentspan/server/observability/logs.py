@@ -37,6 +37,8 @@ class LogObserver:
         if note.input_kind == "start":
             parent = f" parent={note.parent_id}" if note.parent_id else ""
             log.info("%s started%s", who, parent)
+        elif note.input_kind == "fork":
+            log.info("%s started (a fork)", who)
         elif note.status_after != note.status_before:
             log.info("%s %s -> %s (%s)", who, note.status_before, note.status_after, note.input_kind)
         if note.input_kind == "llm_failed":

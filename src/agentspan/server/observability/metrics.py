@@ -233,7 +233,7 @@ class MetricsObserver:
         m = self.m
         self._at(m.steps, note.input_kind).inc()
         agent = m.agent(note.agent_name)
-        if note.input_kind == "start":
+        if note.input_kind in ("start", "fork"):  # a fork is an execution started too
             self._at(m.started, agent).inc()
         if note.status_after in TERMINAL_STATUSES and note.status_before not in TERMINAL_STATUSES:
             self._at(m.finished, agent, note.status_after).inc()

@@ -17,6 +17,8 @@ from agentspan.protocol.api import (
     ExecutionDetail,
     ExecutionList,
     ExecutionStatus,
+    ForkRequest,
+    ForkResponse,
     MessageQueued,
     RespondRequest,
     RespondResult,
@@ -45,6 +47,7 @@ from agentspan.server.engine.waits import pending_tool
 from agentspan.server.errors import BaseUrlNotAllowed, InvalidState, ValidationFailed, not_found
 from agentspan.server.service.approvals import waiting_list
 from agentspan.server.service.credentials import check_declarations
+from agentspan.server.service.forks import Forks, inherited_usage
 from agentspan.server.service.inbox import Inbox
 from agentspan.server.service.limits import Limits, ModelProblem, check_answer, check_start
 from agentspan.server.service.principal import Principal
@@ -102,6 +105,7 @@ class ExecutionService:
         self.hub = driver.hub
         self.inbox = Inbox(driver, self.limits)
         """``send_message``, ``signal`` and the stop that releases a message wait."""
+        self.forks = Forks(driver, self.limits, model_problem)
 
     # --- starting -----------------------------------------------------------------------
 
@@ -144,6 +148,11 @@ class ExecutionService:
         for nested in spec.nested_agents():
             self._check_base_urls(nested, f"{where}/")
 
+    async def fork(self, principal: Principal, execution_id: str, req: ForkRequest) -> ForkResponse:
+        """A new execution that runs ``execution_id`` again from the model call at
+        ``req.from_step`` (``service/forks.py``)."""
+        return await self.forks.fork(execution_id, req)
+
     # --- reading ------------------------------------------------------------------------
 
     async def status(self, principal: Principal, execution_id: str) -> StatusResponse:
@@ -153,6 +162,8 @@ class ExecutionService:
         user holds can see and answer it."""
         row = await self._row(execution_id)
         view = status_view(row)
+        if row.parent_id is None:  # forks are of top-level executions only
+            view.forked_from = await self.forks.origin_of(row.id)
         if view.is_waiting or view.is_complete:
             return view
         found = await self._waiting_descendant(row)
@@ -390,6 +401,10 @@ class ExecutionService:
         view = detail_view(row, events, messages, children)
         view.metadata = (await self.driver.spec_of(row)).metadata
         view.token_usage = await self._tree_usage(row, children, view.token_usage)
+        if row.parent_id is None:
+            view.forked_from, view.forks = await self.forks.links_of(row.id)
+            if view.forked_from is not None:
+                view.inherited_usage = inherited_usage([e for e in events if e.seq < view.forked_from.step])
         if include_events:
             view.events = [event_view(e) for e in events]
         return view

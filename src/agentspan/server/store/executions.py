@@ -7,11 +7,12 @@ names the tree's root (budgets and, on PostgreSQL, row locks are per tree).
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 from agentspan.server.store.errors import ConflictError
-from agentspan.server.store.sql import Row, Runner, Sql, columns, placeholders, sql
+from agentspan.server.store.sql import Row, Runner, Sql, columns, placeholders, sql, sql_per_dialect
 
 
 @dataclass(slots=True)
@@ -87,8 +88,8 @@ class ExecutionsReads(Protocol):
     ) -> tuple[int, list[ExecutionRow]]:
         """Newest first. ``before`` is a keyset cursor ``(created_at, id)``: only rows
         strictly older come back, so a deep page costs what the first one does.
-        ``search`` matches (case-insensitively, as a substring) the id, the agent's name
-        or the input."""
+        ``search`` matches (case-insensitively, as a substring) the id, the agent's name,
+        the input, and an ended execution's output or error (``SEARCH_CLAUSE``)."""
         ...
 
     async def children_of(self, execution_id: str) -> list[ExecutionRow]: ...
@@ -114,41 +115,92 @@ def listing(
     parent_id: bool,
     roots_only: bool,
     before: bool = False,
-    search: bool = False,
+    search: SearchMode = "",
+    walk: bool = False,
 ) -> tuple[Sql, Sql]:
     """``(count, page)`` for a listing with these filters set; compiled once per
     combination. Bind them with ``listing_args``. The count ignores ``before``: it is the
-    number of rows the filters match, whichever page is asked for."""
-    filters = [
-        clause
-        for wanted, clause in (
-            (status, "status = :status"),
-            (agent_name, "agent_name = :agent_name"),
-            (parent_id, "parent_id = :parent_id"),
-            (roots_only, "parent_id IS NULL"),
-            (search, SEARCH_CLAUSE),
+    number of rows the filters match, whichever page is asked for. ``search``: how the
+    text is matched (``search_mode``), ``""`` for no search; ``walk``: with a search, walk
+    the list's index testing each row against the matches (SQLite; for a search that
+    matches many rows, where starting from the matches would sort them all)."""
+
+    def statements(column: str) -> tuple[str, str]:
+        filters = [
+            clause
+            for wanted, clause in (
+                (status, f"{column}status = :status"),
+                (agent_name, f"{column}agent_name = :agent_name"),
+                (parent_id, f"{column}parent_id = :parent_id"),
+                (roots_only, f"{column}parent_id IS NULL"),
+                (search == "indexed", SEARCH_CLAUSE),
+                (search == "escaped", SEARCH_CLAUSE_ESCAPED),
+            )
+            if wanted
+        ]
+        keyset = (
+            [KEYSET_CLAUSE.replace("(created_at, id)", f"({column}created_at, {column}id)")] if before else []
         )
-        if wanted
-    ]
-    keyset = [KEYSET_CLAUSE] if before else []
-    where = f" WHERE {' AND '.join(filters)}" if filters else ""
-    page_where = f" WHERE {' AND '.join(filters + keyset)}" if filters or keyset else ""
-    return (
-        sql(f"SELECT COUNT(*) FROM executions{where}"),
-        sql(
+        where = f" WHERE {' AND '.join(filters)}" if filters else ""
+        page_where = f" WHERE {' AND '.join(filters + keyset)}" if filters or keyset else ""
+        return (
+            f"SELECT COUNT(*) FROM executions{where}",
             f"SELECT {COLS} FROM executions{page_where} "
-            "ORDER BY created_at DESC, id DESC LIMIT :limit OFFSET :offset"
-        ),
+            "ORDER BY created_at DESC, id DESC LIMIT :limit OFFSET :offset",
+        )
+
+    if not search:
+        count, page = statements("")
+        return sql(count), sql(page)
+    # With a search, SQLite must start from the search index's few matches, not walk an
+    # executions index testing each row against them (which costs what a scan does): a
+    # unary + keeps it from using an index for the other filters. PostgreSQL plans that
+    # itself (and has no unary + for text).
+    lite, pg = statements("" if walk else "+"), statements("")
+    return (
+        sql_per_dialect(sqlite=lite[0], postgres=pg[0]),
+        sql_per_dialect(sqlite=lite[1], postgres=pg[1]),
     )
 
 
-SEARCH_CLAUSE = (
-    "(LOWER(id) LIKE :pattern ESCAPE '!' OR LOWER(agent_name) LIKE :pattern ESCAPE '!' "
-    "OR LOWER(input) LIKE :pattern ESCAPE '!')"
-)
+SEARCH_CLAUSE = "id IN (SELECT execution_id FROM execution_search WHERE body LIKE :pattern)"
+"""Free text, through the search index (migration 10, kept by triggers): the id, the
+agent's name, the input and, once the execution ended, its output and error (their first
+``SEARCHED_CHARS`` characters each). A trigram index answers it on both dialects (SQLite
+FTS5 ``trigram``, PostgreSQL ``pg_trgm``) without reading the executions."""
+SEARCH_CLAUSE_ESCAPED = "id IN (SELECT execution_id FROM execution_search WHERE body LIKE :hint AND body LIKE :pattern ESCAPE '!')"
+"""For text holding ``%``, ``_`` or ``!``: matched literally. SQLite's trigram index does
+not take an ``ESCAPE``, so the index answers ``:hint`` (the longest run of the text without
+those characters) and the exact pattern filters what it found."""
+SEARCH_WALK_ABOVE = 1000
+"""SQLite: a search matching more rows than this walks the list's index for its page
+(``listing(walk=True)``) instead of sorting every match."""
+SearchMode = Literal["", "indexed", "escaped"]
+
+
+def search_mode(text: str | None) -> SearchMode:
+    if not text:
+        return ""
+    return "escaped" if any(c in text for c in "%_!") else "indexed"
+
+
 KEYSET_CLAUSE = "(created_at, id) < (:before_at, :before_id)"
 """A row-value comparison: both SQLite and PostgreSQL seek an index on ``(created_at,
 id)`` with it, where the equivalent ``OR`` would scan."""
+
+
+def search_pattern(text: str) -> str:
+    """``text`` as the ``:pattern`` of its ``search_mode``."""
+    if search_mode(text) == "indexed":
+        return f"%{text.lower()}%"
+    return like_pattern(text)
+
+
+def search_hint(text: str) -> str:
+    """A plain pattern every literal match of ``text`` also matches (its longest run
+    without ``%``, ``_`` or ``!``), which the trigram index can answer."""
+    runs = [run for run in re.split(r"[%_!]", text.lower()) if run]
+    return f"%{max(runs, key=len)}%" if runs else "%"
 
 
 def like_pattern(text: str) -> str:
@@ -174,7 +226,8 @@ def listing_args(
         "status": status,
         "agent_name": agent_name,
         "parent_id": parent_id,
-        "pattern": like_pattern(search) if search else None,
+        "pattern": search_pattern(search) if search else None,
+        "hint": search_hint(search) if search else None,
         "before_at": before[0] if before else None,
         "before_id": before[1] if before else None,
         "limit": limit,

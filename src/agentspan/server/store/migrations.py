@@ -29,6 +29,81 @@ class Migration:
     postgres: tuple[str, ...]
 
 
+SEARCHED_CHARS = 10_000
+"""How much of an input, output and error the search index keeps (each)."""
+_ENDED = "('COMPLETED', 'FAILED', 'TERMINATED', 'TIMED_OUT')"
+_SQLITE_ROW_TEXT = f"NEW.id || ' ' || NEW.agent_name || ' ' || substr(NEW.input, 1, {SEARCHED_CHARS})"
+_SQLITE_ENDED_TEXT = (
+    f"' ' || COALESCE(substr(json_extract(NEW.state, '$.output'), 1, {SEARCHED_CHARS}), '') || ' ' || "
+    f"COALESCE(substr(json_extract(NEW.state, '$.error'), 1, {SEARCHED_CHARS}), '')"
+)
+_SEARCH_SQLITE = (
+    # A trigram index answers LIKE '%text%' (case-insensitively) without reading the
+    # executions. FTS5 rowids are the docids of the keys table (an INTEGER PRIMARY KEY, so
+    # a VACUUM keeps them), which finds an execution's entry by id.
+    "CREATE TABLE execution_search_keys (docid INTEGER PRIMARY KEY, execution_id TEXT NOT NULL UNIQUE)",
+    "CREATE VIRTUAL TABLE execution_search USING fts5(execution_id UNINDEXED, body, tokenize = 'trigram')",
+    "INSERT INTO execution_search_keys (execution_id) SELECT id FROM executions ORDER BY created_at",
+    "INSERT INTO execution_search (rowid, execution_id, body) SELECT k.docid, e.id, "
+    f"e.id || ' ' || e.agent_name || ' ' || substr(e.input, 1, {SEARCHED_CHARS}) || "
+    f"CASE WHEN e.status IN {_ENDED} THEN "
+    + _SQLITE_ENDED_TEXT.replace("NEW.", "e.")
+    + " ELSE '' END FROM executions e JOIN execution_search_keys k ON k.execution_id = e.id",
+    f"""CREATE TRIGGER execution_search_insert AFTER INSERT ON executions BEGIN
+            INSERT INTO execution_search_keys (execution_id) VALUES (NEW.id);
+            INSERT INTO execution_search (rowid, execution_id, body) VALUES (
+                (SELECT docid FROM execution_search_keys WHERE execution_id = NEW.id), NEW.id, {_SQLITE_ROW_TEXT});
+        END""",
+    f"""CREATE TRIGGER execution_search_ended AFTER UPDATE OF status ON executions
+        WHEN NEW.status IN {_ENDED} AND OLD.status NOT IN {_ENDED} BEGIN
+            UPDATE execution_search SET body = body || {_SQLITE_ENDED_TEXT}
+            WHERE rowid = (SELECT docid FROM execution_search_keys WHERE execution_id = NEW.id);
+        END""",
+    """CREATE TRIGGER execution_search_delete AFTER DELETE ON executions BEGIN
+            DELETE FROM execution_search WHERE rowid = (SELECT docid FROM execution_search_keys WHERE execution_id = OLD.id);
+            DELETE FROM execution_search_keys WHERE execution_id = OLD.id;
+        END""",
+)
+_PG_ROW_TEXT = f"lower(NEW.id || ' ' || NEW.agent_name || ' ' || left(NEW.input, {SEARCHED_CHARS}))"
+_PG_ENDED_TEXT = (
+    f"lower(' ' || COALESCE(left(NEW.state::jsonb ->> 'output', {SEARCHED_CHARS}), '') || ' ' || "
+    f"COALESCE(left(NEW.state::jsonb ->> 'error', {SEARCHED_CHARS}), ''))"
+)
+_SEARCH_POSTGRES = (
+    # pg_trgm (a trusted extension: the database owner may create it) indexes the lower-cased
+    # text for LIKE '%text%'.
+    "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+    "CREATE TABLE execution_search (execution_id text PRIMARY KEY, body text NOT NULL)",
+    "INSERT INTO execution_search (execution_id, body) SELECT id, "
+    + _PG_ROW_TEXT.replace("NEW.", "")
+    + f" || CASE WHEN status IN {_ENDED} THEN "
+    + _PG_ENDED_TEXT.replace("NEW.", "")
+    + " ELSE '' END FROM executions",
+    "CREATE INDEX execution_search_body ON execution_search USING gin (body gin_trgm_ops)",
+    f"""CREATE FUNCTION agentspan_search_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            INSERT INTO execution_search (execution_id, body) VALUES (NEW.id, {_PG_ROW_TEXT});
+            RETURN NULL;
+        END $$""",
+    "CREATE TRIGGER execution_search_insert AFTER INSERT ON executions "
+    "FOR EACH ROW EXECUTE FUNCTION agentspan_search_insert()",
+    f"""CREATE FUNCTION agentspan_search_ended() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            UPDATE execution_search SET body = body || {_PG_ENDED_TEXT} WHERE execution_id = NEW.id;
+            RETURN NULL;
+        END $$""",
+    "CREATE TRIGGER execution_search_ended AFTER UPDATE OF status ON executions FOR EACH ROW "
+    f"WHEN (NEW.status IN {_ENDED} AND OLD.status NOT IN {_ENDED}) EXECUTE FUNCTION agentspan_search_ended()",
+    """CREATE FUNCTION agentspan_search_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            DELETE FROM execution_search WHERE execution_id = OLD.id;
+            RETURN NULL;
+        END $$""",
+    "CREATE TRIGGER execution_search_delete AFTER DELETE ON executions "
+    "FOR EACH ROW EXECUTE FUNCTION agentspan_search_delete()",
+)
+
+
 _LIST_INDEXES = (
     # Children by parent and every root (parent_id IS NULL) come out of one index already
     # in list order; the old one (parent_id alone) made SQLite sort every root for a page.
@@ -322,6 +397,30 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX executions_agent_status ON executions (agent_name, status)",
         ),
     ),
+    # 9: forks (forks.py): an execution forked from another one's step.
+    Migration(
+        sqlite=(
+            """CREATE TABLE forks (
+            execution_id TEXT PRIMARY KEY,
+            origin_id TEXT NOT NULL,
+            from_step INTEGER NOT NULL,
+            created_at REAL NOT NULL
+        )""",
+            "CREATE INDEX forks_origin ON forks (origin_id, created_at)",
+        ),
+        postgres=(
+            """CREATE TABLE forks (
+            execution_id text PRIMARY KEY,
+            origin_id text NOT NULL,
+            from_step bigint NOT NULL,
+            created_at double precision NOT NULL
+        )""",
+            "CREATE INDEX forks_origin ON forks (origin_id, created_at)",
+        ),
+    ),
+    # 10: free-text search of executions (executions.py: SEARCH_CLAUSE), kept by triggers
+    # in the transaction that changes the row.
+    Migration(sqlite=_SEARCH_SQLITE, postgres=_SEARCH_POSTGRES),
 )
 
 SQLITE_MIGRATIONS: list[list[str]] = [list(m.sqlite) for m in MIGRATIONS]

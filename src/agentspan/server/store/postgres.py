@@ -64,6 +64,7 @@ from agentspan.server.store.errors import ConflictError, StoreError
 from agentspan.server.store.events import APPEND as APPEND_EVENTS
 from agentspan.server.store.events import EventRow, EventsReadsSql
 from agentspan.server.store.executions import ExecutionRow, ExecutionsReadsSql, ExecutionsTxSql
+from agentspan.server.store.forks import ForksReadsSql, ForksTxSql
 from agentspan.server.store.inbox import InboxReadsSql, InboxTxSql
 from agentspan.server.store.keys import KeysReadsSql, KeysTxSql
 from agentspan.server.store.memory import MemorySql
@@ -168,6 +169,7 @@ class PostgresTx(
     CredentialsTxSql,
     DeploymentsTxSql,
     InboxTxSql,
+    ForksTxSql,
 ):
     """Statements of one transaction on one pooled connection."""
 
@@ -293,6 +295,7 @@ class PostgresStore(
     CredentialsReadsSql,
     DeploymentsReadsSql,
     InboxReadsSql,
+    ForksReadsSql,
     OpsReadsSql,
 ):
     """A store on a PostgreSQL database shared by any number of server replicas.
@@ -462,7 +465,12 @@ class PostgresStore(
         search: str | None = None,
     ) -> tuple[int, list[ExecutionRow]]:
         count, page = executions.listing(
-            bool(status), bool(agent_name), bool(parent_id), roots_only, before is not None, bool(search)
+            bool(status),
+            bool(agent_name),
+            bool(parent_id),
+            roots_only,
+            before is not None,
+            executions.search_mode(search),
         )
         args = functools.partial(
             executions.listing_args,
@@ -568,7 +576,7 @@ class PostgresStore(
             root_ids, ids = settled_trees(await tree_members(roots, children), older_than)
             if dry_run or not ids:
                 return cursor, len(ids)
-            for table in ("events", "messages", "tasks", "inbox"):
+            for table in ("events", "messages", "tasks", "inbox", "forks"):
                 await conn.execute(f"DELETE FROM {table} WHERE execution_id = ANY($1::text[])", ids)
             await conn.execute("DELETE FROM budgets WHERE root_id = ANY($1::text[])", root_ids)
             # One statement for the whole tree: the parent_id foreign key is checked at its

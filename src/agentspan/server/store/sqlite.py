@@ -34,6 +34,7 @@ from agentspan.server.store.errors import StoreError, StoreLockedError
 from agentspan.server.store.events import APPEND as APPEND_EVENTS
 from agentspan.server.store.events import EventRow, EventsReadsSql
 from agentspan.server.store.executions import ExecutionRow, ExecutionsReadsSql, ExecutionsTxSql
+from agentspan.server.store.forks import ForksReadsSql, ForksTxSql
 from agentspan.server.store.inbox import InboxReadsSql, InboxTxSql
 from agentspan.server.store.keys import KeysReadsSql, KeysTxSql
 from agentspan.server.store.memory import MemorySql
@@ -92,6 +93,7 @@ class SqliteTx(
     CredentialsTxSql,
     DeploymentsTxSql,
     InboxTxSql,
+    ForksTxSql,
 ):
     """Statements of one transaction on the store's connection."""
 
@@ -168,6 +170,7 @@ class SqliteStore(
     CredentialsReadsSql,
     DeploymentsReadsSql,
     InboxReadsSql,
+    ForksReadsSql,
     OpsReadsSql,
 ):
     """The embedded store. ``path`` is a file; ``:memory:`` is allowed for tests.
@@ -325,7 +328,12 @@ class SqliteStore(
         search: str | None = None,
     ) -> tuple[int, list[ExecutionRow]]:
         count, page = executions.listing(
-            bool(status), bool(agent_name), bool(parent_id), roots_only, before is not None, bool(search)
+            bool(status),
+            bool(agent_name),
+            bool(parent_id),
+            roots_only,
+            before is not None,
+            executions.search_mode(search),
         )
         args = functools.partial(
             executions.listing_args,
@@ -337,6 +345,16 @@ class SqliteStore(
         )
         async with self._lock:  # the count and the page see the same rows
             total = self.conn.execute(count.sqlite, args(count)).fetchone()[0]
+            if search and total > executions.SEARCH_WALK_ABOVE:
+                _, page = executions.listing(
+                    bool(status),
+                    bool(agent_name),
+                    bool(parent_id),
+                    roots_only,
+                    before is not None,
+                    executions.search_mode(search),
+                    walk=True,
+                )
             rows = self.conn.execute(page.sqlite, args(page, limit=limit, offset=offset)).fetchall()
         return int(total), [ExecutionRow(*r) for r in rows]
 
@@ -388,7 +406,7 @@ class SqliteStore(
         if dry_run or not ids:
             return len(ids)
         doomed = json.dumps(ids)
-        for table in ("events", "messages", "tasks", "inbox"):
+        for table in ("events", "messages", "tasks", "inbox", "forks"):
             self.conn.execute(
                 f"DELETE FROM {table} WHERE execution_id IN (SELECT value FROM json_each(?))", (doomed,)
             )

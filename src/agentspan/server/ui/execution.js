@@ -3,6 +3,7 @@
 
 import { api, follow, query } from "./api.js";
 import { append, badge, block, clear, cost, duration, h, problemText, tokens, when } from "./dom.js";
+import { forkButton } from "./fork.js";
 import { decisionForm } from "./form.js";
 
 const TERMINAL = new Set(["COMPLETED", "FAILED", "TERMINATED", "TIMED_OUT"]);
@@ -15,7 +16,7 @@ export async function executionPage(el, id, signal) {
   const output = h("section", { id: "output" });
   const tree = h("section", { class: "card", id: "tree" }, h("h2", null, "Sub-executions"));
   const live = h("pre", { class: "live", id: "live", hidden: true, "aria-live": "polite" });
-  const timeline = new Timeline(detail.executionId, detail.createdAt);
+  const timeline = new Timeline(detail.executionId, detail.createdAt, !detail.parentExecutionId);
   const conversation = h("details", { class: "card", id: "conversation" });
   el.append(
     h("p", null, h("a", { href: "#/executions" }, "← Executions")),
@@ -76,6 +77,12 @@ function renderHead(el, d, changed) {
     ["Finish", d.finishReason || ""],
   ];
   if (d.parentExecutionId) facts.push(["Parent", h("a", { href: `#/executions/${encodeURIComponent(d.parentExecutionId)}` }, d.parentExecutionId)]);
+  if (d.forkedFrom) {
+    facts.push(["Forked from", [execLink(d.forkedFrom.executionId, "fork-origin"), ` at step #${d.forkedFrom.step}`]]);
+    const i = d.inheritedUsage || {};
+    facts.push(["Inherited", `${tokens(i)} tokens · ${cost(i)} (the copied steps, not counted again)`]);
+  }
+  if ((d.forks || []).length) facts.push(["Forks", d.forks.map((f, n) => [n ? ", " : "", execLink(f.executionId, "fork-child"), ` (step #${f.step})`])]);
   const controls = ended
     ? []
     : [
@@ -88,6 +95,10 @@ function renderHead(el, d, changed) {
     controls.length ? h("div", { class: "actions" }, controls) : null,
     d.error ? h("p", { class: "error" }, d.error) : null,
   ]);
+}
+
+function execLink(id, cls) {
+  return h("a", { class: `mono ${cls}`, href: `#/executions/${encodeURIComponent(id)}` }, id);
 }
 
 function control(d, action, method, changed) {
@@ -179,8 +190,9 @@ async function addChildren(ul, parentId, signal, depth) {
 // The timeline: one row per recorded event; a tool call's result, retries and approval
 // join its row (by call id), so a call reads as one step.
 class Timeline {
-  constructor(executionId, startedAt) {
+  constructor(executionId, startedAt, forkable) {
     this.executionId = executionId;
+    this.forkable = forkable;
     this.start = startedAt * 1000;
     this.list = h("ol", { class: "timeline", id: "timeline" });
     this.calls = new Map();
@@ -202,12 +214,17 @@ class Timeline {
 
   row(e) {
     const [label, summary, body] = describe(e, this.executionId);
+    const d = e.data || {};
+    // Steps a fork can start from: the agent's own model calls, recorded with where the
+    // conversation stood (service/forks.py says why any other is refused).
+    const forkable = this.forkable && e.type === "llm_call" && !d.purpose && d.messageCount !== undefined;
     return h(
       "li",
-      { class: `ev ev-${e.type}`, "data-type": e.type, "data-call": e.callId || null },
+      { class: `ev ev-${e.type}`, "data-type": e.type, "data-call": e.callId || null, "data-step": e.id ? String(e.id) : null },
       h("span", { class: "at muted small", title: new Date(e.timestamp).toLocaleString() }, `+${duration(Math.max(0, e.timestamp - this.start))}`),
-      h("span", { class: "kind" }, label),
+      h("span", { class: "kind" }, label, e.id ? h("span", { class: "step muted small", title: "step (event id)" }, ` #${e.id}`) : null),
       h("span", { class: "sum" }, summary),
+      forkable ? forkButton(this.executionId, e) : null,
       body.length ? h("details", null, h("summary", null, "details"), body) : null,
     );
   }
