@@ -281,11 +281,19 @@ async def stop(request: Request, execution_id: str) -> None:
         *WRITES,
     ),
 )
-async def send_message(request: Request, execution_id: str, body: dict[str, Any]) -> MessageQueued:
+async def send_message(
+    request: Request,
+    execution_id: str,
+    body: dict[str, Any],
+    idempotency_key: Annotated[str | None, Query(alias="idempotencyKey", max_length=200)] = None,
+) -> MessageQueued:
     """Queue a message (any JSON object) for the execution's ``wait_for_message_tool``
-    calls: durable, taken in order, each by one call."""
+    calls: durable, taken in order, each by one call. With ``idempotencyKey`` (or an
+    ``Idempotency-Key`` header), a send repeated with the same key is queued once; the
+    repeat answers with the first one's ``seq`` and ``duplicate: true``."""
     layer, principal = _edge(request)
-    return await layer.executions.send_message(principal, execution_id, body)
+    key = idempotency_key or request.headers.get("idempotency-key")
+    return await layer.executions.send_message(principal, execution_id, body, key)
 
 
 @router.post(

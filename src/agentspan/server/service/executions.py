@@ -301,8 +301,10 @@ class ExecutionService:
         }
         await self.driver.apply(execution_id, inputs[action])
 
-    async def send_message(self, principal: Principal, execution_id: str, message: Any) -> MessageQueued:
-        return await self.inbox.send(principal, execution_id, message)
+    async def send_message(
+        self, principal: Principal, execution_id: str, message: Any, idempotency_key: str | None = None
+    ) -> MessageQueued:
+        return await self.inbox.send(principal, execution_id, message, idempotency_key)
 
     async def signal(self, principal: Principal, execution_id: str, message: str) -> None:
         await self.inbox.signal(principal, execution_id, message)

@@ -9,7 +9,7 @@ transaction may do, what a store may read), its SQL written once (sql.py compile
 for both dialects) and the shared code running it:
 
     executions.py  events.py  messages.py  specs.py  queue.py  budgets.py  keys.py
-    credentials.py  deployments.py  inbox.py  retention.py  ops.py
+    credentials.py  deployments.py  inbox.py  media.py  retention.py  ops.py
 
 ``Tx`` and ``Store`` here are the union of those Protocols, so callers keep one object
 to pass around. sqlite.py and postgres.py only add what really differs by dialect:
@@ -42,6 +42,7 @@ from agentspan.server.store.events import EventRow, EventsReads, EventsTx
 from agentspan.server.store.executions import ExecutionRow, ExecutionsReads, ExecutionsTx
 from agentspan.server.store.inbox import InboxReads, InboxRow, InboxTx
 from agentspan.server.store.keys import ApiKeyRow, KeysReads, KeysTx
+from agentspan.server.store.media import MediaReads, MediaRow, MediaTx
 from agentspan.server.store.memory import MemoryTx
 from agentspan.server.store.messages import MessagesReads, MessagesTx
 from agentspan.server.store.ops import OpsReads
@@ -69,6 +70,7 @@ __all__ = [
     "EventRow",
     "ExecutionRow",
     "InboxRow",
+    "MediaRow",
     "Member",
     "Store",
     "StoreError",
@@ -99,6 +101,7 @@ class Tx(
     CredentialsTx,
     DeploymentsTx,
     InboxTx,
+    MediaTx,
     Protocol,
 ):
     """Operations inside one transaction. All-or-nothing."""
@@ -122,6 +125,7 @@ class Store(
     CredentialsReads,
     DeploymentsReads,
     InboxReads,
+    MediaReads,
     Retention,
     OpsReads,
     Protocol,

@@ -65,6 +65,7 @@ from agentspan.server.store.events import APPEND as APPEND_EVENTS
 from agentspan.server.store.events import EventRow, EventsReadsSql
 from agentspan.server.store.executions import ExecutionRow, ExecutionsReadsSql, ExecutionsTxSql
 from agentspan.server.store.inbox import InboxReadsSql, InboxTxSql
+from agentspan.server.store.media import MediaReadsSql, MediaTxSql
 from agentspan.server.store.keys import KeysReadsSql, KeysTxSql
 from agentspan.server.store.memory import MemorySql
 from agentspan.server.store.messages import APPEND as APPEND_MESSAGES
@@ -168,6 +169,7 @@ class PostgresTx(
     CredentialsTxSql,
     DeploymentsTxSql,
     InboxTxSql,
+    MediaTxSql,
 ):
     """Statements of one transaction on one pooled connection."""
 
@@ -293,6 +295,7 @@ class PostgresStore(
     CredentialsReadsSql,
     DeploymentsReadsSql,
     InboxReadsSql,
+    MediaReadsSql,
     OpsReadsSql,
 ):
     """A store on a PostgreSQL database shared by any number of server replicas.
@@ -568,7 +571,7 @@ class PostgresStore(
             root_ids, ids = settled_trees(await tree_members(roots, children), older_than)
             if dry_run or not ids:
                 return cursor, len(ids)
-            for table in ("events", "messages", "tasks", "inbox"):
+            for table in ("events", "messages", "tasks", "inbox", "media"):
                 await conn.execute(f"DELETE FROM {table} WHERE execution_id = ANY($1::text[])", ids)
             await conn.execute("DELETE FROM budgets WHERE root_id = ANY($1::text[])", root_ids)
             # One statement for the whole tree: the parent_id foreign key is checked at its

@@ -35,6 +35,7 @@ from agentspan.server.store.events import APPEND as APPEND_EVENTS
 from agentspan.server.store.events import EventRow, EventsReadsSql
 from agentspan.server.store.executions import ExecutionRow, ExecutionsReadsSql, ExecutionsTxSql
 from agentspan.server.store.inbox import InboxReadsSql, InboxTxSql
+from agentspan.server.store.media import MediaReadsSql, MediaTxSql
 from agentspan.server.store.keys import KeysReadsSql, KeysTxSql
 from agentspan.server.store.memory import MemorySql
 from agentspan.server.store.messages import APPEND as APPEND_MESSAGES
@@ -92,6 +93,7 @@ class SqliteTx(
     CredentialsTxSql,
     DeploymentsTxSql,
     InboxTxSql,
+    MediaTxSql,
 ):
     """Statements of one transaction on the store's connection."""
 
@@ -168,6 +170,7 @@ class SqliteStore(
     CredentialsReadsSql,
     DeploymentsReadsSql,
     InboxReadsSql,
+    MediaReadsSql,
     OpsReadsSql,
 ):
     """The embedded store. ``path`` is a file; ``:memory:`` is allowed for tests.
@@ -388,7 +391,7 @@ class SqliteStore(
         if dry_run or not ids:
             return len(ids)
         doomed = json.dumps(ids)
-        for table in ("events", "messages", "tasks", "inbox"):
+        for table in ("events", "messages", "tasks", "inbox", "media"):
             self.conn.execute(
                 f"DELETE FROM {table} WHERE execution_id IN (SELECT value FROM json_each(?))", (doomed,)
             )
