@@ -74,6 +74,7 @@ EXPECTED = {
     "agent",
     "agent_tool",
     "api_tool",
+    "audio_tool",
     "configure",
     "deploy",
     "deploy_async",
@@ -83,6 +84,7 @@ EXPECTED = {
     "guardrail",
     "http_tool",
     "human_tool",
+    "image_tool",
     "mcp_tool",
     "pdf_tool",
     "plan",
@@ -98,6 +100,7 @@ EXPECTED = {
     "stream",
     "stream_async",
     "tool",
+    "video_tool",
     "wait_for_message_tool",
 }
 

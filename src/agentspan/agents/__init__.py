@@ -37,7 +37,15 @@ from agentspan.agents._result import (
 )
 from agentspan.agents._runtime import AgentRuntime
 from agentspan.agents._scatter import scatter_gather
-from agentspan.agents._server_tools import api_tool, http_tool, pdf_tool, wait_for_message_tool
+from agentspan.agents._server_tools import (
+    api_tool,
+    audio_tool,
+    http_tool,
+    image_tool,
+    pdf_tool,
+    video_tool,
+    wait_for_message_tool,
+)
 from agentspan.agents._stream import AgentStream, AsyncAgentStream
 
 # ``agent``, ``tool`` and ``run`` are both submodules (the reference's paths) and names
@@ -198,6 +206,7 @@ __all__ = [
     "agent",
     "agent_tool",
     "api_tool",
+    "audio_tool",
     "configure",
     "deploy",
     "deploy_async",
@@ -207,6 +216,7 @@ __all__ = [
     "guardrail",
     "http_tool",
     "human_tool",
+    "image_tool",
     "is_tracing_enabled",
     "load_skills",
     "mcp_tool",
@@ -225,5 +235,6 @@ __all__ = [
     "stream",
     "stream_async",
     "tool",
+    "video_tool",
     "wait_for_message_tool",
 ]

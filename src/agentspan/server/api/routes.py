@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Header, Query, Request, Response
 
 from agentspan.protocol.api import (
     CompleteRequest,
@@ -264,6 +264,22 @@ async def cancel(request: Request, execution_id: str, reason: str = "") -> None:
 async def stop(request: Request, execution_id: str) -> None:
     layer, principal = _edge(request)
     await layer.executions.control(principal, execution_id, "stop")
+
+
+@router.get(
+    "/agent/{execution_id}/media/{media_id}",
+    response_class=Response,
+    responses={
+        200: {"description": "The file, with its content type.", "content": {"application/octet-stream": {}}},
+        **answers(ErrorCode.NOT_FOUND),
+    },
+)
+async def media(request: Request, execution_id: str, media_id: str) -> Response:
+    """A file a media tool of the execution made (``image_tool``, ``audio_tool``): the
+    ``url`` of the tool's result."""
+    layer, principal = _edge(request)
+    content_type, data = await layer.executions.media(principal, execution_id, media_id)
+    return Response(content=data, media_type=content_type, headers={"Cache-Control": "private, max-age=3600"})
 
 
 # --- messages and signals ---------------------------------------------------------------

@@ -47,7 +47,11 @@ class Inbox:
             raise self.limits.exceeded("message_bytes", size, "message", f"the message has {size} bytes")
         async with self.driver.unit_of_work() as (tx, effects):
             row = await tx.get_execution(execution_id)  # locks it: the key is checked once
-            sent = None if row is None or idempotency_key is None else await tx.message_with_key(row.id, idempotency_key)
+            sent = (
+                None
+                if row is None or idempotency_key is None
+                else await tx.message_with_key(row.id, idempotency_key)
+            )
             if sent is not None:
                 return MessageQueued(execution_id=execution_id, seq=sent, duplicate=True)
             row = self._live(row, execution_id, "messages")

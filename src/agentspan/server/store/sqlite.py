@@ -35,8 +35,8 @@ from agentspan.server.store.events import APPEND as APPEND_EVENTS
 from agentspan.server.store.events import EventRow, EventsReadsSql
 from agentspan.server.store.executions import ExecutionRow, ExecutionsReadsSql, ExecutionsTxSql
 from agentspan.server.store.inbox import InboxReadsSql, InboxTxSql
-from agentspan.server.store.media import MediaReadsSql, MediaTxSql
 from agentspan.server.store.keys import KeysReadsSql, KeysTxSql
+from agentspan.server.store.media import MediaReadsSql, MediaTxSql
 from agentspan.server.store.memory import MemorySql
 from agentspan.server.store.messages import APPEND as APPEND_MESSAGES
 from agentspan.server.store.messages import MessagesReadsSql
