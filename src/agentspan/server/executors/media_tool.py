@@ -43,8 +43,8 @@ MEDIA_PROVIDERS: dict[str, tuple[str, ...]] = {
 """Which providers this server calls for each media tool type."""
 
 VIDEO_REFUSED = (
-    "video generation is not supported by this server: none of its providers is wired to a video API "
-    "(OpenAI's Sora /v1/videos and Google's Veo have one; this server calls neither yet)"
+    "video generation is not supported by this server: OpenAI's Videos API (Sora) was removed from its API "
+    "on 24 September 2026, and Google's Veo (Gemini API, Vertex AI), which has one, is not wired in yet"
 )
 MAX_PROMPT_CHARS = 32_000
 MAX_SPEECH_CHARS = 4096
