@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from agentspan._core.credentials import (
     CredentialAuthError,
+    CredentialFile,
     CredentialNotFoundError,
     CredentialRateLimitError,
     CredentialServiceError,
@@ -22,6 +23,7 @@ from agentspan._core.errors import (
     TerminalToolError,
 )
 from agentspan.agents._config import AgentConfig
+from agentspan.agents._credentials import resolve_credentials
 from agentspan.agents._deploy import discover_agents
 from agentspan.agents._handle import AgentHandle
 from agentspan.agents._mcp import mcp_tool
@@ -160,6 +162,7 @@ __all__ = [
     "CodeExecutionConfig",
     "CodeExecutor",
     "ConfigurationError",
+    "CredentialFile",
     "ConversationMemory",
     "CredentialAuthError",
     "CredentialNotFoundError",
@@ -221,6 +224,7 @@ __all__ = [
     "load_skills",
     "mcp_tool",
     "pdf_tool",
+    "resolve_credentials",
     "plan",
     "resume",
     "resume_async",

@@ -291,6 +291,10 @@ class TaskContextWire(WireModel):
     traceparent: str | None = None
     """W3C trace context of the tool call's span, when the server traces (a worker's own
     span continues it); ids only, never secrets."""
+    credentials: list[str] | None = None
+    """Credential names the call's agent (``Agent(credentials=...)``) or run
+    (``run(credentials=...)``) makes available to its tools, besides the tool's own;
+    names only: the worker fetches values with its lease."""
 
 
 class TaskAssignment(WireModel):
