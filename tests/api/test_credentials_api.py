@@ -135,7 +135,12 @@ def test_a_start_must_declare_every_placeholder_and_agent_tools_may_not_have_cre
         "validation_failed",
     )
     # A placeholder declared by the agent, not the tool, is accepted.
-    declared_by_agent = {"name": "a", "model": "offline/basic", "tools": [http_tool], "credentials": ["GH_TOKEN"]}
+    declared_by_agent = {
+        "name": "a",
+        "model": "offline/basic",
+        "tools": [http_tool],
+        "credentials": ["GH_TOKEN"],
+    }
     assert _start(server, declared_by_agent).status_code == 200
 
 
