@@ -106,7 +106,7 @@ def test_a_sub_agent_gets_the_runs_credentials_not_its_parents(server: ThreadSer
         result = runtime.run(parent, "go", credentials=["RUN_KEY"])
     assert result.status == "COMPLETED", result.error
     detail = httpx.get(f"{server.api_url}/agent/executions?parentId={result.execution_id}").json()
-    (child_row,) = detail["results"] if "results" in detail else detail["executions"]
+    (child_row,) = detail["results"]
     child_events = httpx.get(f"{server.api_url}/agent/executions/{child_row['executionId']}/events").json()
     (call,) = [e for e in child_events if e["type"] == "tool_result"]
     assert call["result"]["RUN_KEY"] == _digest("rk-run")
