@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -241,6 +242,44 @@ def test_an_isolated_call_sees_only_its_declared_secrets(
     assert "TerminalToolError: declined by policy" in str(refused)
     failures = [e for e in result.events if e.type == "tool_result" and "declined" in str(e.result)]
     assert failures  # reported once, as the model's error
+
+
+@tool(isolated=True, timeout_seconds=2, retry_count=0)
+def isolated_sleeper(seconds: int) -> str:
+    """Outlives its timeout."""
+    time.sleep(seconds)
+    return "never"
+
+
+def _isolated_children() -> list[int]:
+    """This process's children running an isolated call (read from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == os.getpid() and b"agentspan._core.isolated" in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads child processes from /proc (Linux)")
+def test_an_isolated_call_over_its_timeout_is_killed(server: ThreadServer) -> None:
+    agent = Agent(
+        name="sleepy",
+        model=ScriptedModel([ToolCall("isolated_sleeper", {"seconds": 60}), "gave up"]),
+        tools=[isolated_sleeper],
+    )
+    started = time.monotonic()
+    with _runtime(server) as runtime:
+        result = runtime.run(agent, "sleep")
+    assert result.status == "COMPLETED" and time.monotonic() - started < 20
+    assert "timed out after 2" in str(result.tool_calls[0]["result"])
+    assert _isolated_children() == []  # killed and reaped, not left running
 
 
 def test_a_tool_that_cannot_be_imported_by_path_is_refused_when_defined() -> None:
