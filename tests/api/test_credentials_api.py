@@ -95,7 +95,7 @@ def _start(server: ThreadServer, agent: dict[str, Any], **extra: Any) -> httpx.R
     return httpx.post(server.api_url + "/agent/start", json=body, params={"waitMs": 10000}, timeout=15)
 
 
-def test_a_start_must_declare_every_placeholder_and_only_tools_may_have_credentials(
+def test_a_start_must_declare_every_placeholder_and_agent_tools_may_not_have_credentials(
     server: ThreadServer,
 ) -> None:
     http_tool = {
@@ -122,13 +122,26 @@ def test_a_start_must_declare_every_placeholder_and_only_tools_may_have_credenti
         _start(server, {"name": "a", "model": "offline/basic", "tools": [agent_tool]}), 400, "invalid_agent"
     )
     assert "not supported" in body["detail"] and "ask" in body["detail"]
+    # An agent's or a run's names are accepted (its tools may use them), malformed ones not.
     agent = {"name": "a", "model": "offline/basic", "credentials": ["GH_TOKEN"]}
-    _problem(_start(server, agent), 400, "invalid_agent")
-    nested = {"name": "team", "model": "offline/basic", "agents": [agent]}
+    assert _start(server, agent).status_code == 200
+    assert _start(server, {"name": "a", "model": "offline/basic"}, credentials=["X"]).status_code == 200
+    badly = {"name": "a", "model": "offline/basic", "credentials": ["GH-TOKEN"]}
+    nested = {"name": "team", "model": "offline/basic", "agents": [badly]}
     assert "team/a" in _problem(_start(server, nested), 400, "invalid_agent")["detail"]
     _problem(
-        _start(server, {"name": "a", "model": "offline/basic"}, credentials=["X"]), 400, "validation_failed"
+        _start(server, {"name": "a", "model": "offline/basic"}, credentials=["not a name"]),
+        400,
+        "validation_failed",
     )
+    # A placeholder declared by the agent, not the tool, is accepted.
+    declared_by_agent = {
+        "name": "a",
+        "model": "offline/basic",
+        "tools": [http_tool],
+        "credentials": ["GH_TOKEN"],
+    }
+    assert _start(server, declared_by_agent).status_code == 200
 
 
 def test_a_provider_key_set_while_the_server_runs_is_used_without_a_restart(

@@ -192,7 +192,11 @@ def test_the_queue_and_each_message_are_bounded(fake: FakeOpenAI, tmp_path: Path
             big = httpx.post(url, json={"text": "x" * 300})
             assert big.status_code == 413 and big.json()["code"] == "limit_exceeded"
             assert big.json()["limit"]["setting"] == "AGENTSPAN_MAX_MESSAGE_BYTES"
-            assert httpx.post(url, json={"n": 1}).json() == {"executionId": handle.execution_id, "seq": 1}
+            assert httpx.post(url, json={"n": 1}).json() == {
+                "executionId": handle.execution_id,
+                "seq": 1,
+                "duplicate": False,
+            }
             assert httpx.post(url, json={"n": 2}).json()["seq"] == 2
             full = httpx.post(url, json={"n": 3})
             assert full.status_code == 429 and full.json()["code"] == "queue_full"
@@ -200,3 +204,35 @@ def test_the_queue_and_each_message_are_bounded(fake: FakeOpenAI, tmp_path: Path
             handle.cancel()
     finally:
         srv.stop()
+
+
+def test_a_send_repeated_with_its_idempotency_key_is_delivered_once(
+    runtime: AgentRuntime, fake: FakeOpenAI, server: ThreadServer
+) -> None:
+    fake.script(
+        FakeOpenAI.tool_calls([("inbox", {})]),
+        FakeOpenAI.tool_calls([("inbox", {})]),
+        FakeOpenAI.text("done"),
+    )
+    handle = runtime.start(inbox_agent(batch_size=5), "listen")
+    wait_for(lambda: handle.get_status().is_waiting)
+    handle.send_message({"text": "one"}, idempotency_key="order-1")
+    wait_for(lambda: fake.request_count >= 2 and handle.get_status().is_waiting)
+    # The retry after a lost answer: the same key, taken or not, queues nothing.
+    handle.send_message({"text": "one"}, idempotency_key="order-1")
+    url = f"{server.api_url}/agent/{handle.execution_id}/messages"
+    again = httpx.post(url, json={"text": "one"}, headers={"Idempotency-Key": "order-1"})
+    assert again.json() == {"executionId": handle.execution_id, "seq": 1, "duplicate": True}
+    too_long = httpx.post(url, params={"idempotencyKey": "k" * 201}, json={"text": "x"})
+    assert too_long.status_code == 400
+    handle.send_message({"text": "two"}, idempotency_key="order-2")
+    result = handle.join(timeout=15)
+    assert result.status == "COMPLETED"
+    assert tool_messages(fake) == [
+        '{"messages": [{"text": "one"}], "count": 1}',
+        '{"messages": [{"text": "two"}], "count": 1}',
+    ]
+    assert len([e for e in result.events if e.type == "message_received"]) == 2
+    # The key is remembered after the run ended: a late retry is still not an error.
+    late = httpx.post(url, params={"idempotencyKey": "order-2"}, json={"text": "two"})
+    assert late.status_code == 200 and late.json()["duplicate"] is True and late.json()["seq"] == 2

@@ -39,3 +39,17 @@ async def test_a_rolled_back_delivery_leaves_the_messages_queued(store: Store) -
             assert await tx.take_messages("e1", "c1", 1, 2.0) == ['{"n":1}']
             raise RuntimeError("the step failed")
     assert [(r.seq, r.call_id) for r in await store.list_inbox("e1")] == [(1, None)]
+
+
+async def test_a_key_finds_the_message_it_was_sent_with_in_its_own_execution_only(store: Store) -> None:
+    async with store.transaction() as tx:
+        await tx.put_message("e1", 1, '{"n":1}', 1.0, "k-1")
+        await tx.put_message("e1", 2, '{"n":2}', 2.0)
+        await tx.put_message("e1", 3, '{"n":3}', 3.0, "k-3")
+        await tx.put_message("e2", 1, '{"n":1}', 1.0, "k-1")
+    async with store.transaction() as tx:
+        assert await tx.message_with_key("e1", "k-1") == 1
+        assert await tx.message_with_key("e1", "k-3") == 3
+        assert await tx.message_with_key("e2", "k-1") == 1
+        assert await tx.message_with_key("e1", "k-2") is None
+        assert await tx.message_with_key("e3", "k-1") is None

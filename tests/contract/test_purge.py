@@ -12,6 +12,7 @@ import pytest
 
 from agentspan.protocol.api import TERMINAL_STATUSES
 from agentspan.server.store import EventRow, ExecutionRow, Store, TaskRow
+from agentspan.server.store.media import MediaRow
 
 pytestmark = pytest.mark.anyio
 
@@ -77,6 +78,7 @@ async def add(store: Store, *rows: ExecutionRow, with_data: bool = True) -> None
                 await tx.append_messages(r.id, 0, [json.dumps({"role": "user", "content": r.id})])
                 await tx.upsert_task(worker_task(r.id))
                 await tx.put_message(r.id, 1, '{"text":"queued"}', r.updated_at)
+                await tx.put_media(MediaRow(f"m-{r.id}", r.id, "image/png", b"\x89PNG", r.updated_at))
 
 
 async def remaining(store: Store) -> list[str]:
@@ -94,12 +96,13 @@ async def has_data(store: Store, execution_id: str) -> dict[str, bool]:
         "messages": bool(await store.list_messages(execution_id)),
         "task": task is not None,
         "inbox": bool(await store.list_inbox(execution_id)),
+        "media": await store.get_media(f"m-{execution_id}") is not None,
     }
 
 
 ALL = tuple(sorted(TERMINAL_STATUSES))
-NONE = {"events": False, "messages": False, "task": False, "inbox": False}
-EVERYTHING = {"events": True, "messages": True, "task": True, "inbox": True}
+NONE = {"events": False, "messages": False, "task": False, "inbox": False, "media": False}
+EVERYTHING = {"events": True, "messages": True, "task": True, "inbox": True, "media": True}
 
 
 # --------------------------------------------------------------------------- what goes

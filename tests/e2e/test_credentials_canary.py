@@ -2,8 +2,8 @@
 
 A real server process (debug logging) gets canary values through the CLI (stdin, a file)
 and the REST API, uses one as a provider key for real model calls to the fake OpenAI-wire
-endpoint (one of which answers an error quoting the key back), gives the other to a worker
-tool's call, and is asked every question an operator could ask. Then every stored byte is searched for the canary, raw,
+endpoint (one of which answers an error quoting the key back), gives another to a worker
+tool's call and a third, declared by a run, to an isolated tool's process, and is asked every question an operator could ask. Then every stored byte is searched for the canary, raw,
 hex and base64: the SQLite file with its -wal and -shm (while the server runs and after
 it stops), every other file of the data dir, the server's log, every row of every table
 on PostgreSQL (when AGENTSPAN_TEST_DATABASE_URL is set), every API answer, event and
@@ -51,6 +51,12 @@ def _digest(value: str) -> str:
 def use_token(page: int) -> str:
     """Call an API with the token (here: prove the token arrived, without returning it)."""
     return _digest(get_credential("TOOL_TOKEN") + os.environ["TOOL_TOKEN"])
+
+
+@tool(isolated=True)
+def use_run_token(page: int) -> str:
+    """Runs in its own process; the run (not the tool) declares RUN_TOKEN."""
+    return _digest(get_credential("RUN_TOKEN") + os.environ["RUN_TOKEN"])
 
 
 def assert_absent(secrets: list[str], where: str, data: bytes | str) -> None:
@@ -151,7 +157,8 @@ def test_a_credential_value_never_appears_outside_its_sealed_row(
 ) -> None:
     key = f"canarykey{uuid.uuid4().hex}"
     token = f"canarytoken{uuid.uuid4().hex}"
-    secrets = [key, token]
+    run_token = f"canaryrun{uuid.uuid4().hex}"
+    secrets = [key, token, run_token]
     data_dir = tmp_path / "data"
     answers: list[str] = []
     with FakeOpenAI() as fake:
@@ -168,6 +175,7 @@ def test_a_credential_value_never_appears_outside_its_sealed_row(
             secret_file.write_text(token + "\n")
             assert cli("credentials", "set", "TOOL_TOKEN", "--from-file", str(secret_file)).returncode == 0
             secret_file.unlink()
+            assert httpx.put(api + "/credentials/RUN_TOKEN", json={"value": run_token}).is_success
             replaced = httpx.put(api + "/credentials/TOOL_TOKEN", json={"value": token})
             assert replaced.status_code == 200
             answers += [replaced.text, httpx.get(api + "/credentials").text]
@@ -198,6 +206,16 @@ def test_a_credential_value_never_appears_outside_its_sealed_row(
             with AgentRuntime(config=config) as runtime:
                 ran = runtime.run(agent, "use the token")
             assert ran.tool_calls[0]["result"] == _digest(token + token)
+            answers.append(repr(ran))
+            # A run's credential reaches an isolated tool of the run (a child process).
+            isolated = Agent(
+                name="canary_isolated",
+                model=ScriptedModel([ToolCall("use_run_token", {"page": 1}), "done"]),
+                tools=[use_run_token],
+            )
+            with AgentRuntime(config=config) as runtime:
+                ran = runtime.run(isolated, "use the run's token", credentials=["RUN_TOKEN"])
+            assert ran.tool_calls[0]["result"] == _digest(run_token + run_token), ran.tool_calls
             answers.append(repr(ran))
             for execution in httpx.get(api + "/agent/executions").json()["results"]:
                 detail = httpx.get(f"{api}/agent/execution/{execution['executionId']}?includeEvents=true")

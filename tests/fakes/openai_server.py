@@ -19,12 +19,22 @@ chunk when ``stream_options.include_usage`` is set, then ``data: [DONE]``. Besid
 ``/v1/chat/completions`` the Azure shape ``/openai/deployments/{name}/chat/completions`` is
 served too (point Azure code at :attr:`FakeOpenAI.endpoint`); :attr:`FakeOpenAI.request_paths`
 records each request's path and query.
+
+The media APIs are served as OpenAI does, outside the chat script: ``POST
+/v1/images/generations`` answers ``{"created", "data": [{"b64_json", "revised_prompt"}]}``
+with ``n`` small PNG images (:func:`fake_png`), and ``POST /v1/audio/speech`` answers the
+audio bytes (:func:`fake_speech`) with the format's content type. They are recorded in
+:attr:`FakeOpenAI.media_requests`; :meth:`FakeOpenAI.fail_media` makes the next ones fail.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import re
+import struct
+import zlib
+from collections import deque
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlsplit
@@ -56,6 +66,37 @@ __all__ = [
 ARGUMENT_FRAGMENT = 8
 """Streamed tool-call arguments arrive in fragments of this many characters."""
 
+_MEDIA_ROUTES = ("/v1/images/generations", "/v1/audio/speech")
+_SPEECH_TYPES = {
+    "mp3": "audio/mpeg",
+    "opus": "audio/opus",
+    "aac": "audio/aac",
+    "flac": "audio/flac",
+    "wav": "audio/wav",
+}
+
+
+def fake_png(seed: int) -> bytes:
+    """A valid 1x1 PNG whose one pixel depends on ``seed`` (so images differ)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    pixel = bytes([0, seed % 256, (seed * 7) % 256, (seed * 13) % 256])
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(pixel))
+        + chunk(b"IEND", b"")
+    )
+
+
+def fake_speech(text: str, voice: str) -> bytes:
+    """What the fake says for ``text``: an ID3-tagged stand-in, readable back in tests."""
+    return b"ID3" + f"voice={voice};text={text}".encode()
+
+
 _ROUTES = (
     re.compile(r"^/v1/chat/completions$"),
     re.compile(r"^/openai/deployments/[^/]+/chat/completions$"),
@@ -75,6 +116,58 @@ class FakeOpenAI(FakeServer):
 
     def __init__(self, *, default: DefaultReply | None = None, echo_header: str | None = None) -> None:
         super().__init__(default=default, echo_header=echo_header)
+        self._media: list[tuple[str, dict[str, Any], dict[str, str]]] = []
+        self._media_failures: deque[tuple[int, str]] = deque()
+
+    def reset(self) -> None:
+        super().reset()
+        with self._lock:
+            self._media.clear()
+            self._media_failures.clear()
+
+    @property
+    def media_requests(self) -> list[tuple[str, dict[str, Any], dict[str, str]]]:
+        """Each media request as ``(path, body, lower-cased headers)``, oldest first."""
+        with self._lock:
+            return list(self._media)
+
+    def fail_media(self, status: int, message: str, times: int = 1) -> None:
+        """Answer the next ``times`` media requests with this error (OpenAI's shape)."""
+        with self._lock:
+            self._media_failures.extend([(status, message)] * times)
+
+    def _handle(self, path: str, raw: bytes, headers: dict[str, str]) -> tuple[HttpReply, float]:
+        route = urlsplit(path).path.rstrip("/")
+        if route not in _MEDIA_ROUTES:
+            return super()._handle(path, raw, headers)
+        try:
+            body = json.loads(raw or b"null")
+        except ValueError:
+            return self._error_reply(400, "request body is not JSON"), 0.0
+        with self._lock:
+            self._media.append((route, body, headers))
+            failure = self._media_failures.popleft() if self._media_failures else None
+            number = len(self._media)
+        if failure is not None:
+            return self._error_reply(*failure), 0.0
+        if not isinstance(body, dict) or not body.get("model"):
+            return self._error_reply(400, "you must provide a model parameter"), 0.0
+        if route.endswith("/speech"):
+            audio_format = str(body.get("response_format") or "mp3")
+            if audio_format not in _SPEECH_TYPES or not body.get("input"):
+                return self._error_reply(400, "invalid speech request"), 0.0
+            audio = fake_speech(str(body["input"]), str(body.get("voice")))
+            return HttpReply(200, audio, content_type=_SPEECH_TYPES[audio_format]), 0.0
+        if not body.get("prompt"):
+            return self._error_reply(400, "prompt is required"), 0.0
+        images = [
+            {
+                "b64_json": base64.b64encode(fake_png(number * 10 + i)).decode(),
+                "revised_prompt": body["prompt"],
+            }
+            for i in range(int(body.get("n") or 1))
+        ]
+        return HttpReply(200, json.dumps({"created": 1, "data": images}).encode()), 0.0
 
     @property
     def base_url(self) -> str:

@@ -239,7 +239,7 @@ def test_a_tool_type_no_executor_serves_is_refused_at_start_naming_agent_tool_an
                 {
                     "name": "second",
                     "model": "scripted/m",
-                    "tools": [{"name": "weather", "toolType": "generate_image", "config": {"model": "m"}}],
+                    "tools": [{"name": "weather", "toolType": "generate_video", "config": {"model": "m"}}],
                 },
             ],
         }
@@ -251,7 +251,7 @@ def test_a_tool_type_no_executor_serves_is_refused_at_start_naming_agent_tool_an
             with pytest.raises(InvalidAgent) as caught:
                 await services.driver.start(StartRequest(agent_config=team, prompt="go"))
             assert str(caught.value) == (
-                "agent 'team/second': tool 'weather' has type 'generate_image', which this server does not run yet"
+                "agent 'team/second': tool 'weather' has type 'generate_video', which this server does not run yet"
             )
             with pytest.raises(InvalidAgent, match="tool 'lookup' has type 'echo'"):
                 await services.driver.start(StartRequest(agent_config=lookup_agent(), prompt="go"))

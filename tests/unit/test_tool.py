@@ -94,7 +94,8 @@ def test_bare_decorator_builds_a_worker_tool_def() -> None:
         None,
         True,
     )
-    assert (definition.isolated, definition.stateful, definition.credentials) == (True, False, [])
+    # Opt-in (the reference defaults to True but never isolates): True runs a real subprocess.
+    assert (definition.isolated, definition.stateful, definition.credentials) == (False, False, [])
 
 
 def test_decorated_function_stays_directly_callable() -> None:

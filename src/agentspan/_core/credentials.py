@@ -17,9 +17,13 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import dataclasses
 import os
+import shutil
+import tempfile
 import threading
 from collections.abc import Iterator, Mapping
+from pathlib import PurePosixPath
 from typing import Any
 
 from agentspan._core.errors import AgentspanError, ConfigurationError
@@ -99,6 +103,50 @@ def credential_names(declared: list[Any]) -> list[str]:
     return [c if isinstance(c, str) else str(c.env_var) for c in declared]
 
 
+@dataclasses.dataclass(frozen=True)
+class CredentialFile:
+    """A credential a tool needs as a file (a key file, a cloud SDK's config): during the
+    call its value is written, readable by the owner only (0600), at ``relative_path``
+    under a private directory made for the call (the call's ``HOME`` when the tool is
+    ``isolated``), and the environment variable ``env_var`` holds the file's path.
+    ``get_credential(env_var)`` still returns the value. The stored credential is the one
+    named ``env_var``. ``content`` is accepted for the reference's signature and not used:
+    the value always comes from the server's store."""
+
+    env_var: str
+    relative_path: str
+    content: str | None = None
+
+    def __post_init__(self) -> None:
+        path = PurePosixPath(self.relative_path)
+        if not self.relative_path or path.is_absolute() or ".." in path.parts:
+            raise ConfigurationError(
+                f"CredentialFile({self.env_var!r}): relative_path must be a path inside the call's "
+                f"directory, got {self.relative_path!r}"
+            )
+
+
+def credential_files(declared: list[Any]) -> dict[str, str]:
+    """``env_var -> relative_path`` of the ``CredentialFile`` entries."""
+    return {c.env_var: c.relative_path for c in declared if isinstance(c, CredentialFile)}
+
+
+def write_files(values: Mapping[str, str], files: Mapping[str, str], directory: str) -> dict[str, str]:
+    """Write each file credential under ``directory`` (0600, in 0700 folders); the
+    environment to expose: the file's path for those, the value for the others."""
+    exposed = dict(values)
+    for name, relative in files.items():
+        if name not in values:
+            continue
+        path = os.path.join(directory, relative)
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(values[name])
+        exposed[name] = path
+    return exposed
+
+
 _env_lock = threading.Lock()
 _env_users: dict[str, int] = {}
 _env_saved: dict[str, str | None] = {}
@@ -128,12 +176,20 @@ def _in_environment(values: Mapping[str, str]) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def provided(values: Mapping[str, str]) -> Iterator[contextvars.Context]:
+def provided(
+    values: Mapping[str, str], files: Mapping[str, str] | None = None
+) -> Iterator[contextvars.Context]:
     """Expose ``values`` for one call; yields the context to run a sync tool in (threads
-    do not inherit context variables by themselves)."""
+    do not inherit context variables by themselves). ``files``: the ``CredentialFile``
+    names, written to a private directory removed when the call returns."""
     token = _CURRENT.set(dict(values))
+    wanted = {name: path for name, path in (files or {}).items() if name in values}
+    directory = tempfile.mkdtemp(prefix="agentspan-credentials-") if wanted else None
     try:
-        with _in_environment(values):
+        exposed = write_files(values, wanted, directory) if directory else values
+        with _in_environment(exposed):
             yield contextvars.copy_context()
     finally:
         _CURRENT.reset(token)
+        if directory:
+            shutil.rmtree(directory, ignore_errors=True)

@@ -63,7 +63,8 @@ class ToolDef:
     tool_type: str = "worker"
     config: dict[str, Any] = dataclasses.field(default_factory=dict)
     guardrails: list[Any] = dataclasses.field(default_factory=list)
-    isolated: bool = True
+    isolated: bool = False
+    """Run each call in a new process holding only the declared credentials (``_core/isolated.py``)."""
     credentials: list[Any] = dataclasses.field(default_factory=list)
     stateful: bool = False
     retry_count: int | None = None

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from agentspan._core.credentials import (
     CredentialAuthError,
+    CredentialFile,
     CredentialNotFoundError,
     CredentialRateLimitError,
     CredentialServiceError,
@@ -22,6 +23,7 @@ from agentspan._core.errors import (
     TerminalToolError,
 )
 from agentspan.agents._config import AgentConfig
+from agentspan.agents._credentials import resolve_credentials
 from agentspan.agents._deploy import discover_agents
 from agentspan.agents._handle import AgentHandle
 from agentspan.agents._mcp import mcp_tool
@@ -37,7 +39,15 @@ from agentspan.agents._result import (
 )
 from agentspan.agents._runtime import AgentRuntime
 from agentspan.agents._scatter import scatter_gather
-from agentspan.agents._server_tools import api_tool, http_tool, pdf_tool, wait_for_message_tool
+from agentspan.agents._server_tools import (
+    api_tool,
+    audio_tool,
+    http_tool,
+    image_tool,
+    pdf_tool,
+    video_tool,
+    wait_for_message_tool,
+)
 from agentspan.agents._stream import AgentStream, AsyncAgentStream
 
 # ``agent``, ``tool`` and ``run`` are both submodules (the reference's paths) and names
@@ -152,6 +162,7 @@ __all__ = [
     "CodeExecutionConfig",
     "CodeExecutor",
     "ConfigurationError",
+    "CredentialFile",
     "ConversationMemory",
     "CredentialAuthError",
     "CredentialNotFoundError",
@@ -198,6 +209,7 @@ __all__ = [
     "agent",
     "agent_tool",
     "api_tool",
+    "audio_tool",
     "configure",
     "deploy",
     "deploy_async",
@@ -207,10 +219,12 @@ __all__ = [
     "guardrail",
     "http_tool",
     "human_tool",
+    "image_tool",
     "is_tracing_enabled",
     "load_skills",
     "mcp_tool",
     "pdf_tool",
+    "resolve_credentials",
     "plan",
     "resume",
     "resume_async",
@@ -225,5 +239,6 @@ __all__ = [
     "stream",
     "stream_async",
     "tool",
+    "video_tool",
     "wait_for_message_tool",
 ]

@@ -60,9 +60,10 @@ class AgentHandle:
     def stop(self) -> None:
         self.runtime.stop(self.execution_id)
 
-    def send_message(self, message: Any) -> None:
-        """Queue a message for this run's ``wait_for_message_tool`` calls."""
-        self.runtime.send_message(self.execution_id, message)
+    def send_message(self, message: Any, *, idempotency_key: str | None = None) -> None:
+        """Queue a message for this run's ``wait_for_message_tool`` calls (once per
+        ``idempotency_key``)."""
+        self.runtime.send_message(self.execution_id, message, idempotency_key=idempotency_key)
 
     def signal(self, message: str) -> None:
         self.runtime.signal(self.execution_id, message)
@@ -103,8 +104,8 @@ class AgentHandle:
     async def stop_async(self) -> None:
         await self.runtime.stop_async(self.execution_id)
 
-    async def send_message_async(self, message: Any) -> None:
-        await self.runtime.send_message_async(self.execution_id, message)
+    async def send_message_async(self, message: Any, *, idempotency_key: str | None = None) -> None:
+        await self.runtime.send_message_async(self.execution_id, message, idempotency_key=idempotency_key)
 
     async def signal_async(self, message: str) -> None:
         await self.runtime.signal_async(self.execution_id, message)

@@ -623,13 +623,19 @@ class AgentRuntime:
     async def stop_async(self, execution_id: str) -> None:
         await self._loop.run_async(self._client.stop(execution_id))
 
-    def send_message(self, execution_id: str, message: Any) -> None:
+    def send_message(self, execution_id: str, message: Any, *, idempotency_key: str | None = None) -> None:
         """Queue a message for the run's ``wait_for_message_tool`` calls (a non-dict is
-        sent as ``{"message": value}``); durable, taken in order, each by one call."""
-        self._loop.run(self._client.send_message(execution_id, _as_message(message)))
+        sent as ``{"message": value}``); durable, taken in order, each by one call. A send
+        repeated with the same ``idempotency_key`` (e.g. a retry after a timeout) is
+        queued once."""
+        self._loop.run(self._client.send_message(execution_id, _as_message(message), idempotency_key))
 
-    async def send_message_async(self, execution_id: str, message: Any) -> None:
-        await self._loop.run_async(self._client.send_message(execution_id, _as_message(message)))
+    async def send_message_async(
+        self, execution_id: str, message: Any, *, idempotency_key: str | None = None
+    ) -> None:
+        await self._loop.run_async(
+            self._client.send_message(execution_id, _as_message(message), idempotency_key)
+        )
 
     def signal(self, execution_id: str, message: str) -> None:
         """Set a note the model sees with every later call (``[SIGNALS]...``); ``""`` clears it."""

@@ -13,7 +13,15 @@ from typing import Any
 
 from agentspan._core.tool import ToolDef
 
-__all__ = ["api_tool", "http_tool", "pdf_tool", "wait_for_message_tool"]
+__all__ = [
+    "api_tool",
+    "audio_tool",
+    "http_tool",
+    "image_tool",
+    "pdf_tool",
+    "video_tool",
+    "wait_for_message_tool",
+]
 
 _PLACEHOLDER = re.compile(r"\$\{([^{}]+)\}")
 
@@ -167,4 +175,160 @@ def pdf_tool(
         input_schema=dict(input_schema or _PDF_SCHEMA),
         tool_type="generate_pdf",
         config={"taskType": "GENERATE_PDF", **defaults},
+    )
+
+
+_IMAGE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "prompt": {"type": "string", "description": "What the image shows."},
+        "style": {"type": "string", "description": "The look (dall-e-3: vivid or natural)."},
+        "width": {"type": "integer", "default": 1024},
+        "height": {"type": "integer", "default": 1024},
+        "size": {"type": "string", "description": "WIDTHxHEIGHT; wins over width and height."},
+        "n": {"type": "integer", "default": 1, "description": "How many images (1 to 4)."},
+        "outputFormat": {"type": "string", "default": "png", "description": "png, jpeg or webp."},
+        "weight": {"type": "number", "description": "Not used by OpenAI."},
+    },
+    "required": ["prompt"],
+}
+
+_AUDIO_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "text": {"type": "string", "description": "What to say."},
+        "voice": {
+            "type": "string",
+            "enum": ["alloy", "echo", "fable", "onyx", "nova", "shimmer"],
+            "default": "alloy",
+        },
+        "speed": {"type": "number", "default": 1.0},
+        "responseFormat": {
+            "type": "string",
+            "default": "mp3",
+            "description": "mp3, opus, aac, flac, wav or pcm.",
+        },
+        "n": {"type": "integer", "default": 1},
+    },
+    "required": ["text"],
+}
+
+_VIDEO_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "prompt": {"type": "string"},
+        "inputImage": {"type": "string"},
+        "duration": {"type": "number", "default": 5},
+        "width": {"type": "integer", "default": 1280},
+        "height": {"type": "integer", "default": 720},
+        "fps": {"type": "integer", "default": 24},
+        "outputFormat": {"type": "string", "default": "mp4"},
+        "style": {"type": "string"},
+        "motion": {"type": "string"},
+        "seed": {"type": "integer"},
+        "guidanceScale": {"type": "number"},
+        "aspectRatio": {"type": "string"},
+        "negativePrompt": {"type": "string"},
+        "personGeneration": {"type": "string"},
+        "resolution": {"type": "string"},
+        "generateAudio": {"type": "boolean"},
+        "size": {"type": "string"},
+        "n": {"type": "integer", "default": 1},
+        "maxDurationSeconds": {"type": "number"},
+        "maxCostDollars": {"type": "number"},
+    },
+    "required": ["prompt"],
+}
+
+
+def _media_tool(
+    tool_type: str,
+    task_type: str,
+    schema: dict[str, Any],
+    name: str,
+    description: str,
+    llm_provider: str,
+    model: str,
+    input_schema: dict[str, Any] | None,
+    defaults: dict[str, Any],
+) -> ToolDef:
+    return ToolDef(
+        name=name,
+        description=description,
+        input_schema=dict(input_schema or schema),
+        tool_type=tool_type,
+        config={"taskType": task_type, "llmProvider": llm_provider, "model": model, **defaults},
+    )
+
+
+def image_tool(
+    name: str,
+    description: str,
+    llm_provider: str,
+    model: str,
+    input_schema: dict[str, Any] | None = None,
+    **defaults: Any,
+) -> ToolDef:
+    """A tool that makes images with the provider's image API, on the server
+    (``llm_provider="openai"``, e.g. ``model="gpt-image-1"`` or ``"dall-e-3"``).
+    ``defaults`` (``width``, ``height``, ``size``, ``n``, ``outputFormat``, ``style``) apply
+    when the model leaves them out. The result names the stored file:
+    ``{"url": "/api/agent/<id>/media/<mediaId>", "contentType", "sizeBytes"}``."""
+    return _media_tool(
+        "generate_image",
+        "GENERATE_IMAGE",
+        _IMAGE_SCHEMA,
+        name,
+        description,
+        llm_provider,
+        model,
+        input_schema,
+        defaults,
+    )
+
+
+def audio_tool(
+    name: str,
+    description: str,
+    llm_provider: str,
+    model: str,
+    input_schema: dict[str, Any] | None = None,
+    **defaults: Any,
+) -> ToolDef:
+    """A tool that turns text into speech with the provider's speech API, on the server
+    (``llm_provider="openai"``, e.g. ``model="tts-1"``); the result names the stored file,
+    as for ``image_tool``."""
+    return _media_tool(
+        "generate_audio",
+        "GENERATE_AUDIO",
+        _AUDIO_SCHEMA,
+        name,
+        description,
+        llm_provider,
+        model,
+        input_schema,
+        defaults,
+    )
+
+
+def video_tool(
+    name: str,
+    description: str,
+    llm_provider: str,
+    model: str,
+    input_schema: dict[str, Any] | None = None,
+    **defaults: Any,
+) -> ToolDef:
+    """A video-making tool, as the reference defines it. This server wires no provider's
+    video API yet: an agent with one is refused at start, with a message saying so."""
+    return _media_tool(
+        "generate_video",
+        "GENERATE_VIDEO",
+        _VIDEO_SCHEMA,
+        name,
+        description,
+        llm_provider,
+        model,
+        input_schema,
+        defaults,
     )

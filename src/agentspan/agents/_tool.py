@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar, overload
 
 from agentspan._core.errors import ConfigurationError
+from agentspan._core.isolated import import_path
 from agentspan._core.schema import input_schema_for, output_schema_for, parse_docstring
 from agentspan._core.tool import ToolContext, ToolDef, encode_tool_result, get_tool_def, get_tool_defs
 from agentspan.agents._agent import Agent
@@ -55,6 +56,8 @@ def _build_tool(func: Callable[..., Any], options: dict[str, Any]) -> Callable[.
     if description is None:
         description = parse_docstring(inspect.getdoc(func)).description
     external = options["external"]
+    if options["isolated"] and not external:
+        import_path(func, name)  # a closure or a __main__ function is refused now, not mid-run
     definition = ToolDef(
         name=name,
         description=description,
@@ -88,7 +91,7 @@ def tool(
     approval_required: bool = False,
     timeout_seconds: float | None = None,
     guardrails: list[Any] | None = None,
-    isolated: bool = True,
+    isolated: bool = False,
     credentials: list[Any] | None = None,
     stateful: bool = False,
     retry_count: int | None = None,
@@ -107,7 +110,7 @@ def tool(
     approval_required: bool = False,
     timeout_seconds: float | None = None,
     guardrails: list[Any] | None = None,
-    isolated: bool = True,
+    isolated: bool = False,
     credentials: list[Any] | None = None,
     stateful: bool = False,
     retry_count: int | None = None,

@@ -14,7 +14,17 @@ import sys
 from collections.abc import Callable
 
 import agentspan
-from agentspan.cli import _agents, _credentials, _doctor, _executions, _fork, _keys, _maintenance, _server, _wait
+from agentspan.cli import (
+    _agents,
+    _credentials,
+    _doctor,
+    _executions,
+    _fork,
+    _keys,
+    _maintenance,
+    _server,
+    _wait,
+)
 from agentspan.cli._executions import DEFAULT_SERVER_URL, CliError, normalise_server_url
 
 EXIT_INTERRUPTED = 130

@@ -221,8 +221,13 @@ class ApiClient:
     async def stop(self, execution_id: str) -> None:
         await self.request("POST", f"/agent/{execution_id}/stop")
 
-    async def send_message(self, execution_id: str, message: dict[str, Any]) -> dict[str, Any]:
-        result: dict[str, Any] = await self.request("POST", f"/agent/{execution_id}/messages", json=message)
+    async def send_message(
+        self, execution_id: str, message: dict[str, Any], idempotency_key: str | None = None
+    ) -> dict[str, Any]:
+        params = {"idempotencyKey": idempotency_key} if idempotency_key is not None else None
+        result: dict[str, Any] = await self.request(
+            "POST", f"/agent/{execution_id}/messages", json=message, params=params
+        )
         return result
 
     async def signal(self, execution_id: str, message: str) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import dataclasses
 import inspect
 import logging
 import os
@@ -26,10 +27,12 @@ from agentspan._core.credentials import (
     CredentialNotFoundError,
     CredentialRateLimitError,
     CredentialServiceError,
+    credential_files,
     credential_names,
     provided,
 )
 from agentspan._core.errors import AgentAPIError, AgentspanError, TerminalToolError, ToolSerializationError
+from agentspan._core.isolated import IsolatedCallError, run_isolated
 from agentspan._core.schema import coerce_arguments, context_parameter
 from agentspan._core.tool import ToolContext, ToolDef, encode_tool_result
 from agentspan.client._http import ApiClient
@@ -186,6 +189,8 @@ class WorkerPool:
             return _Failure(str(exc) or type(exc).__name__, retryable=False)
         except (ToolSerializationError, _BadArguments) as exc:
             return _Failure(str(exc), retryable=False)
+        except _IsolatedFailure as exc:
+            return _Failure(exc.message, retryable=exc.retryable)
         except (CredentialNotFoundError, CredentialAuthError) as exc:
             # As in the reference: a call without its credentials fails for good.
             return _Failure(f"{type(exc).__name__}: {exc}", retryable=False)
@@ -223,9 +228,23 @@ class WorkerPool:
         if ctx_name is not None:
             kwargs[ctx_name] = ctx
         timeout = task.get("timeoutSeconds") or tool.timeout_seconds
-        names = credential_names(tool.credentials)
+        # The tool's own credentials, and those its agent or run makes available (names
+        # the server put in the task's context).
+        names = list(
+            dict.fromkeys([*credential_names(tool.credentials), *(raw_ctx.get("credentials") or [])])
+        )
         values = await self._credentials(task, names) if names else {}
-        with provided(values) as context:
+        files = credential_files(tool.credentials)
+        if tool.isolated:
+            fields = dataclasses.asdict(ctx) if ctx_name is not None else None
+            try:
+                output, state = await run_isolated(
+                    func, tool.name, task.get("input") or {}, fields, values, files, timeout
+                )
+            except IsolatedCallError as exc:
+                raise _IsolatedFailure(str(exc), exc.retryable) from None
+            return output, _state_changes(before, state) if state is not None else None
+        with provided(values, files) as context:
             if inspect.iscoroutinefunction(func):
                 result = await asyncio.wait_for(func(**kwargs), timeout)
             else:
@@ -244,7 +263,7 @@ class WorkerPool:
         try:
             values = await self.client.task_credentials(task["taskId"], task["leaseId"], names)
         except AgentAPIError as exc:
-            raise _credential_error(exc, names) from None
+            raise credential_error(exc, names) from None
         missing = [name for name in names if name not in values]
         if missing:
             raise CredentialNotFoundError(missing)
@@ -290,7 +309,8 @@ class WorkerPool:
         self._threads.shutdown(wait=False, cancel_futures=True)
 
 
-def _credential_error(exc: AgentAPIError, names: list[str]) -> AgentspanError:
+def credential_error(exc: AgentAPIError, names: list[str]) -> AgentspanError:
+    """The credential error a refused or failed fetch stands for (reference §16)."""
     if exc.status_code == 404:
         return CredentialNotFoundError(names, exc.message)
     if exc.status_code in (401, 403, 409):
@@ -320,3 +340,12 @@ class _Failure:
 
 class _BadArguments(ValueError):
     """The model's arguments do not fit the function (reported, not retried)."""
+
+
+class _IsolatedFailure(Exception):
+    """An ``isolated=True`` call failed in its process (the child's error, as text)."""
+
+    def __init__(self, message: str, retryable: bool) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retryable = retryable

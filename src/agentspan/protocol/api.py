@@ -264,10 +264,17 @@ class RespondResult(WireModel):
 
 class MessageQueued(WireModel):
     """``POST /agent/{id}/messages``: the message is queued as number ``seq`` of the
-    execution (1, 2, 3 ...); ``wait_for_message_tool`` calls take them in that order."""
+    execution (1, 2, 3 ...); ``wait_for_message_tool`` calls take them in that order.
+    ``duplicate``: the send carried an idempotency key an earlier message of this execution
+    was sent with, so nothing was queued and ``seq`` is that message's."""
 
     execution_id: str
     seq: int
+    duplicate: bool = False
+
+
+MAX_MESSAGE_KEY_CHARS = 200
+"""The longest idempotency key a message may carry."""
 
 
 class SignalRequest(WireModel):
@@ -339,6 +346,10 @@ class TaskContextWire(WireModel):
     traceparent: str | None = None
     """W3C trace context of the tool call's span, when the server traces (a worker's own
     span continues it); ids only, never secrets."""
+    credentials: list[str] | None = None
+    """Credential names the call's agent (``Agent(credentials=...)``) or run
+    (``run(credentials=...)``) makes available to its tools, besides the tool's own;
+    names only: the worker fetches values with its lease."""
 
 
 class TaskAssignment(WireModel):

@@ -59,6 +59,7 @@ from agentspan.server.memory import check_memory, load_history, record_exchange
 from agentspan.server.message_queue import pull
 from agentspan.server.observability.trace_ids import traceparent
 from agentspan.server.observers import Notification, ObserverBus, StepCommitted
+from agentspan.server.run_credentials import available_to_tools, run_credentials
 from agentspan.server.store.base import Budget, EventRow, ExecutionRow, ForkRow, Store, TaskRow, Tx
 
 _REJECTION_CODES = {
@@ -228,6 +229,10 @@ class Driver:
         inp: dict[str, Any] = {"prompt": prompt}
         if req is not None:
             inp.update({"sessionId": req.session_id, "media": req.media, "context": req.context})
+            if req.credentials:
+                inp["credentials"] = list(req.credentials)  # names only (run_credentials.py)
+        elif parent is not None and (inherited := run_credentials(parent)):
+            inp["credentials"] = inherited
         if link is not None:
             inp["link"] = link
         row = ExecutionRow(
@@ -475,7 +480,9 @@ class Driver:
                     kind = self.executors.task_kind(cmd.executor)
                     if cmd.args.get("messages") == CONVERSATION:
                         cmd = await self._with_conversation(tx, row, spec, d, cmd)
-                    task = self._tool_task(row, new, cmd, kind, now, spec.metadata)
+                    task = self._tool_task(
+                        row, new, cmd, kind, now, spec.metadata, available_to_tools(spec, row)
+                    )
                     if kind == "worker" and _stateful(spec, cmd.name):
                         # Only the worker of the process that started this execution (or
                         # re-attached to it) polls this queue: per-run state stays with it.
@@ -546,6 +553,7 @@ class Driver:
         kind: str,
         now: float,
         metadata: dict[str, Any] | None = None,
+        credentials: list[str] | None = None,
     ) -> TaskRow:
         context: dict[str, Any] = {
             "executionId": row.id,
@@ -553,6 +561,8 @@ class Driver:
             "sessionId": row.session_id,
             "state": state.tool_state,
         }
+        if credentials:
+            context["credentials"] = credentials  # names the agent or run lets its tools fetch
         if metadata:
             context["metadata"] = metadata  # ToolContext.metadata: the agent's metadata
         if self.trace_tasks:  # the worker's span continues the call's (ids, never secrets)

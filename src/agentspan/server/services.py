@@ -15,6 +15,7 @@ from agentspan.server.executors.guardrails import LlmGuardrailExecutor
 from agentspan.server.executors.http_tool import HttpToolExecutor
 from agentspan.server.executors.llm import LlmExecutor
 from agentspan.server.executors.mcp_tool import McpToolExecutor
+from agentspan.server.executors.media_tool import AudioToolExecutor, ImageToolExecutor
 from agentspan.server.executors.pdf_tool import PdfToolExecutor
 from agentspan.server.executors.pool import ExecutorPool
 from agentspan.server.executors.timer import TimerExecutor
@@ -119,6 +120,8 @@ class Services:
                 HttpToolExecutor(settings.http_tools),
                 McpToolExecutor(mcp),
                 PdfToolExecutor(),
+                ImageToolExecutor(),
+                AudioToolExecutor(),
                 *executors,
             ]
         )

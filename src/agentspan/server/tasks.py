@@ -261,5 +261,6 @@ def _assignment(task: TaskRow, ttl: float) -> TaskAssignment:
             state=ctx.get("state", {}),
             metadata=ctx.get("metadata", {}),
             traceparent=ctx.get("traceparent"),
+            credentials=ctx.get("credentials"),
         ),
     )

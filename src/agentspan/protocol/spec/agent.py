@@ -39,14 +39,17 @@ from agentspan.protocol.spec.tools import (
     AgentToolSettings,
     AnyTool,
     ApiTool,
+    AudioTool,
     HandoffTool,
     HttpTool,
     HumanTool,
+    ImageTool,
     McpTool,
     MessageWaitTool,
     OtherTool,
     PdfTool,
     ToolConfig,
+    VideoTool,
     WorkerTool,
 )
 from agentspan.protocol.spec.upgrade import SPEC_SCHEMA_VERSION, UPGRADED_KEYS, check_version, upgrade_value
@@ -247,6 +250,9 @@ for _variant in (
     MessageWaitTool,
     OtherTool,
     PdfTool,
+    ImageTool,
+    AudioTool,
+    VideoTool,
 ):
     _variant.model_rebuild(force=True)
 AgentConfig.model_rebuild(force=True)

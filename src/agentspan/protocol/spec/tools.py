@@ -131,6 +131,16 @@ class PdfSettings(ToolSettings):
     base_font_size: Annotated[float, Field(ge=4, le=72)] | None = None
 
 
+class MediaSettings(ToolSettings):
+    """``image_tool`` / ``audio_tool`` / ``video_tool``: which provider and model make the
+    media; any other key is a default for the call's arguments (the model's own win)."""
+
+    task_type: str | None = None
+    """``GENERATE_IMAGE`` (``_AUDIO``, ``_VIDEO``) as the reference sends it; not used."""
+    llm_provider: str = ""
+    model: str = ""
+
+
 class HandoffSettings(ToolSettings):
     """``transfer_to_<agent>`` of a handoff parent, or a swarm member's transfer tool."""
 
@@ -246,6 +256,30 @@ class PdfTool(ToolConfig):
     config: PdfSettings = Field(default_factory=PdfSettings)
 
 
+class ImageTool(ToolConfig):
+    """Images from a provider's image API, made by the server (``executors/media_tool.py``)."""
+
+    tool_type: Literal["generate_image"] = "generate_image"
+    config: MediaSettings = Field(default_factory=MediaSettings)
+
+
+class AudioTool(ToolConfig):
+    """Speech from a provider's text-to-speech API, made by the server."""
+
+    tool_type: Literal["generate_audio"] = "generate_audio"
+    config: MediaSettings = Field(default_factory=MediaSettings)
+
+
+class VideoTool(ToolConfig):
+    """Video from a provider's video API (no provider is wired in yet: refused at start)."""
+
+    tool_type: Literal["generate_video"] = "generate_video"
+    config: MediaSettings = Field(default_factory=MediaSettings)
+
+
+MediaTool = ImageTool | AudioTool | VideoTool
+
+
 class OtherTool(ToolConfig):
     """A tool type this server has no model for (media, RAG, message queue, future kinds)."""
 
@@ -261,6 +295,9 @@ _VARIANTS: dict[str, type[ToolConfig]] = {
     "human": HumanTool,
     "pull_workflow_messages": MessageWaitTool,
     "generate_pdf": PdfTool,
+    "generate_image": ImageTool,
+    "generate_audio": AudioTool,
+    "generate_video": VideoTool,
 }
 
 
@@ -282,6 +319,9 @@ AnyTool = Annotated[
     | Annotated[HumanTool, Tag("human")]
     | Annotated[MessageWaitTool, Tag("pull_workflow_messages")]
     | Annotated[PdfTool, Tag("generate_pdf")]
+    | Annotated[ImageTool, Tag("generate_image")]
+    | Annotated[AudioTool, Tag("generate_audio")]
+    | Annotated[VideoTool, Tag("generate_video")]
     | Annotated[OtherTool, Tag("other")],
     Discriminator(_tool_kind),
 ]

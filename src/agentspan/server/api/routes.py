@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Header, Query, Request, Response
 
 from agentspan.protocol.api import (
     CompleteRequest,
@@ -289,6 +289,22 @@ async def stop(request: Request, execution_id: str) -> None:
     await layer.executions.control(principal, execution_id, "stop")
 
 
+@router.get(
+    "/agent/{execution_id}/media/{media_id}",
+    response_class=Response,
+    responses={
+        200: {"description": "The file, with its content type.", "content": {"application/octet-stream": {}}},
+        **answers(ErrorCode.NOT_FOUND),
+    },
+)
+async def media(request: Request, execution_id: str, media_id: str) -> Response:
+    """A file a media tool of the execution made (``image_tool``, ``audio_tool``): the
+    ``url`` of the tool's result."""
+    layer, principal = _edge(request)
+    content_type, data = await layer.executions.media(principal, execution_id, media_id)
+    return Response(content=data, media_type=content_type, headers={"Cache-Control": "private, max-age=3600"})
+
+
 # --- messages and signals ---------------------------------------------------------------
 
 
@@ -304,11 +320,19 @@ async def stop(request: Request, execution_id: str) -> None:
         *WRITES,
     ),
 )
-async def send_message(request: Request, execution_id: str, body: dict[str, Any]) -> MessageQueued:
+async def send_message(
+    request: Request,
+    execution_id: str,
+    body: dict[str, Any],
+    idempotency_key: Annotated[str | None, Query(alias="idempotencyKey", max_length=200)] = None,
+) -> MessageQueued:
     """Queue a message (any JSON object) for the execution's ``wait_for_message_tool``
-    calls: durable, taken in order, each by one call."""
+    calls: durable, taken in order, each by one call. With ``idempotencyKey`` (or an
+    ``Idempotency-Key`` header), a send repeated with the same key is queued once; the
+    repeat answers with the first one's ``seq`` and ``duplicate: true``."""
     layer, principal = _edge(request)
-    return await layer.executions.send_message(principal, execution_id, body)
+    key = idempotency_key or request.headers.get("idempotency-key")
+    return await layer.executions.send_message(principal, execution_id, body, key)
 
 
 @router.post(

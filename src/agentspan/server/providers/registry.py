@@ -285,6 +285,29 @@ class ProviderRegistry:
             adapter = self._adapters[key] = build()
         return adapter, model_name
 
+    def openai_endpoint(
+        self, provider_name: str, stored: Mapping[str, str] | None = None
+    ) -> tuple[str, str | None]:
+        """The base URL and API key the server uses for ``provider_name``, one of the
+        OpenAI-compatible family, for its APIs other than chat (images, speech): the same
+        variables, stored keys and refusals as a model call of that provider."""
+        spec = next((c for c in OPENAI_COMPATIBLE if c.name == provider_name and not c.azure), None)
+        if spec is None:
+            raise ProviderError(f"{provider_name!r} is not an OpenAI-compatible provider", retryable=False)
+        if not self._model_requests_allowed():
+            raise ProviderError(
+                f"real model requests are disabled (AGENTSPAN_ALLOW_MODEL_REQUESTS=false); {provider_name} "
+                "cannot be called",
+                retryable=False,
+            )
+        env = self._with_stored(provider_name, stored)
+        self._openai_compatible(spec, env)  # the same refusal as a model call when unconfigured
+        base_url = self._setting(spec.base_url_env, env)
+        if base_url is None and spec.host_env is not None:
+            host = self._setting(spec.host_env, env)
+            base_url = _with_scheme(host).rstrip("/") + spec.host_path if host else None
+        return (base_url or cast(str, spec.default_base_url)), self._first_setting(spec.key_envs, env)
+
     def secrets(self) -> tuple[str, ...]:
         """The credentials in the server's environment, which no model answer may carry
         (``redaction.Masked``; read now, like the keys themselves)."""

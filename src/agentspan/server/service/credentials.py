@@ -13,7 +13,9 @@
 - ``for_task``: the values a worker tool call declared (``@tool(credentials=[...])``),
   given only to the current lease of its task, which is the short-lived token.
 - ``check_declarations`` refuses, at start, what the server cannot honour: a header
-  placeholder the tool does not declare, and credentials on agents, agent tools and runs.
+  placeholder that neither its tool, its agent nor the run declares, a malformed name, and
+  credentials on agent tools. Agents' and runs' names are available to all their tools
+  (``run_credentials.py``).
 
 Values are sealed by ``master_key.MasterKey`` (AES-256-GCM, the name as associated data).
 """
@@ -46,16 +48,16 @@ from agentspan.server.errors import (
     ValidationFailed,
 )
 from agentspan.server.executors.base import WORKER_KIND, MissingSecret
+from agentspan.server.run_credentials import available_to_tools
 from agentspan.server.service.master_key import MasterKey, MasterKeyError
 from agentspan.server.service.principal import Principal
 from agentspan.server.store.base import CredentialRow, ExecutionRow, Store
 
 log = logging.getLogger("agentspan.server")
 
-WORKER_CREDENTIALS_REFUSED = (
-    "credentials on agents, agent tools and runs are not supported by this server yet "
-    "(docs/credentials.md); declare them on the tools that use them: @tool(credentials=[...]), "
-    "or http_tool/api_tool/mcp_tool whose headers use them as ${NAME}"
+AGENT_TOOL_CREDENTIALS_REFUSED = (
+    "credentials on an agent tool are not supported; declare them on the agent it runs "
+    "(Agent(credentials=[...])), whose tools then receive them"
 )
 
 
@@ -201,11 +203,13 @@ class CredentialService:
                 f"task {task_id!r} is not leased to you (the call ended, or its lease expired or moved): "
                 "credentials are given only during a call"
             )
-        declared = declared_by(await self._spec(row), task.name)
+        spec = await self._spec(row)
+        declared = declared_by(spec, task.name) | set(available_to_tools(spec, row))
         refused = [name for name in wanted if name not in declared]
         if refused:
             raise CredentialNotDeclared(
-                f"tool {task.name!r} does not declare {', '.join(refused)} in its credentials"
+                f"tool {task.name!r} does not declare {', '.join(refused)} in its credentials "
+                "(nor does its agent or run)"
             )
         try:
             values = await self.resolve(wanted, row.id)
@@ -307,35 +311,44 @@ def declared_by(spec: AgentConfig, tool_name: str) -> set[str]:
 
 
 def check_declarations(spec: AgentConfig, run_credentials: Collection[str], path: str = "") -> None:
-    """Refuse credentials the server cannot honour: a header placeholder its tool does not
-    declare, a declared name no credential could have, and credentials on agents, agent
-    tools and runs (only tools receive credentials)."""
-    if run_credentials and not path:
-        raise ValidationFailed(f"credentials: {WORKER_CREDENTIALS_REFUSED}")
+    """Refuse credentials the server cannot honour: a name no credential could have, a
+    header placeholder that neither its tool, its agent nor the run declares, and
+    credentials on agent tools (declare them on the sub-agent instead)."""
     where = f"{path}{spec.name}"
-    if spec.credentials:
-        raise InvalidAgent(f"agent '{where}': credentials {spec.credentials}: {WORKER_CREDENTIALS_REFUSED}")
+    if not path:
+        bad = [name for name in run_credentials if CREDENTIAL_NAME_PATTERN.fullmatch(name) is None]
+        if bad:
+            raise ValidationFailed(f"credentials: {bad[0]!r} is not a credential name ({_NAME_RULE})")
+    for name in spec.credentials or ():
+        _check_declared_name(name, f"agent '{where}'")
+    available = [*(spec.credentials or ()), *run_credentials]
     for tool in spec.tools:
         config = tool.config
         if isinstance(config, HttpSettings | ApiSettings | McpSettings | WorkerSettings):
             for name in config.credentials or ():
-                if CREDENTIAL_NAME_PATTERN.fullmatch(name) is None:
-                    raise InvalidAgent(
-                        f"agent '{where}': tool '{tool.name}': {name!r} is not a credential name "
-                        "(letters, digits and '_', not starting with a digit)"
-                    )
+                _check_declared_name(name, f"agent '{where}': tool '{tool.name}'")
             missing = (
-                [] if isinstance(config, WorkerSettings) else undeclared(config.headers, config.credentials)
+                []
+                if isinstance(config, WorkerSettings)
+                else undeclared(config.headers, [*(config.credentials or ()), *available])
             )
             if missing:
                 raise InvalidAgent(
                     f"agent '{where}': tool '{tool.name}': headers use {', '.join(missing)} "
-                    "without declaring it in the tool's credentials"
+                    "without declaring it in the tool's, the agent's or the run's credentials"
                 )
         elif isinstance(config, AgentToolSettings) and config.credentials:
             raise InvalidAgent(
                 f"agent '{where}': tool '{tool.name}': credentials {config.credentials}: "
-                f"{WORKER_CREDENTIALS_REFUSED}"
+                f"{AGENT_TOOL_CREDENTIALS_REFUSED}"
             )
     for nested in spec.nested_agents():
-        check_declarations(nested, (), f"{where}/")
+        check_declarations(nested, run_credentials, f"{where}/")
+
+
+_NAME_RULE = "letters, digits and '_', not starting with a digit"
+
+
+def _check_declared_name(name: str, where: str) -> None:
+    if CREDENTIAL_NAME_PATTERN.fullmatch(name) is None:
+        raise InvalidAgent(f"{where}: {name!r} is not a credential name ({_NAME_RULE})")

@@ -44,7 +44,8 @@ from agentspan.server.engine.model import (
 )
 from agentspan.server.engine.schema_check import check
 from agentspan.server.engine.waits import pending_tool
-from agentspan.server.errors import BaseUrlNotAllowed, InvalidState, ValidationFailed, not_found
+from agentspan.server.errors import BaseUrlNotAllowed, InvalidState, NotFound, ValidationFailed, not_found
+from agentspan.server.executors.media_tool import check_media_tools
 from agentspan.server.service.approvals import waiting_list
 from agentspan.server.service.credentials import check_declarations
 from agentspan.server.service.forks import Forks, inherited_usage
@@ -128,6 +129,7 @@ class ExecutionService:
         check_start(req, self.limits, self.model_problem)
         self._check_base_urls(req.agent_config)
         check_declarations(req.agent_config, req.credentials)
+        check_media_tools(req.agent_config)
         rendered = self.templates.resolve(req.agent_config)  # stored rendered: never re-read
         if rendered is not req.agent_config:
             req = req.model_copy(update={"agent_config": rendered})
@@ -312,8 +314,17 @@ class ExecutionService:
         }
         await self.driver.apply(execution_id, inputs[action])
 
-    async def send_message(self, principal: Principal, execution_id: str, message: Any) -> MessageQueued:
-        return await self.inbox.send(principal, execution_id, message)
+    async def send_message(
+        self, principal: Principal, execution_id: str, message: Any, idempotency_key: str | None = None
+    ) -> MessageQueued:
+        return await self.inbox.send(principal, execution_id, message, idempotency_key)
+
+    async def media(self, principal: Principal, execution_id: str, media_id: str) -> tuple[str, bytes]:
+        """A file a media tool of the execution made: its content type and bytes."""
+        row = await self.store.get_media(media_id)
+        if row is None or row.execution_id != execution_id:
+            raise NotFound(f"execution {execution_id!r} has no media {media_id!r}", ErrorCode.NOT_FOUND)
+        return row.content_type, row.data
 
     async def signal(self, principal: Principal, execution_id: str, message: str) -> None:
         await self.inbox.signal(principal, execution_id, message)

@@ -13,12 +13,12 @@ import json
 import time
 from typing import Any
 
-from agentspan.protocol.api import TERMINAL_STATUSES, MessageQueued
+from agentspan.protocol.api import MAX_MESSAGE_KEY_CHARS, TERMINAL_STATUSES, MessageQueued
 from agentspan.protocol.errors import ErrorCode, LimitInfo
 from agentspan.server.driver import Driver, Effects
 from agentspan.server.engine.message_waits import message_waits
 from agentspan.server.engine.model import CallState, ExecState, MessageArrived, SignalSet, Stop
-from agentspan.server.errors import InvalidState, QueueFull, not_found
+from agentspan.server.errors import InvalidState, QueueFull, ValidationFailed, not_found
 from agentspan.server.service.limits import SETTINGS, Limits, utf8_len
 from agentspan.server.service.principal import Principal
 from agentspan.server.store.base import ExecutionRow, Tx
@@ -32,16 +32,30 @@ class Inbox:
         self.driver = driver
         self.limits = limits
 
-    async def send(self, principal: Principal, execution_id: str, message: Any) -> MessageQueued:
+    async def send(
+        self, principal: Principal, execution_id: str, message: Any, idempotency_key: str | None = None
+    ) -> MessageQueued:
         """Queue ``message`` for the execution (404 unknown, 409 ended, 413 too large,
-        429 too many queued); delivered at once if a call waits for it."""
+        429 too many queued); delivered at once if a call waits for it. A message sent
+        again with the same ``idempotency_key`` is not queued again: the answer names the
+        first one (``duplicate``), even after the execution ended."""
+        if idempotency_key is not None and not 1 <= len(idempotency_key) <= MAX_MESSAGE_KEY_CHARS:
+            raise ValidationFailed(f"an idempotency key is 1 to {MAX_MESSAGE_KEY_CHARS} characters")
         body = json.dumps(message, separators=(",", ":"), ensure_ascii=False)
         size = utf8_len(body)
         if size > self.limits.message_bytes:
             raise self.limits.exceeded("message_bytes", size, "message", f"the message has {size} bytes")
         async with self.driver.unit_of_work() as (tx, effects):
-            row = await self._live(tx, execution_id, "messages")
-            seq = await self._queue(tx, row, body, message, effects)
+            row = await tx.get_execution(execution_id)  # locks it: the key is checked once
+            sent = (
+                None
+                if row is None or idempotency_key is None
+                else await tx.message_with_key(row.id, idempotency_key)
+            )
+            if sent is not None:
+                return MessageQueued(execution_id=execution_id, seq=sent, duplicate=True)
+            row = self._live(row, execution_id, "messages")
+            seq = await self._queue(tx, row, body, message, effects, key=idempotency_key)
         return MessageQueued(execution_id=execution_id, seq=seq)
 
     async def signal(self, principal: Principal, execution_id: str, message: str) -> None:
@@ -49,7 +63,7 @@ class Inbox:
         if size > self.limits.message_bytes:
             raise self.limits.exceeded("message_bytes", size, "message", f"the signal has {size} bytes")
         async with self.driver.unit_of_work() as (tx, effects):
-            row = await self._live(tx, execution_id, "signals")
+            row = self._live(await tx.get_execution(execution_id), execution_id, "signals")
             await self.driver.apply_in(tx, row, SignalSet(message=message), effects)
 
     async def stop(self, principal: Principal, execution_id: str) -> None:
@@ -64,8 +78,10 @@ class Inbox:
                 body = json.dumps(STOP_MESSAGE, separators=(",", ":"))
                 await self._queue(tx, row, body, STOP_MESSAGE, effects, bounded=False)
 
-    async def _live(self, tx: Tx, execution_id: str, what: str) -> ExecutionRow:
-        row = await tx.get_execution(execution_id)  # locks it: one writer per execution
+    @staticmethod
+    def _live(row: ExecutionRow | None, execution_id: str, what: str) -> ExecutionRow:
+        """The execution (read with ``tx.get_execution``, which locks it: one writer per
+        execution), if it still takes messages."""
         if row is None:
             raise not_found(execution_id)
         if row.status in TERMINAL_STATUSES:
@@ -76,7 +92,15 @@ class Inbox:
         return row
 
     async def _queue(
-        self, tx: Tx, row: ExecutionRow, body: str, message: Any, effects: Effects, *, bounded: bool = True
+        self,
+        tx: Tx,
+        row: ExecutionRow,
+        body: str,
+        message: Any,
+        effects: Effects,
+        *,
+        bounded: bool = True,
+        key: str | None = None,
     ) -> int:
         last, queued = await tx.inbox_counts(row.id)
         cap = self.limits.queued_messages
@@ -94,7 +118,7 @@ class Inbox:
                 limit,
             )
         seq = last + 1
-        await tx.put_message(row.id, seq, body, time.time())
+        await tx.put_message(row.id, seq, body, time.time(), key)
         await self.driver.apply_in(tx, row, MessageArrived(seq=seq, message=message), effects)
         return seq
 

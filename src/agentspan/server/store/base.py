@@ -9,7 +9,7 @@ transaction may do, what a store may read), its SQL written once (sql.py compile
 for both dialects) and the shared code running it:
 
     executions.py  events.py  messages.py  specs.py  queue.py  budgets.py  keys.py
-    credentials.py  deployments.py  inbox.py  forks.py  retention.py  ops.py
+    credentials.py  deployments.py  inbox.py  forks.py  media.py  retention.py  ops.py
 
 ``Tx`` and ``Store`` here are the union of those Protocols, so callers keep one object
 to pass around. sqlite.py and postgres.py only add what really differs by dialect:
@@ -43,6 +43,7 @@ from agentspan.server.store.executions import ExecutionRow, ExecutionsReads, Exe
 from agentspan.server.store.forks import ForkRow, ForksReads, ForksTx
 from agentspan.server.store.inbox import InboxReads, InboxRow, InboxTx
 from agentspan.server.store.keys import ApiKeyRow, KeysReads, KeysTx
+from agentspan.server.store.media import MediaReads, MediaRow, MediaTx
 from agentspan.server.store.memory import MemoryTx
 from agentspan.server.store.messages import MessagesReads, MessagesTx
 from agentspan.server.store.ops import OpsReads
@@ -71,6 +72,7 @@ __all__ = [
     "ExecutionRow",
     "ForkRow",
     "InboxRow",
+    "MediaRow",
     "Member",
     "Store",
     "StoreError",
@@ -102,6 +104,7 @@ class Tx(
     DeploymentsTx,
     InboxTx,
     ForksTx,
+    MediaTx,
     Protocol,
 ):
     """Operations inside one transaction. All-or-nothing."""
@@ -126,6 +129,7 @@ class Store(
     DeploymentsReads,
     InboxReads,
     ForksReads,
+    MediaReads,
     Retention,
     OpsReads,
     Protocol,

@@ -5,6 +5,9 @@ undelivered; ``take_messages`` hands the oldest ones to one ``wait_for_message_t
 call by writing its call id on them, in the transaction that records the call's result,
 so a message is delivered once or not at all. Callers lock the execution row first
 (``Tx.get_execution``), which serialises the numbering and the taking per execution.
+
+A message may carry the sender's idempotency key (unique per execution): a retried send
+finds the first one's row (``message_with_key``) instead of queueing it again.
 """
 
 from __future__ import annotations
@@ -32,7 +35,13 @@ class InboxTx(Protocol):
         """``(last seq, messages still queued)`` of an execution's inbox."""
         ...
 
-    async def put_message(self, execution_id: str, seq: int, body: str, at: float) -> None: ...
+    async def put_message(
+        self, execution_id: str, seq: int, body: str, at: float, idempotency_key: str | None = None
+    ) -> None: ...
+
+    async def message_with_key(self, execution_id: str, idempotency_key: str) -> int | None:
+        """The ``seq`` of the message sent to the execution with this key, if any."""
+        ...
 
     async def take_messages(self, execution_id: str, call_id: str, limit: int, at: float) -> list[str]:
         """The oldest ``limit`` queued messages (JSON texts), now marked delivered to ``call_id``."""
@@ -49,7 +58,11 @@ COUNTS = sql(
     "SELECT COALESCE(MAX(seq), 0), COALESCE(SUM(CASE WHEN call_id IS NULL THEN 1 ELSE 0 END), 0) "
     "FROM inbox WHERE execution_id = :execution_id"
 )
-PUT = sql("INSERT INTO inbox (execution_id, seq, body, created_at) VALUES (:execution_id, :seq, :body, :at)")
+PUT = sql(
+    "INSERT INTO inbox (execution_id, seq, body, created_at, idempotency_key) "
+    "VALUES (:execution_id, :seq, :body, :at, :key)"
+)
+WITH_KEY = sql("SELECT seq FROM inbox WHERE execution_id = :execution_id AND idempotency_key = :key")
 QUEUED = sql(
     "SELECT seq, body FROM inbox WHERE execution_id = :execution_id AND call_id IS NULL "
     "ORDER BY seq LIMIT :limit"
@@ -71,8 +84,14 @@ class InboxTxSql(Runner):
         row = await self._row(COUNTS, execution_id)
         return (int(row[0]), int(row[1])) if row is not None else (0, 0)
 
-    async def put_message(self, execution_id: str, seq: int, body: str, at: float) -> None:
-        await self._run(PUT, execution_id, seq, body, at)
+    async def put_message(
+        self, execution_id: str, seq: int, body: str, at: float, idempotency_key: str | None = None
+    ) -> None:
+        await self._run(PUT, execution_id, seq, body, at, idempotency_key)
+
+    async def message_with_key(self, execution_id: str, idempotency_key: str) -> int | None:
+        row = await self._row(WITH_KEY, execution_id, idempotency_key)
+        return None if row is None else int(row[0])
 
     async def take_messages(self, execution_id: str, call_id: str, limit: int, at: float) -> list[str]:
         rows = await self._rows(QUEUED, execution_id, limit)

@@ -421,6 +421,34 @@ MIGRATIONS: tuple[Migration, ...] = (
     # 10: free-text search of executions (executions.py: SEARCH_CLAUSE), kept by triggers
     # in the transaction that changes the row.
     Migration(sqlite=_SEARCH_SQLITE, postgres=_SEARCH_POSTGRES),
+    # 11: a message sent with an idempotency key is queued once (inbox.py), and media made by
+    # server-side tools (images, speech, video) are kept as bounded blobs (media.py).
+    Migration(
+        sqlite=(
+            "ALTER TABLE inbox ADD COLUMN idempotency_key TEXT",
+            "CREATE UNIQUE INDEX inbox_idempotency ON inbox (execution_id, idempotency_key)",
+            """CREATE TABLE media (
+            id TEXT PRIMARY KEY,
+            execution_id TEXT NOT NULL,
+            content_type TEXT NOT NULL,
+            data BLOB NOT NULL,
+            created_at REAL NOT NULL
+        )""",
+            "CREATE INDEX media_execution ON media (execution_id)",
+        ),
+        postgres=(
+            "ALTER TABLE inbox ADD COLUMN idempotency_key text",
+            "CREATE UNIQUE INDEX inbox_idempotency ON inbox (execution_id, idempotency_key)",
+            """CREATE TABLE media (
+            id text PRIMARY KEY,
+            execution_id text NOT NULL,
+            content_type text NOT NULL,
+            data bytea NOT NULL,
+            created_at double precision NOT NULL
+        )""",
+            "CREATE INDEX media_execution ON media (execution_id)",
+        ),
+    ),
 )
 
 SQLITE_MIGRATIONS: list[list[str]] = [list(m.sqlite) for m in MIGRATIONS]

@@ -67,6 +67,7 @@ from agentspan.server.store.executions import ExecutionRow, ExecutionsReadsSql, 
 from agentspan.server.store.forks import ForksReadsSql, ForksTxSql
 from agentspan.server.store.inbox import InboxReadsSql, InboxTxSql
 from agentspan.server.store.keys import KeysReadsSql, KeysTxSql
+from agentspan.server.store.media import MediaReadsSql, MediaTxSql
 from agentspan.server.store.memory import MemorySql
 from agentspan.server.store.messages import APPEND as APPEND_MESSAGES
 from agentspan.server.store.messages import MessagesReadsSql
@@ -170,6 +171,7 @@ class PostgresTx(
     DeploymentsTxSql,
     InboxTxSql,
     ForksTxSql,
+    MediaTxSql,
 ):
     """Statements of one transaction on one pooled connection."""
 
@@ -296,6 +298,7 @@ class PostgresStore(
     DeploymentsReadsSql,
     InboxReadsSql,
     ForksReadsSql,
+    MediaReadsSql,
     OpsReadsSql,
 ):
     """A store on a PostgreSQL database shared by any number of server replicas.
@@ -576,7 +579,7 @@ class PostgresStore(
             root_ids, ids = settled_trees(await tree_members(roots, children), older_than)
             if dry_run or not ids:
                 return cursor, len(ids)
-            for table in ("events", "messages", "tasks", "inbox", "forks"):
+            for table in ("events", "messages", "tasks", "inbox", "forks", "media"):
                 await conn.execute(f"DELETE FROM {table} WHERE execution_id = ANY($1::text[])", ids)
             await conn.execute("DELETE FROM budgets WHERE root_id = ANY($1::text[])", root_ids)
             # One statement for the whole tree: the parent_id foreign key is checked at its

@@ -37,6 +37,7 @@ from agentspan.server.store.executions import ExecutionRow, ExecutionsReadsSql, 
 from agentspan.server.store.forks import ForksReadsSql, ForksTxSql
 from agentspan.server.store.inbox import InboxReadsSql, InboxTxSql
 from agentspan.server.store.keys import KeysReadsSql, KeysTxSql
+from agentspan.server.store.media import MediaReadsSql, MediaTxSql
 from agentspan.server.store.memory import MemorySql
 from agentspan.server.store.messages import APPEND as APPEND_MESSAGES
 from agentspan.server.store.messages import MessagesReadsSql
@@ -94,6 +95,7 @@ class SqliteTx(
     DeploymentsTxSql,
     InboxTxSql,
     ForksTxSql,
+    MediaTxSql,
 ):
     """Statements of one transaction on the store's connection."""
 
@@ -171,6 +173,7 @@ class SqliteStore(
     DeploymentsReadsSql,
     InboxReadsSql,
     ForksReadsSql,
+    MediaReadsSql,
     OpsReadsSql,
 ):
     """The embedded store. ``path`` is a file; ``:memory:`` is allowed for tests.
@@ -406,7 +409,7 @@ class SqliteStore(
         if dry_run or not ids:
             return len(ids)
         doomed = json.dumps(ids)
-        for table in ("events", "messages", "tasks", "inbox", "forks"):
+        for table in ("events", "messages", "tasks", "inbox", "forks", "media"):
             self.conn.execute(
                 f"DELETE FROM {table} WHERE execution_id IN (SELECT value FROM json_each(?))", (doomed,)
             )
