@@ -18,7 +18,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
-from agentspan.agents._lexical import rank
+from agentspan.protocol.relevance import rank
 from agentspan.protocol.spec import AgentConfig, MemorySpec
 
 __all__ = ["InMemoryStore", "MemoryEntry", "MemoryStore", "SemanticMemory"]
@@ -63,7 +63,7 @@ class MemoryStore(ABC):
 
 class InMemoryStore(MemoryStore):
     """Entries in this process's memory (lost when it exits), ranked by BM25 over word
-    tokens (the reference used Jaccard overlap, see ``_lexical.py``); only entries sharing
+    tokens (the reference used Jaccard overlap, see ``protocol/relevance.py``); only entries sharing
     a word with the query are returned. Safe to use from several threads."""
 
     def __init__(self) -> None:

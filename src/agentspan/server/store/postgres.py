@@ -65,6 +65,7 @@ from agentspan.server.store.events import APPEND as APPEND_EVENTS
 from agentspan.server.store.events import EventRow, EventsReadsSql
 from agentspan.server.store.executions import ExecutionRow, ExecutionsReadsSql, ExecutionsTxSql
 from agentspan.server.store.inbox import InboxReadsSql, InboxTxSql
+from agentspan.server.store.memory_entries import MemoryEntriesReadsSql, MemoryEntriesTxSql
 from agentspan.server.store.keys import KeysReadsSql, KeysTxSql
 from agentspan.server.store.memory import MemorySql
 from agentspan.server.store.messages import APPEND as APPEND_MESSAGES
@@ -168,6 +169,8 @@ class PostgresTx(
     CredentialsTxSql,
     DeploymentsTxSql,
     InboxTxSql,
+    MemoryEntriesTxSql,
+    MemoryEntriesReadsSql,
 ):
     """Statements of one transaction on one pooled connection."""
 
@@ -293,6 +296,7 @@ class PostgresStore(
     CredentialsReadsSql,
     DeploymentsReadsSql,
     InboxReadsSql,
+    MemoryEntriesReadsSql,
     OpsReadsSql,
 ):
     """A store on a PostgreSQL database shared by any number of server replicas.

@@ -35,6 +35,7 @@ from agentspan.server.store.events import APPEND as APPEND_EVENTS
 from agentspan.server.store.events import EventRow, EventsReadsSql
 from agentspan.server.store.executions import ExecutionRow, ExecutionsReadsSql, ExecutionsTxSql
 from agentspan.server.store.inbox import InboxReadsSql, InboxTxSql
+from agentspan.server.store.memory_entries import MemoryEntriesReadsSql, MemoryEntriesTxSql
 from agentspan.server.store.keys import KeysReadsSql, KeysTxSql
 from agentspan.server.store.memory import MemorySql
 from agentspan.server.store.messages import APPEND as APPEND_MESSAGES
@@ -92,6 +93,8 @@ class SqliteTx(
     CredentialsTxSql,
     DeploymentsTxSql,
     InboxTxSql,
+    MemoryEntriesTxSql,
+    MemoryEntriesReadsSql,
 ):
     """Statements of one transaction on the store's connection."""
 
@@ -168,6 +171,7 @@ class SqliteStore(
     CredentialsReadsSql,
     DeploymentsReadsSql,
     InboxReadsSql,
+    MemoryEntriesReadsSql,
     OpsReadsSql,
 ):
     """The embedded store. ``path`` is a file; ``:memory:`` is allowed for tests.
