@@ -19,12 +19,22 @@ chunk when ``stream_options.include_usage`` is set, then ``data: [DONE]``. Besid
 ``/v1/chat/completions`` the Azure shape ``/openai/deployments/{name}/chat/completions`` is
 served too (point Azure code at :attr:`FakeOpenAI.endpoint`); :attr:`FakeOpenAI.request_paths`
 records each request's path and query.
+
+``POST /v1/embeddings`` (and Azure's ``/openai/deployments/{name}/embeddings``) answers with
+deterministic vectors (:meth:`FakeOpenAI.vector`: hashed word buckets, so texts sharing
+words point the same way; :attr:`FakeOpenAI.synonyms` maps a word to another before
+hashing, so a test can show a match no shared word explains). Embedding requests never
+take scripted chat replies; they are recorded in :attr:`FakeOpenAI.embedding_requests`, and
+:attr:`FakeOpenAI.embedding_delay` holds each answer back that many seconds.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import re
+import threading
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlsplit
@@ -53,12 +63,21 @@ __all__ = [
     "FakeReply",
 ]
 
+EMBEDDING_DIMENSIONS = 32
+"""Length of the fake's vectors when the request names no ``dimensions``."""
+
 ARGUMENT_FRAGMENT = 8
 """Streamed tool-call arguments arrive in fragments of this many characters."""
 
 _ROUTES = (
     re.compile(r"^/v1/chat/completions$"),
     re.compile(r"^/openai/deployments/[^/]+/chat/completions$"),
+)
+
+
+_EMBEDDING_ROUTES = (
+    re.compile(r"^/v1/embeddings$"),
+    re.compile(r"^/openai/deployments/[^/]+/embeddings$"),
 )
 
 
@@ -75,6 +94,56 @@ class FakeOpenAI(FakeServer):
 
     def __init__(self, *, default: DefaultReply | None = None, echo_header: str | None = None) -> None:
         super().__init__(default=default, echo_header=echo_header)
+        self.synonyms: dict[str, str] = {}
+        self.embedding_delay = 0.0
+        self._embedding_requests: list[dict[str, Any]] = []
+        self._embedding_lock = threading.Lock()
+
+    @property
+    def embedding_requests(self) -> list[dict[str, Any]]:
+        with self._embedding_lock:
+            return list(self._embedding_requests)
+
+    def vector(self, text: str, dimensions: int = EMBEDDING_DIMENSIONS) -> list[float]:
+        """The fake's embedding of ``text``: each word (after ``synonyms``) adds 1 to a
+        bucket picked by its hash; normalised to length 1 (all zeros for no words)."""
+        buckets = [0.0] * dimensions
+        for word in re.findall(r"\w+", text.lower()):
+            word = self.synonyms.get(word, word)
+            buckets[int(hashlib.sha256(word.encode()).hexdigest(), 16) % dimensions] += 1.0
+        norm = math.sqrt(sum(x * x for x in buckets))
+        return [x / norm for x in buckets] if norm else buckets
+
+    def _handle(self, path: str, raw: bytes, headers: dict[str, str]) -> tuple[HttpReply, float]:
+        if any(p.match(urlsplit(path).path.rstrip("/")) for p in _EMBEDDING_ROUTES):
+            return self._embeddings(raw), self.embedding_delay
+        return super()._handle(path, raw, headers)
+
+    def _embeddings(self, raw: bytes) -> HttpReply:
+        try:
+            body = json.loads(raw or b"null")
+        except ValueError:
+            return self._error_reply(400, "request body is not JSON")
+        texts = body.get("input") if isinstance(body, dict) else None
+        if isinstance(texts, str):
+            texts = [texts]
+        if not isinstance(texts, list) or not texts or not all(isinstance(t, str) for t in texts):
+            return self._error_reply(400, "'input' must be a string or a non-empty list of strings")
+        with self._embedding_lock:
+            self._embedding_requests.append(body)
+        dimensions = int(body.get("dimensions") or EMBEDDING_DIMENSIONS)
+        data = [
+            {"object": "embedding", "index": i, "embedding": self.vector(t, dimensions)}
+            for i, t in enumerate(texts)
+        ]
+        tokens = sum(len(t.split()) for t in texts)
+        reply = {
+            "object": "list",
+            "data": data,
+            "model": body.get("model", "fake"),
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        }
+        return HttpReply(200, json.dumps(reply).encode())
 
     @property
     def base_url(self) -> str:

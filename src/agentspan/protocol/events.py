@@ -97,10 +97,21 @@ class LlmCallData(_DataModel):
     """Estimated USD; ``None`` when the model has no price in the table."""
     finish_reason: str | None
     """The provider's own finish reason."""
-    purpose: Literal["guardrail", "condense"] | None = None
+    purpose: Literal["guardrail", "condense", "embedding"] | None = None
     """Set for a call the server made for another reason than the agent's turn (an LLM
     guardrail's judge, the summary that condensed a long conversation); absent for the
     agent's own calls."""
+
+
+class MemoryRecalledData(_DataModel):
+    namespace: str
+    index: str
+    entry_ids: list[str]
+    """The entries added to the agent's context, best first (none: nothing relevant)."""
+    ranked_by: list[str]
+    """Per entry: ``embedding`` or ``lexical``."""
+    error: str | None = None
+    """Why nothing could be recalled (the run went on without memory)."""
 
 
 class ContextCondensedData(_DataModel):
@@ -215,6 +226,17 @@ class ContextCondensed(_EventModel):
     type: Literal["context_condensed"] = "context_condensed"
     content: str
     data: ContextCondensedData
+
+
+class MemoryRecalled(_EventModel):
+    """Entries of the agent's server-kept semantic memory were searched for the run's
+    prompt, once, before its first model call; ``content`` is the text added to its
+    instructions (empty when nothing was relevant). The query embedding's tokens and cost
+    are in an ``llm_call`` event (``purpose: embedding``) before it."""
+
+    type: Literal["memory_recalled"] = "memory_recalled"
+    content: str
+    data: MemoryRecalledData
 
 
 class Message(_EventModel):
@@ -486,6 +508,7 @@ Event = Annotated[
     Thinking
     | LlmCall
     | ContextCondensed
+    | MemoryRecalled
     | Message
     | Plan
     | OutputInvalid
@@ -524,6 +547,7 @@ _MODELS: tuple[type[_EventModel], ...] = (
     Thinking,
     LlmCall,
     ContextCondensed,
+    MemoryRecalled,
     Message,
     Plan,
     OutputInvalid,

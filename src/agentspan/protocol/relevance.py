@@ -59,9 +59,14 @@ def bm25_scores(query: str, documents: Sequence[str]) -> list[float]:
 def rank(query: str, documents: Sequence[str], top_k: int) -> list[int]:
     """Indexes of the ``top_k`` best documents with a score above zero, best first
     (ties keep the documents' order)."""
+    return [i for i, _ in ranked(query, documents, top_k)]
+
+
+def ranked(query: str, documents: Sequence[str], top_k: int) -> list[tuple[int, float]]:
+    """``(index, BM25 score)`` of the ``top_k`` best documents scoring above zero, best first."""
     scores = bm25_scores(query, documents)
     order = sorted((i for i, s in enumerate(scores) if s > 0), key=lambda i: (-scores[i], i))
-    return order[: max(top_k, 0)]
+    return [(i, scores[i]) for i in order[: max(top_k, 0)]]
 
 
 def cosine(a: Sequence[float], b: Sequence[float]) -> float:

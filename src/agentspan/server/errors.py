@@ -96,6 +96,17 @@ class McpServerNotAllowed(DomainError):
     default_code = ErrorCode.MCP_SERVER_NOT_ALLOWED
 
 
+class EmbeddingFailed(DomainError):
+    """The embedding model of a semantic-memory request could not embed its text (the
+    provider refused or failed, or has no embeddings API); nothing was stored."""
+
+    default_code = ErrorCode.EMBEDDING_FAILED
+
+    def __init__(self, detail: str, *, retryable: bool) -> None:
+        super().__init__(detail)
+        self.retryable = retryable
+
+
 class InvalidState(DomainError):
     """The execution is not in a state that accepts this input; nothing changed.
 
