@@ -37,7 +37,14 @@ from agentspan.agents._result import (
 )
 from agentspan.agents._runtime import AgentRuntime
 from agentspan.agents._scatter import scatter_gather
-from agentspan.agents._server_tools import api_tool, http_tool, pdf_tool, wait_for_message_tool
+from agentspan.agents._server_tools import (
+    api_tool,
+    http_tool,
+    index_tool,
+    pdf_tool,
+    search_tool,
+    wait_for_message_tool,
+)
 from agentspan.agents._stream import AgentStream, AsyncAgentStream
 
 # ``agent``, ``tool`` and ``run`` are both submodules (the reference's paths) and names
@@ -75,6 +82,7 @@ from agentspan.agents.run import (
     stream_async,
 )
 from agentspan.agents.semantic_memory import MemoryEntry, MemoryStore, SemanticMemory
+from agentspan.agents.server_memory import ServerMemoryStore
 
 # Imported eagerly, unlike the executors: the module shares its name with the function,
 # and a lazy lookup would find the submodule once anything imported it.
@@ -182,6 +190,7 @@ __all__ = [
     "RunResult",
     "Runner",
     "SemanticMemory",
+    "ServerMemoryStore",
     "ServerlessCodeExecutor",
     "SkillLoadError",
     "Status",
@@ -207,6 +216,7 @@ __all__ = [
     "guardrail",
     "http_tool",
     "human_tool",
+    "index_tool",
     "is_tracing_enabled",
     "load_skills",
     "mcp_tool",
@@ -217,6 +227,7 @@ __all__ = [
     "run",
     "run_async",
     "scatter_gather",
+    "search_tool",
     "serve",
     "shutdown",
     "skill",

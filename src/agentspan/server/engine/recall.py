@@ -62,11 +62,8 @@ def begin_run(spec: AgentConfig, d: Step, start: Start) -> None:
 def on_recall_result(spec: AgentConfig, d: Step, fn: PendingFn, inp: ToolSucceeded | ToolFailed) -> None:
     """The recall answered (retries of a failed one are already spent): keep what it
     found, record it, and start the run."""
-    data: dict[str, Any] = {"namespace": fn.args.get("namespace"), "index": fn.args.get("index")}
     entries: list[dict[str, Any]] = []
-    if isinstance(inp, ToolFailed):
-        data["error"] = inp.error
-    else:
+    if isinstance(inp, ToolSucceeded):
         out = inp.output if isinstance(inp.output, dict) else {}
         raw = out.get("entries")
         entries = [e for e in raw if isinstance(e, dict)] if isinstance(raw, list) else []
@@ -76,8 +73,14 @@ def on_recall_result(spec: AgentConfig, d: Step, fn: PendingFn, inp: ToolSucceed
             record_usage(d, LlmResult.model_validate(out["usage"]), purpose="embedding")
     text = context_text([str(e.get("content", "")) for e in entries])
     d.state.recalled = text or None
-    data["entryIds"] = [str(e.get("id", "")) for e in entries]
-    data["rankedBy"] = [str(e.get("rankedBy", "")) for e in entries]
+    data: dict[str, Any] = {
+        "namespace": fn.args.get("namespace"),
+        "index": fn.args.get("index"),
+        "entryIds": [str(e.get("id", "")) for e in entries],
+        "rankedBy": [str(e.get("rankedBy", "")) for e in entries],
+    }
+    if isinstance(inp, ToolFailed):
+        data["error"] = inp.error
     d.events.append(EventDraft("memory_recalled", {"content": text, "data": data}))
     resume = fn.resume or {}
     begin_run(spec, d, Start.model_validate(resume.get("start") or {"prompt": "", "now": 0.0}))
