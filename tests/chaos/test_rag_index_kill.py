@@ -42,7 +42,13 @@ def test_a_server_killed_mid_index_reruns_the_call_once_and_stores_the_document_
     data = tmp_path / "data"
     servers: list[ServerProcess] = []
     tool = index_tool(
-        "remember", "Store a document.", "agentspan", "docs", "openai", "text-embedding-3-small", namespace="kill"
+        "remember",
+        "Store a document.",
+        "agentspan",
+        "docs",
+        "openai",
+        "text-embedding-3-small",
+        namespace="kill",
     )
     agent = Agent(name="archivist", model="openai/gpt-4o", tools=[tool])
     first = ServerProcess(data).start()
@@ -64,7 +70,9 @@ def test_a_server_killed_mid_index_reruns_the_call_once_and_stores_the_document_
             result = handle.join(timeout=60)
         assert result.status == "COMPLETED", result
         assert len(index_requests(fake_openai, before)) == 2, "lost once, run again once"
-        entries = httpx.get(f"{second.api_url}/memory/kill/entries", params={"index": "docs"}).json()["entries"]
+        entries = httpx.get(f"{second.api_url}/memory/kill/entries", params={"index": "docs"}).json()[
+            "entries"
+        ]
         assert [(e["id"], e["content"], e["embeddingModel"]) for e in entries] == [
             ("checklist", TEXT, "openai/text-embedding-3-small")
         ]
@@ -81,7 +89,9 @@ def test_a_server_killed_mid_index_reruns_the_call_once_and_stores_the_document_
     assert len(index_requests(fake_openai, before)) == 2
     types = [e["type"] for e in events]
     assert types.count("tool_result") == 1 and types[-1] == "done"
-    embedding_calls = [e for e in events if e["type"] == "llm_call" and (e.get("data") or {}).get("purpose") == "embedding"]
+    embedding_calls = [
+        e for e in events if e["type"] == "llm_call" and (e.get("data") or {}).get("purpose") == "embedding"
+    ]
     assert len(embedding_calls) == 1, "only the recorded attempt's usage is counted"
     calls = [e for e in events if e["type"] == "tool_call"]
     assert len(calls) == 1, "the lost attempt was run again as the same call, not a new one"

@@ -39,7 +39,12 @@ def test_the_run_waits_for_the_recall_then_starts_with_what_it_found() -> None:
     (recalled,) = events(d, "memory_recalled")
     assert recalled.fields == {
         "content": d.state.recalled,
-        "data": {"namespace": "facts", "index": "default", "entryIds": ["e1", "e2"], "rankedBy": ["embedding", "lexical"]},
+        "data": {
+            "namespace": "facts",
+            "index": "default",
+            "entryIds": ["e1", "e2"],
+            "rankedBy": ["embedding", "lexical"],
+        },
     }
     (embedding,) = events(d, "llm_call")
     assert embedding.fields["data"]["purpose"] == "embedding"

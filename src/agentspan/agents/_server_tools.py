@@ -203,7 +203,12 @@ def _rag_config(
     namespace: str,
     dimensions: int | None,
 ) -> dict[str, Any]:
-    config: dict[str, Any] = {"taskType": task_type, "vectorDB": vector_db, "namespace": namespace, "index": index}
+    config: dict[str, Any] = {
+        "taskType": task_type,
+        "vectorDB": vector_db,
+        "namespace": namespace,
+        "index": index,
+    }
     if embedding_model_provider:
         config["embeddingModelProvider"] = embedding_model_provider
     if embedding_model:

@@ -56,7 +56,9 @@ class ServerMemoryStore(MemoryStore):
     ) -> None:
         for what, value in (("namespace", namespace), ("index", index)):
             if not _NAME.match(value):
-                raise ValueError(f"ServerMemoryStore {what} {value!r}: use 1-128 letters, digits, '_', '.', ':' or '-'")
+                raise ValueError(
+                    f"ServerMemoryStore {what} {value!r}: use 1-128 letters, digits, '_', '.', ':' or '-'"
+                )
         if dimensions is not None and dimensions < 1:
             raise ValueError(f"ServerMemoryStore dimensions must be positive, got {dimensions}")
         self.namespace = namespace

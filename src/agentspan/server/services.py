@@ -15,8 +15,8 @@ from agentspan.server.executors.guardrails import LlmGuardrailExecutor
 from agentspan.server.executors.http_tool import HttpToolExecutor
 from agentspan.server.executors.llm import LlmExecutor
 from agentspan.server.executors.mcp_tool import McpToolExecutor
-from agentspan.server.executors.pdf_tool import PdfToolExecutor
 from agentspan.server.executors.memory_index import MemoryIndexes
+from agentspan.server.executors.pdf_tool import PdfToolExecutor
 from agentspan.server.executors.pool import ExecutorPool
 from agentspan.server.executors.rag_tools import RagIndexExecutor, RagSearchExecutor
 from agentspan.server.executors.recall import RecallExecutor

@@ -16,8 +16,8 @@ from agentspan.server.service.deployments import DeploymentService
 from agentspan.server.service.executions import ExecutionService
 from agentspan.server.service.keys import KeyService
 from agentspan.server.service.ops import OpsService
-from agentspan.server.service.semantic_memory import MemoryService
 from agentspan.server.service.principal import ANONYMOUS, PRINCIPAL_SCOPE_KEY, Principal
+from agentspan.server.service.semantic_memory import MemoryService
 from agentspan.server.tasks import TaskService
 
 

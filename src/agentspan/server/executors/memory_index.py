@@ -224,7 +224,9 @@ class MemoryIndexes:
             plain = [r for r in rows if id(r) not in ids]
         room = top_k - len(found)
         if room > 0 and plain:
-            found += [Found(plain[i], s, "lexical") for i, s in ranked(query, [r.content for r in plain], room)]
+            found += [
+                Found(plain[i], s, "lexical") for i, s in ranked(query, [r.content for r in plain], room)
+            ]
         return found, usage
 
     # -- embeddings ---------------------------------------------------------------------------
@@ -246,7 +248,9 @@ class MemoryIndexes:
                 vectors += reply.vectors
                 tokens += reply.prompt_tokens
         except ProviderError as exc:
-            raise EmbeddingFailed(f"embedding with {model!r} failed: {exc}", retryable=exc.retryable) from None
+            raise EmbeddingFailed(
+                f"embedding with {model!r} failed: {exc}", retryable=exc.retryable
+            ) from None
         except ValueError as exc:  # a malformed model string
             raise EmbeddingFailed(f"embedding model {model!r}: {exc}", retryable=False) from None
         usage = LlmResult(
@@ -271,4 +275,6 @@ def _check_entry(item: NewEntry) -> None:
         raise ValidationFailed("an entry's metadata must be a JSON object")
     meta = len(json.dumps(item.metadata).encode())
     if meta > MAX_METADATA_BYTES:
-        raise ValidationFailed(f"an entry's metadata has {meta} bytes, over the limit of {MAX_METADATA_BYTES}")
+        raise ValidationFailed(
+            f"an entry's metadata has {meta} bytes, over the limit of {MAX_METADATA_BYTES}"
+        )

@@ -35,7 +35,9 @@ def chunks(text: str, size: int | None, overlap: int | None) -> list[str]:
         return [text]
     step = size - (overlap or 0)
     if step <= 0:
-        raise ToolCallError(f"chunkOverlap ({overlap}) must be smaller than chunkSize ({size})", retryable=False)
+        raise ToolCallError(
+            f"chunkOverlap ({overlap}) must be smaller than chunkSize ({size})", retryable=False
+        )
     pieces = []
     for start in range(0, len(text), step):
         pieces.append(text[start : start + size])

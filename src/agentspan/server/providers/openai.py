@@ -102,7 +102,9 @@ class OpenAIProvider(HttpAdapter):
         else:
             deployment = quote(model, safe="")
             version = quote(self._azure_api_version, safe="")
-            url = _join_url(self._base_url, f"openai/deployments/{deployment}/embeddings?api-version={version}")
+            url = _join_url(
+                self._base_url, f"openai/deployments/{deployment}/embeddings?api-version={version}"
+            )
         payload: dict[str, Any] = {"model": model, "input": texts, "encoding_format": "float"}
         if dimensions is not None:
             payload["dimensions"] = dimensions

@@ -72,7 +72,9 @@ class MemoryEntriesTx(Protocol):
 class MemoryEntriesReads(Protocol):
     async def count_memory_entries(self, namespace: str, index_name: str) -> int: ...
 
-    async def get_memory_entry(self, namespace: str, index_name: str, entry_id: str) -> MemoryEntryRow | None: ...
+    async def get_memory_entry(
+        self, namespace: str, index_name: str, entry_id: str
+    ) -> MemoryEntryRow | None: ...
 
     async def list_memory_entries(
         self, namespace: str, index_name: str, limit: int, after: tuple[float, str] | None = None
