@@ -205,6 +205,22 @@ def test_a_sub_agent_with_server_memory_recalls_for_its_own_prompt(
     assert "cafeteria" not in system_of(fake, 1)
 
 
+def test_a_deployed_agent_run_by_name_recalls_on_the_server(
+    runtime: AgentRuntime, server: ThreadServer, fake: FakeOpenAI
+) -> None:
+    """The spec names the namespace; whoever starts the run (here: by name, with no
+    ``Agent`` object in this process) gets the same recall, made by the server."""
+    memory = SemanticMemory(store=store(server))
+    memory.add("The staging database is called ledger-stg.")
+    name = f"ops-{uuid.uuid4().hex[:6]}"
+    runtime.deploy(Agent(name=name, model="openai/gpt-4o", memory=memory))
+    memory.add("The production database is called ledger-prod.")  # added after the deploy
+    fake.script(FakeOpenAI.text("ledger-prod"))
+    result = runtime.run(name, "What is the production database called?")
+    assert result.status == "COMPLETED", result.error
+    assert "ledger-prod" in system_of(fake, 0), "searched when the run started, not when deployed"
+
+
 def test_nothing_relevant_adds_nothing(runtime: AgentRuntime, server: ThreadServer, fake: FakeOpenAI) -> None:
     memory = SemanticMemory(store=store(server))
     memory.add("The cafeteria serves soup on Fridays.")

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from agentspan.agents import Agent, AgentConfig, AgentRuntime, index_tool
+from agentspan.agents import Agent, AgentConfig, AgentRuntime, SemanticMemory, ServerMemoryStore, index_tool
 
 from fakes.openai_server import FakeOpenAI, FakeReply
 from support.servers import ServerProcess
@@ -111,3 +111,45 @@ def leased_index_tasks(data: Path, execution_id: str) -> list[tuple[str, str, in
             "WHERE execution_id = ? AND name = 'remember' AND status = 'leased'",
             (execution_id,),
         ).fetchall()
+
+
+def test_a_server_killed_mid_recall_recalls_once_after_the_restart(
+    tmp_path: Path, fake_openai: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The recall at an agent's start is a step like any other: lost with the server, it is
+    made again, recorded once, and the run goes on with what it found."""
+    fake_openai.reset()
+    monkeypatch.setattr(fake_openai, "_default", lambda body: FakeOpenAI.text("ledger-prod"))
+    data = tmp_path / "data"
+    servers: list[ServerProcess] = []
+    first = ServerProcess(data).start()
+    servers.append(first)
+    prompt = "What is the production database called?"
+    try:
+        store = ServerMemoryStore(
+            "recall-kill", embedding_model="openai/text-embedding-3-small", server_url=first.api_url
+        )
+        SemanticMemory(store=store).add("The production database is called ledger-prod.")
+        agent = Agent(name="dba", model="openai/gpt-4o", memory=SemanticMemory(store=store))
+        before = len(fake_openai.embedding_requests)
+        monkeypatch.setattr(fake_openai, "embedding_delay", 30.0)
+        config = AgentConfig(server_url=first.api_url, auto_start_server=False)
+        with AgentRuntime(config=config) as runtime:
+            handle = runtime.start(agent, prompt)
+            deadline = time.monotonic() + 20
+            while not [r for r in fake_openai.embedding_requests[before:] if r["input"] == [prompt]]:
+                assert time.monotonic() < deadline, "the recall never embedded the prompt"
+                time.sleep(0.05)
+            first.kill()
+            fake_openai.embedding_delay = 0.0
+            servers.append(ServerProcess(data, port=first.port).start())
+            result = handle.join(timeout=60)
+    finally:
+        for server in servers:
+            server.kill()
+    assert result.status == "COMPLETED", result
+    assert len([r for r in fake_openai.embedding_requests[before:] if r["input"] == [prompt]]) == 2
+    recalled = [e for e in result.events if e.type == "memory_recalled"]
+    assert len(recalled) == 1 and "ledger-prod" in recalled[0].content
+    system = "\n".join(m["content"] for m in fake_openai.requests[-1]["messages"] if m["role"] == "system")
+    assert "1. The production database is called ledger-prod." in system
