@@ -150,6 +150,6 @@ def test_a_server_killed_mid_recall_recalls_once_after_the_restart(
     assert result.status == "COMPLETED", result
     assert len([r for r in fake_openai.embedding_requests[before:] if r["input"] == [prompt]]) == 2
     recalled = [e for e in result.events if e.type == "memory_recalled"]
-    assert len(recalled) == 1 and "ledger-prod" in recalled[0].content
+    assert len(recalled) == 1 and "ledger-prod" in (recalled[0].content or "")
     system = "\n".join(m["content"] for m in fake_openai.requests[-1]["messages"] if m["role"] == "system")
     assert "1. The production database is called ledger-prod." in system
