@@ -133,7 +133,14 @@ class ServerMemoryStore(MemoryStore):
         )
 
     def close(self) -> None:
+        """Close the store's connections (it cannot be used afterwards)."""
         self._http.close()
+
+    def __enter__(self) -> ServerMemoryStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def __repr__(self) -> str:
         return f"ServerMemoryStore(namespace={self.namespace!r}, index={self.index!r})"

@@ -216,12 +216,16 @@ class MemoryIndexes:
         if model and any(r.embedding_model == model for r in rows):
             vectors, usage = await self.embed(model, [query], dimensions)
             wanted = vectors[0]
-            embedded = [r for r in rows if r.embedding_model == model and r.dimensions == len(wanted)]
-            scored = [(cosine(wanted, unpack_vector(r.embedding or b"")), r) for r in embedded]
+            comparable = [r.embedding_model == model and r.dimensions == len(wanted) for r in rows]
+            scored = [
+                (cosine(wanted, unpack_vector(r.embedding or b"")), r)
+                for r, ok in zip(rows, comparable, strict=True)
+                if ok
+            ]
             scored.sort(key=lambda pair: -pair[0])
             found = [Found(r, s, "embedding") for s, r in scored if s > 0][:top_k]
-            ids = {id(r) for r in embedded}
-            plain = [r for r in rows if id(r) not in ids]
+            # Entries without a vector of this model (or of another size) rank lexically.
+            plain = [r for r, ok in zip(rows, comparable, strict=True) if not ok]
         room = top_k - len(found)
         if room > 0 and plain:
             found += [
