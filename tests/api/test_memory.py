@@ -214,7 +214,8 @@ def test_semantic_memory_the_sdk_did_not_search_is_refused_at_start_naming_the_o
     runtime: AgentRuntime, server: ThreadServer
 ) -> None:
     """A spec saying semantic memory without what it recalled (an SDK that did not
-    search it, or a sub-agent's) is refused: the server cannot search the user's store."""
+    search it, or a sub-agent's) and without a server namespace is refused: the server
+    cannot search the user's own store, and says which store it can search."""
 
     class SemanticMemory:
         def search(self, query: str) -> list[str]:
@@ -229,7 +230,7 @@ def test_semantic_memory_the_sdk_did_not_search_is_refused_at_start_naming_the_o
     problem = response.json()
     assert problem["code"] == "invalid_agent"
     assert "option 'memory': semantic memory" in problem["detail"]
-    assert "not supported" in problem["detail"]
+    assert "ServerMemoryStore" in problem["detail"]
     assert "agent 'recall'" in problem["detail"]
 
 

@@ -25,14 +25,23 @@ The media APIs are served as OpenAI does, outside the chat script: ``POST
 with ``n`` small PNG images (:func:`fake_png`), and ``POST /v1/audio/speech`` answers the
 audio bytes (:func:`fake_speech`) with the format's content type. They are recorded in
 :attr:`FakeOpenAI.media_requests`; :meth:`FakeOpenAI.fail_media` makes the next ones fail.
+``POST /v1/embeddings`` (and Azure's ``/openai/deployments/{name}/embeddings``) answers with
+deterministic vectors (:meth:`FakeOpenAI.vector`: hashed word buckets, so texts sharing
+words point the same way; :attr:`FakeOpenAI.synonyms` maps a word to another before
+hashing, so a test can show a match no shared word explains). Embedding requests never
+take scripted chat replies; they are recorded in :attr:`FakeOpenAI.embedding_requests`, and
+:attr:`FakeOpenAI.embedding_delay` holds each answer back that many seconds.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
+import math
 import re
 import struct
+import threading
 import zlib
 from collections import deque
 from http import HTTPStatus
@@ -62,6 +71,9 @@ __all__ = [
     "FakeOpenAI",
     "FakeReply",
 ]
+
+EMBEDDING_DIMENSIONS = 32
+"""Length of the fake's vectors when the request names no ``dimensions``."""
 
 ARGUMENT_FRAGMENT = 8
 """Streamed tool-call arguments arrive in fragments of this many characters."""
@@ -103,6 +115,12 @@ _ROUTES = (
 )
 
 
+_EMBEDDING_ROUTES = (
+    re.compile(r"^/v1/embeddings$"),
+    re.compile(r"^/openai/deployments/[^/]+/embeddings$"),
+)
+
+
 class FakeOpenAI(FakeServer):
     """Serves ``POST /v1/chat/completions`` from a queue of scripted replies.
 
@@ -118,12 +136,18 @@ class FakeOpenAI(FakeServer):
         super().__init__(default=default, echo_header=echo_header)
         self._media: list[tuple[str, dict[str, Any], dict[str, str]]] = []
         self._media_failures: deque[tuple[int, str]] = deque()
+        self.synonyms: dict[str, str] = {}
+        self.embedding_delay = 0.0
+        self._embedding_requests: list[dict[str, Any]] = []
+        self._embedding_lock = threading.Lock()
 
     def reset(self) -> None:
         super().reset()
         with self._lock:
             self._media.clear()
             self._media_failures.clear()
+        with self._embedding_lock:
+            self._embedding_requests.clear()
 
     @property
     def media_requests(self) -> list[tuple[str, dict[str, Any], dict[str, str]]]:
@@ -138,6 +162,8 @@ class FakeOpenAI(FakeServer):
 
     def _handle(self, path: str, raw: bytes, headers: dict[str, str]) -> tuple[HttpReply, float]:
         route = urlsplit(path).path.rstrip("/")
+        if any(p.match(route) for p in _EMBEDDING_ROUTES):
+            return self._embeddings(raw), self.embedding_delay
         if route not in _MEDIA_ROUTES:
             return super()._handle(path, raw, headers)
         try:
@@ -168,6 +194,47 @@ class FakeOpenAI(FakeServer):
             for i in range(int(body.get("n") or 1))
         ]
         return HttpReply(200, json.dumps({"created": 1, "data": images}).encode()), 0.0
+
+    @property
+    def embedding_requests(self) -> list[dict[str, Any]]:
+        with self._embedding_lock:
+            return list(self._embedding_requests)
+
+    def vector(self, text: str, dimensions: int = EMBEDDING_DIMENSIONS) -> list[float]:
+        """The fake's embedding of ``text``: each word (after ``synonyms``) adds 1 to a
+        bucket picked by its hash; normalised to length 1 (all zeros for no words)."""
+        buckets = [0.0] * dimensions
+        for word in re.findall(r"\w+", text.lower()):
+            word = self.synonyms.get(word, word)
+            buckets[int(hashlib.sha256(word.encode()).hexdigest(), 16) % dimensions] += 1.0
+        norm = math.sqrt(sum(x * x for x in buckets))
+        return [x / norm for x in buckets] if norm else buckets
+
+    def _embeddings(self, raw: bytes) -> HttpReply:
+        try:
+            body = json.loads(raw or b"null")
+        except ValueError:
+            return self._error_reply(400, "request body is not JSON")
+        texts = body.get("input") if isinstance(body, dict) else None
+        if isinstance(texts, str):
+            texts = [texts]
+        if not isinstance(texts, list) or not texts or not all(isinstance(t, str) for t in texts):
+            return self._error_reply(400, "'input' must be a string or a non-empty list of strings")
+        with self._embedding_lock:
+            self._embedding_requests.append(body)
+        dimensions = int(body.get("dimensions") or EMBEDDING_DIMENSIONS)
+        data = [
+            {"object": "embedding", "index": i, "embedding": self.vector(t, dimensions)}
+            for i, t in enumerate(texts)
+        ]
+        tokens = sum(len(t.split()) for t in texts)
+        reply = {
+            "object": "list",
+            "data": data,
+            "model": body.get("model", "fake"),
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        }
+        return HttpReply(200, json.dumps(reply).encode())
 
     @property
     def base_url(self) -> str:

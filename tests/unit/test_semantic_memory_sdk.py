@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from agentspan.agents import Agent, MemoryEntry, MemoryStore, SemanticMemory
-from agentspan.agents._lexical import bm25_scores, rank, tokens
 from agentspan.agents._serialize import serialize_agent
 from agentspan.agents.semantic_memory import InMemoryStore, recalled, with_recall
+from agentspan.protocol.relevance import bm25_scores, rank, tokens
 
 FACTS = [
     "The user's name is Alice and she works as a backend engineer.",

@@ -44,7 +44,9 @@ from agentspan.agents._server_tools import (
     audio_tool,
     http_tool,
     image_tool,
+    index_tool,
     pdf_tool,
+    search_tool,
     video_tool,
     wait_for_message_tool,
 )
@@ -85,6 +87,7 @@ from agentspan.agents.run import (
     stream_async,
 )
 from agentspan.agents.semantic_memory import MemoryEntry, MemoryStore, SemanticMemory
+from agentspan.agents.server_memory import ServerMemoryStore
 
 # Imported eagerly, unlike the executors: the module shares its name with the function,
 # and a lazy lookup would find the submodule once anything imported it.
@@ -193,6 +196,7 @@ __all__ = [
     "RunResult",
     "Runner",
     "SemanticMemory",
+    "ServerMemoryStore",
     "ServerlessCodeExecutor",
     "SkillLoadError",
     "Status",
@@ -220,6 +224,7 @@ __all__ = [
     "http_tool",
     "human_tool",
     "image_tool",
+    "index_tool",
     "is_tracing_enabled",
     "load_skills",
     "mcp_tool",
@@ -231,6 +236,7 @@ __all__ = [
     "run",
     "run_async",
     "scatter_gather",
+    "search_tool",
     "serve",
     "shutdown",
     "skill",

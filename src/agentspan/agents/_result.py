@@ -70,6 +70,7 @@ class EventType(str, Enum):
     SIGNAL = "signal"
     CALLBACK = "callback"
     CONTEXT_CONDENSED = "context_condensed"
+    MEMORY_RECALLED = "memory_recalled"
 
 
 @dataclass

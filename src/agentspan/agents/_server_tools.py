@@ -1,5 +1,6 @@
 """Tools the server runs itself, with no worker: ``http_tool``, ``api_tool``,
-``wait_for_message_tool`` and ``pdf_tool``.
+``wait_for_message_tool``, ``pdf_tool``, the media tools (``image_tool``, ``audio_tool``,
+``video_tool``), ``index_tool`` and ``search_tool``.
 
 Each returns a ``ToolDef`` without a function; the server makes the HTTP calls
 (docs/tools.md). ``${NAME}`` in a header value names a credential the server fills in
@@ -18,7 +19,9 @@ __all__ = [
     "audio_tool",
     "http_tool",
     "image_tool",
+    "index_tool",
     "pdf_tool",
+    "search_tool",
     "video_tool",
     "wait_for_message_tool",
 ]
@@ -331,4 +334,121 @@ def video_tool(
         model,
         input_schema,
         defaults,
+    )
+
+
+_INDEX_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "text": {"type": "string", "description": "The text to store."},
+        "docId": {
+            "type": "string",
+            "description": "The document's id: indexing the same id again replaces it.",
+        },
+        "metadata": {"type": "object", "description": "Anything to keep with the text."},
+    },
+    "required": ["text", "docId"],
+}
+
+_SEARCH_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"query": {"type": "string", "description": "What to look for."}},
+    "required": ["query"],
+}
+
+SERVED_VECTOR_DBS = ("agentspan", "default")
+"""``vector_db`` values served: the server's own database. Anything else is refused when
+the agent starts (400 ``validation_failed`` naming the field), never stored elsewhere."""
+
+
+def _rag_config(
+    task_type: str,
+    vector_db: str,
+    index: str,
+    embedding_model_provider: str | None,
+    embedding_model: str | None,
+    namespace: str,
+    dimensions: int | None,
+) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "taskType": task_type,
+        "vectorDB": vector_db,
+        "namespace": namespace,
+        "index": index,
+    }
+    if embedding_model_provider:
+        config["embeddingModelProvider"] = embedding_model_provider
+    if embedding_model:
+        config["embeddingModel"] = embedding_model
+    if dimensions is not None:
+        config["dimensions"] = dimensions
+    return config
+
+
+def index_tool(
+    name: str,
+    description: str,
+    vector_db: str,
+    index: str,
+    embedding_model_provider: str | None,
+    embedding_model: str | None,
+    namespace: str = "default_ns",
+    chunk_size: int | None = None,
+    chunk_overlap: int | None = None,
+    dimensions: int | None = None,
+    input_schema: dict[str, Any] | None = None,
+) -> ToolDef:
+    """A tool through which the model stores text in the server's semantic memory
+    (``namespace``/``index``), under a ``docId``: indexing a ``docId`` again replaces what
+    it held. With ``chunk_size`` the text is cut into chunks of that many characters
+    (overlapping by ``chunk_overlap``). The server embeds the text with
+    ``embedding_model_provider``/``embedding_model`` (none: the server's default
+    ``AGENTSPAN_EMBEDDING_MODEL``, else stored for lexical search). ``vector_db`` must be
+    ``"agentspan"``: the entries live in the server's database.
+    """
+    config = _rag_config(
+        "LLM_INDEX_TEXT", vector_db, index, embedding_model_provider, embedding_model, namespace, dimensions
+    )
+    if chunk_size is not None:
+        config["chunkSize"] = chunk_size
+    if chunk_overlap is not None:
+        config["chunkOverlap"] = chunk_overlap
+    return ToolDef(
+        name=name,
+        description=description,
+        input_schema=dict(input_schema or _INDEX_SCHEMA),
+        tool_type="rag_index",
+        config=config,
+    )
+
+
+def search_tool(
+    name: str,
+    description: str,
+    vector_db: str,
+    index: str,
+    embedding_model_provider: str | None,
+    embedding_model: str | None,
+    namespace: str = "default_ns",
+    max_results: int = 5,
+    dimensions: int | None = None,
+    input_schema: dict[str, Any] | None = None,
+) -> ToolDef:
+    """A tool through which the model searches the server's semantic memory
+    (``namespace``/``index``): the ``max_results`` entries most relevant to its ``query``,
+    each with its text, metadata, ``docId`` and score. Entries embedded by the named model
+    rank by similarity; the others (or all, with no model) by shared words (BM25).
+    """
+    if not 1 <= max_results <= 50:
+        raise ValueError(f"search_tool {name!r}: max_results must be from 1 to 50, got {max_results}")
+    config = _rag_config(
+        "LLM_SEARCH_INDEX", vector_db, index, embedding_model_provider, embedding_model, namespace, dimensions
+    )
+    config["maxResults"] = max_results
+    return ToolDef(
+        name=name,
+        description=description,
+        input_schema=dict(input_schema or _SEARCH_SCHEMA),
+        tool_type="rag_search",
+        config=config,
     )

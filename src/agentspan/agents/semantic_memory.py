@@ -1,11 +1,12 @@
 """Semantic memory: facts kept across runs and recalled by relevance (reference API §9.2).
 
-``SemanticMemory`` wraps a ``MemoryStore`` (``InMemoryStore`` by default, or your own
-backend: a vector database, a file). Used on its own it is a helper you call; given to an
-agent (``Agent(memory=SemanticMemory(...))``, which the reference documented but never
-honoured) the entries relevant to each run's prompt are searched when the run starts and
-sent with it, so the model sees them on every call of that run and a resumed run is never
-searched again (docs/sdk.md#semantic-memory).
+``SemanticMemory`` wraps a ``MemoryStore`` (``InMemoryStore`` by default, the server's
+``ServerMemoryStore``, or your own backend). Used on its own it is a helper you call;
+given to an agent (``Agent(memory=SemanticMemory(...))``, which the reference documented
+but never honoured) the entries relevant to each run's prompt are added to the agent's
+instructions for every model call of that run. A ``ServerMemoryStore`` is searched by the
+server when each execution starts (sub-agents too); an SDK-side store is searched here
+when the agent that is run starts, and sent with the run (docs/sdk.md#semantic-memory).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
-from agentspan.agents._lexical import rank
+from agentspan.protocol.relevance import rank
 from agentspan.protocol.spec import AgentConfig, MemorySpec
 
 __all__ = ["InMemoryStore", "MemoryEntry", "MemoryStore", "SemanticMemory"]
@@ -63,7 +64,7 @@ class MemoryStore(ABC):
 
 class InMemoryStore(MemoryStore):
     """Entries in this process's memory (lost when it exits), ranked by BM25 over word
-    tokens (the reference used Jaccard overlap, see ``_lexical.py``); only entries sharing
+    tokens (the reference used Jaccard overlap, see ``protocol/relevance.py``); only entries sharing
     a word with the query are returned. Safe to use from several threads."""
 
     def __init__(self) -> None:
@@ -130,6 +131,22 @@ class SemanticMemory:
     def list_all(self) -> list[MemoryEntry]:
         return self.store.list_all()
 
+    @property
+    def server_kept(self) -> bool:
+        """Whether the store lives on the server (``ServerMemoryStore``), which then
+        searches it when the agent's executions start."""
+        return callable(getattr(self.store, "to_spec", None))
+
+    def to_spec(self) -> MemorySpec:
+        """What an agent with this memory sends: the server's namespace to search, or (an
+        SDK-side store) only that it is semantic memory (``with_recall`` adds what the
+        SDK recalled for the run's prompt)."""
+        if self.server_kept:
+            spec = self.store.to_spec(self.max_results)  # type: ignore[attr-defined]
+            if isinstance(spec, MemorySpec):
+                return spec
+        return MemorySpec(kind="semantic")
+
     def get_context(self, query: str) -> str:
         """The relevant entries as a numbered block for a prompt, or ``""`` if none."""
         found = self.search(query)
@@ -141,10 +158,11 @@ class SemanticMemory:
 
 def recalled(memory: Any, prompt: str) -> str | None:
     """What a run of an agent with this memory recalls for ``prompt`` (``""``: nothing
-    relevant), or None when the memory is not semantic memory this SDK can search."""
+    relevant), or None when the memory is not semantic memory this SDK searches (not
+    semantic memory, or one the server keeps and searches itself)."""
     if isinstance(memory, MemoryStore):
         memory = SemanticMemory(store=memory)
-    if not isinstance(memory, SemanticMemory):
+    if not isinstance(memory, SemanticMemory) or memory.server_kept:
         return None
     return memory.get_context(prompt) if prompt else ""
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     ConfigDict,
@@ -526,3 +526,69 @@ class DeployedStartRequest(WireModel):
     run_id: str | None = None
     max_cost_usd: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     max_tokens_total: int | None = Field(default=None, gt=0)
+
+
+# --- semantic memory (/api/memory) -----------------------------------------------------------
+
+MAX_MEMORY_BATCH = 100
+"""Entries one ``POST /api/memory/{namespace}/entries`` may carry."""
+
+
+class MemoryEntryIn(WireModel):
+    """One entry to store. ``id``: yours (an entry with that id is replaced, so sending a
+    request again stores nothing twice); absent, the server picks one."""
+
+    content: Annotated[str, Field(min_length=1, max_length=32 * 1024)]
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    id: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+
+
+class AddMemoryRequest(WireModel):
+    """Entries to store in ``index`` of the namespace, embedded by ``embeddingModel``
+    (``provider/model``; default the server's ``AGENTSPAN_EMBEDDING_MODEL``; none: stored
+    without vectors and searched lexically)."""
+
+    entries: Annotated[list[MemoryEntryIn], Field(min_length=1, max_length=MAX_MEMORY_BATCH)]
+    index: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{1,128}$")] = "default"
+    embedding_model: Annotated[str, Field(max_length=200)] | None = None
+    dimensions: Annotated[int, Field(ge=1, le=16_384)] | None = None
+
+
+class SearchMemoryRequest(WireModel):
+    """The ``top_k`` entries of ``index`` most relevant to ``query``."""
+
+    query: Annotated[str, Field(min_length=1, max_length=8 * 1024)]
+    index: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{1,128}$")] = "default"
+    top_k: Annotated[int, Field(ge=1, le=50)] = 5
+    embedding_model: Annotated[str, Field(max_length=200)] | None = None
+    dimensions: Annotated[int, Field(ge=1, le=16_384)] | None = None
+
+
+class MemoryEntryOut(WireModel):
+    """A stored entry (its vector is never sent; ``embeddingModel``/``dimensions`` say
+    whether it has one)."""
+
+    id: str
+    content: str
+    metadata: dict[str, Any]
+    created_at: float
+    updated_at: float
+    doc_id: str | None = None
+    embedding_model: str | None = None
+    dimensions: int | None = None
+    score: float | None = None
+    """Search results only: the cosine similarity or BM25 score."""
+    ranked_by: Literal["embedding", "lexical"] | None = None
+
+
+class MemoryEntries(WireModel):
+    entries: list[MemoryEntryOut]
+    next_cursor: str | None = None
+    """List pages only: pass as ``cursor`` for the next page (absent: the last page)."""
+    embedding_model: str | None = None
+    """Adds and searches: the model that embedded (absent: none, lexical ranking)."""
+    embedding_tokens: int | None = None
+
+
+class ClearedMemory(WireModel):
+    deleted: int

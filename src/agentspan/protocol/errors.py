@@ -34,6 +34,8 @@ class ErrorCode(StrEnum):
     CREDENTIAL_STORE_UNAVAILABLE = "credential_store_unavailable"
     CREDENTIAL_NOT_DECLARED = "credential_not_declared"
     DEPLOYMENT_NOT_FOUND = "deployment_not_found"
+    MEMORY_ENTRY_NOT_FOUND = "memory_entry_not_found"
+    EMBEDDING_FAILED = "embedding_failed"
     FORBIDDEN_ORIGIN = "forbidden_origin"
     FORBIDDEN_HOST = "forbidden_host"
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"

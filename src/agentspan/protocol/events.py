@@ -97,7 +97,7 @@ class LlmCallData(_DataModel):
     """Estimated USD; ``None`` when the model has no price in the table."""
     finish_reason: str | None
     """The provider's own finish reason."""
-    purpose: Literal["guardrail", "condense", "graph_node"] | None = None
+    purpose: Literal["guardrail", "condense", "graph_node", "embedding"] | None = None
     """Set for a call the server made for another reason than the agent's turn (an LLM
     guardrail's judge, the summary that condensed a long conversation), or that a
     LangGraph node made in the worker (``graph_node``: reported, not priced); absent for
@@ -107,6 +107,17 @@ class LlmCallData(_DataModel):
     calls only; absent in events recorded before forks): where a fork cuts it."""
     turn: int | None = None
     """The agent's turns completed before the call (its own turn's calls only)."""
+
+
+class MemoryRecalledData(_DataModel):
+    namespace: str
+    index: str
+    entry_ids: list[str]
+    """The entries added to the agent's context, best first (none: nothing relevant)."""
+    ranked_by: list[str]
+    """Per entry: ``embedding`` or ``lexical``."""
+    error: str | None = None
+    """Why nothing could be recalled (the run went on without memory)."""
 
 
 class ContextCondensedData(_DataModel):
@@ -221,6 +232,17 @@ class ContextCondensed(_EventModel):
     type: Literal["context_condensed"] = "context_condensed"
     content: str
     data: ContextCondensedData
+
+
+class MemoryRecalled(_EventModel):
+    """Entries of the agent's server-kept semantic memory were searched for the run's
+    prompt, once, before its first model call; ``content`` is the text added to its
+    instructions (empty when nothing was relevant). The query embedding's tokens and cost
+    are in an ``llm_call`` event (``purpose: embedding``) before it."""
+
+    type: Literal["memory_recalled"] = "memory_recalled"
+    content: str
+    data: MemoryRecalledData
 
 
 class Message(_EventModel):
@@ -492,6 +514,7 @@ Event = Annotated[
     Thinking
     | LlmCall
     | ContextCondensed
+    | MemoryRecalled
     | Message
     | Plan
     | OutputInvalid
@@ -530,6 +553,7 @@ _MODELS: tuple[type[_EventModel], ...] = (
     Thinking,
     LlmCall,
     ContextCondensed,
+    MemoryRecalled,
     Message,
     Plan,
     OutputInvalid,

@@ -28,7 +28,7 @@ from typing import Any
 from fastapi import FastAPI
 
 import agentspan
-from agentspan.server.api import credentials, deployments, errors, keys, ops, routes, sse, ui
+from agentspan.server.api import credentials, deployments, errors, keys, memory, ops, routes, sse, ui
 from agentspan.server.api.auth import Authenticate
 from agentspan.server.api.edge import ServiceLayer
 from agentspan.server.api.errors import code_table, tidy_problems
@@ -39,6 +39,7 @@ from agentspan.server.observability.http import HttpMetrics
 from agentspan.server.service.executions import ExecutionService
 from agentspan.server.service.limits import Limits
 from agentspan.server.service.ops import OpsService
+from agentspan.server.service.semantic_memory import MemoryService
 from agentspan.server.service.templates import PromptTemplates
 from agentspan.server.services import Services
 from agentspan.server.settings import Settings
@@ -128,6 +129,7 @@ def create_app(
                 dropped=lambda: sum(bus.dropped()) if bus is not None else 0,
                 tracing_enabled=observability.tracing_enabled,
             ),
+            memory=MemoryService(services.memory),
         )
         try:
             yield
@@ -152,6 +154,7 @@ def create_app(
     app.include_router(credentials.router)
     app.include_router(credentials.tasks_router)
     app.include_router(deployments.router)
+    app.include_router(memory.router)
     app.include_router(ui.router)
     app.include_router(ops.router)
     _describe_problems(app)

@@ -347,7 +347,7 @@ class Driver:
         new = d.state
         spent = new.usage.total_tokens - state.usage.total_tokens
         if spent > 0 and new.budgeted is not False:
-            # A model reply, or an LLM guardrail's judge call: the whole tree shares one
+            # A model reply, an LLM guardrail's judge call or an embedding: the whole tree shares one
             # budget row, kept current in the same transaction.
             cost = max(new.usage.cost_usd - state.usage.cost_usd, 0.0)
             await tx.add_budget_usage(row.root_id, cost, spent)

@@ -103,6 +103,17 @@ class InvalidForkPoint(DomainError):
     default_code = ErrorCode.INVALID_FORK_POINT
 
 
+class EmbeddingFailed(DomainError):
+    """The embedding model of a semantic-memory request could not embed its text (the
+    provider refused or failed, or has no embeddings API); nothing was stored."""
+
+    default_code = ErrorCode.EMBEDDING_FAILED
+
+    def __init__(self, detail: str, *, retryable: bool) -> None:
+        super().__init__(detail)
+        self.retryable = retryable
+
+
 class InvalidState(DomainError):
     """The execution is not in a state that accepts this input; nothing changed.
 

@@ -16,8 +16,11 @@ from agentspan.server.executors.http_tool import HttpToolExecutor
 from agentspan.server.executors.llm import LlmExecutor
 from agentspan.server.executors.mcp_tool import McpToolExecutor
 from agentspan.server.executors.media_tool import AudioToolExecutor, ImageToolExecutor
+from agentspan.server.executors.memory_index import MemoryIndexes
 from agentspan.server.executors.pdf_tool import PdfToolExecutor
 from agentspan.server.executors.pool import ExecutorPool
+from agentspan.server.executors.rag_tools import RagIndexExecutor, RagSearchExecutor
+from agentspan.server.executors.recall import RecallExecutor
 from agentspan.server.executors.timer import TimerExecutor
 from agentspan.server.hub import Hub
 from agentspan.server.observers import AnyObserver, ObserverBus
@@ -86,6 +89,9 @@ class Services:
     """MCP servers' tool listings, for starts (``ToolExpander``) and the MCP executor."""
     credentials: CredentialService
     """Sealed secrets; also the resolver server-side tools take ``${NAME}`` values from."""
+    memory: MemoryIndexes
+    """The server's semantic memory (``/api/memory``; the RAG tools and recalls build
+    their own over the same context)."""
     observers: ObserverBus | None = None
     """Post-commit notifications (``None``: nobody observes, nothing is built)."""
     notifier: PgNotifier | None = None
@@ -122,6 +128,9 @@ class Services:
                 PdfToolExecutor(),
                 ImageToolExecutor(),
                 AudioToolExecutor(),
+                RagIndexExecutor(),
+                RagSearchExecutor(),
+                RecallExecutor(),
                 *executors,
             ]
         )
@@ -169,6 +178,7 @@ class Services:
             observers=bus,
             notifier=notifier,
             tools=ToolExpander(settings.http_tools, lambda: ctx.secrets, mcp=mcp),
+            memory=MemoryIndexes(ctx),
         )
         if bus is not None:
             bus.start()

@@ -246,6 +246,13 @@ class Settings:
     default_context_window: int = DEFAULT_CONTEXT_WINDOW
     """``AGENTSPAN_DEFAULT_CONTEXT_WINDOW``: the window of a model in no table entry. A
     conversation that would not fit its model's window is condensed (docs/sdk.md)."""
+    embedding_model: str | None = None
+    """``AGENTSPAN_EMBEDDING_MODEL`` (``provider/model``, e.g. ``openai/text-embedding-3-small``):
+    the model that embeds semantic-memory entries and queries when the caller names none;
+    unset, a memory index is searched lexically (BM25) unless its caller gives a model."""
+    max_memory_entries: int = 20_000
+    """``AGENTSPAN_MAX_MEMORY_ENTRIES``: entries one memory index may hold (a search reads
+    them all)."""
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -273,6 +280,8 @@ class Settings:
             mcp_lease_seconds=_float_env("AGENTSPAN_MCP_LEASE_SECONDS", 30.0),
             context_windows=_windows_env("AGENTSPAN_CONTEXT_WINDOWS"),
             default_context_window=_int_env("AGENTSPAN_DEFAULT_CONTEXT_WINDOW", DEFAULT_CONTEXT_WINDOW),
+            embedding_model=os.environ.get("AGENTSPAN_EMBEDDING_MODEL", "").strip() or None,
+            max_memory_entries=_int_env("AGENTSPAN_MAX_MEMORY_ENTRIES", 20_000),
         )
         for key, value in overrides.items():
             if value is not None:

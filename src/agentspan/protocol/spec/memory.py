@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from agentspan.protocol.spec._parts import SpecPart
+from agentspan.protocol.spec.tools import MAX_SEARCH_RESULTS, MEMORY_NAME_PATTERN
 
 MAX_MEMORY_MESSAGES = 1000
 """Messages a memory may carry in a spec (each is stored with the run's first messages)."""
@@ -20,9 +21,21 @@ class MemorySpec(SpecPart):
     messages: Annotated[list[dict[str, Any]], Field(max_length=MAX_MEMORY_MESSAGES)] | None = None
     max_messages: Annotated[int, Field(ge=1)] | None = None
     kind: Literal["conversation", "semantic"] | None = None
-    """``None`` means conversation memory. ``semantic``: ``messages`` holds what the SDK
-    recalled for the run's prompt (a system message, or none); without ``messages`` (a
-    sub-agent's semantic memory) the start is refused."""
+    """``None`` means conversation memory. ``semantic``: with ``namespace``, the server
+    searches its own memory index for the run's prompt when the execution starts (any
+    agent of a tree); else ``messages`` holds what the SDK recalled from an SDK-side store
+    (a system message, or none), and without either (a sub-agent's SDK-side store) the
+    start is refused."""
+    namespace: Annotated[str, Field(pattern=MEMORY_NAME_PATTERN)] | None = None
+    """Server-kept semantic memory: the namespace searched (``ServerMemoryStore``)."""
+    index: Annotated[str, Field(pattern=MEMORY_NAME_PATTERN)] | None = None
+    """Its index (default ``default``)."""
+    max_results: Annotated[int, Field(ge=1, le=MAX_SEARCH_RESULTS)] | None = None
+    """Entries recalled at most (default 5)."""
+    embedding_model: Annotated[str, Field(max_length=200)] | None = None
+    """``provider/model`` that embeds the query (default: the server's
+    ``AGENTSPAN_EMBEDDING_MODEL``; none: lexical ranking)."""
+    dimensions: Annotated[int, Field(ge=1, le=16_384)] | None = None
 
 
 CallbackPosition = Literal[

@@ -141,6 +141,61 @@ class MediaSettings(ToolSettings):
     model: str = ""
 
 
+VECTOR_DBS = ("agentspan", "default")
+"""``vectorDB`` values the server serves: its own database (``memory_entries``). The
+reference product named a configured vector database here (pgvector, ...); another name is
+refused at start rather than silently stored elsewhere."""
+MEMORY_NAME_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
+MAX_SEARCH_RESULTS = 50
+
+
+class _RagSettings(ToolSettings):
+    """What ``index_tool`` and ``search_tool`` share: where entries live and the model that
+    embeds them (``embeddingModelProvider``/``embeddingModel``; none: the server's default
+    ``AGENTSPAN_EMBEDDING_MODEL``, else lexical ranking)."""
+
+    task_type: str | None = None
+    """``LLM_INDEX_TEXT`` / ``LLM_SEARCH_INDEX`` as the reference sends it; not used."""
+    vector_db: Annotated[str | None, Field(alias="vectorDB")] = None
+    namespace: Annotated[str, Field(pattern=MEMORY_NAME_PATTERN)] = "default_ns"
+    index: Annotated[str, Field(pattern=MEMORY_NAME_PATTERN)] = "default"
+    embedding_model_provider: Annotated[str, Field(max_length=100)] | None = None
+    embedding_model: Annotated[str, Field(max_length=200)] | None = None
+    dimensions: Annotated[int, Field(ge=1, le=16_384)] | None = None
+
+    @field_validator("vector_db")
+    @classmethod
+    def _served(cls, value: str | None) -> str | None:
+        if value is not None and value not in VECTOR_DBS:
+            raise ValueError(
+                f"vectorDB {value!r} is not served by this server: use 'agentspan' "
+                "(entries live in the server's own database)"
+            )
+        return value
+
+    def model_string(self) -> str | None:
+        """``provider/model`` of the embedding model, or None (the server's default)."""
+        if not self.embedding_model:
+            return None
+        if self.embedding_model_provider:
+            return f"{self.embedding_model_provider}/{self.embedding_model}"
+        return self.embedding_model
+
+
+class RagIndexSettings(_RagSettings):
+    """``index_tool``: the model's ``text`` is stored under its ``docId`` (cut into chunks
+    of ``chunkSize`` characters overlapping by ``chunkOverlap`` when set)."""
+
+    chunk_size: Annotated[int, Field(ge=50, le=32_000)] | None = None
+    chunk_overlap: Annotated[int, Field(ge=0)] | None = None
+
+
+class RagSearchSettings(_RagSettings):
+    """``search_tool``: the ``maxResults`` entries most relevant to the model's ``query``."""
+
+    max_results: Annotated[int, Field(ge=1, le=MAX_SEARCH_RESULTS)] = 5
+
+
 class HandoffSettings(ToolSettings):
     """``transfer_to_<agent>`` of a handoff parent, or a swarm member's transfer tool."""
 
@@ -280,6 +335,20 @@ class VideoTool(ToolConfig):
 MediaTool = ImageTool | AudioTool | VideoTool
 
 
+class RagIndexTool(ToolConfig):
+    """Stores text in the server's semantic memory (``executors/rag_tools.py``)."""
+
+    tool_type: Literal["rag_index"] = "rag_index"
+    config: RagIndexSettings = Field(default_factory=RagIndexSettings)
+
+
+class RagSearchTool(ToolConfig):
+    """Searches the server's semantic memory (``executors/rag_tools.py``)."""
+
+    tool_type: Literal["rag_search"] = "rag_search"
+    config: RagSearchSettings = Field(default_factory=RagSearchSettings)
+
+
 class OtherTool(ToolConfig):
     """A tool type this server has no model for (media, RAG, message queue, future kinds)."""
 
@@ -298,6 +367,8 @@ _VARIANTS: dict[str, type[ToolConfig]] = {
     "generate_image": ImageTool,
     "generate_audio": AudioTool,
     "generate_video": VideoTool,
+    "rag_index": RagIndexTool,
+    "rag_search": RagSearchTool,
 }
 
 
@@ -322,6 +393,8 @@ AnyTool = Annotated[
     | Annotated[ImageTool, Tag("generate_image")]
     | Annotated[AudioTool, Tag("generate_audio")]
     | Annotated[VideoTool, Tag("generate_video")]
+    | Annotated[RagIndexTool, Tag("rag_index")]
+    | Annotated[RagSearchTool, Tag("rag_search")]
     | Annotated[OtherTool, Tag("other")],
     Discriminator(_tool_kind),
 ]

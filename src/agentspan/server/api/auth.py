@@ -46,6 +46,7 @@ ROUTE_SCOPES: tuple[tuple[str, KeyScope], ...] = (
     ("/api/tasks/", "worker"),
     ("/api/agent/", "operator"),
     ("/api/deployments", "operator"),
+    ("/api/memory/", "operator"),
     ("/api/keys", "admin"),
     ("/metrics", "operator"),
 )

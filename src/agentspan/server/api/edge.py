@@ -17,6 +17,7 @@ from agentspan.server.service.executions import ExecutionService
 from agentspan.server.service.keys import KeyService
 from agentspan.server.service.ops import OpsService
 from agentspan.server.service.principal import ANONYMOUS, PRINCIPAL_SCOPE_KEY, Principal
+from agentspan.server.service.semantic_memory import MemoryService
 from agentspan.server.tasks import TaskService
 
 
@@ -29,6 +30,7 @@ class ServiceLayer:
     keys: KeyService
     credentials: CredentialService
     ops: OpsService
+    memory: MemoryService
     deployments: DeploymentService = field(init=False)
     """Built from ``executions`` (a deploy prepares a definition as a start does)."""
 

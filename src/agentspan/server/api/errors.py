@@ -45,6 +45,7 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.KEY_NOT_FOUND: 404,
     ErrorCode.CREDENTIAL_NOT_FOUND: 404,
     ErrorCode.DEPLOYMENT_NOT_FOUND: 404,
+    ErrorCode.MEMORY_ENTRY_NOT_FOUND: 404,
     ErrorCode.METHOD_NOT_ALLOWED: 405,
     ErrorCode.REQUEST_TOO_LARGE: 413,
     ErrorCode.LIMIT_EXCEEDED: 413,
@@ -58,6 +59,7 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.CONFLICT: 409,
     ErrorCode.KEY_NAME_TAKEN: 409,
     ErrorCode.INTERNAL: 500,
+    ErrorCode.EMBEDDING_FAILED: 502,
     ErrorCode.CREDENTIAL_STORE_UNAVAILABLE: 503,
     ErrorCode.SHUTTING_DOWN: 503,
 }
@@ -76,6 +78,7 @@ _TITLES = {
     422: "Unprocessable Content",
     429: "Too Many Requests",
     500: "Internal Server Error",
+    502: "Bad Gateway",
     503: "Service Unavailable",
 }
 PROBLEM_TYPE = "application/problem+json"

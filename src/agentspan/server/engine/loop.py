@@ -12,8 +12,6 @@ function, to the strategy's handler for that function's purpose.
 from __future__ import annotations
 
 from agentspan.protocol.spec import AgentConfig
-from agentspan.server.engine.callback_points import ask_before_agent
-from agentspan.server.engine.callbacks import start_run
 from agentspan.server.engine.control import SHARED, on_resume
 from agentspan.server.engine.hooks import Hooks, hooks_for
 from agentspan.server.engine.model import (
@@ -30,6 +28,7 @@ from agentspan.server.engine.model import (
     ToolSucceeded,
     upgraded,
 )
+from agentspan.server.engine.recall import ask_recall, begin_run
 from agentspan.server.engine.session_state import merge_child
 from agentspan.server.engine.steps import Step, begin, control_children
 from agentspan.server.engine.strategies import strategy_for
@@ -76,8 +75,8 @@ def decide(spec: AgentConfig, state: ExecState, inp: Input, hooks: Hooks | None 
             on_fn_result(spec, d, inp, strategy)
         case Start():
             begin(spec, d, inp)
-            if not ask_before_agent(spec, d, inp):
-                start_run(spec, d, inp)
+            if not ask_recall(spec, d, inp):
+                begin_run(spec, d, inp)
         case ChildFinished():
             merge_child(d.state.tool_state, inp.state)  # a child sharing the run's state
             strategy.child_finished(spec, d, inp)

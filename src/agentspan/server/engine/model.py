@@ -115,7 +115,9 @@ class Usage(_Model):
     """False once any call was made with a model the price table does not know."""
 
 
-FnPurpose = Literal["router", "stop_when", "gate", "handoff", "guardrail", "callback", "retry_wait", "graph"]
+FnPurpose = Literal[
+    "router", "stop_when", "gate", "handoff", "guardrail", "callback", "retry_wait", "graph", "recall"
+]
 
 
 class PendingFn(_Model):
@@ -131,6 +133,9 @@ class PendingFn(_Model):
     """Runs started so far (the first run is attempt 1); see ``functions.retry_fn``."""
     executor: str = "worker"
     """Who runs it: an SDK worker, or a server-side executor (an LLM guardrail's judge)."""
+    resume: dict[str, Any] | None = None
+    """What to carry on with once it answered, kept here and not sent with the task (the
+    ``Start`` a semantic-memory recall holds back)."""
 
 
 class Condensation(_Model):
@@ -248,6 +253,9 @@ class ExecState(_Model):
     required_asks: int = 0
     """Answers sent back because a required tool was not called yet."""
     # lifecycle callbacks
+    recalled: str | None = None
+    """What the agent's server-kept semantic memory recalled for the run's prompt
+    (``engine/recall.py``): joins its instructions on every model call."""
     hook: CallbackWait | None = None
     """The agent-level callback (before/after agent or model) the execution waits for."""
     model_hooked: bool = False
@@ -387,6 +395,8 @@ class ToolSucceeded(_Model):
     call_id: str
     output: Any = None
     state_updates: dict[str, Any] | None = None
+    usage: LlmResult | None = None
+    """A model call the server-side tool made (an embedding), added to the run's usage."""
 
 
 class ToolFailed(_Model):

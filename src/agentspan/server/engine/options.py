@@ -16,10 +16,13 @@ UNHONOURED: tuple[Unhonoured, ...] = (
     (
         "memory",
         lambda spec: (
-            spec.memory is not None and spec.memory.kind == "semantic" and spec.memory.messages is None
+            spec.memory is not None
+            and spec.memory.kind == "semantic"
+            and spec.memory.messages is None
+            and spec.memory.namespace is None
         ),
-        "semantic memory is searched by the SDK for the prompt of the agent that is run; "
-        "on a sub-agent it is not supported yet (give it to the agent you run, or search it from a tool)",
+        "semantic memory in an SDK-side store is searched by the SDK for the prompt of the agent "
+        "that is run only; for a sub-agent keep it on the server (SemanticMemory(store=ServerMemoryStore(...)))",
     ),
 )
 

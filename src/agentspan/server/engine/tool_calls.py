@@ -53,6 +53,7 @@ from agentspan.server.engine.steps import (
     finish,
     handoff_prompt,
     next_model_call,
+    record_usage,
     resolve,
 )
 from agentspan.server.engine.waits import pending_tool, wait_text
@@ -297,6 +298,8 @@ def on_tool_succeeded(spec: AgentConfig, d: Step, inp: ToolSucceeded) -> None:
         return  # stale: the call was already resolved (or its result is being checked)
     if inp.state_updates:
         s.tool_state.update(inp.state_updates)
+    if inp.usage is not None:
+        record_usage(d, inp.usage, purpose="embedding")
     note_call(spec, d, call)  # it ran: a required tool counts as called
     if not check_tool_result(spec, d, call, inp.output):
         show_result(spec, d, call, inp.output)

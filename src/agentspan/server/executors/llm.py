@@ -45,6 +45,7 @@ from agentspan.server.executors.condensing import (
 )
 from agentspan.server.executors.conversations import ConversationCache
 from agentspan.server.executors.prompts import build_request, with_signal
+from agentspan.server.executors.recall import with_recalled
 from agentspan.server.observers import LlmCallFinished, ObserverBus
 from agentspan.server.providers import LlmRequest, LlmResponse, Provider, ProviderError
 from agentspan.server.providers.base import DeltaCallback
@@ -129,6 +130,7 @@ class LlmExecutor:
         over = budget.exceeded() if budget is not None else None
         if over is not None:
             return BudgetExceeded(reason=over)
+        spec = with_recalled(spec, state.recalled)  # server-kept semantic memory (engine/recall.py)
         try:
             spec = render(spec, state.tool_state)  # ADK's {var} instructions (session_state.py)
         except MissingStateVariable as exc:

@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from agentspan.server.engine.model import ExecState, Input, ToolFailed, ToolSucceeded
+from agentspan.server.engine.model import ExecState, Input, LlmResult, ToolFailed, ToolSucceeded
 from agentspan.server.executors.base import ExecutorContext, Job
 
 
@@ -38,10 +38,12 @@ class ToolCall:
 
 @dataclass(frozen=True, slots=True)
 class ToolReply:
-    """A result with tool-state updates (return a plain value when there are none)."""
+    """A result with tool-state updates or usage (return a plain value when there are none)."""
 
     output: Any
     state_updates: dict[str, Any] = field(default_factory=dict)
+    usage: LlmResult | None = None
+    """A model call the tool made (an embedding): added to the run's tokens and cost."""
 
 
 class ToolCallError(Exception):
@@ -90,7 +92,10 @@ class ToolExecutor:
             return ToolFailed(call_id=task.call_id, error=f"{type(exc).__name__}: {exc}", retryable=True)
         if isinstance(output, ToolReply):
             return ToolSucceeded(
-                call_id=task.call_id, output=output.output, state_updates=output.state_updates or None
+                call_id=task.call_id,
+                output=output.output,
+                state_updates=output.state_updates or None,
+                usage=output.usage,
             )
         return ToolSucceeded(call_id=task.call_id, output=output)
 

@@ -1,6 +1,8 @@
 """LLM providers: one adapter per wire protocol, normalised to :mod:`.base` types."""
 
 from agentspan.server.providers.base import (
+    Embedder,
+    Embeddings,
     LlmRequest,
     LlmResponse,
     LlmToolCall,
@@ -12,6 +14,8 @@ from agentspan.server.providers.base import (
 from agentspan.server.providers.registry import ProviderRegistry
 
 __all__ = [
+    "Embedder",
+    "Embeddings",
     "LlmRequest",
     "LlmResponse",
     "LlmToolCall",

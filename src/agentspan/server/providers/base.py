@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from agentspan.protocol.messages import ChatMessage
 
@@ -85,6 +85,26 @@ class ProviderError(Exception):
         super().__init__(message)
         self.retryable = retryable
         self.retry_after = retry_after
+
+
+@dataclass(frozen=True, slots=True)
+class Embeddings:
+    """One embedding per input text (same order), and the tokens the call used."""
+
+    vectors: list[list[float]]
+    prompt_tokens: int = 0
+
+
+MAX_EMBED_BATCH = 256
+"""The most texts one ``embed`` call takes (OpenAI accepts up to 2048; kept smaller)."""
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """An adapter that can turn texts into vectors (``POST /embeddings`` and the like).
+    Not every provider has one: check with ``isinstance(adapter, Embedder)``."""
+
+    async def embed(self, model: str, texts: list[str], dimensions: int | None = None) -> Embeddings: ...
 
 
 DeltaCallback = Callable[[str], None]

@@ -29,7 +29,9 @@ from agentspan.server.providers._common import (
 )
 from agentspan.server.providers._common import retry_after_seconds as retry_after_seconds
 from agentspan.server.providers.base import (
+    MAX_EMBED_BATCH,
     DeltaCallback,
+    Embeddings,
     LlmRequest,
     LlmResponse,
     LlmToolCall,
@@ -90,6 +92,33 @@ class OpenAIProvider(HttpAdapter):
             return await self._stream(url, payload, on_delta)
         except HTTP_FAILURES as exc:
             raise self._transport_error(url, exc) from None
+
+    async def embed(self, model: str, texts: list[str], dimensions: int | None = None) -> Embeddings:
+        """One ``POST {base_url}/embeddings`` for up to ``MAX_EMBED_BATCH`` texts."""
+        if len(texts) > MAX_EMBED_BATCH:
+            raise ProviderError(f"at most {MAX_EMBED_BATCH} texts per embeddings call", retryable=False)
+        if self._azure_api_version is None:
+            url = _join_url(self._base_url, "embeddings")
+        else:
+            deployment = quote(model, safe="")
+            version = quote(self._azure_api_version, safe="")
+            url = _join_url(
+                self._base_url, f"openai/deployments/{deployment}/embeddings?api-version={version}"
+            )
+        payload: dict[str, Any] = {"model": model, "input": texts, "encoding_format": "float"}
+        if dimensions is not None:
+            payload["dimensions"] = dimensions
+        try:
+            reply = await self._post(url, payload)
+        except HTTP_FAILURES as exc:
+            raise self._transport_error(url, exc) from None
+        embeddings = self._parse_body(reply, parse_embeddings, "data[].embedding")
+        if len(embeddings.vectors) != len(texts):
+            raise ProviderError(
+                f"{self._label} returned {len(embeddings.vectors)} embeddings for {len(texts)} texts",
+                retryable=False,
+            )
+        return embeddings
 
     def _url(self, request: LlmRequest) -> str:
         base = self._base_url
@@ -317,6 +346,14 @@ def parse_completion(body: Any) -> LlmResponse:
         finish_reason=choice.get("finish_reason"),
         thinking=_reasoning_text(message),
     )
+
+
+def parse_embeddings(body: Any) -> Embeddings:
+    """The vectors of an embeddings reply, put back in input order (``index``)."""
+    items = sorted(body["data"], key=lambda item: int(item["index"]))
+    vectors = [[float(x) for x in item["embedding"]] for item in items]
+    usage = body.get("usage") or {}
+    return Embeddings(vectors=vectors, prompt_tokens=int(usage.get("prompt_tokens") or 0))
 
 
 def parse_usage(usage: Any) -> LlmUsage:

@@ -29,7 +29,15 @@ from typing import Any
 
 from agentspan.server.providers._common import MASK as MASK
 from agentspan.server.providers._common import redact
-from agentspan.server.providers.base import DeltaCallback, LlmRequest, LlmResponse, Provider, ProviderError
+from agentspan.server.providers.base import (
+    DeltaCallback,
+    Embedder,
+    Embeddings,
+    LlmRequest,
+    LlmResponse,
+    Provider,
+    ProviderError,
+)
 
 _SECRET_NAME = re.compile(r"(_KEY|_TOKEN|_SECRET|_PASSWORD)$", re.IGNORECASE)
 MIN_SECRET = 8
@@ -145,6 +153,20 @@ class Masked:
                 for call in reply.tool_calls
             ],
         )
+
+    async def embed(self, model: str, texts: list[str], dimensions: int | None = None) -> Embeddings:
+        """The inner adapter's embeddings (``ProviderError`` when it has none); vectors
+        carry no text, so only errors need masking."""
+        if not isinstance(self.inner, Embedder):
+            raise ProviderError(
+                f"the provider of model {model!r} has no embeddings API on this server", retryable=False
+            )
+        try:
+            return await self.inner.embed(model, texts, dimensions)
+        except ProviderError as exc:
+            raise ProviderError(
+                mask_text(str(exc), self._forms), retryable=exc.retryable, retry_after=exc.retry_after
+            ) from None
 
     async def aclose(self) -> None:
         await self.inner.aclose()

@@ -9,7 +9,8 @@ transaction may do, what a store may read), its SQL written once (sql.py compile
 for both dialects) and the shared code running it:
 
     executions.py  events.py  messages.py  specs.py  queue.py  budgets.py  keys.py
-    credentials.py  deployments.py  inbox.py  forks.py  media.py  retention.py  ops.py
+    credentials.py  deployments.py  inbox.py  forks.py  media.py  memory_entries.py
+    retention.py  ops.py
 
 ``Tx`` and ``Store`` here are the union of those Protocols, so callers keep one object
 to pass around. sqlite.py and postgres.py only add what really differs by dialect:
@@ -45,6 +46,7 @@ from agentspan.server.store.inbox import InboxReads, InboxRow, InboxTx
 from agentspan.server.store.keys import ApiKeyRow, KeysReads, KeysTx
 from agentspan.server.store.media import MediaReads, MediaRow, MediaTx
 from agentspan.server.store.memory import MemoryTx
+from agentspan.server.store.memory_entries import MemoryEntriesReads, MemoryEntriesTx, MemoryEntryRow
 from agentspan.server.store.messages import MessagesReads, MessagesTx
 from agentspan.server.store.ops import OpsReads
 from agentspan.server.store.queue import QueueReads, QueueTx, TaskRow
@@ -74,6 +76,7 @@ __all__ = [
     "InboxRow",
     "MediaRow",
     "Member",
+    "MemoryEntryRow",
     "Store",
     "StoreError",
     "StoreLockedError",
@@ -100,6 +103,8 @@ class Tx(
     BudgetsTx,
     KeysTx,
     MemoryTx,
+    MemoryEntriesTx,
+    MemoryEntriesReads,
     CredentialsTx,
     DeploymentsTx,
     InboxTx,
@@ -125,6 +130,7 @@ class Store(
     BudgetsReads,
     KeysReads,
     MemoryTx,
+    MemoryEntriesReads,
     CredentialsReads,
     DeploymentsReads,
     InboxReads,

@@ -449,6 +449,46 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX media_execution ON media (execution_id)",
         ),
     ),
+    # 12: semantic memory kept by the server (memory_entries.py): entries per namespace and
+    # index, with an optional float32 embedding.
+    Migration(
+        sqlite=(
+            """CREATE TABLE memory_entries (
+            namespace TEXT NOT NULL,
+            index_name TEXT NOT NULL,
+            id TEXT NOT NULL,
+            content TEXT NOT NULL,
+            metadata TEXT NOT NULL,
+            doc_id TEXT,
+            embedding BLOB,
+            embedding_model TEXT,
+            dimensions INTEGER,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            PRIMARY KEY (namespace, index_name, id)
+        )""",
+            "CREATE INDEX memory_entries_doc ON memory_entries (namespace, index_name, doc_id)",
+            "CREATE INDEX memory_entries_age ON memory_entries (namespace, index_name, created_at, id)",
+        ),
+        postgres=(
+            """CREATE TABLE memory_entries (
+            namespace text NOT NULL,
+            index_name text NOT NULL,
+            id text NOT NULL,
+            content text NOT NULL,
+            metadata text NOT NULL,
+            doc_id text,
+            embedding bytea,
+            embedding_model text,
+            dimensions integer,
+            created_at double precision NOT NULL,
+            updated_at double precision NOT NULL,
+            PRIMARY KEY (namespace, index_name, id)
+        )""",
+            "CREATE INDEX memory_entries_doc ON memory_entries (namespace, index_name, doc_id)",
+            "CREATE INDEX memory_entries_age ON memory_entries (namespace, index_name, created_at, id)",
+        ),
+    ),
 )
 
 SQLITE_MIGRATIONS: list[list[str]] = [list(m.sqlite) for m in MIGRATIONS]

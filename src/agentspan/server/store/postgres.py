@@ -69,6 +69,7 @@ from agentspan.server.store.inbox import InboxReadsSql, InboxTxSql
 from agentspan.server.store.keys import KeysReadsSql, KeysTxSql
 from agentspan.server.store.media import MediaReadsSql, MediaTxSql
 from agentspan.server.store.memory import MemorySql
+from agentspan.server.store.memory_entries import MemoryEntriesReadsSql, MemoryEntriesTxSql
 from agentspan.server.store.messages import APPEND as APPEND_MESSAGES
 from agentspan.server.store.messages import MessagesReadsSql
 from agentspan.server.store.migrations import POSTGRES_MIGRATIONS
@@ -172,6 +173,8 @@ class PostgresTx(
     InboxTxSql,
     ForksTxSql,
     MediaTxSql,
+    MemoryEntriesTxSql,
+    MemoryEntriesReadsSql,
 ):
     """Statements of one transaction on one pooled connection."""
 
@@ -299,6 +302,7 @@ class PostgresStore(
     InboxReadsSql,
     ForksReadsSql,
     MediaReadsSql,
+    MemoryEntriesReadsSql,
     OpsReadsSql,
 ):
     """A store on a PostgreSQL database shared by any number of server replicas.

@@ -39,6 +39,7 @@ from agentspan.server.store.inbox import InboxReadsSql, InboxTxSql
 from agentspan.server.store.keys import KeysReadsSql, KeysTxSql
 from agentspan.server.store.media import MediaReadsSql, MediaTxSql
 from agentspan.server.store.memory import MemorySql
+from agentspan.server.store.memory_entries import MemoryEntriesReadsSql, MemoryEntriesTxSql
 from agentspan.server.store.messages import APPEND as APPEND_MESSAGES
 from agentspan.server.store.messages import MessagesReadsSql
 from agentspan.server.store.migrations import SQLITE_MIGRATIONS
@@ -96,6 +97,8 @@ class SqliteTx(
     InboxTxSql,
     ForksTxSql,
     MediaTxSql,
+    MemoryEntriesTxSql,
+    MemoryEntriesReadsSql,
 ):
     """Statements of one transaction on the store's connection."""
 
@@ -174,6 +177,7 @@ class SqliteStore(
     InboxReadsSql,
     ForksReadsSql,
     MediaReadsSql,
+    MemoryEntriesReadsSql,
     OpsReadsSql,
 ):
     """The embedded store. ``path`` is a file; ``:memory:`` is allowed for tests.

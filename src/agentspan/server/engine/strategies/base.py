@@ -23,10 +23,18 @@ from agentspan.server.engine.model import (
     ToolFailed,
     ToolSucceeded,
 )
+from agentspan.server.engine.recall import on_recall_result
 from agentspan.server.engine.steps import InputHandler, Step
 from agentspan.server.engine.tool_calls import on_retry_wait_over
 
 FnHandler = Callable[[AgentConfig, Step, PendingFn, ToolSucceeded | ToolFailed], None]
+
+_SHARED_ANSWERS: dict[str, FnHandler] = {
+    "guardrail": on_guardrail_result,
+    "callback": on_callback_result,
+    "recall": on_recall_result,
+}
+"""Decision functions answered the same way in every strategy."""
 """Acts on a decision function's final answer (retries are already spent or not needed)."""
 
 
@@ -62,11 +70,10 @@ def on_fn_result(spec: AgentConfig, d: Step, inp: ToolSucceeded | ToolFailed, st
             del s.pending[inp.call_id]
             on_retry_wait_over(spec, d, fn)
         return
-    if fn.purpose in ("guardrail", "callback"):  # the same in every strategy
+    if fn.purpose in ("guardrail", "callback", "recall"):  # the same in every strategy
         if not retry_fn(d, fn, inp):
             del s.pending[inp.call_id]
-            on_answer = on_guardrail_result if fn.purpose == "guardrail" else on_callback_result
-            on_answer(spec, d, fn, inp)
+            _SHARED_ANSWERS[fn.purpose](spec, d, fn, inp)
         return
     handler = strategy.fn_results.get(fn.purpose)
     if handler is None:
