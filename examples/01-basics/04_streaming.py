@@ -20,7 +20,9 @@ def stock_level(sku: str) -> int:
 
 agent = Agent(
     name="stock_streamer",
-    model=scripted_or_live([ToolCall("stock_level", {"sku": "KB-7"}), "There are 42 KB-7 keyboards in stock."]),
+    model=scripted_or_live(
+        [ToolCall("stock_level", {"sku": "KB-7"}), "There are 42 KB-7 keyboards in stock."]
+    ),
     instructions="Check the stock, then answer in one sentence.",
     tools=[stock_level],
 )
@@ -36,7 +38,7 @@ with AgentRuntime() as runtime:
             print(f"#{event.id} tool_result {event.tool_name} -> {event.result}")
         else:
             print(f"#{event.id} {event.type}")
-    print(f"final: {stream.result.output}")
+    print(f"final: {stream.get_result().output}")
 
 # expect: tool_call stock_level {'sku': 'KB-7'}
 # expect: tool_result stock_level -> 42

@@ -37,7 +37,9 @@ def other_process(execution_id: str) -> None:
         while not (status := handle.get_status()).is_waiting:
             time.sleep(0.1)
         pending = status.pending_tool or {}
-        print(f"[other process] waiting for {pending['kind']} of {pending['tool_name']}{pending['parameters']}")
+        print(
+            f"[other process] waiting for {pending['kind']} of {pending['tool_name']}{pending['parameters']}"
+        )
         handle.approve()
         print(f"[other process] joined: {handle.join(timeout=30).output}")
 

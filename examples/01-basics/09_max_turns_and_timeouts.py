@@ -45,10 +45,10 @@ exporter = Agent(
 with AgentRuntime() as runtime:
     capped = runtime.run(reader, "Read the whole manual.")
     pages = [call["args"]["page"] for call in capped.tool_calls]
-    print(f"reader: {capped.status}, finish_reason={capped.finish_reason.value}, pages read: {pages}")
+    print(f"reader: {capped.status}, finish_reason={capped.finish_reason}, pages read: {pages}")
 
     timed = runtime.run(exporter, "Export the orders.")
     print(f"exporter: {timed.status}, error: {timed.error}")
 
-# expect: reader: COMPLETED, finish_reason=max_turns, pages read: [1, 2, 3]
+# expect: reader: COMPLETED, finish_reason=FinishReason.MAX_TURNS, pages read: [1, 2, 3]
 # expect: exporter: TIMED_OUT

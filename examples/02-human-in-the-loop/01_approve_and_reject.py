@@ -21,10 +21,10 @@ def delete_user(user_id: str) -> str:
     return f"user {user_id} deleted"
 
 
-def admin(script: list) -> Agent:
+def admin(user_id: str) -> Agent:
     return Agent(
         name="account_admin",
-        model=scripted_or_live(script),
+        model=scripted_or_live([ToolCall("delete_user", {"user_id": user_id}), f"Done with {user_id}."]),
         instructions="Delete the account the user names, then report what happened.",
         tools=[delete_user],
     )
@@ -32,17 +32,18 @@ def admin(script: list) -> Agent:
 
 with AgentRuntime() as runtime:
     for user_id, decision in [("u-17", "approve"), ("u-99", "reject")]:
-        agent = admin([ToolCall("delete_user", {"user_id": user_id}), f"Done with {user_id}."])
-        stream = runtime.stream(agent, f"Please delete account {user_id}.")
+        stream = runtime.stream(admin(user_id), f"Please delete account {user_id}.")
         for event in stream:
             if event.type == "waiting":
-                print(f"{user_id}: waiting for approval of {event.pending_tool['tool_name']}")
+                print(f"{user_id}: waiting for approval of {(event.pending_tool or {}).get('tool_name')}")
                 if decision == "approve":
                     stream.approve()
                 else:
                     stream.reject("account u-99 belongs to an active customer")
-        call = stream.result.tool_calls[0]
-        print(f"{user_id}: {decision} -> call {call['status']}, result: {call.get('result') or call.get('error')}")
+        call = stream.get_result().tool_calls[0]
+        print(
+            f"{user_id}: {decision} -> call {call['status']}, result: {call.get('result') or call.get('error')}"
+        )
     print(f"functions actually run for: {deleted}")
 
 # expect: u-17: waiting for approval of delete_user

@@ -9,8 +9,9 @@ rejects the draft with feedback; the model sees the feedback and revises.
 """
 
 import time
+from typing import Any
 
-from agentspan.agents import Agent, AgentAPIError, AgentRuntime, tool
+from agentspan.agents import Agent, AgentAPIError, AgentHandle, AgentRuntime, tool
 from agentspan.agents.testing import ToolCall, scripted_or_live
 
 REVIEW = {
@@ -43,10 +44,10 @@ agent = Agent(
 )
 
 
-def wait_for_review(handle):
+def wait_for_review(handle: AgentHandle) -> dict[str, Any]:
     while not (status := handle.get_status()).is_waiting:
         time.sleep(0.05)
-    return status.pending_tool
+    return status.pending_tool or {}
 
 
 with AgentRuntime() as runtime:

@@ -30,8 +30,8 @@ with AgentRuntime() as runtime:
     handle = runtime.start(agent, "My laptop screen flickers, please file a ticket.")
     while not (status := handle.get_status()).is_waiting:
         time.sleep(0.05)
-    question = status.pending_tool["parameters"]["question"]
-    print(f"the agent asks ({status.pending_tool['kind']}): {question}")
+    pending = status.pending_tool or {}
+    print(f"the agent asks ({pending['kind']}): {pending['parameters']['question']}")
     handle.send("A ThinkPad X1")
     result = handle.join(timeout=30)
     print(f"the tool returned: {result.tool_calls[0]['result']}")

@@ -9,7 +9,7 @@ in ``pending_tool["parameters"]["options"]``, and ``respond({"selected": name})`
 
 import time
 
-from agentspan.agents import Agent, AgentRuntime
+from agentspan.agents import Agent, AgentHandle, AgentRuntime
 from agentspan.agents.testing import scripted_or_live
 
 drafter = Agent(name="poster_drafter", model=scripted_or_live(["Draft: 'Durable by design.'"]))
@@ -17,10 +17,11 @@ critic = Agent(name="poster_critic", model=scripted_or_live(["Critique: make it 
 studio = Agent(name="poster_studio", agents=[drafter, critic], strategy="manual")
 
 
-def next_choice(handle) -> list[str]:
+def next_choice(handle: AgentHandle) -> list[str]:
     while not (status := handle.get_status()).is_waiting:
         time.sleep(0.05)
-    return status.pending_tool["parameters"]["options"]
+    options: list[str] = (status.pending_tool or {})["parameters"]["options"]
+    return options
 
 
 with AgentRuntime() as runtime:

@@ -25,7 +25,7 @@ with AgentRuntime() as runtime:
     handle = runtime.start(meeting, "When do we ship?")
     while not (status := handle.get_status()).is_waiting:
         time.sleep(0.05)
-    print(f"the boss is shown: {status.pending_tool['parameters']['question']!r}")
+    print(f"the boss is shown: {(status.pending_tool or {})['parameters']['question']!r}")
     handle.send("Friday works. Ship it.")
     print(handle.join(timeout=30).output)
 

@@ -32,7 +32,7 @@ with AgentRuntime() as runtime:
     handle = runtime.start(agent, "Can I get a better price?")
     while not (status := handle.get_status()).is_waiting:
         time.sleep(0.05)
-    held = status.pending_tool
+    held = status.pending_tool or {}
     print(f"held by {held['tool_name']} ({held['parameters']['message']}): {held['parameters']['content']!r}")
     handle.respond({"approved": True, "edited_output": "Our prices are fixed, but shipping is free."})
     result = handle.join(timeout=30)

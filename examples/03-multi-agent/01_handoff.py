@@ -19,7 +19,9 @@ def invoice_total(invoice_id: str) -> float:
 
 billing = Agent(
     name="billing_desk",
-    model=scripted_or_live([ToolCall("invoice_total", {"invoice_id": "INV-9"}), "Invoice INV-9 totals 1280.00 EUR."]),
+    model=scripted_or_live(
+        [ToolCall("invoice_total", {"invoice_id": "INV-9"}), "Invoice INV-9 totals 1280.00 EUR."]
+    ),
     instructions="Answer billing questions using invoice_total.",
     introduction="Handles invoices and payments.",
     tools=[invoice_total],

@@ -34,7 +34,9 @@ market = Agent(
 )
 rivals = Agent(
     name="rival_analyst",
-    model=scripted_or_live([ToolCall("competitor_count", {"region": "EU"}), "There are 7 competitors in the EU."]),
+    model=scripted_or_live(
+        [ToolCall("competitor_count", {"region": "EU"}), "There are 7 competitors in the EU."]
+    ),
     tools=[competitor_count],
 )
 analysis = Agent(name="launch_analysis", agents=[market, rivals], strategy="parallel")

@@ -10,14 +10,22 @@ one. The router can be an agent (its answer names a sub-agent) or a plain Python
 from agentspan.agents import Agent, AgentRuntime
 from agentspan.agents.testing import scripted_or_live
 
-coder = Agent(name="route_coder", model=scripted_or_live(["def add(a, b):\n    return a + b"]), introduction="Writes code.")
-poet = Agent(name="route_poet", model=scripted_or_live(["Roses bloom in rows."]), introduction="Writes poems.")
+coder = Agent(
+    name="route_coder",
+    model=scripted_or_live(["def add(a, b):\n    return a + b"]),
+    introduction="Writes code.",
+)
+poet = Agent(
+    name="route_poet", model=scripted_or_live(["Roses bloom in rows."]), introduction="Writes poems."
+)
 
 by_agent = Agent(
     name="desk_by_agent",
     agents=[coder, poet],
     strategy="router",
-    router=Agent(name="route_chooser", model=scripted_or_live(["route_coder"]), instructions="Name the best agent."),
+    router=Agent(
+        name="route_chooser", model=scripted_or_live(["route_coder"]), instructions="Name the best agent."
+    ),
 )
 
 calls: list[str] = []

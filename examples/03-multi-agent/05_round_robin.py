@@ -26,9 +26,9 @@ debate = Agent(name="remote_debate", agents=[optimist, skeptic], strategy="round
 with AgentRuntime() as runtime:
     result = runtime.run(debate, "Is remote work better?")
     print(f"turns: {[e.target for e in result.events if e.type == 'handoff']}")
-    print(f"finish_reason: {result.finish_reason.value}")
+    print(f"finish_reason: {result.finish_reason}")
     print(result.output)
 
 # expect: turns: ['optimist', 'skeptic', 'optimist']
-# expect: finish_reason: max_turns
+# expect: finish_reason: FinishReason.MAX_TURNS
 # expect: [skeptic]: But it makes mentoring juniors harder.

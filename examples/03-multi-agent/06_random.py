@@ -19,7 +19,7 @@ with AgentRuntime() as runtime:
     speakers = [e.target for e in result.events if e.type == "handoff"]
     print(f"{len(speakers)} turns, every speaker a member: {set(speakers) <= set(names)}")
     print(f"speakers: {speakers}")
-    print(f"status: {result.status}, finish_reason: {result.finish_reason.value}")
+    print(f"status: {result.status}, finish_reason: {result.finish_reason}")
 
 # expect: 4 turns, every speaker a member: True
-# expect: status: COMPLETED, finish_reason: max_turns
+# expect: status: COMPLETED, finish_reason: FinishReason.MAX_TURNS

@@ -34,7 +34,7 @@ desk = Agent(
 
 with AgentRuntime() as runtime:
     result = runtime.run(desk, "I want my 900 EUR back.")
-    print(f"control passed: {' -> '.join(e.target for e in result.events if e.type == 'handoff')}")
+    print(f"control passed: {' -> '.join(str(e.target) for e in result.events if e.type == 'handoff')}")
     print(result.output)
 
 # expect: control passed: swarm_triage -> swarm_refunds -> swarm_manager

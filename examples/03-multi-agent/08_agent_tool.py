@@ -19,14 +19,19 @@ def exchange_rate(base: str, quote: str) -> float:
 
 fx = Agent(
     name="fx_specialist",
-    model=scripted_or_live([ToolCall("exchange_rate", {"base": "EUR", "quote": "USD"}), "1 EUR = 1.08 USD today."]),
+    model=scripted_or_live(
+        [ToolCall("exchange_rate", {"base": "EUR", "quote": "USD"}), "1 EUR = 1.08 USD today."]
+    ),
     instructions="Answer currency questions with exchange_rate.",
     tools=[exchange_rate],
 )
 lead = Agent(
     name="travel_lead",
     model=scripted_or_live(
-        [ToolCall("fx_specialist", {"request": "EUR to USD rate?"}), "At 1.08, your 500 EUR is about 540 USD."]
+        [
+            ToolCall("fx_specialist", {"request": "EUR to USD rate?"}),
+            "At 1.08, your 500 EUR is about 540 USD.",
+        ]
     ),
     instructions="Plan the trip budget; ask fx_specialist for exchange rates.",
     tools=[agent_tool(fx)],

@@ -29,9 +29,9 @@ with AgentRuntime() as runtime:
     result = runtime.run(review, "Write a slogan for a durable agent runtime.")
     turns = [e.target for e in result.events if e.type == "handoff"]
     print(f"turns taken: {len(turns)} of at most 10")
-    print(f"finish_reason: {result.finish_reason.value}")
+    print(f"finish_reason: {result.finish_reason}")
     print(f"why: {[e.content for e in result.events if e.type == 'terminated']}")
 
 # expect: turns taken: 2 of at most 10
-# expect: finish_reason: termination
+# expect: finish_reason: FinishReason.TERMINATION
 # expect: why: ["the answer mentions 'APPROVED'"]

@@ -20,7 +20,9 @@ def three_bullets(content: str) -> GuardrailResult:
     checked.append(content)
     bullets = [line for line in content.splitlines() if line.startswith("- ")]
     if len(bullets) != 3:
-        return GuardrailResult(passed=False, message=f"Use exactly three '- ' bullets (you used {len(bullets)}).")
+        return GuardrailResult(
+            passed=False, message=f"Use exactly three '- ' bullets (you used {len(bullets)})."
+        )
     return GuardrailResult(passed=True)
 
 

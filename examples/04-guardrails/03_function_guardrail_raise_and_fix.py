@@ -27,7 +27,9 @@ def no_competitors(content: str) -> GuardrailResult:
 def mask_emails(content: str) -> GuardrailResult:
     """Mask e-mail addresses before the answer leaves."""
     if EMAIL.search(content):
-        return GuardrailResult(passed=False, message="contains an e-mail", fixed_output=EMAIL.sub("[email]", content))
+        return GuardrailResult(
+            passed=False, message="contains an e-mail", fixed_output=EMAIL.sub("[email]", content)
+        )
     return GuardrailResult(passed=True)
 
 
@@ -44,11 +46,11 @@ masking = Agent(
 
 with AgentRuntime() as runtime:
     failed = runtime.run(strict, "Which product should I buy?")
-    print(f"raise: {failed.status}, finish_reason={failed.finish_reason.value}, output={failed.output}")
+    print(f"raise: {failed.status}, finish_reason={failed.finish_reason}, output={failed.output}")
     print(f"       {failed.error}")
     fixed = runtime.run(masking, "Who handles refunds?")
     print(f"fix:   {fixed.status}, output: {fixed.output}")
 
-# expect: raise: FAILED, finish_reason=guardrail, output=None
+# expect: raise: FAILED, finish_reason=FinishReason.GUARDRAIL, output=None
 # expect: Guardrail 'no_competitors' failed: recommends a competitor
 # expect: fix:   COMPLETED, output: Write to [email] for refunds.

@@ -15,7 +15,9 @@ from agentspan.agents.testing import scripted_or_live
 def strip_signature(content: str) -> GuardrailResult:
     """Drop everything after '--' (e-mail signatures) from the request."""
     if "--" in content:
-        return GuardrailResult(passed=False, message="had a signature", fixed_output=content.split("--")[0].strip())
+        return GuardrailResult(
+            passed=False, message="had a signature", fixed_output=content.split("--")[0].strip()
+        )
     return GuardrailResult(passed=True)
 
 

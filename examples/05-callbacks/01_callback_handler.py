@@ -8,6 +8,8 @@ return a dict to change what happens; here ``on_tool_end`` rounds the tool's res
 the model sees it.
 """
 
+from typing import Any
+
 from agentspan.agents import Agent, AgentRuntime, CallbackHandler, tool
 from agentspan.agents.testing import ToolCall, scripted_or_live
 
@@ -19,24 +21,26 @@ def convert_temperature(fahrenheit: float) -> float:
 
 
 class Tracer(CallbackHandler):
-    def on_agent_start(self, *, agent_name: str, prompt: str, **kwargs: object) -> None:
-        print(f"agent_start  {agent_name}: {prompt!r}")
+    """Every hook gets keyword arguments describing its step (see docs/sdk.md#callbacks)."""
 
-    def on_model_start(self, *, messages: list, **kwargs: object) -> None:
-        print(f"model_start  {len(messages)} messages, last from {messages[-1]['role']}")
+    def on_agent_start(self, **kw: Any) -> None:
+        print(f"agent_start  {kw['agent_name']}: {kw['prompt']!r}")
 
-    def on_model_end(self, *, llm_result: str, tool_calls: list, **kwargs: object) -> None:
-        print(f"model_end    text={llm_result!r} tool_calls={[c['name'] for c in tool_calls]}")
+    def on_model_start(self, **kw: Any) -> None:
+        print(f"model_start  {len(kw['messages'])} messages, last from {kw['messages'][-1]['role']}")
 
-    def on_tool_start(self, *, tool_name: str, arguments: dict, **kwargs: object) -> None:
-        print(f"tool_start   {tool_name}{arguments}")
+    def on_model_end(self, **kw: Any) -> None:
+        print(f"model_end    text={kw['llm_result']!r} tool_calls={[c['name'] for c in kw['tool_calls']]}")
 
-    def on_tool_end(self, *, tool_name: str, result: object = None, **kwargs: object) -> dict:
-        print(f"tool_end     {tool_name} -> {result}")
-        return {"result": round(float(result), 1)}  # the model sees the rounded value
+    def on_tool_start(self, **kw: Any) -> None:
+        print(f"tool_start   {kw['tool_name']}{kw['arguments']}")
 
-    def on_agent_end(self, *, output: str, **kwargs: object) -> None:
-        print(f"agent_end    {output!r}")
+    def on_tool_end(self, **kw: Any) -> dict[str, Any]:
+        print(f"tool_end     {kw['tool_name']} -> {kw['result']}")
+        return {"result": round(kw["result"], 1)}  # the model sees the rounded value
+
+    def on_agent_end(self, **kw: Any) -> None:
+        print(f"agent_end    {kw['output']!r}")
 
 
 agent = Agent(

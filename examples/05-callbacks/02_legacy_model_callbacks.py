@@ -9,13 +9,15 @@ model reply for ``after_model_callback`` to see), and ``after_model_callback`` m
 the model's reply. Both run in your process and are recorded like any callback.
 """
 
+from typing import Any
+
 from agentspan.agents import Agent, AgentRuntime
 from agentspan.agents.testing import scripted_or_live
 
 CACHE = {"What are your opening hours?": "We are open 9:00-17:00, Monday to Friday."}
 
 
-def answer_from_cache(messages: list, **kwargs: object) -> dict | None:
+def answer_from_cache(messages: list[dict[str, Any]], **kwargs: Any) -> dict[str, str] | None:
     question = messages[-1]["content"]
     if question in CACHE:
         print(f"before_model: cache hit for {question!r}")
@@ -24,7 +26,7 @@ def answer_from_cache(messages: list, **kwargs: object) -> dict | None:
     return None
 
 
-def sign_reply(llm_result: str, **kwargs: object) -> dict:
+def sign_reply(llm_result: str, **kwargs: Any) -> dict[str, str]:
     print(f"after_model: model said {llm_result!r}")
     return {"response": f"{llm_result} (the Acme team)"}
 

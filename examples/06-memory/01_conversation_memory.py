@@ -16,7 +16,9 @@ import os
 from agentspan.agents import Agent, AgentRuntime, ConversationMemory
 
 # A real model when one is configured (as in every example), else the offline model.
-MODEL = os.environ.get("AGENTSPAN_LLM_MODEL") or ("openai/gpt-4o-mini" if os.environ.get("OPENAI_API_KEY") else "offline/basic")
+MODEL = os.environ.get("AGENTSPAN_LLM_MODEL") or (
+    "openai/gpt-4o-mini" if os.environ.get("OPENAI_API_KEY") else "offline/basic"
+)
 
 memory = ConversationMemory(max_messages=20)
 memory.add_system_message("The user prefers metric units.")

@@ -17,7 +17,9 @@ import uuid
 
 from agentspan.agents import Agent, AgentRuntime
 
-MODEL = os.environ.get("AGENTSPAN_LLM_MODEL") or ("openai/gpt-4o-mini" if os.environ.get("OPENAI_API_KEY") else "offline/basic")
+MODEL = os.environ.get("AGENTSPAN_LLM_MODEL") or (
+    "openai/gpt-4o-mini" if os.environ.get("OPENAI_API_KEY") else "offline/basic"
+)
 concierge = Agent(name="hotel_concierge", model=MODEL, instructions="Help hotel guests, briefly.")
 
 

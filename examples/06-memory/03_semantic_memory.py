@@ -8,6 +8,8 @@ start request and are added to the agent's instructions for every model call of 
 A ``before_model`` callback prints what the model is sent, to show it.
 """
 
+from typing import Any
+
 from agentspan.agents import Agent, AgentRuntime, SemanticMemory
 from agentspan.agents.testing import scripted_or_live
 
@@ -17,7 +19,7 @@ memory.add("Alice deploys with Kubernetes on Fridays.")
 memory.add("The office coffee machine is on the third floor.")
 
 
-def show_instructions(messages: list, **kwargs: object) -> None:
+def show_instructions(messages: list[dict[str, Any]], **kwargs: Any) -> None:
     system = messages[0]["content"]
     print("the model's instructions:\n" + system)
 

@@ -36,12 +36,14 @@ agent = Agent(
 
 with AgentRuntime() as runtime:
     free = runtime.run(agent, "When was the first moon landing?")
-    print(f"without a budget: {free.finish_reason.value}, {free.token_usage.total_tokens} tokens")
+    assert free.token_usage is not None  # always set on a finished run
+    print(f"without a budget: {free.finish_reason}, {free.token_usage.total_tokens} tokens")
 
     capped = runtime.run(agent, "When was the first moon landing?", max_tokens_total=20)
-    print(f"with 20 tokens:   {capped.finish_reason.value}, {capped.token_usage.total_tokens} tokens")
+    assert capped.token_usage is not None
+    print(f"with 20 tokens:   {capped.finish_reason}, {capped.token_usage.total_tokens} tokens")
     print(f"why: {[e.content for e in capped.events if e.type == 'budget_exceeded']}")
 
-# expect: without a budget: stop
-# expect: with 20 tokens:   budget_exceeded
+# expect: without a budget: FinishReason.STOP
+# expect: with 20 tokens:   FinishReason.BUDGET_EXCEEDED
 # expect: why: ['token budget exhausted

@@ -30,15 +30,21 @@ editor = Agent(name="cost_editor", model=MODEL, instructions="Shorten the text."
 
 with AgentRuntime() as runtime:
     single = runtime.run(baker, "When does Crumbs open?")
-    calls = [e.data for e in single.events if e.type == "llm_call"]
+    calls = [e.data or {} for e in single.events if e.type == "llm_call"]
     for n, call in enumerate(calls, 1):
-        print(f"call {n}: {call['model']} {call['promptTokens']}+{call['completionTokens']} tokens, ${call['costUsd']}")
+        print(
+            f"call {n}: {call['model']} {call['promptTokens']}+{call['completionTokens']} tokens, ${call['costUsd']}"
+        )
     summed = sum(c["promptTokens"] + c["completionTokens"] for c in calls)
+    assert single.token_usage is not None  # always set on a finished run
     print(f"sum of calls == result.token_usage: {summed == single.token_usage.total_tokens}")
 
     team = runtime.run(baker >> editor, "When does Crumbs open?")
     own = runtime.get_status(team.execution_id).token_usage
-    print(f"pipeline: its own execution {own.total_tokens} tokens, with its steps {team.token_usage.total_tokens}")
+    assert own is not None and team.token_usage is not None
+    print(
+        f"pipeline: its own execution {own.total_tokens} tokens, with its steps {team.token_usage.total_tokens}"
+    )
     print(f"children counted in the total: {team.token_usage.total_tokens > own.total_tokens}")
     print(f"estimated cost of the whole tree: ${team.token_usage.cost_usd:.6f}")
 
