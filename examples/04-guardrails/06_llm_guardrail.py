@@ -38,8 +38,8 @@ with AgentRuntime() as runtime:
     result = runtime.run(agent, "My router keeps dropping the connection.")
     for verdict in result.guardrails:
         print(f"{verdict['name']}: passed={verdict['passed']} {verdict['message']}")
-    judge_calls = [e for e in result.events if e.type == "llm_call" and (e.data or {}).get("purpose") == "guardrail"]
-    print(f"judge calls: {len(judge_calls)}")
+    purposes = [(e.data or {}).get("purpose") for e in result.events if e.type == "llm_call"]
+    print(f"judge calls: {purposes.count('guardrail')}")
     print(f"answer: {result.output}")
 
 # expect: politeness_judge: passed=False The answer mocks the customer.
