@@ -23,7 +23,7 @@ def next_page(page: int) -> str:
 @tool
 def slow_export(table: str) -> str:
     """Export a table (slow)."""
-    time.sleep(5)
+    time.sleep(3)
     return f"{table} exported"
 
 
@@ -39,7 +39,7 @@ exporter = Agent(
     model=scripted_or_live([ToolCall("slow_export", {"table": "orders"}), "Exported."]),
     instructions="Export the orders table.",
     tools=[slow_export],
-    timeout_seconds=2,
+    timeout_seconds=1,
 )
 
 with AgentRuntime() as runtime:
