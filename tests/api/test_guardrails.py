@@ -21,6 +21,7 @@ from agentspan.agents import (
     guardrail,
     tool,
 )
+from agentspan.agents.testing import ScriptedModel
 
 from fakes.openai_server import FakeOpenAI
 
@@ -142,6 +143,23 @@ def test_an_llm_guardrail_is_judged_by_the_server_with_its_usage_recorded(
     assert judged["model"] == "gpt-4o-mini" and "Be polite." in json.dumps(judged["messages"])
     assert "You are an idiot." in json.dumps(judged["messages"])
     assert result.token_usage is not None and result.token_usage.total_tokens == 4 * 15
+    purposes = [(e.data or {}).get("purpose") for e in result.events if e.type == "llm_call"]
+    assert purposes == [None, "guardrail", None, "guardrail"]
+
+
+def test_a_scripted_judge_gives_its_verdicts_in_order(runtime: AgentRuntime) -> None:
+    judge = LLMGuardrail(
+        ScriptedModel(['{"passed": false, "reason": "insulting"}', '{"passed": true, "reason": "polite"}']),
+        policy="Be polite.",
+        name="scripted_polite",
+    )
+    model = ScriptedModel(["You are an idiot.", "Happy to help."])
+    result = runtime.run(Agent(name="scripted_polite_bot", model=model, guardrails=[judge]), "hi")
+    assert result.status == "COMPLETED" and result.output == "Happy to help."
+    assert [(v["passed"], v["message"]) for v in result.guardrails] == [
+        (False, "insulting"),
+        (True, ""),  # a pass keeps no message
+    ]
     purposes = [(e.data or {}).get("purpose") for e in result.events if e.type == "llm_call"]
     assert purposes == [None, "guardrail", None, "guardrail"]
 

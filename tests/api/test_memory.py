@@ -20,6 +20,7 @@ from agentspan.agents import (
     guardrail,
     tool,
 )
+from agentspan.agents.testing import ScriptedModel
 
 from fakes.openai_server import FakeOpenAI
 from support.servers import ThreadServer
@@ -57,6 +58,23 @@ def test_the_product_page_example_remembers_the_first_run(runtime: AgentRuntime,
         {"role": "user", "content": "What do you know about me?"},
     ]
     assert [m["role"] for m in memory.messages] == ["user", "assistant", "user", "assistant"]
+
+
+def test_a_scripted_model_counts_its_turns_after_the_remembered_replies(runtime: AgentRuntime) -> None:
+    memory = ConversationMemory()
+    memory.add_user_message("Hi, I'm Alice.")
+    memory.add_assistant_message("Nice to meet you, Alice.")
+    session = f"scripted-{uuid.uuid4().hex}"
+
+    def agent(reply: str) -> Agent:
+        return Agent(name="scripted_rememberer", model=ScriptedModel([reply]), memory=memory)
+
+    first = runtime.run(agent("First scripted reply."), "Hello again.", session_id=session)
+    assert first.status == "COMPLETED" and first.output == "First scripted reply.", first.error
+    # The second run starts from the memory's reply and the session's: still its own turn 1.
+    second = runtime.run(agent("Second scripted reply."), "And now?", session_id=session)
+    assert second.status == "COMPLETED" and second.output == "Second scripted reply.", second.error
+    assert [m["role"] for m in second.messages].count("assistant") == 3
 
 
 def test_memory_messages_are_sent_before_the_prompt_trimmed_with_system_kept(

@@ -607,6 +607,17 @@ def test_a_rejection_without_a_reason_says_so() -> None:
     assert str(d.messages[-1]["content"]).endswith("Reason: no reason given")
 
 
+def test_feedback_on_a_rejection_is_the_reason_the_call_records() -> None:
+    run = started(agent(tool("publish", approval_required=True)))
+    run.llm(None, call("publish", llm_id="X"))
+    answer = ApprovalDecided(
+        approved=False, decided_by="alice", decided_at=NOW + 5, extra={"feedback": "Shorten the title."}
+    )
+    d = run.apply(answer)
+    assert str(d.messages[-1]["content"]).endswith("Reason: Shorten the title.")
+    assert events(d, "tool_result")[0].fields["result"] == {"rejected": True, "reason": "Shorten the title."}
+
+
 def test_a_rejection_only_marks_the_turn_that_had_it() -> None:
     run = started(agent(tool("delete_db", approval_required=True), LOOKUP))
     run.llm(None, call("delete_db"))

@@ -19,6 +19,7 @@ from agentspan.agents import (
 )
 from agentspan.agents._serialize import serialize_agent
 from agentspan.agents._system_functions import collect_system_functions
+from agentspan.agents.testing import ScriptedModel
 
 
 @guardrail(name="short")
@@ -91,6 +92,14 @@ def test_each_kind_is_sent_with_the_reference_shape() -> None:
     ]
     tools = cast(list[dict[str, Any]], wire["tools"])
     assert tools[0]["guardrails"][0]["position"] == "input"
+
+
+def test_a_scripted_judge_sends_its_verdicts_with_a_scripted_model_string() -> None:
+    judge = LLMGuardrail(ScriptedModel(['{"passed": true}']), "Be kind.")
+    wire = serialize_agent(Agent(name="a", model="openai/gpt-4o", guardrails=[judge])).wire()
+    sent = cast(list[dict[str, Any]], wire["guardrails"])[0]
+    assert sent["model"] == "scripted/model"
+    assert sent["scriptedTurns"] == [{"text": '{"passed": true}'}]
 
 
 def test_only_function_guardrails_get_worker_tasks_which_answer_with_a_verdict() -> None:

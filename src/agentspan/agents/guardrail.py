@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, overload
 
+from agentspan.agents._scripted import ScriptedModel
 from agentspan.protocol.spec.guardrails import (
     FunctionGuardrailSpec,
     GuardrailSpec,
@@ -243,7 +244,7 @@ class LLMGuardrail(Guardrail):
 
     def __init__(
         self,
-        model: str,
+        model: str | ScriptedModel,
         policy: str,
         *,
         position: Position | str = "output",
@@ -252,7 +253,10 @@ class LLMGuardrail(Guardrail):
         max_retries: int = 3,
         max_tokens: int | None = None,
     ) -> None:
-        self.model = model
+        # A ScriptedModel judge (for tests) answers with its turns, e.g.
+        # '{"passed": false, "reason": "rude"}': the Nth check of the run gets the Nth.
+        self.scripted_turns = model.scripted_turns if isinstance(model, ScriptedModel) else None
+        self.model = model.to_model_string() if isinstance(model, ScriptedModel) else model
         self.policy = policy
         self.max_tokens = max_tokens
         super().__init__(None, position, on_fail, name or "llm_guardrail", max_retries)
@@ -278,6 +282,8 @@ class LLMGuardrail(Guardrail):
         }
         if self.max_tokens is not None:
             config["maxTokens"] = self.max_tokens
+        if self.scripted_turns is not None:
+            config["scriptedTurns"] = self.scripted_turns
         return LlmGuardrailSpec.model_validate(config)
 
 

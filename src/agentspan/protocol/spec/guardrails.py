@@ -62,6 +62,9 @@ class LlmGuardrailSpec(_Guardrail):
     model: Annotated[str, Field(min_length=1)]
     policy: Annotated[str, Field(min_length=1)]
     max_tokens: Annotated[int, Field(ge=1)] | None = None
+    scripted_turns: list[dict[str, Any]] | None = None
+    """A scripted judge's verdicts (``LLMGuardrail(ScriptedModel([...]))``, for tests):
+    the Nth check of this guardrail in a run gets the Nth (the last once they run out)."""
 
 
 class FunctionGuardrailSpec(_Guardrail):

@@ -171,6 +171,9 @@ def _run(spec: AgentConfig, d: Step, g: GuardState) -> None:
             args: dict[str, Any] = {"content": g.content, "policy": rail.policy, "model": rail.model}
             if rail.max_tokens is not None:
                 args["maxTokens"] = rail.max_tokens
+            if rail.scripted_turns is not None:
+                args["scriptedTurns"] = rail.scripted_turns
+                args["iteration"] = d.state.guard_failures.get(rail.name, 0) if g.call_id is None else 0
             g.waiting_fn = call_fn(d, "guardrail", LLM_JUDGE, args, executor=LLM_JUDGE)
         else:
             iteration = d.state.guard_failures.get(rail.name, 0) if g.call_id is None else 0

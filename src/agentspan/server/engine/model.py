@@ -190,6 +190,9 @@ class ExecState(_Model):
     call_counter: int = 0
     turn_had_rejection: bool = False
     message_count: int = 0
+    remembered_replies: int = 0
+    """Assistant messages the conversation started with (memory, a session's history):
+    a scripted model counts its turns after them."""
     condensed: Condensation | None = None
     """The latest condensing of this conversation (``executors/condensing.py``): model
     calls see its summary in place of the messages it covers."""

@@ -271,10 +271,15 @@ def maybe_finish_turn(spec: AgentConfig, d: Step) -> None:
     next_model_call(spec, d)
 
 
+def _rejection_reason(approval: dict[str, Any]) -> str:
+    """Why a person said no: the ``reason``, else the ``feedback`` a tool's response
+    schema asked for (what the model is told, and what the call's result records)."""
+    return str(approval.get("reason") or (approval.get("extra") or {}).get("feedback") or "")
+
+
 def _tool_content(call: CallState) -> str:
     if call.rejected:
-        approval = call.approval or {}
-        reason = approval.get("reason") or (approval.get("extra") or {}).get("feedback") or "no reason given"
+        reason = _rejection_reason(call.approval or {}) or "no reason given"
         if call.attempt > 0:  # an "outcome unknown" call: it may have run before the loss
             return (
                 f"The call to '{call.name}' was interrupted and may or may not have taken effect; "
@@ -420,7 +425,7 @@ def on_approval(spec: AgentConfig, d: Step, inp: ApprovalDecided) -> None:
         return
     call.rejected = True
     d.state.turn_had_rejection = True
-    resolve(d, call, result={"rejected": True, "reason": inp.reason})
+    resolve(d, call, result={"rejected": True, "reason": _rejection_reason(call.approval)})
     maybe_finish_turn(spec, d)
 
 

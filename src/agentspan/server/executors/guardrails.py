@@ -59,6 +59,11 @@ class LlmGuardrailExecutor(ToolExecutor):
         prompt = f"Policy:\n{args.get('policy', '')}\n\nContent:\n{content}"
         max_tokens = args.get("maxTokens")
         started = time.perf_counter()
+        options: dict[str, Any] = {}
+        scripted = args.get("scriptedTurns")
+        if isinstance(scripted, list) and scripted:
+            # A scripted judge (tests, offline examples): the verdict for this check.
+            options["scriptedTurns"] = [scripted[min(int(args.get("iteration") or 0), len(scripted) - 1)]]
         try:
             provider, model_name = await resolve_model(ctx, model)
             reply = await provider.complete(
@@ -68,6 +73,7 @@ class LlmGuardrailExecutor(ToolExecutor):
                     instructions=JUDGE_INSTRUCTIONS,
                     temperature=0.0,
                     max_tokens=int(max_tokens) if isinstance(max_tokens, int) else None,
+                    options=options,
                 ),
                 None,
             )

@@ -44,7 +44,7 @@ from agentspan.server.executors.condensing import (
     transcript,
 )
 from agentspan.server.executors.conversations import ConversationCache
-from agentspan.server.executors.prompts import build_request, with_signal
+from agentspan.server.executors.prompts import build_request, scripted_after_history, with_signal
 from agentspan.server.executors.recall import with_recalled
 from agentspan.server.observers import LlmCallFinished, ObserverBus
 from agentspan.server.providers import LlmRequest, LlmResponse, Provider, ProviderError
@@ -135,6 +135,7 @@ class LlmExecutor:
             spec = render(spec, state.tool_state)  # ADK's {var} instructions (session_state.py)
         except MissingStateVariable as exc:
             return LlmFailed(error=f"instructions of agent {spec.name!r}: {exc}")
+        spec = scripted_after_history(spec, state.remembered_replies)
         return spec, await self.conversations.get(ctx.store, row.id, state.message_count), state
 
     async def _condense(

@@ -41,6 +41,16 @@ def with_signal(messages: list[ChatMessage], signal: str) -> list[ChatMessage]:
     return [*messages, {"role": "user", "content": f"[SIGNALS]\n{signal}\n[/SIGNALS]"}]
 
 
+def scripted_after_history(spec: AgentConfig, remembered_replies: int) -> AgentConfig:
+    """A scripted model picks turn N from the N assistant messages already in the
+    conversation; replies remembered from memory or a session are not its turns, so the
+    script is shifted past them (with empty turns that are never answered)."""
+    if spec.scripted_turns is None or remembered_replies <= 0:
+        return spec
+    padding: list[dict[str, Any]] = [{"text": ""}] * remembered_replies
+    return spec.model_copy(update={"scripted_turns": [*padding, *spec.scripted_turns]})
+
+
 def build_request(
     spec: AgentConfig, model_name: str, messages: list[ChatMessage], *, planning: bool = False
 ) -> LlmRequest:

@@ -43,6 +43,7 @@ def start(spec: AgentConfig, d: Step, inp: Start) -> None:
     if inp.media:
         message["media"] = list(inp.media)
     add_messages(d, [*inp.history, message])
+    d.state.remembered_replies = sum(1 for m in inp.history if m["role"] == "assistant")
     if spec.planner:
         request_model_call(spec, d, "plan")
         return
