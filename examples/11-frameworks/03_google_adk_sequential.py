@@ -1,0 +1,57 @@
+"""A Google ADK pipeline: sub_agents in sequence, passing state through output_key.
+
+    python examples/11-frameworks/03_google_adk_sequential.py
+
+ADK's ``SequentialAgent`` runs on the server as a durable pipeline; each ``LlmAgent`` is a
+child execution. The researcher's answer is saved in the run's state under its
+``output_key``; the writer's tool reads it back through ADK's own ``tool_context.state``.
+The state lives in the server's records, so a crash never loses or repeats a change. With
+no API key the model is ``offline/basic``, the server's built-in deterministic model: it
+calls each offered tool once, then answers with what the tools returned.
+"""
+
+import os
+
+from google.adk.agents import Agent, SequentialAgent
+from google.adk.tools import ToolContext
+
+from agentspan.agents import run
+
+MODEL = os.environ.get("AGENTSPAN_LLM_MODEL") or (
+    "openai/gpt-4o-mini" if os.environ.get("OPENAI_API_KEY") else "offline/basic"
+)
+
+
+def search(query: str) -> str:
+    """Search the field notes for a topic."""
+    return f"3 notes about {query}: bees dance to share where flowers are"
+
+
+def read_research(tool_context: ToolContext) -> str:
+    """Read the research gathered by the previous step."""
+    return f"state['research'] = {tool_context.state.get('research')!r}"
+
+
+researcher = Agent(
+    name="researcher",
+    model=MODEL,
+    instruction="Research the topic with search and summarise what you found.",
+    tools=[search],
+    output_key="research",
+)
+writer = Agent(
+    name="writer",
+    model=MODEL,
+    instruction="Read the research with read_research, then write a two-line article.",
+    tools=[read_research],
+)
+pipeline = SequentialAgent(name="article_pipeline", sub_agents=[researcher, writer])
+
+result = run(pipeline, "Bees")
+print(result.output)
+print("steps:", list(result.sub_results))
+
+# requires: google.adk
+# expect: steps: ['researcher', 'writer']
+# expect: read_research: state['research'] = 'Here is what I found:
+# expect: 3 notes about Bees: bees dance to share where flowers are
