@@ -12,6 +12,7 @@ the server plays back (no endpoint, no key).
 import os
 
 from langchain.agents import create_agent
+from langchain_core.language_models import BaseChatModel
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 from langchain_core.tools import tool
@@ -28,6 +29,7 @@ def track_parcel(tracking_id: str) -> str:
     return f"{tracking_id}: at the Rotterdam depot, out for delivery tomorrow"
 
 
+model: BaseChatModel
 if os.environ.get("OPENAI_API_KEY"):
     from langchain_openai import ChatOpenAI
 

@@ -13,7 +13,7 @@ calls each offered tool once, then answers with what the tools returned.
 import os
 
 from google.adk.agents import Agent, SequentialAgent
-from google.adk.tools import ToolContext
+from google.adk.tools.tool_context import ToolContext
 
 from agentspan.agents import run
 
