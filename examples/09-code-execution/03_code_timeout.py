@@ -2,7 +2,7 @@
 
     python examples/09-code-execution/03_code_timeout.py
 
-``LocalCodeExecutor(timeout=2).as_tool()`` gives an ``execute_code`` tool whose runs are
+``LocalCodeExecutor(timeout=2).as_tool(name="quick_python")`` gives an ``execute_code``-style tool (named ``quick_python`` here) whose runs are
 killed (the whole process group) after 2 seconds. The tool never raises for what the code
 does: the model gets ``status: error`` with ``TIMED OUT`` in stderr and can try something
 else, as the scripted model does here. With no API key the model is scripted.
@@ -19,13 +19,13 @@ agent = Agent(
     name="patient_coder",
     model=scripted_or_live(
         [
-            ToolCall("execute_code", {"code": SLOW}),
-            ToolCall("execute_code", {"code": FAST}),  # the model sees the timeout and tries again
+            ToolCall("quick_python", {"code": SLOW}),
+            ToolCall("quick_python", {"code": FAST}),  # the model sees the timeout and tries again
             "The sum of 0..1,000,000 is 500000500000.",
         ]
     ),
-    instructions="Run Python with execute_code. If a run times out, find a faster way.",
-    tools=[LocalCodeExecutor(timeout=2).as_tool()],
+    instructions="Run Python with quick_python. If a run times out, find a faster way.",
+    tools=[LocalCodeExecutor(timeout=2).as_tool(name="quick_python")],
 )
 
 with AgentRuntime() as runtime:

@@ -1,4 +1,4 @@
-"""A Jupyter kernel per run: variables from one execute_code call are there in the next.
+"""A Jupyter kernel per run: variables from one call are there in the next.
 
     python examples/09-code-execution/04_jupyter_state.py
 
@@ -18,10 +18,14 @@ ANALYSE = "best = max(sales, key=sales.get)\nprint(f'best day: {best} ({sales[be
 agent = Agent(
     name="notebook_analyst",
     model=scripted_or_live(
-        [ToolCall("execute_code", {"code": LOAD}), ToolCall("execute_code", {"code": ANALYSE}), "Wednesday."]
+        [
+            ToolCall("notebook_cell", {"code": LOAD}),
+            ToolCall("notebook_cell", {"code": ANALYSE}),
+            "Wednesday.",
+        ]
     ),
     instructions="Load the data in one call, then analyse it in the next.",
-    tools=[JupyterCodeExecutor(timeout=30).as_tool()],
+    tools=[JupyterCodeExecutor(timeout=30).as_tool(name="notebook_cell")],
 )
 
 with AgentRuntime() as runtime:

@@ -30,9 +30,9 @@ except OSError:
 
 agent = Agent(
     name="container_coder",
-    model=scripted_or_live([ToolCall("execute_code", {"code": PROBE}), "The sandbox is sealed."]),
-    instructions="Run Python with execute_code.",
-    tools=[DockerCodeExecutor(image="python:3.12-slim", timeout=60).as_tool()],
+    model=scripted_or_live([ToolCall("container_python", {"code": PROBE}), "The sandbox is sealed."]),
+    instructions="Run Python with container_python.",
+    tools=[DockerCodeExecutor(image="python:3.12-slim", timeout=60).as_tool(name="container_python")],
 )
 
 with AgentRuntime() as runtime:

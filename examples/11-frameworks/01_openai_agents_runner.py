@@ -23,7 +23,7 @@ calls: list[str] = []
 
 
 @function_tool
-def get_weather(city: str) -> str:
+def weather_report(city: str) -> str:
     """Get the current weather for a city.
 
     Args:
@@ -33,14 +33,14 @@ def get_weather(city: str) -> str:
     return f"18C and cloudy in {city}"
 
 
-agent = Agent(name="Weather agent", instructions="Answer briefly.", model=MODEL, tools=[get_weather])
+agent = Agent(name="Weather agent", instructions="Answer briefly.", model=MODEL, tools=[weather_report])
 
 result = Runner.run_sync(agent, "What's the weather in Paris?")
 print(result.final_output)
-print(f"get_weather ran {len(calls)} time(s) in this process, for {calls}")
+print(f"weather_report ran {len(calls)} time(s) in this process, for {calls}")
 print(f"recorded in execution {result.execution_id}")
 print(f"recorded result: {result.result.tool_calls[0]['result']}")
 
 # requires: agents
-# expect: get_weather ran 1 time(s) in this process, for ['Paris']
+# expect: weather_report ran 1 time(s) in this process, for ['Paris']
 # expect: recorded result: 18C and cloudy in Paris

@@ -22,12 +22,12 @@ MODEL = os.environ.get("AGENTSPAN_LLM_MODEL") or (
 )
 
 
-def search(query: str) -> str:
+def search_field_notes(query: str) -> str:
     """Search the field notes for a topic."""
     return f"3 notes about {query}: bees dance to share where flowers are"
 
 
-def read_research(tool_context: ToolContext) -> str:
+def read_research_notes(tool_context: ToolContext) -> str:
     """Read the research gathered by the previous step."""
     return f"state['research'] = {tool_context.state.get('research')!r}"
 
@@ -35,15 +35,15 @@ def read_research(tool_context: ToolContext) -> str:
 researcher = Agent(
     name="researcher",
     model=MODEL,
-    instruction="Research the topic with search and summarise what you found.",
-    tools=[search],
+    instruction="Research the topic with search_field_notes and summarise what you found.",
+    tools=[search_field_notes],
     output_key="research",
 )
 writer = Agent(
     name="writer",
     model=MODEL,
-    instruction="Read the research with read_research, then write a two-line article.",
-    tools=[read_research],
+    instruction="Read the research with read_research_notes, then write a two-line article.",
+    tools=[read_research_notes],
 )
 pipeline = SequentialAgent(name="article_pipeline", sub_agents=[researcher, writer])
 
@@ -53,5 +53,5 @@ print("steps:", list(result.sub_results))
 
 # requires: google.adk
 # expect: steps: ['researcher', 'writer']
-# expect: read_research: state['research'] = 'Here is what I found:
+# expect: read_research_notes: state['research'] = 'Here is what I found:
 # expect: 3 notes about Bees: bees dance to share where flowers are
