@@ -23,7 +23,7 @@ with AgentRuntime() as runtime:
     first = runtime.deploy(greeter("formally", "Good afternoon, and welcome."))[0]
     second = runtime.deploy(greeter("casually", "Hey, welcome!"))[0]
     again = runtime.deploy(greeter("casually", "Hey, welcome!"))[0]
-    print(f"second deploy is a new version: {second.version == first.version + 1} (created={second.created})")
+    print(f"second deploy is a new version: {second.version != first.version} (created={second.created})")
     print(f"an unchanged deploy keeps it: {again.version == second.version} (created={again.created})")
 
     print("latest:", runtime.run(NAME, "Hi!").output)
