@@ -258,6 +258,24 @@ def test_langchain_fake_chat_models_run_as_scripted_models(runtime: AgentRuntime
     assert native_model(FakeListChatModel(responses=["hi"]))["model"].scripted_turns == [{"text": "hi"}]
 
 
+def test_a_fake_chat_model_subclass_runs_create_react_agent_offline(runtime: AgentRuntime) -> None:
+    """create_react_agent asks its model for ``bind_tools``, which the fake models lack; a
+    subclass that adds it is still a fake model, and its replies script the run."""
+
+    class ToolCallingFake(GenericFakeChatModel):
+        def bind_tools(self, tools: Any, **kwargs: Any) -> ToolCallingFake:
+            return self
+
+    turn = AIMessage("", tool_calls=[{"name": "get_weather", "args": {"city": "Oslo"}, "id": "t1"}])
+    graph = react(ToolCallingFake(messages=iter([turn, "Cold."])), [get_weather], prompt="Be brief.")
+
+    result = runtime.run(graph, "Weather in Oslo?")
+
+    assert result.status == "COMPLETED", result.error
+    assert result.output == "Cold."
+    assert [c["args"] for c in result.tool_calls] == [{"city": "Oslo"}]
+
+
 def test_detection() -> None:
     assert detect_framework(create_agent(chat(), [])) == "langgraph"
     assert detect_framework(react(chat(), [])) == "langgraph"

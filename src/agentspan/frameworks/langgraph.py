@@ -38,6 +38,11 @@ from agentspan.protocol.spec import NAME_PATTERN
 
 try:
     from langchain_core.language_models import BaseChatModel
+    from langchain_core.language_models.fake_chat_models import (
+        FakeListChatModel,
+        FakeMessagesListChatModel,
+        GenericFakeChatModel,
+    )
     from langchain_core.messages import BaseMessage, SystemMessage, ToolMessage
     from langchain_core.runnables import RunnableBinding, RunnableSequence
     from langchain_core.tools import BaseTool
@@ -136,7 +141,7 @@ def native_model(model: Any) -> dict[str, Any]:
     agent's own endpoint, which the server only calls if its operator allows it.
     """
     kind = type(model).__name__
-    if kind in _FAKE_MODELS:
+    if isinstance(model, _FAKE_MODELS):
         return {"model": scripted_model(model)}
     provider = _PROVIDERS.get(kind)
     name = getattr(model, "model_name", None) or getattr(model, "model", None)
@@ -171,9 +176,10 @@ def native_model(model: Any) -> dict[str, Any]:
     return options
 
 
-# LangChain's own fake chat models (langchain_core.language_models.fake_chat_models): their
-# scripted replies become a ScriptedModel, so a graph built for tests runs offline here too.
-_FAKE_MODELS = ("GenericFakeChatModel", "FakeMessagesListChatModel", "FakeListChatModel")
+# LangChain's own fake chat models (and subclasses, e.g. one adding ``bind_tools`` for
+# create_react_agent): their scripted replies become a ScriptedModel, so a graph built for
+# tests runs offline here too.
+_FAKE_MODELS = (GenericFakeChatModel, FakeMessagesListChatModel, FakeListChatModel)
 
 
 def scripted_model(model: Any) -> ScriptedModel:
@@ -181,7 +187,7 @@ def scripted_model(model: Any) -> ScriptedModel:
     server answers from: a text reply is a final answer, an ``AIMessage`` with
     ``tool_calls`` a tool-calling turn. ``GenericFakeChatModel`` keeps its replies in an
     iterator; it is read here and put back, so the model object still works in LangChain."""
-    if type(model).__name__ == "GenericFakeChatModel":
+    if isinstance(model, GenericFakeChatModel):
         replies = list(model.messages)
         model.messages = iter(replies)
     else:
