@@ -6,6 +6,8 @@ This example controls its own server (``agentspan server run`` on a free port, d
 temporary directory). The agent asks to call ``refund``, which needs a person's approval,
 so the run waits. The server is then killed with SIGKILL and started again on the same
 database: the run is still there, still waiting. Approving it now runs the tool once.
+While the server is down, this process's worker logs its reconnect attempts (on stderr)
+and carries on once the server is back.
 With no API key the model is scripted.
 """
 
