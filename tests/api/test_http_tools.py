@@ -232,6 +232,9 @@ def test_a_missing_credential_is_a_clear_error_the_model_sees_and_nothing_is_sen
     assert target.requests_to("/guarded") == []
     [answer] = tool_messages(fake_openai)
     assert "credential 'MISSING_KEY' is not set on the server" in answer
+    assert (
+        answer.count("set it with") == 1 and "agentspan credentials set MISSING_KEY" in answer
+    )  # once, named
     events = httpx.get(f"{http_server.api_url}/agent/executions/{result.execution_id}/events").json()
     assert not [e for e in events if e["type"] == "tool_retry"]  # not retried: it needs a person
 

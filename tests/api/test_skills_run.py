@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from agentspan.agents import AgentRuntime, skill
+from agentspan.agents.testing import ScriptedModel, ToolCall
 
 from fakes.openai_server import FakeOpenAI
 
@@ -45,3 +46,16 @@ def test_a_skill_agent_runs_its_script_and_reads_its_files(
     assert [c["result"] for c in result.tool_calls] == ["Ada\n", "hello, Ada\n"]
     system = fake.requests[0]["messages"][0]["content"]
     assert "Greet people." in system and "[Skill Parameters]\nlang: en" in system
+
+
+def test_a_skill_runs_offline_with_a_scripted_model(runtime: AgentRuntime, tmp_path: Path) -> None:
+    root = tmp_path / "counter"
+    (root / "scripts").mkdir(parents=True)
+    (root / "SKILL.md").write_text("---\nname: counter\n---\nCount things.\n")
+    (root / "scripts" / "count.py").write_text("import sys\nprint(len(sys.argv) - 1)\n")
+    model = ScriptedModel([ToolCall("counter__count", {"command": "a b c"}), "Three."])
+
+    result = runtime.run(skill(root, model=model), "count a b c")
+
+    assert result.status == "COMPLETED" and result.output == "Three."
+    assert [c["result"] for c in result.tool_calls] == ["3\n"]

@@ -7,6 +7,7 @@ An example declares its checks in comments, which double as documentation for re
     # requires: <module>        a Python package it needs (skipped, with the reason, if absent)
     # requires-command: <name>  a program it needs on PATH (likewise)
     # requires-env: <NAME>      an environment variable it needs (likewise; passed through)
+    # requires-run: <command>   a command that must succeed first, e.g. `docker info` (likewise)
     # timeout: <seconds>        when it needs longer than the default 90 s
 
 The examples share one server (SQLite, model requests to real providers refused, so nothing
@@ -15,9 +16,11 @@ leaves the machine) and run three at a time; each test waits for its own example
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -43,7 +46,9 @@ _STRIPPED_PREFIXES = ("OPENAI_", "ANTHROPIC_", "GEMINI_", "GOOGLE_", "AGENTSPAN_
 def _directives(path: Path) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     for match in re.finditer(
-        r"^# (expect|requires|requires-command|requires-env|timeout): (.+)$", path.read_text(), re.M
+        r"^# (expect|requires|requires-command|requires-env|requires-run|timeout): (.+)$",
+        path.read_text(),
+        re.M,
     ):
         found.setdefault(match.group(1), []).append(match.group(2).strip())
     return found
@@ -60,7 +65,18 @@ def _missing(path: Path) -> str | None:
     for name in marks.get("requires-env", []):
         if not os.environ.get(name):
             return f"{path.name} needs the environment variable {name}, which is not set"
+    for command in marks.get("requires-run", []):
+        if not _succeeds(command):
+            return f"{path.name} needs `{command}` to succeed, and it does not here"
     return None
+
+
+@functools.cache
+def _succeeds(command: str) -> bool:
+    try:
+        return subprocess.run(shlex.split(command), capture_output=True, timeout=20).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
 
 
 def _run(path: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -17,6 +17,11 @@ pytest.importorskip("langchain_openai", reason="the langchain-openai package is 
 
 from langchain.agents import create_agent  # noqa: E402
 from langchain.agents.middleware import HumanInTheLoopMiddleware, ModelCallLimitMiddleware  # noqa: E402
+from langchain_core.language_models.fake_chat_models import (  # noqa: E402
+    FakeListChatModel,
+    GenericFakeChatModel,
+)
+from langchain_core.messages import AIMessage  # noqa: E402
 from langchain_core.tools import InjectedToolCallId, tool  # noqa: E402
 from langchain_openai import ChatOpenAI  # noqa: E402
 from langgraph.checkpoint.memory import InMemorySaver  # noqa: E402
@@ -232,6 +237,43 @@ def test_chat_model_mapping() -> None:
 
     with pytest.raises(ConfigurationError, match="Homemade: cannot be mapped"):
         native_model(Homemade(model="x", api_key="k"))  # type: ignore[arg-type]
+
+
+def test_langchain_fake_chat_models_run_as_scripted_models(runtime: AgentRuntime) -> None:
+    """LangChain's fake chat model scripts the run offline: the server answers from its
+    replies (no model endpoint at all), and the tool runs as a durable worker task."""
+    turn = AIMessage("", tool_calls=[{"name": "get_weather", "args": {"city": "Lima"}, "id": "t1"}])
+    model = GenericFakeChatModel(messages=iter([turn, "Lima is sunny."]))
+    graph = create_agent(model, [get_weather], name="offline_helper")
+
+    result = runtime.run(graph, "Weather in Lima?")
+
+    assert result.status == "COMPLETED", result.error
+    assert result.output == "Lima is sunny."
+    assert [c["args"] for c in result.tool_calls] == [{"city": "Lima"}]
+    assert "Lima" in str(result.tool_calls[0]["result"])
+    assert next(model.messages) == turn  # the replies were put back for LangChain's own use
+    with pytest.raises(ConfigurationError, match="no replies"):
+        native_model(FakeListChatModel(responses=[]))
+    assert native_model(FakeListChatModel(responses=["hi"]))["model"].scripted_turns == [{"text": "hi"}]
+
+
+def test_a_fake_chat_model_subclass_runs_create_react_agent_offline(runtime: AgentRuntime) -> None:
+    """create_react_agent asks its model for ``bind_tools``, which the fake models lack; a
+    subclass that adds it is still a fake model, and its replies script the run."""
+
+    class ToolCallingFake(GenericFakeChatModel):
+        def bind_tools(self, tools: Any, **kwargs: Any) -> ToolCallingFake:
+            return self
+
+    turn = AIMessage("", tool_calls=[{"name": "get_weather", "args": {"city": "Oslo"}, "id": "t1"}])
+    graph = react(ToolCallingFake(messages=iter([turn, "Cold."])), [get_weather], prompt="Be brief.")
+
+    result = runtime.run(graph, "Weather in Oslo?")
+
+    assert result.status == "COMPLETED", result.error
+    assert result.output == "Cold."
+    assert [c["args"] for c in result.tool_calls] == [{"city": "Oslo"}]
 
 
 def test_detection() -> None:

@@ -24,6 +24,7 @@ from typing import Any
 from agentspan._core.errors import AgentspanError, ConfigurationError
 from agentspan._core.tool import ToolDef
 from agentspan.agents._agent import Agent
+from agentspan.agents._scripted import ScriptedModel
 from agentspan.agents._tool import agent_tool
 
 __all__ = ["SkillLoadError", "format_prompt_with_params", "format_skill_params", "load_skills", "skill"]
@@ -173,12 +174,15 @@ def _read_tool(skill_name: str, root: Path, allowed: list[str]) -> ToolDef:
 
 def skill(
     path: str | os.PathLike[str],
-    model: str = "",
+    model: str | ScriptedModel = "",
     agent_models: Mapping[str, str] | None = None,
     search_path: list[str] | None = None,
     params: Mapping[str, Any] | None = None,
 ) -> Agent:
     """The skill in directory ``path`` as an :class:`Agent`.
+
+    ``model`` is a ``provider/model`` string or a :class:`ScriptedModel` (to run the skill
+    offline, in tests and examples).
 
     ``agent_models`` picks a model per sub-agent (by stem); ``params`` override the front
     matter's defaults. A skill the body refers to ("use the <name> skill") is offered as
@@ -258,7 +262,9 @@ def _referenced_skills(
 
 
 def load_skills(
-    path: str | os.PathLike[str], model: str = "", agent_models: Mapping[str, Mapping[str, str]] | None = None
+    path: str | os.PathLike[str],
+    model: str | ScriptedModel = "",
+    agent_models: Mapping[str, Mapping[str, str]] | None = None,
 ) -> dict[str, Agent]:
     """Every sub-directory of ``path`` holding a ``SKILL.md``, as agents by skill name
     (``agent_models`` keyed by directory name)."""

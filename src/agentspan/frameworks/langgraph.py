@@ -32,10 +32,16 @@ from pydantic import ValidationError
 from agentspan._core.errors import ConfigurationError, TerminalToolError
 from agentspan._core.tool import ToolContext, ToolDef
 from agentspan.agents._agent import Agent
+from agentspan.agents._scripted import ScriptedModel, ToolCall, Turn
 from agentspan.protocol.spec import NAME_PATTERN
 
 try:
     from langchain_core.language_models import BaseChatModel
+    from langchain_core.language_models.fake_chat_models import (
+        FakeListChatModel,
+        FakeMessagesListChatModel,
+        GenericFakeChatModel,
+    )
     from langchain_core.messages import BaseMessage, SystemMessage, ToolMessage
     from langchain_core.runnables import RunnableBinding, RunnableSequence
     from langchain_core.tools import BaseTool
@@ -134,6 +140,8 @@ def native_model(model: Any) -> dict[str, Any]:
     agent's own endpoint, which the server only calls if its operator allows it.
     """
     kind = type(model).__name__
+    if isinstance(model, _FAKE_MODELS):
+        return {"model": scripted_model(model)}
     provider = _PROVIDERS.get(kind)
     name = getattr(model, "model_name", None) or getattr(model, "model", None)
     if provider is None or not isinstance(name, str) or not name:
@@ -165,6 +173,39 @@ def native_model(model: Any) -> dict[str, Any]:
     if base_url is not None and base_url.rstrip("/") not in {d.rstrip("/") for d in defaults if d}:
         options["base_url"] = base_url
     return options
+
+
+# LangChain's own fake chat models (and subclasses, e.g. one adding ``bind_tools`` for
+# create_react_agent): their scripted replies become a ScriptedModel, so a graph built for
+# tests runs offline here too.
+_FAKE_MODELS = (GenericFakeChatModel, FakeMessagesListChatModel, FakeListChatModel)
+
+
+def scripted_model(model: Any) -> ScriptedModel:
+    """The replies a LangChain fake chat model holds, as a :class:`ScriptedModel` the
+    server answers from: a text reply is a final answer, an ``AIMessage`` with
+    ``tool_calls`` a tool-calling turn. ``GenericFakeChatModel`` keeps its replies in an
+    iterator; it is read here and put back, so the model object still works in LangChain."""
+    if isinstance(model, GenericFakeChatModel):
+        replies = list(model.messages)
+        model.messages = iter(replies)
+    else:
+        replies = list(model.responses)
+    turns: list[Turn] = []
+    for reply in replies:
+        calls = getattr(reply, "tool_calls", None) or []
+        if calls:
+            turns.append([ToolCall(str(c["name"]), dict(c.get("args") or {})) for c in calls])
+        else:
+            content = reply if isinstance(reply, str) else getattr(reply, "content", "")
+            if not isinstance(content, str):
+                raise ConfigurationError(
+                    f"{type(model).__name__}: a reply whose content is not text is not supported"
+                )
+            turns.append(content)
+    if not turns:
+        raise ConfigurationError(f"{type(model).__name__} has no replies to script the model with")
+    return ScriptedModel(turns)
 
 
 def native_name(name: str) -> str:

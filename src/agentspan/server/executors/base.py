@@ -70,7 +70,9 @@ class NoSecrets:
 
     async def resolve(self, names: Collection[str], execution_id: str) -> dict[str, str]:
         for name in names:
-            raise MissingSecret(f"credential {name!r} is not set on the server")
+            raise MissingSecret(
+                f"credential {name!r} is not set on the server (set it with: agentspan credentials set {name})"
+            )
         return {}
 
     async def lookup(self, names: Collection[str]) -> dict[str, str]:

@@ -154,8 +154,8 @@ async def resolve_secrets(names: list[str], execution_id: str, ctx: ExecutorCont
         raise ToolCallError(str(exc), retryable=False) from None
     try:
         return dict(await ctx.secrets.resolve(names, execution_id))
-    except MissingSecret as exc:
-        raise ToolCallError(f"{exc} (set it with: agentspan credentials set NAME)", retryable=False) from None
+    except MissingSecret as exc:  # its message names the credential and the command that sets it
+        raise ToolCallError(str(exc), retryable=False) from None
 
 
 class HttpToolExecutor(ToolExecutor):
