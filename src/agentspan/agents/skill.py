@@ -198,7 +198,7 @@ def skill(
 
 def _load(
     root: Path,
-    model: str,
+    model: str | ScriptedModel,
     agent_models: Mapping[str, str] | None,
     search_path: list[str],
     params: Mapping[str, Any] | None,
