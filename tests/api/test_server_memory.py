@@ -122,6 +122,14 @@ def test_embeddings_come_from_the_provider_and_rank_by_meaning(
         ("GET", "/memory/ns/entries?limit=0", None, 400, "validation_failed"),
         ("GET", "/memory/ns/entries?cursor=nonsense", None, 400, "validation_failed"),
         ("GET", "/memory/ns/entries/nope", None, 404, "memory_entry_not_found"),
+        (
+            "POST",
+            "/memory/ns/entries",
+            {"entries": [{"content": "x"}], "embeddingModel": "nope"},
+            400,
+            "validation_failed",
+        ),
+        ("POST", "/memory/ns/search", {"query": "x", "embeddingModel": "zzz/m"}, 400, "validation_failed"),
         ("DELETE", "/memory/ns/entries/nope", None, 404, "memory_entry_not_found"),
         (
             "POST",

@@ -25,7 +25,15 @@ class MemoryService:
     def __init__(self, indexes: MemoryIndexes) -> None:
         self.indexes = indexes
 
+    def _check_model(self, model: str | None) -> None:
+        """A malformed or unknown embedding model is the caller's mistake (400), not a
+        failed embedding call (502)."""
+        problem = self.indexes.ctx.providers.model_problem(model) if model else None
+        if problem is not None:
+            raise ValidationFailed(f"embeddingModel: {problem}")
+
     async def add(self, principal: Principal, namespace: str, body: AddMemoryRequest) -> MemoryEntries:
+        self._check_model(body.embedding_model)
         items = [NewEntry(content=e.content, metadata=e.metadata, id=e.id) for e in body.entries]
         rows, usage = await self.indexes.add(
             namespace, body.index, items, model=body.embedding_model, dimensions=body.dimensions
@@ -37,6 +45,7 @@ class MemoryService:
         )
 
     async def search(self, principal: Principal, namespace: str, body: SearchMemoryRequest) -> MemoryEntries:
+        self._check_model(body.embedding_model)
         found, usage = await self.indexes.search(
             namespace,
             body.index,
