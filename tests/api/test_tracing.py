@@ -4,17 +4,12 @@ to a receiver this test runs."""
 
 from __future__ import annotations
 
-import gzip
 import os
-import threading
 import time
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from opentelemetry import trace
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -25,7 +20,8 @@ from agentspan.server.observability.tracing import TracingObserver
 from agentspan.server.settings import Settings
 
 from fakes.openai_server import FakeOpenAI
-from support.servers import ThreadServer, free_port
+from support.otlp_receiver import otlp_receiver
+from support.servers import ThreadServer
 
 WORKER_SPANS = InMemorySpanExporter()
 
@@ -128,60 +124,22 @@ def test_contents_stay_out_of_spans_unless_asked_for(tmp_path: Path, fake_openai
         assert "Tromsø" not in values and "Snow" not in values, span.name
 
 
-class _Receiver(BaseHTTPRequestHandler):
-    bodies: list[bytes] = []
-
-    def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
-        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        if self.headers.get("Content-Encoding") == "gzip":
-            body = gzip.decompress(body)
-        if self.path == "/v1/traces":
-            type(self).bodies.append(body)
-        self.send_response(200)
-        self.send_header("Content-Type", "application/x-protobuf")
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def receiver() -> Iterator[str]:
-    _Receiver.bodies = []
-    httpd = ThreadingHTTPServer(("127.0.0.1", free_port()), _Receiver)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
-
-
-def test_spans_reach_an_otlp_http_receiver(
-    tmp_path: Path, receiver: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("AGENTSPAN_OTEL_ENDPOINT", receiver)
+def test_spans_reach_an_otlp_http_receiver(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OTEL_SERVICE_NAME", "agentspan-under-test")
-    server = ThreadServer(Settings(data_dir=tmp_path)).start()
-    try:
-        config = AgentConfig(server_url=server.api_url, auto_start_server=False)
-        with AgentRuntime(config=config) as runtime:
-            assert runtime.run(Agent(name="otlp_agent", model="offline/basic"), "hi").status == "COMPLETED"
-    finally:
-        server.stop()  # flushes the batch processor
-    names = []
-    services = set()
-    for body in _Receiver.bodies:
-        request = ExportTraceServiceRequest()
-        request.ParseFromString(body)
-        for resource_spans in request.resource_spans:
-            services |= {
-                a.value.string_value for a in resource_spans.resource.attributes if a.key == "service.name"
-            }
-            for scope_spans in resource_spans.scope_spans:
-                names += [s.name for s in scope_spans.spans]
+    with otlp_receiver() as (url, received):
+        monkeypatch.setenv("AGENTSPAN_OTEL_ENDPOINT", url)
+        server = ThreadServer(Settings(data_dir=tmp_path)).start()
+        try:
+            config = AgentConfig(server_url=server.api_url, auto_start_server=False)
+            with AgentRuntime(config=config) as runtime:
+                result = runtime.run(Agent(name="otlp_agent", model="offline/basic"), "hi")
+                assert result.status == "COMPLETED"
+        finally:
+            server.stop()  # the exporter process exports what it holds, then exits
+    names = received.span_names()
     assert "invoke_agent otlp_agent" in names
     assert "chat basic" in names
-    assert services == {"agentspan-under-test"}
+    assert received.services() == {"agentspan-under-test"}
 
 
 def test_tracing_configured_without_opentelemetry_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:

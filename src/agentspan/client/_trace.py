@@ -2,8 +2,8 @@
 
 Only when the task carries a ``traceparent`` (the server traces) *and* OpenTelemetry is
 importable here is anything done; the span goes wherever this process's OpenTelemetry
-SDK sends spans (without one configured, the API's no-op tracer records nothing). So a
-worker without tracing imports nothing and pays nothing.
+SDK sends spans; without an SDK set up here, nothing is done either. So a worker without
+tracing pays nothing.
 """
 
 from __future__ import annotations
@@ -24,6 +24,9 @@ def tool_span(name: str, traceparent: str | None, attributes: dict[str, Any]) ->
         from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
     except ImportError:
         yield None
+        return
+    if isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+        yield None  # no SDK set up in this process: the span would record nothing
         return
     parent = TraceContextTextMapPropagator().extract({"traceparent": traceparent})
     tracer = trace.get_tracer("agentspan.worker")

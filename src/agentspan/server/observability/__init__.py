@@ -6,7 +6,8 @@
   committed steps, model calls and tasks; ``http.py`` times requests; ``/metrics``
   serves them (docs/operations.md lists every series);
 - traces (opt-in: ``AGENTSPAN_OTEL_ENDPOINT`` or ``OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT``,
-  needs ``pip install 'agentspan[otel]'``): ``tracing.py``;
+  needs ``pip install 'agentspan[otel]'``): ``tracing.py`` builds the spans and
+  ``span_export.py`` exports them from a child process;
 - execution logs (``AGENTSPAN_EXECUTION_LOGS``, on unless ``0``/``false``): ``logs.py``.
 
 Each is an ``InlineObserver`` on the bus (``server/observers.py``): called after commit,
@@ -18,11 +19,20 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from agentspan.server.observability.logs import LogObserver
 from agentspan.server.observability.metrics import Metrics, MetricsObserver
-from agentspan.server.observability.tracing import TracingObserver, tracing_observer
-from agentspan.server.observers import AnyObserver
+from agentspan.server.observability.tracing import tracing_observer
+from agentspan.server.observers import AnyObserver, InlineObserver
+
+
+class Tracer(InlineObserver, Protocol):
+    """A tracing observer: ``TracingObserver`` in process, or ``SpanForwarder`` to the
+    exporter process; ``shutdown`` exports what it still holds."""
+
+    def shutdown(self) -> None: ...
+
 
 _OFF = ("0", "false", "no", "off")
 
@@ -36,7 +46,7 @@ class Observability:
     metrics: Metrics | None = None
     observers: list[AnyObserver] = field(default_factory=list)
     tracing_enabled: bool = False
-    tracer: TracingObserver | None = None
+    tracer: Tracer | None = None
 
     def close(self) -> None:
         """Flush what the tracer still holds (at server shutdown)."""

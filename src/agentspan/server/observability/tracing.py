@@ -15,7 +15,9 @@ Spans, with the GenAI semantic conventions' names and attributes:
 - ``execute_tool <tool>`` per tool call, from its ``tool_call`` to its ``tool_result``;
   a worker continues it: its task carries the call's ``traceparent``.
 
-A span is emitted once, when what ends it commits, with ids derived from the store's
+Spans are built and exported in a child process, fed by the server over a pipe
+(``span_export.py``): the server's event loop pays only for picking the steps that make
+spans. A span is emitted once, when what ends it commits, with ids derived from the store's
 names (``trace_ids.py``), so replicas and restarts agree on them without shared memory.
 Contents (the reply's text, tool arguments and results, the final output) are attached
 only with ``AGENTSPAN_OTEL_CAPTURE_CONTENT=1``.
@@ -37,12 +39,18 @@ from agentspan.server.store.base import EventRow
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import SpanProcessor
 
+    from agentspan.server.observability.span_export import SpanForwarder
+
 log = logging.getLogger("agentspan.server.tracing")
 
 _MAX_OPEN_CALLS = 10_000
 _MAX_CONTENT = 8_000
 _ERROR_STATUSES = frozenset({"FAILED", "TIMED_OUT"})
-_TERMINAL = frozenset({"COMPLETED", "FAILED", "TERMINATED", "TIMED_OUT"})
+TERMINAL = frozenset({"COMPLETED", "FAILED", "TERMINATED", "TIMED_OUT"})
+SPAN_EVENTS = frozenset({"llm_call", "tool_call", "tool_result", "error"})
+"""The event types spans are built from; ``CONTENT_EVENTS`` are read only for captured
+contents. The exporter process is sent only these (``span_export.py``)."""
+CONTENT_EVENTS = frozenset({"message", "done"})
 INSTALL = "pip install 'agentspan[otel]'"
 
 
@@ -62,23 +70,27 @@ def capture_content_from_env() -> bool:
     return os.environ.get("AGENTSPAN_OTEL_CAPTURE_CONTENT", "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def tracing_observer() -> TracingObserver | None:
-    """The observer exporting over OTLP/HTTP when configured; refuses a setting it cannot honour."""
+def tracing_observer() -> SpanForwarder | None:
+    """The observer exporting over OTLP/HTTP when configured; refuses a setting it cannot
+    honour. Spans are built and exported in a child process (``span_export.py``)."""
     url = endpoint_from_env()
     if url is None:
         return None
     try:
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+        import opentelemetry.exporter.otlp.proto.http.trace_exporter  # noqa: F401
+        import opentelemetry.sdk.trace.export  # noqa: F401
     except ImportError:
         raise ValueError(
             f"tracing is configured (OTLP endpoint {url}) but OpenTelemetry is not installed: {INSTALL}"
         ) from None
-    return TracingObserver(BatchSpanProcessor(OTLPSpanExporter(endpoint=url)), capture_content_from_env())
+    from agentspan.server.observability.span_export import SpanForwarder
+
+    return SpanForwarder(url, capture_content_from_env())
 
 
 class TracingObserver:
-    """Turns committed steps into finished spans handed to ``processor``."""
+    """Turns committed steps into finished spans handed to ``processor`` (in the exporter
+    process, or in the server itself when a test hands it an in-memory exporter)."""
 
     def __init__(self, processor: SpanProcessor, capture_content: bool = False) -> None:
         from opentelemetry.sdk.resources import Resource
@@ -118,7 +130,7 @@ class TracingObserver:
                 self._tool_called(note, event)
             elif event.type == "tool_result":
                 self._tool_done(note, event)
-        if note.status_after in _TERMINAL and note.status_before not in _TERMINAL:
+        if note.status_after in TERMINAL and note.status_before not in TERMINAL:
             self._execution(note)
 
     # --- spans ------------------------------------------------------------------------
