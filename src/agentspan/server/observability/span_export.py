@@ -51,6 +51,8 @@ wake-up per step."""
 MAX_PENDING = 20_000
 RESTART_AFTER = 10.0
 CLOSE_TIMEOUT_S = 10.0
+NICENESS = 15
+"""The exporter process's scheduling priority, lowered: it only ever competes with runs."""
 
 Projection = list[Any]
 """``[execution, root, parent, agent, status before, status after, at, started at,
@@ -229,6 +231,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Started in its own session, so a terminal's Ctrl-C does not reach it; ignored anyway:
     # this process ends when the server closes its input, after exporting what it holds.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Background work: when the machine is busy, runs come first. The batch processor's
+    # queue absorbs the delay.
+    os.nice(NICENESS)
     _configure_logging(args.log_format)
 
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
