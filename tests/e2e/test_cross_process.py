@@ -83,6 +83,7 @@ def test_runtime_auto_starts_a_local_server(tmp_path: Path, fake_openai: FakeOpe
         assert done.returncode == 0, done.stderr
         assert "sunny" in done.stdout
         assert "starting a local server" in done.stderr
+        assert f"browse http://127.0.0.1:{port}/, stop it with: agentspan server stop" in done.stderr
         assert httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).json()["healthy"] is True
     finally:
         subprocess.run(

@@ -51,6 +51,7 @@ def ensure_server(root_url: str, *, auto_start: bool, wait_seconds: float = 60.0
         host = "127.0.0.1"
     port = parsed.port or 6767
     print(f"[agentspan] starting a local server on {host}:{port} ...", file=sys.stderr)
+    started = time.monotonic()
     cmd = [sys.executable, "-m", "agentspan.cli", "server", "start", "--host", host, "--port", str(port)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=wait_seconds + 10)
     if proc.returncode != 0:
@@ -59,6 +60,11 @@ def ensure_server(root_url: str, *, auto_start: bool, wait_seconds: float = 60.0
     deadline = time.monotonic() + wait_seconds
     while time.monotonic() < deadline:
         if is_healthy(root_url, timeout=1.0):
+            print(
+                f"[agentspan] the local server is ready ({time.monotonic() - started:.1f}s); it keeps "
+                f"running: browse http://{host}:{port}/, stop it with: agentspan server stop",
+                file=sys.stderr,
+            )
             return
         time.sleep(0.1)
     raise AgentspanError(f"the local server did not become healthy at {root_url} within {wait_seconds:.0f}s")
