@@ -102,20 +102,30 @@ def test_a_crash_looping_exporter_drops_and_counts_instead_of_queueing() -> None
         assert received.span_names() == []
 
 
-def exporter_pids(endpoint: str) -> list[int]:
-    """Span exporter processes exporting to ``endpoint`` (from /proc: they are in their own
-    session, not the server's process group)."""
+def exporter_pids(server_pid: int) -> list[int]:
+    """The server's span exporter processes (from /proc: they are in their own session, not
+    the server's process group)."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             argv = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
             continue
-        if b"agentspan.server.observability.span_export" in argv and endpoint.encode() in argv:
+        if b"agentspan.server.observability.span_export" in argv and parent == server_pid:
             found.append(int(entry.name))
     return found
+
+
+def finished(pid: int) -> bool:
+    """Exited (reaped, or a zombie waiting for whoever inherited it)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state in ("Z", "X")
 
 
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGKILL], ids=["stopped", "killed"])
@@ -129,14 +139,19 @@ def test_a_server_stopped_or_killed_leaves_its_spans_exported_and_no_process_beh
             config = AgentConfig(server_url=server.api_url, auto_start_server=False)
             with AgentRuntime(config=config) as runtime:
                 assert runtime.run(Agent(name="traced", model="offline/basic"), "hi").status == "COMPLETED"
-            wait_until(lambda: exporter_pids(url + "/v1/traces"), "no span exporter process started")
+            assert server.proc is not None
+            server_pid = server.proc.pid
+            wait_until(lambda: exporter_pids(server_pid), "no span exporter process started")
+            (exporter,) = exporter_pids(server_pid)
+            # The URL may carry credentials: it is not on the command line, which anyone can read.
+            assert url.encode() not in Path(f"/proc/{exporter}/cmdline").read_bytes()
             time.sleep(LINGER_S * 2)  # the steps reached the exporter process
             server.kill(stop)
         finally:
             server.kill()
         # Killed, the server could not close the exporter's input: the kernel did, and the
         # exporter exported what it held and exited on its own.
-        wait_until(lambda: not exporter_pids(url + "/v1/traces"), "the span exporter outlived its server")
+        wait_until(lambda: finished(exporter), "the span exporter outlived its server")
         assert "invoke_agent traced" in received.span_names()
     for line in server.log_text().splitlines():
         if line.strip():

@@ -51,6 +51,8 @@ wake-up per step."""
 MAX_PENDING = 20_000
 RESTART_AFTER = 10.0
 CLOSE_TIMEOUT_S = 10.0
+ENDPOINT_VARIABLE = "AGENTSPAN_SPAN_EXPORT_URL"
+"""The exporter process's traces URL (the server's resolved ``endpoint_from_env()``)."""
 NICENESS = 15
 """The exporter process's scheduling priority, lowered: it only ever competes with runs."""
 
@@ -175,14 +177,20 @@ class SpanForwarder:
                 return None
             log.warning("the span exporter process exited with %s; starting another", child.returncode)
         self._started_at = time.monotonic()
-        command = [sys.executable, "-m", __name__, self.endpoint, "--log-format", _server_log_format()]
+        command = [sys.executable, "-m", __name__, "--log-format", _server_log_format()]
         if self.capture:
             command.append("--capture-content")
         try:
             # Its own session: a terminal's Ctrl-C, sent to the server's process group, does
             # not reach it; it ends when the server closes its input.
             self._child = subprocess.Popen(
-                command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, start_new_session=True
+                command,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                start_new_session=True,
+                # In the environment, not the command line: a URL may carry credentials,
+                # and any local user can read a command line.
+                env={**os.environ, ENDPOINT_VARIABLE: self.endpoint},
             )
         except OSError as exc:
             log.warning("the span exporter process could not start: %s", exc)
@@ -224,7 +232,6 @@ def _batches(stream: Any) -> Iterator[list[StepCommitted]]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Export the server's spans over OTLP/HTTP.")
-    parser.add_argument("endpoint")
     parser.add_argument("--capture-content", action="store_true")
     parser.add_argument("--log-format", default="text")
     args = parser.parse_args(argv)
@@ -242,7 +249,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # A larger queue than the SDK's default (2,048 spans): this process has nothing else
     # to do, and a burst of runs should not drop spans here.
     queue = int(os.environ.get("OTEL_BSP_MAX_QUEUE_SIZE") or 16_384)
-    processor = BatchSpanProcessor(OTLPSpanExporter(endpoint=args.endpoint), max_queue_size=queue)
+    processor = BatchSpanProcessor(
+        OTLPSpanExporter(endpoint=os.environ[ENDPOINT_VARIABLE]), max_queue_size=queue
+    )
     observer = TracingObserver(processor, args.capture_content)
     try:
         for notes in _batches(sys.stdin.buffer):
