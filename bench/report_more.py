@@ -380,7 +380,8 @@ def plot_history(results: dict[str, Any], plots: Path) -> str:
 
 
 def targets(results: dict[str, Any]) -> list[list[str]]:
-    """Rows of the summary table for figure 6's "flat per step" target."""
+    """Rows of the summary table for figure 6's "flat per step" target and figure 7's
+    observer cost."""
     rows = []
     for key, value in (results.get("history") or {}).items():
         good = {n: v for n, v in _levels(value, "lengths").items() if base.ok(v)}
@@ -407,6 +408,16 @@ def targets(results: dict[str, Any]) -> list[list[str]]:
                 base.verdict(flat),
             ]
         )
+    for key, value in (results.get("observability") or {}).items():
+        if base.ok(value):
+            ratio = value["ratio_on_off"]
+            rows.append(
+                [
+                    f"{base.label(key)}: metrics, logs and tracing cost < 5 % of the turn",
+                    f"on / off = {ratio:.3f}",
+                    base.verdict(ratio < 1.05),
+                ]
+            )
     return rows
 
 

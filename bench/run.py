@@ -145,6 +145,7 @@ class Runner:
         self.only = only
         self.results: dict[str, Any] = {
             "machine": machine_info(),
+            "commit": report.commit(),
             "plan": {**asdict(plan), "recovery_lease_seconds": ours.RECOVERY_LEASE_SECONDS},
             "versions": package_versions(),
             "full": full_mode(),
@@ -366,9 +367,15 @@ def main() -> None:
         results = Runner(Plan.for_mode(args.quick), only, docs).run()
         if only and results_path.exists():  # keep the other figures of the last run
             previous = json.loads(results_path.read_text())
+            earlier = previous.get("earlier_figures") or {}
             for figure in FIGURES:
                 if figure not in only:
                     results[figure] = previous.get(figure, {})
+                    if results[figure]:  # say which run it came from
+                        results.setdefault("earlier_figures", {})[figure] = earlier.get(figure) or {
+                            "date": previous["machine"]["date"],
+                            "commit": previous.get("commit", "unknown"),
+                        }
                     if figure in previous.get("figure_seconds", {}):
                         results["figure_seconds"][figure] = previous["figure_seconds"][figure]
             results["duration_s"] = sum(results["figure_seconds"].values())
