@@ -2,14 +2,8 @@
 
 The pieces, in the order a scenario uses them:
 
-* ``Ledger``: a SQLite file the tools write to. ``runs`` gets a row every time a tool body
-  starts; ``effects`` gets one row per idempotency key (``INSERT OR IGNORE``), the way a
-  careful tool de-duplicates a side effect; ``reports`` gets how the server answered each
-  completion a worker sent (``204``, or ``409 lease_lost`` for a fenced late result).
-* The tools (``ledger_step``, ``fragile_step``, ``sign_off``) stop at a named boundary when
-  the worker runs with ``CHAOS_HOLD=before|mid|after``: they drop a marker file in the
-  control directory and block until ``release`` appears there, so a test can SIGKILL or
-  SIGSTOP the worker exactly at that point.
+* ``scenarios.py``: the side-effect ledger, the tools that write to it (and stop at a
+  named boundary on request) and the scripted agents; a worker process serves those tools.
 * ``Cluster``: server processes (one on SQLite, or replicas on one PostgreSQL database),
   worker processes (this file run as a script), starting executions with fail-over
   between replicas (idempotency keys make a retried start safe), and reads that go to
@@ -32,7 +26,6 @@ import json
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -46,10 +39,21 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import httpx
+from scenarios import (
+    LEDGER_TOOLS,
+    Launch,
+    Ledger,
+    LedgerSnapshot,
+    Run,
+    parse_result,
+    serving_agent,
+    shape_agent,
+    shape_turns,
+)
 
-from agentspan.agents import Agent, AgentConfig, AgentRuntime, ToolContext, tool
+from agentspan.agents import AgentConfig, AgentRuntime
 from agentspan.agents._errors import AgentAPIError, AgentspanError
-from agentspan.agents.testing import ScriptedModel, ToolCall
+from agentspan.agents.testing import ScriptedModel
 from agentspan.client._http import ApiClient
 from agentspan.protocol.api import TERMINAL_STATUSES
 
@@ -64,7 +68,6 @@ FAST_ENV = {
 }
 """Short leases, so a dead worker or replica is noticed within about a second."""
 LEASE_SECONDS = 1.0
-HOLD_PHASES = ("before", "mid", "after")
 
 
 # --- configuration ------------------------------------------------------------------------
@@ -104,208 +107,6 @@ def rng_for(scenario: str) -> random.Random:
 
 def pg_base_url() -> str:
     return os.environ.get("AGENTSPAN_TEST_DATABASE_URL", "").strip()
-
-
-# --- the side-effect ledger ---------------------------------------------------------------
-
-_SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS runs (id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL, "
-    "tool TEXT NOT NULL, attempt INTEGER NOT NULL, pid INTEGER NOT NULL, ts REAL NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS effects (key TEXT PRIMARY KEY, tool TEXT NOT NULL, "
-    "attempt INTEGER NOT NULL, pid INTEGER NOT NULL, ts REAL NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS reports (id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL, "
-    "pid INTEGER NOT NULL, status INTEGER NOT NULL, code TEXT NOT NULL, ts REAL NOT NULL)",
-)
-
-
-@dataclass(frozen=True)
-class Run:
-    key: str
-    tool: str
-    attempt: int
-    pid: int
-
-
-@dataclass(frozen=True)
-class Report:
-    key: str
-    pid: int
-    status: int
-    code: str
-
-
-@dataclass
-class LedgerSnapshot:
-    runs: list[Run]
-    effects: dict[str, Run]
-    reports: list[Report]
-
-    def runs_of(self, key: str) -> list[Run]:
-        return [r for r in self.runs if r.key == key]
-
-
-class Ledger:
-    """Side effects keyed by idempotency key, plus every run and every report, in SQLite."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def _connect(self) -> sqlite3.Connection:
-        return sqlite3.connect(self.path, timeout=60, isolation_level=None)
-
-    def create(self) -> Ledger:
-        with contextlib.closing(self._connect()) as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            for statement in _SCHEMA:
-                db.execute(statement)
-        return self
-
-    def record_run(self, key: str, tool_name: str, attempt: int) -> None:
-        with contextlib.closing(self._connect()) as db:
-            db.execute(
-                "INSERT INTO runs (key, tool, attempt, pid, ts) VALUES (?, ?, ?, ?, ?)",
-                (key, tool_name, attempt, os.getpid(), time.time()),
-            )
-
-    def record_effect(self, key: str, tool_name: str, attempt: int) -> bool:
-        """The side effect itself: done once per key, whoever asks again."""
-        with contextlib.closing(self._connect()) as db:
-            cursor = db.execute(
-                "INSERT OR IGNORE INTO effects (key, tool, attempt, pid, ts) VALUES (?, ?, ?, ?, ?)",
-                (key, tool_name, attempt, os.getpid(), time.time()),
-            )
-            return cursor.rowcount == 1
-
-    def record_report(self, key: str, status: int, code: str) -> None:
-        with contextlib.closing(self._connect()) as db:
-            db.execute(
-                "INSERT INTO reports (key, pid, status, code, ts) VALUES (?, ?, ?, ?, ?)",
-                (key, os.getpid(), status, code, time.time()),
-            )
-
-    def snapshot(self) -> LedgerSnapshot:
-        with contextlib.closing(self._connect()) as db:
-            runs = [Run(*row) for row in db.execute("SELECT key, tool, attempt, pid FROM runs ORDER BY id")]
-            effects = {row[0]: Run(*row) for row in db.execute("SELECT key, tool, attempt, pid FROM effects")}
-            reports = [
-                Report(*row) for row in db.execute("SELECT key, pid, status, code FROM reports ORDER BY id")
-            ]
-        return LedgerSnapshot(runs, effects, reports)
-
-
-# --- the tools (run inside worker processes) ----------------------------------------------
-
-
-def _checkpoint(phase: str, key: str) -> None:
-    """Block here when this worker was told to hold at ``phase`` (until ``release`` exists)."""
-    if os.environ.get("CHAOS_HOLD", "") != phase:
-        return
-    control = Path(os.environ["CHAOS_CONTROL"])
-    (control / f"held-{phase}-{os.getpid()}-{key}").touch()
-    deadline = time.monotonic() + 600
-    while not (control / "release").exists() and time.monotonic() < deadline:
-        time.sleep(0.02)
-
-
-def _work_seconds(key: str, attempt: int) -> float:
-    """How long the body works: drawn from ``CHAOS_WORK="lo,hi"``, fixed per key and attempt."""
-    raw = os.environ.get("CHAOS_WORK", "").strip()
-    if not raw:
-        return 0.0
-    lo, hi = (float(x) for x in raw.split(","))
-    return random.Random(f"{key}:{attempt}").uniform(lo, hi)
-
-
-def _body(tool_name: str, item: str, context: ToolContext) -> str:
-    key, attempt = context.idempotency_key, context.attempt
-    _checkpoint("before", key)
-    ledger = Ledger(Path(os.environ["CHAOS_LEDGER"]))
-    ledger.record_run(key, tool_name, attempt)
-    work = _work_seconds(key, attempt)
-    time.sleep(work / 2)
-    _checkpoint("mid", key)
-    time.sleep(work / 2)
-    ledger.record_effect(key, tool_name, attempt)
-    _checkpoint("after", key)
-    return f"{item}|{key}|{attempt}|{os.getpid()}"
-
-
-@tool
-def ledger_step(item: str, context: ToolContext) -> str:
-    """Do one step with a side effect, de-duplicated by the idempotency key."""
-    return _body("ledger_step", item, context)
-
-
-@tool(retryable=False, retry_count=0)
-def fragile_step(item: str, context: ToolContext) -> str:
-    """A step that must not be re-run blindly when its outcome is unknown."""
-    return _body("fragile_step", item, context)
-
-
-@tool(approval_required=True)
-def sign_off(item: str, context: ToolContext) -> str:
-    """A step that needs a human's approval before it runs."""
-    return _body("sign_off", item, context)
-
-
-LEDGER_TOOLS = ("ledger_step", "fragile_step", "sign_off")
-
-
-def parse_result(result: Any) -> tuple[str, str, int, int] | None:
-    """``(item, key, attempt, pid)`` from a ledger tool's result string."""
-    if not isinstance(result, str) or result.count("|") != 3:
-        return None
-    item, key, attempt, pid = result.split("|")
-    try:
-        return item, key, int(attempt), int(pid)
-    except ValueError:
-        return None
-
-
-# --- agents -------------------------------------------------------------------------------
-
-
-def _turns(shape: str) -> list[Any]:
-    if shape == "fan":  # two parallel calls, then one more, then the answer
-        return [
-            [ToolCall("ledger_step", {"item": "a"}), ToolCall("ledger_step", {"item": "b"})],
-            ToolCall("ledger_step", {"item": "c"}),
-            "fan done",
-        ]
-    if shape == "single":
-        return [ToolCall("ledger_step", {"item": "only"}), "single done"]
-    if shape == "fragile":
-        return [ToolCall("fragile_step", {"item": "careful"}), "fragile done"]
-    if shape == "approval":
-        return [ToolCall("sign_off", {"item": "contract"}), "approval done"]
-    if shape == "talk":
-        return ["just talking"]
-    raise ValueError(f"unknown shape {shape!r}")
-
-
-SHAPES = ("fan", "single", "fragile", "approval", "talk")
-
-
-def shape_agent(shape: str) -> Agent:
-    tools = [ledger_step, fragile_step, sign_off]
-    return Agent(name=f"chaos_{shape}", model=ScriptedModel(_turns(shape)), tools=tools)
-
-
-def serving_agent() -> Agent:
-    """What a worker process serves: every ledger tool."""
-    return shape_agent("fan")
-
-
-@dataclass
-class Launch:
-    """One execution a scenario started, and what the audit expects of it."""
-
-    execution_id: str
-    shape: str
-    turns: list[dict[str, Any]]
-    approve: bool = True
-    """How ``settle`` answers an approval wait (``outcome_unknown`` waits are always approved)."""
-    expect_status: str = "COMPLETED"
 
 
 # --- processes ----------------------------------------------------------------------------
@@ -510,7 +311,7 @@ class Cluster:
     def start_execution(self, shape: str, key: str, *, prefer: int = 0, approve: bool = True) -> Launch:
         """Start one run, on replica ``prefer`` or any other that answers (the key de-duplicates)."""
         agent = shape_agent(shape)
-        turns = ScriptedModel(_turns(shape)).scripted_turns
+        turns = ScriptedModel(shape_turns(shape)).scripted_turns
         deadline = time.monotonic() + 60
         while True:
             for offset in range(len(self.servers)):

@@ -25,11 +25,7 @@ from typing import Any
 import httpx
 import pytest
 from harness import (
-    HOLD_PHASES,
-    SHAPES,
     Cluster,
-    Launch,
-    LedgerSnapshot,
     Monkey,
     ScenarioRecord,
     audit,
@@ -44,6 +40,7 @@ from harness import (
     terminate_backends,
     wait_for,
 )
+from scenarios import HOLD_PHASES, SHAPES, Launch, LedgerSnapshot
 
 pytestmark = pytest.mark.chaos
 MakeCluster = Callable[..., Cluster]

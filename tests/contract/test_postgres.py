@@ -25,16 +25,9 @@ from agentspan.server.store.migrations import POSTGRES_MIGRATIONS, SQLITE_MIGRAT
 from agentspan.server.store.pg_notify import PgNotifier
 from agentspan.server.store.postgres import PostgresStore, describe_url, redact_url
 from contract.conftest import PgServer, database_url, run_sql
-from contract.test_store import (
-    LEASE,
-    Boom,
-    add_executions,
-    add_tasks,
-    claim,
-    execution,
-    get_task,
-    task,
-)
+from contract.test_store import Boom
+
+from support.store_rows import LEASE, add_executions, add_tasks, claim, execution, get_task, task
 
 pytestmark = pytest.mark.anyio
 

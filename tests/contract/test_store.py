@@ -2,7 +2,8 @@
 
 Every test that takes the ``store`` fixture runs against each backend in
 ``conftest.BACKENDS``. The SQLite section at the end covers what only the embedded
-store does (its file, its lock, its migrations table).
+store does (its file, its lock, its migrations table). Free-text search and forks are in
+``test_store_forks_search.py``; the row builders both use are in ``support/store_rows.py``.
 """
 
 from __future__ import annotations
@@ -15,112 +16,27 @@ from pathlib import Path
 
 import pytest
 
-from agentspan.server.store import ConflictError, EventRow, ExecutionRow, Store, StoreError, TaskRow
-from agentspan.server.store.base import ForkRow
+from agentspan.server.store import ConflictError, Store, StoreError
 from agentspan.server.store.migrations import SQLITE_MIGRATIONS
 from agentspan.server.store.sqlite import SqliteStore
 
-pytestmark = pytest.mark.anyio
+from support.store_rows import (
+    LEASE,
+    SPEC_HASH,
+    add_executions,
+    add_tasks,
+    claim,
+    event,
+    execution,
+    get_task,
+    task,
+)
 
-SPEC_HASH = "a" * 64
-LEASE = 30.0
+pytestmark = pytest.mark.anyio
 
 # What appending an event with a sequence number already taken raises. The interface
 # names no error for it; add each backend's driver error here.
 DUPLICATE_KEY_ERRORS: tuple[type[BaseException], ...] = (StoreError, sqlite3.IntegrityError)
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-def execution(
-    execution_id: str,
-    *,
-    parent_id: str | None = None,
-    agent_name: str = "assistant",
-    status: str = "RUNNING",
-    created_at: float = 1.0,
-    idempotency_key: str | None = None,
-    input: str = json.dumps({"prompt": "hello"}),
-) -> ExecutionRow:
-    return ExecutionRow(
-        id=execution_id,
-        parent_id=parent_id,
-        root_id=parent_id or execution_id,
-        agent_name=agent_name,
-        spec_hash=SPEC_HASH,
-        status=status,
-        state=json.dumps({"turn": 0}),
-        version=0,
-        event_seq=0,
-        created_at=created_at,
-        updated_at=created_at,
-        input=input,
-        idempotency_key=idempotency_key,
-        session_id="s1",
-    )
-
-
-def task(
-    task_id: str,
-    *,
-    execution_id: str = "e1",
-    kind: str = "worker",
-    name: str = "lookup",
-    available_at: float = 0.0,
-    timeout_seconds: float | None = None,
-) -> TaskRow:
-    return TaskRow(
-        id=task_id,
-        execution_id=execution_id,
-        kind=kind,
-        name=name,
-        call_id=f"call-{task_id}",
-        input=json.dumps({"args": {"q": task_id}}),
-        status="pending",
-        attempt=0,
-        lease_id=None,
-        lease_expires_at=None,
-        available_at=available_at,
-        created_at=available_at,
-        idempotency_key=f"{execution_id}:{task_id}",
-        timeout_seconds=timeout_seconds,
-    )
-
-
-def event(execution_id: str, seq: int, type_: str = "thinking") -> EventRow:
-    return EventRow(execution_id, seq, type_, json.dumps({"n": seq}), 100.0 + seq)
-
-
-async def add_executions(store: Store, *rows: ExecutionRow) -> None:
-    async with store.transaction() as tx:
-        await tx.put_spec(SPEC_HASH, '{"name":"assistant"}')
-        for row in rows:
-            await tx.insert_execution(row)
-
-
-async def add_tasks(store: Store, *tasks: TaskRow) -> None:
-    async with store.transaction() as tx:
-        for t in tasks:
-            await tx.upsert_task(t)
-
-
-async def claim(
-    store: Store,
-    now: float,
-    *,
-    kind: str = "worker",
-    names: list[str] | None = None,
-    count: int = 10,
-    worker_id: str = "w1",
-) -> list[TaskRow]:
-    async with store.transaction() as tx:
-        return await tx.claim_tasks(kind, names, now, count, LEASE, worker_id)
-
-
-async def get_task(store: Store, task_id: str) -> TaskRow | None:
-    async with store.transaction() as tx:
-        return await tx.get_task(task_id)
 
 
 class Boom(Exception):
@@ -693,121 +609,6 @@ async def test_list_executions_keyset_pages_newest_first_with_ties_by_id(store: 
     assert await page((7.0, "t1")) == (4, ["t0", "old"])
     assert await page((6.0, "old")) == (4, [])
     assert await page((7.0, "t1"), agent_name="alpha") == (3, ["t0"])
-
-
-async def test_list_executions_search_matches_id_agent_and_input_literally(store: Store) -> None:
-    await add_executions(
-        store,
-        execution("find-ME", agent_name="alpha", created_at=1.0),
-        execution("x2", agent_name="Researcher", created_at=2.0),
-        execution("x3", agent_name="beta", created_at=3.0, input='{"prompt": "refund 50%_off"}'),
-        execution("x4", agent_name="beta", created_at=4.0, input='{"prompt": "refund 50 off"}'),
-    )
-
-    async def found(text: str) -> tuple[int, list[str]]:
-        total, rows = await store.list_executions(
-            status=None, agent_name=None, parent_id=None, roots_only=False, limit=10, offset=0, search=text
-        )
-        return total, [r.id for r in rows]
-
-    assert await found("find-me") == (1, ["find-ME"])
-    assert await found("search") == (1, ["x2"])
-    assert await found("refund") == (2, ["x4", "x3"])
-    assert await found("50%_") == (1, ["x3"])
-    assert await found("!") == (0, [])
-
-
-async def _search(store: Store, text: str) -> tuple[int, list[str]]:
-    total, rows = await store.list_executions(
-        status=None, agent_name=None, parent_id=None, roots_only=False, limit=10, offset=0, search=text
-    )
-    return total, [r.id for r in rows]
-
-
-async def _end(store: Store, execution_id: str, status: str, **state: str) -> None:
-    async with store.transaction() as tx:
-        row = await tx.get_execution(execution_id)
-        assert row is not None
-        row.status = status
-        row.state = json.dumps({"turn": 1, "status": status, **state})
-        row.version += 1
-        await tx.update_execution(row, row.version - 1)
-
-
-async def test_search_finds_an_ended_execution_by_its_output_or_error(store: Store) -> None:
-    await add_executions(
-        store,
-        execution("done", created_at=1.0),
-        execution("broken", created_at=2.0),
-        execution("running", created_at=3.0),
-    )
-    await _end(store, "done", "COMPLETED", output="The parcel left Lisbon")
-    await _end(store, "broken", "FAILED", error="Quota exhausted for gpt-x")
-    async with store.transaction() as tx:  # a running execution's state is not searched
-        row = await tx.get_execution("running")
-        assert row is not None
-        row.state = json.dumps({"turn": 1, "output": "parcel in progress"})
-        row.version += 1
-        await tx.update_execution(row, row.version - 1)
-
-    assert await _search(store, "PARCEL LEFT") == (1, ["done"])
-    assert await _search(store, "quota exhausted") == (1, ["broken"])
-    assert await _search(store, "parcel") == (1, ["done"])
-    assert await _search(store, "hello") == (3, ["running", "broken", "done"])  # the input
-    assert await _search(store, "lisbon") == (1, ["done"])
-    await _end(store, "running", "COMPLETED", output="delivered")
-    assert await _search(store, "deliver") == (1, ["running"])
-
-
-async def test_a_search_matching_many_rows_pages_newest_first(store: Store) -> None:
-    many = [
-        execution(f"m{i:04d}", created_at=float(i), input=json.dumps({"prompt": f"bulk item {i}"}))
-        for i in range(1_100)  # more than SEARCH_WALK_ABOVE: SQLite walks the list's index
-    ]
-    await add_executions(store, *many, execution("other", created_at=5_000.0))
-    total, rows = await store.list_executions(
-        status=None, agent_name=None, parent_id=None, roots_only=True, limit=3, offset=0, search="BULK item"
-    )
-    assert (total, [r.id for r in rows]) == (1_100, ["m1099", "m1098", "m1097"])
-    total, rows = await store.list_executions(
-        status=None,
-        agent_name=None,
-        parent_id=None,
-        roots_only=True,
-        limit=2,
-        offset=0,
-        before=(1_097.0, "m1097"),
-        search="bulk item 1_",  # escaped: the index answers "bulk item 1", the pattern the rest
-    )
-    assert total == 0 and rows == []
-    assert (await _search(store, "item 109"))[0] == 11
-
-
-async def test_search_forgets_purged_executions(store: Store) -> None:
-    await add_executions(store, execution("gone", created_at=1.0), execution("kept", created_at=2.0))
-    await _end(store, "gone", "COMPLETED", output="unique-words here")
-    assert await _search(store, "unique-words") == (1, ["gone"])
-    assert await store.purge(10.0, ["COMPLETED"]) == 1
-    assert await _search(store, "unique-words") == (0, [])
-    await add_executions(store, execution("again", created_at=3.0))
-    await _end(store, "again", "COMPLETED", output="unique-words again")
-    assert await _search(store, "unique-words") == (1, ["again"])
-
-
-async def test_forks_link_both_ways(store: Store) -> None:
-    await add_executions(
-        store, execution("origin"), execution("f1", created_at=2.0), execution("f2", created_at=3.0)
-    )
-    async with store.transaction() as tx:
-        await tx.put_fork(ForkRow("f2", "origin", 7, 3.0))
-        await tx.put_fork(ForkRow("f1", "origin", 3, 2.0))
-    assert await store.fork_of("f1") == ForkRow("f1", "origin", 3, 2.0)
-    assert await store.fork_of("origin") is None
-    assert [(f.execution_id, f.from_step) for f in await store.forks_from("origin")] == [("f1", 3), ("f2", 7)]
-    assert await store.forks_from("f1") == []
-    await _end(store, "f1", "COMPLETED")
-    assert await store.purge(10.0, ["COMPLETED"]) == 1
-    assert await store.fork_of("f1") is None
 
 
 async def test_children_of_lists_direct_children_oldest_first(store: Store) -> None:

@@ -4,7 +4,9 @@ execution, and the test checks what ran where.
 
 Each framework provides an agent (a fetch_order tool, then ship_order, then an answer) and
 a worker script that serves it and logs every tool run as ``<tool> <pid> <call id> ...``
-to ``$CHAOS_LOG``, sleeping inside ``ship_order`` when ``$CHAOS_SLOW`` is 1."""
+to ``$CHAOS_LOG``, sleeping inside ``ship_order`` when ``$CHAOS_SLOW`` is 1.
+``kill_worker_mid_run`` is the same kill for any agent and input (a LangGraph graph's
+nodes log ``<node> <pid> <superstep>`` and are killed in ``ship``)."""
 
 from __future__ import annotations
 
@@ -68,14 +70,21 @@ def kill_worker_mid_ship(
         FakeOpenAI.tool_calls([("ship_order", {"order_id": "A7"})]),
         FakeOpenAI.text("Order A7 is on its way."),
     )
-    log = tmp_path / "calls.log"
+    return kill_worker_mid_run(server, script, tmp_path / "calls.log", agent, "Ship order A7", "ship_order")
+
+
+def kill_worker_mid_run(
+    server: ServerProcess, script: Path, log: Path, agent: Any, prompt: str, kill_at: str
+) -> CrashOutcome:
+    """Run ``agent`` on ``prompt`` with a slow worker; SIGKILL it once ``kill_at`` is in
+    ``log``; let a second worker finish."""
     config = AgentConfig(server_url=server.api_url, auto_start_server=False, auto_start_workers=False)
     first = start_worker(server, script, log, slow=True)
     second: subprocess.Popen[bytes] | None = None
     try:
         with AgentRuntime(config=config) as runtime:
-            handle = runtime.start(agent, "Ship order A7")
-            wait_for_text(log, "ship_order")
+            handle = runtime.start(agent, prompt)
+            wait_for_text(log, kill_at)
             first.send_signal(signal.SIGKILL)
             first.wait(10)
             second = start_worker(server, script, log, slow=False)
