@@ -10,13 +10,17 @@ import signal
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from agentspan.agents import Agent, AgentConfig, AgentRuntime
+from agentspan.server.observability import Observability
+from agentspan.server.observability.metrics import Metrics, MetricsObserver
 from agentspan.server.observability.span_export import LINGER_S, SpanForwarder
+from agentspan.server.settings import Settings
 
 from support.otlp_receiver import Received, otlp_receiver
-from support.servers import ServerProcess
+from support.servers import ServerProcess, ThreadServer
 from support.traced_turn import TURN
 
 
@@ -156,3 +160,26 @@ def test_a_server_stopped_or_killed_leaves_its_spans_exported_and_no_process_beh
     for line in server.log_text().splitlines():
         if line.strip():
             assert json.loads(line)["level"] not in ("ERROR", "CRITICAL"), line
+
+
+def test_steps_the_exporter_could_not_take_are_counted_in_metrics(tmp_path: Path) -> None:
+    with otlp_receiver() as (url, _):
+        forwarder = SpanForwarder(url + "/v1/traces", restart_after=3600.0)
+        feed(forwarder)
+        os.kill(started(forwarder), signal.SIGKILL)
+        time.sleep(0.2)
+        feed(forwarder)
+        wait_until(lambda: forwarder.dropped == 3, f"dropped {forwarder.dropped} steps, not 3")
+        metrics = Metrics()
+        observability = Observability(
+            metrics=metrics,
+            observers=[MetricsObserver(metrics), forwarder],
+            tracing_enabled=True,
+            tracer=forwarder,
+        )
+        server = ThreadServer(Settings(data_dir=tmp_path), observability=observability).start()
+        try:
+            text = httpx.get(server.root_url + "/metrics", timeout=10).text
+        finally:
+            server.stop()
+    assert "agentspan_observer_dropped 3.0" in text.splitlines()

@@ -126,7 +126,9 @@ def create_app(
                 services.credentials,
                 observability.metrics,
                 keys_required=lambda: server.auth.always_required or services.keys.required,
-                dropped=lambda: sum(bus.dropped()) if bus is not None else 0,
+                dropped=lambda: (
+                    (sum(bus.dropped()) if bus is not None else 0) + observability.tracer_dropped()
+                ),
                 tracing_enabled=observability.tracing_enabled,
             ),
             memory=MemoryService(services.memory),

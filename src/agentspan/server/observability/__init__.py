@@ -31,6 +31,9 @@ class Tracer(InlineObserver, Protocol):
     """A tracing observer: ``TracingObserver`` in process, or ``SpanForwarder`` to the
     exporter process; ``shutdown`` exports what it still holds."""
 
+    dropped: int
+    """Committed steps that made no span because the tracer could not take them."""
+
     def shutdown(self) -> None: ...
 
 
@@ -47,6 +50,9 @@ class Observability:
     observers: list[AnyObserver] = field(default_factory=list)
     tracing_enabled: bool = False
     tracer: Tracer | None = None
+
+    def tracer_dropped(self) -> int:
+        return self.tracer.dropped if self.tracer is not None else 0
 
     def close(self) -> None:
         """Flush what the tracer still holds (at server shutdown)."""

@@ -138,7 +138,8 @@ class Metrics:
         )
         self.observer_dropped = Gauge(
             "agentspan_observer_dropped",
-            "Notifications observers of this process dropped (queue full).",
+            "Notifications observers of this process dropped (queue full), and committed steps "
+            "its span exporter process could not take.",
             registry=r,
         )
         self.open_executions = Gauge(

@@ -109,6 +109,8 @@ class TracingObserver:
         self._status_type = Status
         self.processor = processor
         self.capture = capture_content
+        self.dropped = 0
+        """Always 0: this builder drops nothing (the processor's own queue may)."""
         name = os.environ.get("OTEL_SERVICE_NAME") or "agentspan-server"
         self._resource = Resource.create({"service.name": name, "service.version": agentspan.__version__})
         self._scope = InstrumentationScope("agentspan.server", agentspan.__version__)
