@@ -31,8 +31,9 @@ class Tracer(InlineObserver, Protocol):
     """A tracing observer: ``TracingObserver`` in process, or ``SpanForwarder`` to the
     exporter process; ``shutdown`` exports what it still holds."""
 
-    dropped: int
-    """Committed steps that made no span because the tracer could not take them."""
+    @property
+    def dropped(self) -> int:
+        """Committed steps that made no span because the tracer could not take them."""
 
     def shutdown(self) -> None: ...
 

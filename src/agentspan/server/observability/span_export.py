@@ -107,7 +107,10 @@ class SpanForwarder:
         self.restart_after = restart_after
         self.capture = capture_content
         self._wanted = SPAN_EVENTS | CONTENT_EVENTS if capture_content else SPAN_EVENTS
-        self.dropped = 0
+        self._dropped_queued = 0
+        """Steps refused because too many were waiting (counted on the event loop)."""
+        self._dropped_sending = 0
+        """Steps the child could not take (counted by the writer thread)."""
         self._pending: collections.deque[Projection] = collections.deque()
         self._wake = threading.Event()
         self._closing = threading.Event()
@@ -123,11 +126,16 @@ class SpanForwarder:
         if record is None:
             return
         if len(self._pending) >= MAX_PENDING:
-            self.dropped += 1
+            self._dropped_queued += 1
             return
         self._pending.append(record)
         if not self._wake.is_set():
             self._wake.set()
+
+    @property
+    def dropped(self) -> int:
+        """Committed steps that made no span: each counter has one writer, so no lock."""
+        return self._dropped_queued + self._dropped_sending
 
     @property
     def child_pid(self) -> int | None:
@@ -138,7 +146,9 @@ class SpanForwarder:
         """Send what is pending, then let the child export what it holds and exit."""
         self._closing.set()
         self._wake.set()
-        self._thread.join(CLOSE_TIMEOUT_S)
+        # Longer than the writer thread's own wait for the child, so the child is killed
+        # (if it must be) before the server goes on stopping.
+        self._thread.join(CLOSE_TIMEOUT_S + 5)
 
     # --- the writer thread --------------------------------------------------------------
 
@@ -159,13 +169,13 @@ class SpanForwarder:
             return
         child = self._live_child()
         if child is None or child.stdin is None:
-            self.dropped += len(batch)
+            self._dropped_sending += len(batch)
             return
         try:
             child.stdin.write(encode(batch))
             child.stdin.flush()
         except OSError:
-            self.dropped += len(batch)
+            self._dropped_sending += len(batch)
             log.warning("the span exporter process stopped taking spans; %d steps dropped", len(batch))
 
     def _live_child(self) -> subprocess.Popen[bytes] | None:
